@@ -1,0 +1,266 @@
+//! Typed settings read from the environment, with defaults that work on a laptop.
+//!
+//! Secrets (the SMTP password inside `SMTP_URL`, a PostgreSQL password inside
+//! `DATABASE_URL`) are kept in [`Secret`], whose `Debug` never prints them.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+/// A value that must never reach a log line.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub courses_dir: PathBuf,
+    pub templates_dir: Option<PathBuf>,
+    pub public_url: String,
+    pub body_limit: usize,
+    pub shutdown_timeout: Duration,
+    pub log_format: LogFormat,
+    pub database: DatabaseSettings,
+    pub mail: MailSettings,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct DatabaseSettings {
+    pub url: Secret,
+    pub pool_size: u32,
+    /// SQLite `PRAGMA synchronous`; ignored on PostgreSQL.
+    pub sqlite_synchronous: SqliteSynchronous,
+    pub sqlite_busy_timeout: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn kind(&self) -> DatabaseKind {
+        DatabaseKind::of_url(self.url.expose())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl SqliteSynchronous {
+    pub fn parse(value: &str) -> anyhow::Result<Self> {
+        match value.to_ascii_uppercase().as_str() {
+            "OFF" => Ok(Self::Off),
+            "NORMAL" => Ok(Self::Normal),
+            "FULL" => Ok(Self::Full),
+            "EXTRA" => Ok(Self::Extra),
+            other => bail!("QVT_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {other:?}"),
+        }
+    }
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Self::Off => "OFF",
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+            Self::Extra => "EXTRA",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    pub transport: MailTransportKind,
+    pub from: String,
+    pub outbox_dir: PathBuf,
+    /// Run the outbox worker inside `serve`.
+    pub worker: bool,
+    pub poll_interval: Duration,
+    pub retry_base: Duration,
+    pub max_attempts: i32,
+    /// How long a claimed message stays reserved for the instance sending it.
+    pub lease: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum MailTransportKind {
+    File,
+    Smtp { url: Secret },
+    Log,
+}
+
+impl Settings {
+    /// Reads every `QVT_*` variable, `DATABASE_URL` and `SMTP_URL`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Same as [`Settings::from_env`] over any source of variables (tests use a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let data_dir = PathBuf::from(get("QVT_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let bind: SocketAddr = get("QVT_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("QVT_BIND must be an address such as 127.0.0.1:8080")?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| {
+            data_dir.join("qvt-campus.sqlite3").to_string_lossy().into_owned()
+        });
+        let transport = match get("QVT_MAIL_TRANSPORT").as_deref().unwrap_or("file") {
+            "file" => MailTransportKind::File,
+            "log" => MailTransportKind::Log,
+            "smtp" => MailTransportKind::Smtp {
+                url: Secret::new(get("SMTP_URL").ok_or_else(|| {
+                    anyhow!("QVT_MAIL_TRANSPORT=smtp needs SMTP_URL (smtp://…?tls=required or smtps://…)")
+                })?),
+            },
+            other => bail!("QVT_MAIL_TRANSPORT must be file, smtp or log, not {other:?}"),
+        };
+        let public_url = get("QVT_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self {
+            bind,
+            courses_dir: get("QVT_COURSES_DIR").unwrap_or_else(|| "courses".into()).into(),
+            templates_dir: get("QVT_TEMPLATES_DIR").map(PathBuf::from),
+            public_url,
+            body_limit: number(&get, "QVT_BODY_LIMIT", 1024 * 1024)?,
+            shutdown_timeout: Duration::from_secs(number(&get, "QVT_SHUTDOWN_TIMEOUT", 30)?),
+            log_format: match get("QVT_LOG_FORMAT").as_deref().unwrap_or("text") {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => bail!("QVT_LOG_FORMAT must be text or json, not {other:?}"),
+            },
+            database: DatabaseSettings {
+                url: Secret::new(database_url),
+                pool_size: number(&get, "QVT_DB_POOL_SIZE", 8)?,
+                sqlite_synchronous: SqliteSynchronous::parse(
+                    &get("QVT_SQLITE_SYNCHRONOUS").unwrap_or_else(|| "FULL".into()),
+                )?,
+                sqlite_busy_timeout: Duration::from_millis(number(&get, "QVT_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
+            },
+            mail: MailSettings {
+                transport,
+                from: get("QVT_MAIL_FROM").unwrap_or_else(|| "QVT Campus <ne-pas-repondre@qvt-campus.localhost>".into()),
+                outbox_dir: data_dir.join("outbox"),
+                worker: get("QVT_MAIL_WORKER").is_none_or(|v| v != "off"),
+                poll_interval: Duration::from_millis(number(&get, "QVT_MAIL_POLL_MS", 2000)?),
+                retry_base: Duration::from_secs(number(&get, "QVT_MAIL_RETRY_BASE_SECONDS", 30)?),
+                max_attempts: number(&get, "QVT_MAIL_MAX_ATTEMPTS", 8)?,
+                lease: Duration::from_secs(number(&get, "QVT_MAIL_LEASE_SECONDS", 300)?),
+            },
+            data_dir,
+        })
+    }
+
+    pub fn sqlite_path(&self) -> Option<&Path> {
+        match self.database.kind() {
+            DatabaseKind::Sqlite => Some(Path::new(self.database.url.expose())),
+            DatabaseKind::Postgres => None,
+        }
+    }
+}
+
+fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T> {
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|_| anyhow!("{key} must be a number, not {raw:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_serve_sqlite_under_data() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.database.kind(), DatabaseKind::Sqlite);
+        assert_eq!(s.database.url.expose(), "data/qvt-campus.sqlite3");
+        assert_eq!(s.mail.outbox_dir, PathBuf::from("data/outbox"));
+        assert_eq!(s.database.sqlite_synchronous, SqliteSynchronous::Full);
+        assert_eq!(s.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn postgres_is_chosen_from_the_url_scheme() {
+        let s = settings(&[("DATABASE_URL", "postgres://u:pw@db/qvt")]).unwrap();
+        assert_eq!(s.database.kind(), DatabaseKind::Postgres);
+        assert_eq!(DatabaseKind::of_url("postgresql://x"), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://u:db-hunter2@db/qvt"),
+            ("QVT_MAIL_TRANSPORT", "smtp"),
+            ("SMTP_URL", "smtps://u:smtp-hunter2@mail:465"),
+        ])
+        .unwrap();
+        let printed = format!("{s:?}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[redacted]"));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = settings(&[("QVT_BODY_LIMIT", "lots")]).unwrap_err().to_string();
+        assert!(err.contains("QVT_BODY_LIMIT"), "{err}");
+        let err = settings(&[("QVT_MAIL_TRANSPORT", "smtp")]).unwrap_err().to_string();
+        assert!(err.contains("SMTP_URL"), "{err}");
+        let err = settings(&[("QVT_SQLITE_SYNCHRONOUS", "sometimes")]).unwrap_err().to_string();
+        assert!(err.contains("QVT_SQLITE_SYNCHRONOUS"), "{err}");
+    }
+}

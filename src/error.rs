@@ -1,0 +1,220 @@
+//! The one error type of the HTTP API and its single mapping to RFC 9457
+//! `application/problem+json` bodies. Causes of 5xx errors are logged, never sent.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
+pub struct Problem {
+    /// URI reference naming the kind of problem, e.g. `/problems/validation`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// One entry per offending input field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+pub struct FieldError {
+    /// Path of the field in the request (`email`, `lessons[2].title`, `content-type`, `page`).
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
+
+#[derive(Debug)]
+pub struct AppError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: Option<String>,
+    errors: Vec<FieldError>,
+    cause: Option<anyhow::Error>,
+}
+
+impl AppError {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
+        Self { status, slug, title, detail: None, errors: Vec::new(), cause: None }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Well-formed input that breaks a rule (422), one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::invalid_fields(vec![FieldError::new(field, message)])
+    }
+
+    /// Well-formed input that breaks rules (422), every offending field at once.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Données invalides");
+        e.detail = Some("Certains champs sont invalides : voir `errors`.".into());
+        e.errors = errors;
+        e
+    }
+
+    /// Input that cannot be read at all (400): broken JSON, bad query string.
+    pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Requête illisible");
+        e.errors = vec![FieldError::new(field, message)];
+        e
+    }
+
+    pub fn unsupported_media_type(expected: &str) -> Self {
+        let mut e = Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Type de contenu non pris en charge");
+        e.detail = Some(format!("Le corps de la requête doit être de type {expected}."));
+        e.errors = vec![FieldError::new("content-type", format!("attendu : {expected}"))];
+        e
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        let mut e = Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Requête trop volumineuse");
+        e.detail = Some(format!("Le corps de la requête dépasse la limite de {limit} octets."));
+        e.errors = vec![FieldError::new("body", format!("au plus {limit} octets"))];
+        e
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Ressource introuvable").with_detail(what)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentification requise").with_detail(detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Accès refusé").with_detail(detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflit").with_detail(detail)
+    }
+
+    /// A response for a bare HTTP status produced outside our handlers (404 from routing,
+    /// 405 from a resource, …).
+    pub fn from_status(status: StatusCode) -> Self {
+        let title = match status {
+            StatusCode::NOT_FOUND => "Ressource introuvable",
+            StatusCode::METHOD_NOT_ALLOWED => "Méthode non autorisée",
+            s if s.is_server_error() => "Erreur interne",
+            _ => "Requête refusée",
+        };
+        let mut e = Self::new(status, "http", title);
+        e.detail = status.canonical_reason().map(str::to_owned);
+        e
+    }
+
+    pub fn unavailable(cause: anyhow::Error) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service momentanément indisponible");
+        e.detail = Some("Réessayez dans quelques instants.".into());
+        e.cause = Some(cause);
+        e
+    }
+
+    pub fn internal(cause: anyhow::Error) -> Self {
+        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Erreur interne");
+        e.detail = Some("Une erreur inattendue est survenue ; elle a été journalisée.".into());
+        e.cause = Some(cause);
+        e
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem {
+            type_: format!("/problems/{}", self.slug),
+            title: self.title.to_owned(),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.title)?;
+        if let Some(detail) = &self.detail {
+            write!(f, ": {detail}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(status = self.status.as_u16(), cause = %format!("{cause:#}"), "request failed");
+        }
+        problem_response(self.status, &self.problem())
+    }
+}
+
+pub fn problem_response(status: StatusCode, problem: &Problem) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+        .body(serde_json::to_string(problem).expect("a problem always serialises"))
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::not_found("La ressource demandée n'existe pas."),
+            other => Self::internal(other.into()),
+        }
+    }
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_problem_names_the_fields() {
+        let p = AppError::invalid("email", "adresse invalide").problem();
+        assert_eq!(p.status, 422);
+        assert_eq!(p.type_, "/problems/validation");
+        assert_eq!(p.errors, vec![FieldError::new("email", "adresse invalide")]);
+    }
+
+    #[test]
+    fn diesel_not_found_is_a_404_and_other_errors_hide_their_cause() {
+        assert_eq!(AppError::from(diesel::result::Error::NotFound).status(), StatusCode::NOT_FOUND);
+        let e = AppError::from(diesel::result::Error::BrokenTransactionManager);
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_string(&e.problem()).unwrap();
+        assert!(!body.to_lowercase().contains("transaction"), "{body}");
+    }
+}

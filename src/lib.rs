@@ -1,0 +1,14 @@
+//! qvt-campus: the e-learning backend for the QVT training of French health professionals.
+//!
+//! The library holds everything; `main.rs` only parses the command line and calls in here,
+//! so integration tests and benchmarks drive exactly the code that runs in production.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod mail;
+pub mod ops;
+pub mod startup;
+pub mod telemetry;
+pub mod templates;

@@ -1,0 +1,192 @@
+//! The `mail_outbox` table: queueing, claiming due messages (safely from several app
+//! instances at once), and recording each outcome. The retry schedule is a pure function.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::schema::mail_outbox;
+use crate::db::DbConn;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pending,
+    Sending,
+    Sent,
+    Failed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Sending => "sending",
+            Status::Sent => "sent",
+            Status::Failed => "failed",
+        }
+    }
+}
+
+/// A message to queue: the recipient is checked here so a bad address never reaches the table.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    recipient: lettre::Address,
+    template: String,
+    context: serde_json::Value,
+}
+
+impl NewMail {
+    pub fn new(recipient: &str, template: &str, context: serde_json::Value) -> anyhow::Result<Self> {
+        let recipient = recipient.trim().parse().with_context(|| format!("invalid recipient address {recipient:?}"))?;
+        Ok(Self { recipient, template: template.to_owned(), context })
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = mail_outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub recipient: String,
+    pub template: String,
+    pub context: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+    pub last_error: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub sent_at: Option<NaiveDateTime>,
+}
+
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// Inserts a pending message; call it inside the caller's transaction.
+pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let at = now();
+    diesel::insert_into(mail_outbox::table)
+        .values((
+            mail_outbox::id.eq(&id),
+            mail_outbox::recipient.eq(mail.recipient.to_string()),
+            mail_outbox::template.eq(&mail.template),
+            mail_outbox::context.eq(mail.context.to_string()),
+            mail_outbox::status.eq(Status::Pending.as_str()),
+            mail_outbox::attempts.eq(0),
+            mail_outbox::next_attempt_at.eq(at),
+            mail_outbox::created_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<OutboxRow> {
+    mail_outbox::table.find(id).select(OutboxRow::as_select()).first(conn)
+}
+
+/// Reserves up to `limit` due messages for this instance until `now + lease`: pending ones
+/// whose time has come, and ones whose sender vanished (lease expired). On PostgreSQL,
+/// `FOR UPDATE SKIP LOCKED` lets concurrent instances claim disjoint batches; on SQLite
+/// the IMMEDIATE transaction already admits one writer at a time.
+pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: i64, lease: Duration) -> QueryResult<Vec<OutboxRow>> {
+    let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    conn.write(|conn| {
+        let due = mail_outbox::table
+            .filter(
+                mail_outbox::status
+                    .eq(Status::Pending.as_str())
+                    .and(mail_outbox::next_attempt_at.le(at))
+                    .or(mail_outbox::status.eq(Status::Sending.as_str()).and(mail_outbox::locked_until.lt(at))),
+            )
+            .order(mail_outbox::next_attempt_at.asc())
+            .limit(limit)
+            .select(mail_outbox::id);
+        let ids: Vec<String> = match conn {
+            DbConn::Pg(pg) => due.for_update().skip_locked().load(pg)?,
+            DbConn::Sqlite(sqlite) => due.load(sqlite)?,
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
+            .set((
+                mail_outbox::status.eq(Status::Sending.as_str()),
+                mail_outbox::locked_until.eq(Some(until)),
+                mail_outbox::attempts.eq(mail_outbox::attempts + 1),
+            ))
+            .execute(conn)?;
+        mail_outbox::table
+            .filter(mail_outbox::id.eq_any(&ids))
+            .order(mail_outbox::next_attempt_at.asc())
+            .select(OutboxRow::as_select())
+            .load(conn)
+    })
+}
+
+pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    diesel::update(mail_outbox::table.find(id))
+        .set((
+            mail_outbox::status.eq(Status::Sent.as_str()),
+            mail_outbox::sent_at.eq(Some(now())),
+            mail_outbox::locked_until.eq(None::<NaiveDateTime>),
+            mail_outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a failed attempt: back to pending at `retry_at`, or failed for good when `None`.
+pub fn mark_failed(conn: &mut DbConn, id: &str, error: &str, retry_at: Option<NaiveDateTime>) -> QueryResult<()> {
+    let error: String = error.chars().take(2000).collect();
+    let target = mail_outbox::table.find(id);
+    match retry_at {
+        Some(at) => diesel::update(target)
+            .set((
+                mail_outbox::status.eq(Status::Pending.as_str()),
+                mail_outbox::next_attempt_at.eq(at),
+                mail_outbox::locked_until.eq(None::<NaiveDateTime>),
+                mail_outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn),
+        None => diesel::update(target)
+            .set((
+                mail_outbox::status.eq(Status::Failed.as_str()),
+                mail_outbox::locked_until.eq(None::<NaiveDateTime>),
+                mail_outbox::last_error.eq(Some(error)),
+            ))
+            .execute(conn),
+    }
+    .map(drop)
+}
+
+/// Delay before the next try after `attempts` failed ones: `base`, doubling each time,
+/// at most six hours.
+pub fn backoff(attempts: i32, base: Duration) -> Duration {
+    let cap = Duration::from_secs(6 * 3600);
+    let exponent = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    base.saturating_mul(2u32.saturating_pow(exponent)).min(cap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_is_capped() {
+        let base = Duration::from_secs(30);
+        assert_eq!(backoff(1, base), Duration::from_secs(30));
+        assert_eq!(backoff(2, base), Duration::from_secs(60));
+        assert_eq!(backoff(4, base), Duration::from_secs(240));
+        assert_eq!(backoff(30, base), Duration::from_secs(6 * 3600));
+        assert_eq!(backoff(0, base), base);
+    }
+
+    #[test]
+    fn bad_recipients_are_refused_before_queueing() {
+        assert!(NewMail::new("pas une adresse", "essai", serde_json::json!({})).is_err());
+        assert!(NewMail::new(" zoe@chu-lyon.fr ", "essai", serde_json::json!({})).is_ok());
+    }
+}

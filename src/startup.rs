@@ -1,0 +1,112 @@
+//! Builds the application from settings: database (migrated), templates, mail worker and
+//! the HTTP server bound to `settings.bind` (port 0 in tests, see [`Application::port`]).
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{from_fn, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use actix_web_prom::PrometheusMetricsBuilder;
+use anyhow::Context;
+
+use crate::config::Settings;
+use crate::db::{self, Pool};
+use crate::http;
+use crate::mail::{self, Worker};
+use crate::ops::{health, openapi};
+use crate::templates::Templates;
+
+/// What handlers share, behind `web::Data`.
+pub struct AppState {
+    pub pool: Pool,
+    pub settings: Settings,
+    pub templates: Arc<Templates>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    worker: Option<Worker>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, |_| {}).await
+    }
+
+    /// Like [`Application::build`], with extra routes mounted (tests use it for probes).
+    pub async fn build_with(
+        settings: Settings,
+        extra_routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display()))?;
+        let database = settings.database.clone();
+        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<Pool> {
+            let pool = db::connect(&database)?;
+            let applied = db::migrate(&mut *pool.get()?)?;
+            tracing::info!(database = database.kind().name(), applied, "database ready");
+            Ok(pool)
+        })
+        .await??;
+        let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
+        let worker = if settings.mail.worker {
+            let sender = mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
+            Some(mail::spawn_worker(pool.clone(), Arc::new(sender), settings.mail.poll_interval))
+        } else {
+            None
+        };
+
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let metrics = PrometheusMetricsBuilder::new("qvt")
+            .endpoint("/metrics")
+            .mask_unmatched_patterns("UNKNOWN")
+            .build()
+            .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
+        let body_limit = settings.body_limit;
+        let shutdown_timeout = settings.shutdown_timeout.as_secs();
+        let state = web::Data::new(AppState { pool, settings, templates });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                // Innermost first: a panic becomes a 500, then any bare error becomes a
+                // problem, then it is counted, then logged with its request id.
+                .wrap(from_fn(http::catch_panic))
+                .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
+                .wrap(metrics.clone())
+                .wrap(from_fn(http::request_id))
+                .app_data(state.clone())
+                .configure(|cfg| http::configure_extractors(cfg, body_limit))
+                // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
+                .service(web::resource("/healthz").get(health::healthz))
+                .service(web::resource("/readyz").get(health::readyz))
+                .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
+                .configure(extra_routes.clone())
+                .default_service(web::to(http::not_found))
+        })
+        .listen(listener)?
+        .shutdown_timeout(shutdown_timeout)
+        .run();
+        Ok(Self { port, server, worker })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server like SIGTERM does: `stop(true)` lets in-flight requests finish.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until SIGTERM/SIGINT (or a handle's stop), then stops the mail worker.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let result = self.server.await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        result
+    }
+}
