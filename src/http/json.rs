@@ -51,7 +51,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = inner.to_string();
-        let parent = if path == "." { String::new() } else { path };
+        // `.` is the root; `?` marks a segment serde could not name (e.g. at end of input).
+        let parent = path.split('.').filter(|s| !s.is_empty() && *s != "?").collect::<Vec<_>>().join(".");
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = match missing_field(&message) {
@@ -125,7 +126,7 @@ mod tests {
 
     #[test]
     fn broken_json_is_a_400_on_the_body() {
-        assert_eq!(field_of(r#"{"email": "#).0, 400);
+        assert_eq!(field_of(r#"{"email": "#), (400, "email".into()));
         assert_eq!(field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon","zip":1}} trailing"#), (400, "body".into()));
     }
 }

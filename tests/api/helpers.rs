@@ -1,0 +1,232 @@
+//! The test harness: `spawn_app()` and friends, fresh databases, an SMTP sink.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{web, HttpResponse};
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use qvt_campus::config::{MailTransportKind, Secret, Settings};
+use qvt_campus::db::{self, Pool};
+use qvt_campus::http::Json;
+use qvt_campus::startup::Application;
+use serde::{Deserialize, Serialize};
+use tempfile::TempDir;
+
+/// The PostgreSQL server under test, if this run targets PostgreSQL.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+}
+
+/// A database nobody else uses: a new SQLite file in `dir`, or a new PostgreSQL database
+/// (dropped when the value is dropped).
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub fn sqlite(dir: &Path) -> Self {
+        let url = dir.join(format!("{}.sqlite3", uuid::Uuid::new_v4())).to_string_lossy().into_owned();
+        Self { url, pg: None }
+    }
+
+    pub fn postgres(base: &str) -> Self {
+        let name = format!("qvt_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(base).expect("cannot reach TEST_DATABASE_URL");
+        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("cannot create a test database");
+        let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
+        Self { url: format!("{prefix}/{name}"), pg: Some((base.to_owned(), name)) }
+    }
+
+    /// The backend of this test run.
+    pub fn fresh(dir: &Path) -> Self {
+        match postgres_base_url() {
+            Some(base) => Self::postgres(&base),
+            None => Self::sqlite(dir),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, name)) = &self.pg {
+            if let Ok(mut admin) = PgConnection::establish(base) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        }
+    }
+}
+
+/// Settings for a test: temp data dir, the given database, file mail, fast worker.
+pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
+    let mut s = Settings::from_lookup(|_| None).expect("default settings");
+    s.bind = "127.0.0.1:0".parse().unwrap();
+    s.data_dir = dir.to_path_buf();
+    s.database.url = Secret::new(db.url.clone());
+    s.database.pool_size = 4;
+    s.mail.outbox_dir = dir.join("outbox");
+    s.mail.poll_interval = Duration::from_millis(100);
+    s.mail.retry_base = Duration::from_secs(1);
+    s.public_url = "http://campus.test".into();
+    s
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: Pool,
+    pub settings: Settings,
+    pub handle: ServerHandle,
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Kept so the database and data dir outlive the server.
+    _db: Arc<TestDb>,
+    _dir: Arc<TempDir>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// A fresh database and data dir, settings adjusted by `customize`.
+pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let db = Arc::new(TestDb::fresh(dir.path()));
+    let mut settings = test_settings(dir.path(), &db);
+    customize(&mut settings);
+    spawn_app_on(settings, db, dir).await
+}
+
+/// Starts an app on an existing database (a "restart" after a crash).
+pub async fn spawn_app_on(settings: Settings, db: Arc<TestDb>, dir: Arc<TempDir>) -> TestApp {
+    let app = Application::build_with(settings.clone(), probes).await.expect("the app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    let pool = db::connect(&settings.database).unwrap();
+    TestApp { address, client: reqwest::Client::new(), pool, settings, handle, server, _db: db, _dir: dir }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn post_json_text(&self, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub fn conn(&self) -> db::PooledConn {
+        self.pool.get().expect("a connection")
+    }
+}
+
+#[derive(Deserialize, Serialize)]
+pub struct Echo {
+    pub name: String,
+    pub age: u32,
+}
+
+/// Routes mounted only in tests, to exercise what every real endpoint shares.
+fn probes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/test/echo").post(|body: Json<Echo>| async move { HttpResponse::Ok().json(body.0) }))
+        .service(web::resource("/test/panic").get(|| async {
+            if true {
+                panic!("a bug in a handler");
+            }
+            HttpResponse::Ok().finish()
+        }))
+        .service(web::resource("/test/slow").get(|| async {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            HttpResponse::Ok().body("done")
+        }));
+}
+
+/// The JSON body of a problem response, after checking its content type and status.
+pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(response.status().as_u16(), status);
+    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    body
+}
+
+pub fn field_names(problem: &serde_json::Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+/// Polls `check` until it holds or `timeout` passes.
+pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(started.elapsed() < timeout, "condition not met within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A free loopback port (nothing listens on it once this returns).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A real SMTP server on loopback that keeps every message it accepts.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SmtpSink {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.received.lock().unwrap().push(std::mem::take(&mut self.current));
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// Serves on `port` in a background thread for the rest of the test process.
+    pub fn start(port: u16) -> Self {
+        let sink = SmtpSink::default();
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("the SMTP port is free");
+        let mut server = mailin_embedded::Server::new(sink.clone());
+        server.with_name("smtp.test").with_num_threads(2).with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        sink
+    }
+
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+pub fn smtp_transport(port: u16) -> MailTransportKind {
+    MailTransportKind::Smtp { url: Secret::new(format!("smtp://127.0.0.1:{port}")) }
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0, a fresh database per test (SQLite file by
+//! default; PostgreSQL when `TEST_DATABASE_URL=postgres://…`, as `scripts/test` does),
+//! spoken to over HTTP.
+
+mod health;
+mod helpers;
+mod migrations;
+mod outbox;
+mod problems;
+mod shutdown;

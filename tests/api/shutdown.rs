@@ -1,0 +1,59 @@
+//! Graceful shutdown: in-flight requests finish; SIGTERM stops the binary cleanly.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{eventually, free_port, spawn_app, TestDb};
+
+#[tokio::test]
+async fn an_in_flight_request_finishes_when_the_server_stops() {
+    // Arrange: a slow request is being served.
+    let app = spawn_app().await;
+    let (client, url) = (app.client.clone(), app.url("/test/slow"));
+    let slow = tokio::spawn(async move { client.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Act: graceful stop, as on SIGTERM.
+    let handle = app.handle.clone();
+    let stopping = tokio::spawn(async move { handle.stop(true).await });
+
+    // Assert
+    let response = slow.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.text().await.unwrap(), "done");
+    stopping.await.unwrap();
+    app.server.await.unwrap().unwrap();
+    assert!(reqwest::get(format!("{}/healthz", app.address)).await.is_err(), "no new connections");
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_serve_command_cleanly() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDb::fresh(dir.path());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
+        .arg("serve")
+        .env("QVT_BIND", format!("127.0.0.1:{port}"))
+        .env("QVT_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &database.url)
+        .env("QVT_MAIL_TRANSPORT", "log")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    let started = Instant::now();
+    while reqwest::get(&url).await.map(|r| r.status().as_u16()).ok() != Some(200) {
+        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Act
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+
+    // Assert: it exits by itself, successfully.
+    let status = eventually(Duration::from_secs(15), || child.try_wait().unwrap()).await;
+    assert!(status.success(), "{status:?}");
+}
