@@ -100,7 +100,9 @@ impl SqliteSynchronous {
             "NORMAL" => Ok(Self::Normal),
             "FULL" => Ok(Self::Full),
             "EXTRA" => Ok(Self::Extra),
-            other => bail!("QVT_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {other:?}"),
+            other => {
+                bail!("QVT_SQLITE_SYNCHRONOUS must be OFF, NORMAL, FULL or EXTRA, not {other:?}")
+            }
         }
     }
     pub fn as_sql(self) -> &'static str {
@@ -148,7 +150,10 @@ impl Settings {
             .parse()
             .context("QVT_BIND must be an address such as 127.0.0.1:8080")?;
         let database_url = get("DATABASE_URL").unwrap_or_else(|| {
-            data_dir.join("qvt-campus.sqlite3").to_string_lossy().into_owned()
+            data_dir
+                .join("qvt-campus.sqlite3")
+                .to_string_lossy()
+                .into_owned()
         });
         let transport = match get("QVT_MAIL_TRANSPORT").as_deref().unwrap_or("file") {
             "file" => MailTransportKind::File,
@@ -166,7 +171,9 @@ impl Settings {
             .to_owned();
         Ok(Self {
             bind,
-            courses_dir: get("QVT_COURSES_DIR").unwrap_or_else(|| "courses".into()).into(),
+            courses_dir: get("QVT_COURSES_DIR")
+                .unwrap_or_else(|| "courses".into())
+                .into(),
             templates_dir: get("QVT_TEMPLATES_DIR").map(PathBuf::from),
             public_url,
             body_limit: number(&get, "QVT_BODY_LIMIT", 1024 * 1024)?,
@@ -182,11 +189,16 @@ impl Settings {
                 sqlite_synchronous: SqliteSynchronous::parse(
                     &get("QVT_SQLITE_SYNCHRONOUS").unwrap_or_else(|| "FULL".into()),
                 )?,
-                sqlite_busy_timeout: Duration::from_millis(number(&get, "QVT_SQLITE_BUSY_TIMEOUT_MS", 5000)?),
+                sqlite_busy_timeout: Duration::from_millis(number(
+                    &get,
+                    "QVT_SQLITE_BUSY_TIMEOUT_MS",
+                    5000,
+                )?),
             },
             mail: MailSettings {
                 transport,
-                from: get("QVT_MAIL_FROM").unwrap_or_else(|| "QVT Campus <ne-pas-repondre@qvt-campus.localhost>".into()),
+                from: get("QVT_MAIL_FROM")
+                    .unwrap_or_else(|| "QVT Campus <ne-pas-repondre@qvt-campus.localhost>".into()),
                 outbox_dir: data_dir.join("outbox"),
                 worker: get("QVT_MAIL_WORKER").is_none_or(|v| v != "off"),
                 poll_interval: Duration::from_millis(number(&get, "QVT_MAIL_POLL_MS", 2000)?),
@@ -206,10 +218,17 @@ impl Settings {
     }
 }
 
-fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, key: &str, default: T) -> anyhow::Result<T> {
+fn number<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+) -> anyhow::Result<T> {
     match get(key) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|_| anyhow!("{key} must be a number, not {raw:?}")),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|_| anyhow!("{key} must be a number, not {raw:?}")),
     }
 }
 
@@ -219,7 +238,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -238,7 +260,10 @@ mod tests {
     fn postgres_is_chosen_from_the_url_scheme() {
         let s = settings(&[("DATABASE_URL", "postgres://u:pw@db/qvt")]).unwrap();
         assert_eq!(s.database.kind(), DatabaseKind::Postgres);
-        assert_eq!(DatabaseKind::of_url("postgresql://x"), DatabaseKind::Postgres);
+        assert_eq!(
+            DatabaseKind::of_url("postgresql://x"),
+            DatabaseKind::Postgres
+        );
     }
 
     #[test]
@@ -256,11 +281,17 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let err = settings(&[("QVT_BODY_LIMIT", "lots")]).unwrap_err().to_string();
+        let err = settings(&[("QVT_BODY_LIMIT", "lots")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("QVT_BODY_LIMIT"), "{err}");
-        let err = settings(&[("QVT_MAIL_TRANSPORT", "smtp")]).unwrap_err().to_string();
+        let err = settings(&[("QVT_MAIL_TRANSPORT", "smtp")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("SMTP_URL"), "{err}");
-        let err = settings(&[("QVT_SQLITE_SYNCHRONOUS", "sometimes")]).unwrap_err().to_string();
+        let err = settings(&[("QVT_SQLITE_SYNCHRONOUS", "sometimes")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("QVT_SQLITE_SYNCHRONOUS"), "{err}");
     }
 }

@@ -32,7 +32,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -48,7 +51,14 @@ pub struct AppError {
 
 impl AppError {
     fn new(status: StatusCode, slug: &'static str, title: &'static str) -> Self {
-        Self { status, slug, title, detail: None, errors: Vec::new(), cause: None }
+        Self {
+            status,
+            slug,
+            title,
+            detail: None,
+            errors: Vec::new(),
+            cause: None,
+        }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
@@ -63,7 +73,11 @@ impl AppError {
 
     /// Well-formed input that breaks rules (422), every offending field at once.
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Données invalides");
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Données invalides",
+        );
         e.detail = Some("Certains champs sont invalides : voir `errors`.".into());
         e.errors = errors;
         e
@@ -71,21 +85,40 @@ impl AppError {
 
     /// Input that cannot be read at all (400): broken JSON, bad query string.
     pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "malformed-request", "Requête illisible");
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-request",
+            "Requête illisible",
+        );
         e.errors = vec![FieldError::new(field, message)];
         e
     }
 
     pub fn unsupported_media_type(expected: &str) -> Self {
-        let mut e = Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Type de contenu non pris en charge");
-        e.detail = Some(format!("Le corps de la requête doit être de type {expected}."));
-        e.errors = vec![FieldError::new("content-type", format!("attendu : {expected}"))];
+        let mut e = Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Type de contenu non pris en charge",
+        );
+        e.detail = Some(format!(
+            "Le corps de la requête doit être de type {expected}."
+        ));
+        e.errors = vec![FieldError::new(
+            "content-type",
+            format!("attendu : {expected}"),
+        )];
         e
     }
 
     pub fn payload_too_large(limit: usize) -> Self {
-        let mut e = Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Requête trop volumineuse");
-        e.detail = Some(format!("Le corps de la requête dépasse la limite de {limit} octets."));
+        let mut e = Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Requête trop volumineuse",
+        );
+        e.detail = Some(format!(
+            "Le corps de la requête dépasse la limite de {limit} octets."
+        ));
         e.errors = vec![FieldError::new("body", format!("au plus {limit} octets"))];
         e
     }
@@ -95,7 +128,12 @@ impl AppError {
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Authentification requise").with_detail(detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Authentification requise",
+        )
+        .with_detail(detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -121,14 +159,22 @@ impl AppError {
     }
 
     pub fn unavailable(cause: anyhow::Error) -> Self {
-        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service momentanément indisponible");
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service momentanément indisponible",
+        );
         e.detail = Some("Réessayez dans quelques instants.".into());
         e.cause = Some(cause);
         e
     }
 
     pub fn internal(cause: anyhow::Error) -> Self {
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Erreur interne");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Erreur interne",
+        );
         e.detail = Some("Une erreur inattendue est survenue ; elle a été journalisée.".into());
         e.cause = Some(cause);
         e
@@ -185,7 +231,9 @@ pub fn problem_response(status: StatusCode, problem: &Problem) -> HttpResponse {
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
-            diesel::result::Error::NotFound => Self::not_found("La ressource demandée n'existe pas."),
+            diesel::result::Error::NotFound => {
+                Self::not_found("La ressource demandée n'existe pas.")
+            }
             other => Self::internal(other.into()),
         }
     }
@@ -211,7 +259,10 @@ mod tests {
 
     #[test]
     fn diesel_not_found_is_a_404_and_other_errors_hide_their_cause() {
-        assert_eq!(AppError::from(diesel::result::Error::NotFound).status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            AppError::from(diesel::result::Error::NotFound).status(),
+            StatusCode::NOT_FOUND
+        );
         let e = AppError::from(diesel::result::Error::BrokenTransactionManager);
         assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = serde_json::to_string(&e.problem()).unwrap();

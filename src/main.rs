@@ -1,13 +1,16 @@
 //! The `qvt-campus` command: parses the command line and wires the library together.
 
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qvt_campus::config::Settings;
 use qvt_campus::{db, mail, startup::Application, telemetry, templates::Templates};
 
 #[derive(Parser)]
-#[command(name = "qvt-campus", version, about = "QVT training platform for health professionals and students")]
+#[command(
+    name = "qvt-campus",
+    version,
+    about = "QVT training platform for health professionals and students"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -46,17 +49,27 @@ fn main() -> anyhow::Result<()> {
         Command::Migrate => {
             let pool = db::connect(&settings.database)?;
             let applied = db::migrate(&mut *pool.get()?)?;
-            println!("{applied} migration(s) applied to the {} database", pool_kind(&settings));
+            println!(
+                "{applied} migration(s) applied to the {} database",
+                pool_kind(&settings)
+            );
             Ok(())
         }
         Command::Mail(MailCommand::Test { to }) => {
             let pool = db::connect(&settings.database)?;
             db::migrate(&mut *pool.get()?)?;
             let templates = Templates::load(settings.templates_dir.as_deref())?;
-            let sender = mail::Sender::new(&settings.mail, &settings.public_url, std::sync::Arc::new(templates))?;
+            let sender = mail::Sender::new(
+                &settings.mail,
+                &settings.public_url,
+                std::sync::Arc::new(templates),
+            )?;
             let id = mail::queue_test_message(&mut *pool.get()?, &to)?;
             let report = sender.deliver_due(&mut *pool.get()?)?;
-            println!("queued {id}; delivered {}, retry later {}, failed {}", report.sent, report.retry, report.failed);
+            println!(
+                "queued {id}; delivered {}, retry later {}, failed {}",
+                report.sent, report.retry, report.failed
+            );
             Ok(())
         }
     }

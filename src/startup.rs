@@ -40,8 +40,9 @@ impl Application {
         settings: Settings,
         extra_routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display())
+        })?;
         let database = settings.database.clone();
         let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<Pool> {
             let pool = db::connect(&database)?;
@@ -52,13 +53,19 @@ impl Application {
         .await??;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
         let worker = if settings.mail.worker {
-            let sender = mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
-            Some(mail::spawn_worker(pool.clone(), Arc::new(sender), settings.mail.poll_interval))
+            let sender =
+                mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
+            Some(mail::spawn_worker(
+                pool.clone(),
+                Arc::new(sender),
+                settings.mail.poll_interval,
+            ))
         } else {
             None
         };
 
-        let listener = TcpListener::bind(settings.bind).with_context(|| format!("cannot listen on {}", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let metrics = PrometheusMetricsBuilder::new("qvt")
             .endpoint("/metrics")
@@ -67,7 +74,11 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
         let body_limit = settings.body_limit;
         let shutdown_timeout = settings.shutdown_timeout.as_secs();
-        let state = web::Data::new(AppState { pool, settings, templates });
+        let state = web::Data::new(AppState {
+            pool,
+            settings,
+            templates,
+        });
 
         let server = HttpServer::new(move || {
             App::new()
@@ -89,7 +100,11 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(shutdown_timeout)
         .run();
-        Ok(Self { port, server, worker })
+        Ok(Self {
+            port,
+            server,
+            worker,
+        })
     }
 
     pub fn port(&self) -> u16 {

@@ -40,7 +40,8 @@ impl Templates {
 
         for path in Embedded::iter() {
             let file = Embedded::get(&path).expect("listed by iter");
-            let source = std::str::from_utf8(&file.data).with_context(|| format!("template {path} is not UTF-8"))?;
+            let source = std::str::from_utf8(&file.data)
+                .with_context(|| format!("template {path} is not UTF-8"))?;
             templates.register(path.trim_end_matches(".hbs"), source)?;
         }
         if let Some(dir) = override_dir {
@@ -50,7 +51,8 @@ impl Templates {
     }
 
     fn register_dir(&mut self, root: &Path, dir: &Path) -> anyhow::Result<()> {
-        let entries = std::fs::read_dir(dir).with_context(|| format!("cannot read templates in {}", dir.display()))?;
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read templates in {}", dir.display()))?;
         for entry in entries {
             let path = entry?.path();
             if path.is_dir() {
@@ -58,7 +60,8 @@ impl Templates {
             } else if path.extension().is_some_and(|e| e == "hbs") {
                 let name = path.strip_prefix(root)?.with_extension("");
                 let name = name.to_string_lossy().replace('\\', "/");
-                let source = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let source = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
                 self.register(&name, &source)?;
             }
         }
@@ -66,7 +69,11 @@ impl Templates {
     }
 
     fn register(&mut self, name: &str, source: &str) -> anyhow::Result<()> {
-        let registry = if is_plain_text(name) { &mut self.text } else { &mut self.html };
+        let registry = if is_plain_text(name) {
+            &mut self.text
+        } else {
+            &mut self.html
+        };
         registry
             .register_template_string(name, source)
             .with_context(|| format!("template {name} does not parse"))
@@ -77,8 +84,14 @@ impl Templates {
     }
 
     pub fn render(&self, name: &str, data: &impl Serialize) -> anyhow::Result<String> {
-        let registry = if is_plain_text(name) { &self.text } else { &self.html };
-        registry.render(name, data).with_context(|| format!("cannot render template {name}"))
+        let registry = if is_plain_text(name) {
+            &self.text
+        } else {
+            &self.html
+        };
+        registry
+            .render(name, data)
+            .with_context(|| format!("cannot render template {name}"))
     }
 }
 
@@ -107,9 +120,15 @@ mod tests {
     fn a_directory_overrides_embedded_templates() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("email/essai")).unwrap();
-        std::fs::write(dir.path().join("email/essai/subject.hbs"), "Autre objet pour {{recipient}}").unwrap();
+        std::fs::write(
+            dir.path().join("email/essai/subject.hbs"),
+            "Autre objet pour {{recipient}}",
+        )
+        .unwrap();
         let t = Templates::load(Some(dir.path())).unwrap();
-        let subject = t.render("email/essai/subject", &json!({"recipient": "Zoé"})).unwrap();
+        let subject = t
+            .render("email/essai/subject", &json!({"recipient": "Zoé"}))
+            .unwrap();
         assert_eq!(subject, "Autre objet pour Zoé");
         assert!(t.has("email/essai/html"), "embedded templates stay");
     }

@@ -78,15 +78,20 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
     let kind = settings.kind();
     let url = settings.url.expose().to_owned();
     if kind == DatabaseKind::Sqlite {
-        if let Some(parent) = std::path::Path::new(&url).parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create the database folder {}", parent.display()))?;
+        if let Some(parent) = std::path::Path::new(&url)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create the database folder {}", parent.display())
+            })?;
         }
     }
     if kind == DatabaseKind::Sqlite {
         // WAL is a property of the file; switching it from several new pooled connections
         // at once races for the lock, so it is done once here.
-        let mut conn = SqliteConnection::establish(&url).with_context(|| format!("cannot open {url}"))?;
+        let mut conn =
+            SqliteConnection::establish(&url).with_context(|| format!("cannot open {url}"))?;
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
             settings.sqlite_busy_timeout.as_millis()
@@ -123,7 +128,9 @@ impl DbConn {
         if let DbConn::Sqlite(inner) = self {
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
             let result = f(self);
-            let DbConn::Sqlite(inner) = self else { unreachable!("the variant cannot change") };
+            let DbConn::Sqlite(inner) = self else {
+                unreachable!("the variant cannot change")
+            };
             match result {
                 Ok(value) => {
                     AnsiTransactionManager::commit_transaction(inner)?;
@@ -148,7 +155,9 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(|e| AppError::unavailable(anyhow::Error::new(e)))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))?;
         f(&mut conn)
     })
     .await

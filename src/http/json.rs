@@ -24,7 +24,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| m.type_() == mime::APPLICATION && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON)));
+            .is_some_and(|m| {
+                m.type_() == mime::APPLICATION
+                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+            });
         let limit = req.app_data::<BodyLimit>().map_or(256 * 1024, |l| l.0);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -52,7 +55,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let inner = err.into_inner();
         let message = inner.to_string();
         // `.` is the root; `?` marks a segment serde could not name (e.g. at end of input).
-        let parent = path.split('.').filter(|s| !s.is_empty() && *s != "?").collect::<Vec<_>>().join(".");
+        let parent = path
+            .split('.')
+            .filter(|s| !s.is_empty() && *s != "?")
+            .collect::<Vec<_>>()
+            .join(".");
         match inner.classify() {
             serde_json::error::Category::Data => {
                 let field = match missing_field(&message) {
@@ -64,7 +71,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                 AppError::invalid(field, french_data_message(&message))
             }
             _ => AppError::malformed(
-                if parent.is_empty() { "body".into() } else { parent },
+                if parent.is_empty() {
+                    "body".into()
+                } else {
+                    parent
+                },
                 format!("JSON mal formé : {message}"),
             ),
         }
@@ -118,15 +129,30 @@ mod tests {
 
     #[test]
     fn missing_and_mistyped_fields_are_named_by_path() {
-        assert_eq!(field_of(r#"{"address":{"city":"Lyon","zip":69001}}"#), (422, "email".into()));
-        assert_eq!(field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon"}}"#), (422, "address.zip".into()));
-        assert_eq!(field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon","zip":"x"}}"#), (422, "address.zip".into()));
-        assert_eq!(field_of(r#"{"email":5,"address":{"city":"Lyon","zip":1}}"#), (422, "email".into()));
+        assert_eq!(
+            field_of(r#"{"address":{"city":"Lyon","zip":69001}}"#),
+            (422, "email".into())
+        );
+        assert_eq!(
+            field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon"}}"#),
+            (422, "address.zip".into())
+        );
+        assert_eq!(
+            field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon","zip":"x"}}"#),
+            (422, "address.zip".into())
+        );
+        assert_eq!(
+            field_of(r#"{"email":5,"address":{"city":"Lyon","zip":1}}"#),
+            (422, "email".into())
+        );
     }
 
     #[test]
     fn broken_json_is_a_400_on_the_body() {
         assert_eq!(field_of(r#"{"email": "#), (400, "email".into()));
-        assert_eq!(field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon","zip":1}} trailing"#), (400, "body".into()));
+        assert_eq!(
+            field_of(r#"{"email":"a@b.fr","address":{"city":"Lyon","zip":1}} trailing"#),
+            (400, "body".into())
+        );
     }
 }

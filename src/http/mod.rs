@@ -22,9 +22,10 @@ pub struct BodyLimit(pub usize);
 pub fn configure_extractors(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
         .app_data(BodyLimit(body_limit))
-        .app_data(web::PathConfig::default().error_handler(|err, _req| {
-            AppError::malformed("path", err.to_string()).into()
-        }))
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|err, _req| AppError::malformed("path", err.to_string()).into()),
+        )
         .app_data(web::QueryConfig::default().error_handler(|err, _req| {
             let message = err.to_string();
             let field = json::missing_field(&message).unwrap_or_else(|| "query".into());
@@ -34,12 +35,17 @@ pub fn configure_extractors(cfg: &mut web::ServiceConfig, body_limit: usize) {
 
 /// Unknown route → 404 problem.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    Err(AppError::not_found(format!("Aucune ressource à l'adresse {}.", req.path())))
+    Err(AppError::not_found(format!(
+        "Aucune ressource à l'adresse {}.",
+        req.path()
+    )))
 }
 
 /// Rewrites any error response that is not already a problem (405 from a resource,
 /// errors of third-party extractors…) into one, keeping headers such as `Allow`.
-pub fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn problem_for_bare_errors<B>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = res
         .response()
         .headers()
@@ -56,5 +62,7 @@ pub fn problem_for_bare_errors<B>(res: ServiceResponse<B>) -> actix_web::Result<
             new.headers_mut().append(name.clone(), value.clone());
         }
     }
-    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body()))
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
 }

@@ -8,7 +8,9 @@ mod sender;
 mod transport;
 mod worker;
 
-pub use outbox::{backoff, claim_due, enqueue, find, now as outbox_now, NewMail, OutboxRow, Status};
+pub use outbox::{
+    backoff, claim_due, enqueue, find, now as outbox_now, NewMail, OutboxRow, Status,
+};
 pub use sender::{DeliveryReport, Sender};
 pub use worker::{spawn_worker, Worker};
 

@@ -38,9 +38,20 @@ pub struct NewMail {
 }
 
 impl NewMail {
-    pub fn new(recipient: &str, template: &str, context: serde_json::Value) -> anyhow::Result<Self> {
-        let recipient = recipient.trim().parse().with_context(|| format!("invalid recipient address {recipient:?}"))?;
-        Ok(Self { recipient, template: template.to_owned(), context })
+    pub fn new(
+        recipient: &str,
+        template: &str,
+        context: serde_json::Value,
+    ) -> anyhow::Result<Self> {
+        let recipient = recipient
+            .trim()
+            .parse()
+            .with_context(|| format!("invalid recipient address {recipient:?}"))?;
+        Ok(Self {
+            recipient,
+            template: template.to_owned(),
+            context,
+        })
     }
 }
 
@@ -84,14 +95,22 @@ pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<OutboxRow> {
-    mail_outbox::table.find(id).select(OutboxRow::as_select()).first(conn)
+    mail_outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
 }
 
 /// Reserves up to `limit` due messages for this instance until `now + lease`: pending ones
 /// whose time has come, and ones whose sender vanished (lease expired). On PostgreSQL,
 /// `FOR UPDATE SKIP LOCKED` lets concurrent instances claim disjoint batches; on SQLite
 /// the IMMEDIATE transaction already admits one writer at a time.
-pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: i64, lease: Duration) -> QueryResult<Vec<OutboxRow>> {
+pub fn claim_due(
+    conn: &mut DbConn,
+    at: NaiveDateTime,
+    limit: i64,
+    lease: Duration,
+) -> QueryResult<Vec<OutboxRow>> {
     let until = at + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
     conn.write(|conn| {
         let due = mail_outbox::table
@@ -99,7 +118,9 @@ pub fn claim_due(conn: &mut DbConn, at: NaiveDateTime, limit: i64, lease: Durati
                 mail_outbox::status
                     .eq(Status::Pending.as_str())
                     .and(mail_outbox::next_attempt_at.le(at))
-                    .or(mail_outbox::status.eq(Status::Sending.as_str()).and(mail_outbox::locked_until.lt(at))),
+                    .or(mail_outbox::status
+                        .eq(Status::Sending.as_str())
+                        .and(mail_outbox::locked_until.lt(at))),
             )
             .order(mail_outbox::next_attempt_at.asc())
             .limit(limit)
@@ -139,7 +160,12 @@ pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
 }
 
 /// Records a failed attempt: back to pending at `retry_at`, or failed for good when `None`.
-pub fn mark_failed(conn: &mut DbConn, id: &str, error: &str, retry_at: Option<NaiveDateTime>) -> QueryResult<()> {
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: &str,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+) -> QueryResult<()> {
     let error: String = error.chars().take(2000).collect();
     let target = mail_outbox::table.find(id);
     match retry_at {

@@ -31,11 +31,18 @@ pub struct DeliveryReport {
 }
 
 impl Sender {
-    pub fn new(settings: &MailSettings, public_url: &str, templates: Arc<Templates>) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &MailSettings,
+        public_url: &str,
+        templates: Arc<Templates>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             transport: Transport::from_settings(settings)?,
             templates,
-            from: settings.from.parse().with_context(|| format!("QVT_MAIL_FROM is not a mailbox: {:?}", settings.from))?,
+            from: settings
+                .from
+                .parse()
+                .with_context(|| format!("QVT_MAIL_FROM is not a mailbox: {:?}", settings.from))?,
             public_url: public_url.to_owned(),
             settings: settings.clone(),
         })
@@ -55,10 +62,18 @@ impl Sender {
         }
     }
 
-    fn deliver(&self, conn: &mut DbConn, row: &OutboxRow, report: &mut DeliveryReport) -> anyhow::Result<()> {
+    fn deliver(
+        &self,
+        conn: &mut DbConn,
+        row: &OutboxRow,
+        report: &mut DeliveryReport,
+    ) -> anyhow::Result<()> {
         let outcome = match self.render(row) {
             Err(e) => Err((true, format!("{e:#}"))),
-            Ok(message) => self.transport.send(&message).map_err(|e| (e.permanent, e.message)),
+            Ok(message) => self
+                .transport
+                .send(&message)
+                .map_err(|e| (e.permanent, e.message)),
         };
         match outcome {
             Ok(()) => {
@@ -76,11 +91,15 @@ impl Sender {
                 tracing::info!(mail_id = %row.id, template = %row.template, "mail sent");
             }
             Err((permanent, error)) => {
-                let retry_at = (!permanent && row.attempts < self.settings.max_attempts).then(|| {
-                    outbox::now()
-                        + chrono::Duration::from_std(outbox::backoff(row.attempts, self.settings.retry_base))
+                let retry_at =
+                    (!permanent && row.attempts < self.settings.max_attempts).then(|| {
+                        outbox::now()
+                            + chrono::Duration::from_std(outbox::backoff(
+                                row.attempts,
+                                self.settings.retry_base,
+                            ))
                             .unwrap_or(chrono::Duration::hours(6))
-                });
+                    });
                 outbox::mark_failed(conn, &row.id, &error, retry_at)?;
                 if retry_at.is_some() {
                     report.retry += 1;
@@ -95,10 +114,13 @@ impl Sender {
     }
 
     fn render(&self, row: &OutboxRow) -> anyhow::Result<Message> {
-        let mut context: serde_json::Value = serde_json::from_str(&row.context).context("stored context is not JSON")?;
+        let mut context: serde_json::Value =
+            serde_json::from_str(&row.context).context("stored context is not JSON")?;
         if let Some(map) = context.as_object_mut() {
-            map.entry("recipient").or_insert_with(|| row.recipient.clone().into());
-            map.entry("public_url").or_insert_with(|| self.public_url.clone().into());
+            map.entry("recipient")
+                .or_insert_with(|| row.recipient.clone().into());
+            map.entry("public_url")
+                .or_insert_with(|| self.public_url.clone().into());
         }
         let name = |part: &str| format!("email/{}/{part}", row.template);
         let subject = self.templates.render(&name("subject"), &context)?;
@@ -108,7 +130,10 @@ impl Sender {
         let domain = self.from.email.domain().to_owned();
         Message::builder()
             .from(self.from.clone())
-            .to(row.recipient.parse().context("stored recipient is not an address")?)
+            .to(row
+                .recipient
+                .parse()
+                .context("stored recipient is not an address")?)
             .subject(subject.trim())
             .message_id(Some(format!("<{}@{domain}>", row.id)))
             .multipart(MultiPart::alternative_plain_html(text, html))

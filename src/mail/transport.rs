@@ -28,7 +28,9 @@ impl Transport {
             MailTransportKind::Smtp { url } => Transport::Smtp(
                 SmtpTransport::from_url(url.expose())
                     // The URL holds the password: never echo it back in the error.
-                    .map_err(|_| anyhow::anyhow!("SMTP_URL is not a valid smtp:// or smtps:// URL"))?
+                    .map_err(|_| {
+                        anyhow::anyhow!("SMTP_URL is not a valid smtp:// or smtps:// URL")
+                    })?
                     .timeout(Some(std::time::Duration::from_secs(20)))
                     .build(),
             ),
@@ -48,7 +50,12 @@ impl Transport {
             }),
             Transport::Log => {
                 // Bodies may hold one-time links: only the envelope is logged.
-                let to: Vec<String> = message.envelope().to().iter().map(ToString::to_string).collect();
+                let to: Vec<String> = message
+                    .envelope()
+                    .to()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 tracing::info!(to = ?to, "mail (log transport, not delivered)");
                 Ok(())
             }

@@ -29,7 +29,10 @@ pub struct Readiness {
 /// The process is up.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
+    HttpResponse::Ok().json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
 }
 
 /// The database is reachable and its schema is current.
@@ -44,7 +47,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
     })
     .await?;
     if pending {
-        return Err(AppError::unavailable(anyhow::anyhow!("migrations are pending")));
+        return Err(AppError::unavailable(anyhow::anyhow!(
+            "migrations are pending"
+        )));
     }
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready".into(),

@@ -18,7 +18,11 @@ async fn readyz_names_the_database_and_its_migrations() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status().as_u16(), 200);
     let body: serde_json::Value = response.json().await.unwrap();
-    let expected = if postgres_base_url().is_some() { "postgres" } else { "sqlite" };
+    let expected = if postgres_base_url().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(body["database"], expected);
     assert_eq!(body["migrations"], "applied");
 }
@@ -27,15 +31,30 @@ async fn readyz_names_the_database_and_its_migrations() {
 async fn a_plain_request_id_is_echoed_and_a_hostile_one_replaced() {
     let app = spawn_app().await;
 
-    let kept = app.client.get(app.url("/healthz")).header("x-request-id", "lb-42.abc_DEF").send().await.unwrap();
+    let kept = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-42.abc_DEF")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(kept.headers()["x-request-id"], "lb-42.abc_DEF");
 
-    let replaced = app.client.get(app.url("/healthz")).header("x-request-id", "x\" injected=1").send().await.unwrap();
+    let replaced = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "x\" injected=1")
+        .send()
+        .await
+        .unwrap();
     let id = replaced.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
 
     let generated = app.get("/nowhere").await;
-    assert!(generated.headers().contains_key("x-request-id"), "errors carry an id too");
+    assert!(
+        generated.headers().contains_key("x-request-id"),
+        "errors carry an id too"
+    );
 }
 
 #[tokio::test]
@@ -47,7 +66,12 @@ async fn metrics_count_requests_and_time_them_per_route() {
 
     let text = app.get("/metrics").await.text().await.unwrap();
 
-    assert!(text.contains(r#"qvt_http_requests_total{endpoint="/healthz",method="GET",status="200"} 2"#), "{text}");
+    assert!(
+        text.contains(
+            r#"qvt_http_requests_total{endpoint="/healthz",method="GET",status="200"} 2"#
+        ),
+        "{text}"
+    );
     assert!(text.contains(r#"qvt_http_requests_duration_seconds_bucket{endpoint="/healthz",method="GET",status="200",le="0.005"}"#));
     // Unknown paths share one label, so scanners cannot blow up the series count.
     assert!(text.contains(r#"endpoint="UNKNOWN""#), "{text}");
@@ -58,7 +82,11 @@ async fn metrics_count_requests_and_time_them_per_route() {
 async fn the_openapi_document_is_3_1_and_lists_the_endpoints() {
     let app = spawn_app().await;
     let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     assert!(doc["paths"]["/healthz"]["get"].is_object());
     assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());

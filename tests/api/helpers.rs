@@ -18,7 +18,9 @@ use tempfile::TempDir;
 
 /// The PostgreSQL server under test, if this run targets PostgreSQL.
 pub fn postgres_base_url() -> Option<String> {
-    std::env::var("TEST_DATABASE_URL").ok().filter(|u| u.starts_with("postgres"))
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
 }
 
 /// A database nobody else uses: a new SQLite file in `dir`, or a new PostgreSQL database
@@ -30,16 +32,26 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn sqlite(dir: &Path) -> Self {
-        let url = dir.join(format!("{}.sqlite3", uuid::Uuid::new_v4())).to_string_lossy().into_owned();
+        let url = dir
+            .join(format!("{}.sqlite3", uuid::Uuid::new_v4()))
+            .to_string_lossy()
+            .into_owned();
         Self { url, pg: None }
     }
 
     pub fn postgres(base: &str) -> Self {
         let name = format!("qvt_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::establish(base).expect("cannot reach TEST_DATABASE_URL");
-        admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("cannot create a test database");
-        let (prefix, _) = base.rsplit_once('/').expect("TEST_DATABASE_URL has a database path");
-        Self { url: format!("{prefix}/{name}"), pg: Some((base.to_owned(), name)) }
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("cannot create a test database");
+        let (prefix, _) = base
+            .rsplit_once('/')
+            .expect("TEST_DATABASE_URL has a database path");
+        Self {
+            url: format!("{prefix}/{name}"),
+            pg: Some((base.to_owned(), name)),
+        }
     }
 
     /// The backend of this test run.
@@ -55,7 +67,8 @@ impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((base, name)) = &self.pg {
             if let Ok(mut admin) = PgConnection::establish(base) {
-                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                let _ =
+                    admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
     }
@@ -102,12 +115,23 @@ pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
 
 /// Starts an app on an existing database (a "restart" after a crash).
 pub async fn spawn_app_on(settings: Settings, db: Arc<TestDb>, dir: Arc<TempDir>) -> TestApp {
-    let app = Application::build_with(settings.clone(), probes).await.expect("the app builds");
+    let app = Application::build_with(settings.clone(), probes)
+        .await
+        .expect("the app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let server = tokio::spawn(app.run_until_stopped());
     let pool = db::connect(&settings.database).unwrap();
-    TestApp { address, client: reqwest::Client::new(), pool, settings, handle, server, _db: db, _dir: dir }
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        pool,
+        settings,
+        handle,
+        server,
+        _db: db,
+        _dir: dir,
+    }
 }
 
 impl TestApp {
@@ -116,7 +140,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn post_json_text(&self, path: &str, body: &str) -> reqwest::Response {
@@ -142,34 +170,48 @@ pub struct Echo {
 
 /// Routes mounted only in tests, to exercise what every real endpoint shares.
 fn probes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/test/echo").post(|body: Json<Echo>| async move { HttpResponse::Ok().json(body.0) }))
-        .service(web::resource("/test/panic").get(|| async {
-            if true {
-                panic!("a bug in a handler");
-            }
-            HttpResponse::Ok().finish()
-        }))
-        .service(web::resource("/test/slow").get(|| async {
-            tokio::time::sleep(Duration::from_millis(800)).await;
-            HttpResponse::Ok().body("done")
-        }));
+    cfg.service(
+        web::resource("/test/echo")
+            .post(|body: Json<Echo>| async move { HttpResponse::Ok().json(body.0) }),
+    )
+    .service(web::resource("/test/panic").get(|| async {
+        if true {
+            panic!("a bug in a handler");
+        }
+        HttpResponse::Ok().finish()
+    }))
+    .service(web::resource("/test/slow").get(|| async {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        HttpResponse::Ok().body("done")
+    }));
 }
 
 /// The JSON body of a problem response, after checking its content type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status);
-    let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["status"], status);
-    assert!(body["type"].is_string() && body["title"].is_string(), "{body}");
+    assert!(
+        body["type"].is_string() && body["title"].is_string(),
+        "{body}"
+    );
     body
 }
 
 pub fn field_names(problem: &serde_json::Value) -> Vec<String> {
     problem["errors"]
         .as_array()
-        .map(|errors| errors.iter().map(|e| e["field"].as_str().unwrap().to_owned()).collect())
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["field"].as_str().unwrap().to_owned())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -180,14 +222,21 @@ pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<
         if let Some(value) = check() {
             return value;
         }
-        assert!(started.elapsed() < timeout, "condition not met within {timeout:?}");
+        assert!(
+            started.elapsed() < timeout,
+            "condition not met within {timeout:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
 /// A free loopback port (nothing listens on it once this returns).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A real SMTP server on loopback that keeps every message it accepts.
@@ -204,7 +253,10 @@ impl mailin_embedded::Handler for SmtpSink {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
-        self.received.lock().unwrap().push(std::mem::take(&mut self.current));
+        self.received
+            .lock()
+            .unwrap()
+            .push(std::mem::take(&mut self.current));
         mailin_embedded::response::OK
     }
 }
@@ -215,7 +267,10 @@ impl SmtpSink {
         let sink = SmtpSink::default();
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("the SMTP port is free");
         let mut server = mailin_embedded::Server::new(sink.clone());
-        server.with_name("smtp.test").with_num_threads(2).with_tcp_listener(listener);
+        server
+            .with_name("smtp.test")
+            .with_num_threads(2)
+            .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();
         });
@@ -228,5 +283,7 @@ impl SmtpSink {
 }
 
 pub fn smtp_transport(port: u16) -> MailTransportKind {
-    MailTransportKind::Smtp { url: Secret::new(format!("smtp://127.0.0.1:{port}")) }
+    MailTransportKind::Smtp {
+        url: Secret::new(format!("smtp://127.0.0.1:{port}")),
+    }
 }

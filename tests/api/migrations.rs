@@ -84,7 +84,11 @@ fn the_migrate_command_applies_then_reports_nothing_to_do() {
             .env("QVT_DATA_DIR", dir.path())
             .output()
             .unwrap();
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         String::from_utf8(output.stdout).unwrap()
     };
     let first = run();

@@ -11,7 +11,8 @@ use qvt_campus::templates::Templates;
 use serde_json::json;
 
 use crate::helpers::{
-    eventually, free_port, smtp_transport, spawn_app, spawn_app_on, spawn_app_with, test_settings, SmtpSink, TestDb,
+    eventually, free_port, smtp_transport, spawn_app, spawn_app_on, spawn_app_with, test_settings,
+    SmtpSink, TestDb,
 };
 
 fn queue(conn: &mut DbConn, to: &str, template: &str) -> String {
@@ -34,18 +35,41 @@ async fn a_message_goes_through_a_real_smtp_conversation_once() {
     let id = queue(&mut app.conn(), "soignante@chu-exemple.fr", "essai");
 
     // Assert: received, with headers and both bodies, accents intact.
-    eventually(Duration::from_secs(10), || (sink.messages().len() == 1).then_some(())).await;
+    eventually(Duration::from_secs(10), || {
+        (sink.messages().len() == 1).then_some(())
+    })
+    .await;
     let raw = sink.messages().remove(0);
-    let message = MessageParser::new().parse(&raw).expect("a parsable message");
-    assert_eq!(message.subject(), Some("QVT Campus : message d'essai de la messagerie"));
-    assert_eq!(message.from().unwrap().first().unwrap().address(), Some("ne-pas-repondre@qvt-campus.localhost"));
-    assert_eq!(message.to().unwrap().first().unwrap().address(), Some("soignante@chu-exemple.fr"));
-    assert_eq!(message.message_id(), Some(format!("{id}@qvt-campus.localhost").as_str()));
+    let message = MessageParser::new()
+        .parse(&raw)
+        .expect("a parsable message");
+    assert_eq!(
+        message.subject(),
+        Some("QVT Campus : message d'essai de la messagerie")
+    );
+    assert_eq!(
+        message.from().unwrap().first().unwrap().address(),
+        Some("ne-pas-repondre@qvt-campus.localhost")
+    );
+    assert_eq!(
+        message.to().unwrap().first().unwrap().address(),
+        Some("soignante@chu-exemple.fr")
+    );
+    assert_eq!(
+        message.message_id(),
+        Some(format!("{id}@qvt-campus.localhost").as_str())
+    );
     let text = message.body_text(0).unwrap();
-    assert!(text.contains("Ce message d'essai a été envoyé par QVT Campus à soignante@chu-exemple.fr"), "{text}");
+    assert!(
+        text.contains("Ce message d'essai a été envoyé par QVT Campus à soignante@chu-exemple.fr"),
+        "{text}"
+    );
     assert!(text.contains("« Prendre soin de ceux qui nous soignent »"));
     let html = message.body_html(0).unwrap();
-    assert!(html.contains("<strong>soignante@chu-exemple.fr</strong>"), "{html}");
+    assert!(
+        html.contains("<strong>soignante@chu-exemple.fr</strong>"),
+        "{html}"
+    );
     assert!(html.contains("L'équipe QVT Campus"));
 
     let row = eventually(Duration::from_secs(5), || {
@@ -79,7 +103,11 @@ async fn when_smtp_is_down_the_message_waits_and_is_sent_later() {
         (row.attempts >= 1 && row.status == "pending").then_some(row)
     })
     .await;
-    assert!(row.last_error.as_deref().unwrap().contains("smtp"), "{:?}", row.last_error);
+    assert!(
+        row.last_error.as_deref().unwrap().contains("smtp"),
+        "{:?}",
+        row.last_error
+    );
     assert!(row.next_attempt_at > row.created_at);
 
     // The server comes back: the same message is delivered, once.
@@ -118,14 +146,19 @@ async fn a_crash_between_queueing_and_sending_loses_nothing() {
 
     // Assert: both are delivered, as files in the outbox folder.
     for id in [&queued, &claimed] {
-        eventually(Duration::from_secs(10), || (status_of(&mut second.conn(), id).status == "sent").then_some(())).await;
+        eventually(Duration::from_secs(10), || {
+            (status_of(&mut second.conn(), id).status == "sent").then_some(())
+        })
+        .await;
     }
     let files: Vec<String> = std::fs::read_dir(&second.settings.mail.outbox_dir)
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
         .collect();
     assert_eq!(files.len(), 2);
-    assert!(files.iter().any(|f| f.contains(&format!("<{claimed}@qvt-campus.localhost>"))));
+    assert!(files
+        .iter()
+        .any(|f| f.contains(&format!("<{claimed}@qvt-campus.localhost>"))));
 }
 
 #[tokio::test]
@@ -139,14 +172,21 @@ async fn a_rolled_back_change_sends_no_mail() {
     });
 
     assert!(result.is_err());
-    let count: i64 = qvt_campus::db::schema::mail_outbox::table.count().get_result(&mut app.conn()).unwrap();
+    let count: i64 = qvt_campus::db::schema::mail_outbox::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
     assert_eq!(count, 0);
 }
 
 #[tokio::test]
 async fn a_message_that_cannot_render_fails_at_once_with_its_reason() {
     let app = spawn_app().await;
-    let id = queue(&mut app.conn(), "medecin@cabinet-exemple.fr", "modele-inexistant");
+    let id = queue(
+        &mut app.conn(),
+        "medecin@cabinet-exemple.fr",
+        "modele-inexistant",
+    );
     let row = eventually(Duration::from_secs(10), || {
         let row = status_of(&mut app.conn(), &id);
         (row.status == "failed").then_some(row)
@@ -160,8 +200,15 @@ async fn a_message_that_cannot_render_fails_at_once_with_its_reason() {
 async fn concurrent_workers_claim_disjoint_messages() {
     // Arrange
     let app = spawn_app_with(|s| s.mail.worker = false).await;
-    let queued: HashSet<String> =
-        (0..40).map(|i| queue(&mut app.conn(), &format!("apprenant{i}@exemple.fr"), "essai")).collect();
+    let queued: HashSet<String> = (0..40)
+        .map(|i| {
+            queue(
+                &mut app.conn(),
+                &format!("apprenant{i}@exemple.fr"),
+                "essai",
+            )
+        })
+        .collect();
 
     // Act: two "instances" drain the outbox at the same time.
     let claimers: Vec<_> = (0..2)
@@ -170,7 +217,13 @@ async fn concurrent_workers_claim_disjoint_messages() {
             std::thread::spawn(move || {
                 let mut mine = Vec::new();
                 loop {
-                    let batch = claim_due(&mut pool.get().unwrap(), mail::outbox_now(), 3, Duration::from_secs(60)).unwrap();
+                    let batch = claim_due(
+                        &mut pool.get().unwrap(),
+                        mail::outbox_now(),
+                        3,
+                        Duration::from_secs(60),
+                    )
+                    .unwrap();
                     if batch.is_empty() {
                         return mine;
                     }

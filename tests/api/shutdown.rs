@@ -18,12 +18,20 @@ async fn an_in_flight_request_finishes_when_the_server_stops() {
     let stopping = tokio::spawn(async move { handle.stop(true).await });
 
     // Assert
-    let response = slow.await.unwrap().expect("the in-flight request is answered");
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.text().await.unwrap(), "done");
     stopping.await.unwrap();
     app.server.await.unwrap().unwrap();
-    assert!(reqwest::get(format!("{}/healthz", app.address)).await.is_err(), "no new connections");
+    assert!(
+        reqwest::get(format!("{}/healthz", app.address))
+            .await
+            .is_err(),
+        "no new connections"
+    );
 }
 
 #[tokio::test]
@@ -45,12 +53,18 @@ async fn sigterm_stops_the_serve_command_cleanly() {
     let url = format!("http://127.0.0.1:{port}/readyz");
     let started = Instant::now();
     while reqwest::get(&url).await.map(|r| r.status().as_u16()).ok() != Some(200) {
-        assert!(started.elapsed() < Duration::from_secs(30), "the server did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Act
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
 
     // Assert: it exits by itself, successfully.
