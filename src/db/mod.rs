@@ -16,7 +16,7 @@ use diesel::Connection;
 
 pub use migrations::{has_pending_migrations, migrate};
 
-use crate::config::{DatabaseKind, DatabaseSettings, SqliteSynchronous};
+use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;
 
 /// A connection to whichever database `DATABASE_URL` names.
@@ -35,7 +35,7 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 #[derive(Debug)]
 pub struct Manager {
     kind: DatabaseKind,
-    url: String,
+    url: Secret,
     synchronous: SqliteSynchronous,
     busy_timeout: Duration,
 }
@@ -46,12 +46,12 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match self.kind {
-            DatabaseKind::Postgres => PgConnection::establish(&self.url)
+            DatabaseKind::Postgres => PgConnection::establish(self.url.expose())
                 .map(DbConn::Pg)
                 .map_err(r2d2::Error::ConnectionError),
             DatabaseKind::Sqlite => {
-                let mut conn =
-                    SqliteConnection::establish(&self.url).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(self.url.expose())
+                    .map_err(r2d2::Error::ConnectionError)?;
                 // Per connection: these pragmas do not persist in the file (WAL does: see `connect`).
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
@@ -99,7 +99,7 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
     }
     let manager = Manager {
         kind,
-        url,
+        url: Secret::new(url),
         synchronous: settings.sqlite_synchronous,
         busy_timeout: settings.sqlite_busy_timeout,
     };
@@ -125,24 +125,35 @@ impl DbConn {
     where
         E: From<diesel::result::Error>,
     {
-        if let DbConn::Sqlite(inner) = self {
-            AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
-            let result = f(self);
-            let DbConn::Sqlite(inner) = self else {
-                unreachable!("the variant cannot change")
-            };
-            match result {
-                Ok(value) => {
-                    AnsiTransactionManager::commit_transaction(inner)?;
-                    Ok(value)
-                }
-                Err(e) => {
-                    AnsiTransactionManager::rollback_transaction(inner)?;
-                    Err(e)
-                }
+        // Nested writes (on either backend) become savepoints of the outer transaction.
+        let outermost_sqlite = match self {
+            DbConn::Sqlite(inner) => <AnsiTransactionManager as TransactionManager<
+                SqliteConnection,
+            >>::transaction_manager_status_mut(inner)
+            .transaction_depth()?
+            .is_none(),
+            DbConn::Pg(_) => false,
+        };
+        if !outermost_sqlite {
+            return self.transaction(f);
+        }
+        let DbConn::Sqlite(inner) = self else {
+            unreachable!("checked above")
+        };
+        AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")?;
+        let result = f(self);
+        let DbConn::Sqlite(inner) = self else {
+            unreachable!("the variant cannot change")
+        };
+        match result {
+            Ok(value) => {
+                AnsiTransactionManager::commit_transaction(inner)?;
+                Ok(value)
             }
-        } else {
-            self.transaction(f)
+            Err(e) => {
+                AnsiTransactionManager::rollback_transaction(inner)?;
+                Err(e)
+            }
         }
     }
 }
@@ -162,4 +173,78 @@ where
     })
     .await
     .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut DbConn) -> i64 {
+        diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Pragmas {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        journal_mode: String,
+        #[diesel(sql_type = BigInt)]
+        foreign_keys: i64,
+        #[diesel(sql_type = BigInt)]
+        synchronous: i64,
+    }
+
+    #[test]
+    fn sqlite_connections_get_wal_foreign_keys_and_the_configured_synchronous() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
+        settings.url = Secret::new(dir.path().join("p.sqlite3").to_string_lossy());
+        settings.sqlite_synchronous = SqliteSynchronous::Normal;
+        let pool = connect(&settings).unwrap();
+        let pragmas: Pragmas = diesel::sql_query(
+            "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
+                    (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
+                    (SELECT synchronous FROM pragma_synchronous) AS synchronous",
+        )
+        .get_result(&mut pool.get().unwrap())
+        .unwrap();
+        assert_eq!(pragmas.journal_mode, "wal");
+        assert_eq!(pragmas.foreign_keys, 1);
+        assert_eq!(pragmas.synchronous, 1, "NORMAL");
+    }
+
+    #[test]
+    fn sqlite_writes_nest_as_savepoints_and_roll_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
+        settings.url = Secret::new(dir.path().join("t.sqlite3").to_string_lossy());
+        let pool = connect(&settings).unwrap();
+        let mut conn = pool.get().unwrap();
+        conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();
+
+        let nested: Result<(), diesel::result::Error> = conn.write(|c| {
+            c.batch_execute("INSERT INTO t VALUES (1)")?;
+            c.write(|c| c.batch_execute("INSERT INTO t VALUES (2)"))
+        });
+        assert!(nested.is_ok());
+        assert_eq!(count(&mut conn), 2);
+
+        let failed: Result<(), diesel::result::Error> = conn.write(|c| {
+            c.batch_execute("INSERT INTO t VALUES (3)")?;
+            Err(diesel::result::Error::RollbackTransaction)
+        });
+        assert!(failed.is_err());
+        assert_eq!(count(&mut conn), 2, "nothing of a failed write remains");
+    }
 }

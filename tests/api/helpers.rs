@@ -168,11 +168,21 @@ pub struct Echo {
     pub age: u32,
 }
 
+#[derive(Deserialize)]
+pub struct Page {
+    pub page: u32,
+}
+
 /// Routes mounted only in tests, to exercise what every real endpoint shares.
 fn probes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/test/echo")
             .post(|body: Json<Echo>| async move { HttpResponse::Ok().json(body.0) }),
+    )
+    .service(
+        web::resource("/test/page").get(|query: web::Query<Page>| async move {
+            HttpResponse::Ok().json(serde_json::json!({ "page": query.page }))
+        }),
     )
     .service(web::resource("/test/panic").get(|| async {
         if true {

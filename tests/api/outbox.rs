@@ -45,7 +45,7 @@ async fn a_message_goes_through_a_real_smtp_conversation_once() {
         .expect("a parsable message");
     assert_eq!(
         message.subject(),
-        Some("QVT Campus : message d'essai de la messagerie")
+        Some("QVT Campus : vérification de la messagerie (message d'essai)")
     );
     assert_eq!(
         message.from().unwrap().first().unwrap().address(),

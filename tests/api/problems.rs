@@ -65,6 +65,19 @@ async fn a_missing_or_mistyped_field_is_a_422_naming_it() {
 }
 
 #[tokio::test]
+async fn a_bad_query_parameter_is_a_400_problem_naming_it() {
+    let app = spawn_app().await;
+
+    let missing = problem(app.get("/test/page").await, 400).await;
+    assert_eq!(field_names(&missing), vec!["page"]);
+
+    let mistyped = problem(app.get("/test/page?page=deux").await, 400).await;
+    assert_eq!(field_names(&mistyped), vec!["query"]);
+
+    assert_eq!(app.get("/test/page?page=2").await.status().as_u16(), 200);
+}
+
+#[tokio::test]
 async fn good_json_still_works() {
     let app = spawn_app().await;
     let response = app
