@@ -1,3 +1,5 @@
+use diesel::connection::SimpleConnection;
+
 use crate::helpers::{postgres_base_url, spawn_app};
 
 #[tokio::test]
@@ -90,4 +92,21 @@ async fn the_openapi_document_is_3_1_and_lists_the_endpoints() {
     assert!(doc["paths"]["/healthz"]["get"].is_object());
     assert!(doc["paths"]["/readyz"]["get"]["responses"]["503"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn readyz_is_a_503_problem_while_migrations_are_pending() {
+    // Arrange: the database forgets its migrations (as after a restore of an old backup).
+    let app = spawn_app().await;
+    app.conn()
+        .batch_execute("DELETE FROM __diesel_schema_migrations")
+        .unwrap();
+    // Act
+    let response = app.get("/readyz").await;
+    // Assert
+    let body = crate::helpers::problem(response, 503).await;
+    assert!(
+        !body.to_string().contains("migrations are pending"),
+        "causes are logged, not sent"
+    );
 }
