@@ -40,6 +40,22 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub database: DatabaseSettings,
     pub mail: MailSettings,
+    pub identity: IdentitySettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct IdentitySettings {
+    /// Ed25519 signing keys (`<kid>.pem`, mode 0600); the newest signs, all verify.
+    pub keys_dir: PathBuf,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub verify_email_ttl: Duration,
+    pub password_reset_ttl: Duration,
+    /// How long proof of training outlives an erased account before `purge` removes it.
+    pub retention_years: u32,
+    pub login_window: Duration,
+    pub login_max_failures_per_account: i64,
+    pub login_max_failures_per_address: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -205,6 +221,17 @@ impl Settings {
                 retry_base: Duration::from_secs(number(&get, "QVT_MAIL_RETRY_BASE_SECONDS", 30)?),
                 max_attempts: number(&get, "QVT_MAIL_MAX_ATTEMPTS", 8)?,
                 lease: Duration::from_secs(number(&get, "QVT_MAIL_LEASE_SECONDS", 300)?),
+            },
+            identity: IdentitySettings {
+                keys_dir: get("QVT_KEYS_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("keys")),
+                access_ttl: Duration::from_secs(number(&get, "QVT_ACCESS_TOKEN_SECONDS", 900)?),
+                refresh_ttl: Duration::from_secs(86400 * number::<u64>(&get, "QVT_REFRESH_TOKEN_DAYS", 30)?),
+                verify_email_ttl: Duration::from_secs(3600 * 48),
+                password_reset_ttl: Duration::from_secs(3600),
+                retention_years: number(&get, "QVT_RETENTION_YEARS", 6)?,
+                login_window: Duration::from_secs(15 * 60),
+                login_max_failures_per_account: number(&get, "QVT_LOGIN_MAX_FAILURES", 10)?,
+                login_max_failures_per_address: number(&get, "QVT_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
             },
             data_dir,
         })

@@ -47,6 +47,7 @@ pub struct AppError {
     detail: Option<String>,
     errors: Vec<FieldError>,
     cause: Option<anyhow::Error>,
+    retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -58,11 +59,18 @@ impl AppError {
             detail: None,
             errors: Vec::new(),
             cause: None,
+            retry_after: None,
         }
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a field to the problem's `errors` (e.g. the field a 409 is about).
+    pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
         self
     }
 
@@ -120,6 +128,14 @@ impl AppError {
             "Le corps de la requête dépasse la limite de {limit} octets."
         ));
         e.errors = vec![FieldError::new("body", format!("au plus {limit} octets"))];
+        e
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Trop de tentatives");
+        e.detail = Some(format!("Réessayez dans {} minute(s).", retry_after_seconds.div_ceil(60).max(1)));
+        e.retry_after = Some(retry_after_seconds.max(1));
         e
     }
 
@@ -218,7 +234,11 @@ impl ResponseError for AppError {
         if let Some(cause) = &self.cause {
             tracing::error!(status = self.status.as_u16(), cause = %format!("{cause:#}"), "request failed");
         }
-        problem_response(self.status, &self.problem())
+        let mut response = problem_response(self.status, &self.problem());
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::http;
+use crate::identity::{self, tokens::KeyRing};
 use crate::mail::{self, Worker};
 use crate::ops::{health, openapi};
 use crate::templates::Templates;
@@ -22,6 +23,7 @@ pub struct AppState {
     pub pool: Pool,
     pub settings: Settings,
     pub templates: Arc<Templates>,
+    pub keys: KeyRing,
 }
 
 pub struct Application {
@@ -52,6 +54,7 @@ impl Application {
         })
         .await??;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
+        let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
         let worker = if settings.mail.worker {
             let sender =
                 mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
@@ -78,6 +81,7 @@ impl Application {
             pool,
             settings,
             templates,
+            keys,
         });
 
         let server = HttpServer::new(move || {
@@ -94,6 +98,7 @@ impl Application {
                 .service(web::resource("/healthz").get(health::healthz))
                 .service(web::resource("/readyz").get(health::readyz))
                 .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
+                .configure(identity::routes::configure)
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))
         })

@@ -16,3 +16,94 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        email -> Text,
+        full_name -> Text,
+        password_hash -> Text,
+        profession -> Text,
+        rpps -> Nullable<Text>,
+        adeli -> Nullable<Text>,
+        student_number -> Nullable<Text>,
+        mode_exercice -> Nullable<Text>,
+        is_platform_admin -> Bool,
+        email_verified_at -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        erased_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        siret -> Nullable<Text>,
+        uai -> Nullable<Text>,
+        odpc_number -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (organisation_id, account_id) {
+        organisation_id -> Text,
+        account_id -> Text,
+        role -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        account_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    one_time_tokens (id) {
+        id -> Text,
+        account_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    login_failures (id) {
+        id -> Text,
+        email -> Text,
+        ip -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor_id -> Nullable<Text>,
+        action -> Text,
+        organisation_id -> Nullable<Text>,
+        target_id -> Nullable<Text>,
+        details -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> accounts (account_id));
+diesel::joinable!(memberships -> organisations (organisation_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, organisations, memberships);

@@ -1,6 +1,7 @@
 //! What every route shares: the JSON extractor, problem responses for errors produced
 //! outside handlers (routing 404/405, extractor failures), request ids and panic capture.
 
+mod fields;
 mod json;
 mod middleware;
 
@@ -9,6 +10,7 @@ use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+pub use fields::Fields;
 pub use json::{parse_json, Json};
 pub use middleware::{catch_panic, request_id};
 

@@ -147,9 +147,12 @@ pub fn claim_due(
     })
 }
 
+/// Records delivery. The context is blanked: it may hold one-time links, which must not
+/// outlive their message in the database.
 pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(id))
         .set((
+            mail_outbox::context.eq("{}"),
             mail_outbox::status.eq(Status::Sent.as_str()),
             mail_outbox::sent_at.eq(Some(now())),
             mail_outbox::locked_until.eq(None::<NaiveDateTime>),

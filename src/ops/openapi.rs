@@ -4,7 +4,12 @@
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::Modify;
+
 use crate::error::{FieldError, Problem};
+use crate::identity::routes::{self as identity, auth, me, organisations};
+use crate::identity::service::TokenPair;
 use crate::ops::health;
 
 #[derive(OpenApi)]
@@ -13,11 +18,37 @@ use crate::ops::health;
         title = "qvt-campus",
         description = "Formations QVT des professionnels de santé : module de formation initiale, DPC, DU « Soigner les soignants ». Errors are RFC 9457 problem documents.",
     ),
-    paths(health::healthz, health::readyz),
-    components(schemas(Problem, FieldError, health::Health, health::Readiness)),
-    tags((name = "ops", description = "Probes for operators")),
+    paths(
+        health::healthz, health::readyz, identity::jwks,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::verify_email,
+        auth::request_password_reset, auth::confirm_password_reset,
+        me::get, me::update, me::export, me::erase,
+        organisations::create, organisations::list, organisations::get, organisations::members,
+        organisations::add_member, organisations::change_role, organisations::remove_member,
+        organisations::audit_log, organisations::disable_account,
+    ),
+    components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Probes for operators"),
+        (name = "identity", description = "Accounts, sessions and personal data"),
+        (name = "organisations", description = "Universities, schools, training bodies and their members"),
+    ),
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme the endpoints' `security(("bearer" = []))` refers to.
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+    }
+}
 
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())

@@ -1,0 +1,109 @@
+//! Who is calling, and may they? [`CurrentUser`] authenticates a request by its bearer
+//! token or, for browser pages, by the `qvt_access` cookie (then unsafe methods must echo
+//! the `qvt_csrf` cookie in `x-csrf-token`). The `require_*` helpers are the authorisation
+//! rules other capabilities reuse: to callers outside an organisation, its resources do
+//! not exist (404); members without the needed role get 403.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpRequest};
+use diesel::OptionalExtension;
+
+use super::model::Role;
+use super::store::{self, Organisation};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+use crate::startup::AppState;
+
+pub const ACCESS_COOKIE: &str = "qvt_access";
+pub const CSRF_COOKIE: &str = "qvt_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: String,
+    pub email: String,
+    pub is_platform_admin: bool,
+}
+
+impl CurrentUser {
+    pub fn require_platform_admin(&self) -> Result<(), AppError> {
+        if self.is_platform_admin {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("Réservé aux administrateurs de la plateforme."))
+        }
+    }
+}
+
+fn token_of(req: &HttpRequest) -> Result<String, AppError> {
+    if let Some(value) = req.headers().get(header::AUTHORIZATION) {
+        let value = value.to_str().unwrap_or_default();
+        return match value.split_once(' ') {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+                Ok(token.trim().to_owned())
+            }
+            _ => Err(AppError::unauthorized("En-tête Authorization attendu : « Bearer <jeton> ».")),
+        };
+    }
+    if let Some(cookie) = req.cookie(ACCESS_COOKIE) {
+        let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if !safe {
+            let expected = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
+            let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if expected.is_none() || expected.as_deref() != sent {
+                return Err(AppError::forbidden("Jeton anti-CSRF absent ou invalide."));
+            }
+        }
+        return Ok(cookie.value().to_owned());
+    }
+    Err(AppError::unauthorized("Connexion requise."))
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        let token = token_of(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+            let claims = state
+                .keys
+                .verify_access(&token?)
+                .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
+            let account = db::run(&state.pool, move |conn| Ok(store::account(conn, &claims.sub).optional()?)).await?;
+            match account {
+                Some(a) if a.is_active() => {
+                    Ok(CurrentUser { id: a.id, email: a.email, is_platform_admin: a.is_platform_admin })
+                }
+                _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
+            }
+        })
+    }
+}
+
+/// The organisation, if the user may see it (member or platform admin), with their role.
+pub fn require_member(conn: &mut DbConn, user: &CurrentUser, organisation_id: &str) -> Result<(Organisation, Option<Role>), AppError> {
+    let hidden = || AppError::not_found("Organisation introuvable.");
+    let organisation = store::organisation(conn, organisation_id).optional()?.ok_or_else(hidden)?;
+    let role = store::membership(conn, organisation_id, &user.id)?.and_then(|m| Role::parse(&m.role).ok());
+    if role.is_none() && !user.is_platform_admin {
+        return Err(hidden());
+    }
+    Ok((organisation, role))
+}
+
+/// The organisation, if the user administers it (org admin there, or platform admin).
+pub fn require_org_admin(conn: &mut DbConn, user: &CurrentUser, organisation_id: &str) -> Result<Organisation, AppError> {
+    let (organisation, role) = require_member(conn, user, organisation_id)?;
+    if user.is_platform_admin || role == Some(Role::OrgAdmin) {
+        Ok(organisation)
+    } else {
+        Err(AppError::forbidden("Réservé aux administrateurs de cette organisation."))
+    }
+}

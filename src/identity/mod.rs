@@ -1,0 +1,11 @@
+//! Identity: who is who (accounts, organisations, memberships and roles) and how they prove
+//! it (passwords, access and refresh tokens), plus the authorisation checks every other
+//! capability reuses ([`auth`]).
+
+pub mod auth;
+pub mod model;
+pub mod password;
+pub mod routes;
+pub mod service;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,369 @@
+//! Identity domain types. Each newtype's only constructor checks its invariant, so the rest
+//! of the code cannot hold a malformed e-mail, RPPS or SIRET. Error messages are French:
+//! they reach the user inside problem documents.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Lower-cased, trimmed e-mail address: accounts are unique case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim().to_lowercase();
+        if value.is_empty() {
+            return Err("adresse e-mail obligatoire".into());
+        }
+        if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("adresse e-mail invalide".into());
+        }
+        let address: lettre::Address = value.parse().map_err(|_| "adresse e-mail invalide".to_string())?;
+        if !address.domain().contains('.') {
+            return Err("adresse e-mail invalide : domaine incomplet".into());
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password as typed, kept out of `Debug` output.
+pub struct Password(String);
+
+impl Password {
+    /// ANSSI and OWASP guidance: length matters more than composition rules.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let length = raw.chars().count();
+        if length < 12 {
+            return Err("au moins 12 caractères".into());
+        }
+        if length > 128 {
+            return Err("au plus 128 caractères".into());
+        }
+        let first = raw.chars().next().unwrap_or_default();
+        if raw.chars().all(|c| c == first) {
+            return Err("mot de passe trop simple".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullName(String);
+
+impl FullName {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+        if value.is_empty() {
+            return Err("nom complet obligatoire".into());
+        }
+        if value.chars().count() > 200 {
+            return Err("au plus 200 caractères".into());
+        }
+        if value.chars().any(|c| c.is_control() || "<>{}\\".contains(c)) {
+            return Err("caractères non autorisés".into());
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Standard Luhn check over every digit (the last one is the key).
+fn luhn_valid(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                let doubled = d * 2;
+                if doubled > 9 {
+                    doubled - 9
+                } else {
+                    doubled
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+fn digits_only(raw: &str, len: usize, label: &str) -> Result<String, String> {
+    let value: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if value.len() != len || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{label} : {len} chiffres attendus"));
+    }
+    Ok(value)
+}
+
+/// Répertoire partagé des professionnels de santé: 11 digits, Luhn key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rpps(String);
+
+impl Rpps {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = digits_only(raw, 11, "numéro RPPS")?;
+        if !luhn_valid(&value) {
+            return Err("numéro RPPS invalide (clé de contrôle)".into());
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// ADELI, the legacy directory: 9 digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adeli(String);
+
+impl Adeli {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        digits_only(raw, 9, "numéro ADELI").map(Self)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StudentNumber(String);
+
+impl StudentNumber {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.is_empty() || value.len() > 32 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err("numéro d'étudiant : 1 à 32 lettres, chiffres ou tirets".into());
+        }
+        Ok(Self(value.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// SIRET: 14 digits, Luhn key (La Poste's establishments use their own rule).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Siret(String);
+
+impl Siret {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = digits_only(raw, 14, "SIRET")?;
+        let valid = if value.starts_with("356000000") {
+            value.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0
+        } else {
+            luhn_valid(&value)
+        };
+        if !valid {
+            return Err("SIRET invalide (clé de contrôle)".into());
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// UAI (ex-RNE) of a school: 7 digits and a check letter (the number modulo 23, over an
+/// alphabet without I, O and Q).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uai(String);
+
+impl Uai {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim().to_uppercase();
+        let (number, letter) = value.split_at(value.len().min(7));
+        if number.len() != 7 || !number.bytes().all(|b| b.is_ascii_digit()) || letter.len() != 1 {
+            return Err("UAI : 7 chiffres suivis d'une lettre attendus".into());
+        }
+        const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
+        let expected = ALPHABET[(number.parse::<u32>().expect("digits") % 23) as usize] as char;
+        if !letter.starts_with(expected) {
+            return Err("UAI invalide (lettre de contrôle)".into());
+        }
+        Ok(Self(value))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Registration number of a DPC training body (ODPC) at the ANDPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OdpcNumber(String);
+
+impl OdpcNumber {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if !(4..=5).contains(&value.len()) || !value.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("numéro ODPC : 4 ou 5 chiffres attendus".into());
+        }
+        Ok(Self(value.to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Declares a closed list with its API codes (snake_case, no accents) and French labels.
+macro_rules! code_list {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.code() == raw.trim()).ok_or_else(|| {
+                    let codes: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
+                    format!("{} inconnu ; valeurs possibles : {}", $what, codes.join(", "))
+                })
+            }
+        }
+    };
+}
+
+code_list!(
+    /// The health professions of the Code de la santé publique, and students.
+    Profession, "profession" {
+    Medecin = "medecin": "Médecin",
+    ChirurgienDentiste = "chirurgien_dentiste": "Chirurgien-dentiste",
+    SageFemme = "sage_femme": "Sage-femme",
+    Pharmacien = "pharmacien": "Pharmacien",
+    Infirmier = "infirmier": "Infirmier",
+    MasseurKinesitherapeute = "masseur_kinesitherapeute": "Masseur-kinésithérapeute",
+    PedicurePodologue = "pedicure_podologue": "Pédicure-podologue",
+    Ergotherapeute = "ergotherapeute": "Ergothérapeute",
+    Psychomotricien = "psychomotricien": "Psychomotricien",
+    Orthophoniste = "orthophoniste": "Orthophoniste",
+    Orthoptiste = "orthoptiste": "Orthoptiste",
+    ManipulateurElectroradiologie = "manipulateur_electroradiologie": "Manipulateur d'électroradiologie médicale",
+    TechnicienLaboratoire = "technicien_laboratoire": "Technicien de laboratoire médical",
+    Audioprothesiste = "audioprothesiste": "Audioprothésiste",
+    OpticienLunetier = "opticien_lunetier": "Opticien-lunetier",
+    Dieteticien = "dieteticien": "Diététicien",
+    PreparateurPharmacie = "preparateur_pharmacie": "Préparateur en pharmacie",
+    AideSoignant = "aide_soignant": "Aide-soignant",
+    AuxiliairePuericulture = "auxiliaire_puericulture": "Auxiliaire de puériculture",
+    Ambulancier = "ambulancier": "Ambulancier",
+    Etudiant = "etudiant": "Étudiant",
+    Autre = "autre": "Autre (personnel non soignant)",
+});
+
+code_list!(ModeExercice, "mode d'exercice" {
+    Liberal = "liberal": "Libéral",
+    Salarie = "salarie": "Salarié",
+    Mixte = "mixte": "Mixte",
+    ServiceSanteArmees = "service_sante_armees": "Service de santé des armées",
+});
+
+code_list!(OrgKind, "type d'organisation" {
+    University = "university": "Université",
+    NursingSchool = "nursing_school": "Institut de formation en soins infirmiers",
+    TrainingBody = "training_body": "Organisme de DPC",
+    Platform = "platform": "Plateforme",
+});
+
+code_list!(
+    /// A member's role inside one organisation.
+    Role, "rôle" {
+    Learner = "learner": "Apprenant",
+    Tutor = "tutor": "Tuteur",
+    OrgAdmin = "org_admin": "Administrateur de l'organisation",
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_trimmed_lower_cased_and_checked() {
+        assert_eq!(Email::parse("  Zoe.Martin@CHU-Lyon.fr ").unwrap().as_str(), "zoe.martin@chu-lyon.fr");
+        for bad in ["", "zoe", "zoe@", "@chu.fr", "zoe martin@chu.fr", "zoe@localhost"] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rpps_needs_eleven_digits_and_a_valid_luhn_key() {
+        assert!(Rpps::parse("10000000009").is_ok());
+        assert_eq!(Rpps::parse("100 0000 0009").unwrap().as_str(), "10000000009");
+        assert!(Rpps::parse("10000000008").unwrap_err().contains("clé"));
+        assert!(Rpps::parse("1000000000").unwrap_err().contains("11 chiffres"));
+        assert!(Rpps::parse("1000000000A").is_err());
+    }
+
+    #[test]
+    fn luhn_matches_known_numbers() {
+        assert!(luhn_valid("79927398713"));
+        assert!(!luhn_valid("79927398710"));
+    }
+
+    #[test]
+    fn siret_uses_luhn_and_la_poste_has_its_own_rule() {
+        assert!(Siret::parse("73282932000074").is_ok());
+        assert!(Siret::parse("73282932000075").is_err());
+        assert!(Siret::parse("35600000000001").is_ok());
+        assert!(Siret::parse("123").is_err());
+    }
+
+    #[test]
+    fn uai_check_letter() {
+        assert_eq!(Uai::parse("0751717j").unwrap().as_str(), "0751717J");
+        assert!(Uai::parse("0751717K").is_err());
+        assert!(Uai::parse("075171J").is_err());
+    }
+
+    #[test]
+    fn passwords_are_long_and_never_printed() {
+        assert!(Password::parse("court").is_err());
+        assert!(Password::parse(&"a".repeat(20)).is_err());
+        let p = Password::parse("correct cheval agrafe").unwrap();
+        assert!(!format!("{p:?}").contains("cheval"));
+    }
+
+    #[test]
+    fn closed_lists_parse_their_codes_and_name_the_choices() {
+        assert_eq!(Profession::parse("sage_femme").unwrap(), Profession::SageFemme);
+        assert_eq!(Profession::SageFemme.label(), "Sage-femme");
+        let err = Profession::parse("sorcier").unwrap_err();
+        assert!(err.contains("medecin") && err.contains("etudiant"), "{err}");
+        assert_eq!(Role::parse("org_admin").unwrap(), Role::OrgAdmin);
+        assert!(ModeExercice::parse("libéral").is_err());
+    }
+
+    #[test]
+    fn full_names_are_tidied() {
+        assert_eq!(FullName::parse("  Zoé   Martin ").unwrap().as_str(), "Zoé Martin");
+        assert!(FullName::parse("   ").is_err());
+        assert!(FullName::parse("<script>").is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! Registration, login, token refresh and logout, e-mail verification, password reset.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::me::AccountView;
+use crate::db;
+use crate::error::{AppError, Problem};
+use crate::http::{Fields, Json};
+use crate::identity::model::{Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber};
+use crate::identity::service::{self, NewAccount, TokenPair};
+use crate::startup::AppState;
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    email: Option<String>,
+    /// At least 12 characters.
+    password: Option<String>,
+    full_name: Option<String>,
+    /// `medecin`, `infirmier`, `pharmacien`, `chirurgien_dentiste`, `sage_femme`, … `etudiant`.
+    profession: Option<String>,
+    /// 11 digits with a Luhn key.
+    rpps: Option<String>,
+    /// 9 digits.
+    adeli: Option<String>,
+    student_number: Option<String>,
+    /// `liberal`, `salarie`, `mixte`, `service_sante_armees`.
+    mode_exercice: Option<String>,
+}
+
+impl RegisterRequest {
+    fn parse(self) -> Result<NewAccount, AppError> {
+        let mut f = Fields::new();
+        let email = f.required("email", self.email.as_deref(), Email::parse);
+        let password = f.required("password", self.password.as_deref(), Password::parse);
+        let full_name = f.required("full_name", self.full_name.as_deref(), FullName::parse);
+        let profession = f.required("profession", self.profession.as_deref(), Profession::parse);
+        let rpps = f.optional("rpps", self.rpps.as_deref(), Rpps::parse);
+        let adeli = f.optional("adeli", self.adeli.as_deref(), Adeli::parse);
+        let student_number = f.optional("student_number", self.student_number.as_deref(), StudentNumber::parse);
+        let mode_exercice = f.optional("mode_exercice", self.mode_exercice.as_deref(), ModeExercice::parse);
+        f.finish()?;
+        Ok(NewAccount {
+            email: email.expect("checked"),
+            password: password.expect("checked"),
+            full_name: full_name.expect("checked"),
+            profession: profession.expect("checked"),
+            rpps,
+            adeli,
+            student_number,
+            mode_exercice,
+        })
+    }
+}
+
+/// Creates a learner account and sends the e-mail verification link.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = RegisterRequest, responses(
+    (status = 201, body = AccountView),
+    (status = 409, body = Problem, description = "e-mail already used"),
+    (status = 422, body = Problem, description = "invalid fields, all named"),
+))]
+pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> Result<HttpResponse, AppError> {
+    let new = body.0.parse()?;
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        let account = service::register(conn, &s.settings.identity, &s.settings.public_url, new)?;
+        AccountView::load(conn, account)
+    })
+    .await?;
+    Ok(HttpResponse::Created().insert_header(("location", "/api/v1/me")).json(view))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    password: String,
+}
+
+fn client_address(req: &HttpRequest) -> String {
+    // The socket peer, not X-Forwarded-For: a client could forge that header to dodge throttling.
+    req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string())
+}
+
+/// Opens a session: a 15-minute access token and a rotating refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "identity", request_body = LoginRequest, responses(
+    (status = 200, body = TokenPair),
+    (status = 401, body = Problem, description = "unknown e-mail or wrong password (same answer)"),
+    (status = 429, body = Problem, description = "too many failures; see Retry-After"),
+))]
+pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<LoginRequest>) -> Result<HttpResponse, AppError> {
+    let Json(LoginRequest { email, password }) = body;
+    let mut f = Fields::new();
+    let email = f.required("email", Some(&email), Email::parse);
+    f.finish()?;
+    let ip = client_address(&req);
+    let s = state.clone();
+    let pair = db::run(&state.pool, move |conn| {
+        service::login(conn, &s.settings.identity, &s.keys, &email.expect("checked"), &password, &ip)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(pair))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// Rotates the refresh token; presenting a used one revokes its whole family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest, responses(
+    (status = 200, body = TokenPair), (status = 401, body = Problem),
+))]
+pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
+    let token = body.0.refresh_token;
+    let s = state.clone();
+    let pair = db::run(&state.pool, move |conn| service::refresh(conn, &s.settings.identity, &s.keys, &token)).await?;
+    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(pair))
+}
+
+/// Ends the session of this refresh token.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", request_body = RefreshRequest, responses((status = 204)))]
+pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
+    let token = body.0.refresh_token;
+    db::run(&state.pool, move |conn| service::logout(conn, &token)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    token: String,
+}
+
+/// Confirms the e-mail address with the token from the verification mail.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "identity", request_body = TokenRequest, responses(
+    (status = 204), (status = 422, body = Problem),
+))]
+pub async fn verify_email(state: web::Data<AppState>, body: Json<TokenRequest>) -> Result<HttpResponse, AppError> {
+    let token = body.0.token;
+    db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    email: String,
+}
+
+/// Sends a reset link if the account exists; the answer is the same either way.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/request", tag = "identity", request_body = ResetRequest, responses((status = 202)))]
+pub async fn request_password_reset(state: web::Data<AppState>, body: Json<ResetRequest>) -> Result<HttpResponse, AppError> {
+    let mut f = Fields::new();
+    let email = f.required("email", Some(&body.0.email), Email::parse);
+    f.finish()?;
+    let s = state.clone();
+    db::run(&state.pool, move |conn| {
+        service::request_password_reset(conn, &s.settings.identity, &s.settings.public_url, &email.expect("checked"))
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "detail": "Si un compte existe pour cette adresse, un lien de réinitialisation vient d'y être envoyé."
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetConfirm {
+    token: String,
+    password: String,
+}
+
+/// Sets a new password with the token from the reset mail; all sessions are closed.
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "identity", request_body = ResetConfirm, responses(
+    (status = 204), (status = 422, body = Problem),
+))]
+pub async fn confirm_password_reset(state: web::Data<AppState>, body: Json<ResetConfirm>) -> Result<HttpResponse, AppError> {
+    let ResetConfirm { token, password } = body.0;
+    let mut f = Fields::new();
+    let password = f.required("password", Some(&password), Password::parse);
+    f.finish()?;
+    db::run(&state.pool, move |conn| service::confirm_password_reset(conn, &token, &password.expect("checked"))).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,357 @@
+//! The identity use cases: register, log in, refresh, verify an e-mail, reset a password,
+//! export and erase one's data. Blocking functions over one connection (run them through
+//! `db::run`); each one that writes does so in a single transaction, mail included.
+
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::OptionalExtension;
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::model::{Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber};
+use super::password;
+use super::store::{self, now, Account, RefreshToken};
+use super::tokens::{hash_token, random_token, KeyRing};
+use crate::config::IdentitySettings;
+use crate::db::DbConn;
+use crate::error::AppError;
+use crate::mail::{self, NewMail};
+
+pub struct NewAccount {
+    pub email: Email,
+    pub password: Password,
+    pub full_name: FullName,
+    pub profession: Profession,
+    pub rpps: Option<Rpps>,
+    pub adeli: Option<Adeli>,
+    pub student_number: Option<StudentNumber>,
+    pub mode_exercice: Option<ModeExercice>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+fn after(duration: Duration) -> NaiveDateTime {
+    now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::days(1))
+}
+
+fn link(public_url: &str, path: &str, token: &str) -> String {
+    format!("{public_url}{path}?jeton={token}")
+}
+
+/// Creates a learner account and queues its verification mail, in one transaction.
+pub fn register(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, new: NewAccount) -> Result<Account, AppError> {
+    let password_hash = password::hash(&new.password)?;
+    conn.write(|conn| {
+        if store::email_taken(conn, new.email.as_str())? {
+            return Err(AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
+                .with_field("email", "adresse déjà utilisée"));
+        }
+        let at = now();
+        let account = Account {
+            id: store::new_id(),
+            email: new.email.as_str().to_owned(),
+            full_name: new.full_name.as_str().to_owned(),
+            password_hash,
+            profession: new.profession.code().to_owned(),
+            rpps: new.rpps.map(|r| r.as_str().to_owned()),
+            adeli: new.adeli.map(|a| a.as_str().to_owned()),
+            student_number: new.student_number.map(|s| s.as_str().to_owned()),
+            mode_exercice: new.mode_exercice.map(|m| m.code().to_owned()),
+            is_platform_admin: false,
+            email_verified_at: None,
+            disabled_at: None,
+            erased_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        store::insert_account(conn, &account)?;
+        send_verification(conn, settings, public_url, &account)?;
+        Ok(account)
+    })
+}
+
+fn send_verification(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, account: &Account) -> Result<(), AppError> {
+    let token = random_token();
+    store::insert_one_time(conn, &account.id, store::VERIFY_EMAIL, &hash_token(&token), after(settings.verify_email_ttl))?;
+    let mail = NewMail::new(
+        &account.email,
+        "verification_email",
+        json!({ "full_name": account.full_name, "link": link(public_url, "/verifier-email", &token), "token": token }),
+    )?;
+    mail::enqueue(conn, &mail)?;
+    Ok(())
+}
+
+/// Seconds to wait before trying again, if this e-mail or address failed too often lately.
+pub fn throttle(
+    settings: &IdentitySettings,
+    at: NaiveDateTime,
+    by_email: (i64, Option<NaiveDateTime>),
+    by_ip: (i64, Option<NaiveDateTime>),
+) -> Option<u64> {
+    let window = chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
+    let wait = |(count, oldest): (i64, Option<NaiveDateTime>), max: i64| {
+        (count >= max).then(|| oldest.map_or(60, |o| (o + window - at).num_seconds().max(1) as u64))
+    };
+    match (wait(by_email, settings.login_max_failures_per_account), wait(by_ip, settings.login_max_failures_per_address)) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Checks a password and opens a session. Unknown e-mail and wrong password get the same
+/// answer and cost the same time; failures count per e-mail and per address, in the database.
+pub fn login(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    keys: &KeyRing,
+    email: &Email,
+    candidate: &str,
+    ip: &str,
+) -> Result<TokenPair, AppError> {
+    let at = now();
+    let since = at - chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
+    let (by_email, by_ip) = store::login_failures_since(conn, email.as_str(), ip, since)?;
+    if let Some(wait) = throttle(settings, at, by_email, by_ip) {
+        return Err(AppError::too_many_requests(wait));
+    }
+    let account = store::account_by_email(conn, email.as_str())?.filter(Account::is_active);
+    if !password::verify(candidate, account.as_ref().map(|a| a.password_hash.as_str())) {
+        conn.write(|c| store::record_login_failure(c, email.as_str(), ip))?;
+        return Err(AppError::unauthorized("Adresse e-mail ou mot de passe incorrect."));
+    }
+    let account = account.expect("verified against a real hash");
+    conn.write(|c| {
+        store::clear_login_failures(c, email.as_str())?;
+        store::prune_login_failures(c, since)?;
+        open_session(c, settings, keys, &account.id, &store::new_id())
+    })
+}
+
+fn open_session(conn: &mut DbConn, settings: &IdentitySettings, keys: &KeyRing, account_id: &str, family_id: &str) -> Result<TokenPair, AppError> {
+    let refresh = random_token();
+    store::insert_refresh(
+        conn,
+        &RefreshToken {
+            id: store::new_id(),
+            account_id: account_id.to_owned(),
+            family_id: family_id.to_owned(),
+            token_hash: hash_token(&refresh),
+            expires_at: after(settings.refresh_ttl),
+            used_at: None,
+            revoked_at: None,
+            created_at: now(),
+        },
+    )?;
+    Ok(TokenPair {
+        access_token: keys.issue_access(account_id, settings.access_ttl)?,
+        token_type: "Bearer",
+        expires_in: settings.access_ttl.as_secs(),
+        refresh_token: refresh,
+    })
+}
+
+/// Exchanges a refresh token for a new pair. A token presented a second time means it was
+/// stolen (or replayed): the whole family is revoked, logging out thief and owner alike.
+pub fn refresh(conn: &mut DbConn, settings: &IdentitySettings, keys: &KeyRing, presented: &str) -> Result<TokenPair, AppError> {
+    let refused = || AppError::unauthorized("Jeton de rafraîchissement invalide, expiré ou révoqué.");
+    let outcome = conn.write(|conn| {
+        let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? else { return Ok(None) };
+        if token.revoked_at.is_some() || token.expires_at <= now() {
+            return Ok(None);
+        }
+        if token.used_at.is_some() || !store::mark_refresh_used(conn, &token.id)? {
+            store::revoke_family(conn, &token.family_id)?;
+            store::audit(conn, Some(&token.account_id), "session.refresh_reuse_detected", None, Some(&token.account_id), json!({ "family_id": token.family_id }))?;
+            return Ok(None);
+        }
+        let active = store::account(conn, &token.account_id).optional()?.is_some_and(|a| a.is_active());
+        if !active {
+            return Ok(None);
+        }
+        open_session(conn, settings, keys, &token.account_id, &token.family_id).map(Some)
+    })?;
+    outcome.ok_or_else(refused)
+}
+
+/// Ends the session a refresh token belongs to. Unknown tokens are ignored.
+pub fn logout(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
+    conn.write(|conn| {
+        if let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? {
+            store::revoke_family(conn, &token.family_id)?;
+        }
+        Ok(())
+    })
+}
+
+pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
+    conn.write(|conn| {
+        let account_id = store::consume_one_time(conn, store::VERIFY_EMAIL, &hash_token(presented))?
+            .ok_or_else(|| AppError::invalid("token", "lien de vérification invalide, expiré ou déjà utilisé"))?;
+        let mut account = store::account(conn, &account_id)?;
+        if account.email_verified_at.is_none() {
+            account.email_verified_at = Some(now());
+            account.updated_at = now();
+            store::update_account(conn, &account)?;
+        }
+        Ok(())
+    })
+}
+
+/// Queues a reset link if the account exists; says nothing either way.
+pub fn request_password_reset(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, email: &Email) -> Result<(), AppError> {
+    conn.write(|conn| {
+        let Some(account) = store::account_by_email(conn, email.as_str())?.filter(Account::is_active) else {
+            return Ok(());
+        };
+        let token = random_token();
+        store::insert_one_time(conn, &account.id, store::PASSWORD_RESET, &hash_token(&token), after(settings.password_reset_ttl))?;
+        let mail = NewMail::new(
+            &account.email,
+            "reinitialisation_mot_de_passe",
+            json!({ "full_name": account.full_name, "link": link(public_url, "/reinitialiser-mot-de-passe", &token), "token": token }),
+        )?;
+        mail::enqueue(conn, &mail)?;
+        Ok(())
+    })
+}
+
+/// Sets a new password from a reset link; every open session is closed.
+pub fn confirm_password_reset(conn: &mut DbConn, presented: &str, new_password: &Password) -> Result<(), AppError> {
+    let password_hash = password::hash(new_password)?;
+    conn.write(|conn| {
+        let account_id = store::consume_one_time(conn, store::PASSWORD_RESET, &hash_token(presented))?
+            .ok_or_else(|| AppError::invalid("token", "lien de réinitialisation invalide, expiré ou déjà utilisé"))?;
+        let mut account = store::account(conn, &account_id)?;
+        account.password_hash = password_hash;
+        // Whoever reads the mailbox proved it: the address is verified.
+        account.email_verified_at.get_or_insert(now());
+        account.updated_at = now();
+        store::update_account(conn, &account)?;
+        store::revoke_all_refresh(conn, &account_id)?;
+        store::clear_login_failures(conn, &account.email)?;
+        store::audit(conn, Some(&account_id), "account.password_reset", None, Some(&account_id), json!({}))?;
+        Ok(())
+    })
+}
+
+/// Everything the platform holds about a person (RGPD right of access and portability).
+pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, AppError> {
+    let account = store::account(conn, account_id)?;
+    let memberships: Vec<serde_json::Value> = store::organisations_of(conn, account_id)?
+        .into_iter()
+        .map(|(org, role)| json!({ "organisation_id": org.id, "organisation": org.name, "role": role }))
+        .collect();
+    let sessions = store::refresh_tokens_of(conn, account_id)?;
+    let audit = store::audit_about(conn, account_id)?;
+    Ok(json!({
+        "exported_at": now(),
+        "account": account,
+        "memberships": memberships,
+        "sessions": sessions,
+        "audit_log": audit,
+    }))
+}
+
+/// Erasure (RGPD right to be forgotten): identifying data is removed or pseudonymised at
+/// once; the pseudonymous row stays so proof of training can be kept for the retention
+/// period, after which `qvt-campus purge` deletes it.
+pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(), AppError> {
+    let account = store::account(conn, account_id)?;
+    if !password::verify(candidate, Some(&account.password_hash)) {
+        return Err(AppError::invalid("password", "mot de passe incorrect"));
+    }
+    conn.write(|conn| {
+        let at = now();
+        let erased = Account {
+            email: format!("efface-{}@invalid.invalid", account.id),
+            full_name: "Compte supprimé".into(),
+            password_hash: String::new(),
+            rpps: None,
+            adeli: None,
+            student_number: None,
+            mode_exercice: None,
+            is_platform_admin: false,
+            disabled_at: Some(at),
+            erased_at: Some(at),
+            updated_at: at,
+            ..account.clone()
+        };
+        store::update_account(conn, &erased)?;
+        store::revoke_all_refresh(conn, account_id)?;
+        store::delete_one_time_of(conn, account_id)?;
+        store::delete_memberships_of(conn, account_id)?;
+        store::clear_login_failures(conn, &account.email)?;
+        store::audit(conn, Some(account_id), "account.erased", None, Some(account_id), json!({}))?;
+        Ok(())
+    })
+}
+
+/// Creates a platform administrator (CLI); returns the account id.
+pub fn create_platform_admin(conn: &mut DbConn, email: &Email, full_name: &FullName, password: &Password) -> Result<String, AppError> {
+    let password_hash = password::hash(password)?;
+    conn.write(|conn| {
+        if store::email_taken(conn, email.as_str())? {
+            return Err(AppError::conflict("Un compte existe déjà avec cette adresse e-mail."));
+        }
+        let at = now();
+        let account = Account {
+            id: store::new_id(),
+            email: email.as_str().to_owned(),
+            full_name: full_name.as_str().to_owned(),
+            password_hash,
+            profession: Profession::Autre.code().to_owned(),
+            rpps: None,
+            adeli: None,
+            student_number: None,
+            mode_exercice: None,
+            is_platform_admin: true,
+            email_verified_at: Some(at),
+            disabled_at: None,
+            erased_at: None,
+            created_at: at,
+            updated_at: at,
+        };
+        store::insert_account(conn, &account)?;
+        store::audit(conn, None, "account.platform_admin_created", None, Some(&account.id), json!({ "via": "cli" }))?;
+        Ok(account.id)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    fn settings() -> IdentitySettings {
+        Settings::from_lookup(|_| None).unwrap().identity
+    }
+
+    #[test]
+    fn ten_failures_for_one_account_block_until_the_oldest_leaves_the_window() {
+        let s = settings();
+        let at = now();
+        let oldest = at - chrono::Duration::minutes(5);
+        assert_eq!(throttle(&s, at, (9, Some(oldest)), (9, Some(oldest))), None);
+        let wait = throttle(&s, at, (10, Some(oldest)), (10, Some(oldest))).unwrap();
+        assert!((599..=600).contains(&wait), "{wait}");
+    }
+
+    #[test]
+    fn many_failures_from_one_address_block_it_whatever_the_accounts() {
+        let s = settings();
+        let at = now();
+        assert!(throttle(&s, at, (0, None), (50, Some(at))).is_some());
+        assert!(throttle(&s, at, (0, None), (49, Some(at))).is_none());
+    }
+}

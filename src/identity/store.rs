@@ -1,0 +1,348 @@
+//! Persistence of identities: accounts, organisations, memberships, tokens, login failures
+//! and the audit log. Plain diesel over `DbConn`; callers own the transactions.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::db::schema::{accounts, audit_log, login_failures, memberships, one_time_tokens, organisations, refresh_tokens};
+use crate::db::DbConn;
+
+pub fn now() -> NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}
+
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
+#[diesel(table_name = accounts)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub profession: String,
+    pub rpps: Option<String>,
+    pub adeli: Option<String>,
+    pub student_number: Option<String>,
+    pub mode_exercice: Option<String>,
+    pub is_platform_admin: bool,
+    pub email_verified_at: Option<NaiveDateTime>,
+    pub disabled_at: Option<NaiveDateTime>,
+    pub erased_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Account {
+    pub fn is_active(&self) -> bool {
+        self.disabled_at.is_none() && self.erased_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = organisations)]
+pub struct Organisation {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub siret: Option<String>,
+    pub uai: Option<String>,
+    pub odpc_number: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = memberships)]
+pub struct Membership {
+    pub organisation_id: String,
+    pub account_id: String,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_account(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
+    diesel::insert_into(accounts::table).values(account).execute(conn).map(drop)
+}
+
+pub fn update_account(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
+    diesel::update(accounts::table.find(&account.id)).set(account).execute(conn).map(drop)
+}
+
+pub fn account(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
+    accounts::table.find(id).select(Account::as_select()).first(conn)
+}
+
+pub fn account_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Account>> {
+    accounts::table.filter(accounts::email.eq(email)).select(Account::as_select()).first(conn).optional()
+}
+
+pub fn email_taken(conn: &mut DbConn, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(accounts::table.filter(accounts::email.eq(email)))).get_result(conn)
+}
+
+pub fn insert_organisation(conn: &mut DbConn, org: &Organisation) -> QueryResult<()> {
+    diesel::insert_into(organisations::table).values(org).execute(conn).map(drop)
+}
+
+pub fn organisation(conn: &mut DbConn, id: &str) -> QueryResult<Organisation> {
+    organisations::table.find(id).select(Organisation::as_select()).first(conn)
+}
+
+pub fn all_organisations(conn: &mut DbConn) -> QueryResult<Vec<Organisation>> {
+    organisations::table.order(organisations::name.asc()).select(Organisation::as_select()).load(conn)
+}
+
+/// The organisations an account belongs to, with its role in each.
+pub fn organisations_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<(Organisation, String)>> {
+    memberships::table
+        .inner_join(organisations::table)
+        .filter(memberships::account_id.eq(account_id))
+        .order(organisations::name.asc())
+        .select((Organisation::as_select(), memberships::role))
+        .load(conn)
+}
+
+pub fn membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) -> QueryResult<Option<Membership>> {
+    memberships::table
+        .find((organisation_id, account_id))
+        .select(Membership::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn members(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<(Membership, Account)>> {
+    memberships::table
+        .inner_join(accounts::table)
+        .filter(memberships::organisation_id.eq(organisation_id))
+        .order(accounts::full_name.asc())
+        .select((Membership::as_select(), Account::as_select()))
+        .load(conn)
+}
+
+pub fn insert_membership(conn: &mut DbConn, membership: &Membership) -> QueryResult<()> {
+    diesel::insert_into(memberships::table).values(membership).execute(conn).map(drop)
+}
+
+pub fn set_role(conn: &mut DbConn, organisation_id: &str, account_id: &str, role: &str) -> QueryResult<usize> {
+    diesel::update(memberships::table.find((organisation_id, account_id)))
+        .set(memberships::role.eq(role))
+        .execute(conn)
+}
+
+pub fn delete_membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) -> QueryResult<usize> {
+    diesel::delete(memberships::table.find((organisation_id, account_id))).execute(conn)
+}
+
+pub fn count_role(conn: &mut DbConn, organisation_id: &str, role: &str) -> QueryResult<i64> {
+    memberships::table
+        .filter(memberships::organisation_id.eq(organisation_id))
+        .filter(memberships::role.eq(role))
+        .count()
+        .get_result(conn)
+}
+
+pub fn delete_memberships_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
+    diesel::delete(memberships::table.filter(memberships::account_id.eq(account_id))).execute(conn)
+}
+
+// ---- refresh tokens
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: String,
+    pub account_id: String,
+    pub family_id: String,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_refresh(conn: &mut DbConn, token: &RefreshToken) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table).values(token).execute(conn).map(drop)
+}
+
+pub fn refresh_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a token used, only if nobody else did first; returns whether this call won.
+pub fn mark_refresh_used(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    diesel::update(refresh_tokens::table.find(id).filter(refresh_tokens::used_at.is_null()))
+        .set(refresh_tokens::used_at.eq(Some(now())))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+pub fn revoke_family(conn: &mut DbConn, family_id: &str) -> QueryResult<usize> {
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id)).filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(Some(now())))
+        .execute(conn)
+}
+
+pub fn revoke_all_refresh(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
+    diesel::update(refresh_tokens::table.filter(refresh_tokens::account_id.eq(account_id)).filter(refresh_tokens::revoked_at.is_null()))
+        .set(refresh_tokens::revoked_at.eq(Some(now())))
+        .execute(conn)
+}
+
+pub fn refresh_tokens_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::account_id.eq(account_id))
+        .order(refresh_tokens::created_at.asc())
+        .select(RefreshToken::as_select())
+        .load(conn)
+}
+
+// ---- one-time tokens (e-mail verification, password reset)
+
+pub const VERIFY_EMAIL: &str = "verify_email";
+pub const PASSWORD_RESET: &str = "password_reset";
+
+pub fn insert_one_time(conn: &mut DbConn, account_id: &str, purpose: &str, hash: &str, expires_at: NaiveDateTime) -> QueryResult<()> {
+    diesel::insert_into(one_time_tokens::table)
+        .values((
+            one_time_tokens::id.eq(new_id()),
+            one_time_tokens::account_id.eq(account_id),
+            one_time_tokens::purpose.eq(purpose),
+            one_time_tokens::token_hash.eq(hash),
+            one_time_tokens::expires_at.eq(expires_at),
+            one_time_tokens::created_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Uses a one-time token: returns its account if the token exists for `purpose`, is unused
+/// and unexpired, and marks it used in the same statement (so two uses cannot both win).
+pub fn consume_one_time(conn: &mut DbConn, purpose: &str, hash: &str) -> QueryResult<Option<String>> {
+    let at = now();
+    let found: Option<(String, String)> = one_time_tokens::table
+        .filter(one_time_tokens::token_hash.eq(hash))
+        .filter(one_time_tokens::purpose.eq(purpose))
+        .filter(one_time_tokens::used_at.is_null())
+        .filter(one_time_tokens::expires_at.gt(at))
+        .select((one_time_tokens::id, one_time_tokens::account_id))
+        .first(conn)
+        .optional()?;
+    let Some((id, account_id)) = found else { return Ok(None) };
+    let won = diesel::update(one_time_tokens::table.find(&id).filter(one_time_tokens::used_at.is_null()))
+        .set(one_time_tokens::used_at.eq(Some(at)))
+        .execute(conn)?;
+    Ok((won == 1).then_some(account_id))
+}
+
+pub fn delete_one_time_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
+    diesel::delete(one_time_tokens::table.filter(one_time_tokens::account_id.eq(account_id))).execute(conn)
+}
+
+// ---- login failures
+
+pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str) -> QueryResult<()> {
+    diesel::insert_into(login_failures::table)
+        .values((
+            login_failures::id.eq(new_id()),
+            login_failures::email.eq(email),
+            login_failures::ip.eq(ip),
+            login_failures::at.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Failures since `since` for this e-mail and for this address, with the oldest of each.
+pub fn login_failures_since(
+    conn: &mut DbConn,
+    email: &str,
+    ip: &str,
+    since: NaiveDateTime,
+) -> QueryResult<((i64, Option<NaiveDateTime>), (i64, Option<NaiveDateTime>))> {
+    let by_email = login_failures::table
+        .filter(login_failures::email.eq(email))
+        .filter(login_failures::at.gt(since))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::at)))
+        .first(conn)?;
+    let by_ip = login_failures::table
+        .filter(login_failures::ip.eq(ip))
+        .filter(login_failures::at.gt(since))
+        .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::at)))
+        .first(conn)?;
+    Ok((by_email, by_ip))
+}
+
+pub fn clear_login_failures(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
+    diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(conn)
+}
+
+pub fn prune_login_failures(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(login_failures::table.filter(login_failures::at.lt(before))).execute(conn)
+}
+
+// ---- audit log
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    pub id: String,
+    pub actor_id: Option<String>,
+    pub action: String,
+    pub organisation_id: Option<String>,
+    pub target_id: Option<String>,
+    pub details: String,
+    pub at: NaiveDateTime,
+}
+
+/// Records who did what to whom; call it in the transaction of the action itself.
+pub fn audit(
+    conn: &mut DbConn,
+    actor_id: Option<&str>,
+    action: &str,
+    organisation_id: Option<&str>,
+    target_id: Option<&str>,
+    details: serde_json::Value,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::id.eq(new_id()),
+            audit_log::actor_id.eq(actor_id),
+            audit_log::action.eq(action),
+            audit_log::organisation_id.eq(organisation_id),
+            audit_log::target_id.eq(target_id),
+            audit_log::details.eq(details.to_string()),
+            audit_log::at.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn audit_about(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<AuditEntry>> {
+    audit_log::table
+        .filter(audit_log::actor_id.eq(account_id).or(audit_log::target_id.eq(account_id)))
+        .order(audit_log::at.asc())
+        .select(AuditEntry::as_select())
+        .load(conn)
+}
+
+pub fn audit_of_organisation(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<AuditEntry>> {
+    audit_log::table
+        .filter(audit_log::organisation_id.eq(organisation_id))
+        .order(audit_log::at.asc())
+        .select(AuditEntry::as_select())
+        .load(conn)
+}
+
+/// Deletes accounts erased before `before` (their retention period is over).
+pub fn purge_erased(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(accounts::table.filter(accounts::erased_at.lt(before))).execute(conn)
+}
