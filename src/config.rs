@@ -223,15 +223,23 @@ impl Settings {
                 lease: Duration::from_secs(number(&get, "QVT_MAIL_LEASE_SECONDS", 300)?),
             },
             identity: IdentitySettings {
-                keys_dir: get("QVT_KEYS_DIR").map(PathBuf::from).unwrap_or_else(|| data_dir.join("keys")),
+                keys_dir: get("QVT_KEYS_DIR")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| data_dir.join("keys")),
                 access_ttl: Duration::from_secs(number(&get, "QVT_ACCESS_TOKEN_SECONDS", 900)?),
-                refresh_ttl: Duration::from_secs(86400 * number::<u64>(&get, "QVT_REFRESH_TOKEN_DAYS", 30)?),
+                refresh_ttl: Duration::from_secs(
+                    86400 * number::<u64>(&get, "QVT_REFRESH_TOKEN_DAYS", 30)?,
+                ),
                 verify_email_ttl: Duration::from_secs(3600 * 48),
                 password_reset_ttl: Duration::from_secs(3600),
                 retention_years: number(&get, "QVT_RETENTION_YEARS", 6)?,
                 login_window: Duration::from_secs(15 * 60),
                 login_max_failures_per_account: number(&get, "QVT_LOGIN_MAX_FAILURES", 10)?,
-                login_max_failures_per_address: number(&get, "QVT_LOGIN_MAX_FAILURES_PER_ADDRESS", 50)?,
+                login_max_failures_per_address: number(
+                    &get,
+                    "QVT_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    50,
+                )?,
             },
             data_dir,
         })

@@ -133,8 +133,15 @@ impl AppError {
 
     /// 429 with `Retry-After`.
     pub fn too_many_requests(retry_after_seconds: u64) -> Self {
-        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Trop de tentatives");
-        e.detail = Some(format!("Réessayez dans {} minute(s).", retry_after_seconds.div_ceil(60).max(1)));
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Trop de tentatives",
+        );
+        e.detail = Some(format!(
+            "Réessayez dans {} minute(s).",
+            retry_after_seconds.div_ceil(60).max(1)
+        ));
         e.retry_after = Some(retry_after_seconds.max(1));
         e
     }
@@ -236,7 +243,9 @@ impl ResponseError for AppError {
         }
         let mut response = problem_response(self.status, &self.problem());
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }

@@ -3,6 +3,9 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use qvt_campus::config::Settings;
+use qvt_campus::identity::model::{Email, FullName, Password};
+use qvt_campus::identity::tokens::{self, KeyRing};
+use qvt_campus::identity::{service, store};
 use qvt_campus::{db, mail, startup::Application, telemetry, templates::Templates};
 
 #[derive(Parser)]
@@ -28,6 +31,38 @@ enum Command {
     /// Outgoing mail: check the configured transport.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Platform administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Token signing keys (in QVT_KEYS_DIR, default data/keys).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Delete erased accounts whose retention period (QVT_RETENTION_YEARS, default 6) is over.
+    Purge,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform administrator. Without --password-stdin a password is generated
+    /// and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a new signing key. Tokens signed by older keys stay valid until they expire;
+    /// delete an old key file once its tokens have expired (15 minutes by default) and every
+    /// instance has restarted.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -55,6 +90,27 @@ fn main() -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Admin(AdminCommand::Create {
+            email,
+            name,
+            password_stdin,
+        }) => admin_create(&settings, &email, &name, password_stdin),
+        Command::Keys(KeysCommand::Rotate) => {
+            KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
+            let kid = tokens::generate_key(&settings.identity.keys_dir)?;
+            println!("new signing key {kid}; restart every instance to sign with it");
+            Ok(())
+        }
+        Command::Purge => {
+            let pool = db::connect(&settings.database)?;
+            let mut conn = pool.get()?;
+            db::migrate(&mut conn)?;
+            let years = i64::from(settings.identity.retention_years);
+            let before = chrono::Utc::now().naive_utc() - chrono::Duration::days(365 * years);
+            let purged = conn.write(|c| store::purge_erased(c, before))?;
+            println!("{purged} erased account(s) older than {years} years purged");
+            Ok(())
+        }
         Command::Mail(MailCommand::Test { to }) => {
             let pool = db::connect(&settings.database)?;
             db::migrate(&mut *pool.get()?)?;
@@ -73,6 +129,37 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn admin_create(
+    settings: &Settings,
+    email: &str,
+    name: &str,
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+    let name = FullName::parse(name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (tokens::random_token(), true)
+    };
+    let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
+    let pool = db::connect(&settings.database)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    let id = service::create_platform_admin(&mut conn, &email, &name, &password)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "platform administrator {} created (id {id})",
+        email.as_str()
+    );
+    if generated {
+        println!("password (shown only now): {}", password.expose());
+    }
+    Ok(())
 }
 
 fn pool_kind(settings: &Settings) -> &'static str {

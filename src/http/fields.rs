@@ -14,10 +14,16 @@ impl Fields {
     }
 
     /// A field that must be present and valid.
-    pub fn required<T>(&mut self, field: &str, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn required<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match raw {
             None => {
-                self.errors.push(FieldError::new(field, "champ obligatoire"));
+                self.errors
+                    .push(FieldError::new(field, "champ obligatoire"));
                 None
             }
             Some(raw) => self.check(field, parse(raw)),
@@ -25,7 +31,12 @@ impl Fields {
     }
 
     /// A field that may be absent (or empty), but must be valid when given.
-    pub fn optional<T>(&mut self, field: &str, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn optional<T>(
+        &mut self,
+        field: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         match raw.map(str::trim).filter(|r| !r.is_empty()) {
             None => None,
             Some(raw) => self.check(field, parse(raw)),
@@ -33,7 +44,9 @@ impl Fields {
     }
 
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        result.map_err(|message| self.errors.push(FieldError::new(field, message))).ok()
+        result
+            .map_err(|message| self.errors.push(FieldError::new(field, message)))
+            .ok()
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {

@@ -62,11 +62,14 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
             .join(".");
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = match missing_field(&message) {
+                // serde reports a missing field on its parent, an unknown one on itself.
+                let field = match named_field(&message) {
+                    Some(name) if message.starts_with("missing field") && !parent.is_empty() => {
+                        format!("{parent}.{name}")
+                    }
                     Some(name) if parent.is_empty() => name,
-                    Some(name) => format!("{parent}.{name}"),
-                    None if parent.is_empty() => "body".into(),
-                    None => parent,
+                    _ if parent.is_empty() => "body".into(),
+                    _ => parent,
                 };
                 AppError::invalid(field, french_data_message(&message))
             }
@@ -85,9 +88,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     Ok(value)
 }
 
-/// serde reports a missing field on its parent; pull the name out so the problem points at it.
-pub(super) fn missing_field(message: &str) -> Option<String> {
-    let rest = message.split("missing field `").nth(1)?;
+/// The field named in serde's "missing field `x`" or "unknown field `x`" messages.
+pub(super) fn named_field(message: &str) -> Option<String> {
+    let rest = message
+        .split("missing field `")
+        .nth(1)
+        .or_else(|| message.split("unknown field `").nth(1))?;
     Some(rest.split('`').next()?.to_owned())
 }
 
@@ -96,7 +102,7 @@ fn french_data_message(message: &str) -> String {
     if core.starts_with("missing field") {
         "champ obligatoire manquant".into()
     } else if core.starts_with("unknown field") {
-        format!("champ inconnu ({core})")
+        "champ inconnu".into()
     } else {
         format!("valeur invalide ({core})")
     }

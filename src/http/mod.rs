@@ -30,7 +30,7 @@ pub fn configure_extractors(cfg: &mut web::ServiceConfig, body_limit: usize) {
         )
         .app_data(web::QueryConfig::default().error_handler(|err, _req| {
             let message = err.to_string();
-            let field = json::missing_field(&message).unwrap_or_else(|| "query".into());
+            let field = json::named_field(&message).unwrap_or_else(|| "query".into());
             AppError::malformed(field, message).into()
         }));
 }

@@ -34,7 +34,9 @@ impl CurrentUser {
         if self.is_platform_admin {
             Ok(())
         } else {
-            Err(AppError::forbidden("Réservé aux administrateurs de la plateforme."))
+            Err(AppError::forbidden(
+                "Réservé aux administrateurs de la plateforme.",
+            ))
         }
     }
 }
@@ -43,10 +45,14 @@ fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default();
         return match value.split_once(' ') {
-            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
                 Ok(token.trim().to_owned())
             }
-            _ => Err(AppError::unauthorized("En-tête Authorization attendu : « Bearer <jeton> ».")),
+            _ => Err(AppError::unauthorized(
+                "En-tête Authorization attendu : « Bearer <jeton> ».",
+            )),
         };
     }
     if let Some(cookie) = req.cookie(ACCESS_COOKIE) {
@@ -71,16 +77,22 @@ impl FromRequest for CurrentUser {
         let token = token_of(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
-            let state = state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+            let state =
+                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
             let claims = state
                 .keys
                 .verify_access(&token?)
                 .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
-            let account = db::run(&state.pool, move |conn| Ok(store::account(conn, &claims.sub).optional()?)).await?;
+            let account = db::run(&state.pool, move |conn| {
+                Ok(store::account(conn, &claims.sub).optional()?)
+            })
+            .await?;
             match account {
-                Some(a) if a.is_active() => {
-                    Ok(CurrentUser { id: a.id, email: a.email, is_platform_admin: a.is_platform_admin })
-                }
+                Some(a) if a.is_active() => Ok(CurrentUser {
+                    id: a.id,
+                    email: a.email,
+                    is_platform_admin: a.is_platform_admin,
+                }),
                 _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
             }
         })
@@ -88,10 +100,17 @@ impl FromRequest for CurrentUser {
 }
 
 /// The organisation, if the user may see it (member or platform admin), with their role.
-pub fn require_member(conn: &mut DbConn, user: &CurrentUser, organisation_id: &str) -> Result<(Organisation, Option<Role>), AppError> {
+pub fn require_member(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    organisation_id: &str,
+) -> Result<(Organisation, Option<Role>), AppError> {
     let hidden = || AppError::not_found("Organisation introuvable.");
-    let organisation = store::organisation(conn, organisation_id).optional()?.ok_or_else(hidden)?;
-    let role = store::membership(conn, organisation_id, &user.id)?.and_then(|m| Role::parse(&m.role).ok());
+    let organisation = store::organisation(conn, organisation_id)
+        .optional()?
+        .ok_or_else(hidden)?;
+    let role =
+        store::membership(conn, organisation_id, &user.id)?.and_then(|m| Role::parse(&m.role).ok());
     if role.is_none() && !user.is_platform_admin {
         return Err(hidden());
     }
@@ -99,11 +118,17 @@ pub fn require_member(conn: &mut DbConn, user: &CurrentUser, organisation_id: &s
 }
 
 /// The organisation, if the user administers it (org admin there, or platform admin).
-pub fn require_org_admin(conn: &mut DbConn, user: &CurrentUser, organisation_id: &str) -> Result<Organisation, AppError> {
+pub fn require_org_admin(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    organisation_id: &str,
+) -> Result<Organisation, AppError> {
     let (organisation, role) = require_member(conn, user, organisation_id)?;
     if user.is_platform_admin || role == Some(Role::OrgAdmin) {
         Ok(organisation)
     } else {
-        Err(AppError::forbidden("Réservé aux administrateurs de cette organisation."))
+        Err(AppError::forbidden(
+            "Réservé aux administrateurs de cette organisation.",
+        ))
     }
 }

@@ -18,7 +18,9 @@ impl Email {
         if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("adresse e-mail invalide".into());
         }
-        let address: lettre::Address = value.parse().map_err(|_| "adresse e-mail invalide".to_string())?;
+        let address: lettre::Address = value
+            .parse()
+            .map_err(|_| "adresse e-mail invalide".to_string())?;
         if !address.domain().contains('.') {
             return Err("adresse e-mail invalide : domaine incomplet".into());
         }
@@ -71,7 +73,10 @@ impl FullName {
         if value.chars().count() > 200 {
             return Err("au plus 200 caractères".into());
         }
-        if value.chars().any(|c| c.is_control() || "<>{}\\".contains(c)) {
+        if value
+            .chars()
+            .any(|c| c.is_control() || "<>{}\\".contains(c))
+        {
             return Err("caractères non autorisés".into());
         }
         Ok(Self(value))
@@ -101,7 +106,7 @@ fn luhn_valid(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn digits_only(raw: &str, len: usize, label: &str) -> Result<String, String> {
@@ -148,7 +153,12 @@ pub struct StudentNumber(String);
 impl StudentNumber {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let value = raw.trim();
-        if value.is_empty() || value.len() > 32 || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        if value.is_empty()
+            || value.len() > 32
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
             return Err("numéro d'étudiant : 1 à 32 lettres, chiffres ou tirets".into());
         }
         Ok(Self(value.to_owned()))
@@ -166,7 +176,11 @@ impl Siret {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let value = digits_only(raw, 14, "SIRET")?;
         let valid = if value.starts_with("356000000") {
-            value.bytes().map(|b| u32::from(b - b'0')).sum::<u32>() % 5 == 0
+            value
+                .bytes()
+                .map(|b| u32::from(b - b'0'))
+                .sum::<u32>()
+                .is_multiple_of(5)
         } else {
             luhn_valid(&value)
         };
@@ -306,8 +320,18 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_lower_cased_and_checked() {
-        assert_eq!(Email::parse("  Zoe.Martin@CHU-Lyon.fr ").unwrap().as_str(), "zoe.martin@chu-lyon.fr");
-        for bad in ["", "zoe", "zoe@", "@chu.fr", "zoe martin@chu.fr", "zoe@localhost"] {
+        assert_eq!(
+            Email::parse("  Zoe.Martin@CHU-Lyon.fr ").unwrap().as_str(),
+            "zoe.martin@chu-lyon.fr"
+        );
+        for bad in [
+            "",
+            "zoe",
+            "zoe@",
+            "@chu.fr",
+            "zoe martin@chu.fr",
+            "zoe@localhost",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }
@@ -315,9 +339,14 @@ mod tests {
     #[test]
     fn rpps_needs_eleven_digits_and_a_valid_luhn_key() {
         assert!(Rpps::parse("10000000009").is_ok());
-        assert_eq!(Rpps::parse("100 0000 0009").unwrap().as_str(), "10000000009");
+        assert_eq!(
+            Rpps::parse("100 0000 0009").unwrap().as_str(),
+            "10000000009"
+        );
         assert!(Rpps::parse("10000000008").unwrap_err().contains("clé"));
-        assert!(Rpps::parse("1000000000").unwrap_err().contains("11 chiffres"));
+        assert!(Rpps::parse("1000000000")
+            .unwrap_err()
+            .contains("11 chiffres"));
         assert!(Rpps::parse("1000000000A").is_err());
     }
 
@@ -352,7 +381,10 @@ mod tests {
 
     #[test]
     fn closed_lists_parse_their_codes_and_name_the_choices() {
-        assert_eq!(Profession::parse("sage_femme").unwrap(), Profession::SageFemme);
+        assert_eq!(
+            Profession::parse("sage_femme").unwrap(),
+            Profession::SageFemme
+        );
         assert_eq!(Profession::SageFemme.label(), "Sage-femme");
         let err = Profession::parse("sorcier").unwrap_err();
         assert!(err.contains("medecin") && err.contains("etudiant"), "{err}");
@@ -362,7 +394,10 @@ mod tests {
 
     #[test]
     fn full_names_are_tidied() {
-        assert_eq!(FullName::parse("  Zoé   Martin ").unwrap().as_str(), "Zoé Martin");
+        assert_eq!(
+            FullName::parse("  Zoé   Martin ").unwrap().as_str(),
+            "Zoé Martin"
+        );
         assert!(FullName::parse("   ").is_err());
         assert!(FullName::parse("<script>").is_err());
     }

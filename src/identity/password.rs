@@ -9,7 +9,11 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use super::model::Password;
 
 fn argon2() -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(19 * 1024, 2, 1, None).expect("valid parameters"))
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).expect("valid parameters"),
+    )
 }
 
 pub fn hash(password: &Password) -> anyhow::Result<String> {
@@ -29,8 +33,13 @@ pub fn verify(candidate: &str, stored: Option<&str>) -> bool {
         Some(h) if !h.is_empty() => (h, true),
         _ => (DUMMY.as_str(), false),
     };
-    let Ok(parsed) = PasswordHash::new(hash) else { return false };
-    argon2().verify_password(candidate.as_bytes(), &parsed).is_ok() && real
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    argon2()
+        .verify_password(candidate.as_bytes(), &parsed)
+        .is_ok()
+        && real
 }
 
 #[cfg(test)]
@@ -40,7 +49,10 @@ mod tests {
     #[test]
     fn a_hash_verifies_its_password_only() {
         let stored = hash(&Password::parse("soigner les soignants").unwrap()).unwrap();
-        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
         assert!(verify("soigner les soignants", Some(&stored)));
         assert!(!verify("soigner les soignant", Some(&stored)));
         assert!(!verify("dummy password never used", None));

@@ -10,7 +10,9 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::model::{Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber};
+use super::model::{
+    Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
+};
 use super::password;
 use super::store::{self, now, Account, RefreshToken};
 use super::tokens::{hash_token, random_token, KeyRing};
@@ -49,12 +51,19 @@ fn link(public_url: &str, path: &str, token: &str) -> String {
 }
 
 /// Creates a learner account and queues its verification mail, in one transaction.
-pub fn register(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, new: NewAccount) -> Result<Account, AppError> {
+pub fn register(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    public_url: &str,
+    new: NewAccount,
+) -> Result<Account, AppError> {
     let password_hash = password::hash(&new.password)?;
     conn.write(|conn| {
         if store::email_taken(conn, new.email.as_str())? {
-            return Err(AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
-                .with_field("email", "adresse déjà utilisée"));
+            return Err(
+                AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
+                    .with_field("email", "adresse déjà utilisée"),
+            );
         }
         let at = now();
         let account = Account {
@@ -80,9 +89,20 @@ pub fn register(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str
     })
 }
 
-fn send_verification(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, account: &Account) -> Result<(), AppError> {
+fn send_verification(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    public_url: &str,
+    account: &Account,
+) -> Result<(), AppError> {
     let token = random_token();
-    store::insert_one_time(conn, &account.id, store::VERIFY_EMAIL, &hash_token(&token), after(settings.verify_email_ttl))?;
+    store::insert_one_time(
+        conn,
+        &account.id,
+        store::VERIFY_EMAIL,
+        &hash_token(&token),
+        after(settings.verify_email_ttl),
+    )?;
     let mail = NewMail::new(
         &account.email,
         "verification_email",
@@ -96,14 +116,18 @@ fn send_verification(conn: &mut DbConn, settings: &IdentitySettings, public_url:
 pub fn throttle(
     settings: &IdentitySettings,
     at: NaiveDateTime,
-    by_email: (i64, Option<NaiveDateTime>),
-    by_ip: (i64, Option<NaiveDateTime>),
+    by_email: store::FailureCount,
+    by_ip: store::FailureCount,
 ) -> Option<u64> {
-    let window = chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
-    let wait = |(count, oldest): (i64, Option<NaiveDateTime>), max: i64| {
+    let window =
+        chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
+    let wait = |(count, oldest): store::FailureCount, max: i64| {
         (count >= max).then(|| oldest.map_or(60, |o| (o + window - at).num_seconds().max(1) as u64))
     };
-    match (wait(by_email, settings.login_max_failures_per_account), wait(by_ip, settings.login_max_failures_per_address)) {
+    match (
+        wait(by_email, settings.login_max_failures_per_account),
+        wait(by_ip, settings.login_max_failures_per_address),
+    ) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     }
@@ -120,15 +144,22 @@ pub fn login(
     ip: &str,
 ) -> Result<TokenPair, AppError> {
     let at = now();
-    let since = at - chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
+    let since = at
+        - chrono::Duration::from_std(settings.login_window)
+            .unwrap_or(chrono::Duration::minutes(15));
     let (by_email, by_ip) = store::login_failures_since(conn, email.as_str(), ip, since)?;
     if let Some(wait) = throttle(settings, at, by_email, by_ip) {
         return Err(AppError::too_many_requests(wait));
     }
     let account = store::account_by_email(conn, email.as_str())?.filter(Account::is_active);
-    if !password::verify(candidate, account.as_ref().map(|a| a.password_hash.as_str())) {
+    if !password::verify(
+        candidate,
+        account.as_ref().map(|a| a.password_hash.as_str()),
+    ) {
         conn.write(|c| store::record_login_failure(c, email.as_str(), ip))?;
-        return Err(AppError::unauthorized("Adresse e-mail ou mot de passe incorrect."));
+        return Err(AppError::unauthorized(
+            "Adresse e-mail ou mot de passe incorrect.",
+        ));
     }
     let account = account.expect("verified against a real hash");
     conn.write(|c| {
@@ -138,7 +169,13 @@ pub fn login(
     })
 }
 
-fn open_session(conn: &mut DbConn, settings: &IdentitySettings, keys: &KeyRing, account_id: &str, family_id: &str) -> Result<TokenPair, AppError> {
+fn open_session(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    keys: &KeyRing,
+    account_id: &str,
+    family_id: &str,
+) -> Result<TokenPair, AppError> {
     let refresh = random_token();
     store::insert_refresh(
         conn,
@@ -163,19 +200,36 @@ fn open_session(conn: &mut DbConn, settings: &IdentitySettings, keys: &KeyRing, 
 
 /// Exchanges a refresh token for a new pair. A token presented a second time means it was
 /// stolen (or replayed): the whole family is revoked, logging out thief and owner alike.
-pub fn refresh(conn: &mut DbConn, settings: &IdentitySettings, keys: &KeyRing, presented: &str) -> Result<TokenPair, AppError> {
-    let refused = || AppError::unauthorized("Jeton de rafraîchissement invalide, expiré ou révoqué.");
+pub fn refresh(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    keys: &KeyRing,
+    presented: &str,
+) -> Result<TokenPair, AppError> {
+    let refused =
+        || AppError::unauthorized("Jeton de rafraîchissement invalide, expiré ou révoqué.");
     let outcome = conn.write(|conn| {
-        let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? else { return Ok(None) };
+        let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? else {
+            return Ok(None);
+        };
         if token.revoked_at.is_some() || token.expires_at <= now() {
             return Ok(None);
         }
         if token.used_at.is_some() || !store::mark_refresh_used(conn, &token.id)? {
             store::revoke_family(conn, &token.family_id)?;
-            store::audit(conn, Some(&token.account_id), "session.refresh_reuse_detected", None, Some(&token.account_id), json!({ "family_id": token.family_id }))?;
+            store::audit(
+                conn,
+                Some(&token.account_id),
+                "session.refresh_reuse_detected",
+                None,
+                Some(&token.account_id),
+                json!({ "family_id": token.family_id }),
+            )?;
             return Ok(None);
         }
-        let active = store::account(conn, &token.account_id).optional()?.is_some_and(|a| a.is_active());
+        let active = store::account(conn, &token.account_id)
+            .optional()?
+            .is_some_and(|a| a.is_active());
         if !active {
             return Ok(None);
         }
@@ -196,8 +250,14 @@ pub fn logout(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
 
 pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
     conn.write(|conn| {
-        let account_id = store::consume_one_time(conn, store::VERIFY_EMAIL, &hash_token(presented))?
-            .ok_or_else(|| AppError::invalid("token", "lien de vérification invalide, expiré ou déjà utilisé"))?;
+        let account_id =
+            store::consume_one_time(conn, store::VERIFY_EMAIL, &hash_token(presented))?
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "token",
+                        "lien de vérification invalide, expiré ou déjà utilisé",
+                    )
+                })?;
         let mut account = store::account(conn, &account_id)?;
         if account.email_verified_at.is_none() {
             account.email_verified_at = Some(now());
@@ -209,7 +269,12 @@ pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> 
 }
 
 /// Queues a reset link if the account exists; says nothing either way.
-pub fn request_password_reset(conn: &mut DbConn, settings: &IdentitySettings, public_url: &str, email: &Email) -> Result<(), AppError> {
+pub fn request_password_reset(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    public_url: &str,
+    email: &Email,
+) -> Result<(), AppError> {
     conn.write(|conn| {
         let Some(account) = store::account_by_email(conn, email.as_str())?.filter(Account::is_active) else {
             return Ok(());
@@ -227,11 +292,21 @@ pub fn request_password_reset(conn: &mut DbConn, settings: &IdentitySettings, pu
 }
 
 /// Sets a new password from a reset link; every open session is closed.
-pub fn confirm_password_reset(conn: &mut DbConn, presented: &str, new_password: &Password) -> Result<(), AppError> {
+pub fn confirm_password_reset(
+    conn: &mut DbConn,
+    presented: &str,
+    new_password: &Password,
+) -> Result<(), AppError> {
     let password_hash = password::hash(new_password)?;
     conn.write(|conn| {
-        let account_id = store::consume_one_time(conn, store::PASSWORD_RESET, &hash_token(presented))?
-            .ok_or_else(|| AppError::invalid("token", "lien de réinitialisation invalide, expiré ou déjà utilisé"))?;
+        let account_id =
+            store::consume_one_time(conn, store::PASSWORD_RESET, &hash_token(presented))?
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "token",
+                        "lien de réinitialisation invalide, expiré ou déjà utilisé",
+                    )
+                })?;
         let mut account = store::account(conn, &account_id)?;
         account.password_hash = password_hash;
         // Whoever reads the mailbox proved it: the address is verified.
@@ -240,7 +315,14 @@ pub fn confirm_password_reset(conn: &mut DbConn, presented: &str, new_password: 
         store::update_account(conn, &account)?;
         store::revoke_all_refresh(conn, &account_id)?;
         store::clear_login_failures(conn, &account.email)?;
-        store::audit(conn, Some(&account_id), "account.password_reset", None, Some(&account_id), json!({}))?;
+        store::audit(
+            conn,
+            Some(&account_id),
+            "account.password_reset",
+            None,
+            Some(&account_id),
+            json!({}),
+        )?;
         Ok(())
     })
 }
@@ -292,17 +374,31 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(),
         store::delete_one_time_of(conn, account_id)?;
         store::delete_memberships_of(conn, account_id)?;
         store::clear_login_failures(conn, &account.email)?;
-        store::audit(conn, Some(account_id), "account.erased", None, Some(account_id), json!({}))?;
+        store::audit(
+            conn,
+            Some(account_id),
+            "account.erased",
+            None,
+            Some(account_id),
+            json!({}),
+        )?;
         Ok(())
     })
 }
 
 /// Creates a platform administrator (CLI); returns the account id.
-pub fn create_platform_admin(conn: &mut DbConn, email: &Email, full_name: &FullName, password: &Password) -> Result<String, AppError> {
+pub fn create_platform_admin(
+    conn: &mut DbConn,
+    email: &Email,
+    full_name: &FullName,
+    password: &Password,
+) -> Result<String, AppError> {
     let password_hash = password::hash(password)?;
     conn.write(|conn| {
         if store::email_taken(conn, email.as_str())? {
-            return Err(AppError::conflict("Un compte existe déjà avec cette adresse e-mail."));
+            return Err(AppError::conflict(
+                "Un compte existe déjà avec cette adresse e-mail.",
+            ));
         }
         let at = now();
         let account = Account {
@@ -323,7 +419,14 @@ pub fn create_platform_admin(conn: &mut DbConn, email: &Email, full_name: &FullN
             updated_at: at,
         };
         store::insert_account(conn, &account)?;
-        store::audit(conn, None, "account.platform_admin_created", None, Some(&account.id), json!({ "via": "cli" }))?;
+        store::audit(
+            conn,
+            None,
+            "account.platform_admin_created",
+            None,
+            Some(&account.id),
+            json!({ "via": "cli" }),
+        )?;
         Ok(account.id)
     })
 }

@@ -5,7 +5,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{accounts, audit_log, login_failures, memberships, one_time_tokens, organisations, refresh_tokens};
+use crate::db::schema::{
+    accounts, audit_log, login_failures, memberships, one_time_tokens, organisations,
+    refresh_tokens,
+};
 use crate::db::DbConn;
 
 pub fn now() -> NaiveDateTime {
@@ -17,7 +20,7 @@ pub fn new_id() -> String {
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
-#[diesel(table_name = accounts)]
+#[diesel(table_name = accounts, treat_none_as_null = true)]
 pub struct Account {
     pub id: String,
     pub email: String,
@@ -65,39 +68,67 @@ pub struct Membership {
 }
 
 pub fn insert_account(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
-    diesel::insert_into(accounts::table).values(account).execute(conn).map(drop)
+    diesel::insert_into(accounts::table)
+        .values(account)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn update_account(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
-    diesel::update(accounts::table.find(&account.id)).set(account).execute(conn).map(drop)
+    diesel::update(accounts::table.find(&account.id))
+        .set(account)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn account(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
-    accounts::table.find(id).select(Account::as_select()).first(conn)
+    accounts::table
+        .find(id)
+        .select(Account::as_select())
+        .first(conn)
 }
 
 pub fn account_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Account>> {
-    accounts::table.filter(accounts::email.eq(email)).select(Account::as_select()).first(conn).optional()
+    accounts::table
+        .filter(accounts::email.eq(email))
+        .select(Account::as_select())
+        .first(conn)
+        .optional()
 }
 
 pub fn email_taken(conn: &mut DbConn, email: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(accounts::table.filter(accounts::email.eq(email)))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        accounts::table.filter(accounts::email.eq(email)),
+    ))
+    .get_result(conn)
 }
 
 pub fn insert_organisation(conn: &mut DbConn, org: &Organisation) -> QueryResult<()> {
-    diesel::insert_into(organisations::table).values(org).execute(conn).map(drop)
+    diesel::insert_into(organisations::table)
+        .values(org)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn organisation(conn: &mut DbConn, id: &str) -> QueryResult<Organisation> {
-    organisations::table.find(id).select(Organisation::as_select()).first(conn)
+    organisations::table
+        .find(id)
+        .select(Organisation::as_select())
+        .first(conn)
 }
 
 pub fn all_organisations(conn: &mut DbConn) -> QueryResult<Vec<Organisation>> {
-    organisations::table.order(organisations::name.asc()).select(Organisation::as_select()).load(conn)
+    organisations::table
+        .order(organisations::name.asc())
+        .select(Organisation::as_select())
+        .load(conn)
 }
 
 /// The organisations an account belongs to, with its role in each.
-pub fn organisations_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<(Organisation, String)>> {
+pub fn organisations_of(
+    conn: &mut DbConn,
+    account_id: &str,
+) -> QueryResult<Vec<(Organisation, String)>> {
     memberships::table
         .inner_join(organisations::table)
         .filter(memberships::account_id.eq(account_id))
@@ -106,7 +137,11 @@ pub fn organisations_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<
         .load(conn)
 }
 
-pub fn membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) -> QueryResult<Option<Membership>> {
+pub fn membership(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    account_id: &str,
+) -> QueryResult<Option<Membership>> {
     memberships::table
         .find((organisation_id, account_id))
         .select(Membership::as_select())
@@ -114,7 +149,10 @@ pub fn membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) ->
         .optional()
 }
 
-pub fn members(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<(Membership, Account)>> {
+pub fn members(
+    conn: &mut DbConn,
+    organisation_id: &str,
+) -> QueryResult<Vec<(Membership, Account)>> {
     memberships::table
         .inner_join(accounts::table)
         .filter(memberships::organisation_id.eq(organisation_id))
@@ -124,16 +162,28 @@ pub fn members(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<(Mem
 }
 
 pub fn insert_membership(conn: &mut DbConn, membership: &Membership) -> QueryResult<()> {
-    diesel::insert_into(memberships::table).values(membership).execute(conn).map(drop)
+    diesel::insert_into(memberships::table)
+        .values(membership)
+        .execute(conn)
+        .map(drop)
 }
 
-pub fn set_role(conn: &mut DbConn, organisation_id: &str, account_id: &str, role: &str) -> QueryResult<usize> {
+pub fn set_role(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    account_id: &str,
+    role: &str,
+) -> QueryResult<usize> {
     diesel::update(memberships::table.find((organisation_id, account_id)))
         .set(memberships::role.eq(role))
         .execute(conn)
 }
 
-pub fn delete_membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) -> QueryResult<usize> {
+pub fn delete_membership(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    account_id: &str,
+) -> QueryResult<usize> {
     diesel::delete(memberships::table.find((organisation_id, account_id))).execute(conn)
 }
 
@@ -166,7 +216,10 @@ pub struct RefreshToken {
 }
 
 pub fn insert_refresh(conn: &mut DbConn, token: &RefreshToken) -> QueryResult<()> {
-    diesel::insert_into(refresh_tokens::table).values(token).execute(conn).map(drop)
+    diesel::insert_into(refresh_tokens::table)
+        .values(token)
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn refresh_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<RefreshToken>> {
@@ -179,22 +232,34 @@ pub fn refresh_by_hash(conn: &mut DbConn, hash: &str) -> QueryResult<Option<Refr
 
 /// Marks a token used, only if nobody else did first; returns whether this call won.
 pub fn mark_refresh_used(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    diesel::update(refresh_tokens::table.find(id).filter(refresh_tokens::used_at.is_null()))
-        .set(refresh_tokens::used_at.eq(Some(now())))
-        .execute(conn)
-        .map(|n| n == 1)
+    diesel::update(
+        refresh_tokens::table
+            .find(id)
+            .filter(refresh_tokens::used_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(Some(now())))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 pub fn revoke_family(conn: &mut DbConn, family_id: &str) -> QueryResult<usize> {
-    diesel::update(refresh_tokens::table.filter(refresh_tokens::family_id.eq(family_id)).filter(refresh_tokens::revoked_at.is_null()))
-        .set(refresh_tokens::revoked_at.eq(Some(now())))
-        .execute(conn)
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(now())))
+    .execute(conn)
 }
 
 pub fn revoke_all_refresh(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
-    diesel::update(refresh_tokens::table.filter(refresh_tokens::account_id.eq(account_id)).filter(refresh_tokens::revoked_at.is_null()))
-        .set(refresh_tokens::revoked_at.eq(Some(now())))
-        .execute(conn)
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::account_id.eq(account_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(Some(now())))
+    .execute(conn)
 }
 
 pub fn refresh_tokens_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<RefreshToken>> {
@@ -210,7 +275,13 @@ pub fn refresh_tokens_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const PASSWORD_RESET: &str = "password_reset";
 
-pub fn insert_one_time(conn: &mut DbConn, account_id: &str, purpose: &str, hash: &str, expires_at: NaiveDateTime) -> QueryResult<()> {
+pub fn insert_one_time(
+    conn: &mut DbConn,
+    account_id: &str,
+    purpose: &str,
+    hash: &str,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::insert_into(one_time_tokens::table)
         .values((
             one_time_tokens::id.eq(new_id()),
@@ -226,7 +297,11 @@ pub fn insert_one_time(conn: &mut DbConn, account_id: &str, purpose: &str, hash:
 
 /// Uses a one-time token: returns its account if the token exists for `purpose`, is unused
 /// and unexpired, and marks it used in the same statement (so two uses cannot both win).
-pub fn consume_one_time(conn: &mut DbConn, purpose: &str, hash: &str) -> QueryResult<Option<String>> {
+pub fn consume_one_time(
+    conn: &mut DbConn,
+    purpose: &str,
+    hash: &str,
+) -> QueryResult<Option<String>> {
     let at = now();
     let found: Option<(String, String)> = one_time_tokens::table
         .filter(one_time_tokens::token_hash.eq(hash))
@@ -236,15 +311,22 @@ pub fn consume_one_time(conn: &mut DbConn, purpose: &str, hash: &str) -> QueryRe
         .select((one_time_tokens::id, one_time_tokens::account_id))
         .first(conn)
         .optional()?;
-    let Some((id, account_id)) = found else { return Ok(None) };
-    let won = diesel::update(one_time_tokens::table.find(&id).filter(one_time_tokens::used_at.is_null()))
-        .set(one_time_tokens::used_at.eq(Some(at)))
-        .execute(conn)?;
+    let Some((id, account_id)) = found else {
+        return Ok(None);
+    };
+    let won = diesel::update(
+        one_time_tokens::table
+            .find(&id)
+            .filter(one_time_tokens::used_at.is_null()),
+    )
+    .set(one_time_tokens::used_at.eq(Some(at)))
+    .execute(conn)?;
     Ok((won == 1).then_some(account_id))
 }
 
 pub fn delete_one_time_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
-    diesel::delete(one_time_tokens::table.filter(one_time_tokens::account_id.eq(account_id))).execute(conn)
+    diesel::delete(one_time_tokens::table.filter(one_time_tokens::account_id.eq(account_id)))
+        .execute(conn)
 }
 
 // ---- login failures
@@ -261,22 +343,31 @@ pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str) -> QueryRe
         .map(drop)
 }
 
-/// Failures since `since` for this e-mail and for this address, with the oldest of each.
+/// How many login failures, and the oldest of them.
+pub type FailureCount = (i64, Option<NaiveDateTime>);
+
+/// Failures since `since` for this e-mail and for this address.
 pub fn login_failures_since(
     conn: &mut DbConn,
     email: &str,
     ip: &str,
     since: NaiveDateTime,
-) -> QueryResult<((i64, Option<NaiveDateTime>), (i64, Option<NaiveDateTime>))> {
+) -> QueryResult<(FailureCount, FailureCount)> {
     let by_email = login_failures::table
         .filter(login_failures::email.eq(email))
         .filter(login_failures::at.gt(since))
-        .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::at)))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(login_failures::at),
+        ))
         .first(conn)?;
     let by_ip = login_failures::table
         .filter(login_failures::ip.eq(ip))
         .filter(login_failures::at.gt(since))
-        .select((diesel::dsl::count_star(), diesel::dsl::min(login_failures::at)))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(login_failures::at),
+        ))
         .first(conn)?;
     Ok((by_email, by_ip))
 }
@@ -328,13 +419,20 @@ pub fn audit(
 
 pub fn audit_about(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table
-        .filter(audit_log::actor_id.eq(account_id).or(audit_log::target_id.eq(account_id)))
+        .filter(
+            audit_log::actor_id
+                .eq(account_id)
+                .or(audit_log::target_id.eq(account_id)),
+        )
         .order(audit_log::at.asc())
         .select(AuditEntry::as_select())
         .load(conn)
 }
 
-pub fn audit_of_organisation(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<AuditEntry>> {
+pub fn audit_of_organisation(
+    conn: &mut DbConn,
+    organisation_id: &str,
+) -> QueryResult<Vec<AuditEntry>> {
     audit_log::table
         .filter(audit_log::organisation_id.eq(organisation_id))
         .order(audit_log::at.asc())

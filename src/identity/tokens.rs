@@ -73,15 +73,22 @@ impl KeyRing {
         let mut verifying = HashMap::new();
         let mut newest = None;
         for (kid, path) in files {
-            let pem = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| anyhow::anyhow!("{} is not an Ed25519 key: {e}", path.display()))?;
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let key = SigningKey::from_pkcs8_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{} is not an Ed25519 key: {e}", path.display()))?;
             let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
             let decoding = DecodingKey::from_ed_components(&x)?;
             newest = Some((kid.clone(), EncodingKey::from_ed_pem(pem.as_bytes())?));
             verifying.insert(kid, VerifyingKey { decoding, x });
         }
         let (signing_kid, signing) = newest.expect("at least one key");
-        Ok(Self { signing_kid, signing, verifying, issuer: issuer.to_owned() })
+        Ok(Self {
+            signing_kid,
+            signing,
+            verifying,
+            issuer: issuer.to_owned(),
+        })
     }
 
     pub fn signing_kid(&self) -> &str {
@@ -104,7 +111,11 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
-    pub fn issue_access(&self, account_id: &str, ttl: std::time::Duration) -> anyhow::Result<String> {
+    pub fn issue_access(
+        &self,
+        account_id: &str,
+        ttl: std::time::Duration,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -144,7 +155,11 @@ fn key_files(dir: &Path) -> anyhow::Result<Vec<(String, std::path::PathBuf)>> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "pem") {
-            let kid = path.file_stem().expect("has a name").to_string_lossy().into_owned();
+            let kid = path
+                .file_stem()
+                .expect("has a name")
+                .to_string_lossy()
+                .into_owned();
             files.push((kid, path));
         }
     }
@@ -159,7 +174,11 @@ pub fn generate_key(dir: &Path) -> anyhow::Result<String> {
     let pem = key
         .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .map_err(|e| anyhow::anyhow!("cannot encode the key: {e}"))?;
-    let kid = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"), &random_token()[..6]);
+    let kid = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%6f"),
+        &random_token()[..6]
+    );
     let path = dir.join(format!("{kid}.pem"));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -183,9 +202,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ring = KeyRing::load_or_create(dir.path(), "http://campus.test").unwrap();
         let file = dir.path().join(format!("{}.pem", ring.signing_kid()));
-        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
 
-        let token = ring.issue_access("account-1", Duration::from_secs(60)).unwrap();
+        let token = ring
+            .issue_access("account-1", Duration::from_secs(60))
+            .unwrap();
         let claims = ring.verify_access(&token).unwrap();
         assert_eq!(claims.sub, "account-1");
         assert_eq!(ring.jwks()["keys"][0]["kid"], ring.signing_kid());

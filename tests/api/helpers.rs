@@ -82,6 +82,7 @@ pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     s.database.url = Secret::new(db.url.clone());
     s.database.pool_size = 4;
     s.mail.outbox_dir = dir.join("outbox");
+    s.identity.keys_dir = dir.join("keys");
     s.mail.poll_interval = Duration::from_millis(100);
     s.mail.retry_base = Duration::from_secs(1);
     s.public_url = "http://campus.test".into();

@@ -4,6 +4,12 @@
 
 mod health;
 mod helpers;
+mod identity_orgs;
+mod identity_privacy;
+mod identity_sessions;
+mod identity_signup;
+mod identity_tokens;
+mod journeys;
 mod migrations;
 mod outbox;
 mod problems;

@@ -8,7 +8,9 @@ use super::me::AccountView;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
-use crate::identity::model::{Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber};
+use crate::identity::model::{
+    Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
+};
 use crate::identity::service::{self, NewAccount, TokenPair};
 use crate::startup::AppState;
 
@@ -39,8 +41,16 @@ impl RegisterRequest {
         let profession = f.required("profession", self.profession.as_deref(), Profession::parse);
         let rpps = f.optional("rpps", self.rpps.as_deref(), Rpps::parse);
         let adeli = f.optional("adeli", self.adeli.as_deref(), Adeli::parse);
-        let student_number = f.optional("student_number", self.student_number.as_deref(), StudentNumber::parse);
-        let mode_exercice = f.optional("mode_exercice", self.mode_exercice.as_deref(), ModeExercice::parse);
+        let student_number = f.optional(
+            "student_number",
+            self.student_number.as_deref(),
+            StudentNumber::parse,
+        );
+        let mode_exercice = f.optional(
+            "mode_exercice",
+            self.mode_exercice.as_deref(),
+            ModeExercice::parse,
+        );
         f.finish()?;
         Ok(NewAccount {
             email: email.expect("checked"),
@@ -61,7 +71,10 @@ impl RegisterRequest {
     (status = 409, body = Problem, description = "e-mail already used"),
     (status = 422, body = Problem, description = "invalid fields, all named"),
 ))]
-pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -> Result<HttpResponse, AppError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    body: Json<RegisterRequest>,
+) -> Result<HttpResponse, AppError> {
     let new = body.0.parse()?;
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
@@ -69,7 +82,9 @@ pub async fn register(state: web::Data<AppState>, body: Json<RegisterRequest>) -
         AccountView::load(conn, account)
     })
     .await?;
-    Ok(HttpResponse::Created().insert_header(("location", "/api/v1/me")).json(view))
+    Ok(HttpResponse::Created()
+        .insert_header(("location", "/api/v1/me"))
+        .json(view))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -81,7 +96,8 @@ pub struct LoginRequest {
 
 fn client_address(req: &HttpRequest) -> String {
     // The socket peer, not X-Forwarded-For: a client could forge that header to dodge throttling.
-    req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string())
+    req.peer_addr()
+        .map_or_else(|| "unknown".into(), |a| a.ip().to_string())
 }
 
 /// Opens a session: a 15-minute access token and a rotating refresh token.
@@ -90,7 +106,11 @@ fn client_address(req: &HttpRequest) -> String {
     (status = 401, body = Problem, description = "unknown e-mail or wrong password (same answer)"),
     (status = 429, body = Problem, description = "too many failures; see Retry-After"),
 ))]
-pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<LoginRequest>) -> Result<HttpResponse, AppError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
     let Json(LoginRequest { email, password }) = body;
     let mut f = Fields::new();
     let email = f.required("email", Some(&email), Email::parse);
@@ -98,10 +118,19 @@ pub async fn login(state: web::Data<AppState>, req: HttpRequest, body: Json<Logi
     let ip = client_address(&req);
     let s = state.clone();
     let pair = db::run(&state.pool, move |conn| {
-        service::login(conn, &s.settings.identity, &s.keys, &email.expect("checked"), &password, &ip)
+        service::login(
+            conn,
+            &s.settings.identity,
+            &s.keys,
+            &email.expect("checked"),
+            &password,
+            &ip,
+        )
     })
     .await?;
-    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(pair))
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(pair))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -114,16 +143,27 @@ pub struct RefreshRequest {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "identity", request_body = RefreshRequest, responses(
     (status = 200, body = TokenPair), (status = 401, body = Problem),
 ))]
-pub async fn refresh(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
     let token = body.0.refresh_token;
     let s = state.clone();
-    let pair = db::run(&state.pool, move |conn| service::refresh(conn, &s.settings.identity, &s.keys, &token)).await?;
-    Ok(HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(pair))
+    let pair = db::run(&state.pool, move |conn| {
+        service::refresh(conn, &s.settings.identity, &s.keys, &token)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "no-store"))
+        .json(pair))
 }
 
 /// Ends the session of this refresh token.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", request_body = RefreshRequest, responses((status = 204)))]
-pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, AppError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, AppError> {
     let token = body.0.refresh_token;
     db::run(&state.pool, move |conn| service::logout(conn, &token)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -139,7 +179,10 @@ pub struct TokenRequest {
 #[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "identity", request_body = TokenRequest, responses(
     (status = 204), (status = 422, body = Problem),
 ))]
-pub async fn verify_email(state: web::Data<AppState>, body: Json<TokenRequest>) -> Result<HttpResponse, AppError> {
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    body: Json<TokenRequest>,
+) -> Result<HttpResponse, AppError> {
     let token = body.0.token;
     db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await?;
     Ok(HttpResponse::NoContent().finish())
@@ -153,13 +196,21 @@ pub struct ResetRequest {
 
 /// Sends a reset link if the account exists; the answer is the same either way.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/request", tag = "identity", request_body = ResetRequest, responses((status = 202)))]
-pub async fn request_password_reset(state: web::Data<AppState>, body: Json<ResetRequest>) -> Result<HttpResponse, AppError> {
+pub async fn request_password_reset(
+    state: web::Data<AppState>,
+    body: Json<ResetRequest>,
+) -> Result<HttpResponse, AppError> {
     let mut f = Fields::new();
     let email = f.required("email", Some(&body.0.email), Email::parse);
     f.finish()?;
     let s = state.clone();
     db::run(&state.pool, move |conn| {
-        service::request_password_reset(conn, &s.settings.identity, &s.settings.public_url, &email.expect("checked"))
+        service::request_password_reset(
+            conn,
+            &s.settings.identity,
+            &s.settings.public_url,
+            &email.expect("checked"),
+        )
     })
     .await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({
@@ -178,11 +229,17 @@ pub struct ResetConfirm {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "identity", request_body = ResetConfirm, responses(
     (status = 204), (status = 422, body = Problem),
 ))]
-pub async fn confirm_password_reset(state: web::Data<AppState>, body: Json<ResetConfirm>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_password_reset(
+    state: web::Data<AppState>,
+    body: Json<ResetConfirm>,
+) -> Result<HttpResponse, AppError> {
     let ResetConfirm { token, password } = body.0;
     let mut f = Fields::new();
     let password = f.required("password", Some(&password), Password::parse);
     f.finish()?;
-    db::run(&state.pool, move |conn| service::confirm_password_reset(conn, &token, &password.expect("checked"))).await?;
+    db::run(&state.pool, move |conn| {
+        service::confirm_password_reset(conn, &token, &password.expect("checked"))
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -42,10 +42,18 @@ impl AccountView {
     pub fn load(conn: &mut DbConn, account: Account) -> Result<Self, AppError> {
         let memberships = store::organisations_of(conn, &account.id)?
             .into_iter()
-            .map(|(org, role)| MembershipView { organisation_id: org.id, organisation_name: org.name, kind: org.kind, role })
+            .map(|(org, role)| MembershipView {
+                organisation_id: org.id,
+                organisation_name: org.name,
+                kind: org.kind,
+                role,
+            })
             .collect();
         Ok(Self {
-            profession_label: Profession::parse(&account.profession).map(|p| p.label()).unwrap_or_default().to_owned(),
+            profession_label: Profession::parse(&account.profession)
+                .map(|p| p.label())
+                .unwrap_or_default()
+                .to_owned(),
             id: account.id,
             email: account.email,
             full_name: account.full_name,
@@ -109,7 +117,14 @@ fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
         }
     }
     // For the optional identifiers: None leaves as is; null or "" clears; a value must parse.
-    fn set<T>(f: &mut Fields, field: &str, raw: Option<Option<String>>, target: &mut Option<String>, parse: impl FnOnce(&str) -> Result<T, String>, code: impl FnOnce(T) -> String) {
+    fn set<T>(
+        f: &mut Fields,
+        field: &str,
+        raw: Option<Option<String>>,
+        target: &mut Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+        code: impl FnOnce(T) -> String,
+    ) {
         if let Some(raw) = raw {
             match raw.as_deref().map(str::trim).filter(|r| !r.is_empty()) {
                 None => *target = None,
@@ -121,10 +136,38 @@ fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
             }
         }
     }
-    set(&mut f, "rpps", patch.rpps, &mut account.rpps, Rpps::parse, |v| v.as_str().to_owned());
-    set(&mut f, "adeli", patch.adeli, &mut account.adeli, Adeli::parse, |v| v.as_str().to_owned());
-    set(&mut f, "student_number", patch.student_number, &mut account.student_number, StudentNumber::parse, |v| v.as_str().to_owned());
-    set(&mut f, "mode_exercice", patch.mode_exercice, &mut account.mode_exercice, ModeExercice::parse, |v| v.code().to_owned());
+    set(
+        &mut f,
+        "rpps",
+        patch.rpps,
+        &mut account.rpps,
+        Rpps::parse,
+        |v| v.as_str().to_owned(),
+    );
+    set(
+        &mut f,
+        "adeli",
+        patch.adeli,
+        &mut account.adeli,
+        Adeli::parse,
+        |v| v.as_str().to_owned(),
+    );
+    set(
+        &mut f,
+        "student_number",
+        patch.student_number,
+        &mut account.student_number,
+        StudentNumber::parse,
+        |v| v.as_str().to_owned(),
+    );
+    set(
+        &mut f,
+        "mode_exercice",
+        patch.mode_exercice,
+        &mut account.mode_exercice,
+        ModeExercice::parse,
+        |v| v.code().to_owned(),
+    );
     f.finish()
 }
 
@@ -132,7 +175,11 @@ fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
 #[utoipa::path(patch, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), request_body = UpdateMe, responses(
     (status = 200, body = AccountView), (status = 422, body = Problem),
 ))]
-pub async fn update(state: web::Data<AppState>, user: CurrentUser, body: Json<UpdateMe>) -> Result<HttpResponse, AppError> {
+pub async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<UpdateMe>,
+) -> Result<HttpResponse, AppError> {
     let patch = body.0;
     let view = db::run(&state.pool, move |conn| {
         conn.write(|conn| {
@@ -149,10 +196,16 @@ pub async fn update(state: web::Data<AppState>, user: CurrentUser, body: Json<Up
 
 /// Everything the platform holds about the caller, as one JSON document.
 #[utoipa::path(get, path = "/api/v1/me/export", tag = "identity", security(("bearer" = [])), responses((status = 200, description = "personal data")))]
-pub async fn export(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn export(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     let data = db::run(&state.pool, move |conn| service::export(conn, &user.id)).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("content-disposition", "attachment; filename=\"mes-donnees-qvt-campus.json\""))
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"mes-donnees-qvt-campus.json\"",
+        ))
         .insert_header(("cache-control", "no-store"))
         .json(data))
 }
@@ -169,8 +222,15 @@ pub struct EraseRequest {
 #[utoipa::path(delete, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), request_body = EraseRequest, responses(
     (status = 204), (status = 422, body = Problem),
 ))]
-pub async fn erase(state: web::Data<AppState>, user: CurrentUser, body: Json<EraseRequest>) -> Result<HttpResponse, AppError> {
+pub async fn erase(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<EraseRequest>,
+) -> Result<HttpResponse, AppError> {
     let password = body.0.password;
-    db::run(&state.pool, move |conn| service::erase(conn, &user.id, &password)).await?;
+    db::run(&state.pool, move |conn| {
+        service::erase(conn, &user.id, &password)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

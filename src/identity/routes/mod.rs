@@ -9,32 +9,58 @@ use actix_web::{web, HttpResponse};
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/.well-known/jwks.json").get(jwks)).service(
-        web::scope("/api/v1")
-            .service(web::resource("/auth/register").post(auth::register))
-            .service(web::resource("/auth/login").post(auth::login))
-            .service(web::resource("/auth/refresh").post(auth::refresh))
-            .service(web::resource("/auth/logout").post(auth::logout))
-            .service(web::resource("/auth/verify-email").post(auth::verify_email))
-            .service(web::resource("/auth/password-reset/request").post(auth::request_password_reset))
-            .service(web::resource("/auth/password-reset/confirm").post(auth::confirm_password_reset))
-            .service(web::resource("/me").get(me::get).patch(me::update).delete(me::erase))
-            .service(web::resource("/me/export").get(me::export))
-            .service(web::resource("/organisations").get(organisations::list).post(organisations::create))
-            .service(web::resource("/organisations/{id}").get(organisations::get))
-            .service(web::resource("/organisations/{id}/audit-log").get(organisations::audit_log))
-            .service(web::resource("/organisations/{id}/members").get(organisations::members).post(organisations::add_member))
-            .service(
-                web::resource("/organisations/{id}/members/{account_id}")
-                    .patch(organisations::change_role)
-                    .delete(organisations::remove_member),
-            )
-            .service(web::resource("/accounts/{id}/disable").post(organisations::disable_account)),
-    );
+    cfg.service(web::resource("/.well-known/jwks.json").get(jwks))
+        .service(
+            web::scope("/api/v1")
+                .service(web::resource("/auth/register").post(auth::register))
+                .service(web::resource("/auth/login").post(auth::login))
+                .service(web::resource("/auth/refresh").post(auth::refresh))
+                .service(web::resource("/auth/logout").post(auth::logout))
+                .service(web::resource("/auth/verify-email").post(auth::verify_email))
+                .service(
+                    web::resource("/auth/password-reset/request")
+                        .post(auth::request_password_reset),
+                )
+                .service(
+                    web::resource("/auth/password-reset/confirm")
+                        .post(auth::confirm_password_reset),
+                )
+                .service(
+                    web::resource("/me")
+                        .get(me::get)
+                        .patch(me::update)
+                        .delete(me::erase),
+                )
+                .service(web::resource("/me/export").get(me::export))
+                .service(
+                    web::resource("/organisations")
+                        .get(organisations::list)
+                        .post(organisations::create),
+                )
+                .service(web::resource("/organisations/{id}").get(organisations::get))
+                .service(
+                    web::resource("/organisations/{id}/audit-log").get(organisations::audit_log),
+                )
+                .service(
+                    web::resource("/organisations/{id}/members")
+                        .get(organisations::members)
+                        .post(organisations::add_member),
+                )
+                .service(
+                    web::resource("/organisations/{id}/members/{account_id}")
+                        .patch(organisations::change_role)
+                        .delete(organisations::remove_member),
+                )
+                .service(
+                    web::resource("/accounts/{id}/disable").post(organisations::disable_account),
+                ),
+        );
 }
 
 /// The public keys that verify access tokens (JWKS).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity", responses((status = 200, description = "JSON Web Key Set")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().insert_header(("cache-control", "public, max-age=300")).json(state.keys.jwks())
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "public, max-age=300"))
+        .json(state.keys.jwks())
 }

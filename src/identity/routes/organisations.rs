@@ -28,7 +28,15 @@ pub struct OrganisationView {
 
 impl OrganisationView {
     fn new(org: Organisation, my_role: Option<String>) -> Self {
-        Self { id: org.id, kind: org.kind, name: org.name, siret: org.siret, uai: org.uai, odpc_number: org.odpc_number, my_role }
+        Self {
+            id: org.id,
+            kind: org.kind,
+            name: org.name,
+            siret: org.siret,
+            uai: org.uai,
+            odpc_number: org.odpc_number,
+            my_role,
+        }
     }
 }
 
@@ -58,14 +66,26 @@ fn parse_organisation(body: CreateOrganisation) -> Result<Organisation, AppError
     });
     let siret = f.optional("siret", body.siret.as_deref(), Siret::parse);
     let uai = f.optional("uai", body.uai.as_deref(), Uai::parse);
-    let odpc = f.optional("odpc_number", body.odpc_number.as_deref(), OdpcNumber::parse);
+    let odpc = f.optional(
+        "odpc_number",
+        body.odpc_number.as_deref(),
+        OdpcNumber::parse,
+    );
     if let Some(kind) = kind {
         let school = matches!(kind, OrgKind::University | OrgKind::NursingSchool);
         if uai.is_some() && !school {
             f.error("uai", "réservé aux universités et instituts de formation");
         }
-        match (kind, &odpc, body.odpc_number.as_deref().is_some_and(|r| !r.trim().is_empty())) {
-            (OrgKind::TrainingBody, None, false) => f.error("odpc_number", "obligatoire pour un organisme de DPC"),
+        match (
+            kind,
+            &odpc,
+            body.odpc_number
+                .as_deref()
+                .is_some_and(|r| !r.trim().is_empty()),
+        ) {
+            (OrgKind::TrainingBody, None, false) => {
+                f.error("odpc_number", "obligatoire pour un organisme de DPC")
+            }
             (OrgKind::TrainingBody, _, _) | (_, _, false) => {}
             (_, _, true) => f.error("odpc_number", "réservé aux organismes de DPC"),
         }
@@ -86,13 +106,24 @@ fn parse_organisation(body: CreateOrganisation) -> Result<Organisation, AppError
 #[utoipa::path(post, path = "/api/v1/organisations", tag = "organisations", security(("bearer" = [])), request_body = CreateOrganisation, responses(
     (status = 201, body = OrganisationView), (status = 403, body = Problem), (status = 422, body = Problem),
 ))]
-pub async fn create(state: web::Data<AppState>, user: CurrentUser, body: Json<CreateOrganisation>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    body: Json<CreateOrganisation>,
+) -> Result<HttpResponse, AppError> {
     user.require_platform_admin()?;
     let org = parse_organisation(body.0)?;
     let org = db::run(&state.pool, move |conn| {
         conn.write(|conn| {
             store::insert_organisation(conn, &org)?;
-            store::audit(conn, Some(&user.id), "organisation.created", Some(&org.id), None, json!({ "name": org.name, "kind": org.kind }))?;
+            store::audit(
+                conn,
+                Some(&user.id),
+                "organisation.created",
+                Some(&org.id),
+                None,
+                json!({ "name": org.name, "kind": org.kind }),
+            )?;
             Ok(org)
         })
     })
@@ -106,9 +137,13 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
     let views = db::run(&state.pool, move |conn| {
         let mine = store::organisations_of(conn, &user.id)?;
         if !user.is_platform_admin {
-            return Ok(mine.into_iter().map(|(org, role)| OrganisationView::new(org, Some(role))).collect::<Vec<_>>());
+            return Ok(mine
+                .into_iter()
+                .map(|(org, role)| OrganisationView::new(org, Some(role)))
+                .collect::<Vec<_>>());
         }
-        let roles: std::collections::HashMap<String, String> = mine.into_iter().map(|(o, r)| (o.id, r)).collect();
+        let roles: std::collections::HashMap<String, String> =
+            mine.into_iter().map(|(o, r)| (o.id, r)).collect();
         Ok(store::all_organisations(conn)?
             .into_iter()
             .map(|org| {
@@ -125,11 +160,18 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
 #[utoipa::path(get, path = "/api/v1/organisations/{id}", tag = "organisations", security(("bearer" = [])), responses(
     (status = 200, body = OrganisationView), (status = 404, body = Problem),
 ))]
-pub async fn get(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let view = db::run(&state.pool, move |conn| {
         let (org, role) = require_member(conn, &user, &id)?;
-        Ok(OrganisationView::new(org, role.map(|r| r.code().to_owned())))
+        Ok(OrganisationView::new(
+            org,
+            role.map(|r| r.code().to_owned()),
+        ))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -149,7 +191,11 @@ pub struct MemberView {
 #[utoipa::path(get, path = "/api/v1/organisations/{id}/members", tag = "organisations", security(("bearer" = [])), responses(
     (status = 200, body = [MemberView]), (status = 403, body = Problem), (status = 404, body = Problem),
 ))]
-pub async fn members(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn members(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let views = db::run(&state.pool, move |conn| {
         require_org_admin(conn, &user, &id)?;
@@ -181,7 +227,12 @@ pub struct AddMember {
 #[utoipa::path(post, path = "/api/v1/organisations/{id}/members", tag = "organisations", security(("bearer" = [])), request_body = AddMember, responses(
     (status = 201, body = MemberView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
 ))]
-pub async fn add_member(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>, body: Json<AddMember>) -> Result<HttpResponse, AppError> {
+pub async fn add_member(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Json<AddMember>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let mut f = Fields::new();
     let email = f.required("email", body.0.email.as_deref(), Email::parse);
@@ -193,13 +244,30 @@ pub async fn add_member(state: web::Data<AppState>, user: CurrentUser, path: web
             require_org_admin(conn, &user, &id)?;
             let account = store::account_by_email(conn, email.as_str())?
                 .filter(|a| a.is_active())
-                .ok_or_else(|| AppError::invalid("email", "aucun compte actif avec cette adresse"))?;
+                .ok_or_else(|| {
+                    AppError::invalid("email", "aucun compte actif avec cette adresse")
+                })?;
             if store::membership(conn, &id, &account.id)?.is_some() {
-                return Err(AppError::conflict("Ce compte est déjà membre de l'organisation.").with_field("email", "déjà membre"));
+                return Err(
+                    AppError::conflict("Ce compte est déjà membre de l'organisation.")
+                        .with_field("email", "déjà membre"),
+                );
             }
-            let membership = Membership { organisation_id: id.clone(), account_id: account.id.clone(), role: role.code().into(), created_at: store::now() };
+            let membership = Membership {
+                organisation_id: id.clone(),
+                account_id: account.id.clone(),
+                role: role.code().into(),
+                created_at: store::now(),
+            };
             store::insert_membership(conn, &membership)?;
-            store::audit(conn, Some(&user.id), "membership.added", Some(&id), Some(&account.id), json!({ "role": role.code() }))?;
+            store::audit(
+                conn,
+                Some(&user.id),
+                "membership.added",
+                Some(&id),
+                Some(&account.id),
+                json!({ "role": role.code() }),
+            )?;
             Ok(MemberView {
                 account_id: account.id,
                 email: account.email,
@@ -215,16 +283,28 @@ pub async fn add_member(state: web::Data<AppState>, user: CurrentUser, path: web
 }
 
 /// Refuses a change that would leave the organisation without any admin.
-fn keep_an_admin(conn: &mut DbConn, organisation_id: &str, current: &Membership, new_role: Option<Role>) -> Result<(), AppError> {
+fn keep_an_admin(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    current: &Membership,
+    new_role: Option<Role>,
+) -> Result<(), AppError> {
     let losing_admin = current.role == Role::OrgAdmin.code() && new_role != Some(Role::OrgAdmin);
     if losing_admin && store::count_role(conn, organisation_id, Role::OrgAdmin.code())? <= 1 {
-        return Err(AppError::conflict("L'organisation doit garder au moins un administrateur."));
+        return Err(AppError::conflict(
+            "L'organisation doit garder au moins un administrateur.",
+        ));
     }
     Ok(())
 }
 
-fn existing_membership(conn: &mut DbConn, organisation_id: &str, account_id: &str) -> Result<Membership, AppError> {
-    store::membership(conn, organisation_id, account_id)?.ok_or_else(|| AppError::not_found("Ce compte n'est pas membre de l'organisation."))
+fn existing_membership(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    account_id: &str,
+) -> Result<Membership, AppError> {
+    store::membership(conn, organisation_id, account_id)?
+        .ok_or_else(|| AppError::not_found("Ce compte n'est pas membre de l'organisation."))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -237,7 +317,12 @@ pub struct ChangeRole {
 #[utoipa::path(patch, path = "/api/v1/organisations/{id}/members/{account_id}", tag = "organisations", security(("bearer" = [])), request_body = ChangeRole, responses(
     (status = 204), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
 ))]
-pub async fn change_role(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(String, String)>, body: Json<ChangeRole>) -> Result<HttpResponse, AppError> {
+pub async fn change_role(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<ChangeRole>,
+) -> Result<HttpResponse, AppError> {
     let (id, account_id) = path.into_inner();
     let mut f = Fields::new();
     let role = f.required("role", body.0.role.as_deref(), Role::parse);
@@ -249,7 +334,14 @@ pub async fn change_role(state: web::Data<AppState>, user: CurrentUser, path: we
             let current = existing_membership(conn, &id, &account_id)?;
             keep_an_admin(conn, &id, &current, Some(role))?;
             store::set_role(conn, &id, &account_id, role.code())?;
-            store::audit(conn, Some(&user.id), "membership.role_changed", Some(&id), Some(&account_id), json!({ "from": current.role, "to": role.code() }))?;
+            store::audit(
+                conn,
+                Some(&user.id),
+                "membership.role_changed",
+                Some(&id),
+                Some(&account_id),
+                json!({ "from": current.role, "to": role.code() }),
+            )?;
             Ok(())
         })
     })
@@ -261,7 +353,11 @@ pub async fn change_role(state: web::Data<AppState>, user: CurrentUser, path: we
 #[utoipa::path(delete, path = "/api/v1/organisations/{id}/members/{account_id}", tag = "organisations", security(("bearer" = [])), responses(
     (status = 204), (status = 404, body = Problem), (status = 409, body = Problem),
 ))]
-pub async fn remove_member(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(String, String)>) -> Result<HttpResponse, AppError> {
+pub async fn remove_member(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
     let (id, account_id) = path.into_inner();
     db::run(&state.pool, move |conn| {
         conn.write(|conn| {
@@ -269,7 +365,14 @@ pub async fn remove_member(state: web::Data<AppState>, user: CurrentUser, path: 
             let current = existing_membership(conn, &id, &account_id)?;
             keep_an_admin(conn, &id, &current, None)?;
             store::delete_membership(conn, &id, &account_id)?;
-            store::audit(conn, Some(&user.id), "membership.removed", Some(&id), Some(&account_id), json!({ "role": current.role }))?;
+            store::audit(
+                conn,
+                Some(&user.id),
+                "membership.removed",
+                Some(&id),
+                Some(&account_id),
+                json!({ "role": current.role }),
+            )?;
             Ok(())
         })
     })
@@ -281,7 +384,11 @@ pub async fn remove_member(state: web::Data<AppState>, user: CurrentUser, path: 
 #[utoipa::path(get, path = "/api/v1/organisations/{id}/audit-log", tag = "organisations", security(("bearer" = [])), responses(
     (status = 200, description = "audit entries, oldest first"), (status = 403, body = Problem), (status = 404, body = Problem),
 ))]
-pub async fn audit_log(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn audit_log(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let entries: Vec<AuditEntry> = db::run(&state.pool, move |conn| {
         require_org_admin(conn, &user, &id)?;
@@ -295,20 +402,35 @@ pub async fn audit_log(state: web::Data<AppState>, user: CurrentUser, path: web:
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/disable", tag = "organisations", security(("bearer" = [])), responses(
     (status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
 ))]
-pub async fn disable_account(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn disable_account(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require_platform_admin()?;
     let id = path.into_inner();
     db::run(&state.pool, move |conn| {
         conn.write(|conn| {
-            let mut account = store::account(conn, &id).optional()?.ok_or_else(|| AppError::not_found("Compte introuvable."))?;
+            let mut account = store::account(conn, &id)
+                .optional()?
+                .ok_or_else(|| AppError::not_found("Compte introuvable."))?;
             if account.id == user.id {
-                return Err(AppError::conflict("Impossible de désactiver son propre compte."));
+                return Err(AppError::conflict(
+                    "Impossible de désactiver son propre compte.",
+                ));
             }
             account.disabled_at.get_or_insert(store::now());
             account.updated_at = store::now();
             store::update_account(conn, &account)?;
             store::revoke_all_refresh(conn, &id)?;
-            store::audit(conn, Some(&user.id), "account.disabled", None, Some(&id), json!({}))?;
+            store::audit(
+                conn,
+                Some(&user.id),
+                "account.disabled",
+                None,
+                Some(&id),
+                json!({}),
+            )?;
             Ok(())
         })
     })
