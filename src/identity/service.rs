@@ -279,6 +279,11 @@ pub fn request_password_reset(
         let Some(account) = store::account_by_email(conn, email.as_str())?.filter(Account::is_active) else {
             return Ok(());
         };
+        // At most three links an hour: the form must not become a way to flood a mailbox.
+        let hour_ago = now() - chrono::Duration::hours(1);
+        if store::count_one_time_since(conn, &account.id, store::PASSWORD_RESET, hour_ago)? >= 3 {
+            return Ok(());
+        }
         let token = random_token();
         store::insert_one_time(conn, &account.id, store::PASSWORD_RESET, &hash_token(&token), after(settings.password_reset_ttl))?;
         let mail = NewMail::new(

@@ -324,6 +324,20 @@ pub fn consume_one_time(
     Ok((won == 1).then_some(account_id))
 }
 
+pub fn count_one_time_since(
+    conn: &mut DbConn,
+    account_id: &str,
+    purpose: &str,
+    since: NaiveDateTime,
+) -> QueryResult<i64> {
+    one_time_tokens::table
+        .filter(one_time_tokens::account_id.eq(account_id))
+        .filter(one_time_tokens::purpose.eq(purpose))
+        .filter(one_time_tokens::created_at.gt(since))
+        .count()
+        .get_result(conn)
+}
+
 pub fn delete_one_time_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
     diesel::delete(one_time_tokens::table.filter(one_time_tokens::account_id.eq(account_id)))
         .execute(conn)

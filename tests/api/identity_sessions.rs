@@ -266,3 +266,36 @@ async fn a_password_reset_goes_through_the_mail_and_closes_every_session() {
         .await;
     problem(reused, 422).await;
 }
+
+#[tokio::test]
+async fn reset_links_are_limited_to_three_an_hour() {
+    let app = spawn_app().await;
+    app.learner("podologue@exemple.fr").await;
+
+    for _ in 0..5 {
+        let asked = app
+            .post_json(
+                "/api/v1/auth/password-reset/request",
+                &json!({ "email": "podologue@exemple.fr" }),
+            )
+            .await;
+        assert_eq!(asked.status().as_u16(), 202);
+    }
+
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || {
+        (app.mails_to("podologue@exemple.fr")
+            .iter()
+            .filter(|(s, _)| s.contains("réinitialisation"))
+            .count()
+            == 3)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let resets = app
+        .mails_to("podologue@exemple.fr")
+        .into_iter()
+        .filter(|(s, _)| s.contains("réinitialisation"))
+        .count();
+    assert_eq!(resets, 3);
+}
