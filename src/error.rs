@@ -263,6 +263,11 @@ impl From<diesel::result::Error> for AppError {
             diesel::result::Error::NotFound => {
                 Self::not_found("La ressource demandée n'existe pas.")
             }
+            // A concurrent request created the same thing first (check-then-insert lost the race).
+            diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ) => Self::conflict("Cette ressource existe déjà."),
             other => Self::internal(other.into()),
         }
     }

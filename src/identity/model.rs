@@ -202,7 +202,10 @@ pub struct Uai(String);
 impl Uai {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let value = raw.trim().to_uppercase();
-        let (number, letter) = value.split_at(value.len().min(7));
+        if !value.is_ascii() || value.len() != 8 {
+            return Err("UAI : 7 chiffres suivis d'une lettre attendus".into());
+        }
+        let (number, letter) = value.split_at(7);
         if number.len() != 7 || !number.bytes().all(|b| b.is_ascii_digit()) || letter.len() != 1 {
             return Err("UAI : 7 chiffres suivis d'une lettre attendus".into());
         }
@@ -369,6 +372,10 @@ mod tests {
         assert_eq!(Uai::parse("0751717j").unwrap().as_str(), "0751717J");
         assert!(Uai::parse("0751717K").is_err());
         assert!(Uai::parse("075171J").is_err());
+        assert!(
+            Uai::parse("012345é").is_err(),
+            "multi-byte input must not panic"
+        );
     }
 
     #[test]

@@ -147,8 +147,17 @@ pub fn login(
     let since = at
         - chrono::Duration::from_std(settings.login_window)
             .unwrap_or(chrono::Duration::minutes(15));
-    let (by_email, by_ip) = store::login_failures_since(conn, email.as_str(), ip, since)?;
-    if let Some(wait) = throttle(settings, at, by_email, by_ip) {
+    // The attempt counts as a failure before the (slow) password check, so parallel
+    // guesses cannot all slip under the limit; a success clears it.
+    let wait = conn.write(|c| {
+        let (by_email, by_ip) = store::login_failures_since(c, email.as_str(), ip, since)?;
+        if let Some(wait) = throttle(settings, at, by_email, by_ip) {
+            return Ok::<_, AppError>(Some(wait));
+        }
+        store::record_login_failure(c, email.as_str(), ip)?;
+        Ok(None)
+    })?;
+    if let Some(wait) = wait {
         return Err(AppError::too_many_requests(wait));
     }
     let account = store::account_by_email(conn, email.as_str())?.filter(Account::is_active);
@@ -156,7 +165,6 @@ pub fn login(
         candidate,
         account.as_ref().map(|a| a.password_hash.as_str()),
     ) {
-        conn.write(|c| store::record_login_failure(c, email.as_str(), ip))?;
         return Err(AppError::unauthorized(
             "Adresse e-mail ou mot de passe incorrect.",
         ));
@@ -258,7 +266,7 @@ pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> 
                         "lien de vérification invalide, expiré ou déjà utilisé",
                     )
                 })?;
-        let mut account = store::account(conn, &account_id)?;
+        let mut account = store::account_for_update(conn, &account_id)?;
         if account.email_verified_at.is_none() {
             account.email_verified_at = Some(now());
             account.updated_at = now();
@@ -312,7 +320,7 @@ pub fn confirm_password_reset(
                         "lien de réinitialisation invalide, expiré ou déjà utilisé",
                     )
                 })?;
-        let mut account = store::account(conn, &account_id)?;
+        let mut account = store::account_for_update(conn, &account_id)?;
         account.password_hash = password_hash;
         // Whoever reads the mailbox proved it: the address is verified.
         account.email_verified_at.get_or_insert(now());
@@ -354,11 +362,12 @@ pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, 
 /// once; the pseudonymous row stays so proof of training can be kept for the retention
 /// period, after which `qvt-campus purge` deletes it.
 pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(), AppError> {
-    let account = store::account(conn, account_id)?;
-    if !password::verify(candidate, Some(&account.password_hash)) {
+    let stored = store::account(conn, account_id)?.password_hash;
+    if !password::verify(candidate, Some(&stored)) {
         return Err(AppError::invalid("password", "mot de passe incorrect"));
     }
     conn.write(|conn| {
+        let account = store::account_for_update(conn, account_id)?;
         let at = now();
         let erased = Account {
             email: format!("efface-{}@invalid.invalid", account.id),

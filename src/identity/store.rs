@@ -88,6 +88,36 @@ pub fn account(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
         .first(conn)
 }
 
+/// Reads an account to modify it: on PostgreSQL the row stays locked until the transaction
+/// ends, so a concurrent change (a disable, an erasure) is not overwritten; SQLite's
+/// IMMEDIATE transactions already serialise writers.
+pub fn account_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
+    // `as_select` is typed by backend, hence one query per arm.
+    match conn {
+        DbConn::Pg(pg) => accounts::table
+            .find(id)
+            .select(Account::as_select())
+            .for_update()
+            .first(pg),
+        DbConn::Sqlite(sqlite) => accounts::table
+            .find(id)
+            .select(Account::as_select())
+            .first(sqlite),
+    }
+}
+
+/// Locks an organisation's memberships (PostgreSQL) before its admins are counted.
+pub fn lock_memberships(conn: &mut DbConn, organisation_id: &str) -> QueryResult<()> {
+    if let DbConn::Pg(pg) = conn {
+        memberships::table
+            .filter(memberships::organisation_id.eq(organisation_id))
+            .select(memberships::account_id)
+            .for_update()
+            .load::<String>(pg)?;
+    }
+    Ok(())
+}
+
 pub fn account_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Account>> {
     accounts::table
         .filter(accounts::email.eq(email))

@@ -180,8 +180,10 @@ pub fn mark_failed(
                 mail_outbox::last_error.eq(Some(error)),
             ))
             .execute(conn),
+        // Given up: the context may hold a one-time link, which must not linger.
         None => diesel::update(target)
             .set((
+                mail_outbox::context.eq("{}"),
                 mail_outbox::status.eq(Status::Failed.as_str()),
                 mail_outbox::locked_until.eq(None::<NaiveDateTime>),
                 mail_outbox::last_error.eq(Some(error)),

@@ -296,3 +296,28 @@ async fn a_disabled_account_is_locked_out_at_once() {
     .await;
     problem(app.login(&user.email, crate::journeys::PASSWORD).await, 401).await;
 }
+
+#[tokio::test]
+async fn an_address_nobody_confirmed_cannot_be_given_a_role() {
+    // Someone registers a colleague's address without owning the mailbox.
+    let app = spawn_app().await;
+    let admin = app.platform_admin().await;
+    let dean = app.learner("doyenne@faculte-exemple.fr").await;
+    let org = app.organisation(&admin, "Faculté", &dean).await;
+    app.register("dr.martin@chu-exemple.fr").await;
+
+    let added = app
+        .post_as(
+            &dean.token,
+            &format!("/api/v1/organisations/{org}/members"),
+            &json!({ "email": "dr.martin@chu-exemple.fr", "role": "tutor" }),
+        )
+        .await;
+
+    let body = problem(added, 422).await;
+    assert_eq!(field_names(&body), vec!["email"]);
+    assert!(body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("confirmé"));
+}

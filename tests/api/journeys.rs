@@ -73,7 +73,7 @@ impl TestApp {
         .await
     }
 
-    /// Registers and logs in a learner.
+    /// Registers a learner, confirms the address from the mail, logs in.
     pub async fn learner(&self, email: &str) -> User {
         let registered = self.register(email).await;
         assert_eq!(
@@ -82,6 +82,11 @@ impl TestApp {
             "{}",
             registered.text().await.unwrap()
         );
+        let token = self.token_from_mail(email, "confirmez votre adresse").await;
+        let verified = self
+            .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
+            .await;
+        assert_eq!(verified.status().as_u16(), 204);
         self.logged_in(email, PASSWORD).await
     }
 

@@ -183,7 +183,7 @@ pub async fn update(
     let patch = body.0;
     let view = db::run(&state.pool, move |conn| {
         conn.write(|conn| {
-            let mut account = store::account(conn, &user.id)?;
+            let mut account = store::account_for_update(conn, &user.id)?;
             apply(patch, &mut account)?;
             account.updated_at = store::now();
             store::update_account(conn, &account)?;

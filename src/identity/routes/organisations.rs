@@ -247,6 +247,13 @@ pub async fn add_member(
                 .ok_or_else(|| {
                     AppError::invalid("email", "aucun compte actif avec cette adresse")
                 })?;
+            // Anyone can register any address: only its verified owner may be given a role.
+            if account.email_verified_at.is_none() {
+                return Err(AppError::invalid(
+                    "email",
+                    "ce compte n'a pas encore confirmé son adresse e-mail",
+                ));
+            }
             if store::membership(conn, &id, &account.id)?.is_some() {
                 return Err(
                     AppError::conflict("Ce compte est déjà membre de l'organisation.")
@@ -290,6 +297,9 @@ fn keep_an_admin(
     new_role: Option<Role>,
 ) -> Result<(), AppError> {
     let losing_admin = current.role == Role::OrgAdmin.code() && new_role != Some(Role::OrgAdmin);
+    if losing_admin {
+        store::lock_memberships(conn, organisation_id)?;
+    }
     if losing_admin && store::count_role(conn, organisation_id, Role::OrgAdmin.code())? <= 1 {
         return Err(AppError::conflict(
             "L'organisation doit garder au moins un administrateur.",
@@ -411,7 +421,7 @@ pub async fn disable_account(
     let id = path.into_inner();
     db::run(&state.pool, move |conn| {
         conn.write(|conn| {
-            let mut account = store::account(conn, &id)
+            let mut account = store::account_for_update(conn, &id)
                 .optional()?
                 .ok_or_else(|| AppError::not_found("Compte introuvable."))?;
             if account.id == user.id {

@@ -1,0 +1,203 @@
+//! The course files as written (`course.toml`, lesson front matter, `quizzes/*.toml`):
+//! serde structs that refuse unknown keys and keep the position of every value that a
+//! later check may need to point at.
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CourseFile {
+    pub slug: Spanned<String>,
+    pub title: String,
+    pub kind: Spanned<String>,
+    pub audience: String,
+    pub language: Spanned<String>,
+    pub version: String,
+    pub duration_hours: Spanned<f64>,
+    pub summary: String,
+    #[serde(default)]
+    pub objectives: Vec<ObjectiveFile>,
+    pub dpc: Option<Spanned<DpcFile>>,
+    #[serde(default)]
+    pub units: Vec<UnitFile>,
+    pub thesis: Option<Spanned<ThesisFile>>,
+    #[serde(default)]
+    pub configuration: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveFile {
+    pub id: Spanned<String>,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DpcFile {
+    pub action_type: Spanned<String>,
+    pub modality: Spanned<String>,
+    #[serde(default)]
+    pub orientations: Vec<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitFile {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub lessons: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThesisFile {
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LessonFrontMatter {
+    pub title: String,
+    pub minutes: Spanned<u32>,
+    #[serde(default)]
+    pub objectives: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankFile {
+    #[serde(default)]
+    pub questions: Vec<QuestionFile>,
+    #[serde(default)]
+    pub vignettes: Vec<VignetteFile>,
+}
+
+/// Every key any question type may use; the type decides which are required or refused.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuestionFile {
+    pub id: Spanned<String>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub objective: Spanned<String>,
+    pub prompt: String,
+    pub points: Option<Spanned<u32>>,
+    pub feedback: Option<String>,
+    pub choices: Option<Spanned<Vec<ChoiceFile>>>,
+    pub correct: Option<Spanned<Correct>>,
+    pub answer: Option<Spanned<Answer>>,
+    pub tolerance: Option<Spanned<f64>>,
+    pub unit: Option<String>,
+    pub pairs: Option<Spanned<Vec<PairFile>>>,
+    pub items: Option<Spanned<Vec<String>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChoiceFile {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairFile {
+    pub left: String,
+    pub right: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VignetteFile {
+    pub id: Spanned<String>,
+    pub objective: Spanned<String>,
+    pub title: String,
+    pub case: Spanned<String>,
+    pub questions: Vec<QuestionFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizFile {
+    pub title: String,
+    pub role: Spanned<String>,
+    pub pass_mark: Spanned<i64>,
+    pub time_limit_minutes: Option<Spanned<u32>>,
+    pub max_attempts: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub draw: Vec<DrawFile>,
+    pub items: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrawFile {
+    pub objective: Spanned<String>,
+    pub count: Spanned<u32>,
+}
+
+/// `correct = "b"` (single choice) or `correct = ["a", "c"]` (multiple choice).
+#[derive(Debug)]
+pub enum Correct {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Correct {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Correct;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a choice id or a list of choice ids")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Correct, E> {
+                Ok(Correct::One(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Correct, A::Error> {
+                let mut ids = Vec::new();
+                while let Some(id) = seq.next_element::<String>()? {
+                    ids.push(id);
+                }
+                Ok(Correct::Many(ids))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `answer = true` (true/false) or `answer = 15` (numeric).
+#[derive(Debug)]
+pub enum Answer {
+    Bool(bool),
+    Number(f64),
+}
+
+impl<'de> Deserialize<'de> for Answer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Answer;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("true, false or a number")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Answer, E> {
+                Ok(Answer::Bool(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Answer, E> {
+                Ok(Answer::Number(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Answer, E> {
+                Ok(Answer::Number(v as f64))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Answer, E> {
+                Ok(Answer::Number(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

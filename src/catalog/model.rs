@@ -1,0 +1,291 @@
+//! A validated course: what the loader produces from the files and what a course version
+//! stores. Answers are in here (the quiz engine grades with them), so these types are never
+//! sent to clients as they are; [`CourseOutline`] is the public view.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CourseKind {
+    InitialModule,
+    Dpc,
+    Du,
+}
+
+impl CourseKind {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "initial_module" => Some(Self::InitialModule),
+            "dpc" => Some(Self::Dpc),
+            "du" => Some(Self::Du),
+            _ => None,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::InitialModule => "initial_module",
+            Self::Dpc => "dpc",
+            Self::Du => "du",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Objective {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Dpc {
+    /// `formation_continue`, `epp` or `gestion_risques`.
+    pub action_type: String,
+    /// `e_learning` or `mixte`.
+    pub modality: String,
+    pub orientations: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Unit {
+    pub id: String,
+    pub title: String,
+    pub lessons: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Thesis {
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lesson {
+    pub id: String,
+    pub position: u32,
+    pub unit: Option<String>,
+    pub title: String,
+    pub minutes: u32,
+    pub objectives: Vec<String>,
+    /// Sanitised HTML, rendered once at import.
+    pub html: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pair {
+    pub left: String,
+    pub right: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum QuestionKind {
+    SingleChoice { choices: Vec<Choice>, correct: String },
+    MultipleChoice { choices: Vec<Choice>, correct: Vec<String> },
+    TrueFalse { answer: bool },
+    /// The pairs as written are the right matching; they are shuffled when shown.
+    Matching { pairs: Vec<Pair> },
+    /// The items as written are the right order; they are shuffled when shown.
+    Ordering { items: Vec<String> },
+    Numeric { answer: f64, tolerance: f64, unit: Option<String> },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Question {
+    pub id: String,
+    pub objective: String,
+    pub prompt: String,
+    pub points: u32,
+    pub feedback: String,
+    #[serde(flatten)]
+    pub kind: QuestionKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Vignette {
+    pub id: String,
+    pub objective: String,
+    pub title: String,
+    pub case_html: String,
+    pub questions: Vec<Question>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Bank {
+    pub questions: Vec<Question>,
+    pub vignettes: Vec<Vignette>,
+}
+
+impl Bank {
+    /// Drawable items (standalone questions and vignettes) for an objective.
+    pub fn items_for(&self, objective: &str) -> usize {
+        self.questions.iter().filter(|q| q.objective == objective).count()
+            + self.vignettes.iter().filter(|v| v.objective == objective).count()
+    }
+
+    pub fn question_count(&self) -> usize {
+        self.questions.len() + self.vignettes.iter().map(|v| v.questions.len()).sum::<usize>()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum QuizRole {
+    PreTest,
+    PostTest,
+    Final,
+    Formative,
+}
+
+impl QuizRole {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "pre_test" => Some(Self::PreTest),
+            "post_test" => Some(Self::PostTest),
+            "final" => Some(Self::Final),
+            "formative" => Some(Self::Formative),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Draw {
+    pub objective: String,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    Draw(Vec<Draw>),
+    Items(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Quiz {
+    pub id: String,
+    pub title: String,
+    pub role: QuizRole,
+    pub pass_mark: u8,
+    pub time_limit_minutes: Option<u32>,
+    pub max_attempts: Option<u32>,
+    pub selection: Selection,
+}
+
+impl Quiz {
+    pub fn item_count(&self) -> u32 {
+        match &self.selection {
+            Selection::Draw(draws) => draws.iter().map(|d| d.count).sum(),
+            Selection::Items(items) => items.len() as u32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Course {
+    pub slug: String,
+    pub title: String,
+    pub kind: CourseKind,
+    pub audience: String,
+    pub language: String,
+    pub version_label: String,
+    pub duration_minutes: u32,
+    pub summary: String,
+    pub objectives: Vec<Objective>,
+    pub dpc: Option<Dpc>,
+    pub units: Vec<Unit>,
+    pub thesis: Option<Thesis>,
+    /// What each institution fills in: key → description.
+    pub configuration: BTreeMap<String, String>,
+    pub lessons: Vec<Lesson>,
+    pub bank: Bank,
+    pub quizzes: Vec<Quiz>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LessonOutline {
+    pub id: String,
+    pub title: String,
+    pub minutes: u32,
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuizOutline {
+    pub id: String,
+    pub title: String,
+    pub role: QuizRole,
+    /// Percent needed to pass.
+    pub pass_mark: u8,
+    /// Questions or case vignettes per attempt.
+    pub item_count: u32,
+    pub time_limit_minutes: Option<u32>,
+    pub max_attempts: Option<u32>,
+}
+
+/// The public outline of a course version: structure and texts, never questions or answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CourseOutline {
+    pub slug: String,
+    pub title: String,
+    pub kind: CourseKind,
+    pub audience: String,
+    pub language: String,
+    pub version: String,
+    pub version_id: String,
+    pub duration_hours: f64,
+    pub summary: String,
+    pub objectives: Vec<Objective>,
+    pub dpc: Option<Dpc>,
+    pub units: Vec<Unit>,
+    pub thesis: Option<Thesis>,
+    pub lessons: Vec<LessonOutline>,
+    pub quizzes: Vec<QuizOutline>,
+}
+
+impl CourseOutline {
+    pub fn of(course: Course, version_id: String) -> Self {
+        Self {
+            version: course.version_label,
+            version_id,
+            duration_hours: f64::from(course.duration_minutes) / 60.0,
+            lessons: course
+                .lessons
+                .into_iter()
+                .map(|l| LessonOutline { id: l.id, title: l.title, minutes: l.minutes, unit: l.unit })
+                .collect(),
+            quizzes: course
+                .quizzes
+                .iter()
+                .map(|q| QuizOutline {
+                    id: q.id.clone(),
+                    title: q.title.clone(),
+                    role: q.role,
+                    pass_mark: q.pass_mark,
+                    item_count: q.item_count(),
+                    time_limit_minutes: q.time_limit_minutes,
+                    max_attempts: q.max_attempts,
+                })
+                .collect(),
+            slug: course.slug,
+            title: course.title,
+            kind: course.kind,
+            audience: course.audience,
+            language: course.language,
+            summary: course.summary,
+            objectives: course.objectives,
+            dpc: course.dpc,
+            units: course.units,
+            thesis: course.thesis,
+        }
+    }
+}
