@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses the command line and calls in here,
 //! so integration tests and benchmarks drive exactly the code that runs in production.
 
+pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -6,7 +6,7 @@ use qvt_campus::config::Settings;
 use qvt_campus::identity::model::{Email, FullName, Password};
 use qvt_campus::identity::tokens::{self, KeyRing};
 use qvt_campus::identity::{service, store};
-use qvt_campus::{db, mail, startup::Application, telemetry, templates::Templates};
+use qvt_campus::{catalog, db, mail, startup::Application, telemetry, templates::Templates};
 
 #[derive(Parser)]
 #[command(
@@ -37,8 +37,20 @@ enum Command {
     /// Token signing keys (in QVT_KEYS_DIR, default data/keys).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Course folders: check them, or import them without serving.
+    #[command(subcommand)]
+    Courses(CoursesCommand),
     /// Delete erased accounts whose retention period (QVT_RETENTION_YEARS, default 6) is over.
     Purge,
+}
+
+#[derive(Subcommand)]
+enum CoursesCommand {
+    /// Validate every course under DIR (default QVT_COURSES_DIR); print `path:line: message`
+    /// for each problem and exit non-zero, or one summary line per course.
+    Check { dir: Option<std::path::PathBuf> },
+    /// Check, then store each changed course as a new version (unchanged ones are kept).
+    Import { dir: Option<std::path::PathBuf> },
 }
 
 #[derive(Subcommand)]
@@ -99,6 +111,43 @@ fn main() -> anyhow::Result<()> {
             KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
             let kid = tokens::generate_key(&settings.identity.keys_dir)?;
             println!("new signing key {kid}; restart every instance to sign with it");
+            Ok(())
+        }
+        Command::Courses(CoursesCommand::Check { dir }) => {
+            let dir = dir.unwrap_or_else(|| settings.courses_dir.clone());
+            match catalog::load_dir(&dir) {
+                Ok(courses) => {
+                    for c in &courses {
+                        let course = &c.course;
+                        println!(
+                            "{}: ok ({} {}, {} leçons, {} questions, {} quiz, {})",
+                            course.slug,
+                            course.kind.code(),
+                            course.version_label,
+                            course.lessons.len(),
+                            course.bank.question_count(),
+                            course.quizzes.len(),
+                            &c.content_hash[..12]
+                        );
+                    }
+                    Ok(())
+                }
+                Err(problems) => {
+                    for p in &problems {
+                        eprintln!("{p}");
+                    }
+                    eprintln!("{} problème(s)", problems.len());
+                    std::process::exit(1);
+                }
+            }
+        }
+        Command::Courses(CoursesCommand::Import { dir }) => {
+            let dir = dir.unwrap_or_else(|| settings.courses_dir.clone());
+            let pool = db::connect(&settings.database)?;
+            db::migrate(&mut *pool.get()?)?;
+            for (slug, outcome) in catalog::import_dir(&pool, &dir)? {
+                println!("{slug}: {outcome:?}");
+            }
             Ok(())
         }
         Command::Purge => {

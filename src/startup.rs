@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 
+use crate::catalog;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::http;
@@ -53,6 +54,9 @@ impl Application {
             Ok(pool)
         })
         .await??;
+        let (import_pool, courses_dir) = (pool.clone(), settings.courses_dir.clone());
+        tokio::task::spawn_blocking(move || catalog::import_dir(&import_pool, &courses_dir))
+            .await??;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
         let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
         let worker = if settings.mail.worker {
@@ -98,7 +102,14 @@ impl Application {
                 .service(web::resource("/healthz").get(health::healthz))
                 .service(web::resource("/readyz").get(health::readyz))
                 .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
-                .configure(identity::routes::configure)
+                .configure(identity::routes::configure_well_known)
+                // One scope for the whole API: a second scope with the same prefix would
+                // never be reached.
+                .service(
+                    web::scope("/api/v1")
+                        .configure(identity::routes::configure)
+                        .configure(catalog::routes::configure),
+                )
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))
         })

@@ -88,14 +88,30 @@ pub struct Pair {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum QuestionKind {
-    SingleChoice { choices: Vec<Choice>, correct: String },
-    MultipleChoice { choices: Vec<Choice>, correct: Vec<String> },
-    TrueFalse { answer: bool },
+    SingleChoice {
+        choices: Vec<Choice>,
+        correct: String,
+    },
+    MultipleChoice {
+        choices: Vec<Choice>,
+        correct: Vec<String>,
+    },
+    TrueFalse {
+        answer: bool,
+    },
     /// The pairs as written are the right matching; they are shuffled when shown.
-    Matching { pairs: Vec<Pair> },
+    Matching {
+        pairs: Vec<Pair>,
+    },
     /// The items as written are the right order; they are shuffled when shown.
-    Ordering { items: Vec<String> },
-    Numeric { answer: f64, tolerance: f64, unit: Option<String> },
+    Ordering {
+        items: Vec<String>,
+    },
+    Numeric {
+        answer: f64,
+        tolerance: f64,
+        unit: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -127,12 +143,24 @@ pub struct Bank {
 impl Bank {
     /// Drawable items (standalone questions and vignettes) for an objective.
     pub fn items_for(&self, objective: &str) -> usize {
-        self.questions.iter().filter(|q| q.objective == objective).count()
-            + self.vignettes.iter().filter(|v| v.objective == objective).count()
+        self.questions
+            .iter()
+            .filter(|q| q.objective == objective)
+            .count()
+            + self
+                .vignettes
+                .iter()
+                .filter(|v| v.objective == objective)
+                .count()
     }
 
     pub fn question_count(&self) -> usize {
-        self.questions.len() + self.vignettes.iter().map(|v| v.questions.len()).sum::<usize>()
+        self.questions.len()
+            + self
+                .vignettes
+                .iter()
+                .map(|v| v.questions.len())
+                .sum::<usize>()
     }
 }
 
@@ -261,7 +289,12 @@ impl CourseOutline {
             lessons: course
                 .lessons
                 .into_iter()
-                .map(|l| LessonOutline { id: l.id, title: l.title, minutes: l.minutes, unit: l.unit })
+                .map(|l| LessonOutline {
+                    id: l.id,
+                    title: l.title,
+                    minutes: l.minutes,
+                    unit: l.unit,
+                })
                 .collect(),
             quizzes: course
                 .quizzes

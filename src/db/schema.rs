@@ -104,6 +104,43 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    courses (slug) {
+        slug -> Text,
+        current_version_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    course_versions (id) {
+        id -> Text,
+        course_slug -> Text,
+        content_hash -> Text,
+        version_label -> Text,
+        title -> Text,
+        kind -> Text,
+        duration_minutes -> Integer,
+        lesson_count -> Integer,
+        content -> Text,
+        imported_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    course_lessons (version_id, lesson_id) {
+        version_id -> Text,
+        lesson_id -> Text,
+        position -> Integer,
+        unit_id -> Nullable<Text>,
+        title -> Text,
+        minutes -> Integer,
+        html -> Text,
+    }
+}
+
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> organisations (organisation_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, organisations, memberships);
+diesel::allow_tables_to_appear_in_same_query!(courses, course_versions, course_lessons);

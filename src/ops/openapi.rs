@@ -7,6 +7,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
 
+use crate::catalog::routes as catalogue;
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
@@ -26,6 +27,7 @@ use crate::ops::health;
         organisations::create, organisations::list, organisations::get, organisations::members,
         organisations::add_member, organisations::change_role, organisations::remove_member,
         organisations::audit_log, organisations::disable_account,
+        catalogue::list, catalogue::outline,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -33,6 +35,7 @@ use crate::ops::health;
         (name = "ops", description = "Probes for operators"),
         (name = "identity", description = "Accounts, sessions and personal data"),
         (name = "organisations", description = "Universities, schools, training bodies and their members"),
+        (name = "catalogue", description = "The courses and their outlines"),
     ),
 )]
 pub struct ApiDoc;

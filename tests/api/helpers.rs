@@ -74,6 +74,11 @@ impl Drop for TestDb {
     }
 }
 
+/// The course folders of this repository.
+pub fn real_courses() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("courses")
+}
+
 /// Settings for a test: temp data dir, the given database, file mail, fast worker.
 pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     let mut s = Settings::from_lookup(|_| None).expect("default settings");
@@ -83,6 +88,8 @@ pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     s.database.pool_size = 4;
     s.mail.outbox_dir = dir.join("outbox");
     s.identity.keys_dir = dir.join("keys");
+    // No catalogue unless a test asks for one (see `real_courses`).
+    s.courses_dir = dir.join("courses");
     s.mail.poll_interval = Duration::from_millis(100);
     s.mail.retry_base = Duration::from_secs(1);
     s.public_url = "http://campus.test".into();

@@ -1,4 +1,4 @@
-//! The identity API under `/api/v1`, and `/.well-known/jwks.json`.
+//! The identity API (mounted under `/api/v1` by `startup`), and `/.well-known/jwks.json`.
 
 pub mod auth;
 pub mod me;
@@ -8,53 +8,45 @@ use actix_web::{web, HttpResponse};
 
 use crate::startup::AppState;
 
+/// `/.well-known/jwks.json`, at the root.
+pub fn configure_well_known(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/.well-known/jwks.json").get(jwks));
+}
+
+/// The identity endpoints, mounted under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/.well-known/jwks.json").get(jwks))
+    cfg.service(web::resource("/auth/register").post(auth::register))
+        .service(web::resource("/auth/login").post(auth::login))
+        .service(web::resource("/auth/refresh").post(auth::refresh))
+        .service(web::resource("/auth/logout").post(auth::logout))
+        .service(web::resource("/auth/verify-email").post(auth::verify_email))
+        .service(web::resource("/auth/password-reset/request").post(auth::request_password_reset))
+        .service(web::resource("/auth/password-reset/confirm").post(auth::confirm_password_reset))
         .service(
-            web::scope("/api/v1")
-                .service(web::resource("/auth/register").post(auth::register))
-                .service(web::resource("/auth/login").post(auth::login))
-                .service(web::resource("/auth/refresh").post(auth::refresh))
-                .service(web::resource("/auth/logout").post(auth::logout))
-                .service(web::resource("/auth/verify-email").post(auth::verify_email))
-                .service(
-                    web::resource("/auth/password-reset/request")
-                        .post(auth::request_password_reset),
-                )
-                .service(
-                    web::resource("/auth/password-reset/confirm")
-                        .post(auth::confirm_password_reset),
-                )
-                .service(
-                    web::resource("/me")
-                        .get(me::get)
-                        .patch(me::update)
-                        .delete(me::erase),
-                )
-                .service(web::resource("/me/export").get(me::export))
-                .service(
-                    web::resource("/organisations")
-                        .get(organisations::list)
-                        .post(organisations::create),
-                )
-                .service(web::resource("/organisations/{id}").get(organisations::get))
-                .service(
-                    web::resource("/organisations/{id}/audit-log").get(organisations::audit_log),
-                )
-                .service(
-                    web::resource("/organisations/{id}/members")
-                        .get(organisations::members)
-                        .post(organisations::add_member),
-                )
-                .service(
-                    web::resource("/organisations/{id}/members/{account_id}")
-                        .patch(organisations::change_role)
-                        .delete(organisations::remove_member),
-                )
-                .service(
-                    web::resource("/accounts/{id}/disable").post(organisations::disable_account),
-                ),
-        );
+            web::resource("/me")
+                .get(me::get)
+                .patch(me::update)
+                .delete(me::erase),
+        )
+        .service(web::resource("/me/export").get(me::export))
+        .service(
+            web::resource("/organisations")
+                .get(organisations::list)
+                .post(organisations::create),
+        )
+        .service(web::resource("/organisations/{id}").get(organisations::get))
+        .service(web::resource("/organisations/{id}/audit-log").get(organisations::audit_log))
+        .service(
+            web::resource("/organisations/{id}/members")
+                .get(organisations::members)
+                .post(organisations::add_member),
+        )
+        .service(
+            web::resource("/organisations/{id}/members/{account_id}")
+                .patch(organisations::change_role)
+                .delete(organisations::remove_member),
+        )
+        .service(web::resource("/accounts/{id}/disable").post(organisations::disable_account));
 }
 
 /// The public keys that verify access tokens (JWKS).

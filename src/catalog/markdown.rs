@@ -1,0 +1,156 @@
+//! Lesson Markdown: the safety rules authors must follow (no raw HTML, no images, only
+//! web and mail links, declared configuration keys) and the rendering to sanitised HTML.
+
+use std::collections::BTreeMap;
+
+use pulldown_cmark::{html, Event, Options, Parser, Tag};
+
+/// A problem at a byte offset of the Markdown text.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MarkdownIssue {
+    pub offset: usize,
+    pub message: String,
+}
+
+const CONFIG_OPEN: &str = "{{config:";
+
+fn options() -> Options {
+    Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH
+}
+
+/// Every rule the text breaks, with where.
+pub fn check(text: &str, configuration: &BTreeMap<String, String>) -> Vec<MarkdownIssue> {
+    let mut issues = Vec::new();
+    for (event, range) in Parser::new_ext(text, options()).into_offset_iter() {
+        let message = match event {
+            Event::Html(_) | Event::InlineHtml(_) => {
+                Some("HTML brut interdit dans une leçon".to_string())
+            }
+            Event::Start(Tag::Image { .. }) => Some("image interdite dans une leçon".to_string()),
+            Event::Start(Tag::Link { dest_url, .. }) => {
+                let url = dest_url.to_ascii_lowercase();
+                (!["https://", "http://", "mailto:"]
+                    .iter()
+                    .any(|p| url.starts_with(p)))
+                .then(|| {
+                    format!(
+                        "lien refusé ({dest_url}) : seuls https://, http:// et mailto: sont permis"
+                    )
+                })
+            }
+            _ => None,
+        };
+        if let Some(message) = message {
+            issues.push(MarkdownIssue {
+                offset: range.start,
+                message,
+            });
+        }
+    }
+    for (offset, key) in config_keys(text) {
+        match key {
+            Some(key) if configuration.contains_key(key) => {}
+            Some(key) => issues.push(MarkdownIssue {
+                offset,
+                message: format!("clé de configuration « {key} » non déclarée dans [configuration] de course.toml"),
+            }),
+            None => issues.push(MarkdownIssue { offset, message: "{{config:…}} non refermé".into() }),
+        }
+    }
+    issues
+}
+
+/// The `{{config:KEY}}` references of a text, with their offsets (`None` if unclosed).
+fn config_keys(text: &str) -> Vec<(usize, Option<&str>)> {
+    text.match_indices(CONFIG_OPEN)
+        .map(|(offset, _)| {
+            let rest = &text[offset + CONFIG_OPEN.len()..];
+            (offset, rest.find("}}").map(|end| rest[..end].trim()))
+        })
+        .collect()
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Renders checked Markdown to HTML, sanitised whatever the input. Configuration
+/// references become a marked span that pages fill in per institution.
+pub fn render(text: &str, configuration: &BTreeMap<String, String>) -> String {
+    // Keys are swapped for inert markers first, so Markdown cannot mangle them.
+    let mut keyed = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut keys = Vec::new();
+    while let Some(start) = rest.find(CONFIG_OPEN) {
+        let after = &rest[start + CONFIG_OPEN.len()..];
+        let Some(end) = after.find("}}") else { break };
+        keyed.push_str(&rest[..start]);
+        keyed.push_str(&format!("QVTCONFIGMARKER{}X", keys.len()));
+        keys.push(after[..end].trim().to_owned());
+        rest = &after[end + 2..];
+    }
+    keyed.push_str(rest);
+
+    let mut raw = String::new();
+    html::push_html(&mut raw, Parser::new_ext(&keyed, options()));
+    let mut clean = ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer"))
+        .clean(&raw)
+        .to_string();
+    for (i, key) in keys.iter().enumerate().rev() {
+        let description = configuration.get(key).map(String::as_str).unwrap_or(key);
+        let span = format!(
+            "<span class=\"a-configurer\" data-config=\"{}\">[à compléter par l'établissement : {}]</span>",
+            escape(key),
+            escape(description)
+        );
+        clean = clean.replace(&format!("QVTCONFIGMARKER{i}X"), &span);
+    }
+    clean
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> BTreeMap<String, String> {
+        BTreeMap::from([("ecoute".to_string(), "Ligne d'écoute <locale>".to_string())])
+    }
+
+    #[test]
+    fn raw_html_images_and_odd_links_are_reported_where_they_are() {
+        let text = "Texte\n\n<script>alert(1)</script>\n\n![x](https://a/b.png) [ici](javascript:alert(1)) [ok](https://x.fr)";
+        let issues = check(text, &config());
+        let messages: Vec<&str> = issues.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(issues.len(), 3, "{messages:?}");
+        assert!(messages[0].contains("HTML"));
+        assert_eq!(issues[0].offset, 7);
+        assert!(messages[1].contains("image"));
+        assert!(messages[2].contains("javascript"));
+    }
+
+    #[test]
+    fn configuration_keys_must_be_declared() {
+        let issues = check(
+            "Appelez {{config:ecoute}} ou {{config:inconnue}}.",
+            &config(),
+        );
+        assert_eq!(issues.len(), 1);
+        assert!(issues[0].message.contains("inconnue"));
+    }
+
+    #[test]
+    fn rendering_is_sanitised_and_fills_configuration_markers() {
+        let html = render(
+            "## Titre\n\nAppelez {{config:ecoute}}.\n\n<img src=x onerror=alert(1)>",
+            &config(),
+        );
+        assert!(html.contains("<h2>Titre</h2>"), "{html}");
+        assert!(html.contains("data-config=\"ecoute\""), "{html}");
+        assert!(html.contains("Ligne d'écoute &lt;locale&gt;"), "{html}");
+        assert!(!html.contains("onerror"), "{html}");
+    }
+}

@@ -1,0 +1,347 @@
+//! The course catalogue: the checker on the real courses and on broken copies, versioned
+//! import, and an API that never reveals answers.
+
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use qvt_campus::catalog::{self, store, Diagnostic};
+use qvt_campus::db::schema::course_versions;
+use serde_json::Value;
+
+use crate::helpers::{problem, real_courses, spawn_app_with};
+
+const SAMPLE: &str = "dpc-tensions-conflits";
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// A scratch copy of a real course, to break.
+fn course_copy() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let course = dir.path().join(SAMPLE);
+    copy_dir(&real_courses().join(SAMPLE), &course);
+    (dir, course)
+}
+
+fn edit(path: &Path, change: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, change(text)).unwrap();
+}
+
+/// 1-based line of the first line of `path` containing `needle`.
+fn line_with(path: &Path, needle: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains(needle))
+        .expect("needle present")
+        + 1
+}
+
+fn problems_of(course: &Path) -> Vec<Diagnostic> {
+    catalog::load_course(course).expect_err("the broken copy is refused")
+}
+
+fn assert_reported(problems: &[Diagnostic], path: &Path, line: usize, words: &str) {
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == path && p.line == line && p.message.contains(words)),
+        "expected {}:{line}: …{words}… in {problems:#?}",
+        path.display()
+    );
+}
+
+#[test]
+fn the_real_courses_pass_the_checker() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
+        .args(["courses", "check"])
+        .arg(real_courses())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for slug in [
+        "dpc-epuisement-professionnel",
+        "dpc-securite-exercice",
+        "dpc-tensions-conflits",
+        "du-soigner-les-soignants",
+        "qvt-formation-initiale",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{slug}: ok"))),
+            "{slug} in {stdout}"
+        );
+    }
+}
+
+#[test]
+fn the_real_courses_meet_the_programme_minimums() {
+    for loaded in catalog::load_dir(&real_courses()).unwrap() {
+        let course = &loaded.course;
+        assert!(course.lessons.len() >= 6, "{}", course.slug);
+        assert!(course.bank.question_count() >= 20, "{}", course.slug);
+        assert!(
+            course.lessons.iter().all(|l| !l.html.contains("<script")),
+            "{}",
+            course.slug
+        );
+    }
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_its_line() {
+    let (_dir, course) = course_copy();
+    let file = course.join("course.toml");
+    edit(&file, |t| {
+        t.replacen("summary =", "colour = \"bleu\"\nsummary =", 1)
+    });
+    assert_reported(
+        &problems_of(&course),
+        &file,
+        line_with(&file, "colour"),
+        "colour",
+    );
+}
+
+#[test]
+fn a_correct_answer_missing_from_the_choices_is_reported() {
+    let (_dir, course) = course_copy();
+    let bank = course.join("quizzes/banque.toml");
+    let text = std::fs::read_to_string(&bank).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("correct = \""))
+        .unwrap()
+        .to_owned();
+    edit(&bank, |t| t.replacen(&line, "correct = \"zz\"", 1));
+    assert_reported(
+        &problems_of(&course),
+        &bank,
+        line_with(&bank, "correct = \"zz\""),
+        "zz",
+    );
+}
+
+#[test]
+fn a_duplicate_id_is_reported_on_the_second_one() {
+    let (_dir, course) = course_copy();
+    let bank = course.join("quizzes/banque.toml");
+    let text = std::fs::read_to_string(&bank).unwrap();
+    let mut ids = text.lines().filter(|l| l.starts_with("id = \""));
+    let (first, second) = (
+        ids.next().unwrap().to_owned(),
+        ids.next().unwrap().to_owned(),
+    );
+    edit(&bank, |t| t.replacen(&second, &first, 1));
+    let line = std::fs::read_to_string(&bank)
+        .unwrap()
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == first)
+        .nth(1)
+        .unwrap()
+        .0
+        + 1;
+    assert_reported(&problems_of(&course), &bank, line, "en double");
+}
+
+#[test]
+fn a_dangling_objective_is_reported() {
+    let (_dir, course) = course_copy();
+    let quiz = course.join("quizzes/post-test.toml");
+    edit(&quiz, |t| {
+        t.replacen("objective = \"o1\"", "objective = \"o99\"", 1)
+    });
+    assert_reported(&problems_of(&course), &quiz, line_with(&quiz, "o99"), "o99");
+}
+
+#[test]
+fn a_pass_mark_out_of_range_is_reported() {
+    let (_dir, course) = course_copy();
+    let quiz = course.join("quizzes/post-test.toml");
+    let line = line_with(&quiz, "pass_mark");
+    edit(&quiz, |t| {
+        let old = t
+            .lines()
+            .find(|l| l.starts_with("pass_mark"))
+            .unwrap()
+            .to_owned();
+        t.replacen(&old, "pass_mark = 150", 1)
+    });
+    assert_reported(&problems_of(&course), &quiz, line, "pass_mark");
+}
+
+#[test]
+fn missing_lessons_are_reported() {
+    let (_dir, course) = course_copy();
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    lessons.sort();
+    for lesson in &lessons[5..] {
+        std::fs::remove_file(lesson).unwrap();
+    }
+    let problems = problems_of(&course);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == course.join("lessons") && p.message.contains("au moins 6")),
+        "{problems:#?}"
+    );
+}
+
+#[test]
+fn unsafe_markdown_is_reported_on_its_line() {
+    let (_dir, course) = course_copy();
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    lessons.sort();
+    let lesson = &lessons[0];
+    edit(lesson, |t| {
+        format!("{t}\n\n<script>alert('x')</script>\n\n[piège](javascript:alert(1))\n")
+    });
+    let problems = problems_of(&course);
+    assert_reported(&problems, lesson, line_with(lesson, "<script>"), "HTML");
+    assert_reported(
+        &problems,
+        lesson,
+        line_with(lesson, "javascript:"),
+        "javascript",
+    );
+}
+
+#[tokio::test]
+async fn the_catalogue_lists_the_five_programmes_and_import_is_idempotent() {
+    // Arrange: serve imports the real courses.
+    let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
+
+    // Act
+    let list: Vec<Value> = app.get("/api/v1/courses").await.json().await.unwrap();
+    let again = catalog::import_dir(&app.pool, &real_courses()).unwrap();
+
+    // Assert
+    assert_eq!(list.len(), 5);
+    let kinds: Vec<&str> = list.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "dpc").count(), 3);
+    assert!(list
+        .iter()
+        .all(|c| c["lesson_count"].as_i64().unwrap() >= 6));
+    assert!(again
+        .iter()
+        .all(|(_, outcome)| matches!(outcome, store::ImportOutcome::Unchanged { .. })));
+    let versions: i64 = course_versions::table
+        .count()
+        .get_result(&mut app.conn())
+        .unwrap();
+    assert_eq!(versions, 5);
+}
+
+#[tokio::test]
+async fn a_changed_lesson_makes_a_new_version_and_leaves_the_old_one_intact() {
+    // Arrange
+    let (dir, course) = course_copy();
+    let app = spawn_app_with(|s| s.courses_dir = dir.path().to_path_buf()).await;
+    let before = store::current_version(&mut app.conn(), SAMPLE).unwrap();
+    let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    lessons.sort();
+    let lesson_id = lessons[0]
+        .file_stem()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    edit(&lessons[0], |t| {
+        format!("{t}\n\nUn paragraphe ajouté par l'équipe pédagogique.\n")
+    });
+
+    // Act
+    let outcomes = catalog::import_dir(&app.pool, dir.path()).unwrap();
+
+    // Assert
+    let after = store::current_version(&mut app.conn(), SAMPLE).unwrap();
+    assert!(matches!(
+        outcomes[0].1,
+        store::ImportOutcome::Imported { .. }
+    ));
+    assert_ne!(before.id, after.id);
+    assert_ne!(before.content_hash, after.content_hash);
+    let old_html = store::lesson_html(&mut app.conn(), &before.id, &lesson_id).unwrap();
+    let new_html = store::lesson_html(&mut app.conn(), &after.id, &lesson_id).unwrap();
+    assert!(!old_html.contains("paragraphe ajouté"));
+    assert!(new_html.contains("paragraphe ajouté"));
+    assert_eq!(
+        store::versions_of(&mut app.conn(), SAMPLE).unwrap().len(),
+        2
+    );
+    let outline: Value = app
+        .get(&format!("/api/v1/courses/{SAMPLE}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outline["version_id"], after.id.as_str());
+}
+
+#[tokio::test]
+async fn outlines_never_reveal_questions_or_answers() {
+    let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
+    for loaded in catalog::load_dir(&real_courses()).unwrap() {
+        let course = loaded.course;
+        let response = app.get(&format!("/api/v1/courses/{}", course.slug)).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let outline: Value = response.json().await.unwrap();
+        let text = outline.to_string();
+
+        assert_eq!(
+            outline["lessons"].as_array().unwrap().len(),
+            course.lessons.len()
+        );
+        assert_eq!(
+            outline["quizzes"].as_array().unwrap().len(),
+            course.quizzes.len()
+        );
+        for key in [
+            "\"correct\"",
+            "\"answer\"",
+            "\"feedback\"",
+            "\"choices\"",
+            "\"pairs\"",
+            "\"tolerance\"",
+            "\"questions\"",
+        ] {
+            assert!(!text.contains(key), "{} outline leaks {key}", course.slug);
+        }
+        for question in &course.bank.questions {
+            assert!(
+                !text.contains(&question.feedback),
+                "{}: feedback of {} leaked",
+                course.slug,
+                question.id
+            );
+        }
+    }
+    problem(app.get("/api/v1/courses/inexistant").await, 404).await;
+}
