@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod config;
 pub mod db;
+pub mod enrolment;
 pub mod error;
 pub mod http;
 pub mod identity;

@@ -13,6 +13,7 @@ use anyhow::Context;
 use crate::catalog;
 use crate::config::Settings;
 use crate::db::{self, Pool};
+use crate::enrolment;
 use crate::http;
 use crate::identity::{self, tokens::KeyRing};
 use crate::mail::{self, Worker};
@@ -108,7 +109,8 @@ impl Application {
                 .service(
                     web::scope("/api/v1")
                         .configure(identity::routes::configure)
-                        .configure(catalog::routes::configure),
+                        .configure(catalog::routes::configure)
+                        .configure(enrolment::routes::configure),
                 )
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))

@@ -158,6 +158,26 @@ impl DbConn {
     }
 }
 
+/// Inserts many rows of one table in chunks (one multi-row INSERT per chunk), on either
+/// backend: `batch_insert!(conn, table, &rows)` returns the number of rows inserted.
+#[macro_export]
+macro_rules! batch_insert {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let mut inserted = 0usize;
+        for chunk in $rows.chunks(500) {
+            inserted += match &mut *$conn {
+                $crate::db::DbConn::Pg(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?
+                }
+                $crate::db::DbConn::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?
+                }
+            };
+        }
+        inserted
+    }};
+}
+
 /// Runs blocking database work on actix's blocking thread pool with a pooled connection.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
 where

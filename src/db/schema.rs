@@ -140,7 +140,50 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    training_sessions (id) {
+        id -> Text,
+        organisation_id -> Text,
+        course_slug -> Text,
+        course_version_id -> Text,
+        title -> Text,
+        opens_on -> Date,
+        closes_on -> Date,
+        capacity -> Nullable<Integer>,
+        active_count -> Integer,
+        enrolment_mode -> Text,
+        enrolment_key_hash -> Nullable<Text>,
+        dpc_action_ref -> Nullable<Text>,
+        dpc_session_no -> Nullable<Text>,
+        odpc_number -> Nullable<Text>,
+        academic_year -> Nullable<Text>,
+        curriculum -> Nullable<Text>,
+        closed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    enrolments (id) {
+        id -> Text,
+        session_id -> Text,
+        account_id -> Text,
+        course_version_id -> Text,
+        status -> Text,
+        enrolled_by -> Nullable<Text>,
+        enrolled_at -> Timestamp,
+        withdrawn_by -> Nullable<Text>,
+        withdrawn_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(enrolments -> training_sessions (session_id));
+diesel::joinable!(enrolments -> accounts (account_id));
 diesel::joinable!(memberships -> accounts (account_id));
 diesel::joinable!(memberships -> organisations (organisation_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, organisations, memberships);
 diesel::allow_tables_to_appear_in_same_query!(courses, course_versions, course_lessons);
+diesel::allow_tables_to_appear_in_same_query!(training_sessions, enrolments, accounts);
+diesel::allow_tables_to_appear_in_same_query!(organisations, training_sessions);
+diesel::allow_tables_to_appear_in_same_query!(organisations, enrolments);

@@ -132,3 +132,20 @@ pub fn require_org_admin(
         ))
     }
 }
+
+/// The organisation, if the user teaches or administers there (tutor, org admin, or
+/// platform admin): who may see a session's learners.
+pub fn require_staff(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    organisation_id: &str,
+) -> Result<Organisation, AppError> {
+    let (organisation, role) = require_member(conn, user, organisation_id)?;
+    if user.is_platform_admin || matches!(role, Some(Role::OrgAdmin) | Some(Role::Tutor)) {
+        Ok(organisation)
+    } else {
+        Err(AppError::forbidden(
+            "Réservé aux tuteurs et administrateurs de cette organisation.",
+        ))
+    }
+}

@@ -17,8 +17,13 @@ fn argon2() -> Argon2<'static> {
 }
 
 pub fn hash(password: &Password) -> anyhow::Result<String> {
+    hash_secret(password.expose())
+}
+
+/// Hashes any shared secret (an enrolment key) the way passwords are hashed.
+pub fn hash_secret(secret: &str) -> anyhow::Result<String> {
     argon2()
-        .hash_password(password.expose().as_bytes())
+        .hash_password(secret.as_bytes())
         .map(|h| h.to_string())
         .map_err(|e| anyhow::anyhow!("cannot hash a password: {e}"))
 }

@@ -314,6 +314,12 @@ pub fn confirm_password_reset(
     conn.write(|conn| {
         let account_id =
             store::consume_one_time(conn, store::PASSWORD_RESET, &hash_token(presented))?
+                // An invitation (account created by a bulk enrolment) sets the first password.
+                .or(store::consume_one_time(
+                    conn,
+                    store::INVITATION,
+                    &hash_token(presented),
+                )?)
                 .ok_or_else(|| {
                     AppError::invalid(
                         "token",

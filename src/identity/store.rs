@@ -304,6 +304,7 @@ pub fn refresh_tokens_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec
 
 pub const VERIFY_EMAIL: &str = "verify_email";
 pub const PASSWORD_RESET: &str = "password_reset";
+pub const INVITATION: &str = "invitation";
 
 pub fn insert_one_time(
     conn: &mut DbConn,

@@ -75,23 +75,48 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
+#[derive(Insertable)]
+#[diesel(table_name = mail_outbox)]
+struct PendingRow {
+    id: String,
+    recipient: String,
+    template: String,
+    context: String,
+    status: &'static str,
+    attempts: i32,
+    next_attempt_at: NaiveDateTime,
+    created_at: NaiveDateTime,
+}
+
+impl PendingRow {
+    fn of(mail: &NewMail, at: NaiveDateTime) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            recipient: mail.recipient.to_string(),
+            template: mail.template.clone(),
+            context: mail.context.to_string(),
+            status: Status::Pending.as_str(),
+            attempts: 0,
+            next_attempt_at: at,
+            created_at: at,
+        }
+    }
+}
+
 /// Inserts a pending message; call it inside the caller's transaction.
 pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
-    let id = uuid::Uuid::new_v4().to_string();
-    let at = now();
+    let row = PendingRow::of(mail, now());
     diesel::insert_into(mail_outbox::table)
-        .values((
-            mail_outbox::id.eq(&id),
-            mail_outbox::recipient.eq(mail.recipient.to_string()),
-            mail_outbox::template.eq(&mail.template),
-            mail_outbox::context.eq(mail.context.to_string()),
-            mail_outbox::status.eq(Status::Pending.as_str()),
-            mail_outbox::attempts.eq(0),
-            mail_outbox::next_attempt_at.eq(at),
-            mail_outbox::created_at.eq(at),
-        ))
+        .values(&row)
         .execute(conn)?;
-    Ok(id)
+    Ok(row.id)
+}
+
+/// Inserts many pending messages at once (bulk imports); inside the caller's transaction.
+pub fn enqueue_many(conn: &mut DbConn, mails: &[NewMail]) -> QueryResult<usize> {
+    let at = now();
+    let rows: Vec<PendingRow> = mails.iter().map(|m| PendingRow::of(m, at)).collect();
+    Ok(crate::batch_insert!(conn, mail_outbox::table, &rows))
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<OutboxRow> {

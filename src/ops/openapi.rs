@@ -8,6 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
 
 use crate::catalog::routes as catalogue;
+use crate::enrolment::{import as enrolment_import, routes as enrolment};
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
@@ -28,6 +29,9 @@ use crate::ops::health;
         organisations::add_member, organisations::change_role, organisations::remove_member,
         organisations::audit_log, organisations::disable_account,
         catalogue::list, catalogue::outline,
+        enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
+        enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
+        enrolment::my_enrolments, enrolment_import::import,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -36,6 +40,7 @@ use crate::ops::health;
         (name = "identity", description = "Accounts, sessions and personal data"),
         (name = "organisations", description = "Universities, schools, training bodies and their members"),
         (name = "catalogue", description = "The courses and their outlines"),
+        (name = "enrolment", description = "Sessions of a course and enrolments in them"),
     ),
 )]
 pub struct ApiDoc;

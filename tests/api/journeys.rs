@@ -180,3 +180,16 @@ impl TestApp {
         body[start..].split_whitespace().next().unwrap().to_owned()
     }
 }
+
+impl TestApp {
+    /// Waits for a mail to `to` whose subject contains `words`; returns the subject.
+    pub async fn token_from_mail_subject(&self, to: &str, words: &str) -> String {
+        eventually(Duration::from_secs(10), || {
+            self.mails_to(to)
+                .into_iter()
+                .map(|(s, _)| s)
+                .find(|s| s.contains(words))
+        })
+        .await
+    }
+}

@@ -3,6 +3,8 @@
 //! spoken to over HTTP.
 
 mod catalog;
+mod enrolment;
+mod enrolment_import;
 mod health;
 mod helpers;
 mod identity_orgs;

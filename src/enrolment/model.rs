@@ -1,0 +1,164 @@
+//! Session and enrolment rules as pure functions: what a session must say for its kind of
+//! course, when it accepts enrolments, and the identifiers it carries.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentMode {
+    /// Anyone signed in may enrol.
+    Open,
+    /// Enrolment needs the session's key.
+    Key,
+    /// Only the organisation's admins enrol people.
+    AdminOnly,
+}
+
+impl EnrolmentMode {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "open" => Ok(Self::Open),
+            "key" => Ok(Self::Key),
+            "admin_only" => Ok(Self::AdminOnly),
+            _ => Err("mode d'inscription inconnu : open, key ou admin_only".into()),
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Key => "key",
+            Self::AdminOnly => "admin_only",
+        }
+    }
+}
+
+pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| "date attendue au format AAAA-MM-JJ".to_string())
+}
+
+/// ANDPC reference of a DPC action: 11 digits.
+pub fn parse_dpc_action_ref(raw: &str) -> Result<String, String> {
+    let value: String = raw.chars().filter(|c| !c.is_whitespace()).collect();
+    if value.len() == 11 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value)
+    } else {
+        Err("référence de l'action DPC : 11 chiffres attendus".into())
+    }
+}
+
+/// Session number of a DPC action: 1 to 4 digits.
+pub fn parse_dpc_session_no(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if (1..=4).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err("numéro de session DPC : 1 à 4 chiffres".into())
+    }
+}
+
+/// `2026-2027`: two consecutive years.
+pub fn parse_academic_year(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let consecutive = value
+        .split_once('-')
+        .and_then(|(a, b)| Some((a.parse::<u16>().ok()?, b.parse::<u16>().ok()?)))
+        .is_some_and(|(a, b)| a >= 2000 && b == a + 1);
+    if consecutive {
+        Ok(value.to_owned())
+    } else {
+        Err("année universitaire attendue sous la forme 2026-2027".into())
+    }
+}
+
+pub fn parse_title(raw: &str) -> Result<String, String> {
+    let value = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    match value.chars().count() {
+        0 => Err("titre obligatoire".into()),
+        n if n > 200 => Err("au plus 200 caractères".into()),
+        _ => Ok(value),
+    }
+}
+
+/// Curriculum of a promotion (DFGSM, DFASM, IFSI…): short free text.
+pub fn parse_curriculum(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() || value.chars().count() > 60 {
+        Err("cursus : 1 à 60 caractères (DFGSM, DFASM, IFSI…)".into())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+pub fn parse_enrolment_key(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if (6..=64).contains(&value.chars().count()) {
+        Ok(value.to_owned())
+    } else {
+        Err("clé d'inscription : 6 à 64 caractères".into())
+    }
+}
+
+pub fn parse_capacity(value: i64) -> Result<i32, String> {
+    if (1..=100_000).contains(&value) {
+        Ok(value as i32)
+    } else {
+        Err("capacité : entre 1 et 100 000".into())
+    }
+}
+
+/// Why a session refuses an enrolment today, if it does.
+pub fn closed_reason(
+    today: NaiveDate,
+    opens_on: NaiveDate,
+    closes_on: NaiveDate,
+    closed: bool,
+    by_admin: bool,
+) -> Option<&'static str> {
+    if closed {
+        Some("Cette session est close.")
+    } else if today > closes_on {
+        Some("Les inscriptions à cette session sont terminées.")
+    } else if today < opens_on && !by_admin {
+        Some("Les inscriptions à cette session ne sont pas encore ouvertes.")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        parse_date(s).unwrap()
+    }
+
+    #[test]
+    fn a_session_takes_enrolments_between_its_dates_and_admins_may_enrol_early() {
+        let (opens, closes) = (d("2026-09-01"), d("2026-12-31"));
+        assert!(closed_reason(d("2026-10-01"), opens, closes, false, false).is_none());
+        assert!(closed_reason(d("2026-12-31"), opens, closes, false, false).is_none());
+        assert!(closed_reason(d("2027-01-01"), opens, closes, false, true).is_some());
+        assert!(closed_reason(d("2026-08-31"), opens, closes, false, false).is_some());
+        assert!(closed_reason(d("2026-08-31"), opens, closes, false, true).is_none());
+        assert!(closed_reason(d("2026-10-01"), opens, closes, true, true).is_some());
+    }
+
+    #[test]
+    fn identifiers_are_checked() {
+        assert_eq!(
+            parse_dpc_action_ref("1234 567 8901").unwrap(),
+            "12345678901"
+        );
+        assert!(parse_dpc_action_ref("1234567890").is_err());
+        assert!(parse_dpc_session_no("12345").is_err());
+        assert_eq!(parse_academic_year("2026-2027").unwrap(), "2026-2027");
+        assert!(parse_academic_year("2026-2028").is_err());
+        assert!(parse_date("31/12/2026").is_err());
+        assert!(EnrolmentMode::parse("invite").is_err());
+        assert!(parse_capacity(0).is_err());
+    }
+}

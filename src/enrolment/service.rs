@@ -1,0 +1,438 @@
+//! Session and enrolment use cases. Each runs on one connection (through `db::run`) and
+//! writes in one transaction, mails included.
+
+use chrono::{NaiveDate, Utc};
+use diesel::OptionalExtension;
+use serde_json::json;
+
+use super::model::{closed_reason, EnrolmentMode};
+use super::store::{self, Enrolment, Session};
+use crate::catalog::model::CourseKind;
+use crate::catalog::store as catalog;
+use crate::db::DbConn;
+use crate::error::AppError;
+use crate::identity::auth::{require_org_admin, CurrentUser};
+use crate::identity::model::OrgKind;
+use crate::identity::password;
+use crate::identity::store::{self as identity, Account};
+use crate::mail::{self, NewMail};
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// What an org admin asks for; fields already parsed.
+pub struct NewSession {
+    pub course: String,
+    pub title: String,
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub capacity: Option<i32>,
+    pub mode: EnrolmentMode,
+    pub key: Option<String>,
+    pub dpc_action_ref: Option<String>,
+    pub dpc_session_no: Option<String>,
+    pub academic_year: Option<String>,
+    pub curriculum: Option<String>,
+}
+
+fn hash_key(key: Option<&str>) -> Result<Option<String>, AppError> {
+    key.map(password::hash_secret)
+        .transpose()
+        .map_err(AppError::internal)
+}
+
+pub fn create_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    organisation_id: &str,
+    new: NewSession,
+) -> Result<Session, AppError> {
+    let key_hash = hash_key(new.key.as_deref())?;
+    conn.write(|conn| {
+        let organisation = require_org_admin(conn, user, organisation_id)?;
+        let version = catalog::current_version(conn, &new.course)
+            .optional()?
+            .ok_or_else(|| {
+                AppError::invalid("course", format!("aucune formation « {} »", new.course))
+            })?;
+        let kind = CourseKind::parse(&version.kind).expect("stored kinds are valid");
+        let mut odpc_number = None;
+        if kind == CourseKind::Dpc {
+            if OrgKind::parse(&organisation.kind) != Ok(OrgKind::TrainingBody) {
+                return Err(AppError::invalid(
+                    "course",
+                    "seul un organisme de DPC peut ouvrir une session DPC",
+                ));
+            }
+            odpc_number = organisation.odpc_number.clone();
+            let mut missing = Vec::new();
+            if new.dpc_action_ref.is_none() {
+                missing.push(crate::error::FieldError::new(
+                    "dpc_action_ref",
+                    "obligatoire pour une session DPC",
+                ));
+            }
+            if new.dpc_session_no.is_none() {
+                missing.push(crate::error::FieldError::new(
+                    "dpc_session_no",
+                    "obligatoire pour une session DPC",
+                ));
+            }
+            if !missing.is_empty() {
+                return Err(AppError::invalid_fields(missing));
+            }
+        } else if new.dpc_action_ref.is_some() || new.dpc_session_no.is_some() {
+            return Err(AppError::invalid(
+                "dpc_action_ref",
+                "réservé aux sessions DPC",
+            ));
+        }
+        let now = Utc::now().naive_utc();
+        let session = Session {
+            id: identity::new_id(),
+            organisation_id: organisation.id.clone(),
+            course_slug: new.course.clone(),
+            course_version_id: version.id,
+            title: new.title.clone(),
+            opens_on: new.opens_on,
+            closes_on: new.closes_on,
+            capacity: new.capacity,
+            active_count: 0,
+            enrolment_mode: new.mode.code().into(),
+            enrolment_key_hash: key_hash.clone(),
+            dpc_action_ref: new.dpc_action_ref.clone(),
+            dpc_session_no: new.dpc_session_no.clone(),
+            odpc_number,
+            academic_year: new.academic_year.clone(),
+            curriculum: new.curriculum.clone(),
+            closed_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        store::insert_session(conn, &session)?;
+        identity::audit(
+            conn,
+            Some(&user.id),
+            "session.created",
+            Some(&organisation.id),
+            Some(&session.id),
+            json!({ "course": session.course_slug, "title": session.title }),
+        )?;
+        Ok(session)
+    })
+}
+
+/// Loads a session the caller administers (404 to outsiders, 403 to mere members).
+pub fn administered_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Session, AppError> {
+    let session = store::session_for_update(conn, session_id)?.ok_or_else(session_not_found)?;
+    require_org_admin(conn, user, &session.organisation_id).map_err(|e| {
+        if e.status() == actix_web::http::StatusCode::NOT_FOUND {
+            session_not_found()
+        } else {
+            e
+        }
+    })?;
+    Ok(session)
+}
+
+pub fn session_not_found() -> AppError {
+    AppError::not_found("Session introuvable.")
+}
+
+/// Changes to a session; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct SessionPatch {
+    pub title: Option<String>,
+    pub opens_on: Option<NaiveDate>,
+    pub closes_on: Option<NaiveDate>,
+    /// `Some(None)` removes the limit.
+    pub capacity: Option<Option<i32>>,
+    pub mode: Option<EnrolmentMode>,
+    pub key: Option<String>,
+    pub closed: Option<bool>,
+}
+
+pub fn update_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+    patch: SessionPatch,
+) -> Result<Session, AppError> {
+    let key_hash = hash_key(patch.key.as_deref())?;
+    conn.write(|conn| {
+        let mut session = administered_session(conn, user, session_id)?;
+        if let Some(title) = patch.title {
+            session.title = title;
+        }
+        session.opens_on = patch.opens_on.unwrap_or(session.opens_on);
+        session.closes_on = patch.closes_on.unwrap_or(session.closes_on);
+        if session.closes_on < session.opens_on {
+            return Err(AppError::invalid(
+                "closes_on",
+                "la clôture précède l'ouverture",
+            ));
+        }
+        if let Some(capacity) = patch.capacity {
+            if capacity.is_some_and(|c| c < session.active_count) {
+                return Err(AppError::invalid(
+                    "capacity",
+                    format!(
+                        "{} inscrits actifs : la capacité ne peut pas être inférieure",
+                        session.active_count
+                    ),
+                ));
+            }
+            session.capacity = capacity;
+        }
+        if let Some(mode) = patch.mode {
+            session.enrolment_mode = mode.code().into();
+        }
+        if key_hash.is_some() {
+            session.enrolment_key_hash = key_hash;
+        }
+        if session.enrolment_mode == EnrolmentMode::Key.code()
+            && session.enrolment_key_hash.is_none()
+        {
+            return Err(AppError::invalid(
+                "enrolment_key",
+                "obligatoire avec le mode « key »",
+            ));
+        }
+        match patch.closed {
+            Some(true) if session.closed_at.is_none() => {
+                session.closed_at = Some(Utc::now().naive_utc())
+            }
+            Some(false) => session.closed_at = None,
+            _ => {}
+        }
+        session.updated_at = Utc::now().naive_utc();
+        store::update_session(conn, &session)?;
+        identity::audit(
+            conn,
+            Some(&user.id),
+            "session.updated",
+            Some(&session.organisation_id),
+            Some(&session.id),
+            json!({}),
+        )?;
+        Ok(session)
+    })
+}
+
+/// Who asks for an enrolment.
+pub enum Enroller<'a> {
+    /// The learner, with the key if the session needs one.
+    Learner { key: Option<&'a str> },
+    /// An admin of the organisation, enrolling a member.
+    Admin { account_id: &'a str },
+}
+
+/// Enrols someone in a session: dates, mode, key, DPC identifiers, duplicates and
+/// capacity are checked, the seat taken and the confirmation mail queued in one transaction.
+pub fn enrol(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+    who: Enroller,
+) -> Result<Enrolment, AppError> {
+    let visible = visible_session(conn, user, session_id)?;
+    // The key check (argon2) runs before the transaction, so the write lock is short.
+    if let Enroller::Learner { key } = who {
+        match EnrolmentMode::parse(&visible.enrolment_mode).expect("stored modes are valid") {
+            EnrolmentMode::AdminOnly => {
+                return Err(AppError::forbidden(
+                    "Les inscriptions à cette session sont faites par l'organisation.",
+                ));
+            }
+            EnrolmentMode::Key => {
+                let key = key.ok_or_else(|| {
+                    AppError::invalid(
+                        "enrolment_key",
+                        "clé d'inscription obligatoire pour cette session",
+                    )
+                })?;
+                if !password::verify(key, visible.enrolment_key_hash.as_deref()) {
+                    return Err(AppError::invalid(
+                        "enrolment_key",
+                        "clé d'inscription incorrecte",
+                    ));
+                }
+            }
+            EnrolmentMode::Open => {}
+        }
+    }
+    conn.write(|conn| {
+        let (account_id, by_admin) = match who {
+            Enroller::Learner { .. } => (user.id.clone(), false),
+            Enroller::Admin { account_id } => {
+                administered_session(conn, user, session_id)?;
+                let member = identity::membership(conn, &visible.organisation_id, account_id)?;
+                if member.is_none() {
+                    return Err(AppError::invalid(
+                        "user_id",
+                        "ce compte n'est pas membre de l'organisation",
+                    ));
+                }
+                (account_id.to_owned(), true)
+            }
+        };
+        let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
+        if let Some(reason) = closed_reason(
+            today(),
+            session.opens_on,
+            session.closes_on,
+            session.closed_at.is_some(),
+            by_admin,
+        ) {
+            return Err(AppError::conflict(reason));
+        }
+        let account = identity::account(conn, &account_id)
+            .optional()?
+            .filter(Account::is_active)
+            .ok_or_else(|| AppError::invalid("user_id", "compte introuvable ou désactivé"))?;
+        if session.dpc_action_ref.is_some() && account.rpps.is_none() && account.adeli.is_none() {
+            return Err(AppError::invalid(
+                if by_admin { "user_id" } else { "rpps" },
+                "une session DPC exige un numéro RPPS ou ADELI : complétez le profil",
+            ));
+        }
+        if store::active_enrolment(conn, session_id, &account_id)?.is_some() {
+            return Err(AppError::conflict("Déjà inscrit à cette session."));
+        }
+        if !store::take_seat(conn, session_id)? {
+            return Err(AppError::conflict(
+                "Session complète : plus aucune place disponible.",
+            ));
+        }
+        let enrolment = Enrolment {
+            id: identity::new_id(),
+            session_id: session_id.to_owned(),
+            account_id: account_id.clone(),
+            course_version_id: session.course_version_id.clone(),
+            status: store::ACTIVE.into(),
+            enrolled_by: by_admin.then(|| user.id.clone()),
+            enrolled_at: Utc::now().naive_utc(),
+            withdrawn_by: None,
+            withdrawn_at: None,
+        };
+        store::insert_enrolment(conn, &enrolment)?;
+        queue_mail(conn, &account, "inscription_confirmee", &session)?;
+        if by_admin {
+            identity::audit(
+                conn,
+                Some(&user.id),
+                "enrolment.created",
+                Some(&session.organisation_id),
+                Some(&account_id),
+                json!({ "session_id": session.id }),
+            )?;
+        }
+        Ok(enrolment)
+    })
+}
+
+fn queue_mail(
+    conn: &mut DbConn,
+    account: &Account,
+    template: &str,
+    session: &Session,
+) -> Result<(), AppError> {
+    let course_title = catalog::version(conn, &session.course_version_id)?.title;
+    let mail = NewMail::new(
+        &account.email,
+        template,
+        json!({
+            "full_name": account.full_name,
+            "course_title": course_title,
+            "session_title": session.title,
+            "opens_on": session.opens_on.format("%d/%m/%Y").to_string(),
+            "closes_on": session.closes_on.format("%d/%m/%Y").to_string(),
+        }),
+    )?;
+    mail::enqueue(conn, &mail)?;
+    Ok(())
+}
+
+/// A session the caller may see: members and platform admins see every session of their
+/// organisation; others only sessions open to self-enrolment.
+pub fn visible_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Session, AppError> {
+    let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
+    if user.is_platform_admin
+        || identity::membership(conn, &session.organisation_id, &user.id)?.is_some()
+    {
+        return Ok(session);
+    }
+    if session.enrolment_mode == EnrolmentMode::AdminOnly.code() {
+        return Err(session_not_found());
+    }
+    Ok(session)
+}
+
+/// Withdraws an enrolment (by its learner or an admin of the organisation); history stays.
+pub fn withdraw(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<Enrolment, AppError> {
+    conn.write(|conn| {
+        let not_found = || AppError::not_found("Inscription introuvable.");
+        let enrolment = store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
+        let session = store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
+        let by_admin = enrolment.account_id != user.id;
+        if by_admin {
+            require_org_admin(conn, user, &session.organisation_id).map_err(|e| {
+                if e.status() == actix_web::http::StatusCode::NOT_FOUND {
+                    not_found()
+                } else {
+                    e
+                }
+            })?;
+        }
+        let at = Utc::now().naive_utc();
+        if !store::withdraw(conn, enrolment_id, &user.id, at)? {
+            return Err(AppError::conflict("Cette inscription est déjà retirée."));
+        }
+        store::release_seat(conn, &session.id)?;
+        let account = identity::account(conn, &enrolment.account_id)?;
+        if account.erased_at.is_none() {
+            queue_mail(conn, &account, "desinscription", &session)?;
+        }
+        if by_admin {
+            identity::audit(
+                conn,
+                Some(&user.id),
+                "enrolment.withdrawn",
+                Some(&session.organisation_id),
+                Some(&enrolment.account_id),
+                json!({ "session_id": session.id }),
+            )?;
+        }
+        Ok(store::enrolment(conn, enrolment_id)?.expect("just updated"))
+    })
+}
+
+/// Who may list a session's learners: its organisation's tutors and admins.
+pub fn staff_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Session, AppError> {
+    let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
+    crate::identity::auth::require_staff(conn, user, &session.organisation_id).map_err(|e| {
+        if e.status() == actix_web::http::StatusCode::NOT_FOUND {
+            session_not_found()
+        } else {
+            e
+        }
+    })?;
+    Ok(session)
+}
