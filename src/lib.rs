@@ -3,6 +3,7 @@
 //! The library holds everything; `main.rs` only parses the command line and calls in here,
 //! so integration tests and benchmarks drive exactly the code that runs in production.
 
+pub mod background;
 pub mod catalog;
 pub mod config;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod enrolment;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod learning;
 pub mod mail;
 pub mod ops;
 pub mod startup;

@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{from_fn, ErrorHandlers};
@@ -10,13 +11,15 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 
+use crate::background::Periodic;
 use crate::catalog;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::enrolment;
 use crate::http;
 use crate::identity::{self, tokens::KeyRing};
-use crate::mail::{self, Worker};
+use crate::learning::{self, Learning};
+use crate::mail;
 use crate::ops::{health, openapi};
 use crate::templates::Templates;
 
@@ -26,12 +29,13 @@ pub struct AppState {
     pub settings: Settings,
     pub templates: Arc<Templates>,
     pub keys: KeyRing,
+    pub learning: Arc<Learning>,
 }
 
 pub struct Application {
     port: u16,
     server: Server,
-    worker: Option<Worker>,
+    workers: Vec<Periodic>,
 }
 
 impl Application {
@@ -60,17 +64,26 @@ impl Application {
             .await??;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
         let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
-        let worker = if settings.mail.worker {
+        let mut workers = Vec::new();
+        if settings.mail.worker {
             let sender =
                 mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
-            Some(mail::spawn_worker(
+            workers.push(mail::spawn_worker(
                 pool.clone(),
                 Arc::new(sender),
                 settings.mail.poll_interval,
-            ))
-        } else {
-            None
-        };
+            ));
+        }
+        // Heartbeats are coalesced in memory and written every few seconds (and once more
+        // at shutdown): a crash loses at most that much time on task.
+        let learning = Arc::new(Learning::default());
+        let (flush_pool, flush_learning) = (pool.clone(), learning.clone());
+        workers.push(Periodic::spawn(
+            "time on task",
+            Duration::from_secs(5),
+            true,
+            move || learning::service::flush(&flush_pool, &flush_learning).map(drop),
+        ));
 
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -87,6 +100,7 @@ impl Application {
             settings,
             templates,
             keys,
+            learning,
         });
 
         let server = HttpServer::new(move || {
@@ -110,7 +124,8 @@ impl Application {
                     web::scope("/api/v1")
                         .configure(identity::routes::configure)
                         .configure(catalog::routes::configure)
-                        .configure(enrolment::routes::configure),
+                        .configure(enrolment::routes::configure)
+                        .configure(learning::routes::configure),
                 )
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))
@@ -121,7 +136,7 @@ impl Application {
         Ok(Self {
             port,
             server,
-            worker,
+            workers,
         })
     }
 
@@ -134,10 +149,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until SIGTERM/SIGINT (or a handle's stop), then stops the mail worker.
+    /// Serves until SIGTERM/SIGINT (or a handle's stop), then stops the background jobs
+    /// (the last time on task is flushed).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        if let Some(worker) = self.worker {
+        for worker in self.workers {
             worker.stop().await;
         }
         result

@@ -25,6 +25,22 @@ pub struct CourseFile {
     pub thesis: Option<Spanned<ThesisFile>>,
     #[serde(default)]
     pub configuration: std::collections::BTreeMap<String, String>,
+    pub completion: Option<Spanned<CompletionFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompletionFile {
+    /// Minimum total time on task, in minutes (DPC e-learning).
+    pub min_minutes: Option<Spanned<u32>>,
+    /// Lessons unlock in order.
+    #[serde(default)]
+    pub sequential: bool,
+    /// Seconds a lesson must have been read before it can be marked done.
+    pub min_lesson_seconds: Option<Spanned<u32>>,
+    /// Quizzes that must be passed.
+    #[serde(default)]
+    pub required_quizzes: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

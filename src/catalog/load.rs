@@ -397,6 +397,35 @@ fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<Course> {
         }
     }
     check_quiz_set(&quizzes_dir, kind, &quizzes, &bank, r.problems);
+    let completion = match &file.completion {
+        None => Completion::default(),
+        Some(c) => {
+            let c = c.get_ref();
+            for quiz in &c.required_quizzes {
+                if !quizzes.iter().any(|q| &q.id == quiz.get_ref()) {
+                    r.on(
+                        quiz,
+                        format!("quiz « {} » introuvable dans quizzes/", quiz.get_ref()),
+                    );
+                }
+            }
+            if let Some(m) = &c.min_minutes {
+                if *m.get_ref() as f64 > hours * 60.0 {
+                    r.on(m, "min_minutes dépasse la durée de la formation");
+                }
+            }
+            Completion {
+                min_minutes: c.min_minutes.as_ref().map_or(0, |m| *m.get_ref()),
+                sequential: c.sequential,
+                min_lesson_seconds: c.min_lesson_seconds.as_ref().map_or(0, |m| *m.get_ref()),
+                required_quizzes: c
+                    .required_quizzes
+                    .iter()
+                    .map(|q| q.get_ref().clone())
+                    .collect(),
+            }
+        }
+    };
 
     Some(Course {
         slug: file.slug.into_inner(),
@@ -412,6 +441,7 @@ fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<Course> {
         units,
         thesis,
         configuration: file.configuration,
+        completion,
         lessons,
         bank,
         quizzes,

@@ -1,6 +1,7 @@
 //! The course catalogue: course folders (`courses/<slug>/`) checked and turned into
 //! immutable, content-addressed versions, and the public catalogue API.
 
+pub mod cache;
 pub mod files;
 pub mod load;
 pub mod markdown;

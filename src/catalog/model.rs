@@ -218,6 +218,19 @@ impl Quiz {
     }
 }
 
+/// What completing the course takes, besides every lesson being done.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Completion {
+    /// Minimum total time on task, in minutes.
+    pub min_minutes: u32,
+    /// Lessons unlock in order.
+    pub sequential: bool,
+    /// Seconds of reading before a lesson can be marked done.
+    pub min_lesson_seconds: u32,
+    /// Quizzes that must be passed.
+    pub required_quizzes: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Course {
     pub slug: String,
@@ -234,6 +247,8 @@ pub struct Course {
     pub thesis: Option<Thesis>,
     /// What each institution fills in: key → description.
     pub configuration: BTreeMap<String, String>,
+    #[serde(default)]
+    pub completion: Completion,
     pub lessons: Vec<Lesson>,
     pub bank: Bank,
     pub quizzes: Vec<Quiz>,
@@ -276,6 +291,7 @@ pub struct CourseOutline {
     pub dpc: Option<Dpc>,
     pub units: Vec<Unit>,
     pub thesis: Option<Thesis>,
+    pub completion: Completion,
     pub lessons: Vec<LessonOutline>,
     pub quizzes: Vec<QuizOutline>,
 }
@@ -319,6 +335,7 @@ impl CourseOutline {
             dpc: course.dpc,
             units: course.units,
             thesis: course.thesis,
+            completion: course.completion,
         }
     }
 }

@@ -178,6 +178,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    lesson_progress (enrolment_id, lesson_id) {
+        enrolment_id -> Text,
+        lesson_id -> Text,
+        first_viewed_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    time_intervals (id) {
+        id -> Text,
+        enrolment_id -> Text,
+        lesson_id -> Text,
+        started_at -> Timestamp,
+        ended_at -> Timestamp,
+        active_seconds -> Integer,
+    }
+}
+
+diesel::table! {
+    completions (enrolment_id) {
+        enrolment_id -> Text,
+        completed_at -> Timestamp,
+        active_seconds -> Integer,
+    }
+}
+
 diesel::joinable!(enrolments -> training_sessions (session_id));
 diesel::joinable!(enrolments -> accounts (account_id));
 diesel::joinable!(memberships -> accounts (account_id));

@@ -12,7 +12,7 @@ pub use outbox::{
     backoff, claim_due, enqueue, enqueue_many, find, now as outbox_now, NewMail, OutboxRow, Status,
 };
 pub use sender::{DeliveryReport, Sender};
-pub use worker::{spawn_worker, Worker};
+pub use worker::spawn_worker;
 
 use crate::db::DbConn;
 

@@ -12,6 +12,7 @@ use crate::enrolment::{import as enrolment_import, routes as enrolment};
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
+use crate::learning::routes as learning;
 use crate::ops::health;
 
 #[derive(OpenApi)]
@@ -32,6 +33,7 @@ use crate::ops::health;
         enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import,
+        learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -41,6 +43,7 @@ use crate::ops::health;
         (name = "organisations", description = "Universities, schools, training bodies and their members"),
         (name = "catalogue", description = "The courses and their outlines"),
         (name = "enrolment", description = "Sessions of a course and enrolments in them"),
+        (name = "learning", description = "Lessons, time on task, progress and completion"),
     ),
 )]
 pub struct ApiDoc;

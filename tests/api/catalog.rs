@@ -12,7 +12,7 @@ use crate::helpers::{problem, real_courses, spawn_app_with};
 
 const SAMPLE: &str = "dpc-tensions-conflits";
 
-fn copy_dir(from: &Path, to: &Path) {
+pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let path = entry.unwrap().path();

@@ -28,7 +28,12 @@ pub struct Setup {
 
 /// An app with the real catalogue, a university and a DPC training body, each with its admin.
 pub async fn setup() -> Setup {
-    let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
+    setup_in(real_courses()).await
+}
+
+/// Like [`setup`], serving the courses found in `courses`.
+pub async fn setup_in(courses: std::path::PathBuf) -> Setup {
+    let app = spawn_app_with(|s| s.courses_dir = courses).await;
     let admin = app.platform_admin().await;
     let dean = app.learner("doyen@univ-exemple.fr").await;
     let odpc_admin = app.learner("direction@odpc-exemple.fr").await;

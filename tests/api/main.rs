@@ -13,6 +13,7 @@ mod identity_sessions;
 mod identity_signup;
 mod identity_tokens;
 mod journeys;
+mod learning;
 mod migrations;
 mod outbox;
 mod problems;

@@ -1,0 +1,3 @@
+DROP TABLE completions;
+DROP TABLE time_intervals;
+DROP TABLE lesson_progress;

@@ -1,0 +1,242 @@
+//! Time on task from heartbeats, decided by the server alone. A heartbeat credits the time
+//! since the enrolment's previous heartbeat (whatever tab sent it, so two tabs never count
+//! twice), only if that gap is short enough to mean the learner was there; a retried
+//! heartbeat (same id) credits nothing. Credits accumulate in memory and are flushed in
+//! batches as intervals. Pure: the caller passes the clock.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+
+/// The page sends one heartbeat every 30 s while the lesson is visible and in use.
+pub const HEARTBEAT_SECONDS: i64 = 30;
+/// A longer silence is idleness (or a closed tab): it is not counted.
+pub const MAX_GAP_SECONDS: i64 = 2 * HEARTBEAT_SECONDS;
+
+/// A stretch of continuous activity on one lesson.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interval {
+    pub id: String,
+    pub enrolment_id: String,
+    pub lesson_id: String,
+    pub started_at: NaiveDateTime,
+    pub ended_at: NaiveDateTime,
+    pub active_seconds: i64,
+}
+
+#[derive(Debug)]
+struct Open {
+    interval: Interval,
+    last_beat_id: String,
+    /// Changed since the last flush.
+    dirty: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Tracker {
+    open: HashMap<String, Open>,
+    closed: Vec<Interval>,
+}
+
+impl Tracker {
+    /// Records a heartbeat; returns the seconds credited by it.
+    pub fn beat(
+        &mut self,
+        enrolment_id: &str,
+        lesson_id: &str,
+        beat_id: &str,
+        now: NaiveDateTime,
+    ) -> i64 {
+        let start = |lesson_id: &str| Open {
+            interval: Interval {
+                id: uuid::Uuid::new_v4().to_string(),
+                enrolment_id: enrolment_id.to_owned(),
+                lesson_id: lesson_id.to_owned(),
+                started_at: now,
+                ended_at: now,
+                active_seconds: 0,
+            },
+            last_beat_id: beat_id.to_owned(),
+            dirty: true,
+        };
+        let Some(open) = self.open.get_mut(enrolment_id) else {
+            self.open.insert(enrolment_id.to_owned(), start(lesson_id));
+            return 0;
+        };
+        if open.last_beat_id == beat_id {
+            return 0;
+        }
+        let gap = (now - open.interval.ended_at).num_seconds();
+        if gap < 0 {
+            return 0;
+        }
+        if gap > MAX_GAP_SECONDS {
+            let idle = std::mem::replace(open, start(lesson_id));
+            self.close(idle);
+            return 0;
+        }
+        // The learner was active until now: the gap belongs to the lesson they were on.
+        open.interval.active_seconds += gap;
+        open.interval.ended_at = now;
+        open.last_beat_id = beat_id.to_owned();
+        open.dirty = true;
+        if open.interval.lesson_id != lesson_id {
+            let mut next = start(lesson_id);
+            next.interval.started_at = now;
+            let previous = std::mem::replace(open, next);
+            self.close(previous);
+        }
+        gap
+    }
+
+    fn close(&mut self, open: Open) {
+        if open.interval.active_seconds > 0 {
+            self.closed.push(open.interval);
+        }
+    }
+
+    /// What must reach the database: closed intervals, and open ones that changed (to be
+    /// upserted by id). Intervals silent for longer than the idle gap are closed here.
+    pub fn take_flush(&mut self, now: NaiveDateTime) -> Vec<Interval> {
+        let stale: Vec<String> = self
+            .open
+            .iter()
+            .filter(|(_, o)| (now - o.interval.ended_at).num_seconds() > MAX_GAP_SECONDS)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in stale {
+            let open = self.open.remove(&key).expect("listed");
+            // Already-written stretches are up to date; only unwritten time matters.
+            if open.dirty {
+                self.close(open);
+            }
+        }
+        let mut batch = std::mem::take(&mut self.closed);
+        for open in self
+            .open
+            .values_mut()
+            .filter(|o| o.dirty && o.interval.active_seconds > 0)
+        {
+            batch.push(open.interval.clone());
+            open.dirty = false;
+        }
+        batch
+    }
+
+    /// Puts back a batch whose write failed, so it is retried at the next flush.
+    pub fn restore(&mut self, batch: Vec<Interval>) {
+        for interval in batch {
+            match self.open.get_mut(&interval.enrolment_id) {
+                Some(open) if open.interval.id == interval.id => open.dirty = true,
+                _ => self.closed.push(interval),
+            }
+        }
+    }
+
+    /// Forgets an enrolment (withdrawn): its unflushed time is dropped with it.
+    pub fn forget(&mut self, enrolment_id: &str) {
+        self.open.remove(enrolment_id);
+        self.closed.retain(|i| i.enrolment_id != enrolment_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(seconds: i64) -> NaiveDateTime {
+        chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0)
+            .unwrap()
+            .naive_utc()
+    }
+
+    fn total(batch: &[Interval]) -> i64 {
+        batch.iter().map(|i| i.active_seconds).sum()
+    }
+
+    #[test]
+    fn regular_heartbeats_count_the_time_between_them() {
+        let mut tracker = Tracker::default();
+        assert_eq!(tracker.beat("e", "l1", "b1", t(0)), 0);
+        assert_eq!(tracker.beat("e", "l1", "b2", t(30)), 30);
+        assert_eq!(tracker.beat("e", "l1", "b3", t(60)), 30);
+        let batch = tracker.take_flush(t(61));
+        assert_eq!(total(&batch), 60);
+        assert_eq!((batch[0].started_at, batch[0].ended_at), (t(0), t(60)));
+    }
+
+    #[test]
+    fn an_idle_gap_is_not_counted() {
+        let mut tracker = Tracker::default();
+        tracker.beat("e", "l1", "b1", t(0));
+        tracker.beat("e", "l1", "b2", t(30));
+        assert_eq!(
+            tracker.beat("e", "l1", "b3", t(30 + 600)),
+            0,
+            "ten minutes away"
+        );
+        assert_eq!(tracker.beat("e", "l1", "b4", t(660)), 30);
+        let batch = tracker.take_flush(t(661));
+        assert_eq!(total(&batch), 60);
+        assert_eq!(batch.len(), 2, "two separate stretches");
+    }
+
+    #[test]
+    fn two_tabs_never_count_twice() {
+        let mut tracker = Tracker::default();
+        // Both tabs beat every 30 s, 15 s apart: 120 s of wall clock.
+        let mut credited = 0;
+        for i in 0..=8 {
+            let tab = if i % 2 == 0 { "a" } else { "b" };
+            credited += tracker.beat("e", "l1", &format!("{tab}{i}"), t(i * 15));
+        }
+        assert_eq!(credited, 120);
+        assert_eq!(total(&tracker.take_flush(t(121))), 120);
+    }
+
+    #[test]
+    fn a_retried_heartbeat_counts_nothing() {
+        let mut tracker = Tracker::default();
+        tracker.beat("e", "l1", "b1", t(0));
+        assert_eq!(tracker.beat("e", "l1", "b2", t(30)), 30);
+        assert_eq!(tracker.beat("e", "l1", "b2", t(35)), 0);
+        assert_eq!(total(&tracker.take_flush(t(36))), 30);
+    }
+
+    #[test]
+    fn switching_lessons_credits_the_gap_to_the_lesson_left() {
+        let mut tracker = Tracker::default();
+        tracker.beat("e", "l1", "b1", t(0));
+        tracker.beat("e", "l2", "b2", t(30));
+        tracker.beat("e", "l2", "b3", t(60));
+        let batch = tracker.take_flush(t(61));
+        let by_lesson: Vec<(&str, i64)> = batch
+            .iter()
+            .map(|i| (i.lesson_id.as_str(), i.active_seconds))
+            .collect();
+        assert!(
+            by_lesson.contains(&("l1", 30)) && by_lesson.contains(&("l2", 30)),
+            "{by_lesson:?}"
+        );
+    }
+
+    #[test]
+    fn a_flushed_interval_is_sent_again_only_when_it_grows() {
+        let mut tracker = Tracker::default();
+        tracker.beat("e", "l1", "b1", t(0));
+        tracker.beat("e", "l1", "b2", t(30));
+        assert_eq!(tracker.take_flush(t(31)).len(), 1);
+        assert!(tracker.take_flush(t(32)).is_empty());
+        tracker.beat("e", "l1", "b3", t(60));
+        let again = tracker.take_flush(t(61));
+        assert_eq!(
+            (again.len(), again[0].active_seconds),
+            (1, 60),
+            "same id, upserted"
+        );
+        assert!(
+            tracker.take_flush(t(1000)).is_empty(),
+            "stale and already written"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The learning path over HTTP (under `/api/v1/enrolments/{id}`).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::service::{self, CompleteView, LessonView, ProgressView};
+use super::{store, trace};
+use crate::db;
+use crate::error::{AppError, Problem};
+use crate::http::Json;
+use crate::identity::auth::CurrentUser;
+use crate::identity::store as identity;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/enrolments/{id}/lessons/{lesson}").get(open_lesson))
+        .service(web::resource("/enrolments/{id}/lessons/{lesson}/complete").post(complete))
+        .service(web::resource("/enrolments/{id}/lessons/{lesson}/heartbeat").post(heartbeat))
+        .service(web::resource("/enrolments/{id}/progress").get(progress))
+        .service(web::resource("/enrolments/{id}/trace.csv").get(trace_csv));
+}
+
+/// A lesson of the enrolment's pinned version; records the first view.
+#[utoipa::path(get, path = "/api/v1/enrolments/{id}/lessons/{lesson}", tag = "learning", security(("bearer" = [])), responses(
+    (status = 200, body = LessonView), (status = 404, body = Problem), (status = 409, body = Problem, description = "locked, withdrawn or closed"),
+))]
+pub async fn open_lesson(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, lesson) = path.into_inner();
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        service::open_lesson(conn, &s.learning, &user, &id, &lesson)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Marks a lesson done (after the course's minimum reading time); may complete the course.
+#[utoipa::path(post, path = "/api/v1/enrolments/{id}/lessons/{lesson}/complete", tag = "learning", security(("bearer" = [])), responses(
+    (status = 200, body = CompleteView), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub async fn complete(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, lesson) = path.into_inner();
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        service::complete_lesson(conn, &s.pool, &s.learning, &user, &id, &lesson)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Heartbeat {
+    /// A fresh id per heartbeat (a retry reuses it and counts nothing).
+    beat_id: String,
+}
+
+/// Sent every 30 s while the lesson is visible and the learner active. The server decides
+/// what it is worth; the answer says how many seconds were credited.
+#[utoipa::path(post, path = "/api/v1/enrolments/{id}/lessons/{lesson}/heartbeat", tag = "learning", security(("bearer" = [])), request_body = Heartbeat, responses(
+    (status = 200, description = "{credited_seconds}"), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub async fn heartbeat(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+    body: Json<Heartbeat>,
+) -> Result<HttpResponse, AppError> {
+    let (id, lesson) = path.into_inner();
+    let beat_id = body.0.beat_id;
+    if beat_id.is_empty() || beat_id.len() > 64 {
+        return Err(AppError::invalid("beat_id", "1 à 64 caractères"));
+    }
+    let s = state.clone();
+    let credited = db::run(&state.pool, move |conn| {
+        service::heartbeat(conn, &s.learning, &user, &id, &lesson, &beat_id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "credited_seconds": credited })))
+}
+
+/// Per lesson and quiz: state and time; overall percentage; what completion still needs.
+#[utoipa::path(get, path = "/api/v1/enrolments/{id}/progress", tag = "learning", security(("bearer" = [])), responses(
+    (status = 200, body = ProgressView), (status = 404, body = Problem),
+))]
+pub async fn progress(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        service::progress(conn, &s.pool, &s.learning, &user, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The traceability record (relevé de connexion) as CSV, for the learner and the staff of
+/// the session's organisation.
+#[utoipa::path(get, path = "/api/v1/enrolments/{id}/trace.csv", tag = "learning", security(("bearer" = [])), responses(
+    (status = 200, content_type = "text/csv"), (status = 404, body = Problem),
+))]
+pub async fn trace_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let s = state.clone();
+    let body = db::run(&state.pool, move |conn| {
+        let (enrolment, session) = service::readable_enrolment(conn, &user, &id)?;
+        service::flush(&s.pool, &s.learning)?;
+        let course = s.learning.courses.get(conn, &enrolment.course_version_id)?;
+        let account = identity::account(conn, &enrolment.account_id)?;
+        let intervals = store::intervals_of(conn, &id)?;
+        Ok(trace::csv(&account, &session, &course, &intervals)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            "content-disposition",
+            "attachment; filename=\"releve-de-connexion.csv\"",
+        ))
+        .body(body))
+}

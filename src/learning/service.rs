@@ -1,0 +1,495 @@
+//! The learning path: opening and finishing lessons, heartbeats, progress, and the
+//! completion rules, checked in the transaction of the event that may satisfy the last one.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use chrono::{NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::clock::Tracker;
+use super::store;
+use crate::catalog::cache::CourseCache;
+use crate::catalog::model::{Course, QuizRole};
+use crate::catalog::store as catalog;
+use crate::db::{DbConn, Pool};
+use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
+use crate::error::AppError;
+use crate::identity::auth::{require_staff, CurrentUser};
+
+/// What the learning path shares across requests.
+#[derive(Default)]
+pub struct Learning {
+    pub tracker: Mutex<Tracker>,
+    pub courses: CourseCache,
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("Inscription introuvable.")
+}
+
+/// The caller's own enrolment (anyone else's does not exist for them).
+pub fn own_enrolment(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<(Enrolment, Session), AppError> {
+    let enrolment = enrolment_store::enrolment(conn, enrolment_id)?
+        .filter(|e| e.account_id == user.id)
+        .ok_or_else(not_found)?;
+    let session = enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
+    Ok((enrolment, session))
+}
+
+/// The enrolment, for its learner or the tutors and admins of the session's organisation.
+pub fn readable_enrolment(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<(Enrolment, Session), AppError> {
+    let enrolment = enrolment_store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
+    let session = enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
+    if enrolment.account_id != user.id {
+        require_staff(conn, user, &session.organisation_id).map_err(|e| {
+            if e.status() == actix_web::http::StatusCode::NOT_FOUND {
+                not_found()
+            } else {
+                e
+            }
+        })?;
+    }
+    Ok((enrolment, session))
+}
+
+/// Progress is recorded only for an active enrolment in a session still running.
+pub fn ensure_recording(enrolment: &Enrolment, session: &Session) -> Result<(), AppError> {
+    if enrolment.status != enrolment_store::ACTIVE {
+        return Err(AppError::conflict(
+            "Cette inscription est retirée : la progression n'est plus enregistrée.",
+        ));
+    }
+    if session.closed_at.is_some() {
+        return Err(AppError::conflict(
+            "Cette session est close : la progression n'est plus enregistrée.",
+        ));
+    }
+    Ok(())
+}
+
+/// Writes the heartbeats collected so far; on failure they stay in memory for next time.
+pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
+    let batch = learning
+        .tracker
+        .lock()
+        .expect("not poisoned")
+        .take_flush(now());
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let written = (|| -> anyhow::Result<()> {
+        let mut conn = pool.get()?;
+        conn.write(|c| {
+            store::upsert_intervals(c, &batch)?;
+            let touched: HashSet<&str> = batch.iter().map(|i| i.enrolment_id.as_str()).collect();
+            for enrolment_id in touched {
+                let Some(enrolment) = enrolment_store::enrolment(c, enrolment_id)? else {
+                    continue;
+                };
+                if enrolment.status == enrolment_store::ACTIVE {
+                    let course = learning.courses.get(c, &enrolment.course_version_id)?;
+                    evaluate(c, &course, enrolment_id).map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+    })();
+    match written {
+        Ok(()) => Ok(batch.len()),
+        Err(e) => {
+            learning
+                .tracker
+                .lock()
+                .expect("not poisoned")
+                .restore(batch);
+            Err(e)
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LessonView {
+    pub lesson_id: String,
+    pub title: String,
+    pub position: u32,
+    pub unit: Option<String>,
+    pub minutes: u32,
+    /// Sanitised HTML of the enrolment's pinned version.
+    pub html: String,
+    pub completed: bool,
+}
+
+fn lesson_index(course: &Course, lesson_id: &str) -> Result<usize, AppError> {
+    course
+        .lessons
+        .iter()
+        .position(|l| l.id == lesson_id)
+        .ok_or_else(|| AppError::not_found("Leçon introuvable dans cette formation."))
+}
+
+/// Opens a lesson (recording the first view), if it is unlocked.
+pub fn open_lesson(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    lesson_id: &str,
+) -> Result<LessonView, AppError> {
+    let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
+    ensure_recording(&enrolment, &session)?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let index = lesson_index(&course, lesson_id)?;
+    let done: HashSet<String> = store::progress_of(conn, enrolment_id)?
+        .into_iter()
+        .filter(|p| p.completed_at.is_some())
+        .map(|p| p.lesson_id)
+        .collect();
+    if course.completion.sequential && index > 0 && !done.contains(&course.lessons[index - 1].id) {
+        return Err(AppError::conflict(format!(
+            "Leçon verrouillée : terminez d'abord « {} ».",
+            course.lessons[index - 1].title
+        )));
+    }
+    conn.write(|c| store::mark_viewed(c, enrolment_id, lesson_id, now()))?;
+    let lesson = &course.lessons[index];
+    Ok(LessonView {
+        lesson_id: lesson.id.clone(),
+        title: lesson.title.clone(),
+        position: lesson.position,
+        unit: lesson.unit.clone(),
+        minutes: lesson.minutes,
+        html: catalog::lesson_html(conn, &enrolment.course_version_id, lesson_id)?,
+        completed: done.contains(lesson_id),
+    })
+}
+
+pub fn heartbeat(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    lesson_id: &str,
+    beat_id: &str,
+) -> Result<i64, AppError> {
+    let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
+    ensure_recording(&enrolment, &session)?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    lesson_index(&course, lesson_id)?;
+    Ok(learning
+        .tracker
+        .lock()
+        .expect("not poisoned")
+        .beat(enrolment_id, lesson_id, beat_id, now()))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CompleteView {
+    pub lesson_id: String,
+    pub course_completed: bool,
+    /// True for the one request whose event completed the course.
+    pub completed_now: bool,
+}
+
+/// Marks a lesson done, then checks whether the course is complete, in one transaction.
+pub fn complete_lesson(
+    conn: &mut DbConn,
+    pool: &Pool,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    lesson_id: &str,
+) -> Result<CompleteView, AppError> {
+    let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
+    ensure_recording(&enrolment, &session)?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    lesson_index(&course, lesson_id)?;
+    if !store::progress_of(conn, enrolment_id)?
+        .iter()
+        .any(|p| p.lesson_id == lesson_id)
+    {
+        return Err(AppError::conflict("Ouvrez d'abord la leçon."));
+    }
+    let minimum = i64::from(course.completion.min_lesson_seconds);
+    if minimum > 0 {
+        flush(pool, learning)?;
+        let read = store::seconds_by_lesson(conn, enrolment_id)?
+            .get(lesson_id)
+            .copied()
+            .unwrap_or(0);
+        if read < minimum {
+            return Err(AppError::conflict(format!(
+                "Temps de lecture insuffisant : encore {} s sur cette leçon.",
+                minimum - read
+            )));
+        }
+    }
+    let (course_completed, completed_now) = conn.write(|c| {
+        store::mark_completed(c, enrolment_id, lesson_id, now())?;
+        evaluate(c, &course, enrolment_id)
+    })?;
+    Ok(CompleteView {
+        lesson_id: lesson_id.to_owned(),
+        course_completed,
+        completed_now,
+    })
+}
+
+/// The quizzes an enrolment has passed. The quiz engine is not built yet: none.
+fn passed_quizzes(_conn: &mut DbConn, _enrolment_id: &str) -> HashSet<String> {
+    HashSet::new()
+}
+
+/// What still stands between an enrolment and completion, in French; empty when complete.
+pub fn missing_requirements(
+    course: &Course,
+    done: &HashSet<String>,
+    active_seconds: i64,
+    passed: &HashSet<String>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    let left = course
+        .lessons
+        .iter()
+        .filter(|l| !done.contains(&l.id))
+        .count();
+    if left > 0 {
+        missing.push(format!("{left} leçon(s) à terminer"));
+    }
+    let required = i64::from(course.completion.min_minutes) * 60;
+    if active_seconds < required {
+        missing.push(format!(
+            "{} minute(s) de formation à effectuer",
+            (required - active_seconds + 59) / 60
+        ));
+    }
+    for quiz in &course.completion.required_quizzes {
+        if !passed.contains(quiz) {
+            let title = course
+                .quizzes
+                .iter()
+                .find(|q| &q.id == quiz)
+                .map_or(quiz.as_str(), |q| q.title.as_str());
+            missing.push(format!("quiz « {title} » à réussir"));
+        }
+    }
+    missing
+}
+
+/// Completes the enrolment if every rule holds; (complete, completed by this call).
+/// Concurrent callers cannot both complete it: the completion row is inserted once.
+pub fn evaluate(
+    conn: &mut DbConn,
+    course: &Course,
+    enrolment_id: &str,
+) -> Result<(bool, bool), AppError> {
+    if store::completion(conn, enrolment_id)?.is_some() {
+        return Ok((true, false));
+    }
+    let done: HashSet<String> = store::progress_of(conn, enrolment_id)?
+        .into_iter()
+        .filter(|p| p.completed_at.is_some())
+        .map(|p| p.lesson_id)
+        .collect();
+    let seconds: i64 = store::seconds_by_lesson(conn, enrolment_id)?.values().sum();
+    let passed = passed_quizzes(conn, enrolment_id);
+    if !missing_requirements(course, &done, seconds, &passed).is_empty() {
+        return Ok((false, false));
+    }
+    let now_completed = store::insert_completion(conn, enrolment_id, now(), seconds)?;
+    if now_completed {
+        tracing::info!(enrolment_id, "enrolment completed");
+    }
+    Ok((true, now_completed))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LessonProgressView {
+    pub lesson_id: String,
+    pub title: String,
+    /// `locked`, `available`, `viewed` or `completed`.
+    pub state: String,
+    pub active_seconds: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuizProgressView {
+    pub quiz_id: String,
+    pub title: String,
+    pub role: QuizRole,
+    pub required: bool,
+    /// `passed` or `pending`.
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProgressView {
+    pub enrolment_id: String,
+    pub status: String,
+    pub lessons: Vec<LessonProgressView>,
+    pub quizzes: Vec<QuizProgressView>,
+    pub active_seconds: i64,
+    /// Lessons done, in percent.
+    pub percent: u32,
+    pub completed: bool,
+    pub completed_at: Option<NaiveDateTime>,
+    /// What is still required, in French.
+    pub missing: Vec<String>,
+}
+
+pub fn progress(
+    conn: &mut DbConn,
+    pool: &Pool,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<ProgressView, AppError> {
+    let (enrolment, _) = readable_enrolment(conn, user, enrolment_id)?;
+    flush(pool, learning)?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let rows: HashMap<String, store::LessonProgress> = store::progress_of(conn, enrolment_id)?
+        .into_iter()
+        .map(|p| (p.lesson_id.clone(), p))
+        .collect();
+    let seconds = store::seconds_by_lesson(conn, enrolment_id)?;
+    let done: HashSet<String> = rows
+        .values()
+        .filter(|p| p.completed_at.is_some())
+        .map(|p| p.lesson_id.clone())
+        .collect();
+    let lessons: Vec<LessonProgressView> = course
+        .lessons
+        .iter()
+        .enumerate()
+        .map(|(i, lesson)| {
+            let state = match rows.get(&lesson.id) {
+                Some(p) if p.completed_at.is_some() => "completed",
+                Some(_) => "viewed",
+                None if course.completion.sequential
+                    && i > 0
+                    && !done.contains(&course.lessons[i - 1].id) =>
+                {
+                    "locked"
+                }
+                None => "available",
+            };
+            LessonProgressView {
+                lesson_id: lesson.id.clone(),
+                title: lesson.title.clone(),
+                state: state.into(),
+                active_seconds: seconds.get(&lesson.id).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    let passed = passed_quizzes(conn, enrolment_id);
+    let quizzes = course
+        .quizzes
+        .iter()
+        .map(|q| QuizProgressView {
+            quiz_id: q.id.clone(),
+            title: q.title.clone(),
+            role: q.role,
+            required: course.completion.required_quizzes.contains(&q.id),
+            state: if passed.contains(&q.id) {
+                "passed"
+            } else {
+                "pending"
+            }
+            .into(),
+        })
+        .collect();
+    let active_seconds: i64 = seconds.values().sum();
+    let completed_at = store::completion(conn, enrolment_id)?;
+    let percent = if course.lessons.is_empty() {
+        100
+    } else {
+        (done.len() * 100 / course.lessons.len()) as u32
+    };
+    Ok(ProgressView {
+        enrolment_id: enrolment_id.to_owned(),
+        status: enrolment.status,
+        lessons,
+        quizzes,
+        active_seconds,
+        percent,
+        completed: completed_at.is_some(),
+        completed_at,
+        missing: if completed_at.is_some() {
+            Vec::new()
+        } else {
+            missing_requirements(&course, &done, active_seconds, &passed)
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::{Bank, Completion, CourseKind, Lesson};
+
+    fn course(completion: Completion) -> Course {
+        let lesson = |id: &str| Lesson {
+            id: id.into(),
+            position: 1,
+            unit: None,
+            title: id.into(),
+            minutes: 10,
+            objectives: vec![],
+            html: String::new(),
+        };
+        Course {
+            slug: "c".into(),
+            title: "C".into(),
+            kind: CourseKind::Dpc,
+            audience: String::new(),
+            language: "fr".into(),
+            version_label: "1".into(),
+            duration_minutes: 60,
+            summary: String::new(),
+            objectives: vec![],
+            dpc: None,
+            units: vec![],
+            thesis: None,
+            configuration: Default::default(),
+            completion,
+            lessons: vec![lesson("l1"), lesson("l2")],
+            bank: Bank::default(),
+            quizzes: vec![],
+        }
+    }
+
+    #[test]
+    fn every_missing_requirement_is_named() {
+        let c = course(Completion {
+            min_minutes: 30,
+            required_quizzes: vec!["post-test".into()],
+            ..Completion::default()
+        });
+        let done: HashSet<String> = ["l1".to_string()].into();
+        let missing = missing_requirements(&c, &done, 25 * 60, &HashSet::new());
+        assert_eq!(
+            missing,
+            vec![
+                "1 leçon(s) à terminer",
+                "5 minute(s) de formation à effectuer",
+                "quiz « post-test » à réussir"
+            ]
+        );
+        let all: HashSet<String> = ["l1".to_string(), "l2".to_string()].into();
+        let passed: HashSet<String> = ["post-test".to_string()].into();
+        assert!(missing_requirements(&c, &all, 30 * 60, &passed).is_empty());
+    }
+}

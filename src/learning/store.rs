@@ -1,0 +1,164 @@
+//! Persistence of progress: lessons viewed and done, time intervals, completions.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::clock::Interval;
+use crate::db::schema::{completions, lesson_progress, time_intervals};
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = lesson_progress)]
+pub struct LessonProgress {
+    pub enrolment_id: String,
+    pub lesson_id: String,
+    pub first_viewed_at: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = time_intervals)]
+pub struct IntervalRow {
+    pub id: String,
+    pub enrolment_id: String,
+    pub lesson_id: String,
+    pub started_at: NaiveDateTime,
+    pub ended_at: NaiveDateTime,
+    pub active_seconds: i32,
+}
+
+pub fn progress_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<LessonProgress>> {
+    lesson_progress::table
+        .filter(lesson_progress::enrolment_id.eq(enrolment_id))
+        .select(LessonProgress::as_select())
+        .load(conn)
+}
+
+/// Records a first view; later views change nothing.
+pub fn mark_viewed(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    lesson_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    let known: bool = diesel::select(diesel::dsl::exists(
+        lesson_progress::table.find((enrolment_id, lesson_id)),
+    ))
+    .get_result(conn)?;
+    if !known {
+        diesel::insert_into(lesson_progress::table)
+            .values((
+                lesson_progress::enrolment_id.eq(enrolment_id),
+                lesson_progress::lesson_id.eq(lesson_id),
+                lesson_progress::first_viewed_at.eq(at),
+                lesson_progress::completed_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Marks a viewed lesson done (once; the first completion time stays).
+pub fn mark_completed(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    lesson_id: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        lesson_progress::table
+            .find((enrolment_id, lesson_id))
+            .filter(lesson_progress::completed_at.is_null()),
+    )
+    .set(lesson_progress::completed_at.eq(Some(at)))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Writes intervals: new ones inserted, growing ones updated (the id is stable).
+pub fn upsert_intervals(conn: &mut DbConn, batch: &[Interval]) -> QueryResult<()> {
+    for i in batch {
+        let row = (
+            time_intervals::id.eq(&i.id),
+            time_intervals::enrolment_id.eq(&i.enrolment_id),
+            time_intervals::lesson_id.eq(&i.lesson_id),
+            time_intervals::started_at.eq(i.started_at),
+            time_intervals::ended_at.eq(i.ended_at),
+            time_intervals::active_seconds.eq(i.active_seconds as i32),
+        );
+        let update = (
+            time_intervals::ended_at.eq(i.ended_at),
+            time_intervals::active_seconds.eq(i.active_seconds as i32),
+        );
+        match conn {
+            DbConn::Pg(c) => diesel::insert_into(time_intervals::table)
+                .values(row)
+                .on_conflict(time_intervals::id)
+                .do_update()
+                .set(update)
+                .execute(c)?,
+            DbConn::Sqlite(c) => diesel::insert_into(time_intervals::table)
+                .values(row)
+                .on_conflict(time_intervals::id)
+                .do_update()
+                .set(update)
+                .execute(c)?,
+        };
+    }
+    Ok(())
+}
+
+pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {
+    time_intervals::table
+        .filter(time_intervals::enrolment_id.eq(enrolment_id))
+        .order(time_intervals::started_at.asc())
+        .select(IntervalRow::as_select())
+        .load(conn)
+}
+
+/// Active seconds per lesson.
+pub fn seconds_by_lesson(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<HashMap<String, i64>> {
+    let mut totals = HashMap::new();
+    for row in intervals_of(conn, enrolment_id)? {
+        *totals.entry(row.lesson_id).or_insert(0) += i64::from(row.active_seconds);
+    }
+    Ok(totals)
+}
+
+pub fn completion(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Option<NaiveDateTime>> {
+    completions::table
+        .find(enrolment_id)
+        .select(completions::completed_at)
+        .first(conn)
+        .optional()
+}
+
+/// Records the completion unless it already is: true for the one call that records it.
+pub fn insert_completion(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    at: NaiveDateTime,
+    active_seconds: i64,
+) -> QueryResult<bool> {
+    let row = (
+        completions::enrolment_id.eq(enrolment_id),
+        completions::completed_at.eq(at),
+        completions::active_seconds.eq(active_seconds as i32),
+    );
+    let inserted = match conn {
+        DbConn::Pg(c) => diesel::insert_into(completions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+        DbConn::Sqlite(c) => diesel::insert_into(completions::table)
+            .values(row)
+            .on_conflict_do_nothing()
+            .execute(c)?,
+    };
+    Ok(inserted == 1)
+}

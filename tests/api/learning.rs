@@ -1,0 +1,358 @@
+//! The learning path: lesson order, server-measured time, completion once, the trace.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use qvt_campus::db::schema::{completions, time_intervals};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::catalog::copy_dir;
+use crate::enrolment::{setup_in, Setup};
+use crate::helpers::{problem, real_courses};
+use crate::journeys::User;
+
+const COURSE: &str = "qvt-formation-initiale";
+
+/// The QVT module with its completion rules replaced (no quiz engine yet to pass quizzes).
+fn courses_with(completion: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let course = dir.path().join(COURSE);
+    copy_dir(&real_courses().join(COURSE), &course);
+    let file = course.join("course.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept = &text[..text.find("[completion]").unwrap()];
+    std::fs::write(&file, format!("{kept}[completion]\n{completion}\n")).unwrap();
+    dir
+}
+
+struct Learner {
+    s: Setup,
+    user: User,
+    enrolment: String,
+    lessons: Vec<String>,
+    _courses: tempfile::TempDir,
+}
+
+async fn enrolled_learner(completion: &str) -> Learner {
+    let courses = courses_with(completion);
+    let s = setup_in(courses.path().to_path_buf()).await;
+    let session = s.qvt_session(json!({})).await;
+    let user = s.app.learner("apprenante@univ-exemple.fr").await;
+    let enrolment: Value = s
+        .enrol(&user, &session, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let outline: Value = s
+        .app
+        .get(&format!("/api/v1/courses/{COURSE}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let lessons = outline["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_owned())
+        .collect();
+    Learner {
+        s,
+        user,
+        enrolment: enrolment["id"].as_str().unwrap().to_owned(),
+        lessons,
+        _courses: courses,
+    }
+}
+
+impl Learner {
+    fn path(&self, rest: &str) -> String {
+        format!("/api/v1/enrolments/{}{rest}", self.enrolment)
+    }
+    async fn open(&self, lesson: &str) -> reqwest::Response {
+        self.s
+            .app
+            .get_as(&self.user.token, &self.path(&format!("/lessons/{lesson}")))
+            .await
+    }
+    async fn beat(&self, lesson: &str, id: &str) -> i64 {
+        let response = self
+            .s
+            .app
+            .post_as(
+                &self.user.token,
+                &self.path(&format!("/lessons/{lesson}/heartbeat")),
+                &json!({ "beat_id": id }),
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 200);
+        response.json::<Value>().await.unwrap()["credited_seconds"]
+            .as_i64()
+            .unwrap()
+    }
+    async fn complete(&self, lesson: &str) -> reqwest::Response {
+        self.s
+            .app
+            .post_as(
+                &self.user.token,
+                &self.path(&format!("/lessons/{lesson}/complete")),
+                &json!({}),
+            )
+            .await
+    }
+}
+
+#[tokio::test]
+async fn lessons_unlock_in_order_and_reading_time_is_measured_by_the_server() {
+    let l = enrolled_learner("sequential = true\nmin_lesson_seconds = 1").await;
+    let (first, second) = (&l.lessons[0], &l.lessons[1]);
+
+    problem(l.open(second).await, 409).await;
+    let opened: Value = l.open(first).await.json().await.unwrap();
+    assert!(
+        opened["html"].as_str().unwrap().contains("<h2>"),
+        "rendered HTML"
+    );
+    let too_soon = problem(l.complete(first).await, 409).await;
+    assert!(too_soon["detail"].as_str().unwrap().contains("lecture"));
+
+    assert_eq!(l.beat(first, "b1").await, 0);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let credited = l.beat(first, "b2").await;
+    assert!((1..=2).contains(&credited), "{credited}");
+    assert_eq!(
+        l.beat(first, "b2").await,
+        0,
+        "a retried heartbeat counts nothing"
+    );
+
+    assert_eq!(l.complete(first).await.status().as_u16(), 200);
+    assert_eq!(l.open(second).await.status().as_u16(), 200, "unlocked");
+    let progress: Value =
+        l.s.app
+            .get_as(&l.user.token, &l.path("/progress"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(progress["lessons"][0]["state"], "completed");
+    assert_eq!(progress["lessons"][1]["state"], "viewed");
+    assert_eq!(progress["lessons"][2]["state"], "locked");
+    assert_eq!(progress["active_seconds"].as_i64(), Some(credited));
+    assert_eq!(progress["completed"], false);
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_final_events_complete_the_course_once() {
+    // Arrange: every lesson done but the last.
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    for lesson in &l.lessons {
+        l.open(lesson).await;
+    }
+    let (last, others) = l.lessons.split_last().unwrap();
+    for lesson in others {
+        let done: Value = l.complete(lesson).await.json().await.unwrap();
+        assert_eq!(done["course_completed"], false);
+    }
+
+    // Act: the last lesson marked done by 20 requests at once.
+    let url = l.s.app.url(&l.path(&format!("/lessons/{last}/complete")));
+    let calls = (0..20).map(|_| {
+        let (client, url, token) = (l.s.app.client.clone(), url.clone(), l.user.token.clone());
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    });
+    let answers: Vec<Value> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+
+    // Assert
+    assert!(
+        answers.iter().all(|a| a["course_completed"] == true),
+        "{answers:?}"
+    );
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|a| a["completed_now"] == true)
+            .count(),
+        1
+    );
+    let rows: i64 = completions::table
+        .count()
+        .get_result(&mut l.s.app.conn())
+        .unwrap();
+    assert_eq!(rows, 1);
+    let progress: Value =
+        l.s.app
+            .get_as(&l.user.token, &l.path("/progress"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        (
+            progress["completed"].as_bool(),
+            progress["percent"].as_i64()
+        ),
+        (Some(true), Some(100))
+    );
+    assert!(progress["missing"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_real_courses_require_their_quizzes_before_completion() {
+    let s = setup_in(real_courses()).await;
+    let session = s.qvt_session(json!({})).await;
+    let user = s.app.learner("lucide@univ-exemple.fr").await;
+    let enrolment: Value = s
+        .enrol(&user, &session, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let progress: Value = s
+        .app
+        .get_as(
+            &user.token,
+            &format!(
+                "/api/v1/enrolments/{}/progress",
+                enrolment["id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let missing: Vec<&str> = progress["missing"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert!(
+        missing.iter().any(|m| m.contains("leçon(s) à terminer")),
+        "{missing:?}"
+    );
+    assert!(missing.iter().any(|m| m.starts_with("quiz")), "{missing:?}");
+}
+
+fn trace_totals(csv: &str) -> (i64, i64) {
+    let mut rows = 0;
+    let mut total = 0;
+    let mut in_intervals = false;
+    for line in csv.lines() {
+        let cells: Vec<&str> = line.split(';').collect();
+        match cells.first().copied() {
+            Some("Date") => in_intervals = true,
+            Some("") | None => in_intervals = false,
+            Some("Total") => total = cells[2].parse().unwrap(),
+            Some(_) if in_intervals => rows += cells[4].parse::<i64>().unwrap(),
+            _ => {}
+        }
+    }
+    (rows, total)
+}
+
+#[tokio::test]
+async fn the_trace_totals_equal_the_recorded_intervals() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let (a, b) = (&l.lessons[0], &l.lessons[1]);
+    l.open(a).await;
+    l.open(b).await;
+    l.beat(a, "1").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    l.beat(a, "2").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    l.beat(b, "3").await;
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    l.beat(b, "4").await;
+
+    let response = l.s.app.get_as(&l.user.token, &l.path("/trace.csv")).await;
+
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let csv = response.text().await.unwrap();
+    let stored: Vec<i32> = time_intervals::table
+        .select(time_intervals::active_seconds)
+        .load(&mut l.s.app.conn())
+        .unwrap();
+    let stored: i64 = stored.into_iter().map(i64::from).sum();
+    let (rows, total) = trace_totals(&csv);
+    assert!(stored >= 3, "{stored}");
+    assert_eq!((rows, total), (stored, stored), "{csv}");
+    assert!(csv.contains("ADELI;691234567"), "{csv}");
+    assert!(csv.contains("Total par leçon") && csv.contains("Total par jour"));
+    // The organisation's staff may read it too.
+    assert_eq!(
+        l.s.app
+            .get_as(&l.s.dean.token, &l.path("/trace.csv"))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn nobody_else_reaches_an_enrolment_and_a_withdrawn_one_records_nothing() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let lesson = &l.lessons[0];
+    let other = l.s.app.learner("curieux@exemple.fr").await;
+
+    for (method, rest) in [
+        (Method::GET, format!("/lessons/{lesson}")),
+        (Method::POST, format!("/lessons/{lesson}/complete")),
+        (Method::POST, format!("/lessons/{lesson}/heartbeat")),
+        (Method::GET, "/progress".to_string()),
+        (Method::GET, "/trace.csv".to_string()),
+    ] {
+        let body = json!({ "beat_id": "x" });
+        let response =
+            l.s.app
+                .call(
+                    method.clone(),
+                    &l.path(&rest),
+                    &other.token,
+                    Some(&body).filter(|_| rest.ends_with("heartbeat")),
+                )
+                .await;
+        assert_eq!(response.status().as_u16(), 404, "{method} {rest}");
+    }
+
+    l.s.app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/enrolments/{}", l.enrolment),
+            &l.user.token,
+            None,
+        )
+        .await;
+    problem(l.open(lesson).await, 409).await;
+    let beat =
+        l.s.app
+            .post_as(
+                &l.user.token,
+                &l.path(&format!("/lessons/{lesson}/heartbeat")),
+                &json!({ "beat_id": "y" }),
+            )
+            .await;
+    problem(beat, 409).await;
+}
