@@ -203,6 +203,16 @@ impl AppError {
         e
     }
 
+    /// A 404 about the owning organisation becomes a 404 about the resource asked for, so
+    /// outsiders learn nothing about which organisation owns it.
+    pub fn not_found_as(self, resource: impl FnOnce() -> AppError) -> Self {
+        if self.status == StatusCode::NOT_FOUND {
+            resource()
+        } else {
+            self
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

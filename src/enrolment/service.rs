@@ -130,13 +130,8 @@ pub fn administered_session(
     session_id: &str,
 ) -> Result<Session, AppError> {
     let session = store::session_for_update(conn, session_id)?.ok_or_else(session_not_found)?;
-    require_org_admin(conn, user, &session.organisation_id).map_err(|e| {
-        if e.status() == actix_web::http::StatusCode::NOT_FOUND {
-            session_not_found()
-        } else {
-            e
-        }
-    })?;
+    require_org_admin(conn, user, &session.organisation_id)
+        .map_err(|e| e.not_found_as(session_not_found))?;
     Ok(session)
 }
 
@@ -389,13 +384,8 @@ pub fn withdraw(
         let session = store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
         let by_admin = enrolment.account_id != user.id;
         if by_admin {
-            require_org_admin(conn, user, &session.organisation_id).map_err(|e| {
-                if e.status() == actix_web::http::StatusCode::NOT_FOUND {
-                    not_found()
-                } else {
-                    e
-                }
-            })?;
+            require_org_admin(conn, user, &session.organisation_id)
+                .map_err(|e| e.not_found_as(not_found))?;
         }
         let at = Utc::now().naive_utc();
         if !store::withdraw(conn, enrolment_id, &user.id, at)? {
@@ -427,12 +417,7 @@ pub fn staff_session(
     session_id: &str,
 ) -> Result<Session, AppError> {
     let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
-    crate::identity::auth::require_staff(conn, user, &session.organisation_id).map_err(|e| {
-        if e.status() == actix_web::http::StatusCode::NOT_FOUND {
-            session_not_found()
-        } else {
-            e
-        }
-    })?;
+    crate::identity::auth::require_staff(conn, user, &session.organisation_id)
+        .map_err(|e| e.not_found_as(session_not_found))?;
     Ok(session)
 }

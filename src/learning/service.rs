@@ -55,13 +55,8 @@ pub fn readable_enrolment(
     let enrolment = enrolment_store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
     let session = enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
     if enrolment.account_id != user.id {
-        require_staff(conn, user, &session.organisation_id).map_err(|e| {
-            if e.status() == actix_web::http::StatusCode::NOT_FOUND {
-                not_found()
-            } else {
-                e
-            }
-        })?;
+        require_staff(conn, user, &session.organisation_id)
+            .map_err(|e| e.not_found_as(not_found))?;
     }
     Ok((enrolment, session))
 }
