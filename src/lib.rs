@@ -14,6 +14,7 @@ pub mod identity;
 pub mod learning;
 pub mod mail;
 pub mod ops;
+pub mod pdf;
 pub mod startup;
 pub mod telemetry;
 pub mod templates;

@@ -160,6 +160,20 @@ pub fn enrolment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> 
         .optional()
 }
 
+/// Reads an enrolment to serialise writes about it, locking its row on PostgreSQL (SQLite's
+/// write transactions are serial already).
+pub fn enrolment_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {
+    match conn {
+        DbConn::Pg(pg) => enrolments::table
+            .find(id)
+            .select(Enrolment::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConn::Sqlite(_) => enrolment(conn, id),
+    }
+}
+
 pub fn active_enrolment(
     conn: &mut DbConn,
     session_id: &str,

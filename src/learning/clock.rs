@@ -140,6 +140,29 @@ impl Tracker {
     }
 }
 
+/// Makes an enrolment's credited time the union of its intervals, whichever instance
+/// recorded them: with several app instances, two tabs may beat on two trackers and record
+/// overlapping intervals. Each interval is credited only with the part that no earlier one
+/// (by start, then id) covers. `intervals` are the enrolment's intervals ending after
+/// `since`, sorted by (start, id); those starting before `since` keep their credit (their
+/// predecessors were not loaded) but still cover later ones. Returns the new credits of the
+/// intervals whose credit changes, by index.
+pub fn union_credits(intervals: &[Interval], since: NaiveDateTime) -> Vec<(usize, i64)> {
+    let mut covered_until: Option<NaiveDateTime> = None;
+    let mut changed = Vec::new();
+    for (index, interval) in intervals.iter().enumerate() {
+        if interval.started_at >= since {
+            let from = covered_until.map_or(interval.started_at, |c| c.max(interval.started_at));
+            let credit = (interval.ended_at - from).num_seconds().max(0);
+            if credit != interval.active_seconds {
+                changed.push((index, credit));
+            }
+        }
+        covered_until = Some(covered_until.map_or(interval.ended_at, |c| c.max(interval.ended_at)));
+    }
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +241,40 @@ mod tests {
             by_lesson.contains(&("l1", 30)) && by_lesson.contains(&("l2", 30)),
             "{by_lesson:?}"
         );
+    }
+
+    fn span(id: &str, from: i64, to: i64, credit: i64) -> Interval {
+        Interval {
+            id: id.into(),
+            enrolment_id: "e".into(),
+            lesson_id: "l".into(),
+            started_at: t(from),
+            ended_at: t(to),
+            active_seconds: credit,
+        }
+    }
+
+    #[test]
+    fn overlapping_intervals_from_two_instances_count_their_union_once() {
+        // Instance A recorded 0–60, instance B 15–75 (two tabs, no sticky sessions).
+        let mut spans = vec![span("a", 0, 60, 60), span("b", 15, 75, 60)];
+        assert_eq!(union_credits(&spans, t(0)), vec![(1, 15)]);
+        spans[1].active_seconds = 15;
+        // A grows to 90 and now covers all of B: B is credited nothing.
+        spans[0] = span("a", 0, 90, 90);
+        assert_eq!(union_credits(&spans, t(0)), vec![(1, 0)]);
+        spans[1].active_seconds = 0;
+        let total: i64 = spans.iter().map(|s| s.active_seconds).sum();
+        assert_eq!(total, 90);
+    }
+
+    #[test]
+    fn intervals_before_the_window_keep_their_credit_but_still_cover() {
+        let spans = vec![span("old", 0, 100, 40), span("new", 50, 130, 80)];
+        assert_eq!(union_credits(&spans, t(50)), vec![(1, 30)]);
+        // Disjoint intervals are left alone.
+        let spans = vec![span("x", 0, 10, 10), span("y", 20, 30, 10)];
+        assert!(union_credits(&spans, t(0)).is_empty());
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/enrolments/{id}/lessons/{lesson}/complete").post(complete))
         .service(web::resource("/enrolments/{id}/lessons/{lesson}/heartbeat").post(heartbeat))
         .service(web::resource("/enrolments/{id}/progress").get(progress))
-        .service(web::resource("/enrolments/{id}/trace.csv").get(trace_csv));
+        .service(web::resource("/enrolments/{id}/trace.csv").get(trace_csv))
+        .service(web::resource("/enrolments/{id}/trace.pdf").get(trace_pdf));
 }
 
 /// A lesson of the enrolment's pinned version; records the first view.
@@ -116,22 +117,59 @@ pub async fn trace_csv(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let id = path.into_inner();
+    let body = trace_of(state, user, path.into_inner(), |t| t.csv()).await?;
+    Ok(attachment(
+        body,
+        "text/csv; charset=utf-8",
+        "releve-de-connexion.csv",
+    ))
+}
+
+/// The same record as an A4 PDF, ready to hand to a funder.
+#[utoipa::path(get, path = "/api/v1/enrolments/{id}/trace.pdf", tag = "learning", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/pdf"), (status = 404, body = Problem),
+))]
+pub async fn trace_pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let body = trace_of(state, user, path.into_inner(), |t| t.pdf()).await?;
+    Ok(attachment(
+        body,
+        "application/pdf",
+        "releve-de-connexion.pdf",
+    ))
+}
+
+/// Flushes pending time first, so the record includes the last heartbeats; rendering runs
+/// off the actix workers with the query.
+async fn trace_of(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    id: String,
+    render: fn(&trace::Trace) -> anyhow::Result<Vec<u8>>,
+) -> Result<Vec<u8>, AppError> {
     let s = state.clone();
-    let body = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         let (enrolment, session) = service::readable_enrolment(conn, &user, &id)?;
         service::flush(&s.pool, &s.learning)?;
         let course = s.learning.courses.get(conn, &enrolment.course_version_id)?;
         let account = identity::account(conn, &enrolment.account_id)?;
         let intervals = store::intervals_of(conn, &id)?;
-        Ok(trace::csv(&account, &session, &course, &intervals)?)
+        let now = chrono::Utc::now().naive_utc();
+        let record = trace::Trace::new(&account, &session, &course, &intervals, now);
+        Ok(render(&record)?)
     })
-    .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
+    .await
+}
+
+fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
         .insert_header((
             "content-disposition",
-            "attachment; filename=\"releve-de-connexion.csv\"",
+            format!("attachment; filename=\"{filename}\""),
         ))
-        .body(body))
+        .body(body)
 }

@@ -1,14 +1,14 @@
 //! The learning path: opening and finishing lessons, heartbeats, progress, and the
 //! completion rules, checked in the transaction of the event that may satisfy the last one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::clock::Tracker;
+use super::clock::{Interval, Tracker};
 use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};
@@ -25,8 +25,9 @@ pub struct Learning {
     pub courses: CourseCache,
 }
 
+/// Microseconds, as PostgreSQL stores them: an in-memory time must equal its stored copy.
 fn now() -> NaiveDateTime {
-    Utc::now().naive_utc()
+    Utc::now().naive_utc().trunc_subsecs(6)
 }
 
 fn not_found() -> AppError {
@@ -89,12 +90,26 @@ pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
     let written = (|| -> anyhow::Result<()> {
         let mut conn = pool.get()?;
         conn.write(|c| {
-            store::upsert_intervals(c, &batch)?;
-            let touched: HashSet<&str> = batch.iter().map(|i| i.enrolment_id.as_str()).collect();
-            for enrolment_id in touched {
-                let Some(enrolment) = enrolment_store::enrolment(c, enrolment_id)? else {
+            // Enrolments in a fixed order, so that two instances flushing never deadlock.
+            let mut touched: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
+            for interval in &batch {
+                touched
+                    .entry(&interval.enrolment_id)
+                    .or_default()
+                    .push(interval.clone());
+            }
+            for (enrolment_id, intervals) in touched {
+                let Some(enrolment) = enrolment_store::enrolment_for_update(c, enrolment_id)?
+                else {
                     continue;
                 };
+                store::upsert_intervals(c, &intervals)?;
+                let since = intervals
+                    .iter()
+                    .map(|i| i.started_at)
+                    .min()
+                    .expect("grouped");
+                store::reconcile_overlaps(c, enrolment_id, since)?;
                 if enrolment.status == enrolment_store::ACTIVE {
                     let course = learning.courses.get(c, &enrolment.course_version_id)?;
                     evaluate(c, &course, enrolment_id).map_err(|e| anyhow::anyhow!("{e}"))?;

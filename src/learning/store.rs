@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 
-use super::clock::Interval;
+use super::clock::{union_credits, Interval};
 use crate::db::schema::{completions, lesson_progress, time_intervals};
 use crate::db::DbConn;
 
@@ -106,6 +106,39 @@ pub fn upsert_intervals(conn: &mut DbConn, batch: &[Interval]) -> QueryResult<()
                 .set(update)
                 .execute(c)?,
         };
+    }
+    Ok(())
+}
+
+/// Re-credits the enrolment's intervals from `since` on so that overlapping ones (recorded
+/// by different instances) count their union once. Call with the enrolment row locked.
+pub fn reconcile_overlaps(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    since: NaiveDateTime,
+) -> QueryResult<()> {
+    // Compared with stored times, which PostgreSQL keeps to the microsecond.
+    let since = since.trunc_subsecs(6);
+    let window: Vec<Interval> = time_intervals::table
+        .filter(time_intervals::enrolment_id.eq(enrolment_id))
+        .filter(time_intervals::ended_at.gt(since))
+        .order((time_intervals::started_at.asc(), time_intervals::id.asc()))
+        .select(IntervalRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|r| Interval {
+            id: r.id,
+            enrolment_id: r.enrolment_id,
+            lesson_id: r.lesson_id,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            active_seconds: i64::from(r.active_seconds),
+        })
+        .collect();
+    for (index, credit) in union_credits(&window, since) {
+        diesel::update(time_intervals::table.find(&window[index].id))
+            .set(time_intervals::active_seconds.eq(credit as i32))
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -1,94 +1,250 @@
-//! The traceability record (relevé de connexion) of an enrolment, as CSV: who, which
-//! session (with its DPC references), every interval of activity, and totals per lesson
-//! and per day, in sections separated by an empty line. All times are UTC.
+//! The traceability record (relevé de connexion) of an enrolment: who, which session (with
+//! its DPC references), every interval of activity, and totals per lesson and per day —
+//! computed once as a [`Trace`], then written as CSV (sections separated by an empty line)
+//! or as an A4 PDF. All times are UTC, and both say so.
 
 use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
 
 use super::store::IntervalRow;
 use crate::catalog::model::Course;
 use crate::enrolment::store::Session;
 use crate::identity::store::Account;
+use crate::pdf::{self, Column};
 
-type Section = Vec<Vec<String>>;
-
-fn row(cells: &[&str]) -> Vec<String> {
-    cells.iter().map(|c| c.to_string()).collect()
+/// Everything the record states, in the order it states it.
+pub struct Trace {
+    pub identity: Vec<(&'static str, String)>,
+    pub intervals: Vec<TraceInterval>,
+    pub per_lesson: Vec<(String, i64)>,
+    pub per_day: Vec<(String, i64)>,
+    pub total_seconds: i64,
 }
 
-pub fn csv(
-    account: &Account,
-    session: &Session,
-    course: &Course,
-    intervals: &[IntervalRow],
-) -> anyhow::Result<Vec<u8>> {
-    let title_of = |id: &str| {
-        course
+pub struct TraceInterval {
+    pub day: String,
+    pub lesson: String,
+    pub start: String,
+    pub end: String,
+    pub seconds: i64,
+}
+
+impl Trace {
+    pub fn new(
+        account: &Account,
+        session: &Session,
+        course: &Course,
+        intervals: &[IntervalRow],
+        generated_at: NaiveDateTime,
+    ) -> Self {
+        let title_of = |id: &str| {
+            course
+                .lessons
+                .iter()
+                .find(|l| l.id == id)
+                .map_or(id.to_owned(), |l| l.title.clone())
+        };
+        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        let identity = vec![
+            ("Apprenant", account.full_name.clone()),
+            ("Courriel", account.email.clone()),
+            ("RPPS", dash(&account.rpps)),
+            ("ADELI", dash(&account.adeli)),
+            ("Formation", course.title.clone()),
+            ("Version du programme", course.version_label.clone()),
+            ("Session", session.title.clone()),
+            ("Référence action DPC", dash(&session.dpc_action_ref)),
+            ("Numéro de session DPC", dash(&session.dpc_session_no)),
+            ("Numéro ODPC", dash(&session.odpc_number)),
+            (
+                "Édité le",
+                generated_at.format("%d/%m/%Y à %H:%M UTC").to_string(),
+            ),
+        ];
+        let mut per_lesson: BTreeMap<&str, i64> = BTreeMap::new();
+        let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
+        let rows = intervals
+            .iter()
+            .map(|i| {
+                let day = i.started_at.format("%Y-%m-%d").to_string();
+                let seconds = i64::from(i.active_seconds);
+                *per_lesson.entry(&i.lesson_id).or_default() += seconds;
+                *per_day.entry(day.clone()).or_default() += seconds;
+                TraceInterval {
+                    day,
+                    lesson: title_of(&i.lesson_id),
+                    start: i.started_at.format("%H:%M:%S").to_string(),
+                    end: i.ended_at.format("%H:%M:%S").to_string(),
+                    seconds,
+                }
+            })
+            .collect();
+        // Lessons in course order; a lesson no longer in the course still keeps its time.
+        let mut lessons: Vec<(String, i64)> = course
             .lessons
             .iter()
-            .find(|l| l.id == id)
-            .map_or(id.to_owned(), |l| l.title.clone())
-    };
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let header: Section = vec![
-        row(&["Relevé de connexion", "QVT Campus", "heures en UTC"]),
-        row(&["Apprenant", &account.full_name]),
-        row(&["Courriel", &account.email]),
-        row(&["RPPS", &dash(&account.rpps)]),
-        row(&["ADELI", &dash(&account.adeli)]),
-        row(&["Formation", &course.title]),
-        row(&["Session", &session.title]),
-        row(&["Référence action DPC", &dash(&session.dpc_action_ref)]),
-        row(&["Numéro de session DPC", &dash(&session.dpc_session_no)]),
-        row(&["Numéro ODPC", &dash(&session.odpc_number)]),
-    ];
-    let mut detail: Section = vec![row(&["Date", "Leçon", "Début", "Fin", "Secondes actives"])];
-    let mut per_lesson: BTreeMap<String, i64> = BTreeMap::new();
-    let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
-    for i in intervals {
-        let day = i.started_at.format("%Y-%m-%d").to_string();
-        detail.push(vec![
-            day.clone(),
-            title_of(&i.lesson_id),
-            i.started_at.format("%H:%M:%S").to_string(),
-            i.ended_at.format("%H:%M:%S").to_string(),
-            i.active_seconds.to_string(),
-        ]);
-        *per_lesson.entry(i.lesson_id.clone()).or_default() += i64::from(i.active_seconds);
-        *per_day.entry(day).or_default() += i64::from(i.active_seconds);
-    }
-    let mut lessons: Section = vec![row(&["Total par leçon", "Leçon", "Secondes actives"])];
-    for lesson in &course.lessons {
-        if let Some(seconds) = per_lesson.get(&lesson.id) {
-            lessons.push(vec![
-                String::new(),
-                lesson.title.clone(),
-                seconds.to_string(),
-            ]);
+            .filter_map(|l| {
+                per_lesson
+                    .remove(l.id.as_str())
+                    .map(|s| (l.title.clone(), s))
+            })
+            .collect();
+        lessons.extend(per_lesson.into_iter().map(|(id, s)| (id.to_owned(), s)));
+        Self {
+            identity,
+            intervals: rows,
+            total_seconds: per_day.values().sum(),
+            per_lesson: lessons,
+            per_day: per_day.into_iter().collect(),
         }
     }
-    let mut days: Section = vec![row(&["Total par jour", "Date", "Secondes actives"])];
-    for (day, seconds) in &per_day {
-        days.push(vec![String::new(), day.clone(), seconds.to_string()]);
-    }
-    let total: i64 = per_day.values().sum();
-    let totals: Section = vec![row(&["Total", "", &total.to_string()])];
 
-    let mut out = Vec::new();
-    for (i, section) in [header, detail, lessons, days, totals]
-        .into_iter()
-        .enumerate()
-    {
-        if i > 0 {
-            out.push(b'\n');
+    pub fn csv(&self) -> anyhow::Result<Vec<u8>> {
+        let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        let mut header = vec![row(&["Relevé de connexion", "QVT Campus", "heures en UTC"])];
+        header.extend(self.identity.iter().map(|(k, v)| row(&[k, v])));
+        let mut detail = vec![row(&["Date", "Leçon", "Début", "Fin", "Secondes actives"])];
+        detail.extend(
+            self.intervals
+                .iter()
+                .map(|i| row(&[&i.day, &i.lesson, &i.start, &i.end, &i.seconds.to_string()])),
+        );
+        let mut lessons = vec![row(&["Total par leçon", "Leçon", "Secondes actives"])];
+        lessons.extend(
+            self.per_lesson
+                .iter()
+                .map(|(l, s)| row(&["", l, &s.to_string()])),
+        );
+        let mut days = vec![row(&["Total par jour", "Date", "Secondes actives"])];
+        days.extend(
+            self.per_day
+                .iter()
+                .map(|(d, s)| row(&["", d, &s.to_string()])),
+        );
+        let totals = vec![row(&["Total", "", &self.total_seconds.to_string()])];
+
+        let mut out = Vec::new();
+        for (i, section) in [header, detail, lessons, days, totals]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                out.push(b'\n');
+            }
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(b';')
+                .flexible(true)
+                .from_writer(Vec::new());
+            for record in section {
+                writer.write_record(&record)?;
+            }
+            out.extend(writer.into_inner()?);
         }
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .flexible(true)
-            .from_writer(Vec::new());
-        for record in section {
-            writer.write_record(&record)?;
-        }
-        out.extend(writer.into_inner()?);
+        Ok(out)
     }
-    Ok(out)
+
+    pub fn pdf(&self) -> anyhow::Result<Vec<u8>> {
+        let mut doc = pdf::Document::new("Relevé de connexion");
+        doc.paragraph("Relevé de connexion", 18.0, true, true);
+        doc.paragraph(
+            "Temps de formation mesuré par la plateforme QVT Campus (heures en UTC)",
+            10.0,
+            false,
+            true,
+        );
+        doc.space(12.0);
+        let identity: Vec<(&str, String)> =
+            self.identity.iter().map(|(k, v)| (*k, v.clone())).collect();
+        doc.fields(&identity);
+
+        doc.heading("Total");
+        doc.fields(&[("Temps actif total", duration(self.total_seconds))]);
+
+        doc.heading("Total par leçon");
+        let rows: Vec<Vec<String>> = self
+            .per_lesson
+            .iter()
+            .map(|(l, s)| vec![l.clone(), duration(*s), s.to_string()])
+            .collect();
+        doc.table(
+            &[col("Leçon", 5.0), num("Durée", 1.5), num("Secondes", 1.2)],
+            &rows,
+        );
+
+        doc.heading("Total par jour");
+        let rows: Vec<Vec<String>> = self
+            .per_day
+            .iter()
+            .map(|(d, s)| vec![d.clone(), duration(*s), s.to_string()])
+            .collect();
+        doc.table(
+            &[col("Date", 5.0), num("Durée", 1.5), num("Secondes", 1.2)],
+            &rows,
+        );
+
+        doc.heading("Détail des intervalles d'activité");
+        let rows: Vec<Vec<String>> = self
+            .intervals
+            .iter()
+            .map(|i| {
+                vec![
+                    i.day.clone(),
+                    i.lesson.clone(),
+                    i.start.clone(),
+                    i.end.clone(),
+                    i.seconds.to_string(),
+                ]
+            })
+            .collect();
+        doc.table(
+            &[
+                col("Date", 1.6),
+                col("Leçon", 4.0),
+                col("Début", 1.2),
+                col("Fin", 1.2),
+                num("Secondes", 1.2),
+            ],
+            &rows,
+        );
+        doc.finish()
+    }
+}
+
+fn col(title: &str, share: f32) -> Column<'_> {
+    Column {
+        title,
+        share,
+        right: false,
+    }
+}
+
+fn num(title: &str, share: f32) -> Column<'_> {
+    Column {
+        title,
+        share,
+        right: true,
+    }
+}
+
+/// "1 h 05 min 07 s": how people read time on a record.
+pub fn duration(seconds: i64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
+    if h > 0 {
+        format!("{h} h {m:02} min {s:02} s")
+    } else {
+        format!("{m} min {s:02} s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_as_hours_minutes_seconds() {
+        assert_eq!(duration(0), "0 min 00 s");
+        assert_eq!(duration(3907), "1 h 05 min 07 s");
+        assert_eq!(duration(59), "0 min 59 s");
+    }
 }

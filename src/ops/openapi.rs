@@ -33,7 +33,7 @@ use crate::ops::health;
         enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import,
-        learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv,
+        learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),

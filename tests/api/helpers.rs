@@ -165,6 +165,11 @@ impl TestApp {
             .expect("request sent")
     }
 
+    /// A second app instance on the same database, as in a multi-instance deployment.
+    pub async fn another_instance(&self) -> TestApp {
+        spawn_app_on(self.settings.clone(), self._db.clone(), self._dir.clone()).await
+    }
+
     pub fn conn(&self) -> db::PooledConn {
         self.pool.get().expect("a connection")
     }
@@ -304,4 +309,24 @@ pub fn smtp_transport(port: u16) -> MailTransportKind {
     MailTransportKind::Smtp {
         url: Secret::new(format!("smtp://127.0.0.1:{port}")),
     }
+}
+
+/// The text of a PDF as a reader sees it, through poppler's `pdftotext` (a real PDF reader,
+/// installed by `.ci/run`).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::io::Write;
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(pdf).unwrap();
+    let output = std::process::Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(file.path())
+        .arg("-")
+        .output()
+        .expect("pdftotext (Debian package poppler-utils) is installed");
+    assert!(
+        output.status.success(),
+        "pdftotext refused the file: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
 }

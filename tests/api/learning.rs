@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::copy_dir;
 use crate::enrolment::{setup_in, Setup};
-use crate::helpers::{problem, real_courses};
+use crate::helpers::{pdf_text, problem, real_courses, TestApp};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
@@ -78,9 +78,10 @@ impl Learner {
             .await
     }
     async fn beat(&self, lesson: &str, id: &str) -> i64 {
-        let response = self
-            .s
-            .app
+        self.beat_on(&self.s.app, lesson, id).await
+    }
+    async fn beat_on(&self, app: &TestApp, lesson: &str, id: &str) -> i64 {
+        let response = app
             .post_as(
                 &self.user.token,
                 &self.path(&format!("/lessons/{lesson}/heartbeat")),
@@ -312,6 +313,85 @@ async fn the_trace_totals_equal_the_recorded_intervals() {
 }
 
 #[tokio::test]
+async fn the_trace_pdf_states_the_learner_the_session_and_the_same_totals() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let a = &l.lessons[0];
+    l.open(a).await;
+    l.beat(a, "1").await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    l.beat(a, "2").await;
+
+    let response = l.s.app.get_as(&l.user.token, &l.path("/trace.pdf")).await;
+
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    let text = pdf_text(&response.bytes().await.unwrap());
+    let stored: Vec<i32> = time_intervals::table
+        .select(time_intervals::active_seconds)
+        .load(&mut l.s.app.conn())
+        .unwrap();
+    let stored: i64 = stored.into_iter().map(i64::from).sum();
+    assert!(stored >= 2, "{stored}");
+    for expected in [
+        "Relevé de connexion",
+        "Camille Soignant",
+        "691234567",
+        "Référence action DPC",
+        "Total par leçon",
+        "Total par jour",
+        "page 1 / 1",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    let total_line = text
+        .lines()
+        .find(|l| l.contains("Temps actif total"))
+        .unwrap();
+    assert!(
+        total_line.ends_with(&format!("0 min {stored:02} s")),
+        "{total_line} vs {stored}"
+    );
+}
+
+#[tokio::test]
+async fn two_tabs_on_two_instances_are_not_double_counted() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let other = l.s.app.another_instance().await;
+    let lesson = &l.lessons[0];
+    l.open(lesson).await;
+    let started = std::time::Instant::now();
+    // Two tabs, each heartbeat landing on a different instance (no sticky sessions).
+    for round in 0..3 {
+        l.beat(lesson, &format!("a{round}")).await;
+        l.beat_on(&other, lesson, &format!("b{round}")).await;
+        if round < 2 {
+            tokio::time::sleep(Duration::from_millis(2_100)).await;
+        }
+    }
+    let elapsed = started.elapsed().as_secs() as i64 + 1;
+
+    // Reading the trace through each instance flushes what it holds.
+    for app in [&l.s.app, &other] {
+        let response = app.get_as(&l.user.token, &l.path("/trace.csv")).await;
+        assert_eq!(response.status().as_u16(), 200);
+    }
+
+    let rows: Vec<(chrono::NaiveDateTime, chrono::NaiveDateTime, i32)> = time_intervals::table
+        .select((
+            time_intervals::started_at,
+            time_intervals::ended_at,
+            time_intervals::active_seconds,
+        ))
+        .load(&mut l.s.app.conn())
+        .unwrap();
+    let stored: i64 = rows.iter().map(|r| i64::from(r.2)).sum();
+    assert!(
+        (2..=elapsed).contains(&stored),
+        "{rows:?}: {stored} s credited over {elapsed} s of wall-clock time"
+    );
+}
+
+#[tokio::test]
 async fn nobody_else_reaches_an_enrolment_and_a_withdrawn_one_records_nothing() {
     let l = enrolled_learner("min_lesson_seconds = 0").await;
     let lesson = &l.lessons[0];
@@ -323,6 +403,7 @@ async fn nobody_else_reaches_an_enrolment_and_a_withdrawn_one_records_nothing() 
         (Method::POST, format!("/lessons/{lesson}/heartbeat")),
         (Method::GET, "/progress".to_string()),
         (Method::GET, "/trace.csv".to_string()),
+        (Method::GET, "/trace.pdf".to_string()),
     ] {
         let body = json!({ "beat_id": "x" });
         let response =
