@@ -15,6 +15,7 @@ pub mod learning;
 pub mod mail;
 pub mod ops;
 pub mod pdf;
+pub mod quiz;
 pub mod startup;
 pub mod telemetry;
 pub mod templates;

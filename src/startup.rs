@@ -21,6 +21,7 @@ use crate::identity::{self, tokens::KeyRing};
 use crate::learning::{self, Learning};
 use crate::mail;
 use crate::ops::{health, openapi};
+use crate::quiz;
 use crate::templates::Templates;
 
 /// What handlers share, behind `web::Data`.
@@ -84,6 +85,14 @@ impl Application {
             true,
             move || learning::service::flush(&flush_pool, &flush_learning).map(drop),
         ));
+        // Attempts abandoned past their deadline are graded with what was saved.
+        let (due_pool, due_learning) = (pool.clone(), learning.clone());
+        workers.push(Periodic::spawn(
+            "quiz deadlines",
+            Duration::from_secs(10),
+            false,
+            move || quiz::service::grade_due(&due_pool, &due_learning).map(drop),
+        ));
 
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
@@ -125,7 +134,8 @@ impl Application {
                         .configure(identity::routes::configure)
                         .configure(catalog::routes::configure)
                         .configure(enrolment::routes::configure)
-                        .configure(learning::routes::configure),
+                        .configure(learning::routes::configure)
+                        .configure(quiz::routes::configure),
                 )
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))

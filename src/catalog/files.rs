@@ -110,6 +110,7 @@ pub struct QuestionFile {
     pub unit: Option<String>,
     pub pairs: Option<Spanned<Vec<PairFile>>>,
     pub items: Option<Spanned<Vec<String>>>,
+    pub scoring: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +148,9 @@ pub struct QuizFile {
     #[serde(default)]
     pub draw: Vec<DrawFile>,
     pub items: Option<Spanned<Vec<Spanned<String>>>>,
+    pub feedback: Option<Spanned<String>>,
+    pub shuffle_questions: Option<bool>,
+    pub shuffle_choices: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -626,7 +626,8 @@ fn check_question(
     }
     // Keys a type does not use are refused, so a typo cannot silently drop an answer.
     let allowed: &[&str] = match kind_name {
-        "single_choice" | "multiple_choice" => &["choices", "correct"],
+        "single_choice" => &["choices", "correct"],
+        "multiple_choice" => &["choices", "correct", "scoring"],
         "true_false" => &["answer"],
         "matching" => &["pairs"],
         "ordering" => &["items"],
@@ -636,7 +637,8 @@ fn check_question(
             return None;
         }
     };
-    let present: [(&str, Option<usize>); 7] = [
+    let present: [(&str, Option<usize>); 8] = [
+        ("scoring", q.scoring.as_ref().map(|v| v.span().start)),
         ("choices", q.choices.as_ref().map(|v| v.span().start)),
         ("correct", q.correct.as_ref().map(|v| v.span().start)),
         ("answer", q.answer.as_ref().map(|v| v.span().start)),
@@ -714,9 +716,19 @@ fn check_question(
                     correct: ids.into_iter().next().expect("one"),
                 }
             } else {
+                let partial = match q.scoring.as_ref().map(|s| s.get_ref().as_str()) {
+                    None | Some("all_or_nothing") => false,
+                    Some("partial") => true,
+                    Some(_) => {
+                        let scoring = q.scoring.as_ref().expect("matched");
+                        r.on(scoring, "scoring : all_or_nothing ou partial");
+                        false
+                    }
+                };
                 QuestionKind::MultipleChoice {
                     choices,
                     correct: ids,
+                    partial,
                 }
             }
         }
@@ -807,8 +819,18 @@ fn check_quiz(
     let file: QuizFile = r.parse("quiz invalide")?;
     let role = QuizRole::parse(file.role.get_ref());
     if role.is_none() {
-        r.on(&file.role, "role : pre_test, post_test, final ou formative");
+        r.on(&file.role, "role : pre_test, post_test, graded ou practice");
     }
+    let feedback = match &file.feedback {
+        None => Some(FeedbackPolicy::AfterSubmit),
+        Some(raw) => {
+            let policy = FeedbackPolicy::parse(raw.get_ref());
+            if policy.is_none() {
+                r.on(raw, "feedback : after_submit, after_close ou never");
+            }
+            policy
+        }
+    };
     if !(0..=100).contains(file.pass_mark.get_ref()) {
         r.on(&file.pass_mark, "pass_mark : pourcentage entre 0 et 100");
     }
@@ -897,6 +919,9 @@ fn check_quiz(
         time_limit_minutes: file.time_limit_minutes.map(Spanned::into_inner),
         max_attempts: file.max_attempts.map(Spanned::into_inner),
         selection,
+        feedback: feedback?,
+        shuffle_questions: file.shuffle_questions.unwrap_or(true),
+        shuffle_choices: file.shuffle_choices.unwrap_or(true),
     })
 }
 
@@ -951,8 +976,8 @@ fn check_quiz_set(
                 ),
             }
         }
-        Some(_) if with_role(QuizRole::Final).is_none() => {
-            complain("il manque un quiz role = \"final\"".into())
+        Some(_) if with_role(QuizRole::Graded).is_none() => {
+            complain("il manque un quiz role = \"graded\"".into())
         }
         _ => {}
     }

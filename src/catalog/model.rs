@@ -95,6 +95,9 @@ pub enum QuestionKind {
     MultipleChoice {
         choices: Vec<Choice>,
         correct: Vec<String>,
+        /// Partial credit (`scoring = "partial"`) rather than all-or-nothing.
+        #[serde(default)]
+        partial: bool,
     },
     TrueFalse {
         answer: bool,
@@ -154,6 +157,14 @@ impl Bank {
                 .count()
     }
 
+    /// A question by id, standalone or inside a vignette.
+    pub fn find_question(&self, id: &str) -> Option<&Question> {
+        self.questions
+            .iter()
+            .chain(self.vignettes.iter().flat_map(|v| v.questions.iter()))
+            .find(|q| q.id == id)
+    }
+
     pub fn question_count(&self) -> usize {
         self.questions.len()
             + self
@@ -169,8 +180,8 @@ impl Bank {
 pub enum QuizRole {
     PreTest,
     PostTest,
-    Final,
-    Formative,
+    Graded,
+    Practice,
 }
 
 impl QuizRole {
@@ -178,11 +189,37 @@ impl QuizRole {
         match raw {
             "pre_test" => Some(Self::PreTest),
             "post_test" => Some(Self::PostTest),
-            "final" => Some(Self::Final),
-            "formative" => Some(Self::Formative),
+            "graded" => Some(Self::Graded),
+            "practice" => Some(Self::Practice),
             _ => None,
         }
     }
+}
+
+/// When a learner sees the correct answers and the feedback of a submitted attempt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedbackPolicy {
+    #[default]
+    AfterSubmit,
+    /// Once the session has closed (so that answers cannot circulate during it).
+    AfterClose,
+    Never,
+}
+
+impl FeedbackPolicy {
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "after_submit" => Some(Self::AfterSubmit),
+            "after_close" => Some(Self::AfterClose),
+            "never" => Some(Self::Never),
+            _ => None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,6 +244,12 @@ pub struct Quiz {
     pub time_limit_minutes: Option<u32>,
     pub max_attempts: Option<u32>,
     pub selection: Selection,
+    #[serde(default)]
+    pub feedback: FeedbackPolicy,
+    #[serde(default = "yes")]
+    pub shuffle_questions: bool,
+    #[serde(default = "yes")]
+    pub shuffle_choices: bool,
 }
 
 impl Quiz {

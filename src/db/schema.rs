@@ -206,6 +206,42 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    quiz_attempts (id) {
+        id -> Text,
+        enrolment_id -> Text,
+        quiz_id -> Text,
+        number -> Integer,
+        paper -> Text,
+        answers -> Text,
+        started_at -> Timestamp,
+        deadline -> Nullable<Timestamp>,
+        answers_saved_at -> Nullable<Timestamp>,
+        submitted_at -> Nullable<Timestamp>,
+        auto_submitted -> Bool,
+        score_points -> Nullable<Double>,
+        max_points -> Nullable<Double>,
+        percent -> Nullable<Double>,
+        passed -> Nullable<Bool>,
+        grading -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    quiz_accommodations (enrolment_id) {
+        enrolment_id -> Text,
+        extra_time_percent -> Integer,
+        set_by -> Text,
+        set_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(quiz_attempts -> enrolments (enrolment_id));
+diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, enrolments);
+diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, training_sessions);
+diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, accounts);
 diesel::joinable!(enrolments -> training_sessions (session_id));
 diesel::joinable!(enrolments -> accounts (account_id));
 diesel::joinable!(memberships -> accounts (account_id));

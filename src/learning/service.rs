@@ -259,8 +259,8 @@ pub fn complete_lesson(
 }
 
 /// The quizzes an enrolment has passed. The quiz engine is not built yet: none.
-fn passed_quizzes(_conn: &mut DbConn, _enrolment_id: &str) -> HashSet<String> {
-    HashSet::new()
+fn passed_quizzes(conn: &mut DbConn, enrolment_id: &str) -> diesel::QueryResult<HashSet<String>> {
+    crate::quiz::store::passed_quizzes(conn, enrolment_id)
 }
 
 /// What still stands between an enrolment and completion, in French; empty when complete.
@@ -315,7 +315,7 @@ pub fn evaluate(
         .map(|p| p.lesson_id)
         .collect();
     let seconds: i64 = store::seconds_by_lesson(conn, enrolment_id)?.values().sum();
-    let passed = passed_quizzes(conn, enrolment_id);
+    let passed = passed_quizzes(conn, enrolment_id)?;
     if !missing_requirements(course, &done, seconds, &passed).is_empty() {
         return Ok((false, false));
     }
@@ -404,7 +404,7 @@ pub fn progress(
             }
         })
         .collect();
-    let passed = passed_quizzes(conn, enrolment_id);
+    let passed = passed_quizzes(conn, enrolment_id)?;
     let quizzes = course
         .quizzes
         .iter()

@@ -14,6 +14,7 @@ use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
 use crate::learning::routes as learning;
 use crate::ops::health;
+use crate::quiz::routes as quiz;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +35,7 @@ use crate::ops::health;
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import,
         learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
+        quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -44,6 +46,7 @@ use crate::ops::health;
         (name = "catalogue", description = "The courses and their outlines"),
         (name = "enrolment", description = "Sessions of a course and enrolments in them"),
         (name = "learning", description = "Lessons, time on task, progress and completion"),
+        (name = "quiz", description = "Attempts, grading, results and item statistics"),
     ),
 )]
 pub struct ApiDoc;

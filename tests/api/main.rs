@@ -17,4 +17,5 @@ mod learning;
 mod migrations;
 mod outbox;
 mod problems;
+mod quiz;
 mod shutdown;

@@ -1,0 +1,2 @@
+DROP TABLE quiz_accommodations;
+DROP TABLE quiz_attempts;

@@ -1,0 +1,10 @@
+//! The quiz engine: papers drawn at start, answers saved as the learner goes, grading on
+//! the server by pure functions, deadlines enforced, results shown only as the quiz's
+//! feedback policy allows, item statistics for the people who write the questions.
+
+pub mod grade;
+pub mod paper;
+pub mod routes;
+pub mod service;
+pub mod stats;
+pub mod store;

@@ -1,0 +1,417 @@
+//! The paper of an attempt: which items were drawn and in what order everything is shown,
+//! fixed at start and stored whole. Also what the learner sees of it — prompts and
+//! options, never which option is right: matching answers and ordering items are shown
+//! under labels ("A", "B", …) given after shuffling, so no id betrays the solution.
+
+use rand::seq::{IndexedRandom, SliceRandom};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::catalog::model::{Bank, Question, QuestionKind, Quiz, Selection};
+
+/// A question on the paper, with the order its options are shown in (indexes into the
+/// choices, the matching pairs' right sides, or the ordering items; empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaperQuestion {
+    pub id: String,
+    pub order: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PaperItem {
+    Question(PaperQuestion),
+    Vignette {
+        id: String,
+        questions: Vec<PaperQuestion>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Paper {
+    pub items: Vec<PaperItem>,
+}
+
+impl Paper {
+    /// Every question on the paper, vignette questions included, in the order shown.
+    pub fn questions(&self) -> impl Iterator<Item = &PaperQuestion> {
+        self.items.iter().flat_map(|item| match item {
+            PaperItem::Question(q) => std::slice::from_ref(q).iter(),
+            PaperItem::Vignette { questions, .. } => questions.iter(),
+        })
+    }
+}
+
+/// The label of the option shown in position `position`: A, B, … Z, AA, AB, …
+pub fn label(position: usize) -> String {
+    let letters = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    if position < 26 {
+        (letters[position] as char).to_string()
+    } else {
+        format!("{}{}", label(position / 26 - 1), label(position % 26))
+    }
+}
+
+fn option_count(kind: &QuestionKind) -> usize {
+    match kind {
+        QuestionKind::SingleChoice { choices, .. }
+        | QuestionKind::MultipleChoice { choices, .. } => choices.len(),
+        QuestionKind::Matching { pairs } => pairs.len(),
+        QuestionKind::Ordering { items } => items.len(),
+        QuestionKind::TrueFalse { .. } | QuestionKind::Numeric { .. } => 0,
+    }
+}
+
+fn paper_question(question: &Question, shuffle: bool, rng: &mut impl Rng) -> PaperQuestion {
+    let mut order: Vec<usize> = (0..option_count(&question.kind)).collect();
+    // Matching and ordering are shuffled even when choices are not: in file order the
+    // answer would be given away.
+    let always = matches!(
+        question.kind,
+        QuestionKind::Matching { .. } | QuestionKind::Ordering { .. }
+    );
+    if shuffle || always {
+        order.shuffle(rng);
+        if always && order.len() > 1 && order.iter().enumerate().all(|(i, o)| i == *o) {
+            order.rotate_left(1);
+        }
+    }
+    PaperQuestion {
+        id: question.id.clone(),
+        order,
+    }
+}
+
+/// Draws a paper for `quiz` from the course bank.
+pub fn draw(quiz: &Quiz, bank: &Bank, rng: &mut impl Rng) -> Paper {
+    let item = |id: &str, rng: &mut _| -> Option<PaperItem> {
+        if let Some(q) = bank.questions.iter().find(|q| q.id == id) {
+            return Some(PaperItem::Question(paper_question(
+                q,
+                quiz.shuffle_choices,
+                rng,
+            )));
+        }
+        bank.vignettes
+            .iter()
+            .find(|v| v.id == id)
+            .map(|v| PaperItem::Vignette {
+                id: v.id.clone(),
+                questions: v
+                    .questions
+                    .iter()
+                    .map(|q| paper_question(q, quiz.shuffle_choices, rng))
+                    .collect(),
+            })
+    };
+    let ids: Vec<String> = match &quiz.selection {
+        Selection::Items(items) => items.clone(),
+        Selection::Draw(draws) => draws
+            .iter()
+            .flat_map(|d| {
+                let pool: Vec<&str> = bank
+                    .questions
+                    .iter()
+                    .filter(|q| q.objective == d.objective)
+                    .map(|q| q.id.as_str())
+                    .chain(
+                        bank.vignettes
+                            .iter()
+                            .filter(|v| v.objective == d.objective)
+                            .map(|v| v.id.as_str()),
+                    )
+                    .collect();
+                pool.sample(rng, d.count as usize)
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect(),
+    };
+    let mut items: Vec<PaperItem> = ids.iter().filter_map(|id| item(id, rng)).collect();
+    if quiz.shuffle_questions {
+        items.shuffle(rng);
+    }
+    Paper { items }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OptionView {
+    pub id: String,
+    pub text: String,
+}
+
+/// A question as the learner sees it before feedback is allowed: nothing about the answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuestionView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub prompt: String,
+    pub points: u32,
+    /// Single and multiple choice: the choices, in the order of this paper.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub choices: Option<Vec<OptionView>>,
+    /// Matching: the left column (ids "1", "2", …) and the answers to match them with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub left: Option<Vec<OptionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub right: Option<Vec<OptionView>>,
+    /// Ordering: the items to put in order, shuffled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<OptionView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ItemView {
+    Question(QuestionView),
+    Vignette {
+        id: String,
+        title: String,
+        case_html: String,
+        questions: Vec<QuestionView>,
+    },
+}
+
+pub fn kind_name(kind: &QuestionKind) -> &'static str {
+    match kind {
+        QuestionKind::SingleChoice { .. } => "single_choice",
+        QuestionKind::MultipleChoice { .. } => "multiple_choice",
+        QuestionKind::TrueFalse { .. } => "true_false",
+        QuestionKind::Matching { .. } => "matching",
+        QuestionKind::Ordering { .. } => "ordering",
+        QuestionKind::Numeric { .. } => "numeric",
+    }
+}
+
+fn labelled(texts: impl Iterator<Item = String>) -> Vec<OptionView> {
+    texts
+        .enumerate()
+        .map(|(i, text)| OptionView { id: label(i), text })
+        .collect()
+}
+
+pub fn question_view(question: &Question, paper: &PaperQuestion) -> QuestionView {
+    let mut view = QuestionView {
+        id: question.id.clone(),
+        kind: kind_name(&question.kind),
+        prompt: question.prompt.clone(),
+        points: question.points,
+        choices: None,
+        left: None,
+        right: None,
+        items: None,
+        unit: None,
+    };
+    match &question.kind {
+        QuestionKind::SingleChoice { choices, .. }
+        | QuestionKind::MultipleChoice { choices, .. } => {
+            view.choices = Some(
+                paper
+                    .order
+                    .iter()
+                    .map(|&i| OptionView {
+                        id: choices[i].id.clone(),
+                        text: choices[i].text.clone(),
+                    })
+                    .collect(),
+            );
+        }
+        QuestionKind::Matching { pairs } => {
+            view.left = Some(
+                pairs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| OptionView {
+                        id: (i + 1).to_string(),
+                        text: p.left.clone(),
+                    })
+                    .collect(),
+            );
+            view.right = Some(labelled(
+                paper.order.iter().map(|&i| pairs[i].right.clone()),
+            ));
+        }
+        QuestionKind::Ordering { items } => {
+            view.items = Some(labelled(paper.order.iter().map(|&i| items[i].clone())));
+        }
+        QuestionKind::Numeric { unit, .. } => view.unit = unit.clone(),
+        QuestionKind::TrueFalse { .. } => {}
+    }
+    view
+}
+
+/// The paper as shown; items missing from the bank (impossible for a stored version) are
+/// skipped rather than failing the whole attempt.
+pub fn present(paper: &Paper, bank: &Bank) -> Vec<ItemView> {
+    let find = |id: &str| bank.find_question(id);
+    paper
+        .items
+        .iter()
+        .filter_map(|item| match item {
+            PaperItem::Question(pq) => {
+                find(&pq.id).map(|q| ItemView::Question(question_view(q, pq)))
+            }
+            PaperItem::Vignette { id, questions } => {
+                let vignette = bank.vignettes.iter().find(|v| &v.id == id)?;
+                Some(ItemView::Vignette {
+                    id: id.clone(),
+                    title: vignette.title.clone(),
+                    case_html: vignette.case_html.clone(),
+                    questions: questions
+                        .iter()
+                        .filter_map(|pq| find(&pq.id).map(|q| question_view(q, pq)))
+                        .collect(),
+                })
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::{Choice, Draw, FeedbackPolicy, Pair, QuizRole, Vignette};
+    use rand::SeedableRng;
+
+    pub fn question(id: &str, objective: &str, kind: QuestionKind) -> Question {
+        Question {
+            id: id.into(),
+            objective: objective.into(),
+            prompt: format!("Question {id}"),
+            points: 1,
+            feedback: "Parce que.".into(),
+            kind,
+        }
+    }
+
+    fn bank() -> Bank {
+        let choices = |n: usize| {
+            (0..n)
+                .map(|i| Choice {
+                    id: ((b'a' + i as u8) as char).to_string(),
+                    text: format!("choix {i}"),
+                })
+                .collect::<Vec<_>>()
+        };
+        Bank {
+            questions: (0..6)
+                .map(|i| {
+                    question(
+                        &format!("q{i}"),
+                        if i < 3 { "o1" } else { "o2" },
+                        QuestionKind::SingleChoice {
+                            choices: choices(4),
+                            correct: "a".into(),
+                        },
+                    )
+                })
+                .chain([question(
+                    "m",
+                    "o3",
+                    QuestionKind::Matching {
+                        pairs: (0..3)
+                            .map(|i| Pair {
+                                left: format!("g{i}"),
+                                right: format!("d{i}"),
+                            })
+                            .collect(),
+                    },
+                )])
+                .collect(),
+            vignettes: vec![Vignette {
+                id: "v".into(),
+                objective: "o2".into(),
+                title: "Cas".into(),
+                case_html: "<p>Cas</p>".into(),
+                questions: vec![question(
+                    "v1",
+                    "o2",
+                    QuestionKind::TrueFalse { answer: true },
+                )],
+            }],
+        }
+    }
+
+    fn quiz(selection: Selection) -> Quiz {
+        Quiz {
+            id: "final".into(),
+            title: "Final".into(),
+            role: QuizRole::Graded,
+            pass_mark: 50,
+            time_limit_minutes: None,
+            max_attempts: None,
+            selection,
+            feedback: FeedbackPolicy::AfterSubmit,
+            shuffle_questions: true,
+            shuffle_choices: true,
+        }
+    }
+
+    #[test]
+    fn a_draw_takes_the_asked_count_per_objective_without_repeats() {
+        let q = quiz(Selection::Draw(vec![
+            Draw {
+                objective: "o1".into(),
+                count: 2,
+            },
+            Draw {
+                objective: "o2".into(),
+                count: 4,
+            },
+        ]));
+        for seed in 0..50 {
+            let paper = draw(&q, &bank(), &mut rand::rngs::StdRng::seed_from_u64(seed));
+            assert_eq!(paper.items.len(), 6);
+            let ids: std::collections::HashSet<String> = paper
+                .items
+                .iter()
+                .map(|i| match i {
+                    PaperItem::Question(q) => q.id.clone(),
+                    PaperItem::Vignette { id, .. } => id.clone(),
+                })
+                .collect();
+            assert_eq!(ids.len(), 6);
+            assert_eq!(
+                ids.iter()
+                    .filter(|i| ["q0", "q1", "q2"].contains(&i.as_str()))
+                    .count(),
+                2
+            );
+        }
+    }
+
+    #[test]
+    fn the_view_never_reveals_the_answer() {
+        let q = quiz(Selection::Items(vec!["m".into(), "v".into(), "q0".into()]));
+        let b = bank();
+        for seed in 0..20 {
+            let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let json = serde_json::to_string(&present(&paper, &b)).unwrap();
+            for leak in ["correct", "answer", "feedback", "Parce que", "tolerance"] {
+                assert!(!json.contains(leak), "{leak} in {json}");
+            }
+            // Matching answers are never shown in the order of their lefts.
+            let PaperItem::Question(m) = paper
+                .items
+                .iter()
+                .find(|i| matches!(i, PaperItem::Question(q) if q.id == "m"))
+                .unwrap()
+            else {
+                unreachable!()
+            };
+            assert_ne!(m.order, vec![0, 1, 2]);
+        }
+    }
+
+    #[test]
+    fn labels_run_past_z() {
+        assert_eq!(label(0), "A");
+        assert_eq!(label(25), "Z");
+        assert_eq!(label(26), "AA");
+        assert_eq!(label(27), "AB");
+    }
+}

@@ -1,0 +1,656 @@
+//! The exam paths: start an attempt, save answers, submit (idempotently), grade what the
+//! deadline left, show results as the feedback policy allows. Each is one short write
+//! transaction; grading works on the course held in memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDateTime, SubsecRound, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::grade::{self, correct_answer, Grading};
+use super::paper::{self, ItemView, Paper};
+use super::store::{self, Attempt, Graded};
+use crate::catalog::model::{Course, FeedbackPolicy, Quiz, QuizRole};
+use crate::db::{DbConn, Pool};
+use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
+use crate::error::{AppError, FieldError};
+use crate::identity::auth::CurrentUser;
+use crate::learning::service::{self as learning, ensure_recording, own_enrolment, Learning};
+
+/// Answers reaching the server up to this long after the deadline still count (network).
+pub const GRACE_SECONDS: i64 = 30;
+/// The most extra time an accommodation may grant, in percent of the time limit.
+pub const MAX_EXTRA_TIME_PERCENT: i32 = 200;
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+fn attempt_not_found() -> AppError {
+    AppError::not_found("Tentative introuvable.")
+}
+
+fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> {
+    course
+        .quizzes
+        .iter()
+        .find(|q| q.id == quiz_id)
+        .ok_or_else(|| AppError::not_found("Quiz introuvable dans cette formation."))
+}
+
+fn past_deadline(attempt: &Attempt, at: NaiveDateTime) -> bool {
+    attempt
+        .deadline
+        .is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
+}
+
+/// When the correct answers and feedback may be shown.
+pub fn feedback_allowed(policy: FeedbackPolicy, session: &Session, at: NaiveDateTime) -> bool {
+    match policy {
+        FeedbackPolicy::AfterSubmit => true,
+        FeedbackPolicy::Never => false,
+        FeedbackPolicy::AfterClose => session.closed_at.is_some() || session.closes_on < at.date(),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionFeedback {
+    pub id: String,
+    pub points: f64,
+    pub awarded: f64,
+    pub correct: bool,
+    /// The learner's answer, in the labels of the paper.
+    pub answer: Option<Value>,
+    pub correct_answer: Value,
+    pub feedback: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultView {
+    pub points: f64,
+    pub max_points: f64,
+    pub percent: f64,
+    pub pass_mark: u8,
+    pub passed: bool,
+    pub submitted_at: NaiveDateTime,
+    /// Graded by the server at the deadline, without a submit.
+    pub auto_submitted: bool,
+    /// Per question, when the quiz's feedback policy allows it; otherwise absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<QuestionFeedback>>,
+    pub feedback_policy: FeedbackPolicy,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: String,
+    pub enrolment_id: String,
+    pub quiz_id: String,
+    pub quiz_title: String,
+    pub role: QuizRole,
+    pub number: i32,
+    pub max_attempts: Option<u32>,
+    /// `open` or `submitted`.
+    pub status: &'static str,
+    pub started_at: NaiveDateTime,
+    /// Answers are accepted until then (plus a short grace for the network).
+    pub deadline: Option<NaiveDateTime>,
+    pub items: Vec<ItemView>,
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultView>,
+}
+
+fn parse_paper(attempt: &Attempt) -> anyhow::Result<Paper> {
+    Ok(serde_json::from_str(&attempt.paper)?)
+}
+
+fn parse_answers(raw: &str) -> BTreeMap<String, Value> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+fn view(
+    attempt: &Attempt,
+    course: &Course,
+    session: &Session,
+    at: NaiveDateTime,
+) -> Result<AttemptView, AppError> {
+    let quiz = quiz_of(course, &attempt.quiz_id)?;
+    let paper = parse_paper(attempt)?;
+    let answers = parse_answers(&attempt.answers);
+    let result = match (&attempt.submitted_at, &attempt.grading) {
+        (Some(submitted_at), Some(grading)) => {
+            let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
+            let questions = feedback_allowed(quiz.feedback, session, at).then(|| {
+                let papers: BTreeMap<&str, &paper::PaperQuestion> =
+                    paper.questions().map(|q| (q.id.as_str(), q)).collect();
+                grading
+                    .results
+                    .iter()
+                    .filter_map(|r| {
+                        let question = course.bank.find_question(&r.id)?;
+                        let pq = papers.get(r.id.as_str())?;
+                        Some(QuestionFeedback {
+                            id: r.id.clone(),
+                            points: r.points,
+                            awarded: r.awarded,
+                            correct: r.correct(),
+                            answer: answers.get(&r.id).cloned(),
+                            correct_answer: correct_answer(question, pq),
+                            feedback: question.feedback.clone(),
+                        })
+                    })
+                    .collect()
+            });
+            Some(ResultView {
+                points: grading.points,
+                max_points: grading.max_points,
+                percent: grading.percent,
+                pass_mark: quiz.pass_mark,
+                passed: attempt.passed.unwrap_or(false),
+                submitted_at: *submitted_at,
+                auto_submitted: attempt.auto_submitted,
+                questions,
+                feedback_policy: quiz.feedback,
+            })
+        }
+        _ => None,
+    };
+    Ok(AttemptView {
+        id: attempt.id.clone(),
+        enrolment_id: attempt.enrolment_id.clone(),
+        quiz_id: quiz.id.clone(),
+        quiz_title: quiz.title.clone(),
+        role: quiz.role,
+        number: attempt.number,
+        max_attempts: quiz.max_attempts,
+        status: if attempt.submitted_at.is_some() {
+            "submitted"
+        } else {
+            "open"
+        },
+        started_at: attempt.started_at,
+        deadline: attempt.deadline,
+        items: paper::present(&paper, &course.bank),
+        answers,
+        result,
+    })
+}
+
+/// Grades an open attempt with `answers` and records it; completes the enrolment in the
+/// same transaction when this pass satisfies the last rule.
+fn finalise(
+    conn: &mut DbConn,
+    course: &Course,
+    attempt: &mut Attempt,
+    answers: &BTreeMap<String, Value>,
+    auto: bool,
+    idempotency: Option<(&str, &str)>,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let quiz = quiz_of(course, &attempt.quiz_id)?;
+    let paper = parse_paper(attempt)?;
+    let grading = grade::grade(&paper, &course.bank, answers);
+    let passed = grading.passed(quiz.pass_mark);
+    let answers_json = serde_json::to_string(answers).map_err(anyhow::Error::from)?;
+    let grading_json = serde_json::to_string(&grading).map_err(anyhow::Error::from)?;
+    let recorded = store::record_grading(
+        conn,
+        &attempt.id,
+        &Graded {
+            answers: &answers_json,
+            submitted_at: at,
+            auto_submitted: auto,
+            score_points: grading.points,
+            max_points: grading.max_points,
+            percent: grading.percent,
+            passed,
+            grading: &grading_json,
+            idempotency_key: idempotency.map(|i| i.0),
+            request_hash: idempotency.map(|i| i.1),
+        },
+    )?;
+    if !recorded {
+        return Err(AppError::conflict("Cette tentative est déjà soumise."));
+    }
+    attempt.answers = answers_json;
+    attempt.submitted_at = Some(at);
+    attempt.auto_submitted = auto;
+    attempt.score_points = Some(grading.points);
+    attempt.max_points = Some(grading.max_points);
+    attempt.percent = Some(grading.percent);
+    attempt.passed = Some(passed);
+    attempt.grading = Some(grading_json);
+    attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
+    attempt.request_hash = idempotency.map(|i| i.1.to_owned());
+    if passed && course.completion.required_quizzes.contains(&quiz.id) {
+        learning::evaluate(conn, course, &attempt.enrolment_id)?;
+    }
+    Ok(())
+}
+
+/// Starts an attempt, or returns the open one; (view, created).
+pub fn start(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    quiz_id: &str,
+) -> Result<(AttemptView, bool), AppError> {
+    conn.write(|c| {
+        let (_, session) = own_enrolment(c, user, enrolment_id)?;
+        // Serialises starts of one learner: two parallel starts make one attempt.
+        let enrolment = enrolment_store::enrolment_for_update(c, enrolment_id)?
+            .ok_or_else(attempt_not_found)?;
+        ensure_recording(&enrolment, &session)?;
+        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let quiz = quiz_of(&course, quiz_id)?;
+        let at = now();
+        if let Some(mut open) = store::open_attempt(c, enrolment_id, quiz_id)? {
+            if !past_deadline(&open, at) {
+                return Ok((view(&open, &course, &session, at)?, false));
+            }
+            let saved = parse_answers(&open.answers);
+            finalise(c, &course, &mut open, &saved, true, None, at)?;
+        }
+        let count = store::attempt_count(c, enrolment_id, quiz_id)?;
+        if let Some(max) = quiz.max_attempts {
+            if count >= i64::from(max) {
+                return Err(AppError::conflict(format!(
+                    "Nombre maximal de tentatives atteint ({max})."
+                )));
+            }
+        }
+        let deadline = match quiz.time_limit_minutes {
+            Some(minutes) => {
+                let extra = store::extra_time_percent(c, enrolment_id)?;
+                let seconds = i64::from(minutes) * 60 * (100 + i64::from(extra)) / 100;
+                Some(at + Duration::seconds(seconds))
+            }
+            None => None,
+        };
+        let paper = paper::draw(quiz, &course.bank, &mut rand::rng());
+        let attempt = Attempt {
+            id: uuid::Uuid::new_v4().to_string(),
+            enrolment_id: enrolment_id.to_owned(),
+            quiz_id: quiz_id.to_owned(),
+            number: count as i32 + 1,
+            paper: serde_json::to_string(&paper).map_err(anyhow::Error::from)?,
+            answers: "{}".into(),
+            started_at: at,
+            deadline,
+            answers_saved_at: None,
+            submitted_at: None,
+            auto_submitted: false,
+            score_points: None,
+            max_points: None,
+            percent: None,
+            passed: None,
+            grading: None,
+            idempotency_key: None,
+            request_hash: None,
+        };
+        store::insert(c, &attempt)?;
+        Ok((view(&attempt, &course, &session, at)?, true))
+    })
+}
+
+/// The attempt with its enrolment and session, for its learner only (others get a 404).
+fn own_attempt(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    attempt_id: &str,
+) -> Result<(Attempt, Enrolment, Session), AppError> {
+    let attempt = store::attempt_for_update(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
+    let (enrolment, session) = own_enrolment(conn, user, &attempt.enrolment_id)
+        .map_err(|e| e.not_found_as(attempt_not_found))?;
+    Ok((attempt, enrolment, session))
+}
+
+/// Checks each answer against the paper; every bad one is named (`answers.<question>`).
+fn merge_answers(
+    attempt: &Attempt,
+    course: &Course,
+    new: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, Value>, AppError> {
+    let paper = parse_paper(attempt)?;
+    let mut merged = parse_answers(&attempt.answers);
+    let mut errors = Vec::new();
+    for (id, value) in new {
+        let field = format!("answers.{id}");
+        let Some(pq) = paper.questions().find(|q| &q.id == id) else {
+            errors.push(FieldError::new(
+                field,
+                "question absente de cette tentative",
+            ));
+            continue;
+        };
+        if value.is_null() {
+            merged.remove(id);
+            continue;
+        }
+        let Some(question) = course.bank.find_question(id) else {
+            errors.push(FieldError::new(field, "question inconnue"));
+            continue;
+        };
+        match grade::parse_response(question, pq, value) {
+            Ok(_) => {
+                merged.insert(id.clone(), value.clone());
+            }
+            Err(expected) => errors.push(FieldError::new(field, format!("attendu : {expected}"))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(merged)
+    } else {
+        Err(AppError::invalid_fields(errors))
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SavedView {
+    pub saved_at: NaiveDateTime,
+    pub answered: usize,
+    pub deadline: Option<NaiveDateTime>,
+}
+
+/// Autosave: merges answers into the open attempt (null clears one).
+pub fn save(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    attempt_id: &str,
+    answers: &BTreeMap<String, Value>,
+) -> Result<SavedView, AppError> {
+    conn.write(|c| {
+        let (attempt, enrolment, session) = own_attempt(c, user, attempt_id)?;
+        if attempt.submitted_at.is_some() {
+            return Err(AppError::conflict("Cette tentative est déjà soumise."));
+        }
+        let at = now();
+        if past_deadline(&attempt, at) {
+            return Err(AppError::conflict(
+                "Le temps imparti est écoulé : les réponses ne sont plus acceptées.",
+            ));
+        }
+        ensure_recording(&enrolment, &session)?;
+        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let merged = merge_answers(&attempt, &course, answers)?;
+        let json = serde_json::to_string(&merged).map_err(anyhow::Error::from)?;
+        store::save_answers(c, attempt_id, &json, at)?;
+        Ok(SavedView {
+            saved_at: at,
+            answered: merged.len(),
+            deadline: attempt.deadline,
+        })
+    })
+}
+
+fn request_hash(answers: &Option<BTreeMap<String, Value>>) -> String {
+    let canonical = serde_json::to_string(answers).unwrap_or_default();
+    crate::identity::tokens::hash_token(&canonical)
+}
+
+/// Grades the attempt with its saved answers plus the ones sent (if still in time). With an
+/// `Idempotency-Key`, a replay returns the same result and another body is refused (422).
+pub fn submit(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    attempt_id: &str,
+    key: Option<&str>,
+    answers: Option<BTreeMap<String, Value>>,
+) -> Result<AttemptView, AppError> {
+    // Time on task still in memory is not needed here: when it is the last missing rule,
+    // the flush that writes it completes the enrolment.
+    let hash = request_hash(&answers);
+    conn.write(|c| {
+        let (mut attempt, enrolment, session) = own_attempt(c, user, attempt_id)?;
+        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let at = now();
+        if attempt.submitted_at.is_some() {
+            return match (key, &attempt.idempotency_key, &attempt.request_hash) {
+                (Some(k), Some(stored), Some(h)) if k == stored && *h == hash => {
+                    view(&attempt, &course, &session, at)
+                }
+                (Some(k), Some(stored), _) if k == stored => Err(AppError::invalid(
+                    "Idempotency-Key",
+                    "cette clé a déjà servi pour une soumission différente",
+                )),
+                _ => Err(AppError::conflict("Cette tentative est déjà soumise.")),
+            };
+        }
+        ensure_recording(&enrolment, &session)?;
+        let late = past_deadline(&attempt, at);
+        let answers = match (&answers, late) {
+            (Some(new), false) => merge_answers(&attempt, &course, new)?,
+            // After the deadline only what was saved in time counts.
+            _ => parse_answers(&attempt.answers),
+        };
+        finalise(
+            c,
+            &course,
+            &mut attempt,
+            &answers,
+            late,
+            key.map(|k| (k, hash.as_str())),
+            at,
+        )?;
+        view(&attempt, &course, &session, at)
+    })
+}
+
+/// The attempt, for its learner or the staff of the session's organisation. An open attempt
+/// past its deadline is graded first.
+pub fn show(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    attempt_id: &str,
+) -> Result<AttemptView, AppError> {
+    conn.write(|c| {
+        let mut attempt =
+            store::attempt_for_update(c, attempt_id)?.ok_or_else(attempt_not_found)?;
+        let (enrolment, session) = learning::readable_enrolment(c, user, &attempt.enrolment_id)
+            .map_err(|e| e.not_found_as(attempt_not_found))?;
+        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let at = now();
+        if attempt.submitted_at.is_none() && past_deadline(&attempt, at) {
+            let saved = parse_answers(&attempt.answers);
+            finalise(c, &course, &mut attempt, &saved, true, None, at)?;
+        }
+        let mut shown = view(&attempt, &course, &session, at)?;
+        if enrolment.account_id != user.id && attempt.submitted_at.is_none() {
+            // Staff do not see a learner's answers while the attempt is open.
+            shown.answers.clear();
+        }
+        Ok(shown)
+    })
+}
+
+/// Grades every attempt left open past its deadline (the learner never submitted).
+pub fn grade_due(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
+    let mut conn = pool.get()?;
+    let before = now() - Duration::seconds(GRACE_SECONDS);
+    let due = store::due(&mut conn, before, 500)?;
+    let mut graded = 0;
+    for id in due {
+        let done = conn.write(|c| -> Result<bool, AppError> {
+            let Some(mut attempt) = store::attempt_for_update(c, &id)? else {
+                return Ok(false);
+            };
+            if attempt.submitted_at.is_some() {
+                return Ok(false);
+            }
+            let enrolment = enrolment_store::enrolment(c, &attempt.enrolment_id)?
+                .ok_or_else(attempt_not_found)?;
+            let course = learning.courses.get(c, &enrolment.course_version_id)?;
+            let saved = parse_answers(&attempt.answers);
+            finalise(c, &course, &mut attempt, &saved, true, None, now())?;
+            Ok(true)
+        });
+        match done {
+            Ok(true) => graded += 1,
+            Ok(false) => {}
+            Err(e) => tracing::warn!(attempt = %id, error = %e, "could not grade a due attempt"),
+        }
+    }
+    Ok(graded)
+}
+
+/// Sets a learner's extra time (tiers-temps); org admins of the session only.
+pub fn set_extra_time(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    percent: i32,
+) -> Result<i32, AppError> {
+    if !(0..=MAX_EXTRA_TIME_PERCENT).contains(&percent) {
+        return Err(AppError::invalid(
+            "extra_time_percent",
+            format!("entre 0 et {MAX_EXTRA_TIME_PERCENT}"),
+        ));
+    }
+    conn.write(|c| {
+        let enrolment = enrolment_store::enrolment(c, enrolment_id)?
+            .ok_or_else(|| AppError::not_found("Inscription introuvable."))?;
+        crate::enrolment::service::administered_session(c, user, &enrolment.session_id)?;
+        store::set_extra_time(c, enrolment_id, percent, &user.id, now())?;
+        Ok(percent)
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuizResultView {
+    pub quiz_id: String,
+    pub title: String,
+    pub role: QuizRole,
+    pub attempts: usize,
+    pub best_percent: Option<f64>,
+    pub passed: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultsView {
+    pub quizzes: Vec<QuizResultView>,
+    /// First graded pre-test attempt, in percent.
+    pub pre_test: Option<f64>,
+    /// Best graded post-test attempt, in percent.
+    pub post_test: Option<f64>,
+    /// Post-test minus pre-test, in percentage points.
+    pub gain: Option<f64>,
+}
+
+/// Scores per quiz, and the pre/post-test gain.
+pub fn results(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<ResultsView, AppError> {
+    let (enrolment, _) = learning::readable_enrolment(conn, user, enrolment_id)?;
+    let course: Arc<Course> = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let attempts = store::attempts_of(conn, enrolment_id)?;
+    fn graded<'a>(attempts: &'a [Attempt], quiz_id: &'a str) -> impl Iterator<Item = &'a Attempt> {
+        attempts
+            .iter()
+            .filter(move |a| a.quiz_id == quiz_id && a.percent.is_some())
+    }
+    let best = |quiz_id: &str| {
+        graded(&attempts, quiz_id)
+            .filter_map(|a| a.percent)
+            .reduce(f64::max)
+    };
+    let by_role = |role: QuizRole| course.quizzes.iter().find(|q| q.role == role);
+    let pre_test = by_role(QuizRole::PreTest).and_then(|q| {
+        graded(&attempts, &q.id)
+            .min_by_key(|a| a.number)
+            .and_then(|a| a.percent)
+    });
+    let post_test = by_role(QuizRole::PostTest).and_then(|q| best(&q.id));
+    Ok(ResultsView {
+        quizzes: course
+            .quizzes
+            .iter()
+            .map(|q| QuizResultView {
+                quiz_id: q.id.clone(),
+                title: q.title.clone(),
+                role: q.role,
+                attempts: attempts.iter().filter(|a| a.quiz_id == q.id).count(),
+                best_percent: best(&q.id),
+                passed: graded(&attempts, &q.id).any(|a| a.passed == Some(true)),
+            })
+            .collect(),
+        pre_test,
+        post_test,
+        gain: pre_test
+            .zip(post_test)
+            .map(|(pre, post)| ((post - pre) * 100.0).round() / 100.0),
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatisticsView {
+    pub quiz_id: String,
+    /// Graded attempts counted.
+    pub attempts: usize,
+    /// Sessions counted: this one, or all of the organisation's sessions of the course.
+    pub sessions: usize,
+    pub items: Vec<ItemStatisticsView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ItemStatisticsView {
+    pub prompt: String,
+    #[serde(flatten)]
+    pub statistics: super::stats::ItemStatistics,
+}
+
+/// Item statistics of a quiz over a session, or over every session of the organisation
+/// that runs the same course; for its tutors and admins.
+pub fn statistics(
+    conn: &mut DbConn,
+    learning: &Learning,
+    user: &CurrentUser,
+    session_id: &str,
+    quiz_id: &str,
+    all_sessions: bool,
+) -> Result<StatisticsView, AppError> {
+    let session = crate::enrolment::service::staff_session(conn, user, session_id)?;
+    let course = learning.courses.get(conn, &session.course_version_id)?;
+    quiz_of(&course, quiz_id)?;
+    let sessions: Vec<String> = if all_sessions {
+        enrolment_store::sessions_of(conn, &session.organisation_id)?
+            .into_iter()
+            .filter(|s| s.course_slug == session.course_slug)
+            .map(|s| s.id)
+            .collect()
+    } else {
+        vec![session.id.clone()]
+    };
+    let gradings: Vec<Grading> = store::gradings(conn, &sessions, quiz_id)?
+        .iter()
+        .filter_map(|g| serde_json::from_str(g).ok())
+        .collect();
+    let items = super::stats::item_statistics(&gradings)
+        .into_iter()
+        .map(|statistics| ItemStatisticsView {
+            prompt: course
+                .bank
+                .find_question(&statistics.question_id)
+                .map(|q| q.prompt.clone())
+                .unwrap_or_default(),
+            statistics,
+        })
+        .collect();
+    Ok(StatisticsView {
+        quiz_id: quiz_id.to_owned(),
+        attempts: gradings.len(),
+        sessions: sessions.len(),
+        items,
+    })
+}

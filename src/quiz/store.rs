@@ -1,0 +1,214 @@
+//! Persistence of attempts and extra-time accommodations. Each exam-path call (start,
+//! save, submit) is a handful of indexed single-row statements.
+
+use std::collections::HashSet;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
+use crate::db::DbConn;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = quiz_attempts)]
+pub struct Attempt {
+    pub id: String,
+    pub enrolment_id: String,
+    pub quiz_id: String,
+    pub number: i32,
+    pub paper: String,
+    pub answers: String,
+    pub started_at: NaiveDateTime,
+    pub deadline: Option<NaiveDateTime>,
+    pub answers_saved_at: Option<NaiveDateTime>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub auto_submitted: bool,
+    pub score_points: Option<f64>,
+    pub max_points: Option<f64>,
+    pub percent: Option<f64>,
+    pub passed: Option<bool>,
+    pub grading: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub request_hash: Option<String>,
+}
+
+pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
+    quiz_attempts::table
+        .find(id)
+        .select(Attempt::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Reads an attempt to change it, locking its row on PostgreSQL.
+pub fn attempt_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
+    match conn {
+        DbConn::Pg(pg) => quiz_attempts::table
+            .find(id)
+            .select(Attempt::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
+        DbConn::Sqlite(_) => attempt(conn, id),
+    }
+}
+
+pub fn open_attempt(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    quiz_id: &str,
+) -> QueryResult<Option<Attempt>> {
+    quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .filter(quiz_attempts::submitted_at.is_null())
+        .select(Attempt::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn attempt_count(conn: &mut DbConn, enrolment_id: &str, quiz_id: &str) -> QueryResult<i64> {
+    quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .count()
+        .get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConn, attempt: &Attempt) -> QueryResult<()> {
+    diesel::insert_into(quiz_attempts::table)
+        .values(attempt)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn save_answers(
+    conn: &mut DbConn,
+    id: &str,
+    answers: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        quiz_attempts::table
+            .find(id)
+            .filter(quiz_attempts::submitted_at.is_null()),
+    )
+    .set((
+        quiz_attempts::answers.eq(answers),
+        quiz_attempts::answers_saved_at.eq(Some(at)),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// What grading writes; the update only applies to an attempt still open.
+pub struct Graded<'a> {
+    pub answers: &'a str,
+    pub submitted_at: NaiveDateTime,
+    pub auto_submitted: bool,
+    pub score_points: f64,
+    pub max_points: f64,
+    pub percent: f64,
+    pub passed: bool,
+    pub grading: &'a str,
+    pub idempotency_key: Option<&'a str>,
+    pub request_hash: Option<&'a str>,
+}
+
+pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded) -> QueryResult<bool> {
+    let updated = diesel::update(
+        quiz_attempts::table
+            .find(id)
+            .filter(quiz_attempts::submitted_at.is_null()),
+    )
+    .set((
+        quiz_attempts::answers.eq(g.answers),
+        quiz_attempts::submitted_at.eq(Some(g.submitted_at)),
+        quiz_attempts::auto_submitted.eq(g.auto_submitted),
+        quiz_attempts::score_points.eq(Some(g.score_points)),
+        quiz_attempts::max_points.eq(Some(g.max_points)),
+        quiz_attempts::percent.eq(Some(g.percent)),
+        quiz_attempts::passed.eq(Some(g.passed)),
+        quiz_attempts::grading.eq(Some(g.grading)),
+        quiz_attempts::idempotency_key.eq(g.idempotency_key),
+        quiz_attempts::request_hash.eq(g.request_hash),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Open attempts whose deadline (grace included) is before `before`.
+pub fn due(conn: &mut DbConn, before: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+    quiz_attempts::table
+        .filter(quiz_attempts::submitted_at.is_null())
+        .filter(quiz_attempts::deadline.lt(before))
+        .order(quiz_attempts::deadline.asc())
+        .limit(limit)
+        .select(quiz_attempts::id)
+        .load(conn)
+}
+
+pub fn attempts_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<Attempt>> {
+    quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .order((quiz_attempts::quiz_id.asc(), quiz_attempts::number.asc()))
+        .select(Attempt::as_select())
+        .load(conn)
+}
+
+/// The quizzes the enrolment has passed (at least one passing graded attempt).
+pub fn passed_quizzes(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<HashSet<String>> {
+    Ok(quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::passed.eq(true))
+        .select(quiz_attempts::quiz_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// The gradings of every submitted attempt at `quiz_id` in the given sessions.
+pub fn gradings(
+    conn: &mut DbConn,
+    session_ids: &[String],
+    quiz_id: &str,
+) -> QueryResult<Vec<String>> {
+    quiz_attempts::table
+        .inner_join(enrolments::table)
+        .filter(enrolments::session_id.eq_any(session_ids))
+        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .filter(quiz_attempts::grading.is_not_null())
+        .select(quiz_attempts::grading.assume_not_null())
+        .load(conn)
+}
+
+pub fn extra_time_percent(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<i32> {
+    Ok(quiz_accommodations::table
+        .find(enrolment_id)
+        .select(quiz_accommodations::extra_time_percent)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+pub fn set_extra_time(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    percent: i32,
+    by: &str,
+    at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::delete(quiz_accommodations::table.find(enrolment_id)).execute(conn)?;
+    if percent > 0 {
+        diesel::insert_into(quiz_accommodations::table)
+            .values((
+                quiz_accommodations::enrolment_id.eq(enrolment_id),
+                quiz_accommodations::extra_time_percent.eq(percent),
+                quiz_accommodations::set_by.eq(by),
+                quiz_accommodations::set_at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,729 @@
+//! The quiz engine: exact grading, no answer before the policy allows, idempotent submit,
+//! deadlines, attempt limits under concurrency, results, statistics, completion.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use diesel::prelude::*;
+use qvt_campus::db::schema::{completions, quiz_attempts};
+use serde_json::{json, Value};
+
+use crate::catalog::copy_dir;
+use crate::enrolment::{setup_in, Setup};
+use crate::helpers::{eventually, field_names, problem, real_courses};
+use crate::journeys::User;
+
+const COURSE: &str = "qvt-formation-initiale";
+/// One of each question type, and a case vignette (9 questions of 1 point).
+const ITEMS: &str = r#"items = ["q01", "q02", "q03", "q04", "q05", "q08", "v01"]"#;
+
+/// The QVT module with extra quiz files and, optionally, other completion rules.
+fn course_with(quizzes: &[(&str, String)], completion: Option<&str>) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let course = dir.path().join(COURSE);
+    copy_dir(&real_courses().join(COURSE), &course);
+    for (id, text) in quizzes {
+        std::fs::write(course.join("quizzes").join(format!("{id}.toml")), text).unwrap();
+    }
+    if let Some(completion) = completion {
+        let file = course.join("course.toml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let kept = &text[..text.find("[completion]").unwrap()];
+        std::fs::write(&file, format!("{kept}[completion]\n{completion}\n")).unwrap();
+    }
+    dir
+}
+
+fn quiz(role: &str, extra: &str) -> String {
+    format!("title = \"Examen d'essai\"\nrole = \"{role}\"\npass_mark = 60\n{extra}\n{ITEMS}\n")
+}
+
+/// The right answers, read from the course's own bank.
+struct AnswerKey(HashMap<String, toml::Value>);
+
+impl AnswerKey {
+    fn load() -> Self {
+        let path = real_courses().join(COURSE).join("quizzes/banque.toml");
+        let bank: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut all = HashMap::new();
+        let mut add = |questions: &toml::Value| {
+            for q in questions.as_array().unwrap() {
+                all.insert(q["id"].as_str().unwrap().to_owned(), q.clone());
+            }
+        };
+        add(&bank["questions"]);
+        for v in bank["vignettes"].as_array().unwrap() {
+            add(&v["questions"]);
+        }
+        Self(all)
+    }
+
+    /// The right answer to a question as shown (labels looked up by text).
+    fn right(&self, shown: &Value) -> Value {
+        let q = &self.0[shown["id"].as_str().unwrap()];
+        let label_of = |list: &str, text: &str| {
+            shown[list]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["text"] == text)
+                .unwrap()["id"]
+                .clone()
+        };
+        match q["type"].as_str().unwrap() {
+            "single_choice" | "multiple_choice" => {
+                serde_json::to_value(q["correct"].clone()).unwrap()
+            }
+            "true_false" => json!(q["answer"].as_bool().unwrap()),
+            "numeric" => json!(q["answer"]
+                .as_integer()
+                .map_or_else(|| q["answer"].as_float().unwrap(), |i| i as f64)),
+            "matching" => Value::Object(
+                q["pairs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        (
+                            (i + 1).to_string(),
+                            label_of("right", p["right"].as_str().unwrap()),
+                        )
+                    })
+                    .collect(),
+            ),
+            "ordering" => Value::Array(
+                q["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|t| label_of("items", t.as_str().unwrap()))
+                    .collect(),
+            ),
+            other => panic!("unknown type {other}"),
+        }
+    }
+
+    /// A wrong answer of the right shape.
+    fn wrong(&self, shown: &Value) -> Value {
+        let right = self.right(shown);
+        match shown["type"].as_str().unwrap() {
+            "single_choice" => shown["choices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].clone())
+                .find(|id| *id != right)
+                .unwrap(),
+            "multiple_choice" => json!([]),
+            "true_false" => json!(!right.as_bool().unwrap()),
+            "numeric" => json!(right.as_f64().unwrap() + 1000.0),
+            "matching" => json!({}),
+            "ordering" => {
+                let mut items = right.as_array().unwrap().clone();
+                items.reverse();
+                Value::Array(items)
+            }
+            other => panic!("unknown type {other}"),
+        }
+    }
+}
+
+fn questions(attempt: &Value) -> Vec<Value> {
+    attempt["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|item| match item["type"].as_str().unwrap() {
+            "vignette" => item["questions"].as_array().unwrap().clone(),
+            _ => vec![item.clone()],
+        })
+        .collect()
+}
+
+struct Exam {
+    s: Setup,
+    session: String,
+    learner: User,
+    enrolment: String,
+    key: AnswerKey,
+    _courses: tempfile::TempDir,
+}
+
+async fn exam(quizzes: &[(&str, String)], completion: Option<&str>) -> Exam {
+    let courses = course_with(quizzes, completion);
+    let s = setup_in(courses.path().to_path_buf()).await;
+    let session = s.qvt_session(json!({})).await;
+    let learner = s.app.learner("etudiante@univ-exemple.fr").await;
+    let enrolment = enrol(&s, &learner, &session).await;
+    Exam {
+        s,
+        session,
+        learner,
+        enrolment,
+        key: AnswerKey::load(),
+        _courses: courses,
+    }
+}
+
+async fn enrol(s: &Setup, user: &User, session: &str) -> String {
+    let enrolment: Value = s
+        .enrol(user, session, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    enrolment["id"].as_str().unwrap().to_owned()
+}
+
+impl Exam {
+    async fn start_as(&self, user: &User, enrolment: &str, quiz: &str) -> reqwest::Response {
+        self.s
+            .app
+            .post_as(
+                &user.token,
+                &format!("/api/v1/enrolments/{enrolment}/quizzes/{quiz}/attempts"),
+                &json!({}),
+            )
+            .await
+    }
+    async fn start(&self, quiz: &str) -> Value {
+        let response = self.start_as(&self.learner, &self.enrolment, quiz).await;
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+    async fn save(&self, attempt: &Value, answers: Value) -> reqwest::Response {
+        self.s
+            .app
+            .call(
+                reqwest::Method::PUT,
+                &format!(
+                    "/api/v1/attempts/{}/answers",
+                    attempt["id"].as_str().unwrap()
+                ),
+                &self.learner.token,
+                Some(&json!({ "answers": answers })),
+            )
+            .await
+    }
+    async fn submit(&self, attempt: &Value, key: Option<&str>, body: Value) -> reqwest::Response {
+        let mut request = self
+            .s
+            .app
+            .client
+            .post(self.s.app.url(&format!(
+                "/api/v1/attempts/{}/submit",
+                attempt["id"].as_str().unwrap()
+            )))
+            .bearer_auth(&self.learner.token)
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.unwrap()
+    }
+    async fn get(&self, user: &User, path: &str) -> reqwest::Response {
+        self.s.app.get_as(&user.token, path).await
+    }
+    /// Answers the first `right` questions correctly and the others wrongly.
+    fn answers(&self, attempt: &Value, right: usize) -> Value {
+        Value::Object(
+            questions(attempt)
+                .iter()
+                .enumerate()
+                .map(|(i, q)| {
+                    let answer = if i < right {
+                        self.key.right(q)
+                    } else {
+                        self.key.wrong(q)
+                    };
+                    (q["id"].as_str().unwrap().to_owned(), answer)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// No correct answer and no feedback text of the bank appears in `body`.
+fn assert_no_answers(body: &str, key: &AnswerKey) {
+    for leak in ["correct", "\"answer\":", "feedback\":", "tolerance"] {
+        assert!(!body.contains(leak), "{leak} leaked: {body}");
+    }
+    for q in key.0.values() {
+        let feedback = q["feedback"].as_str().unwrap();
+        assert!(!body.contains(feedback), "feedback leaked: {feedback}");
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_is_drawn_without_answers_and_graded_exactly() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+
+    let response = e.start_as(&e.learner, &e.enrolment, "examen").await;
+
+    assert_eq!(response.status().as_u16(), 201);
+    let body = response.text().await.unwrap();
+    assert_no_answers(&body, &e.key);
+    let attempt: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(questions(&attempt).len(), 9);
+    assert_eq!(attempt["status"], "open");
+    // Starting again returns the same open attempt.
+    let again = e.start_as(&e.learner, &e.enrolment, "examen").await;
+    assert_eq!(again.status().as_u16(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], attempt["id"]);
+
+    // Autosave in two parts, then submit: 6 of 9 right.
+    let answers = e.answers(&attempt, 6);
+    let (first, second): (Vec<_>, Vec<_>) = answers
+        .as_object()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    for part in [first, second] {
+        let part: serde_json::Map<String, Value> = part
+            .into_iter()
+            .map(|(_, (k, v))| (k.clone(), v.clone()))
+            .collect();
+        let saved = e.save(&attempt, Value::Object(part)).await;
+        assert_eq!(saved.status().as_u16(), 200);
+    }
+    let reread: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/attempts/{}", attempt["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reread["answers"], answers);
+    assert_no_answers(
+        &reread.to_string().replace(&answers.to_string(), ""),
+        &e.key,
+    );
+
+    let result: Value = e
+        .submit(&attempt, None, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let r = &result["result"];
+    assert_eq!(
+        (r["points"].as_f64(), r["max_points"].as_f64()),
+        (Some(6.0), Some(9.0))
+    );
+    assert_eq!(r["percent"], 66.67);
+    assert_eq!(r["passed"], true);
+    let feedback = r["questions"].as_array().unwrap();
+    assert_eq!(feedback.len(), 9);
+    for q in feedback {
+        let shown = questions(&attempt)
+            .into_iter()
+            .find(|s| s["id"] == q["id"])
+            .unwrap();
+        let expected = match shown["type"].as_str().unwrap() {
+            "numeric" => json!({ "value": e.key.right(&shown), "tolerance": 0.0 }),
+            _ => e.key.right(&shown),
+        };
+        assert_eq!(q["correct_answer"], expected, "{q}");
+        assert!(!q["feedback"].as_str().unwrap().is_empty());
+    }
+    // A new start after submission is attempt number 2.
+    let second = e.start_as(&e.learner, &e.enrolment, "examen").await;
+    assert_eq!(second.status().as_u16(), 201);
+    assert_eq!(second.json::<Value>().await.unwrap()["number"], 2);
+}
+
+#[tokio::test]
+async fn bad_answers_are_named_and_change_nothing() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+    let attempt = e.start("examen").await;
+    let good = e.answers(&attempt, 9);
+    let first = questions(&attempt)[0]["id"].as_str().unwrap().to_owned();
+    e.save(&attempt, json!({ &first: good[&first] })).await;
+
+    let response = e
+        .save(
+            &attempt,
+            json!({ "q99": "a", &first: {"x": 1}, "q03": "vrai" }),
+        )
+        .await;
+
+    let body = problem(response, 422).await;
+    let mut fields = field_names(&body);
+    fields.sort();
+    let mut expected = vec![format!("answers.{first}"), "answers.q99".into()];
+    if first != "q03" {
+        expected.push("answers.q03".into());
+    }
+    expected.sort();
+    assert_eq!(fields, expected, "{body}");
+    let reread: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/attempts/{}", attempt["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reread["answers"], json!({ &first: good[&first] }));
+}
+
+#[tokio::test]
+async fn a_submit_with_an_idempotency_key_grades_once() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+    let attempt = e.start("examen").await;
+    let body = json!({ "answers": e.answers(&attempt, 5) });
+
+    // A double click and retries: twenty submits at once with one key.
+    let responses = futures_util::future::join_all(
+        (0..20).map(|_| e.submit(&attempt, Some("clic-1"), body.clone())),
+    )
+    .await;
+
+    let mut results = Vec::new();
+    for response in responses {
+        assert_eq!(response.status().as_u16(), 200);
+        results.push(response.json::<Value>().await.unwrap()["result"].clone());
+    }
+    assert!(results.iter().all(|r| *r == results[0]));
+    assert_eq!(results[0]["points"], 5.0);
+    let graded: i64 = quiz_attempts::table
+        .filter(quiz_attempts::submitted_at.is_not_null())
+        .count()
+        .get_result(&mut e.s.app.conn())
+        .unwrap();
+    assert_eq!(graded, 1);
+    // The same key with another body is refused; another key finds it submitted.
+    let other = json!({ "answers": e.answers(&attempt, 9) });
+    let refused = problem(e.submit(&attempt, Some("clic-1"), other.clone()).await, 422).await;
+    assert_eq!(field_names(&refused), ["Idempotency-Key"]);
+    problem(e.submit(&attempt, Some("clic-2"), other).await, 409).await;
+}
+
+#[tokio::test]
+async fn twenty_simultaneous_starts_make_one_attempt_and_the_limit_holds() {
+    let e = exam(&[("examen", quiz("graded", "max_attempts = 1"))], None).await;
+
+    let responses = futures_util::future::join_all(
+        (0..20).map(|_| e.start_as(&e.learner, &e.enrolment, "examen")),
+    )
+    .await;
+
+    let mut ids = std::collections::HashSet::new();
+    let mut created = 0;
+    for response in responses {
+        let status = response.status().as_u16();
+        assert!(status == 200 || status == 201, "{status}");
+        created += usize::from(status == 201);
+        ids.insert(response.json::<Value>().await.unwrap()["id"].clone());
+    }
+    assert_eq!((created, ids.len()), (1, 1));
+    let attempt = e.start("examen").await;
+    e.submit(&attempt, None, json!({})).await;
+    let refused = problem(e.start_as(&e.learner, &e.enrolment, "examen").await, 409).await;
+    assert!(refused["detail"].as_str().unwrap().contains("tentatives"));
+}
+
+#[tokio::test]
+async fn feedback_waits_for_the_policy() {
+    let e = exam(
+        &[
+            ("jamais", quiz("practice", "feedback = \"never\"")),
+            ("cloture", quiz("graded", "feedback = \"after_close\"")),
+        ],
+        None,
+    )
+    .await;
+
+    for quiz in ["jamais", "cloture"] {
+        let attempt = e.start(quiz).await;
+        let submitted = e
+            .submit(&attempt, None, json!({ "answers": e.answers(&attempt, 9) }))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let submitted: Value = serde_json::from_str(&submitted).unwrap();
+        assert_eq!(submitted["result"]["percent"], 100.0);
+        assert!(
+            submitted["result"].get("questions").is_none(),
+            "{quiz}: {submitted}"
+        );
+        let shown = e
+            .get(
+                &e.learner,
+                &format!("/api/v1/attempts/{}", attempt["id"].as_str().unwrap()),
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(!shown.contains("correct_answer"), "{quiz}: {shown}");
+    }
+
+    // Once the session is closed, the after_close quiz shows its feedback.
+    e.s.app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/sessions/{}", e.session),
+            &e.s.dean.token,
+            Some(&json!({ "closed": true })),
+        )
+        .await;
+    let results: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/enrolments/{}/results", e.enrolment),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results["quizzes"].as_array().unwrap().len(), 4);
+    let ids: Vec<String> = quiz_attempts::table
+        .filter(quiz_attempts::quiz_id.eq_any(["jamais", "cloture"]))
+        .order(quiz_attempts::quiz_id.asc())
+        .select(quiz_attempts::id)
+        .load(&mut e.s.app.conn())
+        .unwrap();
+    let cloture: Value = e
+        .get(&e.learner, &format!("/api/v1/attempts/{}", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cloture["result"]["questions"].as_array().unwrap().len(), 9);
+    let jamais = e
+        .get(&e.learner, &format!("/api/v1/attempts/{}", ids[1]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!jamais.contains("correct_answer"));
+}
+
+#[tokio::test]
+async fn the_deadline_is_the_servers_and_an_abandoned_attempt_is_graded() {
+    let e = exam(
+        &[("minute", quiz("graded", "time_limit_minutes = 20"))],
+        None,
+    )
+    .await;
+    // A tiers-temps, set by the organisation, not by the learner.
+    let path = format!("/api/v1/enrolments/{}/accommodation", e.enrolment);
+    let body = json!({ "extra_time_percent": 50 });
+    let by_learner =
+        e.s.app
+            .call(reqwest::Method::PUT, &path, &e.learner.token, Some(&body))
+            .await;
+    assert_eq!(by_learner.status().as_u16(), 404);
+    let by_dean =
+        e.s.app
+            .call(reqwest::Method::PUT, &path, &e.s.dean.token, Some(&body))
+            .await;
+    assert_eq!(by_dean.status().as_u16(), 200);
+
+    let attempt = e.start("minute").await;
+
+    let started = chrono::NaiveDateTime::parse_from_str(
+        attempt["started_at"].as_str().unwrap(),
+        "%Y-%m-%dT%H:%M:%S%.f",
+    )
+    .unwrap();
+    let deadline = chrono::NaiveDateTime::parse_from_str(
+        attempt["deadline"].as_str().unwrap(),
+        "%Y-%m-%dT%H:%M:%S%.f",
+    )
+    .unwrap();
+    assert_eq!((deadline - started).num_minutes(), 30);
+    let answers = e.answers(&attempt, 9);
+    let first = questions(&attempt)[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        e.save(&attempt, json!({ &first: answers[&first] }))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    // Time runs out (moved into the past rather than waited for).
+    let id = attempt["id"].as_str().unwrap().to_owned();
+    diesel::update(quiz_attempts::table.find(&id))
+        .set(quiz_attempts::deadline.eq(Some(
+            chrono::Utc::now().naive_utc() - chrono::Duration::minutes(2),
+        )))
+        .execute(&mut e.s.app.conn())
+        .unwrap();
+    problem(e.save(&attempt, answers.clone()).await, 409).await;
+
+    // The learner never submits: the server grades what was saved in time.
+    let graded = eventually(Duration::from_secs(20), || {
+        quiz_attempts::table
+            .find(&id)
+            .select((quiz_attempts::auto_submitted, quiz_attempts::score_points))
+            .first::<(bool, Option<f64>)>(&mut e.s.app.conn())
+            .ok()
+            .filter(|(auto, _)| *auto)
+    })
+    .await;
+    assert_eq!(graded.1, Some(1.0));
+}
+
+#[tokio::test]
+async fn nobody_else_reaches_an_attempt() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+    let attempt = e.start("examen").await;
+    let other = e.s.app.learner("voisin@univ-exemple.fr").await;
+    let id = attempt["id"].as_str().unwrap();
+
+    let responses = [
+        e.get(&other, &format!("/api/v1/attempts/{id}")).await,
+        e.s.app
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/attempts/{id}/answers"),
+                &other.token,
+                Some(&json!({ "answers": {} })),
+            )
+            .await,
+        e.s.app
+            .post_as(
+                &other.token,
+                &format!("/api/v1/attempts/{id}/submit"),
+                &json!({}),
+            )
+            .await,
+        e.start_as(&other, &e.enrolment, "examen").await,
+        e.get(
+            &other,
+            &format!("/api/v1/enrolments/{}/results", e.enrolment),
+        )
+        .await,
+        e.get(
+            &other,
+            &format!("/api/v1/sessions/{}/quizzes/examen/statistics", e.session),
+        )
+        .await,
+    ];
+
+    for response in responses {
+        assert_eq!(response.status().as_u16(), 404, "{}", response.url());
+    }
+    // The organisation's staff see the open attempt, without the learner's answers.
+    let staff: Value = e
+        .get(&e.s.dean, &format!("/api/v1/attempts/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(staff["answers"], json!({}));
+}
+
+#[tokio::test]
+async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_shown() {
+    let e = exam(
+        &[
+            ("examen", quiz("graded", "")),
+            ("pre", quiz("pre_test", "")),
+            ("post", quiz("post_test", "")),
+        ],
+        Some("min_lesson_seconds = 0\nrequired_quizzes = [\"examen\"]"),
+    )
+    .await;
+    let outline: Value =
+        e.s.app
+            .get(&format!("/api/v1/courses/{COURSE}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    for lesson in outline["lessons"].as_array().unwrap() {
+        let path = format!(
+            "/api/v1/enrolments/{}/lessons/{}",
+            e.enrolment,
+            lesson["id"].as_str().unwrap()
+        );
+        e.get(&e.learner, &path).await;
+        e.s.app
+            .post_as(&e.learner.token, &format!("{path}/complete"), &json!({}))
+            .await;
+    }
+    let failing = e.start("examen").await;
+    e.submit(&failing, None, json!({ "answers": e.answers(&failing, 3) }))
+        .await;
+    let count = || {
+        completions::table
+            .count()
+            .get_result::<i64>(&mut e.s.app.conn())
+            .unwrap()
+    };
+    assert_eq!(count(), 0, "a failed quiz completes nothing");
+
+    let passing = e.start("examen").await;
+    let submitted: Value = e
+        .submit(&passing, None, json!({ "answers": e.answers(&passing, 9) }))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert_eq!(submitted["result"]["passed"], true);
+    assert_eq!(count(), 1);
+    let progress: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/enrolments/{}/progress", e.enrolment),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(progress["completed"], true);
+
+    for (quiz, right) in [("pre", 3), ("post", 9)] {
+        let attempt = e.start(quiz).await;
+        e.submit(
+            &attempt,
+            None,
+            json!({ "answers": e.answers(&attempt, right) }),
+        )
+        .await;
+    }
+    let results: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/enrolments/{}/results", e.enrolment),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results["pre_test"], 33.33);
+    assert_eq!(results["post_test"], 100.0);
+    assert_eq!(results["gain"], 66.67);
+
+    let stats: Value = e
+        .get(
+            &e.s.dean,
+            &format!("/api/v1/sessions/{}/quizzes/examen/statistics", e.session),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["attempts"], 2);
+    let items = stats["items"].as_array().unwrap();
+    assert_eq!(items.len(), 9);
+    assert!(items.iter().all(|i| i["drawn"] == 2 && i["prompt"] != ""));
+    let mean: f64 = items
+        .iter()
+        .map(|i| i["facility"].as_f64().unwrap())
+        .sum::<f64>()
+        / 9.0;
+    assert!((mean - 12.0 / 18.0).abs() < 0.01, "{mean}");
+}
