@@ -19,15 +19,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<mime::Mime>().ok())
-            .is_some_and(|m| {
-                m.type_() == mime::APPLICATION
-                    && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
-            });
+        let is_json = is_json(req);
         let limit = req.app_data::<BodyLimit>().map_or(256 * 1024, |l| l.0);
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
@@ -44,6 +36,18 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             parse_json(&bytes).map(Json)
         })
     }
+}
+
+/// Whether the request says its body is JSON (`application/json` or `application/*+json`).
+pub fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == mime::APPLICATION
+                && (m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON))
+        })
 }
 
 /// Parses a JSON document into `T`; syntax errors are 400, well-formed JSON of the wrong

@@ -11,7 +11,7 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 pub use fields::Fields;
-pub use json::{parse_json, Json};
+pub use json::{is_json, parse_json, Json};
 pub use middleware::{catch_panic, request_id};
 
 use crate::error::{problem_response, AppError, PROBLEM_JSON};

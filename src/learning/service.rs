@@ -248,6 +248,11 @@ pub fn complete_lesson(
         }
     }
     let (course_completed, completed_now) = conn.write(|c| {
+        // The enrolment's lock first, as on every path that may complete it (quiz grading
+        // included): whichever of two racing events comes second sees the first's writes.
+        let enrolment =
+            enrolment_store::enrolment_for_update(c, enrolment_id)?.ok_or_else(not_found)?;
+        ensure_recording(&enrolment, &session)?;
         store::mark_completed(c, enrolment_id, lesson_id, now())?;
         evaluate(c, &course, enrolment_id)
     })?;
@@ -258,7 +263,8 @@ pub fn complete_lesson(
     })
 }
 
-/// The quizzes an enrolment has passed. The quiz engine is not built yet: none.
+/// The quizzes an enrolment has passed (at least one graded attempt at or above the pass
+/// mark).
 fn passed_quizzes(conn: &mut DbConn, enrolment_id: &str) -> diesel::QueryResult<HashSet<String>> {
     crate::quiz::store::passed_quizzes(conn, enrolment_id)
 }
@@ -299,15 +305,28 @@ pub fn missing_requirements(
     missing
 }
 
-/// Completes the enrolment if every rule holds; (complete, completed by this call).
-/// Concurrent callers cannot both complete it: the completion row is inserted once.
+/// Completes the enrolment if it is active and every rule holds; (complete, completed by
+/// this call). Only an active enrolment is completed: a withdrawn one keeps its history
+/// (a quiz graded after withdrawal included) but is never completed afterwards.
+///
+/// Callers lock the enrolment (`enrolment_for_update`) before anything else they write
+/// (an attempt row included), so that of two events racing to satisfy the last rules, the
+/// second sees the first's writes and completes; the lock is taken here again, a no-op for
+/// a caller that holds it. Concurrent callers cannot both complete it: the completion row
+/// is inserted once.
 pub fn evaluate(
     conn: &mut DbConn,
     course: &Course,
     enrolment_id: &str,
 ) -> Result<(bool, bool), AppError> {
+    let Some(enrolment) = enrolment_store::enrolment_for_update(conn, enrolment_id)? else {
+        return Err(not_found());
+    };
     if store::completion(conn, enrolment_id)?.is_some() {
         return Ok((true, false));
+    }
+    if enrolment.status != enrolment_store::ACTIVE {
+        return Ok((false, false));
     }
     let done: HashSet<String> = store::progress_of(conn, enrolment_id)?
         .into_iter()

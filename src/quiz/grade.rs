@@ -1,13 +1,15 @@
 //! Answers and grading, as pure functions of the paper, the course's questions and what the
 //! learner saved: no query, no clock, so grading is exact and fast under exam load.
 //!
-//! Answers, in the labels of the paper: single choice `"b"` (a choice id), multiple choice
-//! `["a", "c"]`, true/false `true`, matching `{"1": "C", "2": "A"}` (left id → answer
-//! label), ordering `["C", "A", "B"]` (labels in the chosen order), numeric `12.5`;
-//! `null` clears an answer. Scoring: one question is worth its points; multiple choice is
+//! Answers, in the labels of the paper (never the course file's ids): single choice `"B"`,
+//! multiple choice `["A", "C"]`, true/false `true`, matching `{"1": "C", "2": "A"}` (left
+//! id, exactly `"1"` to `"n"` → answer label), ordering `["C", "A", "B"]` (labels in the
+//! chosen order), numeric `12.5`; `null` clears an answer. Labels are mapped back to the
+//! course's options through the order stored in the paper. Scoring: one question is worth its points; multiple choice is
 //! all-or-nothing unless the question says `partial` — then (right picks − wrong picks) /
 //! right answers, never below zero; matching earns its share of right pairs; ordering is
-//! all-or-nothing; numeric is right within the tolerance.
+//! all-or-nothing; numeric is right within the tolerance. No question earns less than
+//! nothing or more than its points.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -15,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::paper::{label, Paper, PaperQuestion};
-use crate::catalog::model::{Bank, Question, QuestionKind};
+use crate::catalog::model::{Bank, Choice, Question, QuestionKind};
 
 /// A learner's answer to one question, checked against the paper.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,6 +34,28 @@ fn position_of(paper: &PaperQuestion, label_text: &str) -> Option<usize> {
     (0..paper.order.len()).find(|&p| label(p) == label_text)
 }
 
+/// The option (index into the course's choices, pairs or items) shown under `label_text`.
+fn option_of(paper: &PaperQuestion, label_text: &str) -> Option<usize> {
+    position_of(paper, label_text).map(|p| paper.order[p])
+}
+
+/// The pair a matching key names: `"1"` … `"n"` exactly (not `"01"` nor `"+1"`), as 0-based.
+fn left_of(key: &str, pairs: usize) -> Option<usize> {
+    (1..=pairs).find(|n| n.to_string() == key).map(|n| n - 1)
+}
+
+fn strings(value: &Value) -> Option<Vec<String>> {
+    value.as_array().and_then(|a| {
+        a.iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+    })
+}
+
+fn distinct(labels: &[String]) -> bool {
+    labels.iter().collect::<HashSet<_>>().len() == labels.len()
+}
+
 /// Reads the answer to `question` from JSON, or says in French what was expected.
 pub fn parse_response(
     question: &Question,
@@ -44,27 +68,24 @@ pub fn parse_response(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let shown = |l: &str| position_of(paper, l).is_some();
     match &question.kind {
-        QuestionKind::SingleChoice { choices, .. } => match value.as_str() {
-            Some(id) if choices.iter().any(|c| c.id == id) => Ok(Response::Choice(id.into())),
-            _ => Err("l'identifiant d'un des choix proposés".into()),
+        QuestionKind::SingleChoice { .. } => match value.as_str() {
+            Some(l) if shown(l) => Ok(Response::Choice(l.into())),
+            _ => Err(format!(
+                "l'étiquette d'un des choix proposés ({})",
+                labels()
+            )),
         },
-        QuestionKind::MultipleChoice { choices, .. } => {
-            let ids: Option<Vec<String>> = value.as_array().and_then(|a| {
-                a.iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-            });
-            match ids {
-                Some(ids)
-                    if ids.iter().all(|id| choices.iter().any(|c| &c.id == id))
-                        && ids.iter().collect::<HashSet<_>>().len() == ids.len() =>
-                {
-                    Ok(Response::Choices(ids))
-                }
-                _ => Err("une liste d'identifiants de choix proposés, sans doublon".into()),
+        QuestionKind::MultipleChoice { .. } => match strings(value) {
+            Some(chosen) if chosen.iter().all(|l| shown(l)) && distinct(&chosen) => {
+                Ok(Response::Choices(chosen))
             }
-        }
+            _ => Err(format!(
+                "une liste d'étiquettes des choix proposés ({}), sans doublon",
+                labels()
+            )),
+        },
         QuestionKind::TrueFalse { .. } => value
             .as_bool()
             .map(Response::Bool)
@@ -72,18 +93,17 @@ pub fn parse_response(
         QuestionKind::Matching { pairs } => {
             let expected = || {
                 format!(
-                    "un objet {{\"1\": \"A\", …}} associant chaque élément à une réponse ({})",
+                    "un objet {{\"1\": \"A\", …}} associant chaque élément (\"1\" à \"{}\") à une \
+                     réponse ({})",
+                    pairs.len(),
                     labels()
                 )
             };
             let object = value.as_object().ok_or_else(expected)?;
             let mut matches = BTreeMap::new();
             for (left, right) in object {
-                let left_ok = left
-                    .parse::<usize>()
-                    .is_ok_and(|n| (1..=pairs.len()).contains(&n));
                 match right.as_str() {
-                    Some(r) if left_ok && position_of(paper, r).is_some() => {
+                    Some(r) if left_of(left, pairs.len()).is_some() && shown(r) => {
                         matches.insert(left.clone(), r.to_owned());
                     }
                     _ => return Err(expected()),
@@ -91,25 +111,15 @@ pub fn parse_response(
             }
             Ok(Response::Matches(matches))
         }
-        QuestionKind::Ordering { .. } => {
-            let order: Option<Vec<String>> = value.as_array().and_then(|a| {
-                a.iter()
-                    .map(|v| v.as_str().map(str::to_owned))
-                    .collect::<Option<Vec<_>>>()
-            });
-            match order {
-                Some(order)
-                    if order.iter().all(|l| position_of(paper, l).is_some())
-                        && order.iter().collect::<HashSet<_>>().len() == order.len() =>
-                {
-                    Ok(Response::Order(order))
-                }
-                _ => Err(format!(
-                    "la liste des étiquettes dans l'ordre choisi ({})",
-                    labels()
-                )),
+        QuestionKind::Ordering { .. } => match strings(value) {
+            Some(order) if order.iter().all(|l| shown(l)) && distinct(&order) => {
+                Ok(Response::Order(order))
             }
-        }
+            _ => Err(format!(
+                "la liste des étiquettes dans l'ordre choisi ({})",
+                labels()
+            )),
+        },
         QuestionKind::Numeric { .. } => value
             .as_f64()
             .filter(|n| n.is_finite())
@@ -118,42 +128,64 @@ pub fn parse_response(
     }
 }
 
-/// The share of the question's points a response earns, between 0 and 1.
+/// The share of the question's points a response earns, between 0 and 1 whatever the
+/// response holds (labels are mapped back through the paper's order).
 pub fn credit(question: &Question, paper: &PaperQuestion, response: &Response) -> f64 {
+    let share = raw_credit(question, paper, response);
+    if share.is_nan() {
+        0.0
+    } else {
+        share.clamp(0.0, 1.0)
+    }
+}
+
+fn raw_credit(question: &Question, paper: &PaperQuestion, response: &Response) -> f64 {
+    fn choice_id<'c>(paper: &PaperQuestion, choices: &'c [Choice], l: &str) -> Option<&'c str> {
+        option_of(paper, l)
+            .and_then(|i| choices.get(i))
+            .map(|c| c.id.as_str())
+    }
     match (&question.kind, response) {
-        (QuestionKind::SingleChoice { correct, .. }, Response::Choice(id)) => {
-            f64::from(u8::from(id == correct))
-        }
+        (QuestionKind::SingleChoice { choices, correct }, Response::Choice(l)) => f64::from(
+            u8::from(choice_id(paper, choices, l) == Some(correct.as_str())),
+        ),
         (
             QuestionKind::MultipleChoice {
-                correct, partial, ..
+                choices,
+                correct,
+                partial,
             },
-            Response::Choices(ids),
+            Response::Choices(labels),
         ) => {
-            let right = ids.iter().filter(|id| correct.contains(id)).count() as f64;
-            let wrong = ids.len() as f64 - right;
+            let picked: HashSet<&str> = labels
+                .iter()
+                .filter_map(|l| choice_id(paper, choices, l))
+                .collect();
+            let right = picked
+                .iter()
+                .filter(|id| correct.iter().any(|c| c == *id))
+                .count() as f64;
+            let wrong = picked.len() as f64 - right;
             if *partial {
-                ((right - wrong) / correct.len() as f64).max(0.0)
+                (right - wrong) / correct.len().max(1) as f64
             } else {
                 f64::from(u8::from(wrong == 0.0 && right == correct.len() as f64))
             }
         }
         (QuestionKind::TrueFalse { answer }, Response::Bool(b)) => f64::from(u8::from(answer == b)),
         (QuestionKind::Matching { pairs }, Response::Matches(matches)) => {
-            let right = matches
+            // Each left counts once, whatever keys the response holds.
+            let right: HashSet<usize> = matches
                 .iter()
-                .filter(|(left, r)| {
-                    let left: usize = left.parse().unwrap_or(0);
-                    position_of(paper, r).is_some_and(|p| paper.order[p] + 1 == left)
+                .filter_map(|(left, r)| {
+                    let left = left_of(left, pairs.len())?;
+                    (option_of(paper, r) == Some(left)).then_some(left)
                 })
-                .count();
-            right as f64 / pairs.len().max(1) as f64
+                .collect();
+            right.len() as f64 / pairs.len().max(1) as f64
         }
         (QuestionKind::Ordering { items }, Response::Order(order)) => {
-            let chosen: Vec<usize> = order
-                .iter()
-                .filter_map(|l| position_of(paper, l).map(|p| paper.order[p]))
-                .collect();
+            let chosen: Vec<usize> = order.iter().filter_map(|l| option_of(paper, l)).collect();
             f64::from(u8::from(chosen == (0..items.len()).collect::<Vec<_>>()))
         }
         (
@@ -172,17 +204,30 @@ pub fn credit(question: &Question, paper: &PaperQuestion, response: &Response) -
 
 /// The right answer, in the paper's labels (for feedback once the policy allows).
 pub fn correct_answer(question: &Question, paper: &PaperQuestion) -> Value {
-    let label_of = |original: usize| {
-        paper
-            .order
+    let position_of_option = |original: usize| paper.order.iter().position(|&o| o == original);
+    let label_of = |original: usize| position_of_option(original).map(label).unwrap_or_default();
+    let choice_position = |choices: &[Choice], id: &str| {
+        choices
             .iter()
-            .position(|&o| o == original)
-            .map(label)
-            .unwrap_or_default()
+            .position(|c| c.id == id)
+            .and_then(position_of_option)
     };
     match &question.kind {
-        QuestionKind::SingleChoice { correct, .. } => json!(correct),
-        QuestionKind::MultipleChoice { correct, .. } => json!(correct),
+        QuestionKind::SingleChoice { choices, correct } => {
+            json!(choice_position(choices, correct)
+                .map(label)
+                .unwrap_or_default())
+        }
+        QuestionKind::MultipleChoice {
+            choices, correct, ..
+        } => {
+            let mut positions: Vec<usize> = correct
+                .iter()
+                .filter_map(|id| choice_position(choices, id))
+                .collect();
+            positions.sort_unstable();
+            json!(positions.into_iter().map(label).collect::<Vec<_>>())
+        }
         QuestionKind::TrueFalse { answer } => json!(answer),
         QuestionKind::Matching { pairs } => Value::Object(
             (0..pairs.len())
@@ -308,10 +353,16 @@ mod tests {
             choices: choices(3),
             correct: "b".into(),
         });
+        // Shown: A = c, B = a, C = b.
         let p = pq(vec![2, 0, 1]);
-        assert_eq!(score(&single, &p, json!("b")), 1.0);
-        assert_eq!(score(&single, &p, json!("a")), 0.0);
-        assert!(parse_response(&single, &p, &json!("z")).is_err());
+        assert_eq!(score(&single, &p, json!("C")), 1.0);
+        assert_eq!(score(&single, &p, json!("B")), 0.0);
+        assert_eq!(score(&single, &p, json!("A")), 0.0);
+        assert_eq!(correct_answer(&single, &p), json!("C"));
+        // The course file's ids are not answers: only the paper's labels are.
+        for id in ["a", "b", "c", "D", "z"] {
+            assert!(parse_response(&single, &p, &json!(id)).is_err(), "{id}");
+        }
         let tf = q(QuestionKind::TrueFalse { answer: false });
         assert_eq!(score(&tf, &pq(vec![]), json!(false)), 1.0);
         assert_eq!(score(&tf, &pq(vec![]), json!(true)), 0.0);
@@ -325,17 +376,25 @@ mod tests {
             correct: vec!["a".into(), "b".into(), "c".into()],
             partial,
         };
-        let p = pq(vec![0, 1, 2, 3, 4]);
+        // Shown: A = e, B = c, C = a, D = d, E = b; right: B, C, E.
+        let p = pq(vec![4, 2, 0, 3, 1]);
         let strict = q(kind(false));
-        assert_eq!(score(&strict, &p, json!(["c", "a", "b"])), 1.0);
-        assert_eq!(score(&strict, &p, json!(["a", "b"])), 0.0);
-        assert_eq!(score(&strict, &p, json!(["a", "b", "c", "d"])), 0.0);
+        assert_eq!(correct_answer(&strict, &p), json!(["B", "C", "E"]));
+        assert_eq!(score(&strict, &p, json!(["E", "C", "B"])), 1.0);
+        assert_eq!(score(&strict, &p, json!(["B", "C"])), 0.0);
+        assert_eq!(score(&strict, &p, json!(["B", "C", "E", "D"])), 0.0);
         let partial = q(kind(true));
-        assert!((score(&partial, &p, json!(["a", "b"])) - 2.0 / 3.0).abs() < 1e-12);
-        assert!((score(&partial, &p, json!(["a", "b", "d"])) - 1.0 / 3.0).abs() < 1e-12);
-        assert_eq!(score(&partial, &p, json!(["a", "d", "e"])), 0.0);
+        assert!((score(&partial, &p, json!(["B", "C"])) - 2.0 / 3.0).abs() < 1e-12);
+        assert!((score(&partial, &p, json!(["B", "C", "D"])) - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(score(&partial, &p, json!(["B", "A", "D"])), 0.0);
         assert_eq!(score(&partial, &p, json!([])), 0.0);
-        assert!(parse_response(&partial, &p, &json!(["a", "a"])).is_err());
+        assert!(parse_response(&partial, &p, &json!(["B", "B"])).is_err());
+        assert!(parse_response(&partial, &p, &json!(["a", "b", "c"])).is_err());
+        // Whatever reaches `credit`, it stays between 0 and 1.
+        let repeated = Response::Choices(vec!["B".into(), "B".into(), "C".into(), "E".into()]);
+        assert_eq!(credit(&partial, &p, &repeated), 1.0);
+        let wrong = Response::Choices(vec!["A".into(), "D".into()]);
+        assert_eq!(credit(&partial, &p, &wrong), 0.0);
     }
 
     #[test]
@@ -361,6 +420,37 @@ mod tests {
         );
         assert!(parse_response(&matching, &p, &json!({"4": "A"})).is_err());
         assert!(parse_response(&matching, &p, &json!({"1": "D"})).is_err());
+    }
+
+    #[test]
+    fn a_matching_left_is_its_exact_number_and_counts_once() {
+        let matching = q(QuestionKind::Matching {
+            pairs: (0..3)
+                .map(|i| Pair {
+                    left: format!("g{i}"),
+                    right: format!("d{i}"),
+                })
+                .collect(),
+        });
+        // Shown: A = d2, B = d0, C = d1; "1" → B is right.
+        let p = pq(vec![2, 0, 1]);
+        for key in ["01", "+1", " 1", "1.0", "0", "4", "١"] {
+            assert!(
+                parse_response(&matching, &p, &json!({ key: "B" })).is_err(),
+                "{key}"
+            );
+        }
+        assert!(parse_response(&matching, &p, &json!({"1": "B", "01": "B", "+1": "B"})).is_err());
+        // Even a response built around the parser earns each left once, at most everything.
+        let forged = Response::Matches(
+            [("1", "B"), ("01", "B"), ("+1", "B"), ("001", "B")]
+                .iter()
+                .map(|(l, r)| (l.to_string(), r.to_string()))
+                .collect(),
+        );
+        assert!((credit(&matching, &p, &forged) - 1.0 / 3.0).abs() < 1e-12);
+        let all = json!({"1": "B", "2": "C", "3": "A"});
+        assert_eq!(score(&matching, &p, all), 1.0);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The paper of an attempt: which items were drawn and in what order everything is shown,
 //! fixed at start and stored whole. Also what the learner sees of it — prompts and
-//! options, never which option is right: matching answers and ordering items are shown
-//! under labels ("A", "B", …) given after shuffling, so no id betrays the solution.
+//! options, never which option is right: choices, matching answers and ordering items are
+//! shown under labels ("A", "B", …) given in the order of the paper, after shuffling, so no
+//! id betrays the solution (the course files' choice ids never leave the server).
 
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
@@ -149,7 +150,8 @@ pub struct QuestionView {
     pub kind: &'static str,
     pub prompt: String,
     pub points: u32,
-    /// Single and multiple choice: the choices, in the order of this paper.
+    /// Single and multiple choice: the choices, labelled "A", "B", … in the order of this
+    /// paper (never the course file's choice ids).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub choices: Option<Vec<OptionView>>,
     /// Matching: the left column (ids "1", "2", …) and the answers to match them with.
@@ -209,16 +211,9 @@ pub fn question_view(question: &Question, paper: &PaperQuestion) -> QuestionView
     match &question.kind {
         QuestionKind::SingleChoice { choices, .. }
         | QuestionKind::MultipleChoice { choices, .. } => {
-            view.choices = Some(
-                paper
-                    .order
-                    .iter()
-                    .map(|&i| OptionView {
-                        id: choices[i].id.clone(),
-                        text: choices[i].text.clone(),
-                    })
-                    .collect(),
-            );
+            view.choices = Some(labelled(
+                paper.order.iter().map(|&i| choices[i].text.clone()),
+            ));
         }
         QuestionKind::Matching { pairs } => {
             view.left = Some(
@@ -405,6 +400,30 @@ mod tests {
             };
             assert_ne!(m.order, vec![0, 1, 2]);
         }
+    }
+
+    #[test]
+    fn choices_are_shown_under_paper_labels_never_course_ids() {
+        let q = quiz(Selection::Items(vec!["q0".into()]));
+        let b = bank();
+        let mut orders = std::collections::HashSet::new();
+        for seed in 0..20 {
+            let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let [ItemView::Question(view)] = &present(&paper, &b)[..] else {
+                panic!("one question drawn")
+            };
+            let PaperItem::Question(pq) = &paper.items[0] else {
+                unreachable!()
+            };
+            let shown = view.choices.as_ref().unwrap();
+            let ids: Vec<&str> = shown.iter().map(|o| o.id.as_str()).collect();
+            assert_eq!(ids, ["A", "B", "C", "D"]);
+            for (position, option) in shown.iter().enumerate() {
+                assert_eq!(option.text, format!("choix {}", pq.order[position]));
+            }
+            orders.insert(pq.order.clone());
+        }
+        assert!(orders.len() > 1, "choices are shuffled");
     }
 
     #[test]

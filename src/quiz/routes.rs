@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::service::{self, AttemptView, ResultsView, SavedView, StatisticsView};
 use crate::db;
 use crate::error::{AppError, Problem};
-use crate::http::Json;
+use crate::http::{is_json, parse_json, Json};
 use crate::identity::auth::CurrentUser;
 use crate::startup::AppState;
 
@@ -75,7 +75,7 @@ pub async fn save(
     Ok(HttpResponse::Ok().json(saved))
 }
 
-#[derive(Deserialize, ToSchema, Default)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Submission {
     /// Last answers, merged into the saved ones before grading (optional).
@@ -83,11 +83,15 @@ pub struct Submission {
     answers: Option<BTreeMap<String, Value>>,
 }
 
-/// Grades the attempt. Send an `Idempotency-Key` header: a replay returns the same result.
+/// Grades the attempt. Send an `Idempotency-Key` header: a replay (same key, same body byte
+/// for byte) returns the same result. An empty body grades the saved answers; any other
+/// body must be a JSON `Submission`.
 #[utoipa::path(post, path = "/api/v1/attempts/{id}/submit", tag = "quiz", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "1–128 visible characters")),
-    request_body = Submission, responses(
-    (status = 200, body = AttemptView), (status = 404, body = Problem), (status = 409, body = Problem, description = "already submitted"),
+    request_body(content = Submission, description = "optional: an empty body grades the saved answers"), responses(
+    (status = 200, body = AttemptView), (status = 400, body = Problem, description = "malformed JSON"),
+    (status = 404, body = Problem), (status = 409, body = Problem, description = "already submitted"),
+    (status = 415, body = Problem, description = "a body that is not JSON"),
     (status = 422, body = Problem, description = "invalid answers, or the key reused with another body"),
 ))]
 pub async fn submit(
@@ -95,7 +99,7 @@ pub async fn submit(
     user: CurrentUser,
     request: HttpRequest,
     path: web::Path<String>,
-    body: Option<Json<Submission>>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, AppError> {
     let key = match request.headers().get("idempotency-key") {
         None => None,
@@ -111,11 +115,28 @@ pub async fn submit(
             }
         },
     };
+    // Read here rather than by an optional extractor, which would take a malformed body
+    // for no body and grade the saved answers instead of saying what is wrong.
+    let answers = if body.is_empty() {
+        None
+    } else if !is_json(&request) {
+        return Err(AppError::unsupported_media_type("application/json"));
+    } else {
+        parse_json::<Submission>(&body)?.answers
+    };
+    let hash = service::request_hash(&body);
     let id = path.into_inner();
-    let answers = body.map(|b| b.0).unwrap_or_default().answers;
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::submit(conn, &s.learning, &user, &id, key.as_deref(), answers)
+        service::submit(
+            conn,
+            &s.learning,
+            &user,
+            &id,
+            key.as_deref(),
+            &hash,
+            answers,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{Duration, NaiveDateTime, SubsecRound, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::grade::{self, correct_answer, Grading};
@@ -47,12 +50,15 @@ fn past_deadline(attempt: &Attempt, at: NaiveDateTime) -> bool {
         .is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
 }
 
-/// When the correct answers and feedback may be shown.
+/// When the correct answers and feedback may be shown at `at`. `after_close` waits for the
+/// session to be closed (`closed_at`), the moment attempts stop being accepted
+/// (`learning::ensure_recording`): its `closes_on` date only ends enrolment, and learners
+/// may still take the quiz after it, so showing answers then would hand them out.
 pub fn feedback_allowed(policy: FeedbackPolicy, session: &Session, at: NaiveDateTime) -> bool {
     match policy {
         FeedbackPolicy::AfterSubmit => true,
         FeedbackPolicy::Never => false,
-        FeedbackPolicy::AfterClose => session.closed_at.is_some() || session.closes_on < at.date(),
+        FeedbackPolicy::AfterClose => session.closed_at.is_some_and(|closed| closed <= at),
     }
 }
 
@@ -182,7 +188,9 @@ fn view(
 }
 
 /// Grades an open attempt with `answers` and records it; completes the enrolment in the
-/// same transaction when this pass satisfies the last rule.
+/// same transaction when this pass satisfies the last rule. The caller holds the enrolment's
+/// lock (see [`lock_attempt`]). False, with nothing changed, when the attempt was graded in
+/// the meantime (by a concurrent submit, view or the deadline job).
 fn finalise(
     conn: &mut DbConn,
     course: &Course,
@@ -191,7 +199,7 @@ fn finalise(
     auto: bool,
     idempotency: Option<(&str, &str)>,
     at: NaiveDateTime,
-) -> Result<(), AppError> {
+) -> Result<bool, AppError> {
     let quiz = quiz_of(course, &attempt.quiz_id)?;
     let paper = parse_paper(attempt)?;
     let grading = grade::grade(&paper, &course.bank, answers);
@@ -215,7 +223,7 @@ fn finalise(
         },
     )?;
     if !recorded {
-        return Err(AppError::conflict("Cette tentative est déjà soumise."));
+        return Ok(false);
     }
     attempt.answers = answers_json;
     attempt.submitted_at = Some(at);
@@ -230,7 +238,7 @@ fn finalise(
     if passed && course.completion.required_quizzes.contains(&quiz.id) {
         learning::evaluate(conn, course, &attempt.enrolment_id)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Starts an attempt, or returns the open one; (view, created).
@@ -254,6 +262,8 @@ pub fn start(
             if !past_deadline(&open, at) {
                 return Ok((view(&open, &course, &session, at)?, false));
             }
+            // Out of time: graded with what was saved, here or, if it got there first, by
+            // the deadline job or a view; either way it is graded, and a new one may start.
             let saved = parse_answers(&open.answers);
             finalise(c, &course, &mut open, &saved, true, None, at)?;
         }
@@ -299,15 +309,37 @@ pub fn start(
     })
 }
 
-/// The attempt with its enrolment and session, for its learner only (others get a 404).
+/// Locks the attempt's enrolment, then the attempt: the one lock order of every path that
+/// writes an attempt (start locks the enrolment too, and `learning` the enrolment alone),
+/// so that two of them never deadlock, and grading a pass always runs
+/// `learning::evaluate` under the enrolment's lock — the event that satisfies the last
+/// rule then sees every other one committed before it, and none is missed.
+fn lock_attempt(
+    conn: &mut DbConn,
+    attempt_id: &str,
+) -> Result<Option<(Enrolment, Attempt)>, AppError> {
+    let Some(enrolment_id) = store::attempt(conn, attempt_id)?.map(|a| a.enrolment_id) else {
+        return Ok(None);
+    };
+    let Some(enrolment) = enrolment_store::enrolment_for_update(conn, &enrolment_id)? else {
+        return Ok(None);
+    };
+    let attempt = store::attempt_for_update(conn, attempt_id)?;
+    Ok(attempt.map(|a| (enrolment, a)))
+}
+
+/// The attempt with its enrolment and session, locked, for its learner only (others get a
+/// 404).
 fn own_attempt(
     conn: &mut DbConn,
     user: &CurrentUser,
     attempt_id: &str,
 ) -> Result<(Attempt, Enrolment, Session), AppError> {
-    let attempt = store::attempt_for_update(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
-    let (enrolment, session) = own_enrolment(conn, user, &attempt.enrolment_id)
-        .map_err(|e| e.not_found_as(attempt_not_found))?;
+    let (enrolment, attempt) = lock_attempt(conn, attempt_id)?
+        .filter(|(e, _)| e.account_id == user.id)
+        .ok_or_else(attempt_not_found)?;
+    let session =
+        enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(attempt_not_found)?;
     Ok((attempt, enrolment, session))
 }
 
@@ -390,31 +422,33 @@ pub fn save(
     })
 }
 
-fn request_hash(answers: &Option<BTreeMap<String, Value>>) -> String {
-    let canonical = serde_json::to_string(answers).unwrap_or_default();
-    crate::identity::tokens::hash_token(&canonical)
+/// The fingerprint of a submit's body, byte for byte, kept with its `Idempotency-Key`: a
+/// replay must send the very same body.
+pub fn request_hash(body: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(body))
 }
 
 /// Grades the attempt with its saved answers plus the ones sent (if still in time). With an
-/// `Idempotency-Key`, a replay returns the same result and another body is refused (422).
+/// `Idempotency-Key`, a replay (same key, same `body_hash`) returns the same result and
+/// another body is refused (422).
 pub fn submit(
     conn: &mut DbConn,
     learning: &Learning,
     user: &CurrentUser,
     attempt_id: &str,
     key: Option<&str>,
+    body_hash: &str,
     answers: Option<BTreeMap<String, Value>>,
 ) -> Result<AttemptView, AppError> {
     // Time on task still in memory is not needed here: when it is the last missing rule,
     // the flush that writes it completes the enrolment.
-    let hash = request_hash(&answers);
     conn.write(|c| {
         let (mut attempt, enrolment, session) = own_attempt(c, user, attempt_id)?;
         let course = learning.courses.get(c, &enrolment.course_version_id)?;
         let at = now();
         if attempt.submitted_at.is_some() {
             return match (key, &attempt.idempotency_key, &attempt.request_hash) {
-                (Some(k), Some(stored), Some(h)) if k == stored && *h == hash => {
+                (Some(k), Some(stored), Some(h)) if k == stored && h == body_hash => {
                     view(&attempt, &course, &session, at)
                 }
                 (Some(k), Some(stored), _) if k == stored => Err(AppError::invalid(
@@ -431,15 +465,19 @@ pub fn submit(
             // After the deadline only what was saved in time counts.
             _ => parse_answers(&attempt.answers),
         };
-        finalise(
+        let graded = finalise(
             c,
             &course,
             &mut attempt,
             &answers,
             late,
-            key.map(|k| (k, hash.as_str())),
+            key.map(|k| (k, body_hash)),
             at,
         )?;
+        if !graded {
+            // Cannot happen under the attempt's lock; said plainly if it ever does.
+            return Err(AppError::conflict("Cette tentative est déjà soumise."));
+        }
         view(&attempt, &course, &session, at)
     })
 }
@@ -453,15 +491,19 @@ pub fn show(
     attempt_id: &str,
 ) -> Result<AttemptView, AppError> {
     conn.write(|c| {
-        let mut attempt =
-            store::attempt_for_update(c, attempt_id)?.ok_or_else(attempt_not_found)?;
+        let mut attempt = store::attempt(c, attempt_id)?.ok_or_else(attempt_not_found)?;
         let (enrolment, session) = learning::readable_enrolment(c, user, &attempt.enrolment_id)
             .map_err(|e| e.not_found_as(attempt_not_found))?;
         let course = learning.courses.get(c, &enrolment.course_version_id)?;
         let at = now();
         if attempt.submitted_at.is_none() && past_deadline(&attempt, at) {
-            let saved = parse_answers(&attempt.answers);
-            finalise(c, &course, &mut attempt, &saved, true, None, at)?;
+            // Grading may complete the enrolment: locks as every other write path.
+            let (_, mut locked) = lock_attempt(c, attempt_id)?.ok_or_else(attempt_not_found)?;
+            if locked.submitted_at.is_none() {
+                let saved = parse_answers(&locked.answers);
+                finalise(c, &course, &mut locked, &saved, true, None, at)?;
+            }
+            attempt = locked;
         }
         let mut shown = view(&attempt, &course, &session, at)?;
         if enrolment.account_id != user.id && attempt.submitted_at.is_none() {
@@ -480,18 +522,17 @@ pub fn grade_due(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
     let mut graded = 0;
     for id in due {
         let done = conn.write(|c| -> Result<bool, AppError> {
-            let Some(mut attempt) = store::attempt_for_update(c, &id)? else {
+            let Some((enrolment, mut attempt)) = lock_attempt(c, &id)? else {
                 return Ok(false);
             };
             if attempt.submitted_at.is_some() {
                 return Ok(false);
             }
-            let enrolment = enrolment_store::enrolment(c, &attempt.enrolment_id)?
-                .ok_or_else(attempt_not_found)?;
+            // A withdrawn learner's attempt is graded too (the score is kept); completion
+            // is `learning::evaluate`'s to refuse.
             let course = learning.courses.get(c, &enrolment.course_version_id)?;
             let saved = parse_answers(&attempt.answers);
-            finalise(c, &course, &mut attempt, &saved, true, None, now())?;
-            Ok(true)
+            finalise(c, &course, &mut attempt, &saved, true, None, now())
         });
         match done {
             Ok(true) => graded += 1,
@@ -598,7 +639,8 @@ pub struct StatisticsView {
     pub quiz_id: String,
     /// Graded attempts counted.
     pub attempts: usize,
-    /// Sessions counted: this one, or all of the organisation's sessions of the course.
+    /// Sessions counted: this one, or all of the organisation's sessions of the same course
+    /// version.
     pub sessions: usize,
     pub items: Vec<ItemStatisticsView>,
 }
@@ -611,7 +653,8 @@ pub struct ItemStatisticsView {
 }
 
 /// Item statistics of a quiz over a session, or over every session of the organisation
-/// that runs the same course; for its tutors and admins.
+/// that runs the same course version (another version may have other questions under the
+/// same ids); for its tutors and admins.
 pub fn statistics(
     conn: &mut DbConn,
     learning: &Learning,
@@ -626,7 +669,7 @@ pub fn statistics(
     let sessions: Vec<String> = if all_sessions {
         enrolment_store::sessions_of(conn, &session.organisation_id)?
             .into_iter()
-            .filter(|s| s.course_slug == session.course_slug)
+            .filter(|s| s.course_version_id == session.course_version_id)
             .map(|s| s.id)
             .collect()
     } else {
@@ -653,4 +696,51 @@ pub fn statistics(
         sessions: sessions.len(),
         items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn session(closes_on: NaiveDate, closed_at: Option<NaiveDateTime>) -> Session {
+        let created = NaiveDate::from_ymd_opt(2026, 9, 1)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap();
+        Session {
+            id: "s".into(),
+            organisation_id: "o".into(),
+            course_slug: "c".into(),
+            course_version_id: "v".into(),
+            title: "Session".into(),
+            opens_on: created.date(),
+            closes_on,
+            capacity: None,
+            active_count: 1,
+            enrolment_mode: "open".into(),
+            enrolment_key_hash: None,
+            dpc_action_ref: None,
+            dpc_session_no: None,
+            odpc_number: None,
+            academic_year: None,
+            curriculum: None,
+            closed_at,
+            created_at: created,
+            updated_at: created,
+        }
+    }
+
+    #[test]
+    fn after_close_feedback_waits_for_the_session_to_be_closed_not_for_its_end_date() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let at = day(20).and_hms_opt(10, 0, 0).unwrap();
+        // Past its end date but not closed: attempts are still accepted, so no answers.
+        let running = session(day(1), None);
+        assert!(!feedback_allowed(FeedbackPolicy::AfterClose, &running, at));
+        let closed = session(day(31), Some(day(19).and_hms_opt(18, 0, 0).unwrap()));
+        assert!(feedback_allowed(FeedbackPolicy::AfterClose, &closed, at));
+        assert!(feedback_allowed(FeedbackPolicy::AfterSubmit, &running, at));
+        assert!(!feedback_allowed(FeedbackPolicy::Never, &closed, at));
+    }
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use diesel::prelude::*;
-use qvt_campus::db::schema::{completions, quiz_attempts};
+use qvt_campus::db::schema::{completions, quiz_attempts, training_sessions};
 use serde_json::{json, Value};
 
 use crate::catalog::copy_dir;
@@ -70,9 +70,27 @@ impl AnswerKey {
                 .unwrap()["id"]
                 .clone()
         };
+        // A choice's label on this paper, from its id in the course file.
+        let choice_label = |id: &toml::Value| {
+            let choice = q["choices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == *id)
+                .unwrap();
+            label_of("choices", choice["text"].as_str().unwrap())
+        };
         match q["type"].as_str().unwrap() {
-            "single_choice" | "multiple_choice" => {
-                serde_json::to_value(q["correct"].clone()).unwrap()
+            "single_choice" => choice_label(&q["correct"]),
+            "multiple_choice" => {
+                let mut labels: Vec<Value> = q["correct"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(choice_label)
+                    .collect();
+                labels.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+                Value::Array(labels)
             }
             "true_false" => json!(q["answer"].as_bool().unwrap()),
             "numeric" => json!(q["answer"]
@@ -207,6 +225,28 @@ impl Exam {
             .await
     }
     async fn submit(&self, attempt: &Value, key: Option<&str>, body: Value) -> reqwest::Response {
+        self.submit_as(&self.learner, attempt, key, body).await
+    }
+    async fn submit_as(
+        &self,
+        user: &User,
+        attempt: &Value,
+        key: Option<&str>,
+        body: Value,
+    ) -> reqwest::Response {
+        let body = serde_json::to_vec(&body).unwrap();
+        self.submit_raw(user, attempt, key, Some("application/json"), body)
+            .await
+    }
+    /// A submit with exactly these bytes and this content type.
+    async fn submit_raw(
+        &self,
+        user: &User,
+        attempt: &Value,
+        key: Option<&str>,
+        content_type: Option<&str>,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
         let mut request = self
             .s
             .app
@@ -215,10 +255,13 @@ impl Exam {
                 "/api/v1/attempts/{}/submit",
                 attempt["id"].as_str().unwrap()
             )))
-            .bearer_auth(&self.learner.token)
-            .json(&body);
+            .bearer_auth(&user.token)
+            .body(body);
         if let Some(key) = key {
             request = request.header("Idempotency-Key", key);
+        }
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
         }
         request.send().await.unwrap()
     }
@@ -267,6 +310,17 @@ async fn an_attempt_is_drawn_without_answers_and_graded_exactly() {
     let attempt: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(questions(&attempt).len(), 9);
     assert_eq!(attempt["status"], "open");
+    // Choices go under the paper's labels, in the order shown, never the course's ids
+    // (in which the right one is most often "b").
+    for q in questions(&attempt) {
+        if let Some(choices) = q["choices"].as_array() {
+            let ids: Vec<&str> = choices.iter().map(|c| c["id"].as_str().unwrap()).collect();
+            let labels: Vec<String> = (0..choices.len())
+                .map(|i| char::from(b'A' + i as u8).to_string())
+                .collect();
+            assert_eq!(ids, labels, "{q}");
+        }
+    }
     // Starting again returns the same open attempt.
     let again = e.start_as(&e.learner, &e.enrolment, "examen").await;
     assert_eq!(again.status().as_u16(), 200);
@@ -371,6 +425,18 @@ async fn bad_answers_are_named_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(reread["answers"], json!({ &first: good[&first] }));
+
+    // A matching left is its number written plainly: "01" or "+1" would count it twice.
+    let right = good["q05"].as_object().unwrap();
+    let label = right["1"].clone();
+    for twice in [
+        json!({ "1": label, "01": label }),
+        json!({ "+1": label }),
+        json!({ "1 ": label }),
+    ] {
+        let body = problem(e.save(&attempt, json!({ "q05": twice })).await, 422).await;
+        assert_eq!(field_names(&body), ["answers.q05"], "{body}");
+    }
 }
 
 #[tokio::test]
@@ -726,4 +792,422 @@ async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_sho
         .sum::<f64>()
         / 9.0;
     assert!((mean - 12.0 / 18.0).abs() < 0.01, "{mean}");
+}
+
+/// Sets the session's dates, as if the calendar had moved on.
+fn move_session(e: &Exam, opens_on: i64, closes_on: i64) {
+    let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
+    diesel::update(training_sessions::table.find(&e.session))
+        .set((
+            training_sessions::opens_on.eq(day(opens_on)),
+            training_sessions::closes_on.eq(day(closes_on)),
+        ))
+        .execute(&mut e.s.app.conn())
+        .unwrap();
+}
+
+/// Moves an attempt's deadline into the past rather than waiting for it.
+fn expire(e: &Exam, attempt: &Value) {
+    diesel::update(quiz_attempts::table.find(attempt["id"].as_str().unwrap()))
+        .set(quiz_attempts::deadline.eq(Some(
+            chrono::Utc::now().naive_utc() - chrono::Duration::minutes(2),
+        )))
+        .execute(&mut e.s.app.conn())
+        .unwrap();
+}
+
+impl Exam {
+    /// The course's lesson paths for an enrolment, in order.
+    async fn lessons(&self, enrolment: &str) -> Vec<String> {
+        let outline: Value = self
+            .s
+            .app
+            .get(&format!("/api/v1/courses/{COURSE}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        outline["lessons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                format!(
+                    "/api/v1/enrolments/{enrolment}/lessons/{}",
+                    l["id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    /// Opens every lesson and completes all but the last; returns the last one's path.
+    async fn all_lessons_but_one(&self, user: &User, enrolment: &str) -> String {
+        let lessons = self.lessons(enrolment).await;
+        for (i, path) in lessons.iter().enumerate() {
+            assert_eq!(self.get(user, path).await.status().as_u16(), 200);
+            if i + 1 < lessons.len() {
+                let done = self
+                    .s
+                    .app
+                    .post_as(&user.token, &format!("{path}/complete"), &json!({}))
+                    .await;
+                assert_eq!(done.status().as_u16(), 200);
+            }
+        }
+        lessons.last().unwrap().clone()
+    }
+
+    fn completions(&self) -> i64 {
+        completions::table
+            .count()
+            .get_result::<i64>(&mut self.s.app.conn())
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_submit_is_refused_and_grades_nothing() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+    let attempt = e.start("examen").await;
+    let answers = e.answers(&attempt, 9);
+    assert_eq!(e.save(&attempt, answers.clone()).await.status(), 200);
+    let json = Some("application/json");
+
+    let broken = e
+        .submit_raw(&e.learner, &attempt, Some("k"), json, r#"{"answers": {"#)
+        .await;
+    let mistyped = e
+        .submit_raw(&e.learner, &attempt, Some("k"), json, r#"{"answers": 5}"#)
+        .await;
+    let misnamed = e
+        .submit_raw(&e.learner, &attempt, Some("k"), json, r#"{"answer": {}}"#)
+        .await;
+    let not_json = e
+        .submit_raw(&e.learner, &attempt, None, Some("text/plain"), "{}")
+        .await;
+
+    assert!(!field_names(&problem(broken, 400).await).is_empty());
+    assert_eq!(field_names(&problem(mistyped, 422).await), ["answers"]);
+    assert_eq!(field_names(&problem(misnamed, 422).await), ["answer"]);
+    problem(not_json, 415).await;
+    let still: Value = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/attempts/{}", attempt["id"].as_str().unwrap()),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(still["status"], "open");
+
+    // An empty body grades the saved answers; the key then holds that very body only.
+    let empty = e
+        .submit_raw(&e.learner, &attempt, Some("k"), None, "")
+        .await;
+    assert_eq!(empty.status(), 200);
+    let graded: Value = empty.json().await.unwrap();
+    assert_eq!(graded["result"]["percent"], 100.0);
+    let replay = e
+        .submit_raw(&e.learner, &attempt, Some("k"), None, "")
+        .await;
+    assert_eq!(replay.status(), 200);
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["result"],
+        graded["result"]
+    );
+    let other = e
+        .submit_raw(&e.learner, &attempt, Some("k"), json, r#"{"answers": {}}"#)
+        .await;
+    assert_eq!(field_names(&problem(other, 422).await), ["Idempotency-Key"]);
+}
+
+#[tokio::test]
+async fn after_close_answers_wait_for_the_session_to_be_closed_not_its_end_date() {
+    let e = exam(
+        &[("cloture", quiz("graded", "feedback = \"after_close\""))],
+        None,
+    )
+    .await;
+    // The session's end date has passed, but nobody closed it: learners still take the quiz.
+    move_session(&e, -30, -1);
+
+    let first = e.start("cloture").await;
+    let submitted = e
+        .submit(&first, None, json!({ "answers": e.answers(&first, 9) }))
+        .await;
+
+    assert_eq!(submitted.status(), 200);
+    let body = submitted.text().await.unwrap();
+    assert!(!body.contains("correct_answer"), "{body}");
+    let shown = e
+        .get(
+            &e.learner,
+            &format!("/api/v1/attempts/{}", first["id"].as_str().unwrap()),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!shown.contains("correct_answer"), "{shown}");
+    // A second attempt is still possible, and its paper shows no answer either.
+    let second = e.start_as(&e.learner, &e.enrolment, "cloture").await;
+    assert_eq!(second.status(), 201);
+    assert_no_answers(&second.text().await.unwrap(), &e.key);
+}
+
+#[tokio::test]
+async fn a_withdrawn_learners_quiz_is_graded_but_completes_nothing() {
+    let e = exam(
+        &[("examen", quiz("graded", "time_limit_minutes = 20"))],
+        Some("min_lesson_seconds = 0\nrequired_quizzes = [\"examen\"]"),
+    )
+    .await;
+    let last = e.all_lessons_but_one(&e.learner, &e.enrolment).await;
+    let done =
+        e.s.app
+            .post_as(&e.learner.token, &format!("{last}/complete"), &json!({}))
+            .await;
+    assert_eq!(done.status(), 200);
+    let attempt = e.start("examen").await;
+    assert_eq!(e.save(&attempt, e.answers(&attempt, 9)).await.status(), 200);
+    let withdrawn =
+        e.s.app
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/enrolments/{}", e.enrolment),
+                &e.learner.token,
+                None,
+            )
+            .await;
+    assert!(withdrawn.status().is_success(), "{}", withdrawn.status());
+
+    // Time runs out; the deadline job (or a tutor's look) grades what was saved.
+    expire(&e, &attempt);
+    let id = attempt["id"].as_str().unwrap().to_owned();
+    let graded = eventually(Duration::from_secs(20), || {
+        quiz_attempts::table
+            .find(&id)
+            .select(quiz_attempts::passed)
+            .first::<Option<bool>>(&mut e.s.app.conn())
+            .unwrap()
+    })
+    .await;
+    let seen: Value = e
+        .get(&e.s.dean, &format!("/api/v1/attempts/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    assert!(graded);
+    assert_eq!(seen["result"]["passed"], true);
+    assert_eq!(
+        e.completions(),
+        0,
+        "a withdrawn enrolment is never completed"
+    );
+}
+
+/// On PostgreSQL, a transaction that holds the time-on-task table, which completion reads
+/// after the writes of the event it evaluates: every event stops there until released.
+fn hold_evaluations(e: &Exam) -> Option<qvt_campus::db::PooledConn> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = e.s.app.conn();
+    matches!(*conn, qvt_campus::db::DbConn::Pg(_)).then(|| {
+        conn.batch_execute("BEGIN; LOCK TABLE time_intervals IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        conn
+    })
+}
+
+/// Server transactions of this test's database waiting for a lock.
+fn waiting_for_locks(e: &Exam) -> i64 {
+    diesel::sql_query(
+        "SELECT count(*) AS n FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .get_result::<Count>(&mut e.s.app.conn())
+    .unwrap()
+    .n
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[tokio::test]
+async fn a_last_lesson_and_the_required_quiz_finished_at_once_complete_the_course() {
+    let e = exam(
+        &[("examen", quiz("graded", ""))],
+        Some("min_lesson_seconds = 0\nrequired_quizzes = [\"examen\"]"),
+    )
+    .await;
+    let last = e.all_lessons_but_one(&e.learner, &e.enrolment).await;
+    let attempt = e.start("examen").await;
+    let answers = json!({ "answers": e.answers(&attempt, 9) });
+    let (complete, empty) = (format!("{last}/complete"), json!({}));
+    // On PostgreSQL both events are made to overlap: each has written its part when it
+    // checks the rules, and neither has committed.
+    let held = hold_evaluations(&e);
+
+    let release = async {
+        if let Some(mut held) = held {
+            use diesel::connection::SimpleConnection;
+            eventually(Duration::from_secs(10), || {
+                (waiting_for_locks(&e) >= 2).then_some(())
+            })
+            .await;
+            held.batch_execute("COMMIT").unwrap();
+        }
+    };
+    let (lesson, quiz, ()) = futures_util::join!(
+        e.s.app.post_as(&e.learner.token, &complete, &empty),
+        e.submit(&attempt, None, answers),
+        release,
+    );
+
+    assert_eq!(
+        (lesson.status().as_u16(), quiz.status().as_u16()),
+        (200, 200)
+    );
+    assert_eq!(e.completions(), 1, "the second event completes the course");
+}
+
+#[tokio::test]
+async fn an_expired_attempt_graded_by_a_look_while_a_new_one_starts_is_no_error() {
+    let e = exam(
+        &[("minute", quiz("graded", "time_limit_minutes = 20"))],
+        None,
+    )
+    .await;
+    let first = e.start("minute").await;
+    expire(&e, &first);
+    let path = format!("/api/v1/attempts/{}", first["id"].as_str().unwrap());
+
+    // The learner reloads the old attempt and starts again, many times at once.
+    let looks = futures_util::future::join_all((0..10).map(|_| e.get(&e.learner, &path)));
+    let starts = futures_util::future::join_all(
+        (0..10).map(|_| e.start_as(&e.learner, &e.enrolment, "minute")),
+    );
+    let (looks, starts) = futures_util::join!(looks, starts);
+
+    for look in looks {
+        assert_eq!(look.status(), 200);
+    }
+    let mut created = 0;
+    for start in starts {
+        let status = start.status().as_u16();
+        assert!(status == 200 || status == 201, "{status}");
+        let attempt: Value = start.json().await.unwrap();
+        assert_eq!(attempt["number"], 2);
+        created += usize::from(status == 201);
+    }
+    assert_eq!(created, 1);
+    let old: Value = e.get(&e.learner, &path).await.json().await.unwrap();
+    assert_eq!(old["status"], "submitted");
+    assert_eq!(old["result"]["auto_submitted"], true);
+}
+
+#[tokio::test]
+async fn an_expired_attempt_graded_by_someone_else_meanwhile_does_not_stop_a_new_start() {
+    use diesel::connection::SimpleConnection;
+    let e = exam(
+        &[("minute", quiz("graded", "time_limit_minutes = 20"))],
+        None,
+    )
+    .await;
+    let first = e.start("minute").await;
+    expire(&e, &first);
+    // Another grader (the deadline job, a view) grades it and has not committed yet when
+    // the start finds it open; on SQLite writes never overlap, so it has committed.
+    let grading = format!(
+        "UPDATE quiz_attempts SET submitted_at = deadline, auto_submitted = TRUE, \
+         score_points = 0, max_points = 9, percent = 0, passed = FALSE, \
+         grading = '{{\"results\":[],\"points\":0.0,\"max_points\":9.0,\"percent\":0.0}}' \
+         WHERE id = '{}'",
+        first["id"].as_str().unwrap()
+    );
+    let mut grader = e.s.app.conn();
+    let overlapping = matches!(*grader, qvt_campus::db::DbConn::Pg(_));
+    if overlapping {
+        grader.batch_execute(&format!("BEGIN; {grading}")).unwrap();
+    } else {
+        grader.batch_execute(&grading).unwrap();
+    }
+
+    let release = async {
+        if overlapping {
+            eventually(Duration::from_secs(10), || {
+                (waiting_for_locks(&e) >= 1).then_some(())
+            })
+            .await;
+            grader.batch_execute("COMMIT").unwrap();
+        }
+    };
+    let (started, ()) =
+        futures_util::join!(e.start_as(&e.learner, &e.enrolment, "minute"), release);
+
+    assert_eq!(started.status().as_u16(), 201);
+    assert_eq!(started.json::<Value>().await.unwrap()["number"], 2);
+}
+
+#[tokio::test]
+async fn statistics_over_all_sessions_keep_to_the_course_version() {
+    let e = exam(&[("examen", quiz("graded", ""))], None).await;
+    let attempt = e.start("examen").await;
+    e.submit(&attempt, None, json!({ "answers": e.answers(&attempt, 9) }))
+        .await;
+    // A new version of the course (one question reworded), and a session that runs it.
+    let bank = e._courses.path().join(COURSE).join("quizzes/banque.toml");
+    let text = std::fs::read_to_string(&bank).unwrap();
+    std::fs::write(&bank, text.replacen("Quelle devise", "Quelle formule", 1)).unwrap();
+    qvt_campus::catalog::import_dir(&e.s.app.pool, e._courses.path()).unwrap();
+    let newer = e.s.qvt_session(json!({ "title": "Promotion 2027" })).await;
+    let other = e.s.app.learner("promo2027@univ-exemple.fr").await;
+    let enrolment = enrol(&e.s, &other, &newer).await;
+    let theirs: Value = e
+        .start_as(&other, &enrolment, "examen")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let submitted = e
+        .submit_as(&other, &theirs, None, json!({ "answers": {} }))
+        .await;
+    assert_eq!(submitted.status(), 200);
+
+    let e = &e;
+    let stats = |session: String| async move {
+        e.get(
+            &e.s.dean,
+            &format!("/api/v1/sessions/{session}/quizzes/examen/statistics?scope=all"),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()
+    };
+    let old = stats(e.session.clone()).await;
+    let new = stats(newer.clone()).await;
+
+    assert_eq!(
+        (old["sessions"].as_u64(), old["attempts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(
+        (new["sessions"].as_u64(), new["attempts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let facility = |stats: &Value| {
+        stats["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["facility"].as_f64().unwrap())
+            .sum::<f64>()
+    };
+    assert_eq!((facility(&old), facility(&new)), (9.0, 0.0));
 }
