@@ -41,6 +41,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub mail: MailSettings,
     pub identity: IdentitySettings,
+    /// Public verification codes looked up per minute and client address.
+    pub verify_per_minute: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -241,6 +243,7 @@ impl Settings {
                     50,
                 )?,
             },
+            verify_per_minute: number(&get, "QVT_VERIFY_PER_MINUTE", 30)?,
             data_dir,
         })
     }

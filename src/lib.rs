@@ -5,6 +5,7 @@
 
 pub mod background;
 pub mod catalog;
+pub mod certificates;
 pub mod config;
 pub mod db;
 pub mod enrolment;

@@ -13,6 +13,7 @@ use anyhow::Context;
 
 use crate::background::Periodic;
 use crate::catalog;
+use crate::certificates::{self, keys::IssuerKey};
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::enrolment;
@@ -30,6 +31,8 @@ pub struct AppState {
     pub settings: Settings,
     pub templates: Arc<Templates>,
     pub keys: KeyRing,
+    /// Signs certificates' credentials and status lists (RS256), not access tokens.
+    pub issuer: IssuerKey,
     pub learning: Arc<Learning>,
 }
 
@@ -65,6 +68,10 @@ impl Application {
             .await??;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
         let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
+        let keys_dir = settings.identity.keys_dir.clone();
+        // RSA key generation takes a moment the first time: off the async runtime.
+        let issuer =
+            tokio::task::spawn_blocking(move || IssuerKey::load_or_create(&keys_dir)).await??;
         let mut workers = Vec::new();
         if settings.mail.worker {
             let sender =
@@ -103,12 +110,15 @@ impl Application {
             .build()
             .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
         let body_limit = settings.body_limit;
+        // One limiter for every verification route, shared by all workers.
+        let verify_limiter = certificates::routes::limiter(settings.verify_per_minute);
         let shutdown_timeout = settings.shutdown_timeout.as_secs();
         let state = web::Data::new(AppState {
             pool,
             settings,
             templates,
             keys,
+            issuer,
             learning,
         });
 
@@ -127,6 +137,7 @@ impl Application {
                 .service(web::resource("/readyz").get(health::readyz))
                 .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
                 .configure(identity::routes::configure_well_known)
+                .configure(|cfg| certificates::routes::configure_public(cfg, &verify_limiter))
                 // One scope for the whole API: a second scope with the same prefix would
                 // never be reached.
                 .service(
@@ -135,7 +146,8 @@ impl Application {
                         .configure(catalog::routes::configure)
                         .configure(enrolment::routes::configure)
                         .configure(learning::routes::configure)
-                        .configure(quiz::routes::configure),
+                        .configure(quiz::routes::configure)
+                        .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
                 )
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))

@@ -23,8 +23,10 @@ pub struct Templates {
     text: Handlebars<'static>,
 }
 
+/// Certificate templates describe a page as tagged lines: the certificate renderer escapes
+/// each piece for HTML itself, so handlebars must not escape them (a PDF would show `&amp;`).
 fn is_plain_text(name: &str) -> bool {
-    name.ends_with("text") || name.ends_with("subject")
+    name.ends_with("text") || name.ends_with("subject") || name.starts_with("certificates/")
 }
 
 impl Templates {

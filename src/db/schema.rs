@@ -238,6 +238,32 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    certificates (id) {
+        id -> Text,
+        enrolment_id -> Text,
+        organisation_id -> Text,
+        session_id -> Text,
+        account_id -> Text,
+        code -> Text,
+        kind -> Text,
+        snapshot -> Text,
+        issued_at -> Timestamp,
+        status_index -> Integer,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+        revocation_reason -> Nullable<Text>,
+        replaces_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    certificate_counters (name) {
+        name -> Text,
+        next_value -> Integer,
+    }
+}
+
 diesel::joinable!(quiz_attempts -> enrolments (enrolment_id));
 diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, enrolments);
 diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, training_sessions);

@@ -338,9 +338,18 @@ pub fn evaluate(
     if !missing_requirements(course, &done, seconds, &passed).is_empty() {
         return Ok((false, false));
     }
-    let now_completed = store::insert_completion(conn, enrolment_id, now(), seconds)?;
+    let completed_at = now();
+    let now_completed = store::insert_completion(conn, enrolment_id, completed_at, seconds)?;
     if now_completed {
         tracing::info!(enrolment_id, "enrolment completed");
+        // Same transaction: no completion without its certificate, and never two.
+        crate::certificates::service::issue_on_completion(
+            conn,
+            course,
+            enrolment_id,
+            completed_at,
+            seconds,
+        )?;
     }
     Ok((true, now_completed))
 }

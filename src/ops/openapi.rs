@@ -8,6 +8,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::Modify;
 
 use crate::catalog::routes as catalogue;
+use crate::certificates::routes as certificates;
 use crate::enrolment::{import as enrolment_import, routes as enrolment};
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
@@ -36,6 +37,9 @@ use crate::quiz::routes as quiz;
         enrolment::my_enrolments, enrolment_import::import,
         learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
         quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
+        certificates::get, certificates::mine, certificates::of_session, certificates::pdf,
+        certificates::html, certificates::credential, certificates::revoke, certificates::reissue,
+        certificates::verify_code, certificates::verify_credential, certificates::session_zip,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -47,6 +51,7 @@ use crate::quiz::routes as quiz;
         (name = "enrolment", description = "Sessions of a course and enrolments in them"),
         (name = "learning", description = "Lessons, time on task, progress and completion"),
         (name = "quiz", description = "Attempts, grading, results and item statistics"),
+        (name = "certificates", description = "Certificates: documents, signed credentials, revocation and public verification"),
     ),
 )]
 pub struct ApiDoc;

@@ -596,24 +596,30 @@ pub fn results(
     let (enrolment, _) = learning::readable_enrolment(conn, user, enrolment_id)?;
     let course: Arc<Course> = learning.courses.get(conn, &enrolment.course_version_id)?;
     let attempts = store::attempts_of(conn, enrolment_id)?;
+    Ok(summary(&course, &attempts))
+}
+
+/// Scores per quiz and the pre/post-test gain of one enrolment's attempts: the first
+/// pre-test attempt, the best post-test one.
+pub fn summary(course: &Course, attempts: &[Attempt]) -> ResultsView {
     fn graded<'a>(attempts: &'a [Attempt], quiz_id: &'a str) -> impl Iterator<Item = &'a Attempt> {
         attempts
             .iter()
             .filter(move |a| a.quiz_id == quiz_id && a.percent.is_some())
     }
     let best = |quiz_id: &str| {
-        graded(&attempts, quiz_id)
+        graded(attempts, quiz_id)
             .filter_map(|a| a.percent)
             .reduce(f64::max)
     };
     let by_role = |role: QuizRole| course.quizzes.iter().find(|q| q.role == role);
     let pre_test = by_role(QuizRole::PreTest).and_then(|q| {
-        graded(&attempts, &q.id)
+        graded(attempts, &q.id)
             .min_by_key(|a| a.number)
             .and_then(|a| a.percent)
     });
     let post_test = by_role(QuizRole::PostTest).and_then(|q| best(&q.id));
-    Ok(ResultsView {
+    ResultsView {
         quizzes: course
             .quizzes
             .iter()
@@ -623,7 +629,7 @@ pub fn results(
                 role: q.role,
                 attempts: attempts.iter().filter(|a| a.quiz_id == q.id).count(),
                 best_percent: best(&q.id),
-                passed: graded(&attempts, &q.id).any(|a| a.passed == Some(true)),
+                passed: graded(attempts, &q.id).any(|a| a.passed == Some(true)),
             })
             .collect(),
         pre_test,
@@ -631,7 +637,7 @@ pub fn results(
         gain: pre_test
             .zip(post_test)
             .map(|(pre, post)| ((post - pre) * 100.0).round() / 100.0),
-    })
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

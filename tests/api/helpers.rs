@@ -79,6 +79,10 @@ pub fn real_courses() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("courses")
 }
 
+static ISSUER_PEM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    qvt_campus::certificates::keys::generate_pem().expect("an RSA key")
+});
+
 /// Settings for a test: temp data dir, the given database, file mail, fast worker.
 pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     let mut s = Settings::from_lookup(|_| None).expect("default settings");
@@ -88,6 +92,10 @@ pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     s.database.pool_size = 4;
     s.mail.outbox_dir = dir.join("outbox");
     s.identity.keys_dir = dir.join("keys");
+    // One RSA issuer key for the whole run: generating one per app would cost seconds.
+    let issuer_dir = s.identity.keys_dir.join("issuer");
+    std::fs::create_dir_all(&issuer_dir).unwrap();
+    std::fs::write(issuer_dir.join("test.pem"), &*ISSUER_PEM).unwrap();
     // No catalogue unless a test asks for one (see `real_courses`).
     s.courses_dir = dir.join("courses");
     s.mail.poll_interval = Duration::from_millis(100);

@@ -3,6 +3,7 @@
 //! spoken to over HTTP.
 
 mod catalog;
+mod certificates;
 mod enrolment;
 mod enrolment_import;
 mod health;

@@ -49,10 +49,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/accounts/{id}/disable").post(organisations::disable_account));
 }
 
-/// The public keys that verify access tokens (JWKS).
+/// The public keys that verify access tokens (EdDSA) and certificates' credentials (RS256).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "identity", responses((status = 200, description = "JSON Web Key Set")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "public, max-age=300"))
-        .json(state.keys.jwks())
+        .json(jwks_with(state.keys.jwks(), state.issuer.jwk()))
+}
+
+fn jwks_with(mut set: serde_json::Value, key: serde_json::Value) -> serde_json::Value {
+    if let Some(keys) = set["keys"].as_array_mut() {
+        keys.push(key);
+    }
+    set
 }

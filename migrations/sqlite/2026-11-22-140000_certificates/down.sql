@@ -1,0 +1,2 @@
+DROP TABLE certificate_counters;
+DROP TABLE certificates;

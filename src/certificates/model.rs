@@ -1,0 +1,162 @@
+//! What a certificate attests (an immutable snapshot taken at issuance) and its public
+//! verification code: 140 random bits in Crockford base32, printed in groups of four.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// 28 symbols of 5 bits: 140 bits of randomness.
+pub const CODE_SYMBOLS: usize = 28;
+
+/// A fresh random code, without separators.
+pub fn new_code() -> String {
+    let mut bytes = [0u8; CODE_SYMBOLS];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    // 256 is a multiple of 32: taking the low 5 bits keeps every symbol uniform.
+    bytes
+        .iter()
+        .map(|b| CROCKFORD[(b & 31) as usize] as char)
+        .collect()
+}
+
+/// "ABCD-EFGH-…": how the code is printed and read aloud.
+pub fn grouped(code: &str) -> String {
+    code.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Reads a code as people type it: any case, with or without dashes and spaces, O for 0
+/// and I or L for 1. None unless it has exactly the right number of valid symbols.
+pub fn parse_code(raw: &str) -> Option<String> {
+    let mut code = String::with_capacity(CODE_SYMBOLS);
+    for c in raw.chars() {
+        let c = match c.to_ascii_uppercase() {
+            '-' | ' ' => continue,
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        };
+        if !CROCKFORD.contains(&(c as u8)) || !c.is_ascii() {
+            return None;
+        }
+        code.push(c);
+        if code.len() > CODE_SYMBOLS {
+            return None;
+        }
+    }
+    (code.len() == CODE_SYMBOLS).then_some(code)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Holder {
+    pub name: String,
+    pub profession: String,
+    pub rpps: Option<String>,
+    pub adeli: Option<String>,
+    pub student_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedCourse {
+    pub slug: String,
+    pub title: String,
+    pub version: String,
+    /// `initial_module`, `dpc` or `du`.
+    pub kind: String,
+    pub duration_hours: f64,
+    pub objectives: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedSession {
+    pub title: String,
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub academic_year: Option<String>,
+    pub curriculum: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedOrganisation {
+    pub name: String,
+    pub kind: String,
+    pub siret: Option<String>,
+    pub uai: Option<String>,
+    pub odpc_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedDpc {
+    pub action_reference: Option<String>,
+    pub session_number: Option<String>,
+    pub odpc_number: Option<String>,
+    pub action_type: String,
+    pub modality: String,
+    pub orientations: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Evaluation {
+    /// Percent.
+    pub pre_test: Option<f64>,
+    pub post_test: Option<f64>,
+    /// Percentage points.
+    pub gain: Option<f64>,
+    /// Best score at the graded quizzes required for completion, percent.
+    pub final_score: Option<f64>,
+}
+
+/// Everything the certificate attests, frozen at issuance.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Snapshot {
+    pub holder: Holder,
+    pub course: AttestedCourse,
+    pub session: AttestedSession,
+    pub organisation: AttestedOrganisation,
+    pub dpc: Option<AttestedDpc>,
+    pub started_on: NaiveDate,
+    pub completed_on: NaiveDate,
+    /// Time on task measured by the platform.
+    pub measured_seconds: i64,
+    pub evaluation: Evaluation,
+    pub issued_at: NaiveDateTime,
+}
+
+impl Snapshot {
+    /// "3 h 25 min": the measured time as printed.
+    pub fn measured_time(&self) -> String {
+        let minutes = self.measured_seconds / 60;
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_long_random_and_read_back_however_typed() {
+        let code = new_code();
+        assert_eq!(code.len(), CODE_SYMBOLS);
+        assert_ne!(code, new_code());
+        let printed = grouped(&code);
+        assert_eq!(printed.len(), CODE_SYMBOLS + CODE_SYMBOLS / 4 - 1);
+        assert_eq!(parse_code(&printed), Some(code.clone()));
+        assert_eq!(
+            parse_code(&printed.to_lowercase().replace('-', " ")),
+            Some(code)
+        );
+        assert_eq!(parse_code("0O1IL").map(|c| c.len()), None);
+        assert_eq!(
+            parse_code("OOOO-IIII-LLLL-0000-1111-2222-3333"),
+            Some("0000111111110000111122223333".into())
+        );
+        assert_eq!(parse_code("UUUU-0000-0000-0000-0000-0000-0000"), None);
+        assert_eq!(parse_code(&"0".repeat(29)), None);
+        assert_eq!(parse_code("é"), None);
+    }
+}

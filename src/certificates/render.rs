@@ -1,0 +1,439 @@
+//! A certificate as a document. Each kind has one handlebars template in
+//! `templates/certificates/` that describes the page as tagged lines (`title:`, `subtitle:`,
+//! `heading:`, `para:`, `field: label | value`, `small:`); the same lines become the A4 PDF
+//! and the printable HTML page, each with the QR code to the public verification page.
+//! Values are flattened to one line before rendering, and HTML escapes every piece.
+
+use chrono::{Datelike, NaiveDate};
+use handlebars::html_escape;
+use qrcode::QrCode;
+use serde_json::{json, Value};
+
+use super::model::{grouped, Snapshot};
+use crate::pdf::{self, Document};
+use crate::templates::Templates;
+
+#[derive(Debug, PartialEq)]
+pub enum Line {
+    Title(String),
+    Subtitle(String),
+    Heading(String),
+    Para(String),
+    Field(String, String),
+    Small(String),
+}
+
+pub fn template_of(kind: &str) -> &'static str {
+    match kind {
+        "dpc" => "certificates/dpc",
+        "du" => "certificates/du",
+        _ => "certificates/qvt",
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// "1er décembre 2026".
+pub fn french_date(date: NaiveDate) -> String {
+    let day = match date.day() {
+        1 => "1er".to_owned(),
+        d => d.to_string(),
+    };
+    format!("{day} {} {}", MONTHS[date.month0() as usize], date.year())
+}
+
+fn percent(value: Option<f64>) -> Value {
+    value.map_or(Value::Null, |v| {
+        json!(format!("{} %", format_number(v)).replace('.', ","))
+    })
+}
+
+fn format_number(value: f64) -> String {
+    let rounded = (value * 10.0).round() / 10.0;
+    if rounded.fract() == 0.0 {
+        format!("{rounded:.0}")
+    } else {
+        format!("{rounded:.1}")
+    }
+}
+
+fn action_type_label(code: &str) -> &str {
+    match code {
+        "formation_continue" => "Formation continue",
+        "epp" => "Évaluation des pratiques professionnelles",
+        "gestion_risques" => "Gestion des risques",
+        other => other,
+    }
+}
+
+fn modality_label(code: &str) -> &str {
+    match code {
+        "e_learning" => "Formation non présentielle (e-learning)",
+        "mixte" => "Formation mixte",
+        other => other,
+    }
+}
+
+/// Replaces control characters (line breaks above all) so that no value can add a line.
+fn flatten(value: Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(
+            s.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(flatten).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, flatten(v))).collect())
+        }
+        other => other,
+    }
+}
+
+/// What the templates see: the snapshot, formatted for reading in French.
+pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
+    let s = snapshot;
+    let gain = s.evaluation.gain.map_or(Value::Null, |g| {
+        json!(format!("{:+} points", format_number(g)).replace('.', ","))
+    });
+    flatten(json!({
+        "holder": s.holder,
+        "course": {
+            "title": s.course.title,
+            "version": s.course.version,
+            "hours": format!("{} h", format_number(s.course.duration_hours)).replace('.', ","),
+            "objectives": s.course.objectives,
+        },
+        "session": {
+            "title": s.session.title,
+            "opens_on": french_date(s.session.opens_on),
+            "closes_on": french_date(s.session.closes_on),
+            "academic_year": s.session.academic_year,
+            "curriculum": s.session.curriculum,
+        },
+        "organisation": s.organisation,
+        "dpc": s.dpc.as_ref().map(|d| json!({
+            "action_reference": d.action_reference,
+            "session_number": d.session_number,
+            "odpc_number": d.odpc_number,
+            "action_type": action_type_label(&d.action_type),
+            "modality": modality_label(&d.modality),
+            "orientations": d.orientations.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        })),
+        "started_on": french_date(s.started_on),
+        "completed_on": french_date(s.completed_on),
+        "issued_on": french_date(s.issued_at.date()),
+        "measured_time": s.measured_time(),
+        "evaluation": {
+            "pre_test": percent(s.evaluation.pre_test),
+            "post_test": percent(s.evaluation.post_test),
+            "gain": gain,
+            "final_score": percent(s.evaluation.final_score),
+        },
+        "code": grouped(code),
+        "verify_url": verify_url,
+    }))
+}
+
+/// The tagged lines of a rendered template; an unknown tag is the template's error.
+pub fn parse_lines(rendered: &str) -> anyhow::Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    for raw in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (tag, text) = raw
+            .split_once(':')
+            .ok_or_else(|| anyhow::anyhow!("certificate template line without a tag: {raw:?}"))?;
+        let text = text.trim().to_owned();
+        lines.push(match tag.trim() {
+            "title" => Line::Title(text),
+            "subtitle" => Line::Subtitle(text),
+            "heading" => Line::Heading(text),
+            "para" => Line::Para(text),
+            "small" => Line::Small(text),
+            "field" => {
+                let (label, value) = text
+                    .split_once('|')
+                    .ok_or_else(|| anyhow::anyhow!("certificate field without \"|\": {raw:?}"))?;
+                if value.trim().is_empty() {
+                    // Nothing to attest (no orientation, say): no empty line either.
+                    continue;
+                }
+                Line::Field(label.trim().to_owned(), value.trim().to_owned())
+            }
+            other => anyhow::bail!("unknown certificate template tag {other:?}"),
+        });
+    }
+    Ok(lines)
+}
+
+/// A rendered certificate, ready for either format.
+pub struct Rendered {
+    pub title: String,
+    pub lines: Vec<Line>,
+    pub code: String,
+    pub verify_url: String,
+    pub revoked: Option<String>,
+}
+
+impl Rendered {
+    pub fn new(
+        templates: &Templates,
+        kind: &str,
+        snapshot: &Snapshot,
+        code: &str,
+        verify_url: &str,
+    ) -> anyhow::Result<Self> {
+        let text = templates.render(template_of(kind), &context(snapshot, code, verify_url))?;
+        let lines = parse_lines(&text)?;
+        let title = lines
+            .iter()
+            .find_map(|l| match l {
+                Line::Title(t) => Some(t.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| "Attestation".into());
+        Ok(Self {
+            title,
+            lines,
+            code: grouped(code),
+            verify_url: verify_url.to_owned(),
+            revoked: None,
+        })
+    }
+
+    pub fn pdf(&self) -> anyhow::Result<Vec<u8>> {
+        let mut doc = Document::new(&self.title);
+        if let Some(revoked) = &self.revoked {
+            doc.paragraph(revoked, 12.0, true, true);
+            doc.space(6.0);
+        }
+        for line in &self.lines {
+            match line {
+                Line::Title(t) => {
+                    doc.paragraph(t, 20.0, true, true);
+                    doc.space(4.0);
+                }
+                Line::Subtitle(t) => doc.paragraph(t, 11.0, false, true),
+                Line::Heading(t) => doc.heading(t),
+                Line::Para(t) => {
+                    doc.space(4.0);
+                    doc.paragraph(t, 10.5, false, false);
+                }
+                Line::Field(label, value) => doc.fields(&[(label.as_str(), value.clone())]),
+                Line::Small(t) => {
+                    doc.space(3.0);
+                    doc.paragraph(t, 8.5, false, false);
+                }
+            }
+        }
+        let qr = QrCode::new(self.verify_url.as_bytes())?;
+        let width = qr.width();
+        let dark: Vec<bool> = qr
+            .to_colors()
+            .into_iter()
+            .map(|c| c == qrcode::Color::Dark)
+            .collect();
+        let side = 96.0;
+        doc.space(16.0);
+        doc.ensure(side + 10.0);
+        doc.rule();
+        let top = doc.cursor();
+        doc.matrix(pdf::MARGIN, top, side, &dark, width);
+        let x = pdf::MARGIN + side + 16.0;
+        doc.text_at(x, top + 22.0, 10.0, true, "Vérifier cette attestation");
+        doc.text_at(x, top + 40.0, 10.0, false, "Code de vérification :");
+        doc.text_at(x, top + 56.0, 11.0, true, &self.code);
+        doc.text_at(x, top + 74.0, 8.0, false, &self.verify_url);
+        doc.set_cursor(top + side);
+        doc.finish()
+    }
+
+    pub fn html(&self) -> String {
+        let e = |s: &str| html_escape(s);
+        let mut body = String::new();
+        if let Some(revoked) = &self.revoked {
+            body.push_str(&format!("<p class=\"revoked\">{}</p>\n", e(revoked)));
+        }
+        let mut in_fields = false;
+        for line in &self.lines {
+            let is_field = matches!(line, Line::Field(..));
+            if in_fields && !is_field {
+                body.push_str("</dl>\n");
+            }
+            if is_field && !in_fields {
+                body.push_str("<dl>\n");
+            }
+            in_fields = is_field;
+            body.push_str(&match line {
+                Line::Title(t) => format!("<h1>{}</h1>\n", e(t)),
+                Line::Subtitle(t) => format!("<p class=\"subtitle\">{}</p>\n", e(t)),
+                Line::Heading(t) => format!("<h2>{}</h2>\n", e(t)),
+                Line::Para(t) => format!("<p>{}</p>\n", e(t)),
+                Line::Small(t) => format!("<p class=\"small\">{}</p>\n", e(t)),
+                Line::Field(l, v) => format!("<dt>{}</dt><dd>{}</dd>\n", e(l), e(v)),
+            });
+        }
+        if in_fields {
+            body.push_str("</dl>\n");
+        }
+        let qr = QrCode::new(self.verify_url.as_bytes())
+            .map(|qr| {
+                qr.render::<qrcode::render::svg::Color>()
+                    .min_dimensions(140, 140)
+                    .build()
+            })
+            .unwrap_or_default();
+        format!(
+            "<!DOCTYPE html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+             <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n{body}\
+             <section class=\"verify\">\n<div class=\"qr\">{qr}</div>\n<div>\n\
+             <p><strong>Vérifier cette attestation</strong></p>\n\
+             <p>Code de vérification : <code>{code}</code></p>\n\
+             <p><a href=\"{url}\">{url}</a></p>\n</div>\n</section>\n</main>\n</body>\n</html>\n",
+            title = e(&self.title),
+            code = e(&self.code),
+            url = e(&self.verify_url),
+        )
+    }
+}
+
+const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;color:#1b1b1b;margin:0;background:#f4f4f4}\
+main{max-width:48rem;margin:0 auto;padding:2rem;background:#fff}\
+h1{text-align:center;font-size:1.6rem}h2{font-size:1.1rem;margin-top:1.5rem}\
+.subtitle{text-align:center}.small{font-size:.8rem;color:#444}\
+dl{display:grid;grid-template-columns:minmax(8rem,14rem) 1fr;gap:.2rem 1rem}dt{font-weight:bold}dd{margin:0}\
+.verify{display:flex;gap:1.5rem;align-items:center;border-top:1px solid #999;margin-top:2rem;padding-top:1rem}\
+.verify code{font-size:1.1rem;font-weight:bold}.revoked{color:#fff;background:#b00020;padding:.5rem;text-align:center;font-weight:bold}\
+@media print{body{background:#fff}main{padding:0}a{color:inherit}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_in_french() {
+        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        assert_eq!(french_date(d), "1er décembre 2026");
+        let d = NaiveDate::from_ymd_opt(2026, 8, 15).unwrap();
+        assert_eq!(french_date(d), "15 août 2026");
+    }
+
+    #[test]
+    fn lines_are_tagged_and_values_cannot_add_lines() {
+        let lines =
+            parse_lines("title: Attestation\n\n field: Nom | Zoé | X\nfield: Vide |\npara: Texte")
+                .unwrap();
+        assert_eq!(
+            lines,
+            vec![
+                Line::Title("Attestation".into()),
+                Line::Field("Nom".into(), "Zoé | X".into()),
+                Line::Para("Texte".into()),
+            ]
+        );
+        assert!(parse_lines("script: alert(1)").is_err());
+        let flat = flatten(json!({"name": "Zoé\ntitle: Faux"}));
+        assert_eq!(flat["name"], "Zoé title: Faux");
+    }
+
+    fn sample(kind: &str) -> Snapshot {
+        use super::super::model::*;
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        Snapshot {
+            holder: Holder {
+                name: "Zoé <b>Lefèvre</b>\ntitle: Faux".into(),
+                profession: "Infirmier".into(),
+                rpps: None,
+                adeli: Some("691234567".into()),
+                student_number: None,
+            },
+            course: AttestedCourse {
+                slug: "x".into(),
+                title: "Sécurité & exercice".into(),
+                version: "2026.1".into(),
+                kind: kind.into(),
+                duration_hours: 7.5,
+                objectives: vec!["Prévenir".into()],
+            },
+            session: AttestedSession {
+                title: "Session 1".into(),
+                opens_on: day,
+                closes_on: day,
+                academic_year: None,
+                curriculum: None,
+            },
+            organisation: AttestedOrganisation {
+                name: "ODPC Exemple".into(),
+                kind: "training_body".into(),
+                siret: None,
+                uai: None,
+                odpc_number: Some("4321".into()),
+            },
+            dpc: (kind == "dpc").then(|| AttestedDpc {
+                action_reference: Some("12345678901".into()),
+                session_number: Some("3".into()),
+                odpc_number: Some("4321".into()),
+                action_type: "formation_continue".into(),
+                modality: "e_learning".into(),
+                orientations: vec![1, 5],
+            }),
+            started_on: day,
+            completed_on: day,
+            measured_seconds: 4000,
+            evaluation: Evaluation {
+                pre_test: Some(40.0),
+                post_test: Some(87.5),
+                gain: Some(47.5),
+                final_score: None,
+            },
+            issued_at: day.and_hms_opt(10, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn every_template_renders_both_formats_escaped() {
+        let templates = Templates::load(None).unwrap();
+        for kind in ["initial_module", "dpc", "du"] {
+            let doc = Rendered::new(
+                &templates,
+                kind,
+                &sample(kind),
+                "ABCDEFGH",
+                "http://x/verifier/ABCDEFGH",
+            )
+            .unwrap_or_else(|e| panic!("{kind}: {e:#}"));
+            assert!(doc
+                .lines
+                .iter()
+                .all(|l| !matches!(l, Line::Title(t) if t == "Faux")));
+            let html = doc.html();
+            assert!(
+                html.contains("Zoé &lt;b&gt;Lefèvre&lt;&#x2F;b&gt; title: Faux")
+                    || html.contains("Zoé &lt;b&gt;Lefèvre&lt;/b&gt; title: Faux"),
+                "{html}"
+            );
+            assert!(html.contains("Sécurité &amp; exercice"));
+            assert!(doc.pdf().unwrap().starts_with(b"%PDF"));
+        }
+    }
+
+    #[test]
+    fn numbers_print_the_french_way() {
+        assert_eq!(percent(Some(87.5)), json!("87,5 %"));
+        assert_eq!(percent(Some(80.0)), json!("80 %"));
+        assert_eq!(percent(None), Value::Null);
+    }
+}

@@ -1,0 +1,445 @@
+//! Certificates over HTTP: the holder's and staff's views (`/api/v1/certificates/…`, a
+//! session's ZIP), revocation, the public verification API and page (rate-limited per
+//! address), and the status lists.
+
+use std::io::Write;
+
+use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::render::{french_date, Rendered};
+use super::service::{self, CertificateView, CredentialCheck, Verification};
+use super::store::Certificate;
+use crate::db;
+use crate::error::{AppError, Problem};
+use crate::http::Json;
+use crate::identity::auth::CurrentUser;
+use crate::startup::AppState;
+
+/// The limiter shared by every public verification route: a code can be tried only so
+/// often from one address.
+pub type Limiter = GovernorConfig<
+    actix_governor::PeerIpKeyExtractor,
+    actix_governor::governor::middleware::NoOpMiddleware,
+>;
+
+pub fn limiter(per_minute: u32) -> Limiter {
+    let per_minute = per_minute.max(1);
+    GovernorConfigBuilder::default()
+        .requests_per_minute(u64::from(per_minute))
+        .burst_size(per_minute)
+        .finish()
+        .expect("a non-zero quota")
+}
+
+/// Under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
+    // The suffixed forms first: `{id}` alone would also match `x.pdf`.
+    cfg.service(web::resource("/certificates/{id}.pdf").get(pdf))
+        .service(web::resource("/certificates/{id}.html").get(html))
+        .service(web::resource("/certificates/{id}/credential").get(credential))
+        .service(web::resource("/certificates/{id}/revoke").post(revoke))
+        .service(web::resource("/certificates/{id}/reissue").post(reissue))
+        .service(web::resource("/certificates/{id}").get(get))
+        .service(web::resource("/me/certificates").get(mine))
+        .service(web::resource("/sessions/{id}/certificates").get(of_session))
+        .service(web::resource("/sessions/{id}/certificates.zip").get(session_zip))
+        .service(
+            web::resource("/verify/{code}")
+                .wrap(Governor::new(limiter))
+                .get(verify_code),
+        )
+        .service(
+            web::resource("/verify")
+                .wrap(Governor::new(limiter))
+                .post(verify_credential),
+        );
+}
+
+/// At the root: the page the QR code leads to, and the status lists.
+pub fn configure_public(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
+    cfg.service(
+        web::resource("/verifier/{code}")
+            .wrap(Governor::new(limiter))
+            .get(verify_page),
+    )
+    .service(web::resource("/status-lists/{n}").get(status_list));
+}
+
+async fn readable(
+    state: &web::Data<AppState>,
+    user: CurrentUser,
+    id: String,
+) -> Result<Certificate, AppError> {
+    db::run(&state.pool, move |conn| service::readable(conn, &user, &id)).await
+}
+
+/// A certificate, for its holder and the staff of the issuing organisation.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, body = CertificateView), (status = 404, body = Problem),
+))]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (id, s) = (path.into_inner(), state.clone());
+    let view = db::run(&state.pool, move |conn| {
+        let certificate = service::readable(conn, &user, &id)?;
+        service::view(conn, &s.settings.public_url, &certificate)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The caller's certificates, newest first.
+#[utoipa::path(get, path = "/api/v1/me/certificates", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<CertificateView>),
+))]
+pub async fn mine(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    let s = state.clone();
+    let views = db::run(&state.pool, move |conn| {
+        service::mine(conn, &s.settings.public_url, &user)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// The certificates in force of a session, for its organisation's staff.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/certificates", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<CertificateView>), (status = 404, body = Problem),
+))]
+pub async fn of_session(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (id, s) = (path.into_inner(), state.clone());
+    let views = db::run(&state.pool, move |conn| {
+        let (_, certificates) = service::of_session(conn, &user, &id)?;
+        certificates
+            .iter()
+            .map(|c| service::view(conn, &s.settings.public_url, c))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+fn rendered(state: &AppState, certificate: &Certificate) -> Result<Rendered, AppError> {
+    let snapshot = service::snapshot_of(certificate)?;
+    let url = service::verify_url(&state.settings.public_url, certificate);
+    let mut doc = Rendered::new(
+        &state.templates,
+        &certificate.kind,
+        &snapshot,
+        &certificate.code,
+        &url,
+    )?;
+    doc.revoked = certificate.revoked_at.map(|at| {
+        format!(
+            "ATTESTATION RÉVOQUÉE le {} : {}",
+            french_date(at.date()),
+            certificate.revocation_reason.as_deref().unwrap_or("")
+        )
+    });
+    Ok(doc)
+}
+
+fn file_name(certificate: &Certificate, extension: &str) -> String {
+    format!("attestation-{}.{extension}", certificate.code)
+}
+
+/// The certificate as an A4 PDF with its QR code.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}.pdf", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/pdf"), (status = 404, body = Problem),
+))]
+pub async fn pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let certificate = readable(&state, user, path.into_inner()).await?;
+    let s = state.clone();
+    let name = file_name(&certificate, "pdf");
+    let body = web::block(move || rendered(&s, &certificate)?.pdf().map_err(AppError::from))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("rendering failed: {e}")))??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header((
+            "content-disposition",
+            format!("inline; filename=\"{name}\""),
+        ))
+        .body(body))
+}
+
+/// The certificate as a printable page.
+#[utoipa::path(get, path = "/api/v1/certificates/{id}.html", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, content_type = "text/html"), (status = 404, body = Problem),
+))]
+pub async fn html(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let certificate = readable(&state, user, path.into_inner()).await?;
+    let page = rendered(&state, &certificate)?.html();
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
+}
+
+/// The Open Badges 3.0 credential, a VC-JWT signed RS256 by the issuer key (see the JWKS).
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/credential", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/vc+jwt"), (status = 404, body = Problem),
+))]
+pub async fn credential(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let certificate = readable(&state, user, path.into_inner()).await?;
+    let snapshot = service::snapshot_of(&certificate)?;
+    let claims = super::credential::claims(&state.settings.public_url, &certificate, snapshot);
+    let jwt = state.issuer.sign(&claims)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vc+jwt")
+        .body(jwt))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reason {
+    /// Why, in words (3 to 500 characters); kept in the audit log and shown to verifiers.
+    reason: String,
+}
+
+/// Revokes a certificate (admins of the issuing organisation); verifiers see it at once.
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/revoke", tag = "certificates", security(("bearer" = [])), request_body = Reason, responses(
+    (status = 200, body = CertificateView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Json<Reason>,
+) -> Result<HttpResponse, AppError> {
+    let reason = service::parse_reason(&body.0.reason)?;
+    let (id, s) = (path.into_inner(), state.clone());
+    let view = db::run(&state.pool, move |conn| {
+        let certificate = service::revoke(conn, &user, &id, &reason)?;
+        service::view(conn, &s.settings.public_url, &certificate)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Re-issues a certificate after a correction: a new one from the current records, the
+/// old one revoked with the reason and linked to it.
+#[utoipa::path(post, path = "/api/v1/certificates/{id}/reissue", tag = "certificates", security(("bearer" = [])), request_body = Reason, responses(
+    (status = 201, body = CertificateView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
+))]
+pub async fn reissue(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Json<Reason>,
+) -> Result<HttpResponse, AppError> {
+    let reason = service::parse_reason(&body.0.reason)?;
+    let (id, s) = (path.into_inner(), state.clone());
+    let view = db::run(&state.pool, move |conn| {
+        let certificate = service::reissue(conn, &s.learning.courses, &user, &id, &reason)?;
+        service::view(conn, &s.settings.public_url, &certificate)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Public: what a verification code attests, and whether it still holds.
+#[utoipa::path(get, path = "/api/v1/verify/{code}", tag = "certificates", responses(
+    (status = 200, body = Verification), (status = 429, body = Problem),
+))]
+pub async fn verify_code(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let code = path.into_inner();
+    let answer = db::run(&state.pool, move |conn| service::verify_code(conn, &code)).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialToCheck {
+    /// A VC-JWT as `GET /certificates/{id}/credential` returns it.
+    credential: String,
+}
+
+/// Public: checks a VC-JWT (signature, issuer key, dates, status list).
+#[utoipa::path(post, path = "/api/v1/verify", tag = "certificates", request_body = CredentialToCheck, responses(
+    (status = 200, body = CredentialCheck), (status = 422, body = Problem), (status = 429, body = Problem),
+))]
+pub async fn verify_credential(
+    state: web::Data<AppState>,
+    body: Json<CredentialToCheck>,
+) -> Result<HttpResponse, AppError> {
+    let jwt = body.0.credential;
+    if jwt.trim().is_empty() || jwt.len() > 64 * 1024 {
+        return Err(AppError::invalid(
+            "credential",
+            "un VC-JWT de 64 Kio au plus",
+        ));
+    }
+    let s = state.clone();
+    let answer = db::run(&state.pool, move |conn| {
+        service::verify_credential(conn, &s.issuer, &s.settings.public_url, &jwt)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Public, in French, readable on a phone: where the QR code leads.
+pub async fn verify_page(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let code = path.into_inner();
+    let typed = code.clone();
+    let answer = db::run(&state.pool, move |conn| service::verify_code(conn, &typed)).await?;
+    let url = format!("{}/verifier/{code}", state.settings.public_url);
+    let raw_code = answer.code.as_deref().unwrap_or_default().replace('-', "");
+    let c = answer
+        .attested
+        .as_ref()
+        .map(|snapshot| super::render::context(snapshot, &raw_code, &url));
+    let page = state.templates.render(
+        "pages/verifier",
+        &serde_json::json!({
+            "found": answer.status != "unknown",
+            "revoked": answer.status == "revoked",
+            "revoked_on": answer.revoked_at.map(|at| french_date(at.date())),
+            "reason": answer.revocation_reason,
+            "replaced_by_code": answer.replaced_by_code,
+            "replaced_by_code_path": answer.replaced_by_code.as_ref().map(|c| format!("/verifier/{}", c.replace('-', ""))),
+            "code": code,
+            "c": c,
+        }),
+    )?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("cache-control", "no-store"))
+        .body(page))
+}
+
+/// A signed Bitstring Status List credential; fetched by verifiers, never cached long.
+pub async fn status_list(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let list: i64 = path
+        .into_inner()
+        .parse()
+        .map_err(|_| AppError::not_found("Liste de statuts introuvable."))?;
+    let s = state.clone();
+    let jwt = db::run(&state.pool, move |conn| {
+        service::status_list(conn, &s.issuer, &s.settings.public_url, list)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/vc+jwt")
+        .insert_header(("cache-control", "max-age=60"))
+        .body(jwt))
+}
+
+/// Sends what the ZIP writer produces to the response in 64 KiB chunks; a client that went
+/// away stops the writer with a broken pipe.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(data);
+        if self.buffer.len() >= 64 * 1024 {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+fn write_zip(
+    state: &AppState,
+    certificates: &[Certificate],
+    out: ChannelWriter,
+) -> anyhow::Result<()> {
+    let mut zip = zip::ZipWriter::new_stream(out);
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for certificate in certificates {
+        let pdf = rendered(state, certificate)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .pdf()?;
+        zip.start_file(file_name(certificate, "pdf"), options)?;
+        zip.write_all(&pdf)?;
+    }
+    zip.finish()?.into_inner().flush()?;
+    Ok(())
+}
+
+/// Every certificate in force of a session as one ZIP of PDFs, produced while it is sent.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/certificates.zip", tag = "certificates", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/zip"), (status = 404, body = Problem),
+))]
+pub async fn session_zip(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let (session, certificates) = db::run(&state.pool, move |conn| {
+        service::of_session(conn, &user, &id)
+    })
+    .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let s = state.clone();
+    tokio::task::spawn_blocking(move || {
+        let out = ChannelWriter {
+            tx: tx.clone(),
+            buffer: Vec::new(),
+        };
+        if let Err(e) = write_zip(&s, &certificates, out) {
+            tracing::warn!(error = %e, "certificate ZIP interrupted");
+            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"attestations-{}.zip\"", session.id),
+        ))
+        .streaming(body))
+}

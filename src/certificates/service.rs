@@ -1,0 +1,523 @@
+//! Issuing certificates (inside the completion transaction), showing them to whoever may
+//! see them, revoking and re-issuing them, and answering public verification requests.
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::model::{self, AttestedCourse, AttestedDpc, AttestedOrganisation, AttestedSession};
+use super::model::{Evaluation, Holder, Snapshot};
+use super::store::{self, Certificate};
+use super::{credential, keys::IssuerKey, status};
+use crate::catalog::model::{Course, QuizRole};
+use crate::db::DbConn;
+use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
+use crate::error::AppError;
+use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
+use crate::identity::model::Profession;
+use crate::identity::store as identity;
+use crate::learning::store as learning_store;
+use crate::mail::{self, NewMail};
+use crate::quiz;
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+fn not_found() -> AppError {
+    AppError::not_found("Attestation introuvable.")
+}
+
+/// What the holder's results say, as the quiz engine computes them; the score of a graded
+/// quiz only if its feedback policy already lets the learner see it.
+fn evaluation(
+    conn: &mut DbConn,
+    course: &Course,
+    session: &Session,
+    enrolment_id: &str,
+    at: NaiveDateTime,
+) -> Result<Evaluation, AppError> {
+    let attempts = quiz::store::attempts_of(conn, enrolment_id)?;
+    let results = quiz::service::summary(course, &attempts);
+    let final_score = results
+        .quizzes
+        .iter()
+        .filter(|r| r.role == QuizRole::Graded)
+        .filter(|r| course.completion.required_quizzes.contains(&r.quiz_id))
+        .filter(|r| {
+            course.quizzes.iter().any(|q| {
+                q.id == r.quiz_id && quiz::service::feedback_allowed(q.feedback, session, at)
+            })
+        })
+        .filter_map(|r| r.best_percent)
+        .reduce(f64::min);
+    Ok(Evaluation {
+        pre_test: results.pre_test,
+        post_test: results.post_test,
+        gain: results.gain,
+        final_score,
+    })
+}
+
+/// Everything the certificate will attest, read now from the records.
+fn snapshot(
+    conn: &mut DbConn,
+    course: &Course,
+    enrolment: &Enrolment,
+    session: &Session,
+    completed_at: NaiveDateTime,
+    measured_seconds: i64,
+    issued_at: NaiveDateTime,
+) -> Result<Snapshot, AppError> {
+    let account = identity::account(conn, &enrolment.account_id)?;
+    let organisation = identity::organisation(conn, &session.organisation_id)?;
+    let started_on = learning_store::progress_of(conn, &enrolment.id)?
+        .iter()
+        .map(|p| p.first_viewed_at)
+        .min()
+        .unwrap_or(enrolment.enrolled_at)
+        .date();
+    let odpc_number = session
+        .odpc_number
+        .clone()
+        .or_else(|| organisation.odpc_number.clone());
+    Ok(Snapshot {
+        holder: Holder {
+            name: account.full_name,
+            profession: Profession::parse(&account.profession)
+                .map_or(account.profession.clone(), |p| p.label().to_owned()),
+            rpps: account.rpps,
+            adeli: account.adeli,
+            student_number: account.student_number,
+        },
+        course: AttestedCourse {
+            slug: course.slug.clone(),
+            title: course.title.clone(),
+            version: course.version_label.clone(),
+            kind: course.kind.code().to_owned(),
+            duration_hours: f64::from(course.duration_minutes) / 60.0,
+            objectives: course.objectives.iter().map(|o| o.text.clone()).collect(),
+        },
+        session: AttestedSession {
+            title: session.title.clone(),
+            opens_on: session.opens_on,
+            closes_on: session.closes_on,
+            academic_year: session.academic_year.clone(),
+            curriculum: session.curriculum.clone(),
+        },
+        dpc: course.dpc.as_ref().map(|dpc| AttestedDpc {
+            action_reference: session.dpc_action_ref.clone(),
+            session_number: session.dpc_session_no.clone(),
+            odpc_number: odpc_number.clone(),
+            action_type: dpc.action_type.clone(),
+            modality: dpc.modality.clone(),
+            orientations: dpc.orientations.clone(),
+        }),
+        organisation: AttestedOrganisation {
+            name: organisation.name,
+            kind: organisation.kind,
+            siret: organisation.siret,
+            uai: organisation.uai,
+            odpc_number,
+        },
+        started_on,
+        completed_on: completed_at.date(),
+        measured_seconds,
+        evaluation: evaluation(conn, course, session, &enrolment.id, issued_at)?,
+        issued_at,
+    })
+}
+
+/// Writes a certificate and queues the holder's mail; the caller's transaction makes it
+/// one with the completion (or the revocation it replaces).
+fn write(
+    conn: &mut DbConn,
+    enrolment: &Enrolment,
+    session: &Session,
+    snapshot: &Snapshot,
+    replaces_id: Option<String>,
+) -> Result<Certificate, AppError> {
+    let certificate = Certificate {
+        id: uuid::Uuid::new_v4().to_string(),
+        enrolment_id: enrolment.id.clone(),
+        organisation_id: session.organisation_id.clone(),
+        session_id: session.id.clone(),
+        account_id: enrolment.account_id.clone(),
+        code: model::new_code(),
+        kind: snapshot.course.kind.clone(),
+        snapshot: serde_json::to_string(snapshot).map_err(anyhow::Error::from)?,
+        issued_at: snapshot.issued_at,
+        status_index: store::allocate_status_index(conn)?,
+        revoked_at: None,
+        revoked_by: None,
+        revocation_reason: None,
+        replaces_id,
+    };
+    store::insert(conn, &certificate)?;
+    let account = identity::account(conn, &enrolment.account_id)?;
+    let mail = NewMail::new(
+        &account.email,
+        "certificat_delivre",
+        serde_json::json!({
+            "full_name": account.full_name,
+            "course_title": snapshot.course.title,
+            "code": model::grouped(&certificate.code),
+            "verify_path": format!("/verifier/{}", certificate.code),
+            "pdf_path": format!("/api/v1/certificates/{}.pdf", certificate.id),
+        }),
+    )?;
+    mail::enqueue(conn, &mail)?;
+    tracing::info!(certificate_id = %certificate.id, enrolment_id = %enrolment.id, "certificate issued");
+    Ok(certificate)
+}
+
+/// Issues the certificate of a just-completed enrolment. Called by the completion rules in
+/// the transaction that records the completion, which happens once per enrolment; the
+/// partial unique index on `certificates (enrolment_id)` backs that up.
+pub fn issue_on_completion(
+    conn: &mut DbConn,
+    course: &Course,
+    enrolment_id: &str,
+    completed_at: NaiveDateTime,
+    measured_seconds: i64,
+) -> Result<Certificate, AppError> {
+    let enrolment = enrolment_store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
+    let session = enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
+    let snapshot = snapshot(
+        conn,
+        course,
+        &enrolment,
+        &session,
+        completed_at,
+        measured_seconds,
+        now(),
+    )?;
+    write(conn, &enrolment, &session, &snapshot, None)
+}
+
+/// A certificate as its holder and the issuing organisation's staff see it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateView {
+    pub id: String,
+    /// Grouped for reading: `ABCD-EFGH-…`.
+    pub code: String,
+    pub kind: String,
+    /// `valid` or `revoked`.
+    pub status: String,
+    pub issued_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revocation_reason: Option<String>,
+    pub replaces_id: Option<String>,
+    pub replaced_by_id: Option<String>,
+    pub verify_url: String,
+    pub pdf_url: String,
+    pub html_url: String,
+    pub credential_url: String,
+    pub attested: Snapshot,
+}
+
+pub fn snapshot_of(certificate: &Certificate) -> Result<Snapshot, AppError> {
+    serde_json::from_str(&certificate.snapshot)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("certificate snapshot unreadable: {e}")))
+}
+
+pub fn verify_url(public_url: &str, certificate: &Certificate) -> String {
+    format!("{public_url}/verifier/{}", certificate.code)
+}
+
+pub fn view(
+    conn: &mut DbConn,
+    public_url: &str,
+    certificate: &Certificate,
+) -> Result<CertificateView, AppError> {
+    let api = format!("{public_url}/api/v1/certificates/{}", certificate.id);
+    Ok(CertificateView {
+        id: certificate.id.clone(),
+        code: model::grouped(&certificate.code),
+        kind: certificate.kind.clone(),
+        status: if certificate.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "valid"
+        }
+        .into(),
+        issued_at: certificate.issued_at,
+        revoked_at: certificate.revoked_at,
+        revocation_reason: certificate.revocation_reason.clone(),
+        replaces_id: certificate.replaces_id.clone(),
+        replaced_by_id: store::replacement_of(conn, &certificate.id)?.map(|c| c.id),
+        verify_url: verify_url(public_url, certificate),
+        pdf_url: format!("{api}.pdf"),
+        html_url: format!("{api}.html"),
+        credential_url: format!("{api}/credential"),
+        attested: snapshot_of(certificate)?,
+    })
+}
+
+/// The certificate, for its holder or the staff of the issuing organisation; anyone else
+/// is told it does not exist.
+pub fn readable(conn: &mut DbConn, user: &CurrentUser, id: &str) -> Result<Certificate, AppError> {
+    let certificate = store::by_id(conn, id)?.ok_or_else(not_found)?;
+    if certificate.account_id != user.id {
+        require_staff(conn, user, &certificate.organisation_id)
+            .map_err(|e| e.not_found_as(not_found))?;
+    }
+    Ok(certificate)
+}
+
+/// The caller's certificates, newest first.
+pub fn mine(
+    conn: &mut DbConn,
+    public_url: &str,
+    user: &CurrentUser,
+) -> Result<Vec<CertificateView>, AppError> {
+    store::of_account(conn, &user.id)?
+        .iter()
+        .map(|c| view(conn, public_url, c))
+        .collect()
+}
+
+/// The certificates in force of a session, for the staff of its organisation.
+pub fn of_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<(Session, Vec<Certificate>), AppError> {
+    let hidden = || AppError::not_found("Session introuvable.");
+    let session = enrolment_store::session(conn, session_id)?.ok_or_else(hidden)?;
+    require_staff(conn, user, &session.organisation_id).map_err(|e| e.not_found_as(hidden))?;
+    let certificates = store::current_of_session(conn, session_id)?;
+    Ok((session, certificates))
+}
+
+/// A revocation reason: said in words, kept short.
+pub fn parse_reason(raw: &str) -> Result<String, AppError> {
+    let reason = raw.trim();
+    if reason.chars().count() < 3 || reason.chars().count() > 500 {
+        return Err(AppError::invalid("reason", "motif de 3 à 500 caractères"));
+    }
+    if reason.chars().any(|c| c.is_control()) {
+        return Err(AppError::invalid(
+            "reason",
+            "caractères de contrôle interdits",
+        ));
+    }
+    Ok(reason.to_owned())
+}
+
+/// Only the issuing organisation's admins (or a platform admin) revoke.
+fn revocable(conn: &mut DbConn, user: &CurrentUser, id: &str) -> Result<Certificate, AppError> {
+    let certificate = store::by_id(conn, id)?.ok_or_else(not_found)?;
+    require_org_admin(conn, user, &certificate.organisation_id).map_err(|e| {
+        if certificate.account_id == user.id {
+            AppError::forbidden(
+                "Seule l'organisation qui l'a délivrée peut révoquer une attestation.",
+            )
+        } else {
+            e.not_found_as(not_found)
+        }
+    })?;
+    Ok(certificate)
+}
+
+fn revoke_in_place(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    certificate: &Certificate,
+    reason: &str,
+    action: &str,
+) -> Result<(), AppError> {
+    if !store::revoke(conn, &certificate.id, &user.id, reason, now())? {
+        return Err(AppError::conflict("Cette attestation est déjà révoquée."));
+    }
+    identity::audit(
+        conn,
+        Some(&user.id),
+        action,
+        Some(&certificate.organisation_id),
+        Some(&certificate.id),
+        serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
+    )?;
+    Ok(())
+}
+
+pub fn revoke(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+    reason: &str,
+) -> Result<Certificate, AppError> {
+    conn.write(|c| {
+        let certificate = revocable(c, user, id)?;
+        revoke_in_place(c, user, &certificate, reason, "certificate.revoke")?;
+        store::by_id(c, id)?.ok_or_else(not_found)
+    })
+}
+
+/// A corrected certificate: a new snapshot of the same completion (after the holder's name
+/// or the session's references were fixed), a new code, and the old one revoked, linked.
+pub fn reissue(
+    conn: &mut DbConn,
+    courses: &crate::catalog::cache::CourseCache,
+    user: &CurrentUser,
+    id: &str,
+    reason: &str,
+) -> Result<Certificate, AppError> {
+    conn.write(|c| {
+        let old = revocable(c, user, id)?;
+        revoke_in_place(c, user, &old, reason, "certificate.reissue")?;
+        let enrolment = enrolment_store::enrolment(c, &old.enrolment_id)?.ok_or_else(not_found)?;
+        let session = enrolment_store::session(c, &old.session_id)?.ok_or_else(not_found)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
+        let completed_at = learning_store::completion(c, &enrolment.id)?.ok_or_else(not_found)?;
+        let seconds: i64 = learning_store::seconds_by_lesson(c, &enrolment.id)?
+            .values()
+            .sum();
+        let snapshot = snapshot(
+            c,
+            &course,
+            &enrolment,
+            &session,
+            completed_at,
+            seconds,
+            now(),
+        )?;
+        write(c, &enrolment, &session, &snapshot, Some(old.id))
+    })
+}
+
+/// The public answer about a verification code.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Verification {
+    /// `valid`, `revoked` or `unknown`.
+    pub status: String,
+    pub code: Option<String>,
+    pub issued_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revocation_reason: Option<String>,
+    /// The verification code of the corrected certificate that replaced a revoked one.
+    pub replaced_by_code: Option<String>,
+    pub attested: Option<Snapshot>,
+}
+
+impl Verification {
+    fn unknown() -> Self {
+        Self {
+            status: "unknown".into(),
+            code: None,
+            issued_at: None,
+            revoked_at: None,
+            revocation_reason: None,
+            replaced_by_code: None,
+            attested: None,
+        }
+    }
+}
+
+pub fn verify_code(conn: &mut DbConn, raw: &str) -> Result<Verification, AppError> {
+    let Some(code) = model::parse_code(raw) else {
+        return Ok(Verification::unknown());
+    };
+    let Some(certificate) = store::by_code(conn, &code)? else {
+        return Ok(Verification::unknown());
+    };
+    Ok(Verification {
+        status: if certificate.revoked_at.is_some() {
+            "revoked"
+        } else {
+            "valid"
+        }
+        .into(),
+        code: Some(model::grouped(&certificate.code)),
+        issued_at: Some(certificate.issued_at),
+        revoked_at: certificate.revoked_at,
+        revocation_reason: certificate.revocation_reason.clone(),
+        replaced_by_code: store::replacement_of(conn, &certificate.id)?
+            .map(|c| model::grouped(&c.code)),
+        attested: Some(snapshot_of(&certificate)?),
+    })
+}
+
+/// The signed status list `n`, as a VC-JWT.
+pub fn status_list(
+    conn: &mut DbConn,
+    key: &IssuerKey,
+    public_url: &str,
+    list: i64,
+) -> Result<String, AppError> {
+    let lists = store::list_count(conn, status::LIST_SIZE)?.max(1);
+    if !(0..lists).contains(&list) {
+        return Err(AppError::not_found("Liste de statuts introuvable."));
+    }
+    let revoked = store::revoked_in_list(conn, list, status::LIST_SIZE)?;
+    let claims = credential::status_list(public_url, list, &status::encode(revoked), now());
+    Ok(key.sign(&claims)?)
+}
+
+/// What `POST /verify` says of a VC-JWT.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CredentialCheck {
+    /// `valid`, `revoked` or `invalid`.
+    pub status: String,
+    /// Why it is invalid, in French.
+    pub errors: Vec<String>,
+    pub credential_id: Option<String>,
+    pub revoked_at: Option<NaiveDateTime>,
+    pub revocation_reason: Option<String>,
+    pub attested: Option<Snapshot>,
+}
+
+/// Checks a VC-JWT: our issuer key and signature, its validity dates, then its bit in our
+/// status list (read from the list we publish, not from a shortcut).
+pub fn verify_credential(
+    conn: &mut DbConn,
+    key: &IssuerKey,
+    public_url: &str,
+    jwt: &str,
+) -> Result<CredentialCheck, AppError> {
+    let invalid = |why: &str| CredentialCheck {
+        status: "invalid".into(),
+        errors: vec![why.to_owned()],
+        credential_id: None,
+        revoked_at: None,
+        revocation_reason: None,
+        attested: None,
+    };
+    let Some(claims) = key.verify::<credential::Claims>(jwt.trim(), public_url) else {
+        return Ok(invalid(
+            "signature, clé ou émetteur non reconnus, ou attestation pas encore valable",
+        ));
+    };
+    let now = Utc::now();
+    if claims.vc.valid_until.is_some_and(|until| until < now) {
+        return Ok(invalid("attestation expirée"));
+    }
+    if claims.vc.valid_from > now + chrono::Duration::minutes(1) {
+        return Ok(invalid("attestation pas encore valable"));
+    }
+    let entry = &claims.vc.credential_status;
+    let prefix = format!("{public_url}/status-lists/");
+    let (Some(list), Ok(index)) = (
+        entry
+            .status_list_credential
+            .strip_prefix(&prefix)
+            .and_then(|n| n.parse::<i64>().ok()),
+        entry.status_list_index.parse::<i64>(),
+    ) else {
+        return Ok(invalid("statut de révocation illisible"));
+    };
+    let revoked = store::revoked_in_list(conn, list, status::LIST_SIZE)?;
+    let Some(is_revoked) = status::is_set(&status::encode(revoked), index) else {
+        return Ok(invalid("statut de révocation illisible"));
+    };
+    let id = claims.vc.id.trim_start_matches("urn:uuid:").to_owned();
+    let certificate = store::by_id(conn, &id)?;
+    Ok(CredentialCheck {
+        status: if is_revoked { "revoked" } else { "valid" }.into(),
+        errors: Vec::new(),
+        credential_id: Some(claims.vc.id.clone()),
+        revoked_at: certificate.as_ref().and_then(|c| c.revoked_at),
+        revocation_reason: certificate.and_then(|c| c.revocation_reason),
+        attested: Some(claims.vc.credential_subject.attestation),
+    })
+}
