@@ -6,7 +6,9 @@ use qvt_campus::config::Settings;
 use qvt_campus::identity::model::{Email, FullName, Password};
 use qvt_campus::identity::tokens::{self, KeyRing};
 use qvt_campus::identity::{service, store};
-use qvt_campus::{catalog, db, mail, startup::Application, telemetry, templates::Templates};
+use qvt_campus::{
+    catalog, certificates, db, mail, startup::Application, telemetry, templates::Templates,
+};
 
 #[derive(Parser)]
 #[command(
@@ -156,7 +158,12 @@ fn main() -> anyhow::Result<()> {
             db::migrate(&mut conn)?;
             let years = i64::from(settings.identity.retention_years);
             let before = chrono::Utc::now().naive_utc() - chrono::Duration::days(365 * years);
-            let purged = conn.write(|c| store::purge_erased(c, before))?;
+            let purged = conn.write(|c| {
+                // Their certificates' status bits stay set: purged is not un-revoked.
+                let now = chrono::Utc::now().naive_utc();
+                certificates::store::bury_certificates_of_purged(c, before, now)?;
+                store::purge_erased(c, before)
+            })?;
             println!("{purged} erased account(s) older than {years} years purged");
             Ok(())
         }

@@ -33,6 +33,7 @@ pub struct AppState {
     pub keys: KeyRing,
     /// Signs certificates' credentials and status lists (RS256), not access tokens.
     pub issuer: IssuerKey,
+    pub status_lists: certificates::status::Cache,
     pub learning: Arc<Learning>,
 }
 
@@ -101,6 +102,17 @@ impl Application {
             move || quiz::service::grade_due(&due_pool, &due_learning).map(drop),
         ));
 
+        // Completions recorded before certificates existed get theirs (then it is a no-op).
+        let (owed_pool, owed_learning) = (pool.clone(), learning.clone());
+        workers.push(Periodic::spawn(
+            "certificates owed",
+            Duration::from_secs(300),
+            false,
+            move || {
+                certificates::service::issue_missing(&owed_pool, &owed_learning.courses).map(drop)
+            },
+        ));
+
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("cannot listen on {}", settings.bind))?;
         let port = listener.local_addr()?.port();
@@ -119,6 +131,7 @@ impl Application {
             templates,
             keys,
             issuer,
+            status_lists: Default::default(),
             learning,
         });
 

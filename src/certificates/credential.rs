@@ -1,6 +1,6 @@
 //! The certificate as an Open Badges 3.0 credential (W3C Verifiable Credentials data
-//! model 2.0) in a VC-JWT: the credential sits in the `vc` claim, beside `iss`, `nbf`
-//! and `jti`, signed RS256 by the issuer key. Also the status list credential.
+//! model 2.0), secured as VC-JOSE-COSE has it: the JWS payload is the credential itself,
+//! typed `vc+jwt`, signed RS256 by the issuer key. Also the status list credential.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,15 +11,6 @@ use super::store::Certificate;
 pub const VC_CONTEXT: &str = "https://www.w3.org/ns/credentials/v2";
 pub const OB_CONTEXT: &str = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json";
 pub const PLATFORM_NAME: &str = "QVT Campus";
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
-    pub iss: String,
-    pub jti: String,
-    pub nbf: i64,
-    pub iat: i64,
-    pub vc: Credential,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Profile {
@@ -59,11 +50,23 @@ pub struct Achievement {
     pub creator: Profile,
 }
 
+/// Who the credential is about (Open Badges requires an `id` or an `identifier`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityObject {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub identity_hash: String,
+    pub identity_type: String,
+    pub hashed: bool,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subject {
     #[serde(rename = "type")]
     pub kind: Vec<String>,
+    pub identifier: Vec<IdentityObject>,
     pub achievement: Achievement,
     /// Extension: the facts the certificate attests, as frozen at issuance.
     pub attestation: Snapshot,
@@ -88,6 +91,18 @@ pub struct Credential {
     pub credential_status: StatusEntry,
 }
 
+/// Percent-encodes everything but the unreserved characters of RFC 3986.
+fn url_segment(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn platform(public_url: &str) -> Profile {
     Profile {
         id: public_url.to_owned(),
@@ -105,61 +120,64 @@ fn criteria(snapshot: &Snapshot) -> String {
     )
 }
 
-/// The claims of a certificate's VC-JWT.
-pub fn claims(public_url: &str, certificate: &Certificate, snapshot: Snapshot) -> Claims {
+/// A certificate's credential, the payload of its VC-JWT.
+pub fn credential(public_url: &str, certificate: &Certificate, snapshot: Snapshot) -> Credential {
     let id = format!("urn:uuid:{}", certificate.id);
     let issued = certificate.issued_at.and_utc();
     let (list, index) = super::status::position(i64::from(certificate.status_index));
     let list_url = format!("{public_url}/status-lists/{list}");
-    let organisation_id = format!("{public_url}/organisations/{}", certificate.organisation_id);
-    Claims {
-        iss: public_url.to_owned(),
-        jti: id.clone(),
-        nbf: issued.timestamp(),
-        iat: issued.timestamp(),
-        vc: Credential {
-            context: vec![VC_CONTEXT.into(), OB_CONTEXT.into()],
-            id,
-            kind: vec!["VerifiableCredential".into(), "OpenBadgeCredential".into()],
-            issuer: platform(public_url),
-            valid_from: issued,
-            valid_until: None,
-            name: snapshot.course.title.clone(),
-            credential_subject: Subject {
-                kind: vec!["AchievementSubject".into()],
-                achievement: Achievement {
-                    id: format!(
-                        "{public_url}/courses/{}/{}",
-                        snapshot.course.slug, snapshot.course.version
-                    ),
-                    kind: vec!["Achievement".into()],
-                    achievement_type: "Certificate".into(),
-                    name: snapshot.course.title.clone(),
-                    description: snapshot.course.objectives.join(" "),
-                    criteria: Criteria {
-                        narrative: criteria(&snapshot),
-                    },
-                    creator: Profile {
-                        id: organisation_id,
-                        kind: vec!["Profile".into()],
-                        name: snapshot.organisation.name.clone(),
-                    },
+    let organisation_id = format!(
+        "{public_url}/api/v1/organisations/{}",
+        certificate.organisation_id
+    );
+    Credential {
+        context: vec![VC_CONTEXT.into(), OB_CONTEXT.into()],
+        id,
+        kind: vec!["VerifiableCredential".into(), "OpenBadgeCredential".into()],
+        issuer: platform(public_url),
+        valid_from: issued,
+        valid_until: None,
+        name: snapshot.course.title.clone(),
+        credential_subject: Subject {
+            kind: vec!["AchievementSubject".into()],
+            identifier: vec![IdentityObject {
+                kind: "IdentityObject".into(),
+                identity_hash: snapshot.holder.name.clone(),
+                identity_type: "name".into(),
+                hashed: false,
+            }],
+            achievement: Achievement {
+                id: format!(
+                    "{public_url}/api/v1/courses/{}",
+                    url_segment(&snapshot.course.slug)
+                ),
+                kind: vec!["Achievement".into()],
+                achievement_type: "Certificate".into(),
+                name: snapshot.course.title.clone(),
+                description: snapshot.course.objectives.join(" "),
+                criteria: Criteria {
+                    narrative: criteria(&snapshot),
                 },
-                verification_code: super::model::grouped(&certificate.code),
-                attestation: snapshot,
+                creator: Profile {
+                    id: organisation_id,
+                    kind: vec!["Profile".into()],
+                    name: snapshot.organisation.name.clone(),
+                },
             },
-            credential_status: StatusEntry {
-                id: format!("{list_url}#{index}"),
-                kind: "BitstringStatusListEntry".into(),
-                status_purpose: "revocation".into(),
-                status_list_index: index.to_string(),
-                status_list_credential: list_url,
-            },
+            verification_code: super::model::grouped(&certificate.code),
+            attestation: snapshot,
+        },
+        credential_status: StatusEntry {
+            id: format!("{list_url}#{index}"),
+            kind: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: index.to_string(),
+            status_list_credential: list_url,
         },
     }
 }
 
-/// The claims of status list `list`'s credential.
+/// Status list `list`'s credential, the payload of its VC-JWT.
 pub fn status_list(
     public_url: &str,
     list: i64,
@@ -169,22 +187,16 @@ pub fn status_list(
     let url = format!("{public_url}/status-lists/{list}");
     let at = at.and_utc();
     serde_json::json!({
-        "iss": public_url,
-        "jti": url,
-        "nbf": at.timestamp(),
-        "iat": at.timestamp(),
-        "vc": {
-            "@context": [VC_CONTEXT],
-            "id": url,
-            "type": ["VerifiableCredential", "BitstringStatusListCredential"],
-            "issuer": platform(public_url),
-            "validFrom": at,
-            "credentialSubject": {
-                "id": format!("{url}#list"),
-                "type": "BitstringStatusList",
-                "statusPurpose": "revocation",
-                "encodedList": encoded_list,
-            },
+        "@context": [VC_CONTEXT],
+        "id": url,
+        "type": ["VerifiableCredential", "BitstringStatusListCredential"],
+        "issuer": platform(public_url),
+        "validFrom": at,
+        "credentialSubject": {
+            "id": format!("{url}#list"),
+            "type": "BitstringStatusList",
+            "statusPurpose": "revocation",
+            "encodedList": encoded_list,
         },
     })
 }

@@ -3,6 +3,7 @@
 //! folder, `QVT_KEYS_DIR/issuer/<kid>.pem` (mode 0600, never in the database), and its
 //! public half is published in the same JWKS under its own `kid` (the RFC 7638 thumbprint).
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -19,12 +20,18 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-pub struct IssuerKey {
-    kid: String,
+struct Key {
     n: String,
     e: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
+}
+
+/// Every issuer key in the folder: the newest signs, all verify and are published, so a
+/// rotation never invalidates the credentials already issued.
+pub struct IssuerKey {
+    signing_kid: String,
+    keys: BTreeMap<String, Key>,
 }
 
 /// A new RSA 2048 private key as PKCS#8 PEM.
@@ -37,8 +44,38 @@ fn issuer_dir(keys_dir: &Path) -> PathBuf {
     keys_dir.join("issuer")
 }
 
+fn pem_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pem"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// (kid, key) of a PKCS#8 PEM; the kid is the RFC 7638 thumbprint of the public key.
+fn parse(pem: &str) -> anyhow::Result<(String, Key)> {
+    let key = RsaPrivateKey::from_pkcs8_pem(pem)
+        .map_err(|e| anyhow::anyhow!("an issuer key is not an RSA PKCS#8 key: {e}"))?;
+    let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
+    let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
+    let thumbprint = Sha256::digest(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
+    let der = key.to_pkcs1_der()?;
+    Ok((
+        URL_SAFE_NO_PAD.encode(thumbprint),
+        Key {
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            decoding: DecodingKey::from_rsa_components(&n, &e)?,
+            n,
+            e,
+        },
+    ))
+}
+
 impl IssuerKey {
-    /// The newest key of `keys_dir/issuer`, created on first start.
+    /// Every key of `keys_dir/issuer`, one created on first start. Instances starting
+    /// together may each create one: all are kept and published, and all agree on the
+    /// newest (by file name) to sign.
     pub fn load_or_create(keys_dir: &Path) -> anyhow::Result<Self> {
         let dir = issuer_dir(keys_dir);
         std::fs::DirBuilder::new()
@@ -46,75 +83,70 @@ impl IssuerKey {
             .mode(0o700)
             .create(&dir)
             .with_context(|| format!("cannot create the key folder {}", dir.display()))?;
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pem"))
-            .collect();
-        files.sort();
-        let pem = match files.last() {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?,
-            None => {
-                let pem = generate_pem()?;
-                write_new(&dir, &pem)?;
-                pem
-            }
-        };
-        Self::from_pem(&pem)
+        if pem_files(&dir)?.is_empty() {
+            write_new(&dir, &generate_pem()?)?;
+        }
+        let mut keys = BTreeMap::new();
+        let mut signing_kid = String::new();
+        for path in pem_files(&dir)? {
+            let pem = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let (kid, key) = parse(&pem).with_context(|| path.display().to_string())?;
+            signing_kid.clone_from(&kid);
+            keys.insert(kid, key);
+        }
+        Ok(Self { signing_kid, keys })
     }
 
-    pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
-        let key = RsaPrivateKey::from_pkcs8_pem(pem)
-            .map_err(|e| anyhow::anyhow!("the issuer key is not an RSA PKCS#8 key: {e}"))?;
-        let n = URL_SAFE_NO_PAD.encode(key.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(key.e().to_bytes_be());
-        let thumbprint = Sha256::digest(format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#));
-        let der = key.to_pkcs1_der()?;
-        Ok(Self {
-            kid: URL_SAFE_NO_PAD.encode(thumbprint),
-            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-            decoding: DecodingKey::from_rsa_components(&n, &e)?,
-            n,
-            e,
-        })
-    }
-
+    /// The key that signs new credentials.
     pub fn kid(&self) -> &str {
-        &self.kid
+        &self.signing_kid
     }
 
-    /// The public key as a JWK, for the JWKS.
-    pub fn jwk(&self) -> serde_json::Value {
-        serde_json::json!({
-            "kty": "RSA", "alg": "RS256", "use": "sig", "kid": self.kid, "n": self.n, "e": self.e,
-        })
+    /// The public keys as JWKs, for the JWKS.
+    pub fn jwks(&self) -> Vec<serde_json::Value> {
+        self.keys
+            .iter()
+            .map(|(kid, key)| {
+                serde_json::json!({
+                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": key.n, "e": key.e,
+                })
+            })
+            .collect()
     }
 
-    pub fn sign(&self, claims: &impl Serialize) -> anyhow::Result<String> {
+    /// A JWS of `payload` (a credential), typed `vc+jwt` as VC-JOSE-COSE has it.
+    pub fn sign(&self, payload: &impl Serialize) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.kid.clone());
-        header.typ = Some("JWT".into());
-        Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
+        header.kid = Some(self.signing_kid.clone());
+        header.typ = Some(TYPE.into());
+        Ok(jsonwebtoken::encode(
+            &header,
+            payload,
+            &self.keys[&self.signing_kid].encoding,
+        )?)
     }
 
-    /// The claims of a JWT signed by this key for `issuer`; None for anything else
-    /// (another key or algorithm, a bad signature, not yet valid or expired).
-    pub fn verify<T: DeserializeOwned>(&self, token: &str, issuer: &str) -> Option<T> {
+    /// The payload of a JWS signed RS256 by one of these keys; None for anything else
+    /// (unknown key, another algorithm or type, a bad signature). Dates are the
+    /// credential's (`validFrom`, `validUntil`), checked by the caller.
+    pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::RS256 || header.kid.as_deref() != Some(self.kid.as_str()) {
+        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(TYPE) {
             return None;
         }
+        let key = self.keys.get(header.kid.as_deref()?)?;
         let mut validation = Validation::new(Algorithm::RS256);
-        validation.set_issuer(&[issuer]);
-        validation.set_required_spec_claims(&["iss", "nbf"]);
-        validation.validate_nbf = true;
+        validation.set_required_spec_claims::<&str>(&[]);
+        validation.validate_exp = false;
         validation.validate_aud = false;
-        validation.leeway = 60;
-        jsonwebtoken::decode::<T>(token, &self.decoding, &validation)
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
             .ok()
             .map(|data| data.claims)
     }
 }
+
+const TYPE: &str = "vc+jwt";
 
 fn write_new(dir: &Path, pem: &str) -> anyhow::Result<()> {
     let path = dir.join(format!(
@@ -137,24 +169,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signs_and_verifies_and_refuses_tampering() {
+    fn signs_verifies_refuses_tampering_and_survives_rotation() {
         let dir = tempfile::tempdir().unwrap();
         let key = IssuerKey::load_or_create(dir.path()).unwrap();
         let again = IssuerKey::load_or_create(dir.path()).unwrap();
         assert_eq!(key.kid(), again.kid(), "the key is kept across restarts");
-        let now = chrono::Utc::now().timestamp();
-        let claims = serde_json::json!({"iss": "https://x", "nbf": now, "name": "Zoé"});
-        let jwt = key.sign(&claims).unwrap();
-        let back: serde_json::Value = key.verify(&jwt, "https://x").unwrap();
+        let jwt = key.sign(&serde_json::json!({"name": "Zoé"})).unwrap();
+        let back: serde_json::Value = key.verify(&jwt).unwrap();
         assert_eq!(back["name"], "Zoé");
-        assert!(key.verify::<serde_json::Value>(&jwt, "https://y").is_none());
-        let mut tampered = jwt.into_bytes();
+        let mut tampered = jwt.clone().into_bytes();
         let i = tampered.len() / 2;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
-        assert!(key
-            .verify::<serde_json::Value>(&tampered, "https://x")
-            .is_none());
-        assert_eq!(key.jwk()["kid"], key.kid());
+        assert!(key.verify::<serde_json::Value>(&tampered).is_none());
+
+        // A new key signs from now on; the old one still verifies what it signed.
+        write_new(&issuer_dir(dir.path()), &generate_pem().unwrap()).unwrap();
+        let rotated = IssuerKey::load_or_create(dir.path()).unwrap();
+        assert_ne!(rotated.kid(), key.kid());
+        assert_eq!(rotated.jwks().len(), 2);
+        assert!(rotated.verify::<serde_json::Value>(&jwt).is_some());
     }
 }

@@ -107,7 +107,8 @@ fn flatten(value: Value) -> Value {
 pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
     let s = snapshot;
     let gain = s.evaluation.gain.map_or(Value::Null, |g| {
-        json!(format!("{:+} points", format_number(g)).replace('.', ","))
+        let sign = if g >= 0.0 { "+" } else { "" };
+        json!(format!("{sign}{} points", format_number(g)).replace('.', ","))
     });
     flatten(json!({
         "holder": s.holder,
@@ -427,6 +428,9 @@ mod tests {
             );
             assert!(html.contains("Sécurité &amp; exercice"));
             assert!(doc.pdf().unwrap().starts_with(b"%PDF"));
+            if kind == "dpc" {
+                assert!(html.contains("+47,5 points"), "{html}");
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use super::store::Certificate;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::Json;
-use crate::identity::auth::CurrentUser;
+use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 use crate::startup::AppState;
 
 /// The limiter shared by every public verification route: a code can be tried only so
@@ -119,7 +119,7 @@ pub async fn of_session(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let views = db::run(&state.pool, move |conn| {
-        let (_, certificates) = service::of_session(conn, &user, &id)?;
+        let (_, certificates) = service::of_session(conn, &user, &id, require_staff)?;
         certificates
             .iter()
             .map(|c| service::view(conn, &s.settings.public_url, c))
@@ -204,8 +204,8 @@ pub async fn credential(
 ) -> Result<HttpResponse, AppError> {
     let certificate = readable(&state, user, path.into_inner()).await?;
     let snapshot = service::snapshot_of(&certificate)?;
-    let claims = super::credential::claims(&state.settings.public_url, &certificate, snapshot);
-    let jwt = state.issuer.sign(&claims)?;
+    let vc = super::credential::credential(&state.settings.public_url, &certificate, snapshot);
+    let jwt = state.issuer.sign(&vc)?;
     Ok(HttpResponse::Ok()
         .content_type("application/vc+jwt")
         .body(jwt))
@@ -232,6 +232,7 @@ pub async fn revoke(
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
         let certificate = service::revoke(conn, &user, &id, &reason)?;
+        s.status_lists.clear();
         service::view(conn, &s.settings.public_url, &certificate)
     })
     .await?;
@@ -253,6 +254,7 @@ pub async fn reissue(
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
         let certificate = service::reissue(conn, &s.learning.courses, &user, &id, &reason)?;
+        s.status_lists.clear();
         service::view(conn, &s.settings.public_url, &certificate)
     })
     .await?;
@@ -344,14 +346,24 @@ pub async fn status_list(
         .into_inner()
         .parse()
         .map_err(|_| AppError::not_found("Liste de statuts introuvable."))?;
-    let s = state.clone();
-    let jwt = db::run(&state.pool, move |conn| {
-        service::status_list(conn, &s.issuer, &s.settings.public_url, list)
-    })
-    .await?;
+    let jwt = match state.status_lists.get(list) {
+        Some(jwt) => jwt,
+        None => {
+            let s = state.clone();
+            let jwt = db::run(&state.pool, move |conn| {
+                service::status_list(conn, &s.issuer, &s.settings.public_url, list)
+            })
+            .await?;
+            state.status_lists.put(list, jwt.clone());
+            jwt
+        }
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/vc+jwt")
-        .insert_header(("cache-control", "max-age=60"))
+        .insert_header((
+            "cache-control",
+            format!("max-age={}", super::status::CACHE_SECONDS),
+        ))
         .body(jwt))
 }
 
@@ -406,7 +418,8 @@ fn write_zip(
     Ok(())
 }
 
-/// Every certificate in force of a session as one ZIP of PDFs, produced while it is sent.
+/// Every certificate in force of a session as one ZIP of PDFs, produced while it is sent;
+/// for the admins of the session's organisation.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/certificates.zip", tag = "certificates", security(("bearer" = [])), responses(
     (status = 200, content_type = "application/zip"), (status = 404, body = Problem),
 ))]
@@ -417,7 +430,7 @@ pub async fn session_zip(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let (session, certificates) = db::run(&state.pool, move |conn| {
-        service::of_session(conn, &user, &id)
+        service::of_session(conn, &user, &id, require_org_admin)
     })
     .await?;
     let (tx, rx) = tokio::sync::mpsc::channel(4);

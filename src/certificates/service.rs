@@ -9,13 +9,14 @@ use super::model::{self, AttestedCourse, AttestedDpc, AttestedOrganisation, Atte
 use super::model::{Evaluation, Holder, Snapshot};
 use super::store::{self, Certificate};
 use super::{credential, keys::IssuerKey, status};
+use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};
-use crate::db::DbConn;
+use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 use crate::identity::model::Profession;
-use crate::identity::store as identity;
+use crate::identity::store::{self as identity, Organisation};
 use crate::learning::store as learning_store;
 use crate::mail::{self, NewMail};
 use crate::quiz;
@@ -28,17 +29,27 @@ fn not_found() -> AppError {
     AppError::not_found("Attestation introuvable.")
 }
 
-/// What the holder's results say, as the quiz engine computes them; the score of a graded
-/// quiz only if its feedback policy already lets the learner see it.
+/// What the holder's results were at completion, as the quiz engine computes them; a
+/// score only if its quiz's feedback policy already lets the learner see it.
 fn evaluation(
     conn: &mut DbConn,
     course: &Course,
     session: &Session,
     enrolment_id: &str,
+    completed_at: NaiveDateTime,
     at: NaiveDateTime,
 ) -> Result<Evaluation, AppError> {
-    let attempts = quiz::store::attempts_of(conn, enrolment_id)?;
+    let attempts: Vec<_> = quiz::store::attempts_of(conn, enrolment_id)?
+        .into_iter()
+        .filter(|a| a.submitted_at.is_some_and(|t| t <= completed_at))
+        .collect();
     let results = quiz::service::summary(course, &attempts);
+    let shown = |role: QuizRole| {
+        course
+            .quizzes
+            .iter()
+            .any(|q| q.role == role && quiz::service::feedback_allowed(q.feedback, session, at))
+    };
     let final_score = results
         .quizzes
         .iter()
@@ -51,10 +62,11 @@ fn evaluation(
         })
         .filter_map(|r| r.best_percent)
         .reduce(f64::min);
+    let (pre_shown, post_shown) = (shown(QuizRole::PreTest), shown(QuizRole::PostTest));
     Ok(Evaluation {
-        pre_test: results.pre_test,
-        post_test: results.post_test,
-        gain: results.gain,
+        pre_test: results.pre_test.filter(|_| pre_shown),
+        post_test: results.post_test.filter(|_| post_shown),
+        gain: results.gain.filter(|_| pre_shown && post_shown),
         final_score,
     })
 }
@@ -123,7 +135,14 @@ fn snapshot(
         started_on,
         completed_on: completed_at.date(),
         measured_seconds,
-        evaluation: evaluation(conn, course, session, &enrolment.id, issued_at)?,
+        evaluation: evaluation(
+            conn,
+            course,
+            session,
+            &enrolment.id,
+            completed_at,
+            issued_at,
+        )?,
         issued_at,
     })
 }
@@ -137,7 +156,7 @@ fn write(
     snapshot: &Snapshot,
     replaces_id: Option<String>,
 ) -> Result<Certificate, AppError> {
-    let certificate = Certificate {
+    let mut certificate = Certificate {
         id: uuid::Uuid::new_v4().to_string(),
         enrolment_id: enrolment.id.clone(),
         organisation_id: session.organisation_id.clone(),
@@ -147,13 +166,27 @@ fn write(
         kind: snapshot.course.kind.clone(),
         snapshot: serde_json::to_string(snapshot).map_err(anyhow::Error::from)?,
         issued_at: snapshot.issued_at,
-        status_index: store::allocate_status_index(conn)?,
+        status_index: 0,
         revoked_at: None,
         revoked_by: None,
         revocation_reason: None,
         replaces_id,
     };
-    store::insert(conn, &certificate)?;
+    // A random free bit of the lists (nothing to learn from its position). Each try is a
+    // savepoint: two issuers drawing the same bit at once cost one more draw, not an error.
+    let lists = store::lists_in_use(conn, status::LIST_SIZE)?;
+    let mut tries = 0;
+    loop {
+        certificate.status_index = status::random_index(lists);
+        match conn.write(|c| store::insert(c, &certificate)) {
+            Ok(()) => break,
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            )) if tries < 20 => tries += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
     let account = identity::account(conn, &enrolment.account_id)?;
     let mail = NewMail::new(
         &account.email,
@@ -193,6 +226,36 @@ pub fn issue_on_completion(
         now(),
     )?;
     write(conn, &enrolment, &session, &snapshot, None)
+}
+
+/// Issues the certificates owed for completions recorded without one (before this feature
+/// existed): each in its own transaction, under the enrolment's lock, so several instances
+/// running this at once still issue one. Returns how many were issued.
+pub fn issue_missing(pool: &Pool, courses: &CourseCache) -> anyhow::Result<usize> {
+    let mut conn = pool.get()?;
+    let mut issued = 0;
+    for (enrolment_id, completed_at, seconds) in
+        store::completions_without_certificate(&mut conn, 200)?
+    {
+        let done = conn.write(|c| -> Result<bool, AppError> {
+            let enrolment =
+                enrolment_store::enrolment_for_update(c, &enrolment_id)?.ok_or_else(not_found)?;
+            if !store::of_enrolment(c, &enrolment_id)?.is_empty() {
+                return Ok(false);
+            }
+            let course = courses.get(c, &enrolment.course_version_id)?;
+            issue_on_completion(c, &course, &enrolment_id, completed_at, i64::from(seconds))?;
+            Ok(true)
+        });
+        match done {
+            Ok(done) => issued += usize::from(done),
+            Err(e) => tracing::error!(%enrolment_id, error = %e, "certificate owed but not issued"),
+        }
+    }
+    if issued > 0 {
+        tracing::info!(issued, "certificates issued for earlier completions");
+    }
+    Ok(issued)
 }
 
 /// A certificate as its holder and the issuing organisation's staff see it.
@@ -277,15 +340,20 @@ pub fn mine(
         .collect()
 }
 
-/// The certificates in force of a session, for the staff of its organisation.
+/// Who may list a session's certificates (its organisation's staff) or bundle them (its
+/// admins): `require_staff` or `require_org_admin`.
+pub type Gate = fn(&mut DbConn, &CurrentUser, &str) -> Result<Organisation, AppError>;
+
+/// The certificates in force of a session, for whom `gate` lets in.
 pub fn of_session(
     conn: &mut DbConn,
     user: &CurrentUser,
     session_id: &str,
+    gate: Gate,
 ) -> Result<(Session, Vec<Certificate>), AppError> {
     let hidden = || AppError::not_found("Session introuvable.");
     let session = enrolment_store::session(conn, session_id)?.ok_or_else(hidden)?;
-    require_staff(conn, user, &session.organisation_id).map_err(|e| e.not_found_as(hidden))?;
+    gate(conn, user, &session.organisation_id).map_err(|e| e.not_found_as(hidden))?;
     let certificates = store::current_of_session(conn, session_id)?;
     Ok((session, certificates))
 }
@@ -320,27 +388,6 @@ fn revocable(conn: &mut DbConn, user: &CurrentUser, id: &str) -> Result<Certific
     Ok(certificate)
 }
 
-fn revoke_in_place(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    certificate: &Certificate,
-    reason: &str,
-    action: &str,
-) -> Result<(), AppError> {
-    if !store::revoke(conn, &certificate.id, &user.id, reason, now())? {
-        return Err(AppError::conflict("Cette attestation est déjà révoquée."));
-    }
-    identity::audit(
-        conn,
-        Some(&user.id),
-        action,
-        Some(&certificate.organisation_id),
-        Some(&certificate.id),
-        serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
-    )?;
-    Ok(())
-}
-
 pub fn revoke(
     conn: &mut DbConn,
     user: &CurrentUser,
@@ -349,7 +396,17 @@ pub fn revoke(
 ) -> Result<Certificate, AppError> {
     conn.write(|c| {
         let certificate = revocable(c, user, id)?;
-        revoke_in_place(c, user, &certificate, reason, "certificate.revoke")?;
+        if !store::revoke(c, id, &user.id, reason, now())? {
+            return Err(AppError::conflict("Cette attestation est déjà révoquée."));
+        }
+        identity::audit(
+            c,
+            Some(&user.id),
+            "certificate.revoke",
+            Some(&certificate.organisation_id),
+            Some(id),
+            serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
+        )?;
         store::by_id(c, id)?.ok_or_else(not_found)
     })
 }
@@ -358,28 +415,43 @@ pub fn revoke(
 /// or the session's references were fixed), a new code, and the old one revoked, linked.
 pub fn reissue(
     conn: &mut DbConn,
-    courses: &crate::catalog::cache::CourseCache,
+    courses: &CourseCache,
     user: &CurrentUser,
     id: &str,
     reason: &str,
 ) -> Result<Certificate, AppError> {
     conn.write(|c| {
         let old = revocable(c, user, id)?;
-        revoke_in_place(c, user, &old, reason, "certificate.reissue")?;
-        let enrolment = enrolment_store::enrolment(c, &old.enrolment_id)?.ok_or_else(not_found)?;
+        // The enrolment's lock serialises re-issues of its certificates.
+        let enrolment =
+            enrolment_store::enrolment_for_update(c, &old.enrolment_id)?.ok_or_else(not_found)?;
+        if store::replacement_of(c, &old.id)?.is_some() {
+            return Err(AppError::conflict(
+                "Cette attestation a déjà été remplacée : corrigez la plus récente.",
+            ));
+        }
+        // A certificate revoked earlier (without replacement) can still be replaced.
+        store::revoke(c, &old.id, &user.id, reason, now())?;
+        identity::audit(
+            c,
+            Some(&user.id),
+            "certificate.reissue",
+            Some(&old.organisation_id),
+            Some(&old.id),
+            serde_json::json!({ "reason": reason, "holder_id": old.account_id }),
+        )?;
         let session = enrolment_store::session(c, &old.session_id)?.ok_or_else(not_found)?;
         let course = courses.get(c, &enrolment.course_version_id)?;
-        let completed_at = learning_store::completion(c, &enrolment.id)?.ok_or_else(not_found)?;
-        let seconds: i64 = learning_store::seconds_by_lesson(c, &enrolment.id)?
-            .values()
-            .sum();
+        // The facts of the completion, not what was recorded after it.
+        let (completed_at, seconds) =
+            store::completion_of(c, &enrolment.id)?.ok_or_else(not_found)?;
         let snapshot = snapshot(
             c,
             &course,
             &enrolment,
             &session,
             completed_at,
-            seconds,
+            i64::from(seconds),
             now(),
         )?;
         write(c, &enrolment, &session, &snapshot, Some(old.id))
@@ -445,13 +517,13 @@ pub fn status_list(
     public_url: &str,
     list: i64,
 ) -> Result<String, AppError> {
-    let lists = store::list_count(conn, status::LIST_SIZE)?.max(1);
+    let lists = store::lists_in_use(conn, status::LIST_SIZE)?;
     if !(0..lists).contains(&list) {
         return Err(AppError::not_found("Liste de statuts introuvable."));
     }
     let revoked = store::revoked_in_list(conn, list, status::LIST_SIZE)?;
-    let claims = credential::status_list(public_url, list, &status::encode(revoked), now());
-    Ok(key.sign(&claims)?)
+    let payload = credential::status_list(public_url, list, &status::encode(revoked), now());
+    Ok(key.sign(&payload)?)
 }
 
 /// What `POST /verify` says of a VC-JWT.
@@ -483,19 +555,20 @@ pub fn verify_credential(
         revocation_reason: None,
         attested: None,
     };
-    let Some(claims) = key.verify::<credential::Claims>(jwt.trim(), public_url) else {
-        return Ok(invalid(
-            "signature, clé ou émetteur non reconnus, ou attestation pas encore valable",
-        ));
+    let Some(vc) = key.verify::<credential::Credential>(jwt.trim()) else {
+        return Ok(invalid("signature ou clé non reconnues"));
     };
+    if vc.issuer.id != public_url {
+        return Ok(invalid("émetteur inconnu"));
+    }
     let now = Utc::now();
-    if claims.vc.valid_until.is_some_and(|until| until < now) {
+    if vc.valid_until.is_some_and(|until| until < now) {
         return Ok(invalid("attestation expirée"));
     }
-    if claims.vc.valid_from > now + chrono::Duration::minutes(1) {
+    if vc.valid_from > now + chrono::Duration::minutes(1) {
         return Ok(invalid("attestation pas encore valable"));
     }
-    let entry = &claims.vc.credential_status;
+    let entry = &vc.credential_status;
     let prefix = format!("{public_url}/status-lists/");
     let (Some(list), Ok(index)) = (
         entry
@@ -510,14 +583,14 @@ pub fn verify_credential(
     let Some(is_revoked) = status::is_set(&status::encode(revoked), index) else {
         return Ok(invalid("statut de révocation illisible"));
     };
-    let id = claims.vc.id.trim_start_matches("urn:uuid:").to_owned();
+    let id = vc.id.trim_start_matches("urn:uuid:").to_owned();
     let certificate = store::by_id(conn, &id)?;
     Ok(CredentialCheck {
         status: if is_revoked { "revoked" } else { "valid" }.into(),
         errors: Vec::new(),
-        credential_id: Some(claims.vc.id.clone()),
+        credential_id: Some(vc.id.clone()),
         revoked_at: certificate.as_ref().and_then(|c| c.revoked_at),
         revocation_reason: certificate.and_then(|c| c.revocation_reason),
-        attested: Some(claims.vc.credential_subject.attestation),
+        attested: Some(vc.credential_subject.attestation),
     })
 }

@@ -2,7 +2,10 @@
 //! list of [`LIST_SIZE`] entries; a set bit means revoked. The list travels GZIP-compressed,
 //! base64url-encoded with the multibase prefix `u`; bit 0 is the left-most bit of byte 0.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -16,6 +19,14 @@ pub const LIST_SIZE: i64 = 131_072;
 /// (list number, index within the list) of a global status index.
 pub fn position(status_index: i64) -> (i64, i64) {
     (status_index / LIST_SIZE, status_index % LIST_SIZE)
+}
+
+/// A random position in the first `lists` lists.
+pub fn random_index(lists: i64) -> i32 {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    let span = (lists.max(1) * LIST_SIZE) as u64;
+    i32::try_from(u64::from_le_bytes(bytes) % span).expect("fewer than 16,384 lists")
 }
 
 /// The `encodedList` of a list whose set bits are `revoked` (indices within the list).
@@ -43,6 +54,35 @@ pub fn is_set(encoded: &str, index: i64) -> Option<bool> {
         .ok()?;
     let byte = bits.get(usize::try_from(index / 8).ok()?)?;
     Some(byte & (0x80 >> (index % 8)) != 0)
+}
+
+/// Signed lists kept for a minute: anonymous verifiers fetch them often, and each costs a
+/// scan, a GZIP and an RSA signature. A revocation here drops the cache at once; other
+/// instances serve the new bit within the minute (the `max-age` verifiers are told).
+#[derive(Default)]
+pub struct Cache {
+    lists: Mutex<HashMap<i64, (Instant, String)>>,
+}
+
+pub const CACHE_SECONDS: u64 = 60;
+
+impl Cache {
+    pub fn get(&self, list: i64) -> Option<String> {
+        let lists = self.lists.lock().expect("not poisoned");
+        lists
+            .get(&list)
+            .filter(|(at, _)| at.elapsed() < Duration::from_secs(CACHE_SECONDS))
+            .map(|(_, jwt)| jwt.clone())
+    }
+
+    pub fn put(&self, list: i64, jwt: String) {
+        let mut lists = self.lists.lock().expect("not poisoned");
+        lists.insert(list, (Instant::now(), jwt));
+    }
+
+    pub fn clear(&self) {
+        self.lists.lock().expect("not poisoned").clear();
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +117,14 @@ mod tests {
         assert_eq!(bits.len() as i64, LIST_SIZE / 8);
         assert_eq!((bits[0], bits[1]), (0x80, 0x40));
         assert_eq!(is_set("xyz", 0), None);
+    }
+
+    #[test]
+    fn random_indices_stay_within_the_lists_in_use() {
+        for _ in 0..1000 {
+            assert!((0..LIST_SIZE as i32).contains(&random_index(1)));
+            assert!((0..2 * LIST_SIZE as i32).contains(&random_index(2)));
+        }
     }
 
     #[test]

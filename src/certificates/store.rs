@@ -1,10 +1,11 @@
 //! Persistence of certificates: insertion (once per enrolment, enforced by a partial unique
-//! index), look-ups by id and code, revocation, and the status-list positions.
+//! index), look-ups by id and code, revocation, the status-list positions, and the
+//! tombstones that keep purged certificates revoked.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{certificate_counters, certificates};
+use crate::db::schema::{accounts, certificate_tombstones, certificates, completions};
 use crate::db::DbConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -24,19 +25,6 @@ pub struct Certificate {
     pub revoked_by: Option<String>,
     pub revocation_reason: Option<String>,
     pub replaces_id: Option<String>,
-}
-
-/// The next free position in the status lists. Called inside the issuing transaction: the
-/// counter row stays locked until it commits, so two certificates never share a bit.
-pub fn allocate_status_index(conn: &mut DbConn) -> QueryResult<i32> {
-    let counter = certificate_counters::table.find("status_index");
-    diesel::update(counter)
-        .set(certificate_counters::next_value.eq(certificate_counters::next_value + 1))
-        .execute(conn)?;
-    let next: i32 = counter
-        .select(certificate_counters::next_value)
-        .first(conn)?;
-    Ok(next - 1)
 }
 
 pub fn insert(conn: &mut DbConn, certificate: &Certificate) -> QueryResult<()> {
@@ -125,23 +113,88 @@ pub fn revoked_in_list(conn: &mut DbConn, list: i64, size: i64) -> QueryResult<V
     let (Ok(first), Ok(last)) = (i32::try_from(first), i32::try_from(last)) else {
         return Ok(Vec::new());
     };
-    let indices: Vec<i32> = certificates::table
+    let mut indices: Vec<i32> = certificates::table
         .filter(certificates::status_index.ge(first))
         .filter(certificates::status_index.lt(last))
         .filter(certificates::revoked_at.is_not_null())
         .select(certificates::status_index)
         .load(conn)?;
+    indices.extend(
+        certificate_tombstones::table
+            .filter(certificate_tombstones::status_index.ge(first))
+            .filter(certificate_tombstones::status_index.lt(last))
+            .select(certificate_tombstones::status_index)
+            .load::<i32>(conn)?,
+    );
     Ok(indices
         .into_iter()
         .map(|i| i64::from(i) - i64::from(first))
         .collect())
 }
 
-/// How many status lists exist (the last one may be partly used).
-pub fn list_count(conn: &mut DbConn, size: i64) -> QueryResult<i64> {
-    let next: i32 = certificate_counters::table
-        .find("status_index")
-        .select(certificate_counters::next_value)
-        .first(conn)?;
-    Ok((i64::from(next) + size - 1) / size)
+/// How many status lists are in use: a new one opens when those in use are half full, so a
+/// random free bit is found in a draw or two.
+pub fn lists_in_use(conn: &mut DbConn, size: i64) -> QueryResult<i64> {
+    let issued: i64 = certificates::table.count().get_result(conn)?;
+    let buried: i64 = certificate_tombstones::table.count().get_result(conn)?;
+    Ok((issued + buried) / (size / 2) + 1)
+}
+
+/// Before their holders' accounts are purged, their certificates leave a revoked bit
+/// behind: a purged certificate must not come back to life in the status list.
+pub fn bury_certificates_of_purged(
+    conn: &mut DbConn,
+    erased_before: NaiveDateTime,
+    at: NaiveDateTime,
+) -> QueryResult<usize> {
+    let indices: Vec<i32> = certificates::table
+        .inner_join(accounts::table.on(accounts::id.eq(certificates::account_id)))
+        .filter(accounts::erased_at.lt(erased_before))
+        .select(certificates::status_index)
+        .load(conn)?;
+    let rows: Vec<_> = indices
+        .iter()
+        .map(|i| {
+            (
+                certificate_tombstones::status_index.eq(*i),
+                certificate_tombstones::buried_at.eq(at),
+            )
+        })
+        .collect();
+    Ok(crate::batch_insert!(
+        conn,
+        certificate_tombstones::table,
+        &rows
+    ))
+}
+
+/// When an enrolment was completed and the time on task it was completed with.
+pub fn completion_of(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<Option<(NaiveDateTime, i32)>> {
+    completions::table
+        .find(enrolment_id)
+        .select((completions::completed_at, completions::active_seconds))
+        .first(conn)
+        .optional()
+}
+
+/// Completions that have no certificate: those recorded before certificates existed.
+pub fn completions_without_certificate(
+    conn: &mut DbConn,
+    limit: i64,
+) -> QueryResult<Vec<(String, NaiveDateTime, i32)>> {
+    completions::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            certificates::table.filter(certificates::enrolment_id.eq(completions::enrolment_id)),
+        )))
+        .order(completions::completed_at.asc())
+        .limit(limit)
+        .select((
+            completions::enrolment_id,
+            completions::completed_at,
+            completions::active_seconds,
+        ))
+        .load(conn)
 }

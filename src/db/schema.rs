@@ -258,12 +258,14 @@ diesel::table! {
 }
 
 diesel::table! {
-    certificate_counters (name) {
-        name -> Text,
-        next_value -> Integer,
+    certificate_tombstones (status_index) {
+        status_index -> Integer,
+        buried_at -> Timestamp,
     }
 }
 
+diesel::allow_tables_to_appear_in_same_query!(completions, certificates);
+diesel::allow_tables_to_appear_in_same_query!(accounts, certificates);
 diesel::joinable!(quiz_attempts -> enrolments (enrolment_id));
 diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, enrolments);
 diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, training_sessions);

@@ -34,6 +34,18 @@ fn request_id_of(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
+/// The path as logged: certificate verification codes are capabilities (whoever holds
+/// one reads the attested facts), so they stay out of the logs.
+fn loggable_path(path: &str) -> &str {
+    ["/verifier/", "/api/v1/verify/"]
+        .into_iter()
+        .find(|prefix| path.starts_with(prefix))
+        .map_or(path, |prefix| match prefix {
+            "/verifier/" => "/verifier/{code}",
+            _ => "/api/v1/verify/{code}",
+        })
+}
+
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -41,7 +53,9 @@ pub async fn request_id(
     let id = request_id_of(&req);
     let header = HeaderValue::from_str(&id).expect("request ids are plain ASCII");
     // The query string is left out on purpose: it may carry tokens.
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+    let path = loggable_path(req.path());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %path);
     let started = Instant::now();
     // No clone of the request may live across `next.call`: routing needs it unshared.
     match next.call(req).instrument(span.clone()).await {
@@ -93,5 +107,21 @@ pub async fn catch_panic(
                 .with_detail("Une erreur inattendue est survenue ; elle a été journalisée.")
                 .into())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verification_codes_are_not_logged() {
+        assert_eq!(loggable_path("/verifier/ABCD-EFGH"), "/verifier/{code}");
+        assert_eq!(
+            loggable_path("/api/v1/verify/ABCD"),
+            "/api/v1/verify/{code}"
+        );
+        assert_eq!(loggable_path("/api/v1/verify"), "/api/v1/verify");
+        assert_eq!(loggable_path("/api/v1/me"), "/api/v1/me");
     }
 }

@@ -7,13 +7,13 @@ use std::io::Read;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use diesel::prelude::*;
-use qvt_campus::db::schema::certificates;
+use qvt_campus::db::schema::{accounts, certificates, completions};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::catalog::copy_dir;
 use crate::enrolment::{day, setup_in, Setup};
-use crate::helpers::{pdf_text, problem, real_courses, spawn_app_with};
+use crate::helpers::{eventually, pdf_text, problem, real_courses, spawn_app_with};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
@@ -238,7 +238,7 @@ fn rs256_verifies(jwt: &str, jwks: &Value) -> bool {
 
 /// Bit `index` of a status list credential's `encodedList`, decoded here by hand.
 fn status_bit(list_jwt: &str, index: usize) -> bool {
-    let encoded = part(list_jwt, 1)["vc"]["credentialSubject"]["encodedList"]
+    let encoded = part(list_jwt, 1)["credentialSubject"]["encodedList"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -379,9 +379,11 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
 
     let header = part(&jwt, 0);
     assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["typ"], "vc+jwt");
     let payload = part(&jwt, 1);
-    assert_eq!(payload["iss"], "http://campus.test");
-    let vc = &payload["vc"];
+    let vc = &payload;
+    assert_eq!(vc["issuer"]["id"], "http://campus.test");
+    assert_eq!(vc["@context"][0], "https://www.w3.org/ns/credentials/v2");
     assert!(vc["type"]
         .as_array()
         .unwrap()
@@ -448,7 +450,7 @@ async fn revocation_flips_the_status_list_bit_and_every_verifier_says_revoked() 
             .text()
             .await
             .unwrap();
-    let entry = part(&jwt, 1)["vc"]["credentialStatus"].clone();
+    let entry = part(&jwt, 1)["credentialStatus"].clone();
     let index: usize = entry["statusListIndex"].as_str().unwrap().parse().unwrap();
     let list_url = entry["statusListCredential"].as_str().unwrap().to_owned();
     let list_path = list_url
@@ -598,6 +600,22 @@ async fn a_correction_reissues_a_new_certificate_and_revokes_the_old_one_linked(
         "valid"
     );
     assert_eq!(w.my_certificates(&learner).await.len(), 2);
+
+    // The replaced one cannot be replaced again; a revoked one without replacement can.
+    let again = format!("/api/v1/certificates/{}/reissue", id_of(&old));
+    let reason = json!({ "reason": "Encore une correction" });
+    problem(w.s.app.post_as(&w.s.dean.token, &again, &reason).await, 409).await;
+    let revoke = format!("/api/v1/certificates/{}/revoke", id_of(&new));
+    let revoked = w.s.app.post_as(&w.s.dean.token, &revoke, &reason).await;
+    assert_eq!(revoked.status().as_u16(), 200);
+    let replace = format!("/api/v1/certificates/{}/reissue", id_of(&new));
+    let third = w.s.app.post_as(&w.s.dean.token, &replace, &reason).await;
+    assert_eq!(third.status().as_u16(), 201);
+    let third: Value = third.json().await.unwrap();
+    assert_eq!(
+        third["attested"]["measured_seconds"], old["attested"]["measured_seconds"],
+        "the facts of the completion, not of later activity"
+    );
 }
 
 #[tokio::test]
@@ -697,4 +715,72 @@ async fn a_dpc_attestation_carries_what_the_training_body_declares() {
         404,
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_completion_recorded_before_certificates_existed_gets_its_certificate_at_start() {
+    let w = world().await;
+    let learner = w.nearly_done("ancienne@univ-exemple.fr").await;
+    // As the learning path recorded completions before this feature: a row, no certificate.
+    diesel::insert_into(completions::table)
+        .values((
+            completions::enrolment_id.eq(&learner.enrolment),
+            completions::completed_at.eq(chrono::Utc::now().naive_utc()),
+            completions::active_seconds.eq(3_600),
+        ))
+        .execute(&mut *w.s.app.conn())
+        .unwrap();
+    assert!(w.my_certificates(&learner).await.is_empty());
+
+    // The next start of any instance issues what is owed, once.
+    let restarted = w.s.app.another_instance().await;
+    let _again = w.s.app.another_instance().await;
+    let mine = eventually(std::time::Duration::from_secs(10), || {
+        let rows: i64 = certificates::table
+            .filter(certificates::enrolment_id.eq(&learner.enrolment))
+            .count()
+            .get_result(&mut *restarted.conn())
+            .unwrap();
+        (rows > 0).then_some(rows)
+    })
+    .await;
+    assert_eq!(mine, 1);
+    let listed = w.my_certificates(&learner).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["attested"]["measured_seconds"], 3_600);
+}
+
+#[tokio::test]
+async fn a_certificate_purged_with_its_holders_account_stays_revoked_for_verifiers() {
+    let w = world().await;
+    let (learner, certificate) = w.certified("partie@univ-exemple.fr").await;
+    let path = format!("/api/v1/certificates/{}/credential", id_of(&certificate));
+    let jwt =
+        w.s.app
+            .get_as(&learner.user.token, &path)
+            .await
+            .text()
+            .await
+            .unwrap();
+    assert_eq!(w.check_credential(&jwt).await["status"], "valid");
+
+    // Erased long ago, purged now (what `qvt-campus purge` does).
+    let mut conn = w.s.app.conn();
+    let now = chrono::Utc::now().naive_utc();
+    diesel::update(accounts::table.find(&learner.user.id))
+        .set(accounts::erased_at.eq(now - chrono::Duration::days(3000)))
+        .execute(&mut *conn)
+        .unwrap();
+    let before = now - chrono::Duration::days(365);
+    let purged = conn
+        .write(|c| {
+            qvt_campus::certificates::store::bury_certificates_of_purged(c, before, now)?;
+            qvt_campus::identity::store::purge_erased(c, before)
+        })
+        .unwrap();
+    assert_eq!(purged, 1);
+
+    assert_eq!(w.check_credential(&jwt).await["status"], "revoked");
+    let code = certificate["code"].as_str().unwrap();
+    assert_eq!(w.verify(code).await["status"], "unknown");
 }

@@ -15,12 +15,12 @@ fn sign(
     typ: &str,
     key_pem: Option<&[u8]>,
 ) -> String {
+    // The access-token key; the certificate issuer's lives in a sub-folder.
     let file = std::fs::read_dir(&app.settings.identity.keys_dir)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pem"))
+        .unwrap();
     let own_kid = file.file_stem().unwrap().to_string_lossy().into_owned();
     let pem = std::fs::read(&file).unwrap();
     let mut header = Header::new(Algorithm::EdDSA);

@@ -25,9 +25,9 @@ CREATE UNIQUE INDEX certificates_one_per_enrolment ON certificates (enrolment_id
 CREATE INDEX certificates_session ON certificates (session_id);
 CREATE INDEX certificates_account ON certificates (account_id);
 
--- Allocates status-list positions: one row, incremented under the write lock.
-CREATE TABLE certificate_counters (
-    name TEXT NOT NULL PRIMARY KEY,
-    next_value INTEGER NOT NULL
+-- The status-list bits of certificates purged with their holder's account (after the
+-- retention period): they stay set, so a purged certificate never reads as valid again.
+CREATE TABLE certificate_tombstones (
+    status_index INTEGER NOT NULL PRIMARY KEY,
+    buried_at TIMESTAMP NOT NULL
 );
-INSERT INTO certificate_counters (name, next_value) VALUES ('status_index', 0);

@@ -1,2 +1,2 @@
-DROP TABLE certificate_counters;
+DROP TABLE certificate_tombstones;
 DROP TABLE certificates;

@@ -54,12 +54,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "public, max-age=300"))
-        .json(jwks_with(state.keys.jwks(), state.issuer.jwk()))
+        .json(jwks_with(state.keys.jwks(), state.issuer.jwks()))
 }
 
-fn jwks_with(mut set: serde_json::Value, key: serde_json::Value) -> serde_json::Value {
+fn jwks_with(mut set: serde_json::Value, more: Vec<serde_json::Value>) -> serde_json::Value {
     if let Some(keys) = set["keys"].as_array_mut() {
-        keys.push(key);
+        keys.extend(more);
     }
     set
 }
