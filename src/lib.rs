@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod certificates;
 pub mod config;
 pub mod db;
+pub mod du;
 pub mod enrolment;
 pub mod error;
 pub mod http;

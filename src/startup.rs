@@ -16,6 +16,7 @@ use crate::catalog;
 use crate::certificates::{self, keys::IssuerKey};
 use crate::config::Settings;
 use crate::db::{self, Pool};
+use crate::du;
 use crate::enrolment;
 use crate::http;
 use crate::identity::{self, tokens::KeyRing};
@@ -160,6 +161,7 @@ impl Application {
                         .configure(enrolment::routes::configure)
                         .configure(learning::routes::configure)
                         .configure(quiz::routes::configure)
+                        .configure(du::routes::configure)
                         .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
                 )
                 .configure(extra_routes.clone())

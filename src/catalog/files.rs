@@ -26,6 +26,18 @@ pub struct CourseFile {
     #[serde(default)]
     pub configuration: std::collections::BTreeMap<String, String>,
     pub completion: Option<Spanned<CompletionFile>>,
+    pub du_rules: Option<Spanned<DuRulesFile>>,
+}
+
+/// `[du_rules]`: every key optional, defaults as in `DuRules::default`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DuRulesFile {
+    pub unit_pass_mark: Option<Spanned<f64>>,
+    pub thesis_pass_mark: Option<Spanned<f64>>,
+    pub attendance_required: Option<bool>,
+    pub compensation: Option<bool>,
+    pub online_required: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

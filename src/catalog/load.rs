@@ -427,6 +427,35 @@ fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<Course> {
         }
     };
 
+    let du_rules = match (&file.du_rules, kind) {
+        (None, Some(CourseKind::Du)) => Some(DuRules::default()),
+        (None, _) => None,
+        (Some(rules), kind) => {
+            if kind != Some(CourseKind::Du) {
+                r.on(rules, "[du_rules] réservé aux DU");
+            }
+            let rules = rules.get_ref();
+            let defaults = DuRules::default();
+            let mut mark = |m: &Option<Spanned<f64>>, default: f64| match m {
+                Some(m) if !(0.0..=20.0).contains(m.get_ref()) => {
+                    r.on(m, "note sur 20 attendue (0 à 20)");
+                    default
+                }
+                Some(m) => *m.get_ref(),
+                None => default,
+            };
+            Some(DuRules {
+                unit_pass_mark: mark(&rules.unit_pass_mark, defaults.unit_pass_mark),
+                thesis_pass_mark: mark(&rules.thesis_pass_mark, defaults.thesis_pass_mark),
+                attendance_required: rules
+                    .attendance_required
+                    .unwrap_or(defaults.attendance_required),
+                compensation: rules.compensation.unwrap_or(defaults.compensation),
+                online_required: rules.online_required.unwrap_or(defaults.online_required),
+            })
+        }
+    };
+
     Some(Course {
         slug: file.slug.into_inner(),
         title: file.title,
@@ -442,6 +471,7 @@ fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option<Course> {
         thesis,
         configuration: file.configuration,
         completion,
+        du_rules,
         lessons,
         bank,
         quizzes,

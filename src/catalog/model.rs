@@ -274,6 +274,33 @@ pub struct Completion {
     pub required_quizzes: Vec<String>,
 }
 
+/// How a DU jury's proposal is computed (`[du_rules]`); the jury may still decide otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DuRules {
+    /// Grade out of 20 that validates a unit (or, with compensation, the units' average).
+    pub unit_pass_mark: f64,
+    /// Grade out of 20 that validates the thesis.
+    pub thesis_pass_mark: f64,
+    /// Every recorded seminar day of a unit must have been attended.
+    pub attendance_required: bool,
+    /// Units compensate one another: their average must reach the pass mark.
+    pub compensation: bool,
+    /// The online part (the course's completion rules) must be complete.
+    pub online_required: bool,
+}
+
+impl Default for DuRules {
+    fn default() -> Self {
+        Self {
+            unit_pass_mark: 10.0,
+            thesis_pass_mark: 10.0,
+            attendance_required: true,
+            compensation: false,
+            online_required: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Course {
     pub slug: String,
@@ -292,6 +319,9 @@ pub struct Course {
     pub configuration: BTreeMap<String, String>,
     #[serde(default)]
     pub completion: Completion,
+    /// For a DU: its validation rules.
+    #[serde(default)]
+    pub du_rules: Option<DuRules>,
     pub lessons: Vec<Lesson>,
     pub bank: Bank,
     pub quizzes: Vec<Quiz>,

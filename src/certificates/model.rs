@@ -110,6 +110,37 @@ pub struct Evaluation {
     pub final_score: Option<f64>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedUnit {
+    pub title: String,
+    /// As printed: "12,5/20".
+    pub grade: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedThesis {
+    pub title: String,
+    pub supervisor: String,
+    pub grade: String,
+    pub defended_on: Option<NaiveDate>,
+}
+
+/// What a DU completion record adds: the jury's decision on units and thesis.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AttestedDuRecord {
+    /// `<university code>-<year>-<sequence>`.
+    pub number: String,
+    /// The issuing university and, for an inter-university diploma, its partner.
+    pub universities: Vec<String>,
+    pub responsibles: Vec<String>,
+    pub units: Vec<AttestedUnit>,
+    pub thesis: AttestedThesis,
+    pub decision: String,
+    pub mention: Option<String>,
+    pub decided_on: NaiveDate,
+    pub jury: Vec<String>,
+}
+
 /// Everything the certificate attests, frozen at issuance.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct Snapshot {
@@ -124,6 +155,9 @@ pub struct Snapshot {
     pub measured_seconds: i64,
     pub evaluation: Evaluation,
     pub issued_at: NaiveDateTime,
+    /// For a DU completion record only.
+    #[serde(default)]
+    pub du_record: Option<AttestedDuRecord>,
 }
 
 impl Snapshot {

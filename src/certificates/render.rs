@@ -26,6 +26,7 @@ pub enum Line {
 pub fn template_of(kind: &str) -> &'static str {
     match kind {
         "dpc" => "certificates/dpc",
+        "du_record" => "certificates/du_record",
         "du" => "certificates/du",
         _ => "certificates/qvt",
     }
@@ -144,6 +145,22 @@ pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
             "gain": gain,
             "final_score": percent(s.evaluation.final_score),
         },
+        "du_record": s.du_record.as_ref().map(|r| json!({
+            "number": r.number,
+            "universities": r.universities.join(" et "),
+            "responsibles": r.responsibles.join(", "),
+            "units": r.units,
+            "thesis": {
+                "title": r.thesis.title,
+                "supervisor": r.thesis.supervisor,
+                "grade": r.thesis.grade,
+                "defended_on": r.thesis.defended_on.map(french_date),
+            },
+            "decision": r.decision,
+            "mention": r.mention,
+            "decided_on": french_date(r.decided_on),
+            "jury": r.jury.join(", "),
+        })),
         "code": grouped(code),
         "verify_url": verify_url,
     }))
@@ -401,6 +418,7 @@ mod tests {
                 final_score: None,
             },
             issued_at: day.and_hms_opt(10, 0, 0).unwrap(),
+            du_record: None,
         }
     }
 

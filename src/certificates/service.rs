@@ -72,7 +72,7 @@ fn evaluation(
 }
 
 /// Everything the certificate will attest, read now from the records.
-fn snapshot(
+pub(crate) fn snapshot(
     conn: &mut DbConn,
     course: &Course,
     enrolment: &Enrolment,
@@ -144,16 +144,18 @@ fn snapshot(
             issued_at,
         )?,
         issued_at,
+        du_record: None,
     })
 }
 
 /// Writes a certificate and queues the holder's mail; the caller's transaction makes it
 /// one with the completion (or the revocation it replaces).
-fn write(
+pub(crate) fn write(
     conn: &mut DbConn,
     enrolment: &Enrolment,
     session: &Session,
     snapshot: &Snapshot,
+    kind: &str,
     replaces_id: Option<String>,
 ) -> Result<Certificate, AppError> {
     let mut certificate = Certificate {
@@ -163,7 +165,7 @@ fn write(
         session_id: session.id.clone(),
         account_id: enrolment.account_id.clone(),
         code: model::new_code(),
-        kind: snapshot.course.kind.clone(),
+        kind: kind.to_owned(),
         snapshot: serde_json::to_string(snapshot).map_err(anyhow::Error::from)?,
         issued_at: snapshot.issued_at,
         status_index: 0,
@@ -225,7 +227,14 @@ pub fn issue_on_completion(
         measured_seconds,
         now(),
     )?;
-    write(conn, &enrolment, &session, &snapshot, None)
+    write(
+        conn,
+        &enrolment,
+        &session,
+        &snapshot,
+        course.kind.code(),
+        None,
+    )
 }
 
 /// Issues the certificates owed for completions recorded without one (before this feature
@@ -443,9 +452,14 @@ pub fn reissue(
         let session = enrolment_store::session(c, &old.session_id)?.ok_or_else(not_found)?;
         let course = courses.get(c, &enrolment.course_version_id)?;
         // The facts of the completion, not what was recorded after it.
-        let (completed_at, seconds) =
-            store::completion_of(c, &enrolment.id)?.ok_or_else(not_found)?;
-        let snapshot = snapshot(
+        // (A DU record may be issued by the jury without the online completion: then its
+        // own dates stand.)
+        let previous = snapshot_of(&old)?;
+        let (completed_at, seconds) = store::completion_of(c, &enrolment.id)?.unwrap_or((
+            previous.completed_on.and_time(chrono::NaiveTime::MIN),
+            i32::try_from(previous.measured_seconds).unwrap_or(i32::MAX),
+        ));
+        let mut snapshot = snapshot(
             c,
             &course,
             &enrolment,
@@ -454,7 +468,18 @@ pub fn reissue(
             i64::from(seconds),
             now(),
         )?;
-        write(c, &enrolment, &session, &snapshot, Some(old.id))
+        // A completion record keeps the jury's facts; only the holder's data is refreshed.
+        snapshot.du_record = previous.du_record;
+        let new = write(
+            c,
+            &enrolment,
+            &session,
+            &snapshot,
+            &old.kind,
+            Some(old.id.clone()),
+        )?;
+        store::move_du_record(c, &old.id, &new.id)?;
+        Ok(new)
     })
 }
 

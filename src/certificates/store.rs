@@ -5,7 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{accounts, certificate_tombstones, certificates, completions};
+use crate::db::schema::{accounts, certificate_tombstones, certificates, completions, du_records};
 use crate::db::DbConn;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -197,4 +197,11 @@ pub fn completions_without_certificate(
             completions::active_seconds,
         ))
         .load(conn)
+}
+
+/// A DU completion record follows its certificate when it is re-issued.
+pub fn move_du_record(conn: &mut DbConn, from: &str, to: &str) -> QueryResult<usize> {
+    diesel::update(du_records::table.filter(du_records::certificate_id.eq(from)))
+        .set(du_records::certificate_id.eq(to))
+        .execute(conn)
 }

@@ -264,6 +264,85 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    du_cohorts (session_id) {
+        session_id -> Text,
+        partner_organisation_id -> Nullable<Text>,
+        responsibles -> Text,
+        minutes_closed_at -> Nullable<Timestamp>,
+        minutes_closed_by -> Nullable<Text>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    du_attendance (enrolment_id, unit_id, day) {
+        enrolment_id -> Text,
+        unit_id -> Text,
+        day -> Date,
+        present -> Bool,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    du_unit_grades (enrolment_id, unit_id) {
+        enrolment_id -> Text,
+        unit_id -> Text,
+        grade_hundredths -> Integer,
+        graded_by -> Text,
+        graded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    du_theses (enrolment_id) {
+        enrolment_id -> Text,
+        title -> Text,
+        supervisor -> Text,
+        grade_hundredths -> Nullable<Integer>,
+        defended_on -> Nullable<Date>,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    du_decisions (id) {
+        id -> Text,
+        enrolment_id -> Text,
+        decision -> Text,
+        mention -> Nullable<Text>,
+        decided_on -> Date,
+        jury -> Text,
+        reason -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    du_record_counters (organisation_id, year) {
+        organisation_id -> Text,
+        year -> Integer,
+        last_sequence -> Integer,
+    }
+}
+
+diesel::table! {
+    du_records (number) {
+        number -> Text,
+        enrolment_id -> Text,
+        decision_id -> Text,
+        certificate_id -> Text,
+        organisation_id -> Text,
+        year -> Integer,
+        sequence -> Integer,
+        issued_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(completions, certificates);
 diesel::allow_tables_to_appear_in_same_query!(accounts, certificates);
 diesel::joinable!(quiz_attempts -> enrolments (enrolment_id));

@@ -68,3 +68,14 @@ pub fn problem_for_bare_errors<B>(
         ServiceResponse::new(req, new).map_into_right_body(),
     ))
 }
+
+/// A file to download (CSV, PDF): its type and the name the browser saves it under.
+pub fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body)
+}

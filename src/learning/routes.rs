@@ -8,7 +8,7 @@ use super::service::{self, CompleteView, LessonView, ProgressView};
 use super::{store, trace};
 use crate::db;
 use crate::error::{AppError, Problem};
-use crate::http::Json;
+use crate::http::{attachment, Json};
 use crate::identity::auth::CurrentUser;
 use crate::identity::store as identity;
 use crate::startup::AppState;
@@ -162,14 +162,4 @@ async fn trace_of(
         Ok(render(&record)?)
     })
     .await
-}
-
-fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            "content-disposition",
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .body(body)
 }

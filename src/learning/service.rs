@@ -503,6 +503,7 @@ mod tests {
             thesis: None,
             configuration: Default::default(),
             completion,
+            du_rules: None,
             lessons: vec![lesson("l1"), lesson("l2")],
             bank: Bank::default(),
             quizzes: vec![],

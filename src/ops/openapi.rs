@@ -9,6 +9,7 @@ use utoipa::Modify;
 
 use crate::catalog::routes as catalogue;
 use crate::certificates::routes as certificates;
+use crate::du::routes as du;
 use crate::enrolment::{import as enrolment_import, routes as enrolment};
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
@@ -40,6 +41,8 @@ use crate::quiz::routes as quiz;
         certificates::get, certificates::mine, certificates::of_session, certificates::pdf,
         certificates::html, certificates::credential, certificates::revoke, certificates::reissue,
         certificates::verify_code, certificates::verify_credential, certificates::session_zip,
+        du::set_cohort, du::cohort, du::attendance, du::grade, du::thesis, du::file, du::decide,
+        du::close_minutes, du::issue_record, du::issue_records, du::transcript_csv, du::transcript_pdf,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -51,6 +54,7 @@ use crate::quiz::routes as quiz;
         (name = "enrolment", description = "Sessions of a course and enrolments in them"),
         (name = "learning", description = "Lessons, time on task, progress and completion"),
         (name = "quiz", description = "Attempts, grading, results and item statistics"),
+        (name = "du", description = "The university diploma: attendance, grades, thesis, jury, completion records"),
         (name = "certificates", description = "Certificates: documents, signed credentials, revocation and public verification"),
     ),
 )]

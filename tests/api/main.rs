@@ -4,6 +4,7 @@
 
 mod catalog;
 mod certificates;
+mod du;
 mod enrolment;
 mod enrolment_import;
 mod health;

@@ -19,8 +19,9 @@ CREATE TABLE certificates (
     -- A corrected re-issue points to the certificate it replaces (which is revoked).
     replaces_id TEXT UNIQUE REFERENCES certificates (id) ON DELETE CASCADE
 );
--- Exactly one original certificate per completed enrolment, whatever the concurrency.
-CREATE UNIQUE INDEX certificates_one_per_enrolment ON certificates (enrolment_id)
+-- Exactly one original certificate of each kind per enrolment (the attestation of the
+-- completed training; for a DU, also the completion record), whatever the concurrency.
+CREATE UNIQUE INDEX certificates_one_per_enrolment ON certificates (enrolment_id, kind)
     WHERE replaces_id IS NULL;
 CREATE INDEX certificates_session ON certificates (session_id);
 CREATE INDEX certificates_account ON certificates (account_id);
