@@ -18,6 +18,7 @@ pub mod mail;
 pub mod ops;
 pub mod pdf;
 pub mod quiz;
+pub mod reports;
 pub mod startup;
 pub mod telemetry;
 pub mod templates;

@@ -24,6 +24,7 @@ use crate::learning::{self, Learning};
 use crate::mail;
 use crate::ops::{health, openapi};
 use crate::quiz;
+use crate::reports;
 use crate::templates::Templates;
 
 /// What handlers share, behind `web::Data`.
@@ -162,6 +163,7 @@ impl Application {
                         .configure(learning::routes::configure)
                         .configure(quiz::routes::configure)
                         .configure(du::routes::configure)
+                        .configure(reports::routes::configure)
                         .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
                 )
                 .configure(extra_routes.clone())

@@ -5,7 +5,6 @@
 use std::io::Write;
 
 use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder};
-use actix_web::web::Bytes;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -15,6 +14,7 @@ use super::service::{self, CertificateView, CredentialCheck, Verification};
 use super::store::Certificate;
 use crate::db;
 use crate::error::{AppError, Problem};
+use crate::http::stream::{stream_blocking, ChannelWriter};
 use crate::http::Json;
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 use crate::startup::AppState;
@@ -367,42 +367,10 @@ pub async fn status_list(
         .body(jwt))
 }
 
-/// Sends what the ZIP writer produces to the response in 64 KiB chunks; a client that went
-/// away stops the writer with a broken pipe.
-struct ChannelWriter {
-    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
-    buffer: Vec<u8>,
-}
-
-impl ChannelWriter {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
-            return Ok(());
-        }
-        let chunk = Bytes::from(std::mem::take(&mut self.buffer));
-        self.tx
-            .blocking_send(Ok(chunk))
-            .map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))
-    }
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buffer.extend_from_slice(data);
-        if self.buffer.len() >= 64 * 1024 {
-            self.send()?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
 fn write_zip(
     state: &AppState,
     certificates: &[Certificate],
-    out: ChannelWriter,
+    out: &mut ChannelWriter,
 ) -> anyhow::Result<()> {
     let mut zip = zip::ZipWriter::new_stream(out);
     let options =
@@ -414,7 +382,7 @@ fn write_zip(
         zip.start_file(file_name(certificate, "pdf"), options)?;
         zip.write_all(&pdf)?;
     }
-    zip.finish()?.into_inner().flush()?;
+    zip.finish()?;
     Ok(())
 }
 
@@ -433,20 +401,9 @@ pub async fn session_zip(
         service::of_session(conn, &user, &id, require_org_admin)
     })
     .await?;
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
     let s = state.clone();
-    tokio::task::spawn_blocking(move || {
-        let out = ChannelWriter {
-            tx: tx.clone(),
-            buffer: Vec::new(),
-        };
-        if let Err(e) = write_zip(&s, &certificates, out) {
-            tracing::warn!(error = %e, "certificate ZIP interrupted");
-            let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-        }
-    });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
+    let body = stream_blocking("certificate zip", move |out| {
+        write_zip(&s, &certificates, out)
     });
     Ok(HttpResponse::Ok()
         .content_type("application/zip")

@@ -40,8 +40,9 @@ fn evaluation(
     at: NaiveDateTime,
 ) -> Result<Evaluation, AppError> {
     let attempts: Vec<_> = quiz::store::attempts_of(conn, enrolment_id)?
-        .into_iter()
+        .iter()
         .filter(|a| a.submitted_at.is_some_and(|t| t <= completed_at))
+        .map(quiz::service::Scored::of)
         .collect();
     let results = quiz::service::summary(course, &attempts);
     let shown = |role: QuizRole| {
@@ -184,8 +185,8 @@ pub(crate) fn write(
             Ok(()) => break,
             Err(diesel::result::Error::DatabaseError(
                 diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            )) if tries < 20 => tries += 1,
+                info,
+            )) if tries < 20 && mentions_status_index(info.as_ref()) => tries += 1,
             Err(e) => return Err(e.into()),
         }
     }
@@ -204,6 +205,16 @@ pub(crate) fn write(
     mail::enqueue(conn, &mail)?;
     tracing::info!(certificate_id = %certificate.id, enrolment_id = %enrolment.id, "certificate issued");
     Ok(certificate)
+}
+
+/// Whether a unique violation is the status bit's (PostgreSQL names the constraint,
+/// SQLite the column).
+fn mentions_status_index(
+    info: &(dyn diesel::result::DatabaseErrorInformation + Send + Sync),
+) -> bool {
+    info.constraint_name()
+        .is_some_and(|c| c.contains("status_index"))
+        || info.message().contains("status_index")
 }
 
 /// Issues the certificate of a just-completed enrolment. Called by the completion rules in
@@ -431,6 +442,11 @@ pub fn reissue(
 ) -> Result<Certificate, AppError> {
     conn.write(|c| {
         let old = revocable(c, user, id)?;
+        if old.kind == "du_record" && old.revoked_at.is_some() {
+            return Err(AppError::conflict(
+                "Un relevé de diplôme révoqué ne se redélivre que sur une nouvelle décision du jury.",
+            ));
+        }
         // The enrolment's lock serialises re-issues of its certificates.
         let enrolment =
             enrolment_store::enrolment_for_update(c, &old.enrolment_id)?.ok_or_else(not_found)?;

@@ -344,6 +344,8 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(completions, certificates);
+diesel::allow_tables_to_appear_in_same_query!(completions, enrolments);
+diesel::allow_tables_to_appear_in_same_query!(completions, accounts);
 diesel::allow_tables_to_appear_in_same_query!(accounts, certificates);
 diesel::joinable!(quiz_attempts -> enrolments (enrolment_id));
 diesel::allow_tables_to_appear_in_same_query!(quiz_attempts, enrolments);

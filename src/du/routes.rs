@@ -279,6 +279,8 @@ pub async fn decide(
         service::decide(conn, &s.learning.courses, &user, &id, input)
     })
     .await?;
+    // The decision may have revoked a record: verifiers must see it now.
+    state.status_lists.clear();
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -57,7 +57,11 @@ fn check(
         Gate::Admin => require_org_admin(conn, user, &session.organisation_id).map(drop),
         Gate::Staff | Gate::Reader => require_staff(conn, user, &session.organisation_id).map(drop),
     };
-    allowed.map_err(|e| e.not_found_as(hidden))
+    match gate {
+        // Someone who may not read it learns nothing, not even that it exists.
+        Gate::Reader => allowed.map_err(|_| hidden()),
+        _ => allowed.map_err(|e| e.not_found_as(hidden)),
+    }
 }
 
 fn du_course(
@@ -109,6 +113,16 @@ pub fn enrolment_for(
     )?;
     let course = du_course(conn, courses, &session)?;
     Ok((enrolment, session, course))
+}
+
+/// Grades, attendance and theses are what the jury decided on: frozen with its minutes.
+fn ensure_open(conn: &mut DbConn, session: &Session) -> Result<(), AppError> {
+    if minutes_closed(conn, &session.id)? {
+        return Err(AppError::conflict(
+            "Le procès-verbal du jury est clos : les notes ne changent plus.",
+        ));
+    }
+    Ok(())
 }
 
 fn unit_title<'a>(course: &'a Course, unit_id: &str) -> Result<&'a str, AppError> {
@@ -183,8 +197,12 @@ pub fn set_cohort(
     conn.write(|c| {
         let (session, _) = session_for(c, courses, user, session_id, Gate::Admin)?;
         if let Some(partner) = &partner {
-            let org = identity::organisation(c, partner).map_err(|_| {
-                AppError::invalid("partner_organisation_id", "organisation inconnue")
+            // Its name is signed into the records: its own admins must agree.
+            let org = require_org_admin(c, user, partner).map_err(|_| {
+                AppError::invalid(
+                    "partner_organisation_id",
+                    "université inconnue ou dont vous n'êtes pas administrateur",
+                )
             })?;
             if org.kind != "university" || org.id == session.organisation_id {
                 return Err(AppError::invalid(
@@ -203,6 +221,17 @@ pub fn set_cohort(
             updated_at: now(),
         };
         store::save_cohort(c, &cohort)?;
+        identity::audit(
+            c,
+            Some(&user.id),
+            "du.cohort",
+            Some(&session.organisation_id),
+            Some(session_id),
+            serde_json::json!({
+                "partner_organisation_id": cohort.partner_organisation_id,
+                "responsibles": cohort.responsibles,
+            }),
+        )?;
         Ok(cohort_view(&session, Some(cohort)))
     })
 }
@@ -227,6 +256,7 @@ pub fn set_attendance(
         let (enrolment, session, course) =
             enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
         unit_title(&course, unit_id)?;
+        ensure_open(c, &session)?;
         let at = now();
         let rows: Vec<Attendance> = days
             .iter()
@@ -268,6 +298,7 @@ pub fn set_grade(
         let (enrolment, session, course) =
             enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
         unit_title(&course, unit_id)?;
+        ensure_open(c, &session)?;
         let old = store::set_grade(
             c,
             &UnitGrade {
@@ -311,6 +342,7 @@ pub fn set_thesis(
 ) -> Result<(), AppError> {
     conn.write(|c| {
         let (enrolment, session, _) = enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
+        ensure_open(c, &session)?;
         let old = store::thesis_of(c, &enrolment.id)?;
         store::save_thesis(
             c,
@@ -332,8 +364,14 @@ pub fn set_thesis(
             &enrolment,
             "du.thesis",
             serde_json::json!({
-                "old": old.as_ref().map(|t| serde_json::json!({"title": t.title, "grade": grade(t.grade_hundredths)})),
-                "new": {"title": input.title, "grade": input.grade.map(Grade::value)},
+                "old": old.as_ref().map(|t| serde_json::json!({
+                    "title": t.title, "supervisor": t.supervisor,
+                    "grade": grade(t.grade_hundredths), "defended_on": t.defended_on,
+                })),
+                "new": {
+                    "title": input.title, "supervisor": input.supervisor,
+                    "grade": input.grade.map(Grade::value), "defended_on": input.defended_on,
+                },
             }),
         )
     })
@@ -572,17 +610,19 @@ pub fn decide(
                 "reason": input.reason,
             }),
         )?;
-        // A record only stands on an `admis` decision.
-        if input.decision != Decision::Admis {
-            if let Some((_, certificate)) = current_record(c, &enrolment.id)? {
-                certificate_store::revoke(
-                    c,
-                    &certificate.id,
-                    &user.id,
-                    "Décision du jury modifiée",
-                    now(),
-                )?;
-            }
+        // A record states one decision: a new one revokes it (an `admis` learner then gets
+        // a new record, with a new number).
+        if let Some((_, certificate)) = current_record(c, &enrolment.id)? {
+            let reason = "Décision du jury modifiée";
+            certificate_store::revoke(c, &certificate.id, &user.id, reason, now())?;
+            identity::audit(
+                c,
+                Some(&user.id),
+                "certificate.revoke",
+                Some(&certificate.organisation_id),
+                Some(&certificate.id),
+                serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
+            )?;
         }
         file_of(c, &course, &enrolment, &session)
     })
@@ -606,6 +646,19 @@ pub fn close_minutes(
         });
         if cohort.minutes_closed_at.is_some() {
             return Err(AppError::conflict("Le procès-verbal est déjà clos."));
+        }
+        let mut undecided = 0;
+        for (enrolment, _) in enrolment_store::enrolments_of_session(c, session_id)? {
+            if enrolment.status == enrolment_store::ACTIVE
+                && store::decisions_of(c, &enrolment.id)?.is_empty()
+            {
+                undecided += 1;
+            }
+        }
+        if undecided > 0 {
+            return Err(AppError::conflict(format!(
+                "{undecided} candidat(s) sans décision du jury : le procès-verbal ne peut être clos."
+            )));
         }
         cohort.minutes_closed_at = Some(now());
         cohort.minutes_closed_by = Some(user.id.clone());
@@ -719,8 +772,29 @@ pub fn issue_record(
             decided_on: view.decided_on,
             jury: view.jury,
         });
-        let certificate =
-            certificates::service::write(c, &enrolment, &session, &snapshot, "du_record", None)?;
+        // A new record after a revoked one continues its chain (one record in force).
+        let mut replaces = None;
+        if let Some(last) = store::records_of(c, &enrolment.id)?.pop() {
+            if certificate_store::replacement_of(c, &last.certificate_id)?.is_none() {
+                replaces = Some(last.certificate_id);
+            }
+        }
+        let certificate = certificates::service::write(
+            c,
+            &enrolment,
+            &session,
+            &snapshot,
+            "du_record",
+            replaces,
+        )?;
+        identity::audit(
+            c,
+            Some(&user.id),
+            "du.record",
+            Some(&session.organisation_id),
+            Some(&enrolment.account_id),
+            serde_json::json!({ "number": number, "certificate_id": certificate.id, "enrolment_id": enrolment.id }),
+        )?;
         let record = Record {
             number,
             enrolment_id: enrolment.id.clone(),

@@ -1,9 +1,9 @@
-//! The registrar's transcript of a cohort, one line per learner: CSV (semicolons, as French
-//! spreadsheets expect, with formula-looking cells neutralised) and an A4 PDF.
+//! The registrar's transcript of a cohort, one line per learner: CSV and an A4 PDF.
 
 use super::model::Grade;
 use super::service::Transcript;
 use crate::pdf::{Column, Document};
+use crate::reports::csv::Csv;
 
 fn grade(value: Option<f64>) -> String {
     value
@@ -13,27 +13,8 @@ fn grade(value: Option<f64>) -> String {
         })
 }
 
-/// A spreadsheet must not run what a learner typed as their name.
-fn cell(value: &str) -> String {
-    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    }
-}
-
-fn label<T: serde::Serialize>(value: &Option<T>) -> String {
-    value
-        .as_ref()
-        .and_then(|v| serde_json::to_value(v).ok())
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 pub fn csv(t: &Transcript) -> anyhow::Result<Vec<u8>> {
-    let mut writer = csv::WriterBuilder::new()
-        .delimiter(b';')
-        .from_writer(Vec::new());
+    let mut csv = Csv::new(Vec::new(), false)?;
     let mut header = vec!["Nom".to_owned(), "Courriel".into(), "N° étudiant".into()];
     header.extend(t.unit_titles.iter().map(|u| format!("{u} (/20)")));
     header.extend(
@@ -48,15 +29,15 @@ pub fn csv(t: &Transcript) -> anyhow::Result<Vec<u8>> {
         ]
         .map(str::to_owned),
     );
-    writer.write_record(&header)?;
+    csv.row(&header)?;
     for line in &t.lines {
         let mut row = vec![
-            cell(&line.name),
-            cell(&line.email),
-            cell(line.student_number.as_deref().unwrap_or("")),
+            line.name.clone(),
+            line.email.clone(),
+            line.student_number.clone().unwrap_or_default(),
         ];
         row.extend(line.units.iter().map(|g| grade(*g)));
-        row.push(cell(line.thesis_title.as_deref().unwrap_or("")));
+        row.push(line.thesis_title.clone().unwrap_or_default());
         row.push(grade(line.thesis_grade));
         row.push(
             if line.online_complete {
@@ -66,13 +47,13 @@ pub fn csv(t: &Transcript) -> anyhow::Result<Vec<u8>> {
             }
             .into(),
         );
-        row.push(label(&line.proposal));
-        row.push(label(&line.decision));
-        row.push(label(&line.mention));
+        row.push(line.proposal.map_or("", |d| d.label()).to_owned());
+        row.push(line.decision.map_or("", |d| d.label()).to_owned());
+        row.push(line.mention.map_or("", |m| m.label()).to_owned());
         row.push(line.record_number.clone().unwrap_or_default());
-        writer.write_record(&row)?;
+        csv.row(&row)?;
     }
-    Ok(writer.into_inner()?)
+    csv.finish()
 }
 
 pub fn pdf(t: &Transcript) -> anyhow::Result<Vec<u8>> {
@@ -106,6 +87,11 @@ pub fn pdf(t: &Transcript) -> anyhow::Result<Vec<u8>> {
             right: false,
         },
         Column {
+            title: "Mention",
+            share: 1.2,
+            right: false,
+        },
+        Column {
             title: "Relevé",
             share: 2.2,
             right: false,
@@ -118,7 +104,8 @@ pub fn pdf(t: &Transcript) -> anyhow::Result<Vec<u8>> {
             let mut row = vec![l.name.clone()];
             row.extend(l.units.iter().map(|g| grade(*g)));
             row.push(grade(l.thesis_grade));
-            row.push(label(&l.decision));
+            row.push(l.decision.map_or("", |d| d.label()).to_owned());
+            row.push(l.mention.map_or("", |m| m.label()).to_owned());
             row.push(l.record_number.clone().unwrap_or_default());
             row
         })
@@ -139,9 +126,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cells_that_look_like_formulas_are_neutralised() {
-        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
-        assert_eq!(cell("Zoé"), "Zoé");
+    fn grades_print_without_the_scale() {
         assert_eq!(grade(Some(12.5)), "12,5");
         assert_eq!(grade(None), "");
     }

@@ -4,6 +4,7 @@
 mod fields;
 mod json;
 mod middleware;
+pub mod stream;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;

@@ -17,6 +17,7 @@ use crate::identity::service::TokenPair;
 use crate::learning::routes as learning;
 use crate::ops::health;
 use crate::quiz::routes as quiz;
+use crate::reports::routes as reports;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -43,6 +44,8 @@ use crate::quiz::routes as quiz;
         certificates::verify_code, certificates::verify_credential, certificates::session_zip,
         du::set_cohort, du::cohort, du::attendance, du::grade, du::thesis, du::file, du::decide,
         du::close_minutes, du::issue_record, du::issue_records, du::transcript_csv, du::transcript_pdf,
+        reports::roster_csv, reports::roster_xlsx, reports::dashboard, reports::dpc_declarations,
+        reports::promotion, reports::my_dpc, reports::my_dpc_pdf,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -54,6 +57,7 @@ use crate::quiz::routes as quiz;
         (name = "enrolment", description = "Sessions of a course and enrolments in them"),
         (name = "learning", description = "Lessons, time on task, progress and completion"),
         (name = "quiz", description = "Attempts, grading, results and item statistics"),
+        (name = "reports", description = "Rosters, dashboards, DPC declarations, promotion exports, the practitioner's DPC record"),
         (name = "du", description = "The university diploma: attendance, grades, thesis, jury, completion records"),
         (name = "certificates", description = "Certificates: documents, signed credentials, revocation and public verification"),
     ),

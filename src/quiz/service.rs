@@ -596,13 +596,34 @@ pub fn results(
     let (enrolment, _) = learning::readable_enrolment(conn, user, enrolment_id)?;
     let course: Arc<Course> = learning.courses.get(conn, &enrolment.course_version_id)?;
     let attempts = store::attempts_of(conn, enrolment_id)?;
-    Ok(summary(&course, &attempts))
+    let scored: Vec<Scored> = attempts.iter().map(Scored::of).collect();
+    Ok(summary(&course, &scored))
+}
+
+/// What results need of an attempt (reports load just this, for many enrolments).
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub quiz_id: String,
+    pub number: i32,
+    pub percent: Option<f64>,
+    pub passed: Option<bool>,
+}
+
+impl Scored {
+    pub fn of(attempt: &Attempt) -> Self {
+        Self {
+            quiz_id: attempt.quiz_id.clone(),
+            number: attempt.number,
+            percent: attempt.percent,
+            passed: attempt.passed,
+        }
+    }
 }
 
 /// Scores per quiz and the pre/post-test gain of one enrolment's attempts: the first
 /// pre-test attempt, the best post-test one.
-pub fn summary(course: &Course, attempts: &[Attempt]) -> ResultsView {
-    fn graded<'a>(attempts: &'a [Attempt], quiz_id: &'a str) -> impl Iterator<Item = &'a Attempt> {
+pub fn summary(course: &Course, attempts: &[Scored]) -> ResultsView {
+    fn graded<'a>(attempts: &'a [Scored], quiz_id: &'a str) -> impl Iterator<Item = &'a Scored> {
         attempts
             .iter()
             .filter(move |a| a.quiz_id == quiz_id && a.percent.is_some())

@@ -20,7 +20,7 @@ const COURSE: &str = "qvt-formation-initiale";
 const NAME: &str = "Zoé Lefèvre-Müller";
 
 /// A course completed by reading every lesson (no minimum time, no quiz).
-fn quick_course(slug: &str) -> tempfile::TempDir {
+pub fn quick_course(slug: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let course = dir.path().join(slug);
     copy_dir(&real_courses().join(slug), &course);
@@ -35,26 +35,26 @@ fn quick_course(slug: &str) -> tempfile::TempDir {
     dir
 }
 
-struct World {
-    s: Setup,
-    course: &'static str,
-    session: String,
-    lessons: Vec<String>,
+pub struct World {
+    pub s: Setup,
+    pub course: &'static str,
+    pub session: String,
+    pub lessons: Vec<String>,
     _courses: tempfile::TempDir,
 }
 
-struct Learner {
-    user: User,
-    enrolment: String,
+pub struct Learner {
+    pub user: User,
+    pub enrolment: String,
 }
 
 /// The university's QVT module session, students to come.
-async fn world() -> World {
+pub async fn world() -> World {
     world_of(COURSE).await
 }
 
 /// A session of `course`: the university's, or the training body's for a DPC course.
-async fn world_of(course: &'static str) -> World {
+pub async fn world_of(course: &'static str) -> World {
     let courses = quick_course(course);
     let s = setup_in(courses.path().to_path_buf()).await;
     let session = if course.starts_with("dpc-") {
@@ -91,7 +91,7 @@ async fn world_of(course: &'static str) -> World {
 
 impl World {
     /// A student enrolled in the session, named with accents, every lesson but the last done.
-    async fn nearly_done(&self, email: &str) -> Learner {
+    pub async fn nearly_done(&self, email: &str) -> Learner {
         let user = self.s.app.learner(email).await;
         let renamed = self
             .s
@@ -124,7 +124,7 @@ impl World {
         learner
     }
 
-    async fn open(&self, l: &Learner, lesson: &str) {
+    pub async fn open(&self, l: &Learner, lesson: &str) {
         let path = format!("/api/v1/enrolments/{}/lessons/{lesson}", l.enrolment);
         assert_eq!(
             self.s
@@ -137,7 +137,7 @@ impl World {
         );
     }
 
-    async fn complete(&self, l: &Learner, lesson: &str) -> reqwest::Response {
+    pub async fn complete(&self, l: &Learner, lesson: &str) -> reqwest::Response {
         let path = format!(
             "/api/v1/enrolments/{}/lessons/{lesson}/complete",
             l.enrolment
@@ -146,7 +146,7 @@ impl World {
     }
 
     /// Completes the course and returns the learner's certificate.
-    async fn certified(&self, email: &str) -> (Learner, Value) {
+    pub async fn certified(&self, email: &str) -> (Learner, Value) {
         let learner = self.nearly_done(email).await;
         let done = self.complete(&learner, self.lessons.last().unwrap()).await;
         assert_eq!(done.json::<Value>().await.unwrap()["completed_now"], true);

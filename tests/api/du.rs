@@ -75,7 +75,8 @@ async fn cohort(size: usize) -> Cohort {
         .call(
             Method::PUT,
             &format!("/api/v1/sessions/{session}/du"),
-            &s.dean.token,
+            // Naming the partner on signed records takes an admin of both universities.
+            &admin.token,
             Some(&json!({ "partner_organisation_id": partner, "responsibles": ["Pr Anne Martin", "Dr Éric Durand"] })),
         )
         .await;
@@ -356,6 +357,37 @@ async fn a_cohort_of_thirty_goes_through_grades_jury_and_numbered_records() {
             .await
             .unwrap();
     assert_eq!(shown["status"], "revoked");
+    // The jury comes back to it: a new record, with the next number, in the same chain.
+    let back = c
+        .decide(
+            last,
+            json!({ "decision": "admis", "decided_on": "2027-07-09", "jury": ["Pr Anne Martin"],
+                              "reason": "Recours gracieux accueilli" }),
+        )
+        .await;
+    assert_eq!(back.status().as_u16(), 200);
+    let renewed =
+        c.s.app
+            .post_as(
+                &c.s.dean.token,
+                &format!("/api/v1/enrolments/{last}/du/record"),
+                &json!({}),
+            )
+            .await;
+    assert_eq!(renewed.status().as_u16(), 201);
+    assert_eq!(
+        renewed.json::<Value>().await.unwrap()["number"],
+        "0751717J-2026-0029"
+    );
+    // The grades the jury decided on are frozen with its minutes.
+    let frozen = c
+        .put(
+            &c.tutor,
+            &format!("/api/v1/enrolments/{last}/du/units/u1/grade"),
+            json!({ "grade": 20 }),
+        )
+        .await;
+    problem(frozen, 409).await;
 
     // The registrar's transcript: one line per learner.
     let csv =
@@ -374,7 +406,7 @@ async fn a_cohort_of_thirty_goes_through_grades_jury_and_numbered_records() {
         .next()
         .unwrap()
         .contains("Devenir médecin et rester une personne (/20)"));
-    assert!(csv.contains("0751717J-2026-0027") && csv.contains(";ajourne;"));
+    assert!(csv.contains("0751717J-2026-0029") && csv.contains(";Ajourné;"));
     let pdf =
         c.s.app
             .get_as(

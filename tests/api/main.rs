@@ -20,4 +20,5 @@ mod migrations;
 mod outbox;
 mod problems;
 mod quiz;
+mod reports;
 mod shutdown;

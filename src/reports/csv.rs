@@ -1,0 +1,61 @@
+//! CSV as spreadsheet users open it: semicolons (French Excel), UTF-8 with an optional
+//! byte-order mark, and no cell that a spreadsheet would run as a formula.
+
+use std::borrow::Cow;
+use std::io::Write;
+
+/// A cell that starts like a formula (`= + - @`, tab, carriage return) gets a leading
+/// apostrophe, so a name typed as `=HYPERLINK(…)` stays text.
+pub fn cell(value: &str) -> Cow<'_, str> {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
+
+pub struct Csv<W: Write> {
+    writer: csv::Writer<W>,
+}
+
+impl<W: Write> Csv<W> {
+    pub fn new(mut out: W, bom: bool) -> std::io::Result<Self> {
+        if bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        Ok(Self {
+            writer: csv::WriterBuilder::new().delimiter(b';').from_writer(out),
+        })
+    }
+
+    /// Writes a row of text cells, each neutralised.
+    pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> csv::Result<()> {
+        self.writer
+            .write_record(cells.iter().map(|c| cell(c.as_ref()).into_owned()))
+    }
+
+    pub fn finish(self) -> anyhow::Result<W> {
+        Ok(self.writer.into_inner().map_err(|e| e.into_error())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_the_bom_is_optional() {
+        for risky in ["=1+1", "+33 6", "-2", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(risky).starts_with('\''), "{risky}");
+        }
+        assert_eq!(cell("Zoé"), "Zoé");
+        let mut csv = Csv::new(Vec::new(), true).unwrap();
+        csv.row(&["=HYPERLINK(\"http://x\")", "Zoé; Lefèvre"])
+            .unwrap();
+        let out = String::from_utf8(csv.finish().unwrap()).unwrap();
+        assert_eq!(
+            out,
+            "\u{feff}\"'=HYPERLINK(\"\"http://x\"\")\";\"Zoé; Lefèvre\"\n"
+        );
+    }
+}

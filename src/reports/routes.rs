@@ -1,0 +1,253 @@
+//! Reports over HTTP (under `/api/v1`). Checks and look-ups first, so a refusal is a
+//! proper problem; then the file is produced on a blocking thread while it is sent.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpResponse};
+use chrono::{Datelike, NaiveDate, Utc};
+
+use super::dpc::{self, DpcRecord};
+use super::roster::Dashboard;
+use super::service;
+use crate::catalog::model::CourseKind;
+use crate::db;
+use crate::error::{AppError, Problem};
+use crate::http::stream::stream_blocking;
+use crate::http::{attachment, Fields};
+use crate::identity::auth::CurrentUser;
+use crate::identity::store as identity;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/sessions/{id}/report.csv").get(roster_csv))
+        .service(web::resource("/sessions/{id}/report.xlsx").get(roster_xlsx))
+        .service(web::resource("/sessions/{id}/dashboard").get(dashboard))
+        .service(web::resource("/organisations/{id}/dpc-declarations.csv").get(dpc_declarations))
+        .service(web::resource("/organisations/{id}/promotion.csv").get(promotion))
+        .service(web::resource("/me/dpc").get(my_dpc))
+        .service(web::resource("/me/dpc.pdf").get(my_dpc_pdf));
+}
+
+type Query = web::Query<HashMap<String, String>>;
+
+/// `?bom=true` puts a byte-order mark first, for spreadsheets that want one.
+fn bom(query: &Query, f: &mut Fields) -> bool {
+    f.optional(
+        "bom",
+        query.get("bom").map(String::as_str),
+        |raw| match raw {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err("true ou false".into()),
+        },
+    )
+    .unwrap_or(false)
+}
+
+fn date(raw: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "date AAAA-MM-JJ attendue".into())
+}
+
+fn streamed(
+    body: impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> + 'static,
+    content_type: &str,
+    filename: &str,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .streaming(body)
+}
+
+/// The session's roster, one line per enrolment (its organisation's staff), streamed.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/report.csv", tag = "reports", security(("bearer" = [])), params(("bom" = Option<bool>, Query, description = "byte-order mark first")), responses(
+    (status = 200, content_type = "text/csv"), (status = 404, body = Problem),
+))]
+pub async fn roster_csv(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: Query,
+) -> Result<HttpResponse, AppError> {
+    let mut f = Fields::new();
+    let bom = bom(&query, &mut f);
+    f.finish()?;
+    let (id, s) = (path.into_inner(), state.clone());
+    let (session, course) = db::run(&state.pool, move |conn| {
+        service::staff_session(conn, &s.learning.courses, &user, &id)
+    })
+    .await?;
+    let pool = state.pool.clone();
+    let body = stream_blocking("roster csv", move |out| {
+        service::roster_csv(&mut *pool.get()?, &course, &session.id, out, bom)
+    });
+    Ok(streamed(body, "text/csv; charset=utf-8", "inscrits.csv"))
+}
+
+/// The same roster as an Excel workbook.
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/report.xlsx", tag = "reports", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), (status = 404, body = Problem),
+))]
+pub async fn roster_xlsx(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (id, s) = (path.into_inner(), state.clone());
+    let (session, course) = db::run(&state.pool, move |conn| {
+        service::staff_session(conn, &s.learning.courses, &user, &id)
+    })
+    .await?;
+    let pool = state.pool.clone();
+    let body = stream_blocking("roster xlsx", move |out| {
+        service::roster_xlsx(&mut *pool.get()?, &course, &session.id, out)
+    });
+    Ok(streamed(
+        body,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "inscrits.xlsx",
+    ))
+}
+
+/// A session at a glance (its organisation's staff).
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/dashboard", tag = "reports", security(("bearer" = [])), responses(
+    (status = 200, body = Dashboard), (status = 404, body = Problem),
+))]
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (id, s) = (path.into_inner(), state.clone());
+    let figures = db::run(&state.pool, move |conn| {
+        let (session, course) = service::staff_session(conn, &s.learning.courses, &user, &id)?;
+        let now = Utc::now().naive_utc();
+        Ok(service::dashboard(conn, &course, &session.id, now)?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(figures))
+}
+
+/// The participants who completed the training body's DPC sessions over `from`..`to`
+/// (inclusive; default: the current year), for its declarations.
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/dpc-declarations.csv", tag = "reports", security(("bearer" = [])), params(
+    ("from" = Option<String>, Query, description = "AAAA-MM-JJ"), ("to" = Option<String>, Query, description = "AAAA-MM-JJ"), ("bom" = Option<bool>, Query),
+), responses((status = 200, content_type = "text/csv"), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn dpc_declarations(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: Query,
+) -> Result<HttpResponse, AppError> {
+    let today = Utc::now().date_naive();
+    let mut f = Fields::new();
+    let from = f
+        .optional("from", query.get("from").map(String::as_str), date)
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("a date"));
+    let to = f
+        .optional("to", query.get("to").map(String::as_str), date)
+        .unwrap_or(today);
+    if to < from {
+        f.error("to", "la fin précède le début");
+    }
+    let bom = bom(&query, &mut f);
+    f.finish()?;
+    let (id, s) = (path.into_inner(), state.clone());
+    let sessions = db::run(&state.pool, move |conn| {
+        service::staff_sessions(conn, &s.learning.courses, &user, &id, CourseKind::Dpc)
+    })
+    .await?;
+    let pool = state.pool.clone();
+    let body = stream_blocking("dpc declarations", move |out| {
+        service::dpc_declarations(&mut *pool.get()?, &sessions, from, to, out, bom)
+    });
+    Ok(streamed(
+        body,
+        "text/csv; charset=utf-8",
+        "declarations-dpc.csv",
+    ))
+}
+
+/// The QVT module's validation per student, for the curriculum's records (a university's
+/// or a nursing school's staff); `academic_year` keeps one year's sessions.
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/promotion.csv", tag = "reports", security(("bearer" = [])), params(
+    ("academic_year" = Option<String>, Query, description = "2026-2027"), ("bom" = Option<bool>, Query),
+), responses((status = 200, content_type = "text/csv"), (status = 404, body = Problem)))]
+pub async fn promotion(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: Query,
+) -> Result<HttpResponse, AppError> {
+    let mut f = Fields::new();
+    let bom = bom(&query, &mut f);
+    f.finish()?;
+    let year = query.get("academic_year").cloned();
+    let (id, s) = (path.into_inner(), state.clone());
+    let sessions = db::run(&state.pool, move |conn| {
+        let sessions = service::staff_sessions(
+            conn,
+            &s.learning.courses,
+            &user,
+            &id,
+            CourseKind::InitialModule,
+        )?;
+        Ok(sessions
+            .into_iter()
+            .filter(|(session, _)| year.is_none() || session.academic_year == year)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let pool = state.pool.clone();
+    let body = stream_blocking("promotion", move |out| {
+        service::promotion(&mut *pool.get()?, &sessions, out, bom)
+    });
+    Ok(streamed(
+        body,
+        "text/csv; charset=utf-8",
+        "promotion-module-qvt.csv",
+    ))
+}
+
+fn day_of(query: &Query) -> Result<NaiveDate, AppError> {
+    let mut f = Fields::new();
+    let day = f.optional("date", query.get("date").map(String::as_str), date);
+    f.finish()?;
+    Ok(day.unwrap_or_else(|| Utc::now().date_naive()))
+}
+
+/// The caller's DPC record over the period a date counts for (default: today).
+#[utoipa::path(get, path = "/api/v1/me/dpc", tag = "reports", security(("bearer" = [])), params(("date" = Option<String>, Query, description = "AAAA-MM-JJ")), responses(
+    (status = 200, body = DpcRecord), (status = 404, body = Problem),
+))]
+pub async fn my_dpc(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query,
+) -> Result<HttpResponse, AppError> {
+    let day = day_of(&query)?;
+    let record = db::run(&state.pool, move |conn| service::my_dpc(conn, &user, day)).await?;
+    Ok(HttpResponse::Ok().json(record))
+}
+
+/// The same record as a PDF, to attach to one's DPC traceability document.
+#[utoipa::path(get, path = "/api/v1/me/dpc.pdf", tag = "reports", security(("bearer" = [])), responses(
+    (status = 200, content_type = "application/pdf"), (status = 404, body = Problem),
+))]
+pub async fn my_dpc_pdf(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: Query,
+) -> Result<HttpResponse, AppError> {
+    let day = day_of(&query)?;
+    let body = db::run(&state.pool, move |conn| {
+        let record = service::my_dpc(conn, &user, day)?;
+        let account = identity::account(conn, &user.id)?;
+        Ok(dpc::pdf(&account.full_name, &record)?)
+    })
+    .await?;
+    Ok(attachment(body, "application/pdf", "parcours-dpc.pdf"))
+}
