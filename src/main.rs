@@ -27,7 +27,11 @@ enum Command {
     ///
     /// With no configuration this uses an embedded SQLite database at
     /// data/qvt-campus.sqlite3 and writes outgoing mail as .eml files into data/outbox/.
-    Serve,
+    Serve {
+        /// Seed demo organisations, sessions and one account per role (printed at start).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations to DATABASE_URL and exit.
     Migrate,
     /// Outgoing mail: check the configured transport.
@@ -94,7 +98,7 @@ fn main() -> anyhow::Result<()> {
     let settings = Settings::from_env().context("invalid configuration")?;
     telemetry::init(&settings.log_format);
     match cli.command {
-        Command::Serve => serve(settings),
+        Command::Serve { demo } => serve(settings, demo),
         Command::Migrate => {
             let pool = db::connect(&settings.database)?;
             let applied = db::migrate(&mut *pool.get()?)?;
@@ -223,8 +227,21 @@ fn pool_kind(settings: &Settings) -> &'static str {
 }
 
 #[actix_web::main]
-async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let app = Application::build(settings).await?;
+async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    let app = Application::build(settings.clone()).await?;
+    if demo {
+        let pool = db::connect(&settings.database)?;
+        let seeded =
+            tokio::task::spawn_blocking(move || qvt_campus::demo::seed(&pool, &settings)).await??;
+        println!(
+            "Démo {} — comptes (mot de passe : {}) :",
+            if seeded { "créée" } else { "déjà en place" },
+            qvt_campus::demo::PASSWORD
+        );
+        for (role, email) in qvt_campus::demo::ACCOUNTS {
+            println!("  {email:<36} {role}");
+        }
+    }
     tracing::info!(port = app.port(), "qvt-campus is listening");
     app.run_until_stopped().await?;
     tracing::info!("qvt-campus stopped");

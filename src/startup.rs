@@ -23,6 +23,7 @@ use crate::identity::{self, tokens::KeyRing};
 use crate::learning::{self, Learning};
 use crate::mail;
 use crate::ops::{health, openapi};
+use crate::pages;
 use crate::quiz;
 use crate::reports;
 use crate::templates::Templates;
@@ -166,6 +167,7 @@ impl Application {
                         .configure(reports::routes::configure)
                         .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
                 )
+                .configure(pages::configure)
                 .configure(extra_routes.clone())
                 .default_service(web::to(http::not_found))
         })

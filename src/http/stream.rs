@@ -58,7 +58,11 @@ pub fn stream_blocking(
             tx: tx.clone(),
             buffer: Vec::with_capacity(CHUNK),
         };
-        let result = produce(&mut out).and_then(|()| Ok(out.flush()?));
+        // A panic must not end the body cleanly: the client would keep a truncated file.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            produce(&mut out).and_then(|()| Ok(out.flush()?))
+        }))
+        .unwrap_or_else(|_| Err(anyhow::anyhow!("the producer panicked")));
         if let Err(e) = result {
             tracing::warn!(stream = name, error = %format!("{e:#}"), "streamed response interrupted");
             let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));

@@ -69,6 +69,26 @@ fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     Err(AppError::unauthorized("Connexion requise."))
 }
 
+/// The active account an access token stands for.
+pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
+    let claims = state
+        .keys
+        .verify_access(token)
+        .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
+    let account = db::run(&state.pool, move |conn| {
+        Ok(store::account(conn, &claims.sub).optional()?)
+    })
+    .await?;
+    match account {
+        Some(a) if a.is_active() => Ok(CurrentUser {
+            id: a.id,
+            email: a.email,
+            is_platform_admin: a.is_platform_admin,
+        }),
+        _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
+    }
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -79,22 +99,7 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
-            let claims = state
-                .keys
-                .verify_access(&token?)
-                .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
-            let account = db::run(&state.pool, move |conn| {
-                Ok(store::account(conn, &claims.sub).optional()?)
-            })
-            .await?;
-            match account {
-                Some(a) if a.is_active() => Ok(CurrentUser {
-                    id: a.id,
-                    email: a.email,
-                    is_platform_admin: a.is_platform_admin,
-                }),
-                _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
-            }
+            user_of_token(&state, &token?).await
         })
     }
 }

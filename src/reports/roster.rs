@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::store;
-use crate::catalog::model::{Course, QuizRole};
-use crate::db::DbConn;
+use crate::catalog::model::{Course, CourseKind, QuizRole};
+use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{Enrolment, ACTIVE};
 use crate::identity::store::Account;
 use crate::quiz::service::{summary, Scored};
@@ -85,7 +85,10 @@ pub fn lines(
     let mut certificates = group(
         store::certificates_of(conn, &ids)?
             .into_iter()
-            .filter(|(_, _, kind, _, _)| kind == course.kind.code())
+            // A DU's record (`du_record`) is issued after its attestation: the newest stands.
+            .filter(|(_, _, kind, _, _)| {
+                kind == course.kind.code() || (course.kind == CourseKind::Du && kind == "du_record")
+            })
             .map(|(id, code, _, issued, revoked)| (id, (issued, code, revoked)))
             .collect(),
     );
@@ -147,22 +150,27 @@ pub fn lines(
         .collect())
 }
 
-/// Calls `each` with the lines of every page of the session, in enrolment-id order.
+/// Calls `each` with the lines of every page of the session, in enrolment-id order. A
+/// connection is held only while a page is read, never while a slow client takes it.
 pub fn for_each_page(
-    conn: &mut DbConn,
+    pool: &Pool,
     course: &Course,
     session_id: &str,
     mut each: impl FnMut(Vec<RosterLine>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut after = String::new();
     loop {
-        let page = store::page(conn, session_id, &after)?;
-        let Some((last, _)) = page.last() else {
-            return Ok(());
+        let (lines, full) = {
+            let mut conn = pool.get()?;
+            let page = store::page(&mut conn, session_id, &after)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            after = last.id.clone();
+            let full = page.len() as i64 == store::PAGE;
+            (lines(&mut conn, course, page)?, full)
         };
-        after = last.id.clone();
-        let full = page.len() as i64 == store::PAGE;
-        each(lines(conn, course, page)?)?;
+        each(lines)?;
         if !full {
             return Ok(());
         }

@@ -45,7 +45,10 @@ fn bom(query: &Query, f: &mut Fields) -> bool {
 }
 
 fn date(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "date AAAA-MM-JJ attendue".into())
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|d| (2000..=2100).contains(&d.year()))
+        .ok_or_else(|| "date AAAA-MM-JJ attendue (entre 2000 et 2100)".into())
 }
 
 fn streamed(
@@ -82,7 +85,7 @@ pub async fn roster_csv(
     .await?;
     let pool = state.pool.clone();
     let body = stream_blocking("roster csv", move |out| {
-        service::roster_csv(&mut *pool.get()?, &course, &session.id, out, bom)
+        service::roster_csv(&pool, &course, &session.id, out, bom)
     });
     Ok(streamed(body, "text/csv; charset=utf-8", "inscrits.csv"))
 }
@@ -103,7 +106,7 @@ pub async fn roster_xlsx(
     .await?;
     let pool = state.pool.clone();
     let body = stream_blocking("roster xlsx", move |out| {
-        service::roster_xlsx(&mut *pool.get()?, &course, &session.id, out)
+        service::roster_xlsx(&pool, &course, &session.id, out)
     });
     Ok(streamed(
         body,
@@ -122,12 +125,15 @@ pub async fn dashboard(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
-    let figures = db::run(&state.pool, move |conn| {
-        let (session, course) = service::staff_session(conn, &s.learning.courses, &user, &id)?;
-        let now = Utc::now().naive_utc();
-        Ok(service::dashboard(conn, &course, &session.id, now)?)
+    let (session, course) = db::run(&state.pool, move |conn| {
+        service::staff_session(conn, &s.learning.courses, &user, &id)
     })
     .await?;
+    let pool = state.pool.clone();
+    let figures =
+        web::block(move || service::dashboard(&pool, &course, &session.id, Utc::now().naive_utc()))
+            .await
+            .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))??;
     Ok(HttpResponse::Ok().json(figures))
 }
 
@@ -162,7 +168,7 @@ pub async fn dpc_declarations(
     .await?;
     let pool = state.pool.clone();
     let body = stream_blocking("dpc declarations", move |out| {
-        service::dpc_declarations(&mut *pool.get()?, &sessions, from, to, out, bom)
+        service::dpc_declarations(&pool, &sessions, from, to, out, bom)
     });
     Ok(streamed(
         body,
@@ -203,7 +209,7 @@ pub async fn promotion(
     .await?;
     let pool = state.pool.clone();
     let body = stream_blocking("promotion", move |out| {
-        service::promotion(&mut *pool.get()?, &sessions, out, bom)
+        service::promotion(&pool, &sessions, out, bom)
     });
     Ok(streamed(
         body,

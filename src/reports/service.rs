@@ -13,7 +13,7 @@ use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, CourseKind};
 use crate::certificates::store as certificates;
-use crate::db::DbConn;
+use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
 use crate::identity::auth::{require_staff, CurrentUser};
@@ -116,7 +116,7 @@ pub fn roster_cells(line: &RosterLine) -> Vec<String> {
 }
 
 pub fn roster_csv(
-    conn: &mut DbConn,
+    pool: &Pool,
     course: &Course,
     session_id: &str,
     out: impl Write,
@@ -124,7 +124,7 @@ pub fn roster_csv(
 ) -> anyhow::Result<()> {
     let mut csv = Csv::new(out, bom)?;
     csv.row(&ROSTER_HEADER)?;
-    roster::for_each_page(conn, course, session_id, |lines| {
+    roster::for_each_page(pool, course, session_id, |lines| {
         for line in &lines {
             csv.row(&roster_cells(line))?;
         }
@@ -135,13 +135,13 @@ pub fn roster_csv(
 }
 
 pub fn dashboard(
-    conn: &mut DbConn,
+    pool: &Pool,
     course: &Course,
     session_id: &str,
     now: NaiveDateTime,
 ) -> anyhow::Result<Dashboard> {
     let mut builder = DashboardBuilder::default();
-    roster::for_each_page(conn, course, session_id, |lines| {
+    roster::for_each_page(pool, course, session_id, |lines| {
         lines.iter().for_each(|l| builder.add(l, now));
         Ok(())
     })?;
@@ -151,7 +151,7 @@ pub fn dashboard(
 /// The participants who completed the training body's DPC sessions in [from, to]: the
 /// list an ODPC declares to the national agency.
 pub fn dpc_declarations(
-    conn: &mut DbConn,
+    pool: &Pool,
     sessions: &[(Session, Arc<Course>)],
     from: NaiveDate,
     to: NaiveDate,
@@ -173,14 +173,17 @@ pub fn dpc_declarations(
         "Achevé le",
         "Temps de connexion (min)",
     ])?;
+    let end = to
+        .checked_add_days(chrono::Days::new(1))
+        .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
     let (from, to) = (
         from.and_time(chrono::NaiveTime::MIN),
-        (to + chrono::Duration::days(1)).and_time(chrono::NaiveTime::MIN),
+        end.and_time(chrono::NaiveTime::MIN),
     );
     for (session, course) in sessions {
         let mut after = String::new();
         loop {
-            let page = store::completed_page(conn, &session.id, from, to, &after)?;
+            let page = store::completed_page(&mut *pool.get()?, &session.id, from, to, &after)?;
             let Some((last, ..)) = page.last() else { break };
             after = last.id.clone();
             let full = page.len() as i64 == store::PAGE;
@@ -217,7 +220,7 @@ pub fn dpc_declarations(
 
 /// QVT module validation per student, for the curriculum's records.
 pub fn promotion(
-    conn: &mut DbConn,
+    pool: &Pool,
     sessions: &[(Session, Arc<Course>)],
     out: impl Write,
     bom: bool,
@@ -235,7 +238,7 @@ pub fn promotion(
         "Score (%)",
     ])?;
     for (session, course) in sessions {
-        roster::for_each_page(conn, course, &session.id, |lines| {
+        roster::for_each_page(pool, course, &session.id, |lines| {
             for line in lines.iter().filter(|l| l.status == enrolment_store::ACTIVE) {
                 csv.row(&[
                     session.academic_year.clone().unwrap_or_default(),
@@ -252,7 +255,7 @@ pub fn promotion(
                     .into(),
                     line.completed_at
                         .map_or(String::new(), |d| d.date().to_string()),
-                    percent(line.post_test.or(line.final_score)),
+                    percent(line.final_score.or(line.post_test)),
                 ])?;
             }
             Ok(())
@@ -284,7 +287,7 @@ pub fn my_dpc(
 /// The roster as an Excel workbook: rows go to a temporary file as they come (constant
 /// memory), the workbook is then written out.
 pub fn roster_xlsx(
-    conn: &mut DbConn,
+    pool: &Pool,
     course: &Course,
     session_id: &str,
     out: impl Write + Send,
@@ -300,7 +303,7 @@ pub fn roster_xlsx(
         sheet.write_string_with_format(0, col as u16, *title, &bold)?;
     }
     let mut row = 0u32;
-    roster::for_each_page(conn, course, session_id, |lines| {
+    roster::for_each_page(pool, course, session_id, |lines| {
         for line in &lines {
             row += 1;
             for (col, text) in roster_cells(line).into_iter().enumerate() {

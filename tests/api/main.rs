@@ -2,6 +2,7 @@
 //! default; PostgreSQL when `TEST_DATABASE_URL=postgres://…`, as `scripts/test` does),
 //! spoken to over HTTP.
 
+mod browser;
 mod catalog;
 mod certificates;
 mod du;

@@ -17,23 +17,23 @@ use crate::startup::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    email: Option<String>,
+    pub email: Option<String>,
     /// At least 12 characters.
-    password: Option<String>,
-    full_name: Option<String>,
+    pub password: Option<String>,
+    pub full_name: Option<String>,
     /// `medecin`, `infirmier`, `pharmacien`, `chirurgien_dentiste`, `sage_femme`, … `etudiant`.
-    profession: Option<String>,
+    pub profession: Option<String>,
     /// 11 digits with a Luhn key.
-    rpps: Option<String>,
+    pub rpps: Option<String>,
     /// 9 digits.
-    adeli: Option<String>,
-    student_number: Option<String>,
+    pub adeli: Option<String>,
+    pub student_number: Option<String>,
     /// `liberal`, `salarie`, `mixte`, `service_sante_armees`.
-    mode_exercice: Option<String>,
+    pub mode_exercice: Option<String>,
 }
 
 impl RegisterRequest {
-    fn parse(self) -> Result<NewAccount, AppError> {
+    pub fn parse(self) -> Result<NewAccount, AppError> {
         let mut f = Fields::new();
         let email = f.required("email", self.email.as_deref(), Email::parse);
         let password = f.required("password", self.password.as_deref(), Password::parse);

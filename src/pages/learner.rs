@@ -1,0 +1,495 @@
+//! A signed-in learner's pages: the dashboard (courses, next step, certificates),
+//! enrolling, the lesson reader, and a quiz from start to result.
+
+use std::collections::BTreeMap;
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::Visitor;
+use super::{error_page, redirect, render};
+use crate::certificates::service as certificates;
+use crate::db;
+use crate::enrolment::service::{self as enrolment_service, Enroller};
+use crate::enrolment::store as enrolment_store;
+use crate::error::AppError;
+use crate::learning::service as learning;
+use crate::quiz::paper::{ItemView, QuestionView};
+use crate::quiz::service as quiz;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/tableau-de-bord").get(dashboard))
+        .service(web::resource("/sessions/{id}/inscription").post(enrol))
+        .service(web::resource("/apprendre/{enrolment}").get(next_step))
+        .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}").get(lesson))
+        .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}/terminer").post(complete))
+        .service(web::resource("/apprendre/{enrolment}/quiz/{quiz}").post(start_quiz))
+        .service(web::resource("/tentatives/{id}").get(attempt))
+        .service(web::resource("/tentatives/{id}/enregistrer").post(save))
+        .service(web::resource("/tentatives/{id}/rendre").post(submit));
+}
+
+/// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
+/// an error page.
+async fn page<F, Fut>(state: web::Data<AppState>, visitor: Visitor, work: F) -> HttpResponse
+where
+    F: FnOnce(web::Data<AppState>, crate::identity::auth::CurrentUser, Visitor) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
+{
+    let Some(user) = visitor.user.clone() else {
+        return redirect("/connexion");
+    };
+    let s = state.clone();
+    let v = Visitor {
+        user: visitor.user.clone(),
+        name: visitor.name.clone(),
+        csrf: visitor.csrf.clone(),
+    };
+    match work(s, user, v).await {
+        Ok(response) => response,
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    page(state, visitor, |state, user, visitor| async move {
+        let s = state.clone();
+        let (courses, mine) = db::run(&state.pool, move |conn| {
+            let mut courses = Vec::new();
+            for (enrolment, session) in enrolment_store::enrolments_of_account(conn, &user.id)? {
+                if enrolment.status != enrolment_store::ACTIVE {
+                    continue;
+                }
+                let progress = learning::progress(conn, &s.pool, &s.learning, &user, &enrolment.id)?;
+                let next = progress
+                    .lessons
+                    .iter()
+                    .find(|l| l.state != "completed")
+                    .map(|l| json!({ "title": l.title, "href": format!("/apprendre/{}/lecons/{}", enrolment.id, l.lesson_id) }));
+                let quizzes: Vec<Value> = progress
+                    .quizzes
+                    .iter()
+                    .map(|q| json!({ "title": q.title, "passed": q.state == "passed", "required": q.required,
+                                     "action": format!("/apprendre/{}/quiz/{}", enrolment.id, q.quiz_id) }))
+                    .collect();
+                courses.push(json!({
+                    "enrolment": enrolment.id, "title": session.title, "percent": progress.percent,
+                    "completed": progress.completed, "missing": progress.missing, "next": next,
+                    "quizzes": quizzes, "minutes": progress.active_seconds / 60,
+                }));
+            }
+            let mine = certificates::mine(conn, &s.settings.public_url, &user)?;
+            Ok((courses, mine))
+        })
+        .await?;
+        let certificates: Vec<Value> = mine
+            .iter()
+            .map(|c| json!({
+                "title": c.attested.course.title, "code": c.code, "valid": c.status == "valid",
+                "pdf": format!("/api/v1/certificates/{}.pdf", c.id), "html": format!("/api/v1/certificates/{}.html", c.id),
+                "verify": c.verify_url, "issued_on": c.issued_at.format("%d/%m/%Y").to_string(),
+            }))
+            .collect();
+        render(
+            &state,
+            &visitor,
+            "tableau-de-bord",
+            "Mon tableau de bord",
+            json!({ "courses": courses, "certificates": certificates }),
+        )
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct EnrolForm {
+    csrf: String,
+    #[serde(default)]
+    key: String,
+}
+
+async fn enrol(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<EnrolForm>,
+) -> HttpResponse {
+    let session_id = path.into_inner();
+    let form = form.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) if visitor.user.is_none() => {
+            let _ = e;
+            return redirect("/connexion");
+        }
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let key = form.key.trim().to_owned();
+    let enrolled = db::run(&state.pool, move |conn| {
+        let key = (!key.is_empty()).then_some(key.as_str());
+        enrolment_service::enrol(conn, &user, &session_id, Enroller::Learner { key })
+    })
+    .await;
+    match enrolled {
+        Ok(enrolment) => redirect(&format!("/apprendre/{}", enrolment.id)),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+/// Where the learner takes up the course: the first lesson not done.
+async fn next_step(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    page(state, visitor, |state, user, _| async move {
+        let s = state.clone();
+        let progress = db::run(&state.pool, move |conn| {
+            learning::progress(conn, &s.pool, &s.learning, &user, &id)
+        })
+        .await?;
+        let lesson = progress
+            .lessons
+            .iter()
+            .find(|l| l.state != "completed")
+            .or(progress.lessons.first());
+        Ok(match lesson {
+            Some(l) => redirect(&format!(
+                "/apprendre/{}/lecons/{}",
+                progress.enrolment_id, l.lesson_id
+            )),
+            None => redirect("/tableau-de-bord"),
+        })
+    })
+    .await
+}
+
+async fn lesson(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (enrolment_id, lesson_id) = path.into_inner();
+    page(state, visitor, |state, user, visitor| async move {
+        let s = state.clone();
+        let (lesson, progress) = db::run(&state.pool, move |conn| {
+            let lesson = learning::open_lesson(conn, &s.learning, &user, &enrolment_id, &lesson_id)?;
+            let progress = learning::progress(conn, &s.pool, &s.learning, &user, &enrolment_id)?;
+            Ok((lesson, progress))
+        })
+        .await?;
+        let index = progress
+            .lessons
+            .iter()
+            .position(|l| l.lesson_id == lesson.lesson_id)
+            .unwrap_or(0);
+        let href = |i: usize| {
+            progress.lessons.get(i).map(|l| {
+                format!("/apprendre/{}/lecons/{}", progress.enrolment_id, l.lesson_id)
+            })
+        };
+        let outline: Vec<Value> = progress
+            .lessons
+            .iter()
+            .map(|l| json!({ "title": l.title, "state": l.state, "current": l.lesson_id == lesson.lesson_id,
+                             "href": format!("/apprendre/{}/lecons/{}", progress.enrolment_id, l.lesson_id) }))
+            .collect();
+        render(
+            &state,
+            &visitor,
+            "lecon",
+            &lesson.title.clone(),
+            json!({
+                "enrolment": progress.enrolment_id, "lesson": lesson, "outline": outline,
+                "percent": progress.percent,
+                "previous": index.checked_sub(1).and_then(href), "next": href(index + 1),
+                "complete_action": format!("/apprendre/{}/lecons/{}/terminer", progress.enrolment_id, lesson.lesson_id),
+                "heartbeat": format!("/api/v1/enrolments/{}/lessons/{}/heartbeat", progress.enrolment_id, lesson.lesson_id),
+            }),
+        )
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn complete(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (enrolment_id, lesson_id) = path.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let s = state.clone();
+    let (e, l) = (enrolment_id.clone(), lesson_id.clone());
+    let done = db::run(&state.pool, move |conn| {
+        learning::complete_lesson(conn, &s.pool, &s.learning, &user, &e, &l)?;
+        learning::progress(conn, &s.pool, &s.learning, &user, &e)
+    })
+    .await;
+    match done {
+        Ok(progress) => {
+            let position = progress
+                .lessons
+                .iter()
+                .position(|x| x.lesson_id == lesson_id);
+            match position.and_then(|i| progress.lessons.get(i + 1)) {
+                Some(next) => redirect(&format!(
+                    "/apprendre/{enrolment_id}/lecons/{}",
+                    next.lesson_id
+                )),
+                None => redirect("/tableau-de-bord"),
+            }
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+async fn start_quiz(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (enrolment_id, quiz_id) = path.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let s = state.clone();
+    let started = db::run(&state.pool, move |conn| {
+        quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
+    })
+    .await;
+    match started {
+        Ok((view, _)) => redirect(&format!("/tentatives/{}", view.id)),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+/// A question as form fields (the names the form parser below reads back).
+fn question_fields(q: &QuestionView, answers: &BTreeMap<String, Value>) -> Value {
+    let given = answers.get(&q.id);
+    let chosen = |label: &str| match given {
+        Some(Value::String(s)) => s == label,
+        Some(Value::Array(a)) => a.iter().any(|v| v == label),
+        _ => false,
+    };
+    let options = |list: &Option<Vec<crate::quiz::paper::OptionView>>| -> Vec<Value> {
+        list.iter()
+            .flatten()
+            .map(|o| json!({ "id": o.id, "text": o.text, "checked": chosen(&o.id) }))
+            .collect()
+    };
+    let mut view = json!({
+        "id": q.id, "prompt": q.prompt, "points": q.points, "type": q.kind,
+        "single": q.kind == "single_choice", "multiple": q.kind == "multiple_choice",
+        "true_false": q.kind == "true_false", "numeric": q.kind == "numeric",
+        "matching": q.kind == "matching", "ordering": q.kind == "ordering",
+        "choices": options(&q.choices),
+        "is_true": given == Some(&Value::Bool(true)), "is_false": given == Some(&Value::Bool(false)),
+        "number": given.and_then(Value::as_f64).map(|n| n.to_string()).unwrap_or_default(),
+    });
+    if let (Some(left), Some(right)) = (&q.left, &q.right) {
+        view["pairs"] = left
+            .iter()
+            .map(|l| {
+                let picked = given.and_then(|g| g.get(&l.id)).and_then(Value::as_str);
+                json!({ "id": l.id, "text": l.text,
+                        "options": right.iter().map(|r| json!({ "id": r.id, "text": r.text, "selected": picked == Some(r.id.as_str()) })).collect::<Vec<_>>() })
+            })
+            .collect();
+    }
+    if let Some(items) = &q.items {
+        let order: Vec<&str> = given
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        view["positions"] = (0..items.len())
+            .map(|i| {
+                json!({ "rank": i + 1,
+                        "options": items.iter().map(|it| json!({ "id": it.id, "text": it.text, "selected": order.get(i) == Some(&it.id.as_str()) })).collect::<Vec<_>>() })
+            })
+            .collect();
+    }
+    view
+}
+
+async fn attempt(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    page(state, visitor, |state, user, visitor| async move {
+        let s = state.clone();
+        let view = db::run(&state.pool, move |conn| quiz::show(conn, &s.learning, &user, &id)).await?;
+        let items: Vec<Value> = view
+            .items
+            .iter()
+            .map(|item| match item {
+                ItemView::Question(q) => json!({ "questions": [question_fields(q, &view.answers)] }),
+                ItemView::Vignette { title, case_html, questions, .. } => json!({
+                    "vignette": title, "case_html": case_html,
+                    "questions": questions.iter().map(|q| question_fields(q, &view.answers)).collect::<Vec<_>>(),
+                }),
+            })
+            .collect();
+        let paper = questions_of(&view.items);
+        let prompt = |id: &str| {
+            paper
+                .iter()
+                .find(|q| q.id == id)
+                .map_or(String::new(), |q| q.prompt.clone())
+        };
+        let result = view.result.as_ref().map(|r| {
+            json!({
+                "percent": format!("{:.1}", r.percent).replace('.', ","), "passed": r.passed,
+                "pass_mark": r.pass_mark, "auto": r.auto_submitted,
+                "questions": r.questions.as_ref().map(|qs| qs.iter().map(|f| json!({
+                    "prompt": prompt(&f.id), "correct": f.correct, "feedback": f.feedback,
+                })).collect::<Vec<_>>()),
+            })
+        });
+        render(
+            &state,
+            &visitor,
+            "quiz",
+            &view.quiz_title.clone(),
+            json!({
+                "attempt": view.id, "title": view.quiz_title, "number": view.number,
+                "open": view.status == "open", "items": items, "result": result,
+                "deadline": view.deadline.map(|d| d.and_utc().to_rfc3339()),
+                "enrolment": view.enrolment_id,
+            }),
+        )
+    })
+    .await
+}
+
+/// Reads the quiz form back into answers: `q.<id>` for one value (repeated for several
+/// choices), `q.<id>.<left>` for matching, `q.<id>.rank.<n>` for ordering; empty fields
+/// are unanswered. Types follow the paper, so "12,5" is a number and "true" a boolean.
+fn answers_of(form: &[(String, String)], paper: &[QuestionView]) -> BTreeMap<String, Value> {
+    let mut answers = BTreeMap::new();
+    for q in paper {
+        let prefix = format!("q.{}", q.id);
+        let values: Vec<(&str, &str)> = form
+            .iter()
+            .filter_map(|(k, v)| {
+                let rest = k.strip_prefix(&prefix)?;
+                (rest.is_empty() || rest.starts_with('.')).then_some((rest, v.as_str()))
+            })
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let answer = match q.kind {
+            "multiple_choice" => Value::Array(values.iter().map(|(_, v)| json!(v)).collect()),
+            "true_false" => json!(values[0].1 == "true"),
+            "numeric" => values[0]
+                .1
+                .trim()
+                .replace(',', ".")
+                .parse::<f64>()
+                .map_or_else(|_| json!(values[0].1), |n| json!(n)),
+            "matching" => Value::Object(
+                values
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix('.')?.to_owned(), json!(v))))
+                    .collect(),
+            ),
+            "ordering" => {
+                let mut ranked: Vec<(usize, &str)> = values
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.strip_prefix(".rank.")?.parse().ok()?, *v)))
+                    .collect();
+                ranked.sort();
+                Value::Array(ranked.into_iter().map(|(_, v)| json!(v)).collect())
+            }
+            _ => json!(values[0].1),
+        };
+        answers.insert(q.id.clone(), answer);
+    }
+    answers
+}
+
+fn questions_of(items: &[ItemView]) -> Vec<QuestionView> {
+    items
+        .iter()
+        .flat_map(|item| match item {
+            ItemView::Question(q) => vec![q.clone()],
+            ItemView::Vignette { questions, .. } => questions.clone(),
+        })
+        .collect()
+}
+
+fn csrf_of(form: &[(String, String)]) -> &str {
+    form.iter()
+        .find(|(k, _)| k == "csrf")
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// Autosave from the page's script: the form as it stands.
+async fn save(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let user = visitor.for_form(csrf_of(&form))?.clone();
+    let (id, s) = (path.into_inner(), state.clone());
+    let form = form.into_inner();
+    db::run(&state.pool, move |conn| {
+        let view = quiz::show(conn, &s.learning, &user, &id)?;
+        let answers = answers_of(&form, &questions_of(&view.items));
+        quiz::save(conn, &s.learning, &user, &id, &answers)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn submit(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let user = match visitor.for_form(csrf_of(&form)) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let (id, s) = (path.into_inner(), state.clone());
+    let form = form.into_inner();
+    let target = format!("/tentatives/{id}");
+    let done = db::run(&state.pool, move |conn| {
+        let view = quiz::show(conn, &s.learning, &user, &id)?;
+        let answers = answers_of(&form, &questions_of(&view.items));
+        let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
+        quiz::submit(
+            conn,
+            &s.learning,
+            &user,
+            &id,
+            None,
+            &quiz::request_hash(&body),
+            Some(answers),
+        )
+    })
+    .await;
+    match done {
+        Ok(_) => redirect(&target),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}

@@ -1,0 +1,97 @@
+//! Server-rendered pages in French (handlebars `templates/pages/`, layout in
+//! `templates/partials/`), for students between lectures and practitioners between
+//! patients, often on a phone. No front-end build: a stylesheet served under a content
+//! hash, and a few lines of script where a page needs them (heartbeats, quiz autosave and
+//! timer). Sign-in keeps the access token in an HttpOnly, SameSite cookie; every form that
+//! changes something carries the CSRF token of the session.
+
+mod learner;
+mod public;
+pub mod session;
+
+use std::sync::LazyLock;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::error::AppError;
+use crate::startup::AppState;
+use session::Visitor;
+
+const CSS: &str = include_str!("../../templates/static/app.css");
+
+/// `/static/app-<hash>.css`: a new stylesheet gets a new address, so browsers may keep
+/// this one for a year.
+pub static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
+    let hash = Sha256::digest(CSS.as_bytes());
+    let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("/static/app-{hex}.css")
+});
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(CSS_PATH.as_str()).get(stylesheet));
+    public::configure(cfg);
+    learner::configure(cfg);
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
+        .body(CSS)
+}
+
+/// Renders `pages/<name>` inside the layout, with what every page needs (title, the
+/// visitor, the CSRF token, the stylesheet).
+pub fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    name: &str,
+    title: &str,
+    mut data: Value,
+) -> Result<HttpResponse, AppError> {
+    data["page_title"] = title.into();
+    data["css"] = CSS_PATH.as_str().into();
+    data["user"] = visitor.user.as_ref().map_or(
+        Value::Null,
+        |u| json!({ "email": u.email, "name": visitor.name }),
+    );
+    data["csrf"] = visitor.csrf.clone().into();
+    let html = state.templates.render(&format!("pages/{name}"), &data)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(html))
+}
+
+/// A page's answer to an error: the same layout, the problem's words.
+pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> HttpResponse {
+    let problem = error.problem();
+    let mut response = render(
+        state,
+        visitor,
+        "erreur",
+        &problem.title,
+        json!({ "title": problem.title, "detail": problem.detail, "errors": problem.errors }),
+    )
+    .unwrap_or_else(|_| HttpResponse::InternalServerError().finish());
+    *response.status_mut() = error.status();
+    response
+}
+
+pub fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+/// Field errors of a problem, keyed by field, for showing them next to each field.
+pub fn field_errors(error: &AppError) -> Value {
+    let mut map = serde_json::Map::new();
+    for e in error.errors() {
+        map.insert(e.field.replace('.', "_"), e.message.clone().into());
+    }
+    Value::Object(map)
+}

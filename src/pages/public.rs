@@ -1,0 +1,442 @@
+//! Pages anyone may see: the catalogue, a course, signing up, confirming the address,
+//! signing in and out, resetting a password.
+
+use std::collections::HashMap;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::{sign_in, sign_out, Visitor};
+use super::{error_page, field_errors, redirect, render};
+use crate::catalog::model::CourseOutline;
+use crate::catalog::store as catalog;
+use crate::db;
+use crate::enrolment::{service as enrolment_service, store as enrolment_store};
+use crate::error::AppError;
+use crate::identity::model::{Email, Password, Profession};
+use crate::identity::routes::auth::RegisterRequest;
+use crate::identity::service;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/").get(home))
+        .service(web::resource("/formations/{slug}").get(course))
+        .service(
+            web::resource("/inscription")
+                .get(sign_up_form)
+                .post(sign_up),
+        )
+        .service(web::resource("/verifier-email").get(verify_email))
+        .service(
+            web::resource("/connexion")
+                .get(sign_in_form)
+                .post(sign_in_post),
+        )
+        .service(web::resource("/deconnexion").post(sign_out_post))
+        .service(
+            web::resource("/mot-de-passe-oublie")
+                .get(reset_request_form)
+                .post(reset_request),
+        )
+        .service(
+            web::resource("/reinitialiser-mot-de-passe")
+                .get(reset_form)
+                .post(reset),
+        );
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "initial_module" => "Module de formation initiale",
+        "dpc" => "Développement professionnel continu",
+        "du" => "Diplôme d'université",
+        _ => "Formation",
+    }
+}
+
+fn hours(h: f64) -> String {
+    if h.fract() == 0.0 {
+        format!("{h:.0} h")
+    } else {
+        format!("{h:.1} h").replace('.', ",")
+    }
+}
+
+async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    let rows = db::run(&state.pool, |conn| Ok(catalog::catalogue(conn)?)).await;
+    let result = rows.and_then(|rows| {
+        let courses: Vec<Value> = rows
+            .into_iter()
+            .map(|v| {
+                json!({
+                    "slug": v.course_slug, "title": v.title, "kind": kind_label(&v.kind),
+                    "hours": hours(f64::from(v.duration_minutes) / 60.0), "lessons": v.lesson_count,
+                })
+            })
+            .collect();
+        render(
+            &state,
+            &visitor,
+            "accueil",
+            "QVT Campus — prendre soin de ceux qui nous soignent",
+            json!({ "courses": courses }),
+        )
+    });
+    result.unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+async fn course(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let slug = path.into_inner();
+    let loaded = db::run(&state.pool, move |conn| {
+        let version = catalog::current_version(conn, &slug)?;
+        let course = version.course()?;
+        let sessions =
+            enrolment_store::public_sessions(conn, enrolment_service::today(), Some(&course.slug))?;
+        Ok((CourseOutline::of(course, version.id), sessions))
+    })
+    .await;
+    let result = loaded.and_then(|(outline, sessions)| {
+        let sessions: Vec<Value> = sessions
+            .iter()
+            .map(|s| {
+                json!({
+                    "id": s.id, "title": s.title, "opens_on": s.opens_on.format("%d/%m/%Y").to_string(),
+                    "closes_on": s.closes_on.format("%d/%m/%Y").to_string(),
+                    "needs_key": s.enrolment_mode == "key",
+                })
+            })
+            .collect();
+        render(
+            &state,
+            &visitor,
+            "formation",
+            &outline.title.clone(),
+            json!({
+                "course": outline, "kind": kind_label(outline.kind.code()),
+                "hours": hours(outline.duration_hours), "sessions": sessions,
+            }),
+        )
+    });
+    result.unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+fn professions() -> Vec<Value> {
+    Profession::ALL
+        .iter()
+        .map(|p| json!({ "code": p.code(), "label": p.label() }))
+        .collect()
+}
+
+async fn sign_up_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    render(
+        &state,
+        &visitor,
+        "inscription",
+        "Créer un compte",
+        json!({
+            "professions": professions(), "errors": {}, "problem": null,
+            "form": { "email": "", "full_name": "", "profession": "", "rpps": "", "adeli": "", "student_number": "" },
+        }),
+    )
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct SignUp {
+    email: String,
+    password: String,
+    full_name: String,
+    profession: String,
+    #[serde(default)]
+    rpps: String,
+    #[serde(default)]
+    adeli: String,
+    #[serde(default)]
+    student_number: String,
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+async fn sign_up(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<SignUp>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let request = RegisterRequest {
+        email: Some(form.email.clone()),
+        password: Some(form.password.clone()),
+        full_name: Some(form.full_name.clone()),
+        profession: Some(form.profession.clone()),
+        rpps: non_empty(&form.rpps),
+        adeli: non_empty(&form.adeli),
+        student_number: non_empty(&form.student_number),
+        mode_exercice: None,
+    };
+    let s = state.clone();
+    let created = async move {
+        let new = request.parse()?;
+        let pool = s.pool.clone();
+        db::run(&pool, move |conn| {
+            service::register(conn, &s.settings.identity, &s.settings.public_url, new)
+        })
+        .await
+    }
+    .await;
+    match created {
+        Ok(_) => render(
+            &state,
+            &visitor,
+            "message",
+            "Vérifiez votre messagerie",
+            json!({ "title": "Vérifiez votre messagerie",
+                    "text": "Votre compte est créé. Ouvrez le lien que nous venons de vous envoyer par courriel pour confirmer votre adresse, puis connectez-vous." }),
+        )
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
+        Err(e) if e.status().is_client_error() => {
+            let mut page = render(
+                &state,
+                &visitor,
+                "inscription",
+                "Créer un compte",
+                json!({
+                    "professions": professions(),
+                    "form": { "email": form.email, "full_name": form.full_name, "profession": form.profession,
+                              "rpps": form.rpps, "adeli": form.adeli, "student_number": form.student_number },
+                    "errors": field_errors(&e),
+                    "problem": e.problem().detail,
+                }),
+            )
+            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *page.status_mut() = e.status();
+            page
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+async fn verify_email(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let token = query.get("jeton").cloned().unwrap_or_default();
+    let verified = db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await;
+    let (title, text) = match verified {
+        Ok(()) => (
+            "Adresse confirmée",
+            "Votre adresse est confirmée : vous pouvez vous connecter.",
+        ),
+        Err(_) => (
+            "Lien invalide",
+            "Ce lien de confirmation est invalide, expiré ou déjà utilisé.",
+        ),
+    };
+    render(
+        &state,
+        &visitor,
+        "message",
+        title,
+        json!({ "title": title, "text": text, "link": "/connexion", "link_text": "Se connecter" }),
+    )
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+async fn sign_in_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    render(
+        &state,
+        &visitor,
+        "connexion",
+        "Se connecter",
+        json!({ "email": "", "problem": null }),
+    )
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct SignIn {
+    email: String,
+    password: String,
+}
+
+async fn sign_in_post(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    req: HttpRequest,
+    form: web::Form<SignIn>,
+) -> HttpResponse {
+    let SignIn { email, password } = form.into_inner();
+    let ip = req
+        .peer_addr()
+        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let s = state.clone();
+    let typed = email.clone();
+    let outcome = async move {
+        let email = Email::parse(&typed).map_err(|m| AppError::invalid("email", m))?;
+        let (pool, k) = (s.pool.clone(), s.clone());
+        let pair = db::run(&pool, move |conn| {
+            service::login(conn, &k.settings.identity, &k.keys, &email, &password, &ip)
+        })
+        .await?;
+        state_account(&s, &pair.access_token)
+    };
+    let s = state.clone();
+    match outcome.await {
+        Ok(account_id) => sign_in(&s, &account_id, "/tableau-de-bord")
+            .unwrap_or_else(|e| error_page(&s, &visitor, &e)),
+        Err(e) if e.status().is_client_error() => {
+            let mut page = render(
+                &state,
+                &visitor,
+                "connexion",
+                "Se connecter",
+                json!({ "email": email, "problem": e.problem().detail.unwrap_or(e.problem().title) }),
+            )
+            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *page.status_mut() = e.status();
+            page
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+/// The account an access token just issued stands for.
+fn state_account(state: &AppState, token: &str) -> Result<String, AppError> {
+    state
+        .keys
+        .verify_access(token)
+        .map(|c| c.sub)
+        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a fresh token does not verify")))
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+async fn sign_out_post(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    if let Err(e) = visitor.for_form(&form.csrf) {
+        return error_page(&state, &visitor, &e);
+    }
+    sign_out(&state).unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+async fn reset_request_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    render(
+        &state,
+        &visitor,
+        "mot-de-passe-oublie",
+        "Mot de passe oublié",
+        json!({}),
+    )
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct ResetRequest {
+    email: String,
+}
+
+async fn reset_request(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<ResetRequest>,
+) -> HttpResponse {
+    let s = state.clone();
+    let email = form.into_inner().email;
+    let done = async move {
+        let email = Email::parse(&email).map_err(|m| AppError::invalid("email", m))?;
+        let pool = s.pool.clone();
+        db::run(&pool, move |conn| {
+            service::request_password_reset(
+                conn,
+                &s.settings.identity,
+                &s.settings.public_url,
+                &email,
+            )
+        })
+        .await
+    }
+    .await;
+    match done {
+        // Same answer whether the address is known or not.
+        Ok(()) => render(
+            &state,
+            &visitor,
+            "message",
+            "Vérifiez votre messagerie",
+            json!({ "title": "Vérifiez votre messagerie",
+                    "text": "Si un compte existe avec cette adresse, un lien pour choisir un nouveau mot de passe vient d'y être envoyé." }),
+        )
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+async fn reset_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let token = query.get("jeton").cloned().unwrap_or_default();
+    render(
+        &state,
+        &visitor,
+        "nouveau-mot-de-passe",
+        "Nouveau mot de passe",
+        json!({ "token": token, "problem": null }),
+    )
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct Reset {
+    token: String,
+    password: String,
+}
+
+async fn reset(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<Reset>,
+) -> HttpResponse {
+    let Reset { token, password } = form.into_inner();
+    let s = state.clone();
+    let typed = token.clone();
+    let done = async move {
+        let password = Password::parse(&password).map_err(|m| AppError::invalid("password", m))?;
+        db::run(&s.pool, move |conn| {
+            service::confirm_password_reset(conn, &typed, &password)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(()) => redirect("/connexion"),
+        Err(e) if e.status().is_client_error() => {
+            let mut page = render(
+                &state,
+                &visitor,
+                "nouveau-mot-de-passe",
+                "Nouveau mot de passe",
+                json!({ "token": token, "problem": e.problem().detail.unwrap_or(e.problem().title) }),
+            )
+            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *page.status_mut() = e.status();
+            page
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}

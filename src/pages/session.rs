@@ -1,0 +1,122 @@
+//! Who is looking at a page: the account behind the access-token cookie, if any, and the
+//! session's CSRF token that forms must send back.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+
+use crate::db;
+use crate::error::AppError;
+use crate::identity::auth::{user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
+use crate::identity::store;
+use crate::identity::tokens::random_token;
+use crate::startup::AppState;
+
+/// How long a page session lasts: a working day. API clients keep short tokens.
+pub const PAGE_SESSION: Duration = Duration::from_secs(8 * 3600);
+
+pub struct Visitor {
+    pub user: Option<CurrentUser>,
+    pub name: String,
+    pub csrf: String,
+}
+
+impl Visitor {
+    /// The user a form acts for: signed in, and the form carries the session's token.
+    pub fn for_form(&self, sent: &str) -> Result<&CurrentUser, AppError> {
+        let user = self
+            .user
+            .as_ref()
+            .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
+        if self.csrf.is_empty() || sent != self.csrf {
+            return Err(AppError::forbidden(
+                "Formulaire expiré : rechargez la page et recommencez.",
+            ));
+        }
+        Ok(user)
+    }
+}
+
+impl FromRequest for Visitor {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned());
+        let csrf = req
+            .cookie(CSRF_COOKIE)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let state =
+                state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
+            let user = match token {
+                Some(token) => user_of_token(&state, &token).await.ok(),
+                None => None,
+            };
+            let name = match &user {
+                Some(u) => {
+                    let id = u.id.clone();
+                    db::run(&state.pool, move |conn| {
+                        Ok(store::account(conn, &id)?.full_name)
+                    })
+                    .await?
+                }
+                None => String::new(),
+            };
+            Ok(Visitor { user, name, csrf })
+        })
+    }
+}
+
+fn cookie(
+    name: &'static str,
+    value: String,
+    secure: bool,
+    max_age: time::Duration,
+) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+fn add(response: &mut HttpResponse, cookie: Cookie<'static>) -> Result<(), AppError> {
+    response
+        .add_cookie(&cookie)
+        .map_err(|e| AppError::internal(anyhow::anyhow!("cookie: {e}")))
+}
+
+/// Signs the account in for pages: its access token and a fresh CSRF token, as cookies.
+pub fn sign_in(state: &AppState, account_id: &str, to: &str) -> Result<HttpResponse, AppError> {
+    let token = state.keys.issue_access(account_id, PAGE_SESSION)?;
+    let secure = state.settings.public_url.starts_with("https://");
+    let age = time::Duration::seconds(PAGE_SESSION.as_secs() as i64);
+    let mut response = super::redirect(to);
+    add(&mut response, cookie(ACCESS_COOKIE, token, secure, age))?;
+    add(
+        &mut response,
+        cookie(CSRF_COOKIE, random_token(), secure, age),
+    )?;
+    Ok(response)
+}
+
+pub fn sign_out(state: &AppState) -> Result<HttpResponse, AppError> {
+    let secure = state.settings.public_url.starts_with("https://");
+    let mut response = super::redirect("/");
+    for name in [ACCESS_COOKIE, CSRF_COOKIE] {
+        add(
+            &mut response,
+            cookie(name, String::new(), secure, time::Duration::ZERO),
+        )?;
+    }
+    Ok(response)
+}

@@ -1,0 +1,342 @@
+//! The pages in a real browser: Debian's Chromium, headless, driven through WebDriver
+//! (`chromedriver`) against the real server. A student signs up, confirms the address,
+//! signs in, enrols with a key, reads every lesson, takes the final quiz, gets the
+//! certificate and opens its verification page. Every page is photographed into
+//! `target/screenshots/` and checked with axe-core (no serious or critical violation).
+//!
+//! Without a browser the test says it is skipped, except under `CI=true`, where it fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+use crate::catalog::copy_dir;
+use crate::enrolment::{setup_in, Setup};
+use crate::helpers::{free_port, real_courses};
+
+const COURSE: &str = "qvt-formation-initiale";
+const KEY: &str = "DFGSM-2026";
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|p| p.is_file())
+}
+
+/// The browser and its driver, or None (the test is skipped) when they are not installed.
+async fn browser() -> Option<(Client, Driver)> {
+    let (Some(chromium), Some(chromedriver)) = (tool("chromium"), tool("chromedriver")) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: the browser tests need Debian's chromium and chromium-driver"
+        );
+        eprintln!("browser tests SKIPPED: install Debian's chromium and chromium-driver");
+        return None;
+    };
+    let port = free_port();
+    let driver = Driver(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts"),
+    );
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({ "binary": chromium, "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-dev-shm-usage", "--window-size=390,900", "--lang=fr-FR"] }),
+    );
+    // Two TLS back-ends are linked in; the WebDriver client (plain HTTP here) needs one named.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        let builder = ClientBuilder::rustls()
+            .expect("TLS roots")
+            .capabilities(caps.clone())
+            .clone();
+        if let Ok(client) = builder.connect(&url).await {
+            return Some((client, driver));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not answer on {url}");
+}
+
+fn axe_source() -> Option<String> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe/node_modules/axe-core/axe.min.js");
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(_) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: axe-core is missing ({}); scripts/test installs it with npm",
+                path.display()
+            );
+            eprintln!("accessibility checks SKIPPED: {} missing", path.display());
+            None
+        }
+    }
+}
+
+/// Photographs the page and runs axe-core on it.
+struct Inspector {
+    dir: PathBuf,
+    axe: Option<String>,
+    count: usize,
+}
+
+impl Inspector {
+    fn new() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        Self {
+            dir,
+            axe: axe_source(),
+            count: 0,
+        }
+    }
+
+    async fn check(&mut self, client: &Client, name: &str) {
+        self.count += 1;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.count)), png).unwrap();
+        let html = client.source().await.unwrap();
+        assert!(html.len() < 100_000, "{name}: {} bytes", html.len());
+        assert!(html.contains("<html lang=\"fr\">"), "{name}");
+        let Some(axe) = &self.axe else { return };
+        client.execute(axe, vec![]).await.unwrap();
+        let found = client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 axe.run(document, { resultTypes: ['violations'] })
+                    .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+                        .map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found, json!([]), "{name}: accessibility violations");
+    }
+}
+
+/// The QVT module completed by its lessons and the final quiz, passed whatever the answers.
+fn course() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let course = dir.path().join(COURSE);
+    copy_dir(&real_courses().join(COURSE), &course);
+    let file = course.join("course.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept = &text[..text.find("[completion]").unwrap()];
+    std::fs::write(
+        &file,
+        format!(
+            "{kept}[completion]\nmin_lesson_seconds = 0\nrequired_quizzes = [\"quiz-final\"]\n"
+        ),
+    )
+    .unwrap();
+    let quiz = course.join("quizzes/quiz-final.toml");
+    let text = std::fs::read_to_string(&quiz)
+        .unwrap()
+        .replace("pass_mark = 70", "pass_mark = 0");
+    std::fs::write(&quiz, text).unwrap();
+    dir
+}
+
+async fn text_of(client: &Client) -> String {
+    match client.find(Locator::Css("main")).await {
+        Ok(main) => main.text().await.unwrap(),
+        Err(_) => panic!("not a page: {}", client.source().await.unwrap()),
+    }
+}
+
+async fn fill(client: &Client, id: &str, value: &str) {
+    let field = client.find(Locator::Id(id)).await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+/// Clicks what leads to another page and waits for that page to be loaded.
+async fn click(client: &Client, css: &str) {
+    client
+        .execute("window.__leaving = true;", vec![])
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        let loaded = client
+            .execute(
+                "return window.__leaving === undefined && document.readyState === 'complete';",
+                vec![],
+            )
+            .await;
+        if loaded.is_ok_and(|v| v == json!(true)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no new page after clicking {css}");
+}
+
+#[tokio::test]
+async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certificate() {
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    let courses = course();
+    let s: Setup = setup_in(courses.path().to_path_buf()).await;
+    s.qvt_session(json!({ "enrolment_mode": "key", "enrolment_key": KEY }))
+        .await;
+    let mut inspect = Inspector::new();
+    let base = s.app.url("");
+    let email = "etudiante.navigateur@univ-exemple.fr";
+
+    client.goto(&format!("{base}/")).await.unwrap();
+    inspect.check(&client, "accueil").await;
+    click(&client, "a[href='/inscription']").await;
+    inspect.check(&client, "inscription").await;
+    fill(&client, "full_name", "Zoé Lefèvre").await;
+    fill(&client, "email", email).await;
+    fill(&client, "password", "prendre soin de soi 2017").await;
+    client
+        .find(Locator::Css("#profession option[value='etudiant']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&client, "student_number", "22001234").await;
+    click(&client, "form button[type=submit]").await;
+    assert!(text_of(&client).await.contains("Vérifiez votre messagerie"));
+
+    let token = s
+        .app
+        .token_from_mail(email, "confirmez votre adresse")
+        .await;
+    client
+        .goto(&format!("{base}/verifier-email?jeton={token}"))
+        .await
+        .unwrap();
+    assert!(text_of(&client).await.contains("Adresse confirmée"));
+    client.goto(&format!("{base}/connexion")).await.unwrap();
+    inspect.check(&client, "connexion").await;
+    fill(&client, "email", email).await;
+    fill(&client, "password", "prendre soin de soi 2017").await;
+    click(&client, "form.form button[type=submit]").await;
+    assert!(text_of(&client).await.contains("Bonjour Zoé Lefèvre"));
+    inspect.check(&client, "tableau-de-bord-vide").await;
+
+    client
+        .goto(&format!("{base}/formations/{COURSE}"))
+        .await
+        .unwrap();
+    inspect.check(&client, "formation").await;
+    client
+        .find(Locator::Css("input[name=key]"))
+        .await
+        .unwrap()
+        .send_keys(KEY)
+        .await
+        .unwrap();
+    click(&client, "section.card form button[type=submit]").await;
+
+    let at = client.current_url().await.unwrap();
+    assert!(
+        at.path().contains("/lecons/"),
+        "{at}: {}",
+        text_of(&client).await
+    );
+
+    // Every lesson, in order, to the end.
+    let mut read = 0;
+    while client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .contains("/lecons/")
+    {
+        assert!(client.find(Locator::Css("article.lesson h1")).await.is_ok());
+        if read == 0 {
+            inspect.check(&client, "lecon").await;
+        }
+        click(&client, "form[action$='/terminer'] button").await;
+        read += 1;
+        assert!(read < 50, "the lessons end");
+    }
+    assert!(read >= 5, "{read} lessons");
+    assert!(text_of(&client).await.contains("quiz"));
+    inspect.check(&client, "tableau-de-bord").await;
+
+    // The final quiz: one answer, submitted with confirmation.
+    click(&client, "form[action$='/quiz/quiz-final'] button").await;
+    assert!(client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .starts_with("/tentatives/"));
+    inspect.check(&client, "quiz").await;
+    if let Ok(first) = client.find(Locator::Css("#quiz input[type=radio]")).await {
+        first.click().await.unwrap();
+    }
+    client
+        .execute("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    click(&client, "#rendre").await;
+    let result = text_of(&client).await;
+    assert!(
+        result.contains("Résultat") && result.contains("Réussi"),
+        "{result}"
+    );
+    inspect.check(&client, "resultat").await;
+
+    // The certificate, and its public verification page.
+    client
+        .goto(&format!("{base}/tableau-de-bord"))
+        .await
+        .unwrap();
+    let dashboard = text_of(&client).await;
+    assert!(
+        dashboard.contains("Formation terminée") && dashboard.contains("Délivrée le"),
+        "{dashboard}"
+    );
+    let code = client
+        .find(Locator::Css("section.card code"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .goto(&format!("{base}/verifier/{code}"))
+        .await
+        .unwrap();
+    let page = client.source().await.unwrap();
+    assert!(page.contains("Attestation valide") && page.contains("Zoé Lefèvre"));
+    inspect.check(&client, "verification").await;
+
+    client.close().await.unwrap();
+}
