@@ -28,7 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/apprendre/{enrolment}/quiz/{quiz}").post(start_quiz))
         .service(web::resource("/tentatives/{id}").get(attempt))
         .service(web::resource("/tentatives/{id}/enregistrer").post(save))
-        .service(web::resource("/tentatives/{id}/rendre").post(submit));
+        .service(web::resource("/tentatives/{id}/rendre").post(submit))
+        .service(web::resource("/mon-compte").get(account_page))
+        .service(web::resource("/mon-compte/supprimer").post(erase));
 }
 
 /// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
@@ -490,6 +492,66 @@ async fn submit(
     .await;
     match done {
         Ok(_) => redirect(&target),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+/// My account: what the platform holds (export) and erasing it.
+async fn account_page(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    page(state, visitor, |state, user, visitor| async move {
+        let day = chrono::Utc::now().date_naive();
+        let dpc = db::run(&state.pool, move |conn| {
+            Ok(crate::reports::service::my_dpc(conn, &user, day).ok())
+        })
+        .await?;
+        render(
+            &state,
+            &visitor,
+            "mon-compte",
+            "Mon compte",
+            json!({ "dpc": dpc, "problem": null }),
+        )
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct EraseForm {
+    csrf: String,
+    password: String,
+}
+
+async fn erase(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<EraseForm>,
+) -> HttpResponse {
+    let EraseForm { csrf, password } = form.into_inner();
+    let done = async {
+        let user = visitor.for_form(&csrf)?.clone();
+        db::run(&state.pool, move |conn| {
+            crate::identity::service::erase(conn, &user.id, &password)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(()) => {
+            super::session::sign_out(&state).unwrap_or_else(|e| error_page(&state, &visitor, &e))
+        }
+        Err(e) if e.status().is_client_error() => {
+            let mut response = render(
+                &state,
+                &visitor,
+                "mon-compte",
+                "Mon compte",
+                json!({ "dpc": null, "problem": e.problem().detail.unwrap_or(e.problem().title),
+                        "errors": super::field_errors(&e) }),
+            )
+            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *response.status_mut() = e.status();
+            response
+        }
         Err(e) => error_page(&state, &visitor, &e),
     }
 }

@@ -5,6 +5,7 @@
 //! timer). Sign-in keeps the access token in an HttpOnly, SameSite cookie; every form that
 //! changes something carries the CSRF token of the session.
 
+mod admin;
 mod learner;
 mod public;
 pub mod session;
@@ -34,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(CSS_PATH.as_str()).get(stylesheet));
     public::configure(cfg);
     learner::configure(cfg);
+    admin::configure(cfg);
 }
 
 async fn stylesheet() -> HttpResponse {

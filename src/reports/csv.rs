@@ -34,6 +34,11 @@ impl<W: Write> Csv<W> {
             .write_record(cells.iter().map(|c| cell(c.as_ref()).into_owned()))
     }
 
+    /// Sends what is written so far (the header first: the response starts at once).
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.writer.flush()
+    }
+
     pub fn finish(self) -> anyhow::Result<W> {
         Ok(self.writer.into_inner().map_err(|e| e.into_error())?)
     }

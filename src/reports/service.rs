@@ -124,6 +124,7 @@ pub fn roster_csv(
 ) -> anyhow::Result<()> {
     let mut csv = Csv::new(out, bom)?;
     csv.row(&ROSTER_HEADER)?;
+    csv.flush()?;
     roster::for_each_page(pool, course, session_id, |lines| {
         for line in &lines {
             csv.row(&roster_cells(line))?;
@@ -173,6 +174,7 @@ pub fn dpc_declarations(
         "Achevé le",
         "Temps de connexion (min)",
     ])?;
+    csv.flush()?;
     let end = to
         .checked_add_days(chrono::Days::new(1))
         .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
@@ -237,6 +239,7 @@ pub fn promotion(
         "Date de validation",
         "Score (%)",
     ])?;
+    csv.flush()?;
     for (session, course) in sessions {
         roster::for_each_page(pool, course, &session.id, |lines| {
             for line in lines.iter().filter(|l| l.status == enrolment_store::ACTIVE) {

@@ -337,6 +337,174 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
     let page = client.source().await.unwrap();
     assert!(page.contains("Attestation valide") && page.contains("Zoé Lefèvre"));
     inspect.check(&client, "verification").await;
+    client.goto(&format!("{base}/mon-compte")).await.unwrap();
+    assert!(text_of(&client).await.contains("Supprimer mon compte"));
+    inspect.check(&client, "mon-compte").await;
+    client.close().await.unwrap();
+}
 
+async fn sign_in(client: &Client, base: &str, email: &str) {
+    client.goto(&format!("{base}/connexion")).await.unwrap();
+    fill(client, "email", email).await;
+    fill(client, "password", crate::journeys::PASSWORD).await;
+    click(client, "form.form button[type=submit]").await;
+    assert!(
+        text_of(client).await.contains("Bonjour"),
+        "{email} signed in"
+    );
+}
+
+async fn sign_out(client: &Client) {
+    click(client, "form[action='/deconnexion'] button").await;
+}
+
+/// Fetches a file with the page's own cookies, as a click on an export link does.
+async fn download(client: &Client, path: &str) -> String {
+    client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0], { credentials: 'same-origin' }).then(r => r.text()).then(done);",
+            vec![json!(path)],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_decides() {
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    let s = crate::enrolment::setup().await;
+    let session = s.qvt_session(json!({})).await;
+    let mut inspect = Inspector::new();
+    let base = s.app.url("");
+
+    // The import: checked first, nothing written; then imported.
+    sign_in(&client, &base, &s.dean.email).await;
+    client.goto(&format!("{base}/gestion")).await.unwrap();
+    inspect.check(&client, "gestion").await;
+    click(&client, &format!("a[href='/gestion/sessions/{session}']")).await;
+    inspect.check(&client, "gestion-session").await;
+    let csv = "Nom;Prénom;Courriel\nBernard;Inès;ines.bernard@univ-exemple.fr\nRoux;Malo;malo.roux@univ-exemple.fr\n";
+    client
+        .execute(
+            "document.getElementById('csv').value = arguments[0];",
+            vec![json!(csv)],
+        )
+        .await
+        .unwrap();
+    click(&client, "button[value=verifier]").await;
+    let checked = text_of(&client).await;
+    assert!(
+        checked.contains("Vérification : 2 ligne(s), 2 compte(s) à créer"),
+        "{checked}"
+    );
+    let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert!(rows.is_empty(), "nothing imported yet");
+    inspect.check(&client, "import-verifie").await;
+    click(&client, "button[value=importer]").await;
+    let imported = text_of(&client).await;
+    assert!(imported.contains("Import terminé"), "{imported}");
+    let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let roster = download(&client, &format!("/api/v1/sessions/{session}/report.csv")).await;
+    assert!(
+        roster.contains("ines.bernard@univ-exemple.fr")
+            && roster.contains("malo.roux@univ-exemple.fr")
+    );
+
+    // A DU cohort: the tutor grades, the admin records the jury's decision.
+    let tutor = s.app.learner("tutrice@univ-exemple.fr").await;
+    let added = s
+        .app
+        .post_as(
+            &s.dean.token,
+            &format!("/api/v1/organisations/{}/members", s.university),
+            &json!({ "email": tutor.email, "role": "tutor" }),
+        )
+        .await;
+    assert_eq!(added.status().as_u16(), 201);
+    let du = s
+        .session(
+            &s.dean,
+            &s.university,
+            json!({ "course": "du-soigner-les-soignants", "title": "DIU 2026-2027",
+            "opens_on": crate::enrolment::day(-1), "closes_on": crate::enrolment::day(200),
+            "enrolment_mode": "open", "academic_year": "2026-2027" }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let candidate = s.app.learner("candidate@chu-exemple.fr").await;
+    let enrolment: serde_json::Value = s
+        .enrol(&candidate, &du, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let enrolment = enrolment["id"].as_str().unwrap().to_owned();
+
+    sign_out(&client).await;
+    sign_in(&client, &base, &tutor.email).await;
+    client
+        .goto(&format!("{base}/gestion/du/{enrolment}"))
+        .await
+        .unwrap();
+    inspect.check(&client, "dossier-du").await;
+    for unit in ["u1", "u2", "u3", "u4"] {
+        fill(&client, &format!("grade-{unit}"), "12,5").await;
+        client
+            .execute(
+                "document.getElementById(arguments[0]).value = '2026-11-05';",
+                vec![json!(format!("day-{unit}"))],
+            )
+            .await
+            .unwrap();
+    }
+    fill(
+        &client,
+        "thesis_title",
+        "Soigner les soignants : le médecin du médecin",
+    )
+    .await;
+    fill(&client, "thesis_supervisor", "Pr Anne Martin").await;
+    fill(&client, "thesis_grade", "14").await;
+    click(&client, "form[action$='/notes'] button").await;
+    let file = text_of(&client).await;
+    assert!(file.contains("admis"), "the rules propose admis: {file}");
+
+    sign_out(&client).await;
+    sign_in(&client, &base, &s.dean.email).await;
+    client
+        .goto(&format!("{base}/gestion/du/{enrolment}"))
+        .await
+        .unwrap();
+    client
+        .execute(
+            "document.getElementById('decided_on').value = '2027-06-30';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#mention option[value='bien']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&client, "jury", "Pr Anne Martin").await;
+    click(&client, "form[action$='/decision'] button").await;
+    let decided = text_of(&client).await;
+    assert!(
+        decided.contains("Décision en vigueur : admis (bien)"),
+        "{decided}"
+    );
+    inspect.check(&client, "decision-du").await;
     client.close().await.unwrap();
 }

@@ -122,6 +122,11 @@ pub async fn spawn_app() -> TestApp {
 
 /// A fresh database and data dir, settings adjusted by `customize`.
 pub async fn spawn_app_with(customize: impl FnOnce(&mut Settings)) -> TestApp {
+    // Warnings and errors of the server show in a failing test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let db = Arc::new(TestDb::fresh(dir.path()));
     let mut settings = test_settings(dir.path(), &db);

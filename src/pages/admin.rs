@@ -1,0 +1,474 @@
+//! Pages for the staff of an organisation: their sessions, a session's learners with
+//! progress and exports, the CSV import with its dry run shown first, certificate
+//! revocation, and a DU cohort's grades and jury decisions.
+
+use actix_web::{web, HttpResponse};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::session::Visitor;
+use super::{error_page, field_errors, redirect, render};
+use crate::catalog::model::CourseKind;
+use crate::certificates::service as certificates;
+use crate::db;
+use crate::du::model::{Decision, Grade, Mention};
+use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
+use crate::enrolment::import;
+use crate::error::AppError;
+use crate::identity::store as identity;
+use crate::reports::roster::{self, RosterLine};
+use crate::reports::service as reports;
+use crate::reports::store as report_store;
+use crate::startup::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/gestion").get(home))
+        .service(web::resource("/gestion/sessions/{id}").get(session))
+        .service(web::resource("/gestion/sessions/{id}/import").post(import_csv))
+        .service(web::resource("/gestion/attestations/{id}/revoquer").post(revoke))
+        .service(web::resource("/gestion/du/{enrolment}").get(du_file))
+        .service(web::resource("/gestion/du/{enrolment}/notes").post(du_grades))
+        .service(web::resource("/gestion/du/{enrolment}/decision").post(du_decision));
+}
+
+async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+    let Some(user) = visitor.user.clone() else {
+        return redirect("/connexion");
+    };
+    let loaded = db::run(&state.pool, move |conn| {
+        let mut organisations = Vec::new();
+        let mine = identity::organisations_of(conn, &user.id)?;
+        for (org, role) in mine.into_iter().filter(|(_, r)| r != "learner") {
+            let sessions: Vec<Value> = report_store::sessions_of(conn, &org.id)?
+                .into_iter()
+                .map(|s| json!({ "id": s.id, "title": s.title, "course": s.course_slug,
+                                 "dates": format!("du {} au {}", s.opens_on.format("%d/%m/%Y"), s.closes_on.format("%d/%m/%Y")) }))
+                .collect();
+            organisations.push(json!({ "name": org.name, "role": role, "sessions": sessions }));
+        }
+        Ok(organisations)
+    })
+    .await;
+    match loaded {
+        Ok(organisations) => render(
+            &state,
+            &visitor,
+            "gestion",
+            "Gestion des formations",
+            json!({ "organisations": organisations }),
+        )
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+fn line_view(line: &RosterLine, du: bool) -> Value {
+    json!({
+        "name": line.name, "email": line.email, "status": line.status, "percent": line.progress_percent,
+        "minutes": line.active_seconds / 60, "completed": line.completed_at.map(|d| d.format("%d/%m/%Y").to_string()),
+        "code": line.certificate_code.as_deref().map(crate::certificates::model::grouped),
+        "revoked": line.certificate_status.as_deref() == Some("revoked"),
+        "du_href": du.then(|| format!("/gestion/du/{}", line.enrolment_id)),
+    })
+}
+
+/// A session's page; `import` carries the last import's report and the CSV typed.
+async fn session_page(
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    session_id: String,
+    import: Value,
+) -> Result<HttpResponse, AppError> {
+    let user = visitor
+        .user
+        .clone()
+        .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
+    let s = state.clone();
+    let (session, course, certificates) = db::run(&state.pool, move |conn| {
+        let (session, course) =
+            reports::staff_session(conn, &s.learning.courses, &user, &session_id)?;
+        let (_, certificates) = certificates::of_session(
+            conn,
+            &user,
+            &session.id,
+            crate::identity::auth::require_staff,
+        )?;
+        Ok((session, course, certificates))
+    })
+    .await?;
+    let pool = state.pool.clone();
+    let (session_id, c) = (session.id.clone(), course.clone());
+    let (lines, figures) = web::block(move || -> anyhow::Result<_> {
+        let mut lines = Vec::new();
+        roster::for_each_page(&pool, &c, &session_id, |page| {
+            lines.extend(page);
+            Ok(())
+        })?;
+        let figures = reports::dashboard(&pool, &c, &session_id, chrono::Utc::now().naive_utc())?;
+        Ok((lines, figures))
+    })
+    .await
+    .map_err(|e| AppError::internal(anyhow::anyhow!("{e}")))??;
+    let du = course.kind == CourseKind::Du;
+    let ids: std::collections::HashMap<String, String> = certificates
+        .iter()
+        .map(|c| (c.code.clone(), c.id.clone()))
+        .collect();
+    let learners: Vec<Value> = lines
+        .iter()
+        .take(500)
+        .map(|l| {
+            let mut v = line_view(l, du);
+            v["certificate_id"] = l
+                .certificate_code
+                .as_ref()
+                .and_then(|code| ids.get(code))
+                .map_or(Value::Null, |id| id.clone().into());
+            v
+        })
+        .collect();
+    let api = format!("/api/v1/sessions/{}", session.id);
+    render(
+        state,
+        visitor,
+        "gestion-session",
+        &session.title.clone(),
+        json!({
+            "session": { "id": session.id, "title": session.title, "course": course.title },
+            "figures": figures, "learners": learners, "more": lines.len() > 500, "du": du,
+            "exports": [
+                { "href": format!("{api}/report.csv"), "label": "Liste des inscrits (CSV)" },
+                { "href": format!("{api}/report.xlsx"), "label": "Liste des inscrits (Excel)" },
+                { "href": format!("{api}/certificates.zip"), "label": "Toutes les attestations (ZIP de PDF)" },
+            ],
+            "import": import,
+        }),
+    )
+}
+
+async fn session(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    if visitor.user.is_none() {
+        return redirect("/connexion");
+    }
+    let empty = json!({ "csv": "", "report": null, "done": false, "problem": null, "errors": [] });
+    session_page(&state, &visitor, path.into_inner(), empty)
+        .await
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    csrf: String,
+    csv: String,
+    /// `verifier` (dry run) or `importer`.
+    action: String,
+}
+
+async fn import_csv(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<ImportForm>,
+) -> HttpResponse {
+    let session_id = path.into_inner();
+    let form = form.into_inner();
+    let outcome = async {
+        let user = visitor.for_form(&form.csrf)?.clone();
+        let rows = import::read_csv(form.csv.as_bytes())?;
+        let dry_run = form.action != "importer";
+        let (id, public_url) = (session_id.clone(), state.settings.public_url.clone());
+        db::run(&state.pool, move |conn| {
+            import::run(conn, &user, &id, rows, dry_run, &public_url)
+        })
+        .await
+    }
+    .await;
+    let import = match outcome {
+        Ok(report) => json!({ "csv": if report.dry_run { form.csv.clone() } else { String::new() },
+                              "report": report, "done": !report.dry_run, "problem": null, "errors": [] }),
+        Err(e) if e.status().is_client_error() => json!({
+            "csv": form.csv, "report": null, "done": false,
+            "problem": e.problem().detail.unwrap_or(e.problem().title), "errors": e.problem().errors,
+        }),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    session_page(&state, &visitor, session_id, import)
+        .await
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct RevokeForm {
+    csrf: String,
+    reason: String,
+    session: String,
+}
+
+async fn revoke(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<RevokeForm>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let RevokeForm {
+        csrf,
+        reason,
+        session,
+    } = form.into_inner();
+    let done = async {
+        let user = visitor.for_form(&csrf)?.clone();
+        let reason = certificates::parse_reason(&reason)?;
+        let s = state.clone();
+        db::run(&state.pool, move |conn| {
+            certificates::revoke(conn, &user, &id, &reason)?;
+            s.status_lists.clear();
+            Ok(())
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(()) => redirect(&format!("/gestion/sessions/{session}")),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+async fn du_page(
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    enrolment_id: String,
+    errors: Value,
+) -> Result<HttpResponse, AppError> {
+    let user = visitor
+        .user
+        .clone()
+        .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
+    let s = state.clone();
+    let (file, name, session_id) = db::run(&state.pool, move |conn| {
+        let (enrolment, session, _) = du::enrolment_for(
+            conn,
+            &s.learning.courses,
+            &user,
+            &enrolment_id,
+            du::Gate::Staff,
+        )?;
+        let file = du::view(conn, &s.learning.courses, &user, &enrolment.id)?;
+        let account = identity::account(conn, &enrolment.account_id)?;
+        Ok((file, account.full_name, session.id))
+    })
+    .await?;
+    let title = format!("Dossier de {name}");
+    render(
+        state,
+        visitor,
+        "gestion-du",
+        &title,
+        json!({
+            "name": name, "session": session_id, "errors": errors, "enrolment": file.enrolment_id,
+            "thesis": {
+                "title": file.thesis.as_ref().map_or("", |t| t.title.as_str()),
+                "supervisor": file.thesis.as_ref().map_or("", |t| t.supervisor.as_str()),
+                "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), |g| g.to_string()),
+                "defended_on": file.thesis.as_ref().and_then(|t| t.defended_on).map_or(String::new(), |d| d.to_string()),
+            },
+            "file": file,
+        }),
+    )
+}
+
+async fn du_file(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    if visitor.user.is_none() {
+        return redirect("/connexion");
+    }
+    du_page(
+        &state,
+        &visitor,
+        path.into_inner(),
+        json!({ "problem": null, "fields": {} }),
+    )
+    .await
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+/// The grades form: every unit's grade and seminar attendance, and the thesis, at once.
+async fn du_grades(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let enrolment_id = path.into_inner();
+    let form = form.into_inner();
+    let get = |k: &str| {
+        form.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    let saved = async {
+        let user = visitor.for_form(&get("csrf"))?.clone();
+        let s = state.clone();
+        let id = enrolment_id.clone();
+        let form = form.clone();
+        db::run(&state.pool, move |conn| {
+            let get = |k: &str| {
+                form.iter()
+                    .find(|(n, _)| n == k)
+                    .map(|(_, v)| v.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let (_, _, course) =
+                du::enrolment_for(conn, &s.learning.courses, &user, &id, du::Gate::Staff)?;
+            for unit in &course.units {
+                let raw = get(&format!("grade.{}", unit.id));
+                if !raw.is_empty() {
+                    let value: f64 = raw.replace(',', ".").parse().map_err(|_| {
+                        AppError::invalid(format!("grade.{}", unit.id), "note sur 20 attendue")
+                    })?;
+                    let grade = Grade::parse(value)
+                        .map_err(|m| AppError::invalid(format!("grade.{}", unit.id), m))?;
+                    du::set_grade(conn, &s.learning.courses, &user, &id, &unit.id, grade)?;
+                }
+                let days: Vec<SeminarDay> = (1..=3)
+                    .filter_map(|i| {
+                        let day = NaiveDate::parse_from_str(
+                            &get(&format!("day.{}.{i}", unit.id)),
+                            "%Y-%m-%d",
+                        )
+                        .ok()?;
+                        Some(SeminarDay {
+                            day,
+                            present: get(&format!("present.{}.{i}", unit.id)) == "on",
+                        })
+                    })
+                    .collect();
+                if !days.is_empty() {
+                    du::set_attendance(conn, &s.learning.courses, &user, &id, &unit.id, &days)?;
+                }
+            }
+            let title = get("thesis_title");
+            if !title.is_empty() {
+                let grade = match get("thesis_grade").replace(',', ".") {
+                    g if g.is_empty() => None,
+                    g => Some(
+                        g.parse::<f64>()
+                            .map_err(|_| "note sur 20 attendue".to_owned())
+                            .and_then(Grade::parse)
+                            .map_err(|m| AppError::invalid("thesis_grade", m))?,
+                    ),
+                };
+                du::set_thesis(
+                    conn,
+                    &s.learning.courses,
+                    &user,
+                    &id,
+                    ThesisInput {
+                        title,
+                        supervisor: get("thesis_supervisor"),
+                        grade,
+                        defended_on: NaiveDate::parse_from_str(
+                            &get("thesis_defended_on"),
+                            "%Y-%m-%d",
+                        )
+                        .ok(),
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .await
+    }
+    .await;
+    match saved {
+        Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
+        Err(e) if e.status().is_client_error() => {
+            let errors = field_errors(&e);
+            let mut page = du_page(&state, &visitor, enrolment_id, json!({ "problem": e.problem().detail.unwrap_or(e.problem().title), "fields": errors }))
+                .await
+                .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *page.status_mut() = e.status();
+            page
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    csrf: String,
+    decision: String,
+    #[serde(default)]
+    mention: String,
+    decided_on: String,
+    jury: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn du_decision(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<DecisionForm>,
+) -> HttpResponse {
+    let enrolment_id = path.into_inner();
+    let form = form.into_inner();
+    let decided = async {
+        let user = visitor.for_form(&form.csrf)?.clone();
+        let decision =
+            Decision::parse(&form.decision).map_err(|m| AppError::invalid("decision", m))?;
+        let mention = match form.mention.as_str() {
+            "" => None,
+            m => Some(Mention::parse(m).map_err(|m| AppError::invalid("mention", m))?),
+        };
+        let decided_on = NaiveDate::parse_from_str(&form.decided_on, "%Y-%m-%d")
+            .map_err(|_| AppError::invalid("decided_on", "date attendue"))?;
+        let jury: Vec<String> = form
+            .jury
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if jury.is_empty() {
+            return Err(AppError::invalid("jury", "au moins un nom"));
+        }
+        let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
+        let input = DecisionInput {
+            decision,
+            mention,
+            decided_on,
+            jury,
+            reason,
+        };
+        let (s, id) = (state.clone(), enrolment_id.clone());
+        db::run(&state.pool, move |conn| {
+            du::decide(conn, &s.learning.courses, &user, &id, input)
+        })
+        .await?;
+        state.status_lists.clear();
+        Ok(())
+    }
+    .await;
+    match decided {
+        Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
+        Err(e) if e.status().is_client_error() => {
+            let mut page = du_page(&state, &visitor, enrolment_id, json!({ "problem": e.problem().detail.unwrap_or(e.problem().title), "fields": field_errors(&e) }))
+                .await
+                .unwrap_or_else(|e| error_page(&state, &visitor, &e));
+            *page.status_mut() = e.status();
+            page
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
