@@ -86,26 +86,26 @@ impl From<Session> for SessionView {
 #[serde(deny_unknown_fields)]
 pub struct CreateSession {
     /// Course slug.
-    course: Option<String>,
-    title: Option<String>,
+    pub course: Option<String>,
+    pub title: Option<String>,
     /// `YYYY-MM-DD`.
-    opens_on: Option<String>,
-    closes_on: Option<String>,
-    capacity: Option<i64>,
+    pub opens_on: Option<String>,
+    pub closes_on: Option<String>,
+    pub capacity: Option<i64>,
     /// `open`, `key` or `admin_only`.
-    enrolment_mode: Option<String>,
-    enrolment_key: Option<String>,
+    pub enrolment_mode: Option<String>,
+    pub enrolment_key: Option<String>,
     /// DPC only: ANDPC action reference, 11 digits.
-    dpc_action_ref: Option<String>,
+    pub dpc_action_ref: Option<String>,
     /// DPC only.
-    dpc_session_no: Option<String>,
+    pub dpc_session_no: Option<String>,
     /// `2026-2027`.
-    academic_year: Option<String>,
+    pub academic_year: Option<String>,
     /// DFGSM, DFASM, IFSI…
-    curriculum: Option<String>,
+    pub curriculum: Option<String>,
 }
 
-fn parse_create(body: CreateSession) -> Result<NewSession, AppError> {
+pub fn parse_create(body: CreateSession) -> Result<NewSession, AppError> {
     let mut f = Fields::new();
     let course = f.required("course", body.course.as_deref(), |r| {
         Ok(r.trim().to_owned())

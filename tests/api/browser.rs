@@ -379,15 +379,47 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
         return;
     };
     let s = crate::enrolment::setup().await;
-    let session = s.qvt_session(json!({})).await;
     let mut inspect = Inspector::new();
     let base = s.app.url("");
 
-    // The import: checked first, nothing written; then imported.
+    // A session opened from the pages.
     sign_in(&client, &base, &s.dean.email).await;
     client.goto(&format!("{base}/gestion")).await.unwrap();
     inspect.check(&client, "gestion").await;
-    click(&client, &format!("a[href='/gestion/sessions/{session}']")).await;
+    click(
+        &client,
+        &format!(
+            "a[href='/gestion/organisations/{}/sessions/nouvelle']",
+            s.university
+        ),
+    )
+    .await;
+    inspect.check(&client, "nouvelle-session").await;
+    client
+        .find(Locator::Css(
+            "#course option[value='qvt-formation-initiale']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&client, "title", "Promotion DFGSM2 — navigateur").await;
+    client
+        .execute(
+            "document.getElementById('opens_on').value = arguments[0]; document.getElementById('closes_on').value = arguments[1];",
+            vec![json!(crate::enrolment::day(-1)), json!(crate::enrolment::day(60))],
+        )
+        .await
+        .unwrap();
+    fill(&client, "academic_year", "2026-2027").await;
+    click(&client, "form.form button[type=submit]").await;
+    let at = client.current_url().await.unwrap();
+    let session = at
+        .path()
+        .strip_prefix("/gestion/sessions/")
+        .unwrap_or_else(|| panic!("{at}: {}", "session page expected"))
+        .to_owned();
     inspect.check(&client, "gestion-session").await;
     let csv = "Nom;Prénom;Courriel\nBernard;Inès;ines.bernard@univ-exemple.fr\nRoux;Malo;malo.roux@univ-exemple.fr\n";
     client

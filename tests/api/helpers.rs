@@ -145,7 +145,12 @@ pub async fn spawn_app_on(settings: Settings, db: Arc<TestDb>, dir: Arc<TempDir>
     let pool = db::connect(&settings.database).unwrap();
     TestApp {
         address,
-        client: reqwest::Client::new(),
+        // Idle connections are dropped before the server's 5-second keep-alive closes them:
+        // reusing one the server just closed fails a request for nothing.
+        client: reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .expect("an HTTP client"),
         pool,
         settings,
         handle,
