@@ -1,0 +1,945 @@
+//! The benchmark driver behind `bench/run`: starts the release server on a fresh database,
+//! seeds it through the library (the services and stores the server uses), drives each
+//! scenario from this separate process over loopback, samples the server's CPU and memory
+//! from /proc, and prints a table and `bench/results.json`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use diesel::prelude::*;
+use qvt_campus::config::Settings;
+use qvt_campus::db::schema::{accounts, enrolments};
+use qvt_campus::db::{self, DbConn, Pool};
+use qvt_campus::enrolment::store::Enrolment;
+use qvt_campus::identity::store::{self as identity, Account};
+use qvt_campus::identity::tokens::KeyRing;
+use serde_json::{json, Value};
+
+struct Options {
+    quick: bool,
+    database_url: Option<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        quick: false,
+        database_url: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => o.quick = true,
+            "--database-url" => o.database_url = args.next(),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    o
+}
+
+/// The server under test, and its /proc figures.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// CPU seconds used so far (user + system).
+    fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+            + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+        ticks / 100.0
+    }
+
+    fn rss_mib(&self) -> f64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_server(dir: &Path, courses: &Path, database_url: &str) -> Server {
+    let port = free_port();
+    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/qvt-campus");
+    let child = Command::new(binary)
+        .arg("serve")
+        .env("QVT_DATA_DIR", dir)
+        .env("QVT_COURSES_DIR", courses)
+        .env("QVT_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", database_url)
+        .env("QVT_MAIL_TRANSPORT", "log")
+        .env("QVT_VERIFY_PER_MINUTE", "100000000")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the release server starts (bench/run builds it)");
+    let server = Server {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..600 {
+        if reqwest::blocking_get(&format!("{}/readyz", server.url)) {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not become ready");
+}
+
+mod reqwest {
+    pub use ::reqwest::*;
+    /// Whether a plain GET answers 200 (readiness probe, no runtime needed).
+    pub fn blocking_get(url: &str) -> bool {
+        let Some(rest) = url.strip_prefix("http://") else {
+            return false;
+        };
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        use std::io::{Read, Write};
+        let Ok(mut stream) = std::net::TcpStream::connect(host) else {
+            return false;
+        };
+        let _ = write!(
+            stream,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        );
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        answer.starts_with("HTTP/1.1 200")
+    }
+}
+
+/// The bench's copy of the QVT module: its final quiz with no attempt limit, so one
+/// learner may submit again and again.
+fn bench_courses(dir: &Path) -> PathBuf {
+    let target = dir.join("courses");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("courses/qvt-formation-initiale");
+    copy_dir(&source, &target.join("qvt-formation-initiale"));
+    let quiz = target.join("qvt-formation-initiale/quizzes/quiz-final.toml");
+    let text = std::fs::read_to_string(&quiz).unwrap();
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("max_attempts"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&quiz, text).unwrap();
+    target
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let dest = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &dest);
+        } else {
+            std::fs::copy(&path, &dest).unwrap();
+        }
+    }
+}
+
+struct Seeded {
+    session: String,
+    /// (enrolment id, access token), one per learner.
+    learners: Vec<(String, String)>,
+    lesson: String,
+    version: String,
+}
+
+/// An organisation, a QVT session and `n` learners enrolled, with access tokens signed by
+/// the server's own keys.
+fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
+    let mut conn = pool.get()?;
+    let conn: &mut DbConn = &mut conn;
+    let now = Utc::now().naive_utc();
+    let hash = qvt_campus::identity::password::hash(
+        &qvt_campus::identity::model::Password::parse("bench password 2026")
+            .map_err(anyhow::Error::msg)?,
+    )?;
+    let admin_id = identity::new_id();
+    let org = identity::Organisation {
+        id: identity::new_id(),
+        kind: "university".into(),
+        name: "Université du banc d'essai".into(),
+        siret: None,
+        uai: Some("0751717J".into()),
+        odpc_number: None,
+        created_at: now,
+    };
+    let person = |id: String, i: usize| Account {
+        id,
+        email: format!("apprenant{i}@banc-essai.fr"),
+        full_name: format!("Apprenant {i}"),
+        password_hash: hash.clone(),
+        profession: "etudiant".into(),
+        rpps: None,
+        adeli: None,
+        student_number: Some(format!("{i:08}")),
+        mode_exercice: None,
+        is_platform_admin: false,
+        email_verified_at: Some(now),
+        disabled_at: None,
+        erased_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    conn.write(|c| -> anyhow::Result<()> {
+        identity::insert_account(c, &person(admin_id.clone(), 0))?;
+        identity::insert_organisation(c, &org)?;
+        identity::insert_membership(
+            c,
+            &identity::Membership {
+                organisation_id: org.id.clone(),
+                account_id: admin_id.clone(),
+                role: "org_admin".into(),
+                created_at: now,
+            },
+        )?;
+        Ok(())
+    })?;
+    let admin = qvt_campus::identity::auth::CurrentUser {
+        id: admin_id,
+        email: "apprenant0@banc-essai.fr".into(),
+        is_platform_admin: false,
+    };
+    let today = Utc::now().date_naive();
+    let session = qvt_campus::enrolment::service::create_session(
+        conn,
+        &admin,
+        &org.id,
+        qvt_campus::enrolment::service::NewSession {
+            course: "qvt-formation-initiale".into(),
+            title: "Banc d'essai".into(),
+            opens_on: today - chrono::Duration::days(1),
+            closes_on: today + chrono::Duration::days(30),
+            capacity: None,
+            mode: qvt_campus::enrolment::model::EnrolmentMode::Open,
+            key: None,
+            dpc_action_ref: None,
+            dpc_session_no: None,
+            academic_year: Some("2026-2027".into()),
+            curriculum: None,
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
+    let mut learners = Vec::with_capacity(n);
+    for chunk in (1..=n).collect::<Vec<_>>().chunks(5_000) {
+        let people: Vec<Account> = chunk
+            .iter()
+            .map(|i| person(identity::new_id(), *i))
+            .collect();
+        let enrolled: Vec<Enrolment> = people
+            .iter()
+            .map(|a| Enrolment {
+                id: identity::new_id(),
+                session_id: session.id.clone(),
+                account_id: a.id.clone(),
+                course_version_id: session.course_version_id.clone(),
+                status: "active".into(),
+                enrolled_by: None,
+                enrolled_at: now,
+                withdrawn_by: None,
+                withdrawn_at: None,
+            })
+            .collect();
+        conn.write(|c| -> diesel::QueryResult<()> {
+            qvt_campus::batch_insert!(c, accounts::table, &people);
+            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
+            Ok(())
+        })?;
+        for (a, e) in people.iter().zip(&enrolled) {
+            learners.push((
+                e.id.clone(),
+                keys.issue_access(&a.id, Duration::from_secs(4 * 3600))?,
+            ));
+        }
+    }
+    let course = qvt_campus::catalog::store::version(conn, &session.course_version_id)?.course()?;
+    Ok(Seeded {
+        session: session.id,
+        learners,
+        lesson: course.lessons[0].id.clone(),
+        version: session.course_version_id,
+    })
+}
+
+/// 100,000 more enrolments in a second session, for the export.
+fn seed_export(pool: &Pool, seeded: &Seeded, n: usize) -> anyhow::Result<String> {
+    let mut conn = pool.get()?;
+    let conn: &mut DbConn = &mut conn;
+    let now = Utc::now().naive_utc();
+    let session: qvt_campus::enrolment::store::Session =
+        qvt_campus::enrolment::store::session(conn, &seeded.session)?.expect("seeded");
+    let mut copy = session.clone();
+    copy.id = identity::new_id();
+    copy.title = "Export de 100 000".into();
+    conn.write(|c| qvt_campus::enrolment::store::insert_session(c, &copy))?;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        let people: Vec<Account> = chunk
+            .iter()
+            .map(|i| Account {
+                id: identity::new_id(),
+                email: format!("export{i}@banc-essai.fr"),
+                full_name: format!("Export {i}"),
+                password_hash: "x".into(),
+                profession: "etudiant".into(),
+                rpps: None,
+                adeli: None,
+                student_number: Some(format!("{i:08}")),
+                mode_exercice: None,
+                is_platform_admin: false,
+                email_verified_at: Some(now),
+                disabled_at: None,
+                erased_at: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .collect();
+        let enrolled: Vec<Enrolment> = people
+            .iter()
+            .map(|a| Enrolment {
+                id: identity::new_id(),
+                session_id: copy.id.clone(),
+                account_id: a.id.clone(),
+                course_version_id: seeded.version.clone(),
+                status: "active".into(),
+                enrolled_by: None,
+                enrolled_at: now,
+                withdrawn_by: None,
+                withdrawn_at: None,
+            })
+            .collect();
+        conn.write(|c| -> diesel::QueryResult<()> {
+            qvt_campus::batch_insert!(c, accounts::table, &people);
+            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
+            Ok(())
+        })?;
+    }
+    Ok(copy.id)
+}
+
+#[derive(Default)]
+struct Stats {
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+struct Row {
+    name: String,
+    requests: usize,
+    seconds: f64,
+    errors: u64,
+    p50: f64,
+    p95: f64,
+    p99: f64,
+    cpu: f64,
+    rss: f64,
+    note: String,
+}
+
+impl Row {
+    fn throughput(&self) -> f64 {
+        self.requests as f64 / self.seconds.max(1e-9)
+    }
+    fn json(&self) -> Value {
+        json!({
+            "scenario": self.name, "requests": self.requests, "seconds": self.seconds,
+            "throughput_per_s": self.throughput(), "errors": self.errors,
+            "p50_ms": self.p50, "p95_ms": self.p95, "p99_ms": self.p99,
+            "server_cpu_cores": self.cpu, "server_peak_rss_mib": self.rss, "note": self.note,
+        })
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+/// Runs `concurrency` loops of `step` for `duration`, measuring each step, while sampling
+/// the server's CPU and peak RSS.
+async fn drive<F, Fut>(
+    server: &Server,
+    name: &str,
+    concurrency: usize,
+    duration: Duration,
+    step: F,
+) -> Row
+where
+    F: Fn(usize, u64) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let step = Arc::new(step);
+    let stop = Arc::new(AtomicBool::new(false));
+    let peak = Arc::new(AtomicU64::new(0));
+    let pid = server.pid();
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let status =
+                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+                let kb = status
+                    .lines()
+                    .find(|l| l.starts_with("VmRSS:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|kb| kb.parse::<u64>().ok())
+                    .unwrap_or(0);
+                peak.fetch_max(kb, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
+    let cpu_before = server.cpu_seconds();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let (step, stop) = (step.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut stats = Stats::default();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let ok = step(worker, i).await;
+                stats.latencies.push(t.elapsed());
+                if !ok {
+                    stats.errors += 1;
+                }
+                i += 1;
+            }
+            stats
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Stats::default();
+    for task in tasks {
+        let stats = task.await.unwrap();
+        all.latencies.extend(stats.latencies);
+        all.errors += stats.errors;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu = (server.cpu_seconds() - cpu_before) / seconds;
+    sampler.await.unwrap();
+    all.latencies.sort();
+    Row {
+        name: name.into(),
+        requests: all.latencies.len(),
+        seconds,
+        errors: all.errors,
+        p50: percentile(&all.latencies, 0.50),
+        p95: percentile(&all.latencies, 0.95),
+        p99: percentile(&all.latencies, 0.99),
+        cpu,
+        rss: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        note: String::new(),
+    }
+}
+
+/// One answer per question of a paper, whatever it is: enough to be graded.
+fn answers_for(paper: &Value) -> Value {
+    let mut answers = serde_json::Map::new();
+    let mut add = |q: &Value| {
+        let id = q["id"].as_str().unwrap_or_default().to_owned();
+        let answer = match q["type"].as_str().unwrap_or_default() {
+            "single_choice" => q["choices"][0]["id"].clone(),
+            "multiple_choice" => json!([q["choices"][0]["id"].clone()]),
+            "true_false" => json!(true),
+            "numeric" => json!(1),
+            "ordering" => Value::Array(
+                q["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|i| i["id"].clone())
+                    .collect(),
+            ),
+            "matching" => {
+                let right = q["right"].as_array().cloned().unwrap_or_default();
+                let mut m = serde_json::Map::new();
+                for (i, l) in q["left"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .enumerate()
+                {
+                    if let Some(r) = right.get(i) {
+                        m.insert(l["id"].as_str().unwrap_or_default().into(), r["id"].clone());
+                    }
+                }
+                Value::Object(m)
+            }
+            _ => return,
+        };
+        answers.insert(id, answer);
+    };
+    for item in paper["items"].as_array().cloned().unwrap_or_default() {
+        match item.get("questions") {
+            Some(qs) => qs
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .for_each(&mut add),
+            None => add(&item),
+        }
+    }
+    Value::Object(answers)
+}
+
+/// The ceiling a durable commit sets: single-row transactions on an SQLite file with the
+/// server's settings (WAL, synchronous FULL), one after the other.
+fn raw_commits(dir: &Path, duration: Duration) -> Row {
+    use diesel::connection::SimpleConnection;
+    let path = dir.join("baseline.sqlite3");
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    conn.batch_execute(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);",
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    while started.elapsed() < duration {
+        let t = Instant::now();
+        conn.batch_execute("BEGIN IMMEDIATE; INSERT INTO t (v) VALUES ('x'); COMMIT;")
+            .unwrap();
+        latencies.push(t.elapsed());
+    }
+    latencies.sort();
+    Row {
+        name: "baseline_commit".into(),
+        requests: latencies.len(),
+        seconds: started.elapsed().as_secs_f64(),
+        errors: 0,
+        p50: percentile(&latencies, 0.5),
+        p95: percentile(&latencies, 0.95),
+        p99: percentile(&latencies, 0.99),
+        cpu: 0.0,
+        rss: 0.0,
+        note: "raw durable single-row SQLite commits, no server".into(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let o = options();
+    let (learners, seconds, export_rows) = if o.quick {
+        (1_000, 3, 10_000)
+    } else {
+        (10_000, 10, 100_000)
+    };
+    let duration = Duration::from_secs(seconds);
+    let dir = tempfile::tempdir()?;
+    let courses = bench_courses(dir.path());
+    let database_url = o.database_url.clone().unwrap_or_else(|| {
+        dir.path()
+            .join("qvt-campus.sqlite3")
+            .to_string_lossy()
+            .into_owned()
+    });
+    let server = start_server(dir.path(), &courses, &database_url);
+    let mut settings = Settings::from_lookup(|_| None)?;
+    settings.database.url = qvt_campus::config::Secret::new(database_url.clone());
+    settings.identity.keys_dir = dir.path().join("keys");
+    settings.public_url = server.url.clone();
+    let pool = db::connect(&settings.database)?;
+    eprintln!("seeding {learners} learners…");
+    let seeded = Arc::new(seed(&pool, &settings, learners)?);
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
+    let base = server.url.clone();
+    let mut rows = Vec::new();
+
+    // Ceilings first.
+    {
+        let (c, b) = (client.clone(), base.clone());
+        let mut row = drive(&server, "baseline_healthz", 64, duration, move |_, _| {
+            let (c, url) = (c.clone(), format!("{b}/healthz"));
+            async move {
+                c.get(url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        row.note = "GET /healthz, 64 connections".into();
+        rows.push(row);
+    }
+    rows.push(raw_commits(dir.path(), duration));
+
+    // The exam peak: start and submit a 10-question quiz, graded and stored.
+    for concurrency in [16, 64, 256] {
+        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
+        let mut row = drive(
+            &server,
+            &format!("quiz_submit_c{concurrency}"),
+            concurrency,
+            duration,
+            move |w, i| {
+                let (c, b, s) = (c.clone(), b.clone(), s.clone());
+                async move {
+                    let (enrolment, token) = &s.learners[(w + i as usize * 997) % s.learners.len()];
+                    let Ok(started) = c
+                        .post(format!(
+                            "{b}/api/v1/enrolments/{enrolment}/quizzes/quiz-final/attempts"
+                        ))
+                        .bearer_auth(token)
+                        .send()
+                        .await
+                    else {
+                        return false;
+                    };
+                    let Ok(paper) = started.json::<Value>().await else {
+                        return false;
+                    };
+                    let Some(id) = paper["id"].as_str() else {
+                        return false;
+                    };
+                    let body = json!({ "answers": answers_for(&paper) });
+                    c.post(format!("{b}/api/v1/attempts/{id}/submit"))
+                        .bearer_auth(token)
+                        .json(&body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success())
+                }
+            },
+        )
+        .await;
+        row.note = format!("start + submit, {concurrency} learners at once; latency of the pair");
+        rows.push(row);
+    }
+
+    // A lesson for a signed-in learner.
+    {
+        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
+        let mut row = drive(&server, "lesson", 64, duration, move |w, i| {
+            let (c, b, s) = (c.clone(), b.clone(), s.clone());
+            async move {
+                let (enrolment, token) = &s.learners[(w * 131 + i as usize) % s.learners.len()];
+                c.get(format!(
+                    "{b}/api/v1/enrolments/{enrolment}/lessons/{}",
+                    s.lesson
+                ))
+                .bearer_auth(token)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        row.note = "GET a lesson (first view recorded), 64 connections".into();
+        rows.push(row);
+    }
+
+    // Heartbeats: every learner once per 30 s, open loop.
+    {
+        let rate = seeded.learners.len() as f64 / 30.0;
+        let workers = 32usize;
+        let interval = Duration::from_secs_f64(workers as f64 / rate);
+        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
+        let mut row = drive(&server, "heartbeat", workers, duration, move |w, i| {
+            let (c, b, s) = (c.clone(), b.clone(), s.clone());
+            async move {
+                let t = Instant::now();
+                let n = (i as usize * workers + w) % s.learners.len();
+                let (enrolment, token) = &s.learners[n];
+                let ok = c
+                    .post(format!(
+                        "{b}/api/v1/enrolments/{enrolment}/lessons/{}/heartbeat",
+                        s.lesson
+                    ))
+                    .bearer_auth(token)
+                    .json(&json!({ "beat_id": format!("{n}-{i}") }))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if let Some(rest) = interval.checked_sub(t.elapsed()) {
+                    tokio::time::sleep(rest).await;
+                }
+                ok
+            }
+        })
+        .await;
+        row.note = format!(
+            "{} learners, one beat each per 30 s ({rate:.0}/s); latency includes pacing",
+            seeded.learners.len()
+        );
+        rows.push(row);
+    }
+
+    // Issuing: 1,000 completions each issue a certificate (snapshot, code, status bit,
+    // mail), then each certificate's PDF and signed credential are fetched.
+    let issued = {
+        let count = if o.quick { 200 } else { 1_000 };
+        let targets: Vec<String> = seeded
+            .learners
+            .iter()
+            .take(count)
+            .map(|(e, _)| e.clone())
+            .collect();
+        let courses = qvt_campus::catalog::cache::CourseCache::default();
+        let started = Instant::now();
+        let cpu_before = server.cpu_seconds();
+        let p = pool.clone();
+        let ids = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<(String, String)>> {
+            let mut conn = p.get()?;
+            let mut ids = Vec::new();
+            for enrolment in &targets {
+                let e =
+                    qvt_campus::enrolment::store::enrolment(&mut conn, enrolment)?.expect("seeded");
+                let course = courses.get(&mut conn, &e.course_version_id)?;
+                let at = Utc::now().naive_utc();
+                let certificate = conn
+                    .write(|c| -> Result<_, qvt_campus::error::AppError> {
+                        qvt_campus::learning::store::insert_completion(c, enrolment, at, 0)?;
+                        qvt_campus::certificates::service::issue_on_completion(
+                            c, &course, enrolment, at, 0,
+                        )
+                    })
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                ids.push((enrolment.clone(), certificate.id));
+            }
+            Ok(ids)
+        })
+        .await??;
+        let issue_seconds = started.elapsed().as_secs_f64();
+        let tokens: std::collections::HashMap<String, String> =
+            seeded.learners.iter().cloned().collect();
+        let ids = Arc::new(ids);
+        let next = Arc::new(AtomicU64::new(0));
+        let (c, b, t) = (client.clone(), base.clone(), Arc::new(tokens));
+        let fetch_started = Instant::now();
+        let mut handles = Vec::new();
+        for _ in 0..16 {
+            let (c, b, t, ids, next) = (c.clone(), b.clone(), t.clone(), ids.clone(), next.clone());
+            handles.push(tokio::spawn(async move {
+                let mut bad = 0;
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some((enrolment, id)) = ids.get(n) else {
+                        break;
+                    };
+                    let token = &t[enrolment];
+                    for suffix in [".pdf", "/credential"] {
+                        let ok = c
+                            .get(format!("{b}/api/v1/certificates/{id}{suffix}"))
+                            .bearer_auth(token)
+                            .send()
+                            .await;
+                        if !matches!(ok, Ok(ref r) if r.status().is_success()) {
+                            bad += 1;
+                        } else if let Ok(r) = ok {
+                            let _ = r.bytes().await;
+                        }
+                    }
+                }
+                bad
+            }));
+        }
+        let mut errors = 0;
+        for h in handles {
+            errors += h.await?;
+        }
+        let total = started.elapsed().as_secs_f64();
+        rows.push(Row {
+            name: "issue".into(),
+            requests: count,
+            seconds: total,
+            errors,
+            p50: 0.0,
+            p95: 0.0,
+            p99: 0.0,
+            cpu: (server.cpu_seconds() - cpu_before) / total,
+            rss: server.rss_mib(),
+            note: format!(
+                "{count} certificates: issued in {issue_seconds:.2} s (in-process, one transaction each), PDF + credential served in {:.2} s (16 connections)",
+                fetch_started.elapsed().as_secs_f64()
+            ),
+        });
+        ids
+    };
+
+    // Public verification by code.
+    {
+        let mut conn = pool.get()?;
+        let codes: Vec<String> = issued
+            .iter()
+            .filter_map(|(_, id)| {
+                qvt_campus::certificates::store::by_id(&mut conn, id)
+                    .ok()
+                    .flatten()
+            })
+            .map(|c| c.code)
+            .collect();
+        drop(conn);
+        let codes = Arc::new(codes);
+        let (c, b) = (client.clone(), base.clone());
+        let mut row = drive(&server, "verify", 64, duration, move |w, i| {
+            let (c, b, codes) = (c.clone(), b.clone(), codes.clone());
+            async move {
+                let code = &codes[(w + i as usize) % codes.len()];
+                c.get(format!("{b}/api/v1/verify/{code}"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        row.note = "GET /api/v1/verify/{code}, 64 connections".into();
+        rows.push(row);
+    }
+
+    // The roster export of a 100,000-enrolment session.
+    {
+        eprintln!("seeding {export_rows} enrolments for the export…");
+        let session = seed_export(&pool, &seeded, export_rows)?;
+        let admin_token = {
+            let mut conn = pool.get()?;
+            let admin =
+                identity::account_by_email(&mut conn, "apprenant0@banc-essai.fr")?.expect("seeded");
+            KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?
+                .issue_access(&admin.id, Duration::from_secs(3600))?
+        };
+        let rss_before = server.rss_mib();
+        let cpu_before = server.cpu_seconds();
+        let started = Instant::now();
+        let mut response = client
+            .get(format!("{base}/api/v1/sessions/{session}/report.csv"))
+            .bearer_auth(&admin_token)
+            .send()
+            .await?;
+        let (mut bytes, mut lines, mut peak) = (0usize, 0usize, rss_before);
+        while let Some(chunk) = response.chunk().await? {
+            bytes += chunk.len();
+            lines += chunk.iter().filter(|b| **b == b'\n').count();
+            peak = peak.max(server.rss_mib());
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        rows.push(Row {
+            name: "export".into(),
+            requests: 1,
+            seconds,
+            errors: u64::from(lines != export_rows + 1),
+            p50: seconds * 1000.0,
+            p95: seconds * 1000.0,
+            p99: seconds * 1000.0,
+            cpu: (server.cpu_seconds() - cpu_before) / seconds,
+            rss: peak,
+            note: format!(
+                "{lines} lines, {:.1} MiB streamed; server RSS {rss_before:.0} → peak {peak:.0} MiB",
+                bytes as f64 / 1048576.0
+            ),
+        });
+    }
+
+    print_table(&rows);
+    let results = json!({
+        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "database": if o.database_url.is_some() { "postgresql" } else { "sqlite" },
+        "quick": o.quick,
+        "learners": learners,
+        "at": Utc::now().to_rfc3339(),
+        "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
+    });
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
+    eprintln!("written to {}", out.display());
+    Ok(())
+}
+
+fn print_table(rows: &[Row]) {
+    let healthz = rows
+        .iter()
+        .find(|r| r.name == "baseline_healthz")
+        .map_or(1.0, Row::throughput);
+    let commits = rows
+        .iter()
+        .find(|r| r.name == "baseline_commit")
+        .map_or(1.0, Row::throughput);
+    println!(
+        "{:<18} {:>9} {:>10} {:>8} {:>8} {:>8} {:>7} {:>7} {:>9} {:>8}",
+        "scenario",
+        "requests",
+        "per s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "cpu",
+        "rss MiB",
+        "ceiling"
+    );
+    for r in rows {
+        let ceiling = if r.name.starts_with("quiz") || r.name == "heartbeat" {
+            format!("{:.2}×c", r.throughput() / commits)
+        } else if r.name.starts_with("baseline") {
+            "—".into()
+        } else {
+            format!("{:.2}×h", r.throughput() / healthz)
+        };
+        println!(
+            "{:<18} {:>9} {:>10.0} {:>8.2} {:>8.2} {:>8.2} {:>7} {:>7.2} {:>9.0} {:>8}",
+            r.name,
+            r.requests,
+            r.throughput(),
+            r.p50,
+            r.p95,
+            r.p99,
+            r.errors,
+            r.cpu,
+            r.rss,
+            ceiling
+        );
+    }
+    println!("ceiling: ×c = share of raw durable commits per second, ×h = share of GET /healthz per second");
+    for r in rows {
+        if !r.note.is_empty() {
+            println!("  {}: {}", r.name, r.note);
+        }
+    }
+}
