@@ -185,11 +185,28 @@ pub fn dpc_declarations(
     for (session, course) in sessions {
         let mut after = String::new();
         loop {
-            let page = store::completed_page(&mut *pool.get()?, &session.id, from, to, &after)?;
+            let (page, attested) = {
+                let mut conn = pool.get()?;
+                let page = store::completed_page(&mut conn, &session.id, from, to, &after)?;
+                let ids: Vec<String> = page.iter().map(|(e, ..)| e.id.clone()).collect();
+                // Only actions whose certificate stands: a revoked one is not declared.
+                let attested: std::collections::HashSet<String> =
+                    store::certificates_of(&mut conn, &ids)?
+                        .into_iter()
+                        .filter(|(_, _, kind, _, revoked)| {
+                            kind == CourseKind::Dpc.code() && revoked.is_none()
+                        })
+                        .map(|(id, ..)| id)
+                        .collect();
+                (page, attested)
+            };
             let Some((last, ..)) = page.last() else { break };
             after = last.id.clone();
             let full = page.len() as i64 == store::PAGE;
-            for (_, account, completed_at, seconds) in page {
+            for (enrolment, account, completed_at, seconds) in page {
+                if !attested.contains(&enrolment.id) {
+                    continue;
+                }
                 csv.row(&[
                     account.rpps.unwrap_or_default(),
                     account.adeli.unwrap_or_default(),
