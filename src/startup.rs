@@ -38,6 +38,8 @@ pub struct AppState {
     pub issuer: IssuerKey,
     pub status_lists: certificates::status::Cache,
     pub learning: Arc<Learning>,
+    /// Accounts checked in the last seconds (see `identity::auth::AccountCache`).
+    pub accounts: identity::auth::AccountCache,
 }
 
 pub struct Application {
@@ -136,6 +138,7 @@ impl Application {
             issuer,
             status_lists: Default::default(),
             learning,
+            accounts: Default::default(),
         });
 
         let server = HttpServer::new(move || {

@@ -69,22 +69,62 @@ fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     Err(AppError::unauthorized("Connexion requise."))
 }
 
+/// Recently checked accounts. Looking the account up on every request costs a database
+/// round trip through the blocking pool, the largest share of a small request; an account
+/// disabled, erased or demoted is refused at the latest [`ACCOUNT_CHECK_TTL`] later.
+#[derive(Default)]
+pub struct AccountCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, CurrentUser)>>,
+}
+
+pub const ACCOUNT_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl AccountCache {
+    fn get(&self, id: &str) -> Option<CurrentUser> {
+        let entries = self.entries.lock().expect("not poisoned");
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < ACCOUNT_CHECK_TTL)
+            .map(|(_, user)| user.clone())
+    }
+
+    fn put(&self, user: &CurrentUser) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() > 100_000 {
+            entries.retain(|_, (at, _)| at.elapsed() < ACCOUNT_CHECK_TTL);
+        }
+        entries.insert(user.id.clone(), (std::time::Instant::now(), user.clone()));
+    }
+
+    /// Forgets an account at once (disabled, erased, role changed here).
+    pub fn forget(&self, id: &str) {
+        self.entries.lock().expect("not poisoned").remove(id);
+    }
+}
+
 /// The active account an access token stands for.
 pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
     let claims = state
         .keys
         .verify_access(token)
         .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
+    if let Some(user) = state.accounts.get(&claims.sub) {
+        return Ok(user);
+    }
     let account = db::run(&state.pool, move |conn| {
         Ok(store::account(conn, &claims.sub).optional()?)
     })
     .await?;
     match account {
-        Some(a) if a.is_active() => Ok(CurrentUser {
-            id: a.id,
-            email: a.email,
-            is_platform_admin: a.is_platform_admin,
-        }),
+        Some(a) if a.is_active() => {
+            let user = CurrentUser {
+                id: a.id,
+                email: a.email,
+                is_platform_admin: a.is_platform_admin,
+            };
+            state.accounts.put(&user);
+            Ok(user)
+        }
         _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
     }
 }

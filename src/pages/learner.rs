@@ -529,10 +529,13 @@ async fn erase(
     let EraseForm { csrf, password } = form.into_inner();
     let done = async {
         let user = visitor.for_form(&csrf)?.clone();
+        let id = user.id.clone();
         db::run(&state.pool, move |conn| {
             crate::identity::service::erase(conn, &user.id, &password)
         })
-        .await
+        .await?;
+        state.accounts.forget(&id);
+        Ok::<(), AppError>(())
     }
     .await;
     match done {

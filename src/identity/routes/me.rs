@@ -228,9 +228,11 @@ pub async fn erase(
     body: Json<EraseRequest>,
 ) -> Result<HttpResponse, AppError> {
     let password = body.0.password;
+    let id = user.id.clone();
     db::run(&state.pool, move |conn| {
         service::erase(conn, &user.id, &password)
     })
     .await?;
+    state.accounts.forget(&id);
     Ok(HttpResponse::NoContent().finish())
 }

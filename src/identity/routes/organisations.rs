@@ -419,6 +419,7 @@ pub async fn disable_account(
 ) -> Result<HttpResponse, AppError> {
     user.require_platform_admin()?;
     let id = path.into_inner();
+    let forgotten = id.clone();
     db::run(&state.pool, move |conn| {
         conn.write(|conn| {
             let mut account = store::account_for_update(conn, &id)
@@ -445,5 +446,6 @@ pub async fn disable_account(
         })
     })
     .await?;
+    state.accounts.forget(&forgotten);
     Ok(HttpResponse::NoContent().finish())
 }
