@@ -13,6 +13,15 @@ pub struct CourseCache {
 }
 
 impl CourseCache {
+    /// The version if it is already in memory.
+    pub fn cached(&self, version_id: &str) -> Option<Arc<Course>> {
+        self.versions
+            .lock()
+            .expect("not poisoned")
+            .get(version_id)
+            .cloned()
+    }
+
     pub fn get(&self, conn: &mut DbConn, version_id: &str) -> anyhow::Result<Arc<Course>> {
         if let Some(course) = self.versions.lock().expect("not poisoned").get(version_id) {
             return Ok(course.clone());

@@ -321,6 +321,8 @@ pub async fn update(
         service::update_session(conn, &user, &id, patch)
     })
     .await?;
+    // A closed session stops crediting heartbeats at once.
+    state.learning.forget_recording(None, Some(&session.id));
     Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }
 
@@ -436,6 +438,7 @@ pub async fn withdraw(
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
     let enrolment = db::run(&state.pool, move |conn| service::withdraw(conn, &user, &id)).await?;
+    state.learning.forget_recording(Some(&enrolment.id), None);
     Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 

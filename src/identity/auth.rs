@@ -41,6 +41,16 @@ impl CurrentUser {
     }
 }
 
+/// The CSRF token of a cookie session: derived from its access token, which scripts cannot
+/// read (HttpOnly) and other sites cannot set, so a token planted in a cookie by a
+/// neighbouring site or a network attacker is worth nothing.
+pub fn csrf_of(access_token: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("qvt-campus csrf\0{access_token}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
+}
+
 fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default();
@@ -58,9 +68,8 @@ fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     if let Some(cookie) = req.cookie(ACCESS_COOKIE) {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
-            let expected = req.cookie(CSRF_COOKIE).map(|c| c.value().to_owned());
             let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if expected.is_none() || expected.as_deref() != sent {
+            if sent != Some(csrf_of(cookie.value()).as_str()) {
                 return Err(AppError::forbidden("Jeton anti-CSRF absent ou invalide."));
             }
         }

@@ -81,11 +81,17 @@ pub async fn heartbeat(
     if beat_id.is_empty() || beat_id.len() > 64 {
         return Err(AppError::invalid("beat_id", "1 à 64 caractères"));
     }
-    let s = state.clone();
-    let credited = db::run(&state.pool, move |conn| {
-        service::heartbeat(conn, &s.learning, &user, &id, &lesson, &beat_id)
-    })
-    .await?;
+    let credited =
+        match service::heartbeat_from_memory(&state.learning, &user, &id, &lesson, &beat_id) {
+            Some(credited) => credited?,
+            None => {
+                let s = state.clone();
+                db::run(&state.pool, move |conn| {
+                    service::heartbeat(conn, &s.learning, &user, &id, &lesson, &beat_id)
+                })
+                .await?
+            }
+        };
     Ok(HttpResponse::Ok().json(serde_json::json!({ "credited_seconds": credited })))
 }
 

@@ -23,7 +23,33 @@ use crate::identity::auth::{require_staff, CurrentUser};
 pub struct Learning {
     pub tracker: Mutex<Tracker>,
     pub courses: CourseCache,
+    /// (account, enrolment) → (checked at, course version) for heartbeats: a learner's
+    /// beats every 30 s need no database while the check is fresh.
+    recording: Mutex<HashMap<(String, String), Recording>>,
 }
+
+struct Recording {
+    at: std::time::Instant,
+    version: String,
+    session: String,
+}
+
+impl Learning {
+    /// Withdrawn enrolments and closed sessions stop crediting time at once on this
+    /// instance (other instances within [`RECORDING_CHECK_TTL`]).
+    pub fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
+        self.recording
+            .lock()
+            .expect("not poisoned")
+            .retain(|(_, enrolment), r| {
+                Some(enrolment.as_str()) != enrolment_id && Some(r.session.as_str()) != session_id
+            });
+    }
+}
+
+/// How long an enrolment checked as recording is trusted by heartbeats: a withdrawal or a
+/// closed session stops crediting time at the latest this much later.
+const RECORDING_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Microseconds, as PostgreSQL stores them: an in-memory time must equal its stored copy.
 fn now() -> NaiveDateTime {
@@ -199,11 +225,48 @@ pub fn heartbeat(
     ensure_recording(&enrolment, &session)?;
     let course = learning.courses.get(conn, &enrolment.course_version_id)?;
     lesson_index(&course, lesson_id)?;
+    let mut recording = learning.recording.lock().expect("not poisoned");
+    if recording.len() > 200_000 {
+        recording.retain(|_, r| r.at.elapsed() < RECORDING_CHECK_TTL);
+    }
+    recording.insert(
+        (user.id.clone(), enrolment_id.to_owned()),
+        Recording {
+            at: std::time::Instant::now(),
+            version: enrolment.course_version_id.clone(),
+            session: session.id.clone(),
+        },
+    );
+    drop(recording);
     Ok(learning
         .tracker
         .lock()
         .expect("not poisoned")
         .beat(enrolment_id, lesson_id, beat_id, now()))
+}
+
+/// A heartbeat answered from memory when the same learner's enrolment was checked in the
+/// last seconds; None when the database must be asked (see [`heartbeat`]).
+pub fn heartbeat_from_memory(
+    learning: &Learning,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    lesson_id: &str,
+    beat_id: &str,
+) -> Option<Result<i64, AppError>> {
+    let version = {
+        let recording = learning.recording.lock().expect("not poisoned");
+        let r = recording.get(&(user.id.clone(), enrolment_id.to_owned()))?;
+        (r.at.elapsed() < RECORDING_CHECK_TTL).then(|| r.version.clone())?
+    };
+    let course = learning.courses.cached(&version)?;
+    Some(lesson_index(&course, lesson_id).map(|_| {
+        learning
+            .tracker
+            .lock()
+            .expect("not poisoned")
+            .beat(enrolment_id, lesson_id, beat_id, now())
+    }))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

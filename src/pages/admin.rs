@@ -214,6 +214,8 @@ async fn import_csv(
 struct RevokeForm {
     csrf: String,
     reason: String,
+    /// Sent by the page; the redirect uses the certificate's own session instead.
+    #[allow(dead_code)]
     session: String,
 }
 
@@ -224,25 +226,22 @@ async fn revoke(
     form: web::Form<RevokeForm>,
 ) -> HttpResponse {
     let id = path.into_inner();
-    let RevokeForm {
-        csrf,
-        reason,
-        session,
-    } = form.into_inner();
+    let RevokeForm { csrf, reason, .. } = form.into_inner();
     let done = async {
         let user = visitor.for_form(&csrf)?.clone();
         let reason = certificates::parse_reason(&reason)?;
         let s = state.clone();
         db::run(&state.pool, move |conn| {
-            certificates::revoke(conn, &user, &id, &reason)?;
+            let revoked = certificates::revoke(conn, &user, &id, &reason)?;
             s.status_lists.clear();
-            Ok(())
+            Ok(revoked.session_id)
         })
         .await
     }
     .await;
     match done {
-        Ok(()) => redirect(&format!("/gestion/sessions/{session}")),
+        // Back to the certificate's own session, not to an address the form names.
+        Ok(session) => redirect(&format!("/gestion/sessions/{session}")),
         Err(e) => error_page(&state, &visitor, &e),
     }
 }
@@ -674,7 +673,10 @@ async fn update_session(
     }
     .await;
     match updated {
-        Ok(_) => redirect(&format!("/gestion/sessions/{id}")),
+        Ok(session) => {
+            state.learning.forget_recording(None, Some(&session.id));
+            redirect(&format!("/gestion/sessions/{id}"))
+        }
         Err(e) => error_page(&state, &visitor, &e),
     }
 }

@@ -70,6 +70,8 @@ pub fn render(
 
 /// A page's answer to an error: the same layout, the problem's words.
 pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> HttpResponse {
+    // The API's answer logs the cause and carries Retry-After: the page keeps both.
+    let api = actix_web::ResponseError::error_response(error);
     let problem = error.problem();
     let mut response = render(
         state,
@@ -80,6 +82,11 @@ pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> Http
     )
     .unwrap_or_else(|_| HttpResponse::InternalServerError().finish());
     *response.status_mut() = error.status();
+    if let Some(retry) = api.headers().get(header::RETRY_AFTER) {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, retry.clone());
+    }
     response
 }
 

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::session::{sign_in, sign_out, Visitor};
+use super::session::{same_site, sign_in, sign_out, Visitor};
 use super::{error_page, field_errors, redirect, render};
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
@@ -168,8 +168,12 @@ fn non_empty(s: &str) -> Option<String> {
 async fn sign_up(
     state: web::Data<AppState>,
     visitor: Visitor,
+    req: HttpRequest,
     form: web::Form<SignUp>,
 ) -> HttpResponse {
+    if let Err(e) = same_site(&req) {
+        return error_page(&state, &visitor, &e);
+    }
     let form = form.into_inner();
     let request = RegisterRequest {
         email: Some(form.email.clone()),
@@ -273,6 +277,9 @@ async fn sign_in_post(
     req: HttpRequest,
     form: web::Form<SignIn>,
 ) -> HttpResponse {
+    if let Err(e) = same_site(&req) {
+        return error_page(&state, &visitor, &e);
+    }
     let SignIn { email, password } = form.into_inner();
     let ip = req
         .peer_addr()

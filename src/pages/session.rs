@@ -11,9 +11,8 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use crate::db;
 use crate::error::AppError;
-use crate::identity::auth::{user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
+use crate::identity::auth::{csrf_of, user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
 use crate::identity::store;
-use crate::identity::tokens::random_token;
 use crate::startup::AppState;
 
 /// How long a page session lasts: a working day. API clients keep short tokens.
@@ -47,10 +46,7 @@ impl FromRequest for Visitor {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned());
-        let csrf = req
-            .cookie(CSRF_COOKIE)
-            .map(|c| c.value().to_owned())
-            .unwrap_or_default();
+        let csrf = token.as_deref().map(csrf_of).unwrap_or_default();
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let state =
@@ -102,11 +98,28 @@ pub fn sign_in(state: &AppState, account_id: &str, to: &str) -> Result<HttpRespo
     let age = time::Duration::seconds(PAGE_SESSION.as_secs() as i64);
     let mut response = super::redirect(to);
     add(&mut response, cookie(ACCESS_COOKIE, token, secure, age))?;
-    add(
-        &mut response,
-        cookie(CSRF_COOKIE, random_token(), secure, age),
-    )?;
+
     Ok(response)
+}
+
+/// Refuses a page form posted from another site (login CSRF: being signed in to someone
+/// else's account), by the browser's own `Sec-Fetch-Site` and `Origin` headers.
+pub fn same_site(req: &HttpRequest) -> Result<(), AppError> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if header("sec-fetch-site") == Some("cross-site") {
+        return Err(AppError::forbidden(
+            "Formulaire envoyé depuis un autre site.",
+        ));
+    }
+    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
+        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
+        if origin != "null" && origin_host != host {
+            return Err(AppError::forbidden(
+                "Formulaire envoyé depuis un autre site.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 pub fn sign_out(state: &AppState) -> Result<HttpResponse, AppError> {

@@ -189,11 +189,25 @@ async fn a_browser_cookie_authenticates_and_unsafe_methods_need_the_csrf_token()
         .await
         .unwrap();
     problem(forged, 403).await;
-    let with = app
+    // A token planted in a cookie is worth nothing: it must derive from the session.
+    let planted = app
         .client
         .patch(app.url("/api/v1/me"))
         .header("cookie", &cookies)
         .header("x-csrf-token", "jeton-csrf")
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    problem(planted, 403).await;
+    let with = app
+        .client
+        .patch(app.url("/api/v1/me"))
+        .header("cookie", &cookies)
+        .header(
+            "x-csrf-token",
+            qvt_campus::identity::auth::csrf_of(&user.token),
+        )
         .json(&patch)
         .send()
         .await
