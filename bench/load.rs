@@ -218,6 +218,7 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
         erased_at: None,
         created_at: now,
         updated_at: now,
+        page_session_epoch: 0,
     };
     conn.write(|c| -> anyhow::Result<()> {
         identity::insert_account(c, &person(admin_id.clone(), 0))?;
@@ -330,6 +331,7 @@ fn seed_export(pool: &Pool, seeded: &Seeded, n: usize) -> anyhow::Result<String>
                 erased_at: None,
                 created_at: now,
                 updated_at: now,
+                page_session_epoch: 0,
             })
             .collect();
         let enrolled: Vec<Enrolment> = people

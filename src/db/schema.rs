@@ -34,6 +34,7 @@ diesel::table! {
         erased_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        page_session_epoch -> Integer,
     }
 }
 

@@ -471,6 +471,7 @@ pub fn run(
                         erased_at: None,
                         created_at: now,
                         updated_at: now,
+                        page_session_epoch: 0,
                     };
                     new_accounts.push(account.clone());
                     account

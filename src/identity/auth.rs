@@ -83,26 +83,30 @@ fn token_of(req: &HttpRequest) -> Result<String, AppError> {
 /// disabled, erased or demoted is refused at the latest [`ACCOUNT_CHECK_TTL`] later.
 #[derive(Default)]
 pub struct AccountCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, CurrentUser)>>,
+    entries:
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, CurrentUser, i32)>>,
 }
 
 pub const ACCOUNT_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl AccountCache {
-    fn get(&self, id: &str) -> Option<CurrentUser> {
+    fn get(&self, id: &str) -> Option<(CurrentUser, i32)> {
         let entries = self.entries.lock().expect("not poisoned");
         entries
             .get(id)
-            .filter(|(at, _)| at.elapsed() < ACCOUNT_CHECK_TTL)
-            .map(|(_, user)| user.clone())
+            .filter(|(at, ..)| at.elapsed() < ACCOUNT_CHECK_TTL)
+            .map(|(_, user, epoch)| (user.clone(), *epoch))
     }
 
-    fn put(&self, user: &CurrentUser) {
+    fn put(&self, user: &CurrentUser, epoch: i32) {
         let mut entries = self.entries.lock().expect("not poisoned");
         if entries.len() > 100_000 {
-            entries.retain(|_, (at, _)| at.elapsed() < ACCOUNT_CHECK_TTL);
+            entries.retain(|_, (at, ..)| at.elapsed() < ACCOUNT_CHECK_TTL);
         }
-        entries.insert(user.id.clone(), (std::time::Instant::now(), user.clone()));
+        entries.insert(
+            user.id.clone(),
+            (std::time::Instant::now(), user.clone(), epoch),
+        );
     }
 
     /// Forgets an account at once (disabled, erased, role changed here).
@@ -117,22 +121,35 @@ pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser,
         .keys
         .verify_access(token)
         .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
-    if let Some(user) = state.accounts.get(&claims.sub) {
-        return Ok(user);
+    // A page session signed out (or whose password was reset) since it was issued.
+    let current = |epoch: i32| claims.sev.is_none_or(|sev| sev == epoch);
+    let ended = || AppError::unauthorized("Session terminée : reconnectez-vous.");
+    if let Some((user, epoch)) = state.accounts.get(&claims.sub) {
+        return if current(epoch) {
+            Ok(user)
+        } else {
+            Err(ended())
+        };
     }
+    let id = claims.sub.clone();
     let account = db::run(&state.pool, move |conn| {
-        Ok(store::account(conn, &claims.sub).optional()?)
+        Ok(store::account(conn, &id).optional()?)
     })
     .await?;
     match account {
         Some(a) if a.is_active() => {
+            let epoch = a.page_session_epoch;
             let user = CurrentUser {
                 id: a.id,
                 email: a.email,
                 is_platform_admin: a.is_platform_admin,
             };
-            state.accounts.put(&user);
-            Ok(user)
+            state.accounts.put(&user, epoch);
+            if current(epoch) {
+                Ok(user)
+            } else {
+                Err(ended())
+            }
         }
         _ => Err(AppError::unauthorized("Compte inexistant ou désactivé.")),
     }

@@ -82,6 +82,7 @@ pub fn register(
             erased_at: None,
             created_at: at,
             updated_at: at,
+            page_session_epoch: 0,
         };
         store::insert_account(conn, &account)?;
         send_verification(conn, settings, public_url, &account)?;
@@ -328,6 +329,8 @@ pub fn confirm_password_reset(
                 })?;
         let mut account = store::account_for_update(conn, &account_id)?;
         account.password_hash = password_hash;
+        // Page sessions opened with the old password end too.
+        account.page_session_epoch += 1;
         // Whoever reads the mailbox proved it: the address is verified.
         account.email_verified_at.get_or_insert(now());
         account.updated_at = now();
@@ -387,6 +390,7 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(),
             disabled_at: Some(at),
             erased_at: Some(at),
             updated_at: at,
+            page_session_epoch: 0,
             ..account.clone()
         };
         store::update_account(conn, &erased)?;
@@ -437,6 +441,7 @@ pub fn create_platform_admin(
             erased_at: None,
             created_at: at,
             updated_at: at,
+            page_session_epoch: 0,
         };
         store::insert_account(conn, &account)?;
         store::audit(

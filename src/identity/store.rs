@@ -38,6 +38,8 @@ pub struct Account {
     pub erased_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Page sessions carry it; it moves on at sign-out and password reset.
+    pub page_session_epoch: i32,
 }
 
 impl Account {

@@ -43,6 +43,10 @@ pub struct AccessClaims {
     pub jti: String,
     /// Always `access`: refuses any other kind of JWT signed with our keys.
     pub typ: String,
+    /// Page sessions only: the account's page-session epoch when signed in (see
+    /// `Account::page_session_epoch`); a different one means signed out since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sev: Option<i32>,
 }
 
 struct VerifyingKey {
@@ -116,6 +120,25 @@ impl KeyRing {
         account_id: &str,
         ttl: std::time::Duration,
     ) -> anyhow::Result<String> {
+        self.issue(account_id, ttl, None)
+    }
+
+    /// A page session's token: it carries the account's page-session epoch.
+    pub fn issue_page_session(
+        &self,
+        account_id: &str,
+        ttl: std::time::Duration,
+        epoch: i32,
+    ) -> anyhow::Result<String> {
+        self.issue(account_id, ttl, Some(epoch))
+    }
+
+    fn issue(
+        &self,
+        account_id: &str,
+        ttl: std::time::Duration,
+        sev: Option<i32>,
+    ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
             iss: self.issuer.clone(),
@@ -125,6 +148,7 @@ impl KeyRing {
             exp: now + ttl.as_secs() as i64,
             jti: uuid::Uuid::new_v4().to_string(),
             typ: "access".into(),
+            sev,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());

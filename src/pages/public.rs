@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::session::{same_site, sign_in, sign_out, Visitor};
+use super::session::{same_site, sign_in, sign_out_everywhere, Visitor};
 use super::{error_page, field_errors, redirect, render};
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
@@ -293,11 +293,17 @@ async fn sign_in_post(
             service::login(conn, &k.settings.identity, &k.keys, &email, &password, &ip)
         })
         .await?;
-        state_account(&s, &pair.access_token)
+        let id = state_account(&s, &pair.access_token)?;
+        let (pool, lookup) = (s.pool.clone(), id.clone());
+        let epoch = db::run(&pool, move |conn| {
+            Ok(crate::identity::store::account(conn, &lookup)?.page_session_epoch)
+        })
+        .await?;
+        Ok::<_, AppError>((id, epoch))
     };
     let s = state.clone();
     match outcome.await {
-        Ok(account_id) => sign_in(&s, &account_id, "/tableau-de-bord")
+        Ok((account_id, epoch)) => sign_in(&s, &account_id, epoch, "/tableau-de-bord")
             .unwrap_or_else(|e| error_page(&s, &visitor, &e)),
         Err(e) if e.status().is_client_error() => {
             let mut page = render(
@@ -334,10 +340,13 @@ async fn sign_out_post(
     visitor: Visitor,
     form: web::Form<CsrfOnly>,
 ) -> HttpResponse {
-    if let Err(e) = visitor.for_form(&form.csrf) {
-        return error_page(&state, &visitor, &e);
-    }
-    sign_out(&state).unwrap_or_else(|e| error_page(&state, &visitor, &e))
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    sign_out_everywhere(&state, &user)
+        .await
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
 
 async fn reset_request_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {

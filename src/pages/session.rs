@@ -92,8 +92,15 @@ fn add(response: &mut HttpResponse, cookie: Cookie<'static>) -> Result<(), AppEr
 }
 
 /// Signs the account in for pages: its access token and a fresh CSRF token, as cookies.
-pub fn sign_in(state: &AppState, account_id: &str, to: &str) -> Result<HttpResponse, AppError> {
-    let token = state.keys.issue_access(account_id, PAGE_SESSION)?;
+pub fn sign_in(
+    state: &AppState,
+    account_id: &str,
+    epoch: i32,
+    to: &str,
+) -> Result<HttpResponse, AppError> {
+    let token = state
+        .keys
+        .issue_page_session(account_id, PAGE_SESSION, epoch)?;
     let secure = state.settings.public_url.starts_with("https://");
     let age = time::Duration::seconds(PAGE_SESSION.as_secs() as i64);
     let mut response = super::redirect(to);
@@ -120,6 +127,26 @@ pub fn same_site(req: &HttpRequest) -> Result<(), AppError> {
         }
     }
     Ok(())
+}
+
+/// Ends every page session of the account (the cookie of a stolen session included),
+/// then clears this browser's cookies.
+pub async fn sign_out_everywhere(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    let id = user.id.clone();
+    db::run(&state.pool, move |conn| {
+        conn.write(|c| {
+            let mut account = store::account_for_update(c, &id)?;
+            account.page_session_epoch += 1;
+            store::update_account(c, &account)?;
+            Ok(())
+        })
+    })
+    .await?;
+    state.accounts.forget(&user.id);
+    sign_out(state)
 }
 
 pub fn sign_out(state: &AppState) -> Result<HttpResponse, AppError> {

@@ -403,6 +403,7 @@ async fn a_hundred_simultaneous_requests_fill_ten_seats_exactly() {
             erased_at: None,
             created_at: now,
             updated_at: now,
+            page_session_epoch: 0,
         };
         identity::insert_account(&mut s.app.conn(), &account).unwrap();
         tokens.push(

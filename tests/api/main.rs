@@ -19,6 +19,7 @@ mod journeys;
 mod learning;
 mod migrations;
 mod outbox;
+mod pages;
 mod problems;
 mod quiz;
 mod reports;

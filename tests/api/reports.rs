@@ -306,6 +306,7 @@ async fn a_hundred_thousand_enrolments_stream_out() {
                 erased_at: None,
                 created_at: now,
                 updated_at: now,
+                page_session_epoch: 0,
             })
             .collect();
         let enrolled: Vec<Enrolment> = people

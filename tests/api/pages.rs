@@ -1,0 +1,112 @@
+//! Page sessions over plain HTTP: the cookie a sign-in sets, the forms' CSRF token derived
+//! from it, sign-out ending every page session of the account (a stolen cookie included),
+//! and sign-in refused when posted from another site.
+
+use qvt_campus::identity::auth::csrf_of;
+
+use crate::helpers::spawn_app;
+use crate::journeys::PASSWORD;
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn access_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("qvt_access="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .expect("a session cookie")
+}
+
+#[tokio::test]
+async fn signing_out_ends_every_page_session_of_the_account_even_a_stolen_one() {
+    let app = spawn_app().await;
+    let user = app.learner("infirmiere@chu-exemple.fr").await;
+    let client = no_redirects();
+    let sign_in = || {
+        client
+            .post(app.url("/connexion"))
+            .form(&[("email", user.email.as_str()), ("password", PASSWORD)])
+            .send()
+    };
+    let first = sign_in().await.unwrap();
+    assert_eq!(first.status().as_u16(), 303);
+    let laptop = access_cookie(&first);
+    let phone = access_cookie(&sign_in().await.unwrap());
+    let dashboard = |token: String| {
+        client
+            .get(app.url("/tableau-de-bord"))
+            .header("cookie", format!("qvt_access={token}"))
+            .send()
+    };
+    let page = dashboard(phone.clone()).await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Bonjour"));
+
+    // A form without the session's own token does nothing.
+    let forged = client
+        .post(app.url("/deconnexion"))
+        .header("cookie", format!("qvt_access={laptop}; qvt_csrf=planted"))
+        .form(&[("csrf", "planted")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert_eq!(
+        dashboard(phone.clone()).await.unwrap().status().as_u16(),
+        200
+    );
+
+    let out = client
+        .post(app.url("/deconnexion"))
+        .header("cookie", format!("qvt_access={laptop}"))
+        .form(&[("csrf", csrf_of(&laptop))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+    for token in [laptop, phone] {
+        let after = dashboard(token.clone()).await.unwrap();
+        assert_eq!(after.status().as_u16(), 303, "back to the sign-in page");
+        let api = client
+            .get(app.url("/api/v1/me"))
+            .header("cookie", format!("qvt_access={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(api.status().as_u16(), 401);
+    }
+    let again = sign_in().await.unwrap();
+    assert_eq!(
+        dashboard(access_cookie(&again))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_posted_from_another_site_is_refused() {
+    let app = spawn_app().await;
+    let user = app.learner("kine@cabinet-exemple.fr").await;
+    let refused = no_redirects()
+        .post(app.url("/connexion"))
+        .header("origin", "https://pirate.example")
+        .form(&[("email", user.email.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    assert!(refused.headers().get("set-cookie").is_none());
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("autre site"), "{page}");
+}
