@@ -174,12 +174,73 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
+/// A verified student account (`<prefix><i>@banc-essai.fr`).
+fn student(id: String, prefix: &str, i: usize, password_hash: &str) -> Account {
+    let now = Utc::now().naive_utc();
+    Account {
+        id,
+        email: format!("{prefix}{i}@banc-essai.fr"),
+        full_name: format!("Apprenant {i}"),
+        password_hash: password_hash.to_owned(),
+        profession: "etudiant".into(),
+        rpps: None,
+        adeli: None,
+        student_number: Some(format!("{i:08}")),
+        mode_exercice: None,
+        is_platform_admin: false,
+        email_verified_at: Some(now),
+        disabled_at: None,
+        erased_at: None,
+        created_at: now,
+        updated_at: now,
+        page_session_epoch: 0,
+    }
+}
+
+/// Creates students `numbers` and enrols them in `session`, 5,000 per transaction.
+fn enrol_students(
+    conn: &mut DbConn,
+    session: &qvt_campus::enrolment::store::Session,
+    prefix: &str,
+    numbers: impl Iterator<Item = usize>,
+    password_hash: &str,
+) -> anyhow::Result<Vec<(Account, Enrolment)>> {
+    let now = Utc::now().naive_utc();
+    let mut all = Vec::new();
+    for chunk in numbers.collect::<Vec<_>>().chunks(5_000) {
+        let people: Vec<Account> = chunk
+            .iter()
+            .map(|i| student(identity::new_id(), prefix, *i, password_hash))
+            .collect();
+        let enrolled: Vec<Enrolment> = people
+            .iter()
+            .map(|a| Enrolment {
+                id: identity::new_id(),
+                session_id: session.id.clone(),
+                account_id: a.id.clone(),
+                course_version_id: session.course_version_id.clone(),
+                status: "active".into(),
+                enrolled_by: None,
+                enrolled_at: now,
+                withdrawn_by: None,
+                withdrawn_at: None,
+            })
+            .collect();
+        conn.write(|c| -> diesel::QueryResult<()> {
+            qvt_campus::batch_insert!(c, accounts::table, &people);
+            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
+            Ok(())
+        })?;
+        all.extend(people.into_iter().zip(enrolled));
+    }
+    Ok(all)
+}
+
 struct Seeded {
     session: String,
     /// (enrolment id, access token), one per learner.
     learners: Vec<(String, String)>,
     lesson: String,
-    version: String,
 }
 
 /// An organisation, a QVT session and `n` learners enrolled, with access tokens signed by
@@ -202,26 +263,8 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
         odpc_number: None,
         created_at: now,
     };
-    let person = |id: String, i: usize| Account {
-        id,
-        email: format!("apprenant{i}@banc-essai.fr"),
-        full_name: format!("Apprenant {i}"),
-        password_hash: hash.clone(),
-        profession: "etudiant".into(),
-        rpps: None,
-        adeli: None,
-        student_number: Some(format!("{i:08}")),
-        mode_exercice: None,
-        is_platform_admin: false,
-        email_verified_at: Some(now),
-        disabled_at: None,
-        erased_at: None,
-        created_at: now,
-        updated_at: now,
-        page_session_epoch: 0,
-    };
     conn.write(|c| -> anyhow::Result<()> {
-        identity::insert_account(c, &person(admin_id.clone(), 0))?;
+        identity::insert_account(c, &student(admin_id.clone(), "apprenant", 0, &hash))?;
         identity::insert_organisation(c, &org)?;
         identity::insert_membership(
             c,
@@ -261,43 +304,17 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
     let mut learners = Vec::with_capacity(n);
-    for chunk in (1..=n).collect::<Vec<_>>().chunks(5_000) {
-        let people: Vec<Account> = chunk
-            .iter()
-            .map(|i| person(identity::new_id(), *i))
-            .collect();
-        let enrolled: Vec<Enrolment> = people
-            .iter()
-            .map(|a| Enrolment {
-                id: identity::new_id(),
-                session_id: session.id.clone(),
-                account_id: a.id.clone(),
-                course_version_id: session.course_version_id.clone(),
-                status: "active".into(),
-                enrolled_by: None,
-                enrolled_at: now,
-                withdrawn_by: None,
-                withdrawn_at: None,
-            })
-            .collect();
-        conn.write(|c| -> diesel::QueryResult<()> {
-            qvt_campus::batch_insert!(c, accounts::table, &people);
-            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
-            Ok(())
-        })?;
-        for (a, e) in people.iter().zip(&enrolled) {
-            learners.push((
-                e.id.clone(),
-                keys.issue_access(&a.id, Duration::from_secs(4 * 3600))?,
-            ));
-        }
+    for (account, enrolment) in enrol_students(conn, &session, "apprenant", 1..=n, &hash)? {
+        learners.push((
+            enrolment.id,
+            keys.issue_access(&account.id, Duration::from_secs(4 * 3600))?,
+        ));
     }
     let course = qvt_campus::catalog::store::version(conn, &session.course_version_id)?.course()?;
     Ok(Seeded {
         session: session.id,
         learners,
         lesson: course.lessons[0].id.clone(),
-        version: session.course_version_id,
     })
 }
 
@@ -305,55 +322,13 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
 fn seed_export(pool: &Pool, seeded: &Seeded, n: usize) -> anyhow::Result<String> {
     let mut conn = pool.get()?;
     let conn: &mut DbConn = &mut conn;
-    let now = Utc::now().naive_utc();
     let session: qvt_campus::enrolment::store::Session =
         qvt_campus::enrolment::store::session(conn, &seeded.session)?.expect("seeded");
     let mut copy = session.clone();
     copy.id = identity::new_id();
     copy.title = "Export de 100 000".into();
     conn.write(|c| qvt_campus::enrolment::store::insert_session(c, &copy))?;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
-        let people: Vec<Account> = chunk
-            .iter()
-            .map(|i| Account {
-                id: identity::new_id(),
-                email: format!("export{i}@banc-essai.fr"),
-                full_name: format!("Export {i}"),
-                password_hash: "x".into(),
-                profession: "etudiant".into(),
-                rpps: None,
-                adeli: None,
-                student_number: Some(format!("{i:08}")),
-                mode_exercice: None,
-                is_platform_admin: false,
-                email_verified_at: Some(now),
-                disabled_at: None,
-                erased_at: None,
-                created_at: now,
-                updated_at: now,
-                page_session_epoch: 0,
-            })
-            .collect();
-        let enrolled: Vec<Enrolment> = people
-            .iter()
-            .map(|a| Enrolment {
-                id: identity::new_id(),
-                session_id: copy.id.clone(),
-                account_id: a.id.clone(),
-                course_version_id: seeded.version.clone(),
-                status: "active".into(),
-                enrolled_by: None,
-                enrolled_at: now,
-                withdrawn_by: None,
-                withdrawn_at: None,
-            })
-            .collect();
-        conn.write(|c| -> diesel::QueryResult<()> {
-            qvt_campus::batch_insert!(c, accounts::table, &people);
-            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
-            Ok(())
-        })?;
-    }
+    enrol_students(conn, &copy, "export", 0..n, "x")?;
     Ok(copy.id)
 }
 

@@ -405,11 +405,6 @@ pub async fn session_zip(
     let body = stream_blocking("certificate zip", move |out| {
         write_zip(&s, &certificates, out)
     });
-    Ok(HttpResponse::Ok()
-        .content_type("application/zip")
-        .insert_header((
-            "content-disposition",
-            format!("attachment; filename=\"attestations-{}.zip\"", session.id),
-        ))
-        .streaming(body))
+    let name = format!("attestations-{}.zip", session.id);
+    Ok(crate::http::download("application/zip", &name).streaming(body))
 }

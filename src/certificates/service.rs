@@ -416,19 +416,33 @@ pub fn revoke(
 ) -> Result<Certificate, AppError> {
     conn.write(|c| {
         let certificate = revocable(c, user, id)?;
-        if !store::revoke(c, id, &user.id, reason, now())? {
+        if !revoke_audited(c, user, &certificate, reason)? {
             return Err(AppError::conflict("Cette attestation est déjà révoquée."));
         }
-        identity::audit(
-            c,
-            Some(&user.id),
-            "certificate.revoke",
-            Some(&certificate.organisation_id),
-            Some(id),
-            serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
-        )?;
         store::by_id(c, id)?.ok_or_else(not_found)
     })
+}
+
+/// Revokes a certificate the caller was allowed to revoke, with its audit entry; false if
+/// it already was. Other capabilities (a jury changing its decision) call it too.
+pub(crate) fn revoke_audited(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    certificate: &Certificate,
+    reason: &str,
+) -> Result<bool, AppError> {
+    if !store::revoke(conn, &certificate.id, &user.id, reason, now())? {
+        return Ok(false);
+    }
+    identity::audit(
+        conn,
+        Some(&user.id),
+        "certificate.revoke",
+        Some(&certificate.organisation_id),
+        Some(&certificate.id),
+        serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
+    )?;
+    Ok(true)
 }
 
 /// A corrected certificate: a new snapshot of the same completion (after the holder's name

@@ -510,7 +510,8 @@ pub fn view(
     file_of(conn, &course, &enrolment, &session)
 }
 
-fn file_of(
+/// The file of an enrolment already checked (see [`enrolment_for`]).
+pub fn file_of(
     conn: &mut DbConn,
     course: &Course,
     enrolment: &Enrolment,
@@ -613,15 +614,11 @@ pub fn decide(
         // A record states one decision: a new one revokes it (an `admis` learner then gets
         // a new record, with a new number).
         if let Some((_, certificate)) = current_record(c, &enrolment.id)? {
-            let reason = "Décision du jury modifiée";
-            certificate_store::revoke(c, &certificate.id, &user.id, reason, now())?;
-            identity::audit(
+            certificates::service::revoke_audited(
                 c,
-                Some(&user.id),
-                "certificate.revoke",
-                Some(&certificate.organisation_id),
-                Some(&certificate.id),
-                serde_json::json!({ "reason": reason, "holder_id": certificate.account_id }),
+                user,
+                &certificate,
+                "Décision du jury modifiée",
             )?;
         }
         file_of(c, &course, &enrolment, &session)

@@ -78,11 +78,15 @@ pub fn problem_for_bare_errors<B>(
 
 /// A file to download (CSV, PDF): its type and the name the browser saves it under.
 pub fn attachment(body: Vec<u8>, content_type: &str, filename: &str) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .body(body)
+    download(content_type, filename).body(body)
+}
+
+/// The start of a download's response, for a body given whole or streamed.
+pub fn download(content_type: &str, filename: &str) -> actix_web::HttpResponseBuilder {
+    let mut builder = HttpResponse::Ok();
+    builder.content_type(content_type).insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{filename}\""),
+    ));
+    builder
 }

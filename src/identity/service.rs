@@ -144,6 +144,19 @@ pub fn login(
     candidate: &str,
     ip: &str,
 ) -> Result<TokenPair, AppError> {
+    let account = authenticate(conn, settings, email, candidate, ip)?;
+    conn.write(|c| open_session(c, settings, keys, &account.id, &store::new_id()))
+}
+
+/// The account an e-mail and password stand for, with the throttling and failure counting
+/// of [`login`]; the pages open their own kind of session with it.
+pub fn authenticate(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    email: &Email,
+    candidate: &str,
+    ip: &str,
+) -> Result<Account, AppError> {
     let at = now();
     let since = at
         - chrono::Duration::from_std(settings.login_window)
@@ -173,9 +186,9 @@ pub fn login(
     let account = account.expect("verified against a real hash");
     conn.write(|c| {
         store::clear_login_failures(c, email.as_str())?;
-        store::prune_login_failures(c, since)?;
-        open_session(c, settings, keys, &account.id, &store::new_id())
-    })
+        store::prune_login_failures(c, since)
+    })?;
+    Ok(account)
 }
 
 fn open_session(

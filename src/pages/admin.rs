@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::Visitor;
-use super::{error_page, field_errors, redirect, render};
+use super::{error_page, field, field_errors, filled, form_again, message, redirect, render};
 use crate::catalog::model::CourseKind;
 use crate::certificates::service as certificates;
 use crate::db;
@@ -201,7 +201,7 @@ async fn import_csv(
                               "report": report, "done": !report.dry_run, "problem": null, "errors": [] }),
         Err(e) if e.status().is_client_error() => json!({
             "csv": form.csv, "report": null, "done": false,
-            "problem": e.problem().detail.unwrap_or(e.problem().title), "errors": e.problem().errors,
+            "problem": message(&e), "errors": e.problem().errors,
         }),
         Err(e) => return error_page(&state, &visitor, &e),
     };
@@ -258,14 +258,14 @@ async fn du_page(
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
     let (file, name, session_id) = db::run(&state.pool, move |conn| {
-        let (enrolment, session, _) = du::enrolment_for(
+        let (enrolment, session, course) = du::enrolment_for(
             conn,
             &s.learning.courses,
             &user,
             &enrolment_id,
             du::Gate::Staff,
         )?;
-        let file = du::view(conn, &s.learning.courses, &user, &enrolment.id)?;
+        let file = du::file_of(conn, &course, &enrolment, &session)?;
         let account = identity::account(conn, &enrolment.account_id)?;
         Ok((file, account.full_name, session.id))
     })
@@ -316,24 +316,13 @@ async fn du_grades(
 ) -> HttpResponse {
     let enrolment_id = path.into_inner();
     let form = form.into_inner();
-    let get = |k: &str| {
-        form.iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
     let saved = async {
-        let user = visitor.for_form(&get("csrf"))?.clone();
+        let user = visitor.for_form(field(&form, "csrf"))?.clone();
         let s = state.clone();
         let id = enrolment_id.clone();
         let form = form.clone();
         db::run(&state.pool, move |conn| {
-            let get = |k: &str| {
-                form.iter()
-                    .find(|(n, _)| n == k)
-                    .map(|(_, v)| v.trim().to_owned())
-                    .unwrap_or_default()
-            };
+            let get = |k: &str| field(&form, k).trim().to_owned();
             let (_, _, course) =
                 du::enrolment_for(conn, &s.learning.courses, &user, &id, du::Gate::Staff)?;
             for unit in &course.units {
@@ -400,11 +389,18 @@ async fn du_grades(
         Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
         Err(e) if e.status().is_client_error() => {
             let errors = field_errors(&e);
-            let mut page = du_page(&state, &visitor, enrolment_id, json!({ "problem": e.problem().detail.unwrap_or(e.problem().title), "fields": errors }))
-                .await
-                .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
+            form_again(
+                &state,
+                &visitor,
+                &e,
+                du_page(
+                    &state,
+                    &visitor,
+                    enrolment_id,
+                    json!({ "problem": message(&e), "fields": errors }),
+                )
+                .await,
+            )
         }
         Err(e) => error_page(&state, &visitor, &e),
     }
@@ -469,13 +465,18 @@ async fn du_decision(
     .await;
     match decided {
         Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
-        Err(e) if e.status().is_client_error() => {
-            let mut page = du_page(&state, &visitor, enrolment_id, json!({ "problem": e.problem().detail.unwrap_or(e.problem().title), "fields": field_errors(&e) }))
-                .await
-                .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
-        }
+        Err(e) if e.status().is_client_error() => form_again(
+            &state,
+            &visitor,
+            &e,
+            du_page(
+                &state,
+                &visitor,
+                enrolment_id,
+                json!({ "problem": message(&e), "fields": field_errors(&e) }),
+            )
+            .await,
+        ),
         Err(e) => error_page(&state, &visitor, &e),
     }
 }
@@ -558,11 +559,6 @@ struct NewSessionForm {
     dpc_session_no: String,
 }
 
-fn filled(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
 async fn create_session(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -608,18 +604,20 @@ async fn create_session(
                                  "academic_year": form.academic_year, "dpc_action_ref": form.dpc_action_ref,
                                  "dpc_session_no": form.dpc_session_no });
             let problem = e.problem().detail;
-            let mut page = new_session_page(
+            form_again(
                 &state,
                 &visitor,
-                organisation,
-                values,
-                field_errors(&e),
-                problem,
+                &e,
+                new_session_page(
+                    &state,
+                    &visitor,
+                    organisation,
+                    values,
+                    field_errors(&e),
+                    problem,
+                )
+                .await,
             )
-            .await
-            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
         }
         Err(e) => error_page(&state, &visitor, &e),
     }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::Visitor;
-use super::{error_page, redirect, render};
+use super::{error_page, field, form_again, message, redirect, render};
 use crate::certificates::service as certificates;
 use crate::db;
 use crate::enrolment::service::{self as enrolment_service, Enroller};
@@ -44,12 +44,7 @@ where
         return redirect("/connexion");
     };
     let s = state.clone();
-    let v = Visitor {
-        user: visitor.user.clone(),
-        name: visitor.name.clone(),
-        csrf: visitor.csrf.clone(),
-    };
-    match work(s, user, v).await {
+    match work(s, user, visitor.clone()).await {
         Ok(response) => response,
         Err(e) => error_page(&state, &visitor, &e),
     }
@@ -437,12 +432,6 @@ fn questions_of(items: &[ItemView]) -> Vec<QuestionView> {
         .collect()
 }
 
-fn csrf_of(form: &[(String, String)]) -> &str {
-    form.iter()
-        .find(|(k, _)| k == "csrf")
-        .map_or("", |(_, v)| v.as_str())
-}
-
 /// Autosave from the page's script: the form as it stands.
 async fn save(
     state: web::Data<AppState>,
@@ -450,7 +439,7 @@ async fn save(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
-    let user = visitor.for_form(csrf_of(&form))?.clone();
+    let user = visitor.for_form(field(&form, "csrf"))?.clone();
     let (id, s) = (path.into_inner(), state.clone());
     let form = form.into_inner();
     db::run(&state.pool, move |conn| {
@@ -468,7 +457,7 @@ async fn submit(
     path: web::Path<String>,
     form: web::Form<Vec<(String, String)>>,
 ) -> HttpResponse {
-    let user = match visitor.for_form(csrf_of(&form)) {
+    let user = match visitor.for_form(field(&form, "csrf")) {
         Ok(user) => user.clone(),
         Err(e) => return error_page(&state, &visitor, &e),
     };
@@ -542,19 +531,19 @@ async fn erase(
         Ok(()) => {
             super::session::sign_out(&state).unwrap_or_else(|e| error_page(&state, &visitor, &e))
         }
-        Err(e) if e.status().is_client_error() => {
-            let mut response = render(
+        Err(e) if e.status().is_client_error() => form_again(
+            &state,
+            &visitor,
+            &e,
+            render(
                 &state,
                 &visitor,
                 "mon-compte",
                 "Mon compte",
-                json!({ "dpc": null, "problem": e.problem().detail.unwrap_or(e.problem().title),
+                json!({ "dpc": null, "problem": message(&e),
                         "errors": super::field_errors(&e) }),
-            )
-            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *response.status_mut() = e.status();
-            response
-        }
+            ),
+        ),
         Err(e) => error_page(&state, &visitor, &e),
     }
 }

@@ -90,6 +90,38 @@ pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> Http
     response
 }
 
+/// A form's page shown again after the form was refused: with the refusal's status, and an
+/// error page if the page itself cannot be rendered.
+pub fn form_again(
+    state: &AppState,
+    visitor: &Visitor,
+    refusal: &AppError,
+    page: Result<HttpResponse, AppError>,
+) -> HttpResponse {
+    let mut response = page.unwrap_or_else(|e| error_page(state, visitor, &e));
+    *response.status_mut() = refusal.status();
+    response
+}
+
+/// What a problem says, for a line above the form.
+pub fn message(error: &AppError) -> String {
+    let problem = error.problem();
+    problem.detail.unwrap_or(problem.title)
+}
+
+/// A form field: trimmed, None when left empty.
+pub fn filled(raw: &str) -> Option<String> {
+    let raw = raw.trim();
+    (!raw.is_empty()).then(|| raw.to_owned())
+}
+
+/// The value of a field of a form read as pairs (repeated names allowed).
+pub fn field<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 pub fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to))

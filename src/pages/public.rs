@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::{same_site, sign_in, sign_out_everywhere, Visitor};
-use super::{error_page, field_errors, redirect, render};
+use super::{error_page, field_errors, filled, form_again, message, redirect, render};
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
 use crate::db;
@@ -17,6 +17,7 @@ use crate::error::AppError;
 use crate::identity::model::{Email, Password, Profession};
 use crate::identity::routes::auth::RegisterRequest;
 use crate::identity::service;
+use crate::reports::dpc::hours;
 use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -52,14 +53,6 @@ fn kind_label(kind: &str) -> &'static str {
         "dpc" => "Développement professionnel continu",
         "du" => "Diplôme d'université",
         _ => "Formation",
-    }
-}
-
-fn hours(h: f64) -> String {
-    if h.fract() == 0.0 {
-        format!("{h:.0} h")
-    } else {
-        format!("{h:.1} h").replace('.', ",")
     }
 }
 
@@ -160,11 +153,6 @@ struct SignUp {
     student_number: String,
 }
 
-fn non_empty(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
-}
-
 async fn sign_up(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -180,9 +168,9 @@ async fn sign_up(
         password: Some(form.password.clone()),
         full_name: Some(form.full_name.clone()),
         profession: Some(form.profession.clone()),
-        rpps: non_empty(&form.rpps),
-        adeli: non_empty(&form.adeli),
-        student_number: non_empty(&form.student_number),
+        rpps: filled(&form.rpps),
+        adeli: filled(&form.adeli),
+        student_number: filled(&form.student_number),
         mode_exercice: None,
     };
     let s = state.clone();
@@ -206,7 +194,7 @@ async fn sign_up(
         )
         .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
         Err(e) if e.status().is_client_error() => {
-            let mut page = render(
+            form_again(&state, &visitor, &e, render(
                 &state,
                 &visitor,
                 "inscription",
@@ -218,10 +206,7 @@ async fn sign_up(
                     "errors": field_errors(&e),
                     "problem": e.problem().detail,
                 }),
-            )
-            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
+            ))
         }
         Err(e) => error_page(&state, &visitor, &e),
     }
@@ -289,45 +274,31 @@ async fn sign_in_post(
     let outcome = async move {
         let email = Email::parse(&typed).map_err(|m| AppError::invalid("email", m))?;
         let (pool, k) = (s.pool.clone(), s.clone());
-        let pair = db::run(&pool, move |conn| {
-            service::login(conn, &k.settings.identity, &k.keys, &email, &password, &ip)
+        let account = db::run(&pool, move |conn| {
+            service::authenticate(conn, &k.settings.identity, &email, &password, &ip)
         })
         .await?;
-        let id = state_account(&s, &pair.access_token)?;
-        let (pool, lookup) = (s.pool.clone(), id.clone());
-        let epoch = db::run(&pool, move |conn| {
-            Ok(crate::identity::store::account(conn, &lookup)?.page_session_epoch)
-        })
-        .await?;
+        let (id, epoch) = (account.id, account.page_session_epoch);
         Ok::<_, AppError>((id, epoch))
     };
     let s = state.clone();
     match outcome.await {
         Ok((account_id, epoch)) => sign_in(&s, &account_id, epoch, "/tableau-de-bord")
             .unwrap_or_else(|e| error_page(&s, &visitor, &e)),
-        Err(e) if e.status().is_client_error() => {
-            let mut page = render(
+        Err(e) if e.status().is_client_error() => form_again(
+            &state,
+            &visitor,
+            &e,
+            render(
                 &state,
                 &visitor,
                 "connexion",
                 "Se connecter",
-                json!({ "email": email, "problem": e.problem().detail.unwrap_or(e.problem().title) }),
-            )
-            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
-        }
+                json!({ "email": email, "problem": message(&e) }),
+            ),
+        ),
         Err(e) => error_page(&state, &visitor, &e),
     }
-}
-
-/// The account an access token just issued stands for.
-fn state_account(state: &AppState, token: &str) -> Result<String, AppError> {
-    state
-        .keys
-        .verify_access(token)
-        .map(|c| c.sub)
-        .ok_or_else(|| AppError::internal(anyhow::anyhow!("a fresh token does not verify")))
 }
 
 #[derive(Deserialize)]
@@ -441,18 +412,18 @@ async fn reset(
     .await;
     match done {
         Ok(()) => redirect("/connexion"),
-        Err(e) if e.status().is_client_error() => {
-            let mut page = render(
+        Err(e) if e.status().is_client_error() => form_again(
+            &state,
+            &visitor,
+            &e,
+            render(
                 &state,
                 &visitor,
                 "nouveau-mot-de-passe",
                 "Nouveau mot de passe",
-                json!({ "token": token, "problem": e.problem().detail.unwrap_or(e.problem().title) }),
-            )
-            .unwrap_or_else(|e| error_page(&state, &visitor, &e));
-            *page.status_mut() = e.status();
-            page
-        }
+                json!({ "token": token, "problem": message(&e) }),
+            ),
+        ),
         Err(e) => error_page(&state, &visitor, &e),
     }
 }

@@ -18,6 +18,7 @@ use crate::startup::AppState;
 /// How long a page session lasts: a working day. API clients keep short tokens.
 pub const PAGE_SESSION: Duration = Duration::from_secs(8 * 3600);
 
+#[derive(Clone)]
 pub struct Visitor {
     pub user: Option<CurrentUser>,
     pub name: String,

@@ -135,7 +135,8 @@ pub fn record(period: &Period, mut actions: Vec<Action>) -> DpcRecord {
     }
 }
 
-fn hours(h: f64) -> String {
+/// "7 h", "4,5 h".
+pub fn hours(h: f64) -> String {
     let text = if h.fract() == 0.0 {
         format!("{h:.0}")
     } else {

@@ -13,7 +13,7 @@ use crate::catalog::model::CourseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::stream::stream_blocking;
-use crate::http::{attachment, Fields};
+use crate::http::{attachment, download, Fields};
 use crate::identity::auth::CurrentUser;
 use crate::identity::store as identity;
 use crate::startup::AppState;
@@ -51,20 +51,6 @@ fn date(raw: &str) -> Result<NaiveDate, String> {
         .ok_or_else(|| "date AAAA-MM-JJ attendue (entre 2000 et 2100)".into())
 }
 
-fn streamed(
-    body: impl futures_util::Stream<Item = Result<web::Bytes, std::io::Error>> + 'static,
-    content_type: &str,
-    filename: &str,
-) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header((
-            "content-disposition",
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .streaming(body)
-}
-
 /// The session's roster, one line per enrolment (its organisation's staff), streamed.
 #[utoipa::path(get, path = "/api/v1/sessions/{id}/report.csv", tag = "reports", security(("bearer" = [])), params(("bom" = Option<bool>, Query, description = "byte-order mark first")), responses(
     (status = 200, content_type = "text/csv"), (status = 404, body = Problem),
@@ -87,7 +73,7 @@ pub async fn roster_csv(
     let body = stream_blocking("roster csv", move |out| {
         service::roster_csv(&pool, &course, &session.id, out, bom)
     });
-    Ok(streamed(body, "text/csv; charset=utf-8", "inscrits.csv"))
+    Ok(download("text/csv; charset=utf-8", "inscrits.csv").streaming(body))
 }
 
 /// The same roster as an Excel workbook.
@@ -108,11 +94,11 @@ pub async fn roster_xlsx(
     let body = stream_blocking("roster xlsx", move |out| {
         service::roster_xlsx(&pool, &course, &session.id, out)
     });
-    Ok(streamed(
-        body,
+    Ok(download(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         "inscrits.xlsx",
-    ))
+    )
+    .streaming(body))
 }
 
 /// A session at a glance (its organisation's staff).
@@ -170,11 +156,7 @@ pub async fn dpc_declarations(
     let body = stream_blocking("dpc declarations", move |out| {
         service::dpc_declarations(&pool, &sessions, from, to, out, bom)
     });
-    Ok(streamed(
-        body,
-        "text/csv; charset=utf-8",
-        "declarations-dpc.csv",
-    ))
+    Ok(download("text/csv; charset=utf-8", "declarations-dpc.csv").streaming(body))
 }
 
 /// The QVT module's validation per student, for the curriculum's records (a university's
@@ -211,11 +193,7 @@ pub async fn promotion(
     let body = stream_blocking("promotion", move |out| {
         service::promotion(&pool, &sessions, out, bom)
     });
-    Ok(streamed(
-        body,
-        "text/csv; charset=utf-8",
-        "promotion-module-qvt.csv",
-    ))
+    Ok(download("text/csv; charset=utf-8", "promotion-module-qvt.csv").streaming(body))
 }
 
 fn day_of(query: &Query) -> Result<NaiveDate, AppError> {
