@@ -22,18 +22,34 @@ use serde_json::{json, Value};
 struct Options {
     quick: bool,
     database_url: Option<String>,
+    /// `--only quiz,verify`: just these scenarios (by name prefix), and no results file.
+    only: Option<Vec<String>>,
+}
+
+impl Options {
+    fn wants(&self, scenario: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|o| scenario.starts_with(o.as_str())))
+    }
 }
 
 fn options() -> Options {
     let mut o = Options {
         quick: false,
         database_url: None,
+        only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => o.quick = true,
             "--database-url" => o.database_url = args.next(),
+            "--only" => {
+                o.only = args
+                    .next()
+                    .map(|list| list.split(',').map(str::to_owned).collect())
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -584,7 +600,7 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
 
     // Ceilings first.
-    {
+    if o.wants("baseline") {
         let (c, b) = (client.clone(), base.clone());
         let mut row = drive(&server, "baseline_healthz", 64, duration, move |_, _| {
             let (c, url) = (c.clone(), format!("{b}/healthz"));
@@ -599,10 +615,12 @@ async fn main() -> anyhow::Result<()> {
         row.note = "GET /healthz, 64 connections".into();
         rows.push(row);
     }
-    rows.push(raw_commits(dir.path(), duration));
+    if o.wants("baseline") {
+        rows.push(raw_commits(dir.path(), duration));
+    }
 
     // The exam peak: start and submit a 10-question quiz, graded and stored.
-    for concurrency in [16, 64, 256] {
+    for concurrency in [16, 64, 256].into_iter().filter(|_| o.wants("quiz")) {
         let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
         let mut row = drive(
             &server,
@@ -647,7 +665,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // A lesson for a signed-in learner.
-    {
+    if o.wants("lesson") {
         let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
         let mut row = drive(&server, "lesson", 64, duration, move |w, i| {
             let (c, b, s) = (c.clone(), b.clone(), s.clone());
@@ -669,7 +687,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Heartbeats: every learner once per 30 s, open loop.
-    {
+    if o.wants("heartbeat") {
         let rate = seeded.learners.len() as f64 / 30.0;
         let workers = 32usize;
         let interval = Duration::from_secs_f64(workers as f64 / rate);
@@ -710,7 +728,9 @@ async fn main() -> anyhow::Result<()> {
 
     // Issuing: 1,000 completions each issue a certificate (snapshot, code, status bit,
     // mail), then each certificate's PDF and signed credential are fetched.
-    let issued = {
+    let issued = if !o.wants("issue") && !o.wants("verify") {
+        Arc::new(Vec::new())
+    } else {
         let count = if o.quick { 200 } else { 1_000 };
         let targets: Vec<String> = seeded
             .learners
@@ -801,7 +821,7 @@ async fn main() -> anyhow::Result<()> {
     };
 
     // Public verification by code.
-    {
+    if o.wants("verify") {
         let mut conn = pool.get()?;
         let codes: Vec<String> = issued
             .iter()
@@ -831,7 +851,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // The roster export of a 100,000-enrolment session.
-    {
+    if o.wants("export") {
         eprintln!("seeding {export_rows} enrolments for the export…");
         let session = seed_export(&pool, &seeded, export_rows)?;
         let admin_token = {
@@ -882,6 +902,10 @@ async fn main() -> anyhow::Result<()> {
         "at": Utc::now().to_rfc3339(),
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
     });
+    if o.only.is_some() {
+        eprintln!("--only: bench/results.json left as it was");
+        return Ok(());
+    }
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results.json");
     std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
     eprintln!("written to {}", out.display());

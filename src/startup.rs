@@ -31,6 +31,8 @@ use crate::templates::Templates;
 /// What handlers share, behind `web::Data`.
 pub struct AppState {
     pub pool: Pool,
+    /// Group commit for the exam's writes on SQLite (see `db::Writer`).
+    pub writer: db::Writer,
     pub settings: Settings,
     pub templates: Arc<Templates>,
     pub keys: KeyRing,
@@ -130,8 +132,10 @@ impl Application {
         // One limiter for every verification route, shared by all workers.
         let verify_limiter = certificates::routes::limiter(settings.verify_per_minute);
         let shutdown_timeout = settings.shutdown_timeout.as_secs();
+        let writer = db::writer(&settings.database)?;
         let state = web::Data::new(AppState {
             pool,
+            writer,
             settings,
             templates,
             keys,

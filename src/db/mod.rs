@@ -4,6 +4,7 @@
 
 mod migrations;
 pub mod schema;
+mod writer;
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
 pub use migrations::{has_pending_migrations, migrate};
+pub use writer::Writer;
 
 use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;
@@ -101,17 +103,26 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
             settings.sqlite_busy_timeout.as_millis()
         ))?;
     }
-    let manager = Manager {
-        kind,
-        url: Secret::new(url),
-        synchronous: settings.sqlite_synchronous,
-        busy_timeout: settings.sqlite_busy_timeout,
-    };
     r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(10))
-        .build(manager)
+        .build(manager(settings))
         .with_context(|| format!("cannot open the {} database", kind.name()))
+}
+
+fn manager(settings: &DatabaseSettings) -> Manager {
+    Manager {
+        kind: settings.kind(),
+        url: Secret::new(settings.url.expose()),
+        synchronous: settings.sqlite_synchronous,
+        busy_timeout: settings.sqlite_busy_timeout,
+    }
+}
+
+/// The group-commit writer for the database (see [`Writer`]); call after [`connect`],
+/// which prepares an SQLite file.
+pub fn writer(settings: &DatabaseSettings) -> anyhow::Result<Writer> {
+    Writer::start(manager(settings)).context("cannot start the database writer")
 }
 
 impl DbConn {

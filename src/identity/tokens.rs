@@ -33,7 +33,7 @@ pub fn hash_token(token: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
     pub aud: String,
@@ -59,7 +59,15 @@ pub struct KeyRing {
     signing: EncodingKey,
     verifying: HashMap<String, VerifyingKey>,
     issuer: String,
+    /// Tokens already verified, until they expire: the same bytes verify the same way, and
+    /// an Ed25519 check was the largest cost of a small authenticated request.
+    verified: std::sync::Mutex<HashMap<String, AccessClaims>>,
 }
+
+/// Verified tokens kept at most (then the expired ones are dropped, or all of them).
+const VERIFIED_KEPT: usize = 100_000;
+/// Seconds a token is accepted after its `exp` (clock skew between instances).
+const LEEWAY_SECONDS: u64 = 30;
 
 impl KeyRing {
     /// Loads every key in `dir`, creating the folder and a first key if there is none.
@@ -92,6 +100,7 @@ impl KeyRing {
             signing,
             verifying,
             issuer: issuer.to_owned(),
+            verified: Default::default(),
         })
     }
 
@@ -159,6 +168,24 @@ impl KeyRing {
     /// Checks signature (EdDSA only, key by `kid`), header type, issuer, audience, expiry
     /// and claim type. Any failure is the same `None`: callers answer 401 either way.
     pub fn verify_access(&self, token: &str) -> Option<AccessClaims> {
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let fresh = |claims: &AccessClaims| claims.exp + LEEWAY_SECONDS as i64 > now;
+        if let Some(claims) = self.verified.lock().expect("not poisoned").get(token) {
+            return fresh(claims).then(|| claims.clone());
+        }
+        let claims = self.verify_signed(token)?;
+        let mut verified = self.verified.lock().expect("not poisoned");
+        if verified.len() >= VERIFIED_KEPT {
+            verified.retain(|_, c| fresh(c));
+            if verified.len() >= VERIFIED_KEPT {
+                verified.clear();
+            }
+        }
+        verified.insert(token.to_owned(), claims.clone());
+        Some(claims)
+    }
+
+    fn verify_signed(&self, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TOKEN_TYPE) {
             return None;
@@ -168,7 +195,7 @@ impl KeyRing {
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECONDS;
         let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).ok()?;
         (data.claims.typ == "access").then_some(data.claims)
     }
@@ -249,6 +276,28 @@ mod tests {
         assert_eq!(after.signing_kid(), new_kid);
         assert!(after.verify_access(&old_token).is_some());
         assert_eq!(after.jwks()["keys"].as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_but_an_altered_or_expired_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path(), "iss").unwrap();
+        let token = ring.issue_access("a", Duration::from_secs(60)).unwrap();
+        assert_eq!(ring.verify_access(&token).unwrap().sub, "a");
+        assert_eq!(ring.verify_access(&token).unwrap().sub, "a", "from memory");
+
+        let mut altered = token.clone().into_bytes();
+        let last = altered.len() - 1;
+        altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+        assert!(ring
+            .verify_access(std::str::from_utf8(&altered).unwrap())
+            .is_none());
+
+        // A remembered token past its expiry (and the leeway) is refused all the same.
+        let mut expired = ring.verify_access(&token).unwrap();
+        expired.exp -= 3600;
+        ring.verified.lock().unwrap().insert(token.clone(), expired);
+        assert!(ring.verify_access(&token).is_none());
     }
 
     #[test]

@@ -265,7 +265,7 @@ async fn start_quiz(
     };
     let s = state.clone();
     let started = db::run(&state.pool, move |conn| {
-        quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
+        quiz::start(conn, &s.writer, &s.learning, &user, &enrolment_id, &quiz_id)
     })
     .await;
     match started {
@@ -470,6 +470,7 @@ async fn submit(
         let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
         quiz::submit(
             conn,
+            &s.writer,
             &s.learning,
             &user,
             &id,

@@ -37,7 +37,7 @@ pub async fn start(
     let (id, quiz) = path.into_inner();
     let s = state.clone();
     let (view, created) = db::run(&state.pool, move |conn| {
-        service::start(conn, &s.learning, &user, &id, &quiz)
+        service::start(conn, &s.writer, &s.learning, &user, &id, &quiz)
     })
     .await?;
     Ok(if created {
@@ -130,6 +130,7 @@ pub async fn submit(
     let view = db::run(&state.pool, move |conn| {
         service::submit(
             conn,
+            &s.writer,
             &s.learning,
             &user,
             &id,

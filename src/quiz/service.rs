@@ -17,7 +17,7 @@ use super::grade::{self, correct_answer, Grading};
 use super::paper::{self, ItemView, Paper};
 use super::store::{self, Attempt, Graded};
 use crate::catalog::model::{Course, FeedbackPolicy, Quiz, QuizRole};
-use crate::db::{DbConn, Pool};
+use crate::db::{DbConn, Pool, Writer};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
@@ -45,9 +45,12 @@ fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> 
 }
 
 fn past_deadline(attempt: &Attempt, at: NaiveDateTime) -> bool {
-    attempt
-        .deadline
-        .is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
+    attempt.deadline.is_some_and(|d| past(d, at))
+}
+
+/// Whether `at` is past `deadline` and its grace.
+fn past(deadline: NaiveDateTime, at: NaiveDateTime) -> bool {
+    at > deadline + Duration::seconds(GRACE_SECONDS)
 }
 
 /// When the correct answers and feedback may be shown at `at`. `after_close` waits for the
@@ -187,10 +190,87 @@ fn view(
     })
 }
 
-/// Grades an open attempt with `answers` and records it; completes the enrolment in the
-/// same transaction when this pass satisfies the last rule. The caller holds the enrolment's
-/// lock (see [`lock_attempt`]). False, with nothing changed, when the attempt was graded in
-/// the meantime (by a concurrent submit, view or the deadline job).
+/// An attempt's grading, worked out before any write.
+struct Grade {
+    answers: String,
+    grading: String,
+    points: f64,
+    max_points: f64,
+    percent: f64,
+    passed: bool,
+    /// A pass of a quiz the completion rules require: recording it may complete.
+    may_complete: bool,
+}
+
+fn grade_attempt(
+    course: &Course,
+    attempt: &Attempt,
+    answers: &BTreeMap<String, Value>,
+) -> Result<Grade, AppError> {
+    let quiz = quiz_of(course, &attempt.quiz_id)?;
+    let paper = parse_paper(attempt)?;
+    let grading = grade::grade(&paper, &course.bank, answers);
+    let passed = grading.passed(quiz.pass_mark);
+    Ok(Grade {
+        answers: serde_json::to_string(answers).map_err(anyhow::Error::from)?,
+        grading: serde_json::to_string(&grading).map_err(anyhow::Error::from)?,
+        points: grading.points,
+        max_points: grading.max_points,
+        percent: grading.percent,
+        passed,
+        may_complete: passed && course.completion.required_quizzes.contains(&quiz.id),
+    })
+}
+
+/// Records a grading of an open attempt; completes the enrolment in the same transaction
+/// when this pass satisfies the last rule. The caller holds the enrolment's lock (see
+/// [`lock_attempt`]). False, with nothing changed, when the attempt was graded in the
+/// meantime (by a concurrent submit, view or the deadline job).
+fn record(
+    conn: &mut DbConn,
+    course: &Course,
+    attempt: &mut Attempt,
+    grade: Grade,
+    auto: bool,
+    idempotency: Option<(&str, &str)>,
+    at: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let recorded = store::record_grading(
+        conn,
+        &attempt.id,
+        &Graded {
+            answers: &grade.answers,
+            submitted_at: at,
+            auto_submitted: auto,
+            score_points: grade.points,
+            max_points: grade.max_points,
+            percent: grade.percent,
+            passed: grade.passed,
+            grading: &grade.grading,
+            idempotency_key: idempotency.map(|i| i.0),
+            request_hash: idempotency.map(|i| i.1),
+        },
+    )?;
+    if !recorded {
+        return Ok(false);
+    }
+    attempt.answers = grade.answers;
+    attempt.submitted_at = Some(at);
+    attempt.auto_submitted = auto;
+    attempt.score_points = Some(grade.points);
+    attempt.max_points = Some(grade.max_points);
+    attempt.percent = Some(grade.percent);
+    attempt.passed = Some(grade.passed);
+    attempt.grading = Some(grade.grading);
+    attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
+    attempt.request_hash = idempotency.map(|i| i.1.to_owned());
+    if grade.may_complete {
+        learning::evaluate(conn, course, &attempt.enrolment_id)?;
+    }
+    Ok(true)
+}
+
+/// Grades an open attempt with `answers` and records it (see [`record`]).
 fn finalise(
     conn: &mut DbConn,
     course: &Course,
@@ -200,49 +280,135 @@ fn finalise(
     idempotency: Option<(&str, &str)>,
     at: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    let quiz = quiz_of(course, &attempt.quiz_id)?;
-    let paper = parse_paper(attempt)?;
-    let grading = grade::grade(&paper, &course.bank, answers);
-    let passed = grading.passed(quiz.pass_mark);
-    let answers_json = serde_json::to_string(answers).map_err(anyhow::Error::from)?;
-    let grading_json = serde_json::to_string(&grading).map_err(anyhow::Error::from)?;
-    let recorded = store::record_grading(
-        conn,
-        &attempt.id,
-        &Graded {
-            answers: &answers_json,
-            submitted_at: at,
-            auto_submitted: auto,
-            score_points: grading.points,
-            max_points: grading.max_points,
-            percent: grading.percent,
-            passed,
-            grading: &grading_json,
-            idempotency_key: idempotency.map(|i| i.0),
-            request_hash: idempotency.map(|i| i.1),
-        },
-    )?;
-    if !recorded {
-        return Ok(false);
-    }
-    attempt.answers = answers_json;
-    attempt.submitted_at = Some(at);
-    attempt.auto_submitted = auto;
-    attempt.score_points = Some(grading.points);
-    attempt.max_points = Some(grading.max_points);
-    attempt.percent = Some(grading.percent);
-    attempt.passed = Some(passed);
-    attempt.grading = Some(grading_json);
-    attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
-    attempt.request_hash = idempotency.map(|i| i.1.to_owned());
-    if passed && course.completion.required_quizzes.contains(&quiz.id) {
-        learning::evaluate(conn, course, &attempt.enrolment_id)?;
-    }
-    Ok(true)
+    let grade = grade_attempt(course, attempt, answers)?;
+    record(conn, course, attempt, grade, auto, idempotency, at)
 }
 
-/// Starts an attempt, or returns the open one; (view, created).
+/// Starts an attempt, or returns the open one; (view, created). Everything is read and
+/// prepared (the paper drawn) before the write, which then only checks, under the
+/// enrolment's lock, that what it relied on still holds and inserts: the work done while
+/// other learners' writes wait stays small. When something changed in between (a parallel
+/// start, a withdrawal, a closed session), the write decides again from scratch.
 pub fn start(
+    conn: &mut DbConn,
+    writer: &Writer,
+    learning: &Arc<Learning>,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    quiz_id: &str,
+) -> Result<(AttemptView, bool), AppError> {
+    let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
+    ensure_recording(&enrolment, &session)?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let quiz = quiz_of(&course, quiz_id)?;
+    let at = now();
+    let seen = store::attempt_states(conn, enrolment_id, quiz_id)?;
+    let open = seen.iter().find(|a| a.submitted_at.is_none());
+    let prepared = match open {
+        Some(open) if !open.deadline.is_some_and(|d| past(d, at)) => {
+            let open = store::attempt(conn, &open.id)?.ok_or_else(attempt_not_found)?;
+            return Ok((view(&open, &course, &session, at)?, false));
+        }
+        // Out of time: the write grades it first, then decides.
+        Some(_) => None,
+        None => {
+            let count = seen.len() as i64;
+            if let Some(max) = quiz.max_attempts {
+                if count >= i64::from(max) {
+                    return Err(max_attempts_reached(max));
+                }
+            }
+            let extra = store::extra_time_percent(conn, enrolment_id)?;
+            Some((
+                new_attempt(&course, quiz, enrolment_id, count, extra, at)?,
+                extra,
+            ))
+        }
+    };
+    let (learning, user) = (learning.clone(), user.clone());
+    let (enrolment_id, quiz_id) = (enrolment_id.to_owned(), quiz_id.to_owned());
+    let seen: Vec<String> = seen.into_iter().map(|a| a.id).collect();
+    let started = writer.write(conn, move |c| {
+        let (attempt, extra) = match prepared {
+            Some(prepared) => prepared,
+            None => {
+                return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
+                    .map(Started::Decided)
+            }
+        };
+        // Serialises starts of one learner: two parallel starts make one attempt.
+        let enrolment = enrolment_store::enrolment_for_update(c, &enrolment_id)?
+            .ok_or_else(attempt_not_found)?;
+        let session =
+            enrolment_store::session(c, &enrolment.session_id)?.ok_or_else(attempt_not_found)?;
+        ensure_recording(&enrolment, &session)?;
+        let now: Vec<String> = store::attempt_states(c, &enrolment_id, &quiz_id)?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
+        if now != seen || store::extra_time_percent(c, &enrolment_id)? != extra {
+            return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
+                .map(Started::Decided);
+        }
+        store::insert(c, &attempt)?;
+        Ok(Started::Inserted(Box::new(attempt)))
+    })?;
+    match started {
+        Started::Inserted(attempt) => Ok((view(&attempt, &course, &session, at)?, true)),
+        Started::Decided(decided) => Ok(decided),
+    }
+}
+
+/// What a start's write did: inserted the prepared attempt (its view is built after the
+/// commit), or decided again under the lock.
+enum Started {
+    Inserted(Box<Attempt>),
+    Decided((AttemptView, bool)),
+}
+
+fn max_attempts_reached(max: u32) -> AppError {
+    AppError::conflict(format!("Nombre maximal de tentatives atteint ({max})."))
+}
+
+/// A fresh attempt: its number, deadline (extra time included) and drawn paper.
+fn new_attempt(
+    course: &Course,
+    quiz: &Quiz,
+    enrolment_id: &str,
+    count: i64,
+    extra_time_percent: i32,
+    at: NaiveDateTime,
+) -> Result<Attempt, AppError> {
+    let deadline = quiz.time_limit_minutes.map(|minutes| {
+        let seconds = i64::from(minutes) * 60 * (100 + i64::from(extra_time_percent)) / 100;
+        at + Duration::seconds(seconds)
+    });
+    let paper = paper::draw(quiz, &course.bank, &mut rand::rng());
+    Ok(Attempt {
+        id: uuid::Uuid::new_v4().to_string(),
+        enrolment_id: enrolment_id.to_owned(),
+        quiz_id: quiz.id.clone(),
+        number: count as i32 + 1,
+        paper: serde_json::to_string(&paper).map_err(anyhow::Error::from)?,
+        answers: "{}".into(),
+        started_at: at,
+        deadline,
+        answers_saved_at: None,
+        submitted_at: None,
+        auto_submitted: false,
+        score_points: None,
+        max_points: None,
+        percent: None,
+        passed: None,
+        grading: None,
+        idempotency_key: None,
+        request_hash: None,
+    })
+}
+
+/// [`start`] decided and written under the enrolment's lock, for when the prepared start
+/// no longer holds.
+fn start_locked(
     conn: &mut DbConn,
     learning: &Learning,
     user: &CurrentUser,
@@ -270,40 +436,11 @@ pub fn start(
         let count = store::attempt_count(c, enrolment_id, quiz_id)?;
         if let Some(max) = quiz.max_attempts {
             if count >= i64::from(max) {
-                return Err(AppError::conflict(format!(
-                    "Nombre maximal de tentatives atteint ({max})."
-                )));
+                return Err(max_attempts_reached(max));
             }
         }
-        let deadline = match quiz.time_limit_minutes {
-            Some(minutes) => {
-                let extra = store::extra_time_percent(c, enrolment_id)?;
-                let seconds = i64::from(minutes) * 60 * (100 + i64::from(extra)) / 100;
-                Some(at + Duration::seconds(seconds))
-            }
-            None => None,
-        };
-        let paper = paper::draw(quiz, &course.bank, &mut rand::rng());
-        let attempt = Attempt {
-            id: uuid::Uuid::new_v4().to_string(),
-            enrolment_id: enrolment_id.to_owned(),
-            quiz_id: quiz_id.to_owned(),
-            number: count as i32 + 1,
-            paper: serde_json::to_string(&paper).map_err(anyhow::Error::from)?,
-            answers: "{}".into(),
-            started_at: at,
-            deadline,
-            answers_saved_at: None,
-            submitted_at: None,
-            auto_submitted: false,
-            score_points: None,
-            max_points: None,
-            percent: None,
-            passed: None,
-            grading: None,
-            idempotency_key: None,
-            request_hash: None,
-        };
+        let extra = store::extra_time_percent(c, enrolment_id)?;
+        let attempt = new_attempt(&course, quiz, enrolment_id, count, extra, at)?;
         store::insert(c, &attempt)?;
         Ok((view(&attempt, &course, &session, at)?, true))
     })
@@ -318,7 +455,7 @@ fn lock_attempt(
     conn: &mut DbConn,
     attempt_id: &str,
 ) -> Result<Option<(Enrolment, Attempt)>, AppError> {
-    let Some(enrolment_id) = store::attempt(conn, attempt_id)?.map(|a| a.enrolment_id) else {
+    let Some(enrolment_id) = store::enrolment_of(conn, attempt_id)? else {
         return Ok(None);
     };
     let Some(enrolment) = enrolment_store::enrolment_for_update(conn, &enrolment_id)? else {
@@ -430,8 +567,105 @@ pub fn request_hash(body: &[u8]) -> String {
 
 /// Grades the attempt with its saved answers plus the ones sent (if still in time). With an
 /// `Idempotency-Key`, a replay (same key, same `body_hash`) returns the same result and
-/// another body is refused (422).
+/// another body is refused (422). Graded before the write, like [`start`]; the write checks
+/// under the locks that the attempt is as it was read (still open, same saved answers,
+/// learner and session still recording) and records, or else decides again.
 pub fn submit(
+    conn: &mut DbConn,
+    writer: &Writer,
+    learning: &Arc<Learning>,
+    user: &CurrentUser,
+    attempt_id: &str,
+    key: Option<&str>,
+    body_hash: &str,
+    answers: Option<BTreeMap<String, Value>>,
+) -> Result<AttemptView, AppError> {
+    let attempt = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
+    let (enrolment, session) = own_enrolment(conn, user, &attempt.enrolment_id)
+        .map_err(|e| e.not_found_as(attempt_not_found))?;
+    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let at = now();
+    if attempt.submitted_at.is_some() {
+        return already_submitted(&attempt, &course, &session, key, body_hash, at);
+    }
+    ensure_recording(&enrolment, &session)?;
+    let late = past_deadline(&attempt, at);
+    let merged = match (&answers, late) {
+        (Some(new), false) => merge_answers(&attempt, &course, new)?,
+        _ => parse_answers(&attempt.answers),
+    };
+    let grade = grade_attempt(&course, &attempt, &merged)?;
+    let (learning, user, write_course) = (learning.clone(), user.clone(), course.clone());
+    let (key, body_hash) = (key.map(str::to_owned), body_hash.to_owned());
+    let read = attempt;
+    let submitted = writer.write(conn, move |c| {
+        let idempotency = key.as_deref().map(|k| (k, body_hash.as_str()));
+        let again = |c: &mut DbConn| {
+            submit_locked(
+                c,
+                &learning,
+                &user,
+                &read.id,
+                key.as_deref(),
+                &body_hash,
+                answers,
+            )
+            .map(Submitted::Decided)
+        };
+        let Some((enrolment, current)) = lock_attempt(c, &read.id)? else {
+            return Err(attempt_not_found());
+        };
+        let session =
+            enrolment_store::session(c, &enrolment.session_id)?.ok_or_else(attempt_not_found)?;
+        let unchanged = current.submitted_at.is_none()
+            && current.answers == read.answers
+            && current.answers_saved_at == read.answers_saved_at
+            && ensure_recording(&enrolment, &session).is_ok();
+        if !unchanged {
+            return again(c);
+        }
+        let mut graded = current;
+        if !record(c, &write_course, &mut graded, grade, late, idempotency, at)? {
+            return again(c);
+        }
+        Ok(Submitted::Recorded(Box::new(graded)))
+    })?;
+    match submitted {
+        Submitted::Recorded(graded) => view(&graded, &course, &session, at),
+        Submitted::Decided(decided) => Ok(decided),
+    }
+}
+
+enum Submitted {
+    Recorded(Box<Attempt>),
+    Decided(AttemptView),
+}
+
+/// A submit of an attempt already graded: the same result for a replay of the same
+/// request, a refusal otherwise.
+fn already_submitted(
+    attempt: &Attempt,
+    course: &Course,
+    session: &Session,
+    key: Option<&str>,
+    body_hash: &str,
+    at: NaiveDateTime,
+) -> Result<AttemptView, AppError> {
+    match (key, &attempt.idempotency_key, &attempt.request_hash) {
+        (Some(k), Some(stored), Some(h)) if k == stored && h == body_hash => {
+            view(attempt, course, session, at)
+        }
+        (Some(k), Some(stored), _) if k == stored => Err(AppError::invalid(
+            "Idempotency-Key",
+            "cette clé a déjà servi pour une soumission différente",
+        )),
+        _ => Err(AppError::conflict("Cette tentative est déjà soumise.")),
+    }
+}
+
+/// [`submit`] decided and written under the locks, for when the prepared grading no
+/// longer holds.
+fn submit_locked(
     conn: &mut DbConn,
     learning: &Learning,
     user: &CurrentUser,
@@ -447,16 +681,7 @@ pub fn submit(
         let course = learning.courses.get(c, &enrolment.course_version_id)?;
         let at = now();
         if attempt.submitted_at.is_some() {
-            return match (key, &attempt.idempotency_key, &attempt.request_hash) {
-                (Some(k), Some(stored), Some(h)) if k == stored && h == body_hash => {
-                    view(&attempt, &course, &session, at)
-                }
-                (Some(k), Some(stored), _) if k == stored => Err(AppError::invalid(
-                    "Idempotency-Key",
-                    "cette clé a déjà servi pour une soumission différente",
-                )),
-                _ => Err(AppError::conflict("Cette tentative est déjà soumise.")),
-            };
+            return already_submitted(&attempt, &course, &session, key, body_hash, at);
         }
         ensure_recording(&enrolment, &session)?;
         let late = past_deadline(&attempt, at);

@@ -40,6 +40,15 @@ pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
         .optional()
 }
 
+/// The enrolment an attempt belongs to.
+pub fn enrolment_of(conn: &mut DbConn, attempt_id: &str) -> QueryResult<Option<String>> {
+    quiz_attempts::table
+        .find(attempt_id)
+        .select(quiz_attempts::enrolment_id)
+        .first(conn)
+        .optional()
+}
+
 /// Reads an attempt to change it, locking its row on PostgreSQL.
 pub fn attempt_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
     match conn {
@@ -65,6 +74,28 @@ pub fn open_attempt(
         .select(Attempt::as_select())
         .first(conn)
         .optional()
+}
+
+/// What a start needs to know of the quiz's attempts so far, oldest first.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = quiz_attempts)]
+pub struct AttemptState {
+    pub id: String,
+    pub deadline: Option<NaiveDateTime>,
+    pub submitted_at: Option<NaiveDateTime>,
+}
+
+pub fn attempt_states(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    quiz_id: &str,
+) -> QueryResult<Vec<AttemptState>> {
+    quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .order(quiz_attempts::number.asc())
+        .select(AttemptState::as_select())
+        .load(conn)
 }
 
 pub fn attempt_count(conn: &mut DbConn, enrolment_id: &str, quiz_id: &str) -> QueryResult<i64> {

@@ -1,0 +1,174 @@
+//! Group commit for the hot SQLite write paths (quiz start and submit).
+//!
+//! SQLite has one writer at a time, and a durable commit is an fsync of the WAL. Each
+//! request committing on its own pooled connection paid that fsync alone, and also found
+//! its connection's page cache emptied by the other connections' commits. Here one thread
+//! owns one connection and runs the writes queued meanwhile in one transaction, each in
+//! its own savepoint: one fsync for the group, a page cache that stays warm, and every
+//! caller still answered only once its write is durable (or told it failed). On
+//! PostgreSQL, which has many writers and its own group commit, a write runs on the
+//! caller's connection as before.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+
+use diesel::r2d2::ManageConnection;
+use diesel::Connection;
+
+use super::{DbConn, Manager};
+use crate::error::AppError;
+
+/// The most writes one commit carries: enough to amortise the fsync, few enough that the
+/// first of them does not wait long for the last.
+const MAX_GROUP: usize = 64;
+
+/// What the writer thread runs: the caller's write, inside the group's transaction; it
+/// answers with how to tell the caller once the group has committed.
+type Job = Box<dyn FnOnce(&mut DbConn) -> Reply + Send>;
+type Reply = Box<dyn FnOnce() + Send>;
+
+/// Where writes that can wait for a group go. Cheap to share; the thread stops when the
+/// last `Writer` is dropped, after the writes already queued.
+pub struct Writer {
+    jobs: Option<SyncSender<Job>>,
+}
+
+impl Writer {
+    /// A writer thread with its own connection on SQLite; none on PostgreSQL.
+    pub(super) fn start(manager: Manager) -> anyhow::Result<Self> {
+        if manager.kind != crate::config::DatabaseKind::Sqlite {
+            return Ok(Self { jobs: None });
+        }
+        let conn = manager.connect()?;
+        let (jobs, queue) = mpsc::sync_channel::<Job>(1024);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || serve(manager, conn, queue))?;
+        Ok(Self { jobs: Some(jobs) })
+    }
+
+    /// Runs `write` in a transaction and returns its result once it is durable. `conn` is
+    /// the caller's connection: PostgreSQL runs the write there; SQLite hands it to the
+    /// writer thread and waits (the caller is on a blocking thread already).
+    pub fn write<T, F>(&self, conn: &mut DbConn, write: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(jobs) = &self.jobs else {
+            return conn.write(write);
+        };
+        let (answer, answered) = mpsc::sync_channel::<Result<T, AppError>>(1);
+        let job: Job = Box::new(move |c: &mut DbConn| -> Reply {
+            // A savepoint: a failed write leaves the rest of the group untouched.
+            let outcome = c.transaction(write);
+            Box::new(move || {
+                let _ = answer.send(outcome);
+            })
+        });
+        jobs.send(job)
+            .map_err(|_| AppError::unavailable(anyhow::anyhow!("the SQLite writer has stopped")))?;
+        // Dropped without an answer: the group did not commit (the cause is logged there).
+        answered.recv().unwrap_or_else(|_| {
+            Err(AppError::unavailable(anyhow::anyhow!(
+                "the group of writes could not be committed"
+            )))
+        })
+    }
+}
+
+fn serve(manager: Manager, mut conn: DbConn, queue: Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        group.extend(queue.try_iter().take(MAX_GROUP - 1));
+        let size = group.len();
+        let committed = catch_unwind(AssertUnwindSafe(|| {
+            conn.write(|c| -> Result<Vec<Reply>, diesel::result::Error> {
+                Ok(group.into_iter().map(|job| job(c)).collect())
+            })
+        }));
+        match committed {
+            Ok(Ok(replies)) => replies.into_iter().for_each(|reply| reply()),
+            // The replies are dropped unsent: each caller learns its write failed.
+            Ok(Err(e)) => tracing::error!(error = %e, size, "a group of writes failed to commit"),
+            Err(_) => {
+                // A write panicked inside the transaction: this connection's transaction
+                // state cannot be trusted, so it goes (rolling back the group) and a new
+                // one takes its place.
+                tracing::error!(size, "a write panicked; its group is rolled back");
+                match manager.connect() {
+                    Ok(fresh) => conn = fresh,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the SQLite writer cannot reconnect");
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Secret, Settings};
+    use diesel::connection::SimpleConnection;
+    use diesel::sql_types::BigInt;
+    use diesel::RunQueryDsl;
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut DbConn) -> i64 {
+        diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    }
+
+    #[test]
+    fn concurrent_writes_commit_in_groups_and_a_failed_one_alone_is_rolled_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
+        settings.url = Secret::new(dir.path().join("w.sqlite3").to_string_lossy());
+        let pool = super::super::connect(&settings).unwrap();
+        let writer = std::sync::Arc::new(super::super::writer(&settings).unwrap());
+        pool.get()
+            .unwrap()
+            .batch_execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+
+        let threads: Vec<_> = (0..40)
+            .map(|i| {
+                let (pool, writer) = (pool.clone(), writer.clone());
+                std::thread::spawn(move || {
+                    let mut conn = pool.get().unwrap();
+                    // Every fifth write repeats its first row: the constraint fails it.
+                    writer.write(&mut conn, move |c| -> Result<i32, AppError> {
+                        c.batch_execute(&format!("INSERT INTO t VALUES ({})", 1000 + i))?;
+                        let second = if i % 5 == 0 { 1000 + i } else { 2000 + i };
+                        c.batch_execute(&format!("INSERT INTO t VALUES ({second})"))?;
+                        Ok(i)
+                    })
+                })
+            })
+            .collect();
+        let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+
+        let failed = results.iter().filter(|r| r.is_err()).count();
+        assert_eq!(
+            failed, 8,
+            "each write that broke the constraint fails, alone"
+        );
+        for (i, result) in results.iter().enumerate() {
+            if let Ok(value) = result {
+                assert_eq!(*value, i as i32, "each caller gets its own answer");
+            }
+        }
+        // 32 good writes of 2 rows each; nothing of the failed ones' first rows.
+        assert_eq!(count(&mut pool.get().unwrap()), 64);
+    }
+}
