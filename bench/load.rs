@@ -686,42 +686,57 @@ async fn main() -> anyhow::Result<()> {
         rows.push(row);
     }
 
-    // Heartbeats: every learner once per 30 s, open loop.
+    // Heartbeats: every learner once per 30 s, open loop. Measured in the steady state: a
+    // first 30 s gives every learner the first beat of their lesson (token and enrolment
+    // checked), then 60 s are measured, in which each learner's check also expires once.
     if o.wants("heartbeat") {
         let rate = seeded.learners.len() as f64 / 30.0;
         let workers = 32usize;
         let interval = Duration::from_secs_f64(workers as f64 / rate);
-        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
-        let mut row = drive(&server, "heartbeat", workers, duration, move |w, i| {
-            let (c, b, s) = (c.clone(), b.clone(), s.clone());
-            async move {
-                let t = Instant::now();
-                let n = (i as usize * workers + w) % s.learners.len();
-                let (enrolment, token) = &s.learners[n];
-                let ok = c
-                    .post(format!(
-                        "{b}/api/v1/enrolments/{enrolment}/lessons/{}/heartbeat",
-                        s.lesson
-                    ))
-                    .bearer_auth(token)
-                    .json(&json!({ "beat_id": format!("{n}-{i}") }))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success());
-                let latency = t.elapsed();
-                if let Some(rest) = interval.checked_sub(latency) {
-                    tokio::time::sleep(rest).await;
-                }
-                Step {
-                    ok,
-                    latency: Some(latency),
+        let beats = |phase: &'static str| {
+            let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
+            move |w: usize, i: u64| {
+                let (c, b, s) = (c.clone(), b.clone(), s.clone());
+                async move {
+                    let t = Instant::now();
+                    let n = (i as usize * workers + w) % s.learners.len();
+                    let (enrolment, token) = &s.learners[n];
+                    let ok = c
+                        .post(format!(
+                            "{b}/api/v1/enrolments/{enrolment}/lessons/{}/heartbeat",
+                            s.lesson
+                        ))
+                        .bearer_auth(token)
+                        .json(&json!({ "beat_id": format!("{phase}-{n}-{i}") }))
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    let latency = t.elapsed();
+                    if let Some(rest) = interval.checked_sub(latency) {
+                        tokio::time::sleep(rest).await;
+                    }
+                    Step {
+                        ok,
+                        latency: Some(latency),
+                    }
                 }
             }
-        })
-        .await;
+        };
+        let (warm_up, measured) = if o.quick {
+            (Duration::ZERO, duration)
+        } else {
+            (Duration::from_secs(30), Duration::from_secs(60))
+        };
+        if !warm_up.is_zero() {
+            eprintln!("heartbeats: {} s of warm-up…", warm_up.as_secs());
+            drive(&server, "heartbeat_warm_up", workers, warm_up, beats("w")).await;
+        }
+        let mut row = drive(&server, "heartbeat", workers, measured, beats("m")).await;
         row.note = format!(
-            "{} learners, one beat each per 30 s ({rate:.0}/s); open loop",
-            seeded.learners.len()
+            "{} learners, one beat each per 30 s ({rate:.0}/s), open loop; {} s measured after {} s of first beats",
+            seeded.learners.len(),
+            measured.as_secs(),
+            warm_up.as_secs()
         );
         rows.push(row);
     }

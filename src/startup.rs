@@ -44,6 +44,15 @@ pub struct AppState {
     pub accounts: identity::auth::AccountCache,
 }
 
+impl AppState {
+    /// Forgets what is remembered of an account (disabled, erased, demoted, signed out):
+    /// its next request is checked against the database.
+    pub fn forget_account(&self, id: &str) {
+        self.accounts.forget(id);
+        self.learning.forget_recording_of(id);
+    }
+}
+
 pub struct Application {
     port: u16,
     server: Server,

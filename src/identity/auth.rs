@@ -51,7 +51,9 @@ pub fn csrf_of(access_token: &str) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)
 }
 
-fn token_of(req: &HttpRequest) -> Result<String, AppError> {
+/// The access token of a request (bearer header, or page-session cookie with its CSRF
+/// header on unsafe methods).
+pub fn token_of(req: &HttpRequest) -> Result<String, AppError> {
     if let Some(value) = req.headers().get(header::AUTHORIZATION) {
         let value = value.to_str().unwrap_or_default();
         return match value.split_once(' ') {
@@ -115,12 +117,23 @@ impl AccountCache {
     }
 }
 
-/// The active account an access token stands for.
-pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
-    let claims = state
+/// The account a valid access token was issued to, without checking that it is still active
+/// (see [`user_of_token`]).
+pub fn account_of_token(state: &AppState, token: &str) -> Result<String, AppError> {
+    state
         .keys
         .verify_access(token)
-        .ok_or_else(|| AppError::unauthorized("Jeton invalide ou expiré."))?;
+        .map(|claims| claims.sub)
+        .ok_or_else(invalid_token)
+}
+
+fn invalid_token() -> AppError {
+    AppError::unauthorized("Jeton invalide ou expiré.")
+}
+
+/// The active account an access token stands for.
+pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
+    let claims = state.keys.verify_access(token).ok_or_else(invalid_token)?;
     // A page session signed out (or whose password was reset) since it was issued.
     let current = |epoch: i32| claims.sev.is_none_or(|sev| sev == epoch);
     let ended = || AppError::unauthorized("Session terminée : reconnectez-vous.");

@@ -37,6 +37,14 @@ struct Recording {
 impl Learning {
     /// Withdrawn enrolments and closed sessions stop crediting time at once on this
     /// instance (other instances within [`RECORDING_CHECK_TTL`]).
+    /// Forgets every recording check of an account (disabled, erased, signed out).
+    pub fn forget_recording_of(&self, account_id: &str) {
+        self.recording
+            .lock()
+            .expect("not poisoned")
+            .retain(|(account, _), _| account != account_id);
+    }
+
     pub fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
         self.recording
             .lock()
@@ -47,9 +55,11 @@ impl Learning {
     }
 }
 
-/// How long an enrolment checked as recording is trusted by heartbeats: a withdrawal or a
-/// closed session stops crediting time at the latest this much later.
-const RECORDING_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a check of a learner's account and enrolment is trusted by their heartbeats.
+/// Longer than the 30 s between beats, so that most beats need no database; a withdrawal,
+/// a closed session, a disabled account or an ended page session stops crediting time at
+/// once on the instance where it happens, and at the latest this much later on the others.
+const RECORDING_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(90);
 
 /// Microseconds, as PostgreSQL stores them: an in-memory time must equal its stored copy.
 fn now() -> NaiveDateTime {
@@ -245,18 +255,18 @@ pub fn heartbeat(
         .beat(enrolment_id, lesson_id, beat_id, now()))
 }
 
-/// A heartbeat answered from memory when the same learner's enrolment was checked in the
-/// last seconds; None when the database must be asked (see [`heartbeat`]).
+/// A heartbeat answered from memory when the same account's enrolment was checked recently
+/// (see `RECORDING_CHECK_TTL`); None when the database must be asked (see [`heartbeat`]).
 pub fn heartbeat_from_memory(
     learning: &Learning,
-    user: &CurrentUser,
+    account_id: &str,
     enrolment_id: &str,
     lesson_id: &str,
     beat_id: &str,
 ) -> Option<Result<i64, AppError>> {
     let version = {
         let recording = learning.recording.lock().expect("not poisoned");
-        let r = recording.get(&(user.id.clone(), enrolment_id.to_owned()))?;
+        let r = recording.get(&(account_id.to_owned(), enrolment_id.to_owned()))?;
         (r.at.elapsed() < RECORDING_CHECK_TTL).then(|| r.version.clone())?
     };
     let course = learning.courses.cached(&version)?;

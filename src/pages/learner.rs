@@ -524,7 +524,7 @@ async fn erase(
             crate::identity::service::erase(conn, &user.id, &password)
         })
         .await?;
-        state.accounts.forget(&id);
+        state.forget_account(&id);
         Ok::<(), AppError>(())
     }
     .await;

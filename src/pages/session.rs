@@ -146,7 +146,7 @@ pub async fn sign_out_everywhere(
         })
     })
     .await?;
-    state.accounts.forget(&user.id);
+    state.forget_account(&user.id);
     sign_out(state)
 }
 

@@ -233,6 +233,6 @@ pub async fn erase(
         service::erase(conn, &user.id, &password)
     })
     .await?;
-    state.accounts.forget(&id);
+    state.forget_account(&id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -446,6 +446,6 @@ pub async fn disable_account(
         })
     })
     .await?;
-    state.accounts.forget(&forgotten);
+    state.forget_account(&forgotten);
     Ok(HttpResponse::NoContent().finish())
 }
