@@ -918,10 +918,14 @@ async fn main() -> anyhow::Result<()> {
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
     });
     if o.only.is_some() {
-        eprintln!("--only: bench/results.json left as it was");
+        eprintln!("--only: the results file is left as it was");
         return Ok(());
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/results.json");
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(if o.database_url.is_some() {
+        "bench/results-postgres.json"
+    } else {
+        "bench/results.json"
+    });
     std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
     eprintln!("written to {}", out.display());
     Ok(())

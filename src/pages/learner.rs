@@ -474,9 +474,11 @@ async fn submit(
             &s.learning,
             &user,
             &id,
-            None,
-            &quiz::request_hash(&body),
-            Some(answers),
+            quiz::Submission {
+                key: None,
+                body_hash: quiz::request_hash(&body),
+                answers: Some(answers),
+            },
         )
     })
     .await;

@@ -134,9 +134,11 @@ pub async fn submit(
             &s.learning,
             &user,
             &id,
-            key.as_deref(),
-            &hash,
-            answers,
+            service::Submission {
+                key,
+                body_hash: hash,
+                answers,
+            },
         )
     })
     .await?;

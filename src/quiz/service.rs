@@ -351,7 +351,7 @@ pub fn start(
                 .map(Started::Decided);
         }
         store::insert(c, &attempt)?;
-        Ok(Started::Inserted(Box::new(attempt)))
+        Ok(Started::Inserted(attempt))
     })?;
     match started {
         Started::Inserted(attempt) => Ok((view(&attempt, &course, &session, at)?, true)),
@@ -362,7 +362,7 @@ pub fn start(
 /// What a start's write did: inserted the prepared attempt (its view is built after the
 /// commit), or decided again under the lock.
 enum Started {
-    Inserted(Box<Attempt>),
+    Inserted(Attempt),
     Decided((AttemptView, bool)),
 }
 
@@ -576,17 +576,20 @@ pub fn submit(
     learning: &Arc<Learning>,
     user: &CurrentUser,
     attempt_id: &str,
-    key: Option<&str>,
-    body_hash: &str,
-    answers: Option<BTreeMap<String, Value>>,
+    submission: Submission,
 ) -> Result<AttemptView, AppError> {
+    let Submission {
+        key,
+        body_hash,
+        answers,
+    } = submission;
     let attempt = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
     let (enrolment, session) = own_enrolment(conn, user, &attempt.enrolment_id)
         .map_err(|e| e.not_found_as(attempt_not_found))?;
     let course = learning.courses.get(conn, &enrolment.course_version_id)?;
     let at = now();
     if attempt.submitted_at.is_some() {
-        return already_submitted(&attempt, &course, &session, key, body_hash, at);
+        return already_submitted(&attempt, &course, &session, key.as_deref(), &body_hash, at);
     }
     ensure_recording(&enrolment, &session)?;
     let late = past_deadline(&attempt, at);
@@ -596,7 +599,6 @@ pub fn submit(
     };
     let grade = grade_attempt(&course, &attempt, &merged)?;
     let (learning, user, write_course) = (learning.clone(), user.clone(), course.clone());
-    let (key, body_hash) = (key.map(str::to_owned), body_hash.to_owned());
     let read = attempt;
     let submitted = writer.write(conn, move |c| {
         let idempotency = key.as_deref().map(|k| (k, body_hash.as_str()));
@@ -628,7 +630,7 @@ pub fn submit(
         if !record(c, &write_course, &mut graded, grade, late, idempotency, at)? {
             return again(c);
         }
-        Ok(Submitted::Recorded(Box::new(graded)))
+        Ok(Submitted::Recorded(graded))
     })?;
     match submitted {
         Submitted::Recorded(graded) => view(&graded, &course, &session, at),
@@ -637,8 +639,16 @@ pub fn submit(
 }
 
 enum Submitted {
-    Recorded(Box<Attempt>),
+    Recorded(Attempt),
     Decided(AttemptView),
+}
+
+/// A submit request: its `Idempotency-Key`, the hash of its body (see [`request_hash`]),
+/// and the last answers sent with it.
+pub struct Submission {
+    pub key: Option<String>,
+    pub body_hash: String,
+    pub answers: Option<BTreeMap<String, Value>>,
 }
 
 /// A submit of an attempt already graded: the same result for a replay of the same

@@ -437,3 +437,62 @@ async fn nobody_else_reaches_an_enrolment_and_a_withdrawn_one_records_nothing() 
             .await;
     problem(beat, 409).await;
 }
+
+#[tokio::test]
+async fn heartbeats_answered_from_memory_stop_at_once_when_the_page_session_signs_out() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let lesson = &l.lessons[0];
+    assert_eq!(l.open(lesson).await.status().as_u16(), 200);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(l.s.app.url("/connexion"))
+        .form(&[
+            ("email", l.user.email.as_str()),
+            ("password", crate::journeys::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("qvt_access="))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .expect("a session cookie");
+    let csrf = qvt_campus::identity::auth::csrf_of(&cookie);
+    let beat = |id: &'static str| {
+        client
+            .post(
+                l.s.app
+                    .url(&l.path(&format!("/lessons/{lesson}/heartbeat"))),
+            )
+            .header("cookie", format!("qvt_access={cookie}"))
+            .header("x-csrf-token", csrf.clone())
+            .json(&json!({ "beat_id": id }))
+            .send()
+    };
+    // The first beat checks account and enrolment; the second is answered from memory.
+    assert_eq!(beat("b1").await.unwrap().status().as_u16(), 200);
+    assert_eq!(beat("b2").await.unwrap().status().as_u16(), 200);
+
+    let out = client
+        .post(l.s.app.url("/deconnexion"))
+        .header("cookie", format!("qvt_access={cookie}"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status().as_u16(), 303);
+
+    let after = beat("b3").await.unwrap();
+    assert_eq!(
+        after.status().as_u16(),
+        401,
+        "the signed-out session is refused"
+    );
+}
