@@ -24,6 +24,9 @@ use crate::error::AppError;
 /// The in-process turn for SQLite writes (see [`DbConn::write`]).
 static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
 const WRITER_WAIT: Duration = Duration::from_secs(10);
+/// The WAL size (in 4 KiB pages) past which a committing connection checkpoints by itself:
+/// 64 MiB, a safety net; the writer's checkpointer keeps the WAL far smaller.
+const SQLITE_AUTOCHECKPOINT_PAGES: u32 = 16_384;
 
 /// A connection to whichever database `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
@@ -60,7 +63,8 @@ impl ManageConnection for Manager {
                     .map_err(r2d2::Error::ConnectionError)?;
                 // Per connection: these pragmas do not persist in the file (WAL does: see `connect`).
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = {}; PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES};",
                     self.busy_timeout.as_millis(),
                     self.synchronous.as_sql()
                 ))

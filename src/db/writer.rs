@@ -10,7 +10,10 @@
 //! caller's connection as before.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
 
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
@@ -31,20 +34,36 @@ type Reply = Box<dyn FnOnce() + Send>;
 /// last `Writer` is dropped, after the writes already queued.
 pub struct Writer {
     jobs: Option<SyncSender<Job>>,
+    /// Dropped with the writer, which stops the checkpointer.
+    _checkpoints: Option<mpsc::Sender<()>>,
 }
+
+/// How often the WAL is copied back into the database file, off the writers' path.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 impl Writer {
     /// A writer thread with its own connection on SQLite; none on PostgreSQL.
     pub(super) fn start(manager: Manager) -> anyhow::Result<Self> {
         if manager.kind != crate::config::DatabaseKind::Sqlite {
-            return Ok(Self { jobs: None });
+            return Ok(Self {
+                jobs: None,
+                _checkpoints: None,
+            });
         }
         let conn = manager.connect()?;
+        let checkpointer = manager.connect()?;
         let (jobs, queue) = mpsc::sync_channel::<Job>(1024);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(manager, conn, queue))?;
-        Ok(Self { jobs: Some(jobs) })
+        let (checkpoints, stop) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint(checkpointer, stop))?;
+        Ok(Self {
+            jobs: Some(jobs),
+            _checkpoints: Some(checkpoints),
+        })
     }
 
     /// Runs `write` in a transaction and returns its result once it is durable. `conn` is
@@ -74,6 +93,19 @@ impl Writer {
                 "the group of writes could not be committed"
             )))
         })
+    }
+}
+
+/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`]. Left to SQLite,
+/// the commit that crosses the WAL's size limit does it, inside the write lock: every few
+/// dozen groups, the writer stopped to copy and fsync megabytes. A passive checkpoint
+/// waits for no one and makes no writer wait (connections still checkpoint by themselves
+/// past a far larger WAL, see `SQLITE_AUTOCHECKPOINT_PAGES`, should this thread fall behind).
+fn checkpoint(mut conn: DbConn, stop: Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+            tracing::warn!(error = %e, "WAL checkpoint failed");
+        }
     }
 }
 
@@ -112,7 +144,6 @@ fn serve(manager: Manager, mut conn: DbConn, queue: Receiver<Job>) {
 mod tests {
     use super::*;
     use crate::config::{Secret, Settings};
-    use diesel::connection::SimpleConnection;
     use diesel::sql_types::BigInt;
     use diesel::RunQueryDsl;
 
