@@ -252,10 +252,12 @@ mod tests {
         foreign_keys: i64,
         #[diesel(sql_type = BigInt)]
         synchronous: i64,
+        #[diesel(sql_type = BigInt)]
+        qpsg: i64,
     }
 
     #[test]
-    fn sqlite_connections_get_wal_foreign_keys_and_the_configured_synchronous() {
+    fn sqlite_connections_get_wal_foreign_keys_the_configured_synchronous_and_stable_plans() {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::from_lookup(|_| None).unwrap().database;
         settings.url = Secret::new(dir.path().join("p.sqlite3").to_string_lossy());
@@ -264,13 +266,18 @@ mod tests {
         let pragmas: Pragmas = diesel::sql_query(
             "SELECT (SELECT journal_mode FROM pragma_journal_mode) AS journal_mode, \
                     (SELECT foreign_keys FROM pragma_foreign_keys) AS foreign_keys, \
-                    (SELECT synchronous FROM pragma_synchronous) AS synchronous",
+                    (SELECT synchronous FROM pragma_synchronous) AS synchronous, \
+                    sqlite_compileoption_used('ENABLE_QPSG') AS qpsg",
         )
         .get_result(&mut pool.get().unwrap())
         .unwrap();
         assert_eq!(pragmas.journal_mode, "wal");
         assert_eq!(pragmas.foreign_keys, 1);
         assert_eq!(pragmas.synchronous, 1, "NORMAL");
+        assert_eq!(
+            pragmas.qpsg, 1,
+            "SQLite built with SQLITE_ENABLE_QPSG (.cargo/config.toml): statements keep their plan"
+        );
     }
 
     #[test]
