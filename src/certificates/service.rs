@@ -42,9 +42,9 @@ fn evaluation(
     let attempts: Vec<_> = quiz::store::attempts_of(conn, enrolment_id)?
         .iter()
         .filter(|a| a.submitted_at.is_some_and(|t| t <= completed_at))
-        .map(quiz::service::Scored::of)
+        .map(quiz::results::Scored::of)
         .collect();
-    let results = quiz::service::summary(course, &attempts);
+    let results = quiz::results::summary(course, &attempts);
     let shown = |role: QuizRole| {
         course
             .quizzes

@@ -4,7 +4,9 @@
 
 pub mod grade;
 pub mod paper;
+pub mod results;
 pub mod routes;
 pub mod service;
 pub mod stats;
 pub mod store;
+pub mod view;

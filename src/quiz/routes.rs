@@ -7,7 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::service::{self, AttemptView, ResultsView, SavedView, StatisticsView};
+use super::results::{self, ResultsView, StatisticsView};
+use super::service::{self, SavedView};
+use super::view::AttemptView;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{is_json, parse_json, Json};
@@ -175,7 +177,7 @@ pub async fn results(
     let id = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::results(conn, &s.learning, &user, &id)
+        results::results(conn, &s.learning, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -232,7 +234,7 @@ pub async fn statistics(
     let (id, quiz) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::statistics(conn, &s.learning, &user, &id, &quiz, all)
+        results::statistics(conn, &s.learning, &user, &id, &quiz, all)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -13,10 +13,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::grade::{self, correct_answer, Grading};
-use super::paper::{self, ItemView, Paper};
+use super::grade;
+use super::paper;
 use super::store::{self, Attempt, Graded};
-use crate::catalog::model::{Course, FeedbackPolicy, Quiz, QuizRole};
+
+use super::view::{parse_answers, parse_paper, view, AttemptView};
+use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
 use crate::db::{DbConn, Pool, Writer};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::{AppError, FieldError};
@@ -36,7 +38,7 @@ fn attempt_not_found() -> AppError {
     AppError::not_found("Tentative introuvable.")
 }
 
-fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> {
+pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> {
     course
         .quizzes
         .iter()
@@ -63,131 +65,6 @@ pub fn feedback_allowed(policy: FeedbackPolicy, session: &Session, at: NaiveDate
         FeedbackPolicy::Never => false,
         FeedbackPolicy::AfterClose => session.closed_at.is_some_and(|closed| closed <= at),
     }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuestionFeedback {
-    pub id: String,
-    pub points: f64,
-    pub awarded: f64,
-    pub correct: bool,
-    /// The learner's answer, in the labels of the paper.
-    pub answer: Option<Value>,
-    pub correct_answer: Value,
-    pub feedback: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResultView {
-    pub points: f64,
-    pub max_points: f64,
-    pub percent: f64,
-    pub pass_mark: u8,
-    pub passed: bool,
-    pub submitted_at: NaiveDateTime,
-    /// Graded by the server at the deadline, without a submit.
-    pub auto_submitted: bool,
-    /// Per question, when the quiz's feedback policy allows it; otherwise absent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub questions: Option<Vec<QuestionFeedback>>,
-    pub feedback_policy: FeedbackPolicy,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptView {
-    pub id: String,
-    pub enrolment_id: String,
-    pub quiz_id: String,
-    pub quiz_title: String,
-    pub role: QuizRole,
-    pub number: i32,
-    pub max_attempts: Option<u32>,
-    /// `open` or `submitted`.
-    pub status: &'static str,
-    pub started_at: NaiveDateTime,
-    /// Answers are accepted until then (plus a short grace for the network).
-    pub deadline: Option<NaiveDateTime>,
-    pub items: Vec<ItemView>,
-    #[schema(value_type = Object)]
-    pub answers: BTreeMap<String, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub result: Option<ResultView>,
-}
-
-fn parse_paper(attempt: &Attempt) -> anyhow::Result<Paper> {
-    Ok(serde_json::from_str(&attempt.paper)?)
-}
-
-fn parse_answers(raw: &str) -> BTreeMap<String, Value> {
-    serde_json::from_str(raw).unwrap_or_default()
-}
-
-fn view(
-    attempt: &Attempt,
-    course: &Course,
-    session: &Session,
-    at: NaiveDateTime,
-) -> Result<AttemptView, AppError> {
-    let quiz = quiz_of(course, &attempt.quiz_id)?;
-    let paper = parse_paper(attempt)?;
-    let answers = parse_answers(&attempt.answers);
-    let result = match (&attempt.submitted_at, &attempt.grading) {
-        (Some(submitted_at), Some(grading)) => {
-            let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
-            let questions = feedback_allowed(quiz.feedback, session, at).then(|| {
-                let papers: BTreeMap<&str, &paper::PaperQuestion> =
-                    paper.questions().map(|q| (q.id.as_str(), q)).collect();
-                grading
-                    .results
-                    .iter()
-                    .filter_map(|r| {
-                        let question = course.bank.find_question(&r.id)?;
-                        let pq = papers.get(r.id.as_str())?;
-                        Some(QuestionFeedback {
-                            id: r.id.clone(),
-                            points: r.points,
-                            awarded: r.awarded,
-                            correct: r.correct(),
-                            answer: answers.get(&r.id).cloned(),
-                            correct_answer: correct_answer(question, pq),
-                            feedback: question.feedback.clone(),
-                        })
-                    })
-                    .collect()
-            });
-            Some(ResultView {
-                points: grading.points,
-                max_points: grading.max_points,
-                percent: grading.percent,
-                pass_mark: quiz.pass_mark,
-                passed: attempt.passed.unwrap_or(false),
-                submitted_at: *submitted_at,
-                auto_submitted: attempt.auto_submitted,
-                questions,
-                feedback_policy: quiz.feedback,
-            })
-        }
-        _ => None,
-    };
-    Ok(AttemptView {
-        id: attempt.id.clone(),
-        enrolment_id: attempt.enrolment_id.clone(),
-        quiz_id: quiz.id.clone(),
-        quiz_title: quiz.title.clone(),
-        role: quiz.role,
-        number: attempt.number,
-        max_attempts: quiz.max_attempts,
-        status: if attempt.submitted_at.is_some() {
-            "submitted"
-        } else {
-            "open"
-        },
-        started_at: attempt.started_at,
-        deadline: attempt.deadline,
-        items: paper::present(&paper, &course.bank),
-        answers,
-        result,
-    })
 }
 
 /// An attempt's grading, worked out before any write.
@@ -797,166 +674,6 @@ pub fn set_extra_time(
         crate::enrolment::service::administered_session(c, user, &enrolment.session_id)?;
         store::set_extra_time(c, enrolment_id, percent, &user.id, now())?;
         Ok(percent)
-    })
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct QuizResultView {
-    pub quiz_id: String,
-    pub title: String,
-    pub role: QuizRole,
-    pub attempts: usize,
-    pub best_percent: Option<f64>,
-    pub passed: bool,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ResultsView {
-    pub quizzes: Vec<QuizResultView>,
-    /// First graded pre-test attempt, in percent.
-    pub pre_test: Option<f64>,
-    /// Best graded post-test attempt, in percent.
-    pub post_test: Option<f64>,
-    /// Post-test minus pre-test, in percentage points.
-    pub gain: Option<f64>,
-}
-
-/// Scores per quiz, and the pre/post-test gain.
-pub fn results(
-    conn: &mut DbConn,
-    learning: &Learning,
-    user: &CurrentUser,
-    enrolment_id: &str,
-) -> Result<ResultsView, AppError> {
-    let (enrolment, _) = learning::readable_enrolment(conn, user, enrolment_id)?;
-    let course: Arc<Course> = learning.courses.get(conn, &enrolment.course_version_id)?;
-    let attempts = store::attempts_of(conn, enrolment_id)?;
-    let scored: Vec<Scored> = attempts.iter().map(Scored::of).collect();
-    Ok(summary(&course, &scored))
-}
-
-/// What results need of an attempt (reports load just this, for many enrolments).
-#[derive(Debug, Clone)]
-pub struct Scored {
-    pub quiz_id: String,
-    pub number: i32,
-    pub percent: Option<f64>,
-    pub passed: Option<bool>,
-}
-
-impl Scored {
-    pub fn of(attempt: &Attempt) -> Self {
-        Self {
-            quiz_id: attempt.quiz_id.clone(),
-            number: attempt.number,
-            percent: attempt.percent,
-            passed: attempt.passed,
-        }
-    }
-}
-
-/// Scores per quiz and the pre/post-test gain of one enrolment's attempts: the first
-/// pre-test attempt, the best post-test one.
-pub fn summary(course: &Course, attempts: &[Scored]) -> ResultsView {
-    fn graded<'a>(attempts: &'a [Scored], quiz_id: &'a str) -> impl Iterator<Item = &'a Scored> {
-        attempts
-            .iter()
-            .filter(move |a| a.quiz_id == quiz_id && a.percent.is_some())
-    }
-    let best = |quiz_id: &str| {
-        graded(attempts, quiz_id)
-            .filter_map(|a| a.percent)
-            .reduce(f64::max)
-    };
-    let by_role = |role: QuizRole| course.quizzes.iter().find(|q| q.role == role);
-    let pre_test = by_role(QuizRole::PreTest).and_then(|q| {
-        graded(attempts, &q.id)
-            .min_by_key(|a| a.number)
-            .and_then(|a| a.percent)
-    });
-    let post_test = by_role(QuizRole::PostTest).and_then(|q| best(&q.id));
-    ResultsView {
-        quizzes: course
-            .quizzes
-            .iter()
-            .map(|q| QuizResultView {
-                quiz_id: q.id.clone(),
-                title: q.title.clone(),
-                role: q.role,
-                attempts: attempts.iter().filter(|a| a.quiz_id == q.id).count(),
-                best_percent: best(&q.id),
-                passed: graded(attempts, &q.id).any(|a| a.passed == Some(true)),
-            })
-            .collect(),
-        pre_test,
-        post_test,
-        gain: pre_test
-            .zip(post_test)
-            .map(|(pre, post)| ((post - pre) * 100.0).round() / 100.0),
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StatisticsView {
-    pub quiz_id: String,
-    /// Graded attempts counted.
-    pub attempts: usize,
-    /// Sessions counted: this one, or all of the organisation's sessions of the same course
-    /// version.
-    pub sessions: usize,
-    pub items: Vec<ItemStatisticsView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ItemStatisticsView {
-    pub prompt: String,
-    #[serde(flatten)]
-    pub statistics: super::stats::ItemStatistics,
-}
-
-/// Item statistics of a quiz over a session, or over every session of the organisation
-/// that runs the same course version (another version may have other questions under the
-/// same ids); for its tutors and admins.
-pub fn statistics(
-    conn: &mut DbConn,
-    learning: &Learning,
-    user: &CurrentUser,
-    session_id: &str,
-    quiz_id: &str,
-    all_sessions: bool,
-) -> Result<StatisticsView, AppError> {
-    let session = crate::enrolment::service::staff_session(conn, user, session_id)?;
-    let course = learning.courses.get(conn, &session.course_version_id)?;
-    quiz_of(&course, quiz_id)?;
-    let sessions: Vec<String> = if all_sessions {
-        enrolment_store::sessions_of(conn, &session.organisation_id)?
-            .into_iter()
-            .filter(|s| s.course_version_id == session.course_version_id)
-            .map(|s| s.id)
-            .collect()
-    } else {
-        vec![session.id.clone()]
-    };
-    let gradings: Vec<Grading> = store::gradings(conn, &sessions, quiz_id)?
-        .iter()
-        .filter_map(|g| serde_json::from_str(g).ok())
-        .collect();
-    let items = super::stats::item_statistics(&gradings)
-        .into_iter()
-        .map(|statistics| ItemStatisticsView {
-            prompt: course
-                .bank
-                .find_question(&statistics.question_id)
-                .map(|q| q.prompt.clone())
-                .unwrap_or_default(),
-            statistics,
-        })
-        .collect();
-    Ok(StatisticsView {
-        quiz_id: quiz_id.to_owned(),
-        attempts: gradings.len(),
-        sessions: sessions.len(),
-        items,
     })
 }
 

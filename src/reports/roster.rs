@@ -12,7 +12,7 @@ use crate::catalog::model::{Course, CourseKind, QuizRole};
 use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{Enrolment, ACTIVE};
 use crate::identity::store::Account;
-use crate::quiz::service::{summary, Scored};
+use crate::quiz::results::{summary, Scored};
 
 /// What the roster says of one enrolment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -1,0 +1,143 @@
+//! What a learner (or their tutor) sees of an attempt: the paper in its own labels, the
+//! saved answers, and the result with per-question feedback only as the quiz's feedback
+//! policy allows.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDateTime;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::grade::{correct_answer, Grading};
+use super::paper::{self, ItemView, Paper};
+use super::service::{feedback_allowed, quiz_of};
+use super::store::Attempt;
+use crate::catalog::model::{Course, FeedbackPolicy, QuizRole};
+use crate::enrolment::store::Session;
+use crate::error::AppError;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuestionFeedback {
+    pub id: String,
+    pub points: f64,
+    pub awarded: f64,
+    pub correct: bool,
+    /// The learner's answer, in the labels of the paper.
+    pub answer: Option<Value>,
+    pub correct_answer: Value,
+    pub feedback: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ResultView {
+    pub points: f64,
+    pub max_points: f64,
+    pub percent: f64,
+    pub pass_mark: u8,
+    pub passed: bool,
+    pub submitted_at: NaiveDateTime,
+    /// Graded by the server at the deadline, without a submit.
+    pub auto_submitted: bool,
+    /// Per question, when the quiz's feedback policy allows it; otherwise absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<QuestionFeedback>>,
+    pub feedback_policy: FeedbackPolicy,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptView {
+    pub id: String,
+    pub enrolment_id: String,
+    pub quiz_id: String,
+    pub quiz_title: String,
+    pub role: QuizRole,
+    pub number: i32,
+    pub max_attempts: Option<u32>,
+    /// `open` or `submitted`.
+    pub status: &'static str,
+    pub started_at: NaiveDateTime,
+    /// Answers are accepted until then (plus a short grace for the network).
+    pub deadline: Option<NaiveDateTime>,
+    pub items: Vec<ItemView>,
+    #[schema(value_type = Object)]
+    pub answers: BTreeMap<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultView>,
+}
+
+pub(super) fn parse_paper(attempt: &Attempt) -> anyhow::Result<Paper> {
+    Ok(serde_json::from_str(&attempt.paper)?)
+}
+
+pub(super) fn parse_answers(raw: &str) -> BTreeMap<String, Value> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+pub(super) fn view(
+    attempt: &Attempt,
+    course: &Course,
+    session: &Session,
+    at: NaiveDateTime,
+) -> Result<AttemptView, AppError> {
+    let quiz = quiz_of(course, &attempt.quiz_id)?;
+    let paper = parse_paper(attempt)?;
+    let answers = parse_answers(&attempt.answers);
+    let result = match (&attempt.submitted_at, &attempt.grading) {
+        (Some(submitted_at), Some(grading)) => {
+            let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
+            let questions = feedback_allowed(quiz.feedback, session, at).then(|| {
+                let papers: BTreeMap<&str, &paper::PaperQuestion> =
+                    paper.questions().map(|q| (q.id.as_str(), q)).collect();
+                grading
+                    .results
+                    .iter()
+                    .filter_map(|r| {
+                        let question = course.bank.find_question(&r.id)?;
+                        let pq = papers.get(r.id.as_str())?;
+                        Some(QuestionFeedback {
+                            id: r.id.clone(),
+                            points: r.points,
+                            awarded: r.awarded,
+                            correct: r.correct(),
+                            answer: answers.get(&r.id).cloned(),
+                            correct_answer: correct_answer(question, pq),
+                            feedback: question.feedback.clone(),
+                        })
+                    })
+                    .collect()
+            });
+            Some(ResultView {
+                points: grading.points,
+                max_points: grading.max_points,
+                percent: grading.percent,
+                pass_mark: quiz.pass_mark,
+                passed: attempt.passed.unwrap_or(false),
+                submitted_at: *submitted_at,
+                auto_submitted: attempt.auto_submitted,
+                questions,
+                feedback_policy: quiz.feedback,
+            })
+        }
+        _ => None,
+    };
+    Ok(AttemptView {
+        id: attempt.id.clone(),
+        enrolment_id: attempt.enrolment_id.clone(),
+        quiz_id: quiz.id.clone(),
+        quiz_title: quiz.title.clone(),
+        role: quiz.role,
+        number: attempt.number,
+        max_attempts: quiz.max_attempts,
+        status: if attempt.submitted_at.is_some() {
+            "submitted"
+        } else {
+            "open"
+        },
+        started_at: attempt.started_at,
+        deadline: attempt.deadline,
+        items: paper::present(&paper, &course.bank),
+        answers,
+        result,
+    })
+}
