@@ -35,8 +35,24 @@ pub enum DbConn {
     Pg(PgConnection),
 }
 
-pub type Pool = r2d2::Pool<Manager>;
 pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// The connection pool, and as many turns as it has connections for [`run`]: a request
+/// waits for its turn as a task, not as a blocking thread parked on the pool (hundreds of
+/// them, under a peak, each woken and put back to sleep in turn).
+#[derive(Clone)]
+pub struct Pool {
+    connections: r2d2::Pool<Manager>,
+    turns: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.connections
+    }
+}
 
 /// Opens connections for one backend, chosen once from the URL. (diesel's generic
 /// `ConnectionManager<DbConn>` would try each backend in turn, so a PostgreSQL outage
@@ -107,11 +123,15 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
             settings.sqlite_busy_timeout.as_millis()
         ))?;
     }
-    r2d2::Pool::builder()
+    let connections = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .connection_timeout(Duration::from_secs(10))
         .build(manager(settings))
-        .with_context(|| format!("cannot open the {} database", kind.name()))
+        .with_context(|| format!("cannot open the {} database", kind.name()))?;
+    Ok(Pool {
+        connections,
+        turns: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
+    })
 }
 
 fn manager(settings: &DatabaseSettings) -> Manager {
@@ -213,8 +233,11 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    // Closed never: a failed acquire cannot happen.
+    let turn = pool.turns.clone().acquire_owned().await.ok();
     let pool = pool.clone();
     actix_web::web::block(move || {
+        let _turn = turn;
         let mut conn = pool
             .get()
             .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))?;
