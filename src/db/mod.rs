@@ -37,9 +37,11 @@ pub enum DbConn {
 
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
-/// The connection pool, and as many turns as it has connections for [`run`]: a request
-/// waits for its turn as a task, not as a blocking thread parked on the pool (hundreds of
-/// them, under a peak, each woken and put back to sleep in turn).
+/// The connection pool, and on SQLite one turn per connection for [`run`]: a request waits
+/// for its turn as a task, not as a blocking thread parked on the pool (hundreds of them,
+/// under a peak, each woken and put back to sleep in turn). Not on PostgreSQL, where a
+/// connection mostly waits for the server: there, a thread already parked on the pool takes
+/// a returned connection sooner (measured: a third fewer verifications per second).
 #[derive(Clone)]
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
@@ -130,7 +132,10 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
         .with_context(|| format!("cannot open the {} database", kind.name()))?;
     Ok(Pool {
         connections,
-        turns: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.pool_size as usize)),
+        turns: std::sync::Arc::new(tokio::sync::Semaphore::new(match kind {
+            DatabaseKind::Sqlite => settings.pool_size as usize,
+            DatabaseKind::Postgres => tokio::sync::Semaphore::MAX_PERMITS,
+        })),
     })
 }
 
