@@ -7,14 +7,13 @@
 //! its own savepoint: one fsync for the group, a page cache that stays warm, and every
 //! caller still answered only once its write is durable (or told it failed). On
 //! PostgreSQL, which has many writers and its own group commit, a write runs on the
-//! caller's connection as before.
+//! caller's connection as before. A second thread checkpoints the WAL (see [`checkpoint`]).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
 
