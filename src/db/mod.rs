@@ -265,11 +265,19 @@ mod tests {
         n: i64,
     }
 
-    fn count(conn: &mut DbConn) -> i64 {
+    /// The rows of the test table `t`.
+    pub(super) fn count(conn: &mut DbConn) -> i64 {
         diesel::sql_query("SELECT COUNT(*) AS n FROM t")
             .get_result::<Count>(conn)
             .unwrap()
             .n
+    }
+
+    /// Default database settings, on an SQLite file named `file` in `dir`.
+    pub(super) fn sqlite_in(dir: &std::path::Path, file: &str) -> DatabaseSettings {
+        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
+        settings.url = Secret::new(dir.join(file).to_string_lossy());
+        settings
     }
 
     #[derive(diesel::QueryableByName)]
@@ -287,8 +295,7 @@ mod tests {
     #[test]
     fn sqlite_connections_get_wal_foreign_keys_the_configured_synchronous_and_stable_plans() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
-        settings.url = Secret::new(dir.path().join("p.sqlite3").to_string_lossy());
+        let mut settings = sqlite_in(dir.path(), "p.sqlite3");
         settings.sqlite_synchronous = SqliteSynchronous::Normal;
         let pool = connect(&settings).unwrap();
         let pragmas: Pragmas = diesel::sql_query(
@@ -311,8 +318,7 @@ mod tests {
     #[test]
     fn sqlite_writes_nest_as_savepoints_and_roll_back_whole() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
-        settings.url = Secret::new(dir.path().join("t.sqlite3").to_string_lossy());
+        let settings = sqlite_in(dir.path(), "t.sqlite3");
         let pool = connect(&settings).unwrap();
         let mut conn = pool.get().unwrap();
         conn.batch_execute("CREATE TABLE t (x INTEGER)").unwrap();

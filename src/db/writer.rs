@@ -142,28 +142,12 @@ fn serve(manager: Manager, mut conn: DbConn, queue: Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Secret, Settings};
-    use diesel::sql_types::BigInt;
-    use diesel::RunQueryDsl;
-
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-
-    fn count(conn: &mut DbConn) -> i64 {
-        diesel::sql_query("SELECT COUNT(*) AS n FROM t")
-            .get_result::<Count>(conn)
-            .unwrap()
-            .n
-    }
+    use crate::db::tests::{count, sqlite_in};
 
     #[test]
     fn concurrent_writes_commit_in_groups_and_a_failed_one_alone_is_rolled_back() {
         let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::from_lookup(|_| None).unwrap().database;
-        settings.url = Secret::new(dir.path().join("w.sqlite3").to_string_lossy());
+        let settings = sqlite_in(dir.path(), "w.sqlite3");
         let pool = super::super::connect(&settings).unwrap();
         let writer = std::sync::Arc::new(super::super::writer(&settings).unwrap());
         pool.get()

@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 use super::grade;
 use super::paper;
 use super::store::{self, Attempt, Graded};
-
 use super::view::{parse_answers, parse_paper, view, AttemptView};
 use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
 use crate::db::{DbConn, Pool, Writer};
@@ -46,13 +45,9 @@ pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz,
         .ok_or_else(|| AppError::not_found("Quiz introuvable dans cette formation."))
 }
 
-fn past_deadline(attempt: &Attempt, at: NaiveDateTime) -> bool {
-    attempt.deadline.is_some_and(|d| past(d, at))
-}
-
-/// Whether `at` is past `deadline` and its grace.
-fn past(deadline: NaiveDateTime, at: NaiveDateTime) -> bool {
-    at > deadline + Duration::seconds(GRACE_SECONDS)
+/// Whether `at` is past an attempt's deadline and its grace.
+fn past_deadline(deadline: Option<NaiveDateTime>, at: NaiveDateTime) -> bool {
+    deadline.is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
 }
 
 /// When the correct answers and feedback may be shown at `at`. `after_close` waits for the
@@ -182,7 +177,7 @@ pub fn start(
     let seen = store::attempt_states(conn, enrolment_id, quiz_id)?;
     let open = seen.iter().find(|a| a.submitted_at.is_none());
     let prepared = match open {
-        Some(open) if !open.deadline.is_some_and(|d| past(d, at)) => {
+        Some(open) if !past_deadline(open.deadline, at) => {
             let open = store::attempt(conn, &open.id)?.ok_or_else(attempt_not_found)?;
             return Ok((view(&open, &course, &session, at)?, false));
         }
@@ -219,11 +214,11 @@ pub fn start(
         let session =
             enrolment_store::session(c, &enrolment.session_id)?.ok_or_else(attempt_not_found)?;
         ensure_recording(&enrolment, &session)?;
-        let now: Vec<String> = store::attempt_states(c, &enrolment_id, &quiz_id)?
+        let current: Vec<String> = store::attempt_states(c, &enrolment_id, &quiz_id)?
             .into_iter()
             .map(|a| a.id)
             .collect();
-        if now != seen || store::extra_time_percent(c, &enrolment_id)? != extra {
+        if current != seen || store::extra_time_percent(c, &enrolment_id)? != extra {
             return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
                 .map(Started::Decided);
         }
@@ -302,7 +297,7 @@ fn start_locked(
         let quiz = quiz_of(&course, quiz_id)?;
         let at = now();
         if let Some(mut open) = store::open_attempt(c, enrolment_id, quiz_id)? {
-            if !past_deadline(&open, at) {
+            if !past_deadline(open.deadline, at) {
                 return Ok((view(&open, &course, &session, at)?, false));
             }
             // Out of time: graded with what was saved, here or, if it got there first, by
@@ -418,7 +413,7 @@ pub fn save(
             return Err(AppError::conflict("Cette tentative est déjà soumise."));
         }
         let at = now();
-        if past_deadline(&attempt, at) {
+        if past_deadline(attempt.deadline, at) {
             return Err(AppError::conflict(
                 "Le temps imparti est écoulé : les réponses ne sont plus acceptées.",
             ));
@@ -469,7 +464,7 @@ pub fn submit(
         return already_submitted(&attempt, &course, &session, key.as_deref(), &body_hash, at);
     }
     ensure_recording(&enrolment, &session)?;
-    let late = past_deadline(&attempt, at);
+    let late = past_deadline(attempt.deadline, at);
     let merged = match (&answers, late) {
         (Some(new), false) => merge_answers(&attempt, &course, new)?,
         _ => parse_answers(&attempt.answers),
@@ -571,7 +566,7 @@ fn submit_locked(
             return already_submitted(&attempt, &course, &session, key, body_hash, at);
         }
         ensure_recording(&enrolment, &session)?;
-        let late = past_deadline(&attempt, at);
+        let late = past_deadline(attempt.deadline, at);
         let answers = match (&answers, late) {
             (Some(new), false) => merge_answers(&attempt, &course, new)?,
             // After the deadline only what was saved in time counts.
@@ -608,7 +603,7 @@ pub fn show(
             .map_err(|e| e.not_found_as(attempt_not_found))?;
         let course = learning.courses.get(c, &enrolment.course_version_id)?;
         let at = now();
-        if attempt.submitted_at.is_none() && past_deadline(&attempt, at) {
+        if attempt.submitted_at.is_none() && past_deadline(attempt.deadline, at) {
             // Grading may complete the enrolment: locks as every other write path.
             let (_, mut locked) = lock_attempt(c, attempt_id)?.ok_or_else(attempt_not_found)?;
             if locked.submitted_at.is_none() {

@@ -13,9 +13,8 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::catalog::copy_dir;
 use crate::enrolment::{setup_in, Setup};
-use crate::helpers::{free_port, real_courses};
+use crate::helpers::free_port;
 
 const COURSE: &str = "qvt-formation-initiale";
 const KEY: &str = "DFGSM-2026";
@@ -138,19 +137,10 @@ impl Inspector {
 
 /// The QVT module completed by its lessons and the final quiz, passed whatever the answers.
 fn course() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::learning::courses_with(
+        "min_lesson_seconds = 0\nrequired_quizzes = [\"quiz-final\"]",
+    );
     let course = dir.path().join(COURSE);
-    copy_dir(&real_courses().join(COURSE), &course);
-    let file = course.join("course.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let kept = &text[..text.find("[completion]").unwrap()];
-    std::fs::write(
-        &file,
-        format!(
-            "{kept}[completion]\nmin_lesson_seconds = 0\nrequired_quizzes = [\"quiz-final\"]\n"
-        ),
-    )
-    .unwrap();
     let quiz = course.join("quizzes/quiz-final.toml");
     let text = std::fs::read_to_string(&quiz)
         .unwrap()

@@ -9,13 +9,13 @@ use serde_json::{json, Value};
 
 use crate::catalog::copy_dir;
 use crate::enrolment::{setup_in, Setup};
-use crate::helpers::{pdf_text, problem, real_courses, TestApp};
+use crate::helpers::{access_cookie, no_redirects, pdf_text, problem, real_courses, TestApp};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
 
-/// The QVT module with its completion rules replaced (no quiz engine yet to pass quizzes).
-fn courses_with(completion: &str) -> tempfile::TempDir {
+/// The QVT module with its `[completion]` rules replaced by `completion`.
+pub fn courses_with(completion: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let course = dir.path().join(COURSE);
     copy_dir(&real_courses().join(COURSE), &course);
@@ -443,10 +443,7 @@ async fn heartbeats_answered_from_memory_stop_at_once_when_the_page_session_sign
     let l = enrolled_learner("min_lesson_seconds = 0").await;
     let lesson = &l.lessons[0];
     assert_eq!(l.open(lesson).await.status().as_u16(), 200);
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let client = no_redirects();
     let signed_in = client
         .post(l.s.app.url("/connexion"))
         .form(&[
@@ -456,14 +453,7 @@ async fn heartbeats_answered_from_memory_stop_at_once_when_the_page_session_sign
         .send()
         .await
         .unwrap();
-    let cookie = signed_in
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("qvt_access="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("a session cookie");
+    let cookie = access_cookie(&signed_in);
     let csrf = qvt_campus::identity::auth::csrf_of(&cookie);
     let beat = |id: &'static str| {
         client

@@ -4,26 +4,8 @@
 
 use qvt_campus::identity::auth::csrf_of;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{access_cookie, no_redirects, spawn_app};
 use crate::journeys::PASSWORD;
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn access_cookie(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("qvt_access="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("a session cookie")
-}
 
 #[tokio::test]
 async fn signing_out_ends_every_page_session_of_the_account_even_a_stolen_one() {
