@@ -205,7 +205,11 @@ pub async fn credential(
     let certificate = readable(&state, user, path.into_inner()).await?;
     let snapshot = service::snapshot_of(&certificate)?;
     let vc = super::credential::credential(&state.settings.public_url, &certificate, snapshot);
-    let jwt = state.issuer.sign(&vc)?;
+    // An RSA signature takes a good part of a millisecond: off the HTTP worker.
+    let s = state.clone();
+    let jwt = web::block(move || s.issuer.sign(&vc))
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!("signing failed: {e}")))??;
     Ok(HttpResponse::Ok()
         .content_type("application/vc+jwt")
         .body(jwt))
