@@ -174,6 +174,20 @@ pub fn enrolment_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<E
     }
 }
 
+/// [`enrolment_for_update`] for many enrolments at once, locked in id order (so that two
+/// batches never deadlock); missing ids are left out.
+pub fn enrolments_for_update(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec<Enrolment>> {
+    let query = || {
+        enrolments::table
+            .filter(enrolments::id.eq_any(ids))
+            .order(enrolments::id.asc())
+    };
+    match conn {
+        DbConn::Pg(pg) => query().select(Enrolment::as_select()).for_update().load(pg),
+        DbConn::Sqlite(sqlite) => query().select(Enrolment::as_select()).load(sqlite),
+    }
+}
+
 pub fn active_enrolment(
     conn: &mut DbConn,
     session_id: &str,

@@ -127,29 +127,16 @@ pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
         let mut conn = pool.get()?;
         conn.write(|c| {
             // Enrolments in a fixed order, so that two instances flushing never deadlock.
-            let mut touched: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
+            let mut touched: BTreeMap<&str, Vec<&Interval>> = BTreeMap::new();
             for interval in &batch {
                 touched
                     .entry(&interval.enrolment_id)
                     .or_default()
-                    .push(interval.clone());
+                    .push(interval);
             }
-            for (enrolment_id, intervals) in touched {
-                let Some(enrolment) = enrolment_store::enrolment_for_update(c, enrolment_id)?
-                else {
-                    continue;
-                };
-                store::upsert_intervals(c, &intervals)?;
-                let since = intervals
-                    .iter()
-                    .map(|i| i.started_at)
-                    .min()
-                    .expect("grouped");
-                store::reconcile_overlaps(c, enrolment_id, since)?;
-                if enrolment.status == enrolment_store::ACTIVE {
-                    let course = learning.courses.get(c, &enrolment.course_version_id)?;
-                    evaluate(c, &course, enrolment_id).map_err(|e| anyhow::anyhow!("{e}"))?;
-                }
+            let ids: Vec<&str> = touched.keys().copied().collect();
+            for chunk in ids.chunks(FLUSH_CHUNK) {
+                flush_chunk(c, learning, chunk, &touched)?;
             }
             Ok::<_, anyhow::Error>(())
         })
@@ -165,6 +152,52 @@ pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
             Err(e)
         }
     }
+}
+
+/// Enrolments written per round of queries: few enough for any database's limit on bound
+/// parameters, many enough that a flush of thousands of learners is a handful of queries.
+const FLUSH_CHUNK: usize = 500;
+
+/// Writes the time of a chunk of enrolments (sorted by id) in a few queries, and completes
+/// those the new time may complete: a flush once took a dozen round trips per learner.
+fn flush_chunk(
+    c: &mut DbConn,
+    learning: &Learning,
+    ids: &[&str],
+    touched: &BTreeMap<&str, Vec<&Interval>>,
+) -> anyhow::Result<()> {
+    // Enrolments gone since (erased) take their time with them.
+    let enrolments = enrolment_store::enrolments_for_update(c, ids)?;
+    let intervals: Vec<Interval> = enrolments
+        .iter()
+        .flat_map(|e| touched[e.id.as_str()].iter().map(|i| (*i).clone()))
+        .collect();
+    store::upsert_intervals(c, &intervals)?;
+    let since: BTreeMap<&str, NaiveDateTime> = enrolments
+        .iter()
+        .filter_map(|e| {
+            let (id, intervals) = touched.get_key_value(e.id.as_str())?;
+            Some((*id, intervals.iter().map(|i| i.started_at).min()?))
+        })
+        .collect();
+    store::reconcile_overlaps(c, &since)?;
+    // Time completes only what lacks nothing but time: active, not yet complete, every
+    // lesson done. `evaluate` decides for those, with everything else it checks.
+    let active: Vec<&Enrolment> = enrolments
+        .iter()
+        .filter(|e| e.status == enrolment_store::ACTIVE)
+        .collect();
+    let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
+    let completed = store::completed_among(c, &active_ids)?;
+    let mut done = store::lessons_done_among(c, &active_ids)?;
+    for enrolment in active.into_iter().filter(|e| !completed.contains(&e.id)) {
+        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let lessons = done.remove(&enrolment.id).unwrap_or_default();
+        if course.lessons.iter().all(|l| lessons.contains(&l.id)) {
+            evaluate(c, &course, &enrolment.id).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -1,6 +1,6 @@
 //! Persistence of progress: lessons viewed and done, time intervals, completions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
@@ -110,37 +110,82 @@ pub fn upsert_intervals(conn: &mut DbConn, batch: &[Interval]) -> QueryResult<()
     Ok(())
 }
 
-/// Re-credits the enrolment's intervals from `since` on so that overlapping ones (recorded
-/// by different instances) count their union once. Call with the enrolment row locked.
+/// Re-credits each enrolment's intervals from its `since` on, so that overlapping ones
+/// (recorded by different instances) count their union once: one read for all of them.
+/// Call with the enrolment rows locked.
 pub fn reconcile_overlaps(
     conn: &mut DbConn,
-    enrolment_id: &str,
-    since: NaiveDateTime,
+    since: &BTreeMap<&str, NaiveDateTime>,
 ) -> QueryResult<()> {
     // Compared with stored times, which PostgreSQL keeps to the microsecond.
-    let since = since.trunc_subsecs(6);
-    let window: Vec<Interval> = time_intervals::table
-        .filter(time_intervals::enrolment_id.eq(enrolment_id))
-        .filter(time_intervals::ended_at.gt(since))
-        .order((time_intervals::started_at.asc(), time_intervals::id.asc()))
-        .select(IntervalRow::as_select())
-        .load(conn)?
-        .into_iter()
-        .map(|r| Interval {
-            id: r.id,
-            enrolment_id: r.enrolment_id,
-            lesson_id: r.lesson_id,
-            started_at: r.started_at,
-            ended_at: r.ended_at,
-            active_seconds: i64::from(r.active_seconds),
-        })
+    let since: BTreeMap<&str, NaiveDateTime> = since
+        .iter()
+        .map(|(e, at)| (*e, at.trunc_subsecs(6)))
         .collect();
-    for (index, credit) in union_credits(&window, since) {
-        diesel::update(time_intervals::table.find(&window[index].id))
-            .set(time_intervals::active_seconds.eq(credit as i32))
-            .execute(conn)?;
+    let Some(earliest) = since.values().min().copied() else {
+        return Ok(());
+    };
+    let rows: Vec<IntervalRow> = time_intervals::table
+        .filter(time_intervals::enrolment_id.eq_any(since.keys()))
+        .filter(time_intervals::ended_at.gt(earliest))
+        .order((
+            time_intervals::enrolment_id.asc(),
+            time_intervals::started_at.asc(),
+            time_intervals::id.asc(),
+        ))
+        .select(IntervalRow::as_select())
+        .load(conn)?;
+    let mut windows: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
+    for r in &rows {
+        let Some((enrolment, from)) = since.get_key_value(r.enrolment_id.as_str()) else {
+            continue;
+        };
+        if r.ended_at > *from {
+            windows.entry(enrolment).or_default().push(Interval {
+                id: r.id.clone(),
+                enrolment_id: r.enrolment_id.clone(),
+                lesson_id: r.lesson_id.clone(),
+                started_at: r.started_at,
+                ended_at: r.ended_at,
+                active_seconds: i64::from(r.active_seconds),
+            });
+        }
+    }
+    for (enrolment, window) in &windows {
+        for (index, credit) in union_credits(window, since[enrolment]) {
+            diesel::update(time_intervals::table.find(&window[index].id))
+                .set(time_intervals::active_seconds.eq(credit as i32))
+                .execute(conn)?;
+        }
     }
     Ok(())
+}
+
+/// Of these enrolments, those completed.
+pub fn completed_among(conn: &mut DbConn, ids: &[&str]) -> QueryResult<HashSet<String>> {
+    Ok(completions::table
+        .filter(completions::enrolment_id.eq_any(ids))
+        .select(completions::enrolment_id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Of these enrolments, the lessons each has completed.
+pub fn lessons_done_among(
+    conn: &mut DbConn,
+    ids: &[&str],
+) -> QueryResult<HashMap<String, HashSet<String>>> {
+    let rows: Vec<(String, String)> = lesson_progress::table
+        .filter(lesson_progress::enrolment_id.eq_any(ids))
+        .filter(lesson_progress::completed_at.is_not_null())
+        .select((lesson_progress::enrolment_id, lesson_progress::lesson_id))
+        .load(conn)?;
+    let mut done: HashMap<String, HashSet<String>> = HashMap::new();
+    for (enrolment, lesson) in rows {
+        done.entry(enrolment).or_default().insert(lesson);
+    }
+    Ok(done)
 }
 
 pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {

@@ -392,6 +392,53 @@ async fn two_tabs_on_two_instances_are_not_double_counted() {
 }
 
 #[tokio::test]
+async fn the_time_that_meets_the_minimum_completes_the_course_when_it_is_written() {
+    // Arrange: every lesson done, 59 of the 60 required seconds already on record.
+    let l = enrolled_learner("min_lesson_seconds = 0\nmin_minutes = 1").await;
+    for lesson in &l.lessons {
+        l.open(lesson).await;
+        let done: Value = l.complete(lesson).await.json().await.unwrap();
+        assert_eq!(done["course_completed"], false, "the time is missing");
+    }
+    let earlier = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(10);
+    diesel::insert_into(time_intervals::table)
+        .values((
+            time_intervals::id.eq("earlier"),
+            time_intervals::enrolment_id.eq(&l.enrolment),
+            time_intervals::lesson_id.eq(&l.lessons[0]),
+            time_intervals::started_at.eq(earlier),
+            time_intervals::ended_at.eq(earlier + chrono::Duration::seconds(59)),
+            time_intervals::active_seconds.eq(59),
+        ))
+        .execute(&mut l.s.app.conn())
+        .unwrap();
+
+    // Act: one more second of reading, written by the flush (reading the trace flushes).
+    let lesson = &l.lessons[0];
+    l.beat(lesson, "b1").await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert!(l.beat(lesson, "b2").await >= 1);
+    let trace = l.s.app.get_as(&l.user.token, &l.path("/trace.csv")).await;
+    assert_eq!(trace.status().as_u16(), 200);
+
+    // Assert
+    let progress: Value =
+        l.s.app
+            .get_as(&l.user.token, &l.path("/progress"))
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(progress["completed"], true, "{progress}");
+    let completed: i64 = completions::table
+        .filter(completions::enrolment_id.eq(&l.enrolment))
+        .count()
+        .get_result(&mut l.s.app.conn())
+        .unwrap();
+    assert_eq!(completed, 1);
+}
+
+#[tokio::test]
 async fn nobody_else_reaches_an_enrolment_and_a_withdrawn_one_records_nothing() {
     let l = enrolled_learner("min_lesson_seconds = 0").await;
     let lesson = &l.lessons[0];
