@@ -160,6 +160,19 @@ pub fn enrolment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> 
         .optional()
 }
 
+/// An enrolment with its session, in one query (every learner request needs both).
+pub fn enrolment_with_session(
+    conn: &mut DbConn,
+    id: &str,
+) -> QueryResult<Option<(Enrolment, Session)>> {
+    enrolments::table
+        .inner_join(training_sessions::table)
+        .filter(enrolments::id.eq(id))
+        .select((Enrolment::as_select(), Session::as_select()))
+        .first(conn)
+        .optional()
+}
+
 /// Reads an enrolment to serialise writes about it, locking its row on PostgreSQL (SQLite's
 /// write transactions are serial already).
 pub fn enrolment_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {
