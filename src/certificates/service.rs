@@ -545,7 +545,7 @@ pub fn verify_code(conn: &mut DbConn, raw: &str) -> Result<Verification, AppErro
     let Some(code) = model::parse_code(raw) else {
         return Ok(Verification::unknown());
     };
-    let Some(certificate) = store::by_code(conn, &code)? else {
+    let Some((certificate, replaced_by)) = store::by_code_with_replacement(conn, &code)? else {
         return Ok(Verification::unknown());
     };
     Ok(Verification {
@@ -559,8 +559,7 @@ pub fn verify_code(conn: &mut DbConn, raw: &str) -> Result<Verification, AppErro
         issued_at: Some(certificate.issued_at),
         revoked_at: certificate.revoked_at,
         revocation_reason: certificate.revocation_reason.clone(),
-        replaced_by_code: store::replacement_of(conn, &certificate.id)?
-            .map(|c| model::grouped(&c.code)),
+        replaced_by_code: replaced_by.map(|code| model::grouped(&code)),
         attested: Some(snapshot_of(&certificate)?),
     })
 }

@@ -42,10 +42,24 @@ pub fn by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Certificate>> {
         .optional()
 }
 
-pub fn by_code(conn: &mut DbConn, code: &str) -> QueryResult<Option<Certificate>> {
+/// The certificate with this code and the code of the one that replaced it, if any, in
+/// one query: public verification is the hottest read there is.
+pub fn by_code_with_replacement(
+    conn: &mut DbConn,
+    code: &str,
+) -> QueryResult<Option<(Certificate, Option<String>)>> {
+    let replacement = diesel::alias!(certificates as replacement);
     certificates::table
+        .left_join(
+            replacement.on(replacement
+                .field(certificates::replaces_id)
+                .eq(certificates::id.nullable())),
+        )
         .filter(certificates::code.eq(code))
-        .select(Certificate::as_select())
+        .select((
+            Certificate::as_select(),
+            replacement.field(certificates::code).nullable(),
+        ))
         .first(conn)
         .optional()
 }

@@ -16,7 +16,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 
 pub use migrations::{has_pending_migrations, migrate};
-pub use writer::Writer;
+pub use writer::{Plan, Writer};
 
 use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;

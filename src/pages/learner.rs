@@ -264,10 +264,14 @@ async fn start_quiz(
         Err(e) => return error_page(&state, &visitor, &e),
     };
     let s = state.clone();
-    let started = db::run(&state.pool, move |conn| {
-        quiz::start(conn, &s.writer, &s.learning, &user, &enrolment_id, &quiz_id)
+    let started = match db::run(&state.pool, move |conn| {
+        quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
     })
-    .await;
+    .await
+    {
+        Ok(plan) => state.writer.carry_out(&state.pool, plan).await,
+        Err(e) => Err(e),
+    };
     match started {
         Ok((view, _)) => redirect(&format!("/tentatives/{}", view.id)),
         Err(e) => error_page(&state, &visitor, &e),
@@ -464,13 +468,12 @@ async fn submit(
     let (id, s) = (path.into_inner(), state.clone());
     let form = form.into_inner();
     let target = format!("/tentatives/{id}");
-    let done = db::run(&state.pool, move |conn| {
+    let planned = db::run(&state.pool, move |conn| {
         let view = quiz::show(conn, &s.learning, &user, &id)?;
         let answers = answers_of(&form, &questions_of(&view.items));
         let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
         quiz::submit(
             conn,
-            &s.writer,
             &s.learning,
             &user,
             &id,
@@ -482,6 +485,10 @@ async fn submit(
         )
     })
     .await;
+    let done = match planned {
+        Ok(plan) => state.writer.carry_out(&state.pool, plan).await,
+        Err(e) => Err(e),
+    };
     match done {
         Ok(_) => redirect(&target),
         Err(e) => error_page(&state, &visitor, &e),

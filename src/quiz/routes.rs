@@ -38,10 +38,11 @@ pub async fn start(
 ) -> Result<HttpResponse, AppError> {
     let (id, quiz) = path.into_inner();
     let s = state.clone();
-    let (view, created) = db::run(&state.pool, move |conn| {
-        service::start(conn, &s.writer, &s.learning, &user, &id, &quiz)
+    let plan = db::run(&state.pool, move |conn| {
+        service::start(conn, &s.learning, &user, &id, &quiz)
     })
     .await?;
+    let (view, created) = state.writer.carry_out(&state.pool, plan).await?;
     Ok(if created {
         HttpResponse::Created().json(view)
     } else {
@@ -129,10 +130,9 @@ pub async fn submit(
     let hash = service::request_hash(&body);
     let id = path.into_inner();
     let s = state.clone();
-    let view = db::run(&state.pool, move |conn| {
+    let plan = db::run(&state.pool, move |conn| {
         service::submit(
             conn,
-            &s.writer,
             &s.learning,
             &user,
             &id,
@@ -144,6 +144,7 @@ pub async fn submit(
         )
     })
     .await?;
+    let view = state.writer.carry_out(&state.pool, plan).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -18,7 +18,7 @@ use super::paper;
 use super::store::{self, Attempt, Graded};
 use super::view::{parse_answers, parse_paper, view, AttemptView};
 use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
-use crate::db::{DbConn, Pool, Writer};
+use crate::db::{DbConn, Plan, Pool};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
@@ -160,15 +160,16 @@ fn finalise(
 /// prepared (the paper drawn) before the write, which then only checks, under the
 /// enrolment's lock, that what it relied on still holds and inserts: the work done while
 /// other learners' writes wait stays small. When something changed in between (a parallel
-/// start, a withdrawal, a closed session), the write decides again from scratch.
+/// start, a withdrawal, a closed session), the write decides again from scratch. Returns
+/// the plan ([`Writer::carry_out`](crate::db::Writer::carry_out) runs its write), so that
+/// no connection is held while the write waits for its group's commit.
 pub fn start(
     conn: &mut DbConn,
-    writer: &Writer,
     learning: &Arc<Learning>,
     user: &CurrentUser,
     enrolment_id: &str,
     quiz_id: &str,
-) -> Result<(AttemptView, bool), AppError> {
+) -> Result<Plan<(AttemptView, bool), Started>, AppError> {
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
     let course = learning.courses.get(conn, &enrolment.course_version_id)?;
@@ -179,7 +180,7 @@ pub fn start(
     let prepared = match open {
         Some(open) if !past_deadline(open.deadline, at) => {
             let open = store::attempt(conn, &open.id)?.ok_or_else(attempt_not_found)?;
-            return Ok((view(&open, &course, &session, at)?, false));
+            return Ok(Plan::Answer((view(&open, &course, &session, at)?, false)));
         }
         // Out of time: the write grades it first, then decides.
         Some(_) => None,
@@ -200,7 +201,7 @@ pub fn start(
     let (learning, user) = (learning.clone(), user.clone());
     let (enrolment_id, quiz_id) = (enrolment_id.to_owned(), quiz_id.to_owned());
     let seen: Vec<String> = seen.into_iter().map(|a| a.id).collect();
-    let started = writer.write(conn, move |c| {
+    let write = move |c: &mut DbConn| {
         let (attempt, extra) = match prepared {
             Some(prepared) => prepared,
             None => {
@@ -224,16 +225,19 @@ pub fn start(
         }
         store::insert(c, &attempt)?;
         Ok(Started::Inserted(attempt))
-    })?;
-    match started {
-        Started::Inserted(attempt) => Ok((view(&attempt, &course, &session, at)?, true)),
-        Started::Decided(decided) => Ok(decided),
-    }
+    };
+    Ok(Plan::Write {
+        write: Box::new(write),
+        then: Box::new(move |started| match started {
+            Started::Inserted(attempt) => Ok((view(&attempt, &course, &session, at)?, true)),
+            Started::Decided(decided) => Ok(decided),
+        }),
+    })
 }
 
 /// What a start's write did: inserted the prepared attempt (its view is built after the
 /// commit), or decided again under the lock.
-enum Started {
+pub enum Started {
     Inserted(Attempt),
     Decided((AttemptView, bool)),
 }
@@ -441,15 +445,15 @@ pub fn request_hash(body: &[u8]) -> String {
 /// `Idempotency-Key`, a replay (same key, same `body_hash`) returns the same result and
 /// another body is refused (422). Graded before the write, like [`start`]; the write checks
 /// under the locks that the attempt is as it was read (still open, same saved answers,
-/// learner and session still recording) and records, or else decides again.
+/// learner and session still recording) and records, or else decides again. Returns the
+/// plan, as [`start`] does.
 pub fn submit(
     conn: &mut DbConn,
-    writer: &Writer,
     learning: &Arc<Learning>,
     user: &CurrentUser,
     attempt_id: &str,
     submission: Submission,
-) -> Result<AttemptView, AppError> {
+) -> Result<Plan<AttemptView, Submitted>, AppError> {
     let Submission {
         key,
         body_hash,
@@ -461,7 +465,8 @@ pub fn submit(
     let course = learning.courses.get(conn, &enrolment.course_version_id)?;
     let at = now();
     if attempt.submitted_at.is_some() {
-        return already_submitted(&attempt, &course, &session, key.as_deref(), &body_hash, at);
+        return already_submitted(&attempt, &course, &session, key.as_deref(), &body_hash, at)
+            .map(Plan::Answer);
     }
     ensure_recording(&enrolment, &session)?;
     let late = past_deadline(attempt.deadline, at);
@@ -472,7 +477,7 @@ pub fn submit(
     let grade = grade_attempt(&course, &attempt, &merged)?;
     let (learning, user, write_course) = (learning.clone(), user.clone(), course.clone());
     let read = attempt;
-    let submitted = writer.write(conn, move |c| {
+    let write = move |c: &mut DbConn| {
         let idempotency = key.as_deref().map(|k| (k, body_hash.as_str()));
         let again = |c: &mut DbConn| {
             submit_locked(
@@ -503,14 +508,19 @@ pub fn submit(
             return again(c);
         }
         Ok(Submitted::Recorded(graded))
-    })?;
-    match submitted {
-        Submitted::Recorded(graded) => view(&graded, &course, &session, at),
-        Submitted::Decided(decided) => Ok(decided),
-    }
+    };
+    Ok(Plan::Write {
+        write: Box::new(write),
+        then: Box::new(move |submitted| match submitted {
+            Submitted::Recorded(graded) => view(&graded, &course, &session, at),
+            Submitted::Decided(decided) => Ok(decided),
+        }),
+    })
 }
 
-enum Submitted {
+/// What a submit's write did: recorded the prepared grading (its view is built after the
+/// commit), or decided again under the locks.
+pub enum Submitted {
     Recorded(Attempt),
     Decided(AttemptView),
 }
