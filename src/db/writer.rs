@@ -10,7 +10,7 @@
 //! caller's connection as before. A second thread checkpoints the WAL (see [`checkpoint`]).
 //!
 //! Request handlers read first (on a pooled connection, in `db::run`) into a [`Plan`], then
-//! hand its write over with [`Writer::carry_out`]: the writer thread answers the async
+//! hand its write over ([`Writer::run`]): the writer thread answers the async
 //! handler itself, and no connection or blocking thread waits for the commit (quiz pairs
 //! at 64 learners about 1,500 → 2,300/s).
 
@@ -98,7 +98,7 @@ impl Writer {
     /// [`Writer::write`] for an async caller, which holds no connection and no blocking
     /// thread while the group commits: on SQLite the writer thread answers the task
     /// itself; on PostgreSQL the write runs on a pooled connection.
-    pub async fn write_async<T, F>(&self, pool: &Pool, write: F) -> Result<T, AppError>
+    async fn write_async<T, F>(&self, pool: &Pool, write: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
@@ -128,12 +128,24 @@ impl Writer {
         answered.await.unwrap_or_else(|_| Err(not_committed()))
     }
 
-    /// Carries out what a request prepared: its answer, or its write and then its answer.
-    pub async fn carry_out<T, W>(&self, pool: &Pool, plan: Plan<T, W>) -> Result<T, AppError>
+    /// Runs a request: `prepare` reads on a pooled connection and plans; then its write, if
+    /// any, and its answer. On SQLite the write joins the writer's group once the
+    /// connection is back in the pool; on PostgreSQL it runs on the same connection, in the
+    /// same blocking call (a second checkout would cost a round trip for nothing).
+    pub async fn run<T, W, F>(&self, pool: &Pool, prepare: F) -> Result<T, AppError>
     where
+        F: FnOnce(&mut DbConn) -> Result<Plan<T, W>, AppError> + Send + 'static,
+        T: Send + 'static,
         W: Send + 'static,
     {
-        match plan {
+        if self.jobs.is_none() {
+            return super::run(pool, move |conn| match prepare(conn)? {
+                Plan::Answer(answer) => Ok(answer),
+                Plan::Write { write, then } => then(conn.write(write)?),
+            })
+            .await;
+        }
+        match super::run(pool, prepare).await? {
             Plan::Answer(answer) => Ok(answer),
             Plan::Write { write, then } => then(self.write_async(pool, write).await?),
         }
@@ -281,7 +293,7 @@ mod tests {
                         }),
                         then: Box::new(|x| Ok(format!("row {x}"))),
                     };
-                    writer.carry_out(&pool, plan).await
+                    writer.run(&pool, move |_| Ok(plan)).await
                 })
             })
             .collect();
@@ -296,7 +308,7 @@ mod tests {
             assert_eq!(answer.as_deref().unwrap(), format!("row {i}"));
         }
         assert_eq!(count(&mut pool.get().unwrap()), 16);
-        let answered: Plan<&str, ()> = Plan::Answer("lu");
-        assert_eq!(writer.carry_out(&pool, answered).await.unwrap(), "lu");
+        let answered = writer.run(&pool, |_| Ok(Plan::<_, ()>::Answer("lu")));
+        assert_eq!(answered.await.unwrap(), "lu");
     }
 }

@@ -264,14 +264,12 @@ async fn start_quiz(
         Err(e) => return error_page(&state, &visitor, &e),
     };
     let s = state.clone();
-    let started = match db::run(&state.pool, move |conn| {
-        quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
-    })
-    .await
-    {
-        Ok(plan) => state.writer.carry_out(&state.pool, plan).await,
-        Err(e) => Err(e),
-    };
+    let started = state
+        .writer
+        .run(&state.pool, move |conn| {
+            quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
+        })
+        .await;
     match started {
         Ok((view, _)) => redirect(&format!("/tentatives/{}", view.id)),
         Err(e) => error_page(&state, &visitor, &e),
@@ -468,27 +466,25 @@ async fn submit(
     let (id, s) = (path.into_inner(), state.clone());
     let form = form.into_inner();
     let target = format!("/tentatives/{id}");
-    let planned = db::run(&state.pool, move |conn| {
-        let view = quiz::show(conn, &s.learning, &user, &id)?;
-        let answers = answers_of(&form, &questions_of(&view.items));
-        let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
-        quiz::submit(
-            conn,
-            &s.learning,
-            &user,
-            &id,
-            quiz::Submission {
-                key: None,
-                body_hash: quiz::request_hash(&body),
-                answers: Some(answers),
-            },
-        )
-    })
-    .await;
-    let done = match planned {
-        Ok(plan) => state.writer.carry_out(&state.pool, plan).await,
-        Err(e) => Err(e),
-    };
+    let done = state
+        .writer
+        .run(&state.pool, move |conn| {
+            let view = quiz::show(conn, &s.learning, &user, &id)?;
+            let answers = answers_of(&form, &questions_of(&view.items));
+            let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
+            quiz::submit(
+                conn,
+                &s.learning,
+                &user,
+                &id,
+                quiz::Submission {
+                    key: None,
+                    body_hash: quiz::request_hash(&body),
+                    answers: Some(answers),
+                },
+            )
+        })
+        .await;
     match done {
         Ok(_) => redirect(&target),
         Err(e) => error_page(&state, &visitor, &e),

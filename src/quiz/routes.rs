@@ -38,11 +38,12 @@ pub async fn start(
 ) -> Result<HttpResponse, AppError> {
     let (id, quiz) = path.into_inner();
     let s = state.clone();
-    let plan = db::run(&state.pool, move |conn| {
-        service::start(conn, &s.learning, &user, &id, &quiz)
-    })
-    .await?;
-    let (view, created) = state.writer.carry_out(&state.pool, plan).await?;
+    let (view, created) = state
+        .writer
+        .run(&state.pool, move |conn| {
+            service::start(conn, &s.learning, &user, &id, &quiz)
+        })
+        .await?;
     Ok(if created {
         HttpResponse::Created().json(view)
     } else {
@@ -130,21 +131,22 @@ pub async fn submit(
     let hash = service::request_hash(&body);
     let id = path.into_inner();
     let s = state.clone();
-    let plan = db::run(&state.pool, move |conn| {
-        service::submit(
-            conn,
-            &s.learning,
-            &user,
-            &id,
-            service::Submission {
-                key,
-                body_hash: hash,
-                answers,
-            },
-        )
-    })
-    .await?;
-    let view = state.writer.carry_out(&state.pool, plan).await?;
+    let view = state
+        .writer
+        .run(&state.pool, move |conn| {
+            service::submit(
+                conn,
+                &s.learning,
+                &user,
+                &id,
+                service::Submission {
+                    key,
+                    body_hash: hash,
+                    answers,
+                },
+            )
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

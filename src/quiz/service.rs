@@ -161,8 +161,8 @@ fn finalise(
 /// enrolment's lock, that what it relied on still holds and inserts: the work done while
 /// other learners' writes wait stays small. When something changed in between (a parallel
 /// start, a withdrawal, a closed session), the write decides again from scratch. Returns
-/// the plan ([`Writer::carry_out`](crate::db::Writer::carry_out) runs its write), so that
-/// no connection is held while the write waits for its group's commit.
+/// the plan ([`Writer::run`](crate::db::Writer::run) carries out its write), so that no
+/// connection is held while the write waits for its group's commit.
 pub fn start(
     conn: &mut DbConn,
     learning: &Arc<Learning>,
