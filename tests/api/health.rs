@@ -1,4 +1,5 @@
 use diesel::connection::SimpleConnection;
+use diesel::Connection;
 
 use crate::helpers::{postgres_base_url, spawn_app};
 
@@ -120,5 +121,44 @@ async fn readyz_is_a_503_problem_while_migrations_are_pending() {
     assert!(
         !body.to_string().contains("migrations are pending"),
         "causes are logged, not sent"
+    );
+}
+
+#[tokio::test]
+async fn connections_the_postgresql_server_closed_are_replaced_after_one_failed_request() {
+    if postgres_base_url().is_none() {
+        return; // Only a server can close a connection under the app.
+    }
+    // Arrange: the pool's connections opened, then closed by the server (as a restart does).
+    let app = spawn_app().await;
+    let pool_size = app.settings.database.pool_size as usize;
+    let warm = (0..pool_size).map(|_| app.get("/readyz"));
+    for response in futures_util::future::join_all(warm).await {
+        assert_eq!(response.status().as_u16(), 200);
+    }
+    let mut admin = diesel::PgConnection::establish(app.settings.database.url.expose()).unwrap();
+    admin
+        .batch_execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+
+    // Act
+    let mut statuses = Vec::new();
+    for _ in 0..pool_size + 5 {
+        statuses.push(app.get("/readyz").await.status().as_u16());
+    }
+
+    // Assert: at most one failure per closed connection, clear ones, then all is well.
+    let failed = statuses.iter().filter(|s| **s != 200).count();
+    assert!(failed <= pool_size, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [200, 503].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses[pool_size..].iter().all(|s| *s == 200),
+        "{statuses:?}"
     );
 }
