@@ -440,16 +440,7 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     );
 
     // A DU cohort: the tutor grades, the admin records the jury's decision.
-    let tutor = s.app.learner("tutrice@univ-exemple.fr").await;
-    let added = s
-        .app
-        .post_as(
-            &s.dean.token,
-            &format!("/api/v1/organisations/{}/members", s.university),
-            &json!({ "email": tutor.email, "role": "tutor" }),
-        )
-        .await;
-    assert_eq!(added.status().as_u16(), 201);
+    let tutor = s.university_tutor("tutrice@univ-exemple.fr").await;
     let du = s
         .session(
             &s.dean,

@@ -49,16 +49,7 @@ async fn cohort(size: usize) -> Cohort {
         .app
         .organisation(&admin, "Université de Toulouse", &other_dean)
         .await;
-    let tutor = s.app.learner("tutrice@univ-exemple.fr").await;
-    let added = s
-        .app
-        .post_as(
-            &s.dean.token,
-            &format!("/api/v1/organisations/{}/members", s.university),
-            &json!({ "email": tutor.email, "role": "tutor" }),
-        )
-        .await;
-    assert_eq!(added.status().as_u16(), 201);
+    let tutor = s.university_tutor("tutrice@univ-exemple.fr").await;
     let session = s
         .session(
             &s.dean,

@@ -65,6 +65,21 @@ pub async fn setup_in(courses: std::path::PathBuf) -> Setup {
 }
 
 impl Setup {
+    /// A new account, added by the dean as a tutor of the university.
+    pub async fn university_tutor(&self, email: &str) -> User {
+        let tutor = self.app.learner(email).await;
+        let added = self
+            .app
+            .post_as(
+                &self.dean.token,
+                &format!("/api/v1/organisations/{}/members", self.university),
+                &json!({ "email": tutor.email, "role": "tutor" }),
+            )
+            .await;
+        assert_eq!(added.status().as_u16(), 201);
+        tutor
+    }
+
     pub async fn session(&self, by: &User, organisation: &str, body: Value) -> Value {
         let response = self
             .app
