@@ -95,39 +95,6 @@ impl Writer {
         answered.recv().unwrap_or_else(|_| Err(not_committed()))
     }
 
-    /// [`Writer::write`] for an async caller, which holds no connection and no blocking
-    /// thread while the group commits: on SQLite the writer thread answers the task
-    /// itself; on PostgreSQL the write runs on a pooled connection.
-    async fn write_async<T, F>(&self, pool: &Pool, write: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let Some(jobs) = &self.jobs else {
-            return super::run(pool, move |conn| conn.write(write)).await;
-        };
-        let (answer, answered) = oneshot::channel::<Result<T, AppError>>();
-        let job: Job = Box::new(move |c: &mut DbConn| -> Reply {
-            let outcome = c.transaction(write);
-            Box::new(move || {
-                let _ = answer.send(outcome);
-            })
-        });
-        match jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Disconnected(_)) => return Err(stopped()),
-            // A full queue (1,024 writes waiting) is waited for off the async worker.
-            Err(TrySendError::Full(job)) => {
-                let jobs = jobs.clone();
-                tokio::task::spawn_blocking(move || jobs.send(job))
-                    .await
-                    .map_err(|_| stopped())?
-                    .map_err(|_| stopped())?;
-            }
-        }
-        answered.await.unwrap_or_else(|_| Err(not_committed()))
-    }
-
     /// Runs a request: `prepare` reads on a pooled connection and plans; then its write, if
     /// any, and its answer. On SQLite the write joins the writer's group once the
     /// connection is back in the pool; on PostgreSQL it runs on the same connection, in the
@@ -138,18 +105,46 @@ impl Writer {
         T: Send + 'static,
         W: Send + 'static,
     {
-        if self.jobs.is_none() {
+        let Some(jobs) = &self.jobs else {
             return super::run(pool, move |conn| match prepare(conn)? {
                 Plan::Answer(answer) => Ok(answer),
                 Plan::Write { write, then } => then(conn.write(write)?),
             })
             .await;
-        }
+        };
         match super::run(pool, prepare).await? {
             Plan::Answer(answer) => Ok(answer),
-            Plan::Write { write, then } => then(self.write_async(pool, write).await?),
+            Plan::Write { write, then } => then(write_for_task(jobs, write).await?),
         }
     }
+}
+
+/// Queues `write` for the writer thread, which answers the waiting task itself once the
+/// group has committed: the task holds no connection and no blocking thread meanwhile.
+async fn write_for_task<W: Send + 'static>(
+    jobs: &SyncSender<Job>,
+    write: PlannedWrite<W>,
+) -> Result<W, AppError> {
+    let (answer, answered) = oneshot::channel::<Result<W, AppError>>();
+    let job: Job = Box::new(move |c: &mut DbConn| -> Reply {
+        let outcome = c.transaction(write);
+        Box::new(move || {
+            let _ = answer.send(outcome);
+        })
+    });
+    match jobs.try_send(job) {
+        Ok(()) => {}
+        Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+        // A full queue (1,024 writes waiting) is waited for off the async worker.
+        Err(TrySendError::Full(job)) => {
+            let jobs = jobs.clone();
+            tokio::task::spawn_blocking(move || jobs.send(job))
+                .await
+                .map_err(|_| stopped())?
+                .map_err(|_| stopped())?;
+        }
+    }
+    answered.await.unwrap_or_else(|_| Err(not_committed()))
 }
 
 /// What a request found by reading first: the answer already, or the write it needs (to run

@@ -1009,13 +1009,15 @@ async fn a_withdrawn_learners_quiz_is_graded_but_completes_nothing() {
     );
 }
 
-/// On PostgreSQL, a transaction that holds the time-on-task table, which completion reads
-/// after the writes of the event it evaluates: every event stops there until released.
+/// On PostgreSQL, a transaction that holds the completions table, which completion reads
+/// first, after the writes of the event it evaluates: every event stops there (or at the
+/// enrolment's lock, behind the first) until released. (Not the time-on-task table: the
+/// rules stop at the lessons left before they read the time.)
 fn hold_evaluations(e: &Exam) -> Option<qvt_campus::db::PooledConn> {
     use diesel::connection::SimpleConnection;
     let mut conn = e.s.app.conn();
     matches!(*conn, qvt_campus::db::DbConn::Pg(_)).then(|| {
-        conn.batch_execute("BEGIN; LOCK TABLE time_intervals IN ACCESS EXCLUSIVE MODE")
+        conn.batch_execute("BEGIN; LOCK TABLE completions IN ACCESS EXCLUSIVE MODE")
             .unwrap();
         conn
     })
