@@ -84,14 +84,10 @@ impl Writer {
             return conn.write(write);
         };
         let (answer, answered) = mpsc::sync_channel::<Result<T, AppError>>(1);
-        let job: Job = Box::new(move |c: &mut DbConn| -> Reply {
-            // A savepoint: a failed write leaves the rest of the group untouched.
-            let outcome = c.transaction(write);
-            Box::new(move || {
-                let _ = answer.send(outcome);
-            })
-        });
-        jobs.send(job).map_err(|_| stopped())?;
+        jobs.send(job(write, move |outcome| {
+            let _ = answer.send(outcome);
+        }))
+        .map_err(|_| stopped())?;
         answered.recv().unwrap_or_else(|_| Err(not_committed()))
     }
 
@@ -119,6 +115,19 @@ impl Writer {
     }
 }
 
+/// The writer thread's job for `write`: run it in its own savepoint, so that a failed write
+/// leaves the rest of the group untouched, and hand its outcome to `answer` once the group
+/// has committed.
+fn job<T: Send + 'static>(
+    write: impl FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    answer: impl FnOnce(Result<T, AppError>) + Send + 'static,
+) -> Job {
+    Box::new(move |c: &mut DbConn| -> Reply {
+        let outcome = c.transaction(write);
+        Box::new(move || answer(outcome))
+    })
+}
+
 /// Queues `write` for the writer thread, which answers the waiting task itself once the
 /// group has committed: the task holds no connection and no blocking thread meanwhile.
 async fn write_for_task<W: Send + 'static>(
@@ -126,11 +135,8 @@ async fn write_for_task<W: Send + 'static>(
     write: PlannedWrite<W>,
 ) -> Result<W, AppError> {
     let (answer, answered) = oneshot::channel::<Result<W, AppError>>();
-    let job: Job = Box::new(move |c: &mut DbConn| -> Reply {
-        let outcome = c.transaction(write);
-        Box::new(move || {
-            let _ = answer.send(outcome);
-        })
+    let job = job(write, move |outcome| {
+        let _ = answer.send(outcome);
     });
     match jobs.try_send(job) {
         Ok(()) => {}
@@ -222,8 +228,8 @@ mod tests {
     use super::*;
     use crate::db::tests::{count, sqlite_in};
 
-    #[test]
-    fn concurrent_writes_commit_in_groups_and_a_failed_one_alone_is_rolled_back() {
+    /// A pool and a writer on a fresh SQLite file holding the table `t (x UNIQUE)`.
+    fn table_t() -> (tempfile::TempDir, Pool, std::sync::Arc<Writer>) {
         let dir = tempfile::tempdir().unwrap();
         let settings = sqlite_in(dir.path(), "w.sqlite3");
         let pool = super::super::connect(&settings).unwrap();
@@ -232,6 +238,12 @@ mod tests {
             .unwrap()
             .batch_execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
             .unwrap();
+        (dir, pool, writer)
+    }
+
+    #[test]
+    fn concurrent_writes_commit_in_groups_and_a_failed_one_alone_is_rolled_back() {
+        let (_dir, pool, writer) = table_t();
 
         let threads: Vec<_> = (0..40)
             .map(|i| {
@@ -266,14 +278,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn planned_writes_answer_their_task_once_durable_and_fail_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = sqlite_in(dir.path(), "p.sqlite3");
-        let pool = super::super::connect(&settings).unwrap();
-        let writer = std::sync::Arc::new(super::super::writer(&settings).unwrap());
-        pool.get()
-            .unwrap()
-            .batch_execute("CREATE TABLE t (x INTEGER NOT NULL UNIQUE)")
-            .unwrap();
+        let (_dir, pool, writer) = table_t();
 
         let tasks: Vec<_> = (0..20)
             .map(|i| {

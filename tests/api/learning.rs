@@ -93,6 +93,15 @@ impl Learner {
             .as_i64()
             .unwrap()
     }
+    async fn progress(&self) -> Value {
+        self.s
+            .app
+            .get_as(&self.user.token, &self.path("/progress"))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
     async fn complete(&self, lesson: &str) -> reqwest::Response {
         self.s
             .app
@@ -131,13 +140,7 @@ async fn lessons_unlock_in_order_and_reading_time_is_measured_by_the_server() {
 
     assert_eq!(l.complete(first).await.status().as_u16(), 200);
     assert_eq!(l.open(second).await.status().as_u16(), 200, "unlocked");
-    let progress: Value =
-        l.s.app
-            .get_as(&l.user.token, &l.path("/progress"))
-            .await
-            .json()
-            .await
-            .unwrap();
+    let progress = l.progress().await;
     assert_eq!(progress["lessons"][0]["state"], "completed");
     assert_eq!(progress["lessons"][1]["state"], "viewed");
     assert_eq!(progress["lessons"][2]["state"], "locked");
@@ -198,13 +201,7 @@ async fn twenty_simultaneous_final_events_complete_the_course_once() {
         .get_result(&mut l.s.app.conn())
         .unwrap();
     assert_eq!(rows, 1);
-    let progress: Value =
-        l.s.app
-            .get_as(&l.user.token, &l.path("/progress"))
-            .await
-            .json()
-            .await
-            .unwrap();
+    let progress = l.progress().await;
     assert_eq!(
         (
             progress["completed"].as_bool(),
@@ -422,13 +419,7 @@ async fn the_time_that_meets_the_minimum_completes_the_course_when_it_is_written
     assert_eq!(trace.status().as_u16(), 200);
 
     // Assert
-    let progress: Value =
-        l.s.app
-            .get_as(&l.user.token, &l.path("/progress"))
-            .await
-            .json()
-            .await
-            .unwrap();
+    let progress = l.progress().await;
     assert_eq!(progress["completed"], true, "{progress}");
     let completed: i64 = completions::table
         .filter(completions::enrolment_id.eq(&l.enrolment))
