@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{accounts, enrolments, training_sessions};
-use crate::db::DbConn;
+use crate::db::{native, DbConn};
 use crate::identity::store::Account;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
@@ -66,11 +66,11 @@ pub fn update_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
 }
 
 pub fn session(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
-    training_sessions::table
+    native!(conn, |c| training_sessions::table
         .find(id)
         .select(Session::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Reads a session to modify it, locking its row on PostgreSQL.
@@ -153,11 +153,11 @@ pub fn insert_enrolment(conn: &mut DbConn, enrolment: &Enrolment) -> QueryResult
 }
 
 pub fn enrolment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {
-    enrolments::table
+    native!(conn, |c| enrolments::table
         .find(id)
         .select(Enrolment::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// An enrolment with its session, in one query (every learner request needs both).
@@ -165,12 +165,12 @@ pub fn enrolment_with_session(
     conn: &mut DbConn,
     id: &str,
 ) -> QueryResult<Option<(Enrolment, Session)>> {
-    enrolments::table
+    native!(conn, |c| enrolments::table
         .inner_join(training_sessions::table)
         .filter(enrolments::id.eq(id))
         .select((Enrolment::as_select(), Session::as_select()))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Reads an enrolment to serialise writes about it, locking its row on PostgreSQL (SQLite's

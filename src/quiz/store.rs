@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
-use crate::db::DbConn;
+use crate::db::{native, DbConn};
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
 // then one static statement that diesel prepares once, instead of SQL rebuilt each time.
@@ -35,20 +35,20 @@ pub struct Attempt {
 }
 
 pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
-    quiz_attempts::table
+    native!(conn, |c| quiz_attempts::table
         .find(id)
         .select(Attempt::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The enrolment an attempt belongs to.
 pub fn enrolment_of(conn: &mut DbConn, attempt_id: &str) -> QueryResult<Option<String>> {
-    quiz_attempts::table
+    native!(conn, |c| quiz_attempts::table
         .find(attempt_id)
         .select(quiz_attempts::enrolment_id)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Reads an attempt to change it, locking its row on PostgreSQL.
@@ -92,12 +92,12 @@ pub fn attempt_states(
     enrolment_id: &str,
     quiz_id: &str,
 ) -> QueryResult<Vec<AttemptState>> {
-    quiz_attempts::table
+    native!(conn, |c| quiz_attempts::table
         .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
         .filter(quiz_attempts::quiz_id.eq(quiz_id))
         .order(quiz_attempts::number.asc())
         .select(AttemptState::as_select())
-        .load(conn)
+        .load(c))
 }
 
 pub fn attempt_count(conn: &mut DbConn, enrolment_id: &str, quiz_id: &str) -> QueryResult<i64> {
@@ -109,10 +109,10 @@ pub fn attempt_count(conn: &mut DbConn, enrolment_id: &str, quiz_id: &str) -> Qu
 }
 
 pub fn insert(conn: &mut DbConn, attempt: &Attempt) -> QueryResult<()> {
-    diesel::insert_into(quiz_attempts::table)
+    native!(conn, |c| diesel::insert_into(quiz_attempts::table)
         .values(attempt)
-        .execute(conn)
-        .map(drop)
+        .execute(c)
+        .map(drop))
 }
 
 pub fn save_answers(
@@ -149,7 +149,7 @@ pub struct Graded<'a> {
 }
 
 pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded) -> QueryResult<bool> {
-    let updated = diesel::update(
+    let update = diesel::update(
         quiz_attempts::table
             .find(id)
             .filter(quiz_attempts::submitted_at.is_null()),
@@ -165,8 +165,8 @@ pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded) -> QueryResult<bo
         quiz_attempts::grading.eq(Some(g.grading)),
         quiz_attempts::idempotency_key.eq(g.idempotency_key),
         quiz_attempts::request_hash.eq(g.request_hash),
-    ))
-    .execute(conn)?;
+    ));
+    let updated = native!(conn, |c| update.execute(c))?;
     Ok(updated == 1)
 }
 
@@ -217,12 +217,12 @@ pub fn gradings(
 }
 
 pub fn extra_time_percent(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<i32> {
-    Ok(quiz_accommodations::table
+    let percent = native!(conn, |c| quiz_accommodations::table
         .find(enrolment_id)
         .select(quiz_accommodations::extra_time_percent)
-        .first(conn)
-        .optional()?
-        .unwrap_or(0))
+        .first(c)
+        .optional())?;
+    Ok(percent.unwrap_or(0))
 }
 
 pub fn set_extra_time(
