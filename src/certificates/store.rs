@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{accounts, certificate_tombstones, certificates, completions, du_records};
-use crate::db::DbConn;
+use crate::db::{native, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = certificates)]
@@ -28,18 +28,18 @@ pub struct Certificate {
 }
 
 pub fn insert(conn: &mut DbConn, certificate: &Certificate) -> QueryResult<()> {
-    diesel::insert_into(certificates::table)
+    native!(conn, |c| diesel::insert_into(certificates::table)
         .values(certificate)
-        .execute(conn)
-        .map(drop)
+        .execute(c)
+        .map(drop))
 }
 
 pub fn by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<Certificate>> {
-    certificates::table
+    native!(conn, |c| certificates::table
         .find(id)
         .select(Certificate::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The certificate with this code and the code of the one that replaced it, if any, in
@@ -49,7 +49,7 @@ pub fn by_code_with_replacement(
     code: &str,
 ) -> QueryResult<Option<(Certificate, Option<String>)>> {
     let replacement = diesel::alias!(certificates as replacement);
-    certificates::table
+    native!(conn, |c| certificates::table
         .left_join(
             replacement.on(replacement
                 .field(certificates::replaces_id)
@@ -60,8 +60,8 @@ pub fn by_code_with_replacement(
             Certificate::as_select(),
             replacement.field(certificates::code).nullable(),
         ))
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// The certificate that replaced this one, if it was re-issued.

@@ -15,7 +15,7 @@
 //! at 64 learners about 1,500 → 2,300/s).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -108,11 +108,43 @@ impl Writer {
             })
             .await;
         };
-        match super::run(pool, prepare).await? {
-            Plan::Answer(answer) => Ok(answer),
-            Plan::Write { write, then } => then(write_for_task(jobs, write).await?),
+        // The reads hand their write straight to the writer thread, which tells this task
+        // once it is durable: the async worker wakes once per request, not once for the
+        // reads and again for the write (the blocking task is not awaited).
+        let (tell, told) = oneshot::channel::<Result<Reached<T, W>, AppError>>();
+        let turn = pool.turns.clone().acquire_owned().await.ok();
+        let (pool, jobs) = (pool.clone(), jobs.clone());
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            let planned = pool
+                .get()
+                .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
+                .and_then(|mut conn| prepare(&mut conn));
+            let reached = match planned {
+                Ok(Plan::Write { write, then }) => {
+                    // A stopped writer drops the job, and `tell` with it: not committed.
+                    let _ = jobs.send(job(write, move |outcome| {
+                        let _ = tell.send(outcome.map(|written| Reached::Written(written, then)));
+                    }));
+                    return;
+                }
+                Ok(Plan::Answer(answer)) => Ok(Reached::Answer(answer)),
+                Err(e) => Err(e),
+            };
+            let _ = tell.send(reached);
+        });
+        match told.await.unwrap_or_else(|_| Err(not_committed()))? {
+            Reached::Answer(answer) => Ok(answer),
+            Reached::Written(written, then) => then(written),
         }
     }
+}
+
+/// How far a request got on the blocking side: answered by its reads, or written (durably)
+/// with its answer still to make on the async side.
+enum Reached<T, W> {
+    Answer(T),
+    Written(W, Then<W, T>),
 }
 
 /// The writer thread's job for `write`: run it in its own savepoint, so that a failed write
@@ -126,31 +158,6 @@ fn job<T: Send + 'static>(
         let outcome = c.transaction(write);
         Box::new(move || answer(outcome))
     })
-}
-
-/// Queues `write` for the writer thread, which answers the waiting task itself once the
-/// group has committed: the task holds no connection and no blocking thread meanwhile.
-async fn write_for_task<W: Send + 'static>(
-    jobs: &SyncSender<Job>,
-    write: PlannedWrite<W>,
-) -> Result<W, AppError> {
-    let (answer, answered) = oneshot::channel::<Result<W, AppError>>();
-    let job = job(write, move |outcome| {
-        let _ = answer.send(outcome);
-    });
-    match jobs.try_send(job) {
-        Ok(()) => {}
-        Err(TrySendError::Disconnected(_)) => return Err(stopped()),
-        // A full queue (1,024 writes waiting) is waited for off the async worker.
-        Err(TrySendError::Full(job)) => {
-            let jobs = jobs.clone();
-            tokio::task::spawn_blocking(move || jobs.send(job))
-                .await
-                .map_err(|_| stopped())?
-                .map_err(|_| stopped())?;
-        }
-    }
-    answered.await.unwrap_or_else(|_| Err(not_committed()))
 }
 
 /// What a request found by reading first: the answer already, or the write it needs (to run
@@ -172,10 +179,11 @@ fn stopped() -> AppError {
     AppError::unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
 }
 
-/// A write dropped without an answer: its group did not commit (the cause is logged there).
+/// A request dropped without an answer: its group of writes did not commit, or its reads
+/// panicked (the cause is logged either way).
 fn not_committed() -> AppError {
     AppError::unavailable(anyhow::anyhow!(
-        "the group of writes could not be committed"
+        "the request's database work did not complete"
     ))
 }
 

@@ -9,7 +9,7 @@ use crate::db::schema::{
     accounts, audit_log, login_failures, memberships, one_time_tokens, organisations,
     refresh_tokens,
 };
-use crate::db::DbConn;
+use crate::db::{native, DbConn};
 
 pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
@@ -84,10 +84,10 @@ pub fn update_account(conn: &mut DbConn, account: &Account) -> QueryResult<()> {
 }
 
 pub fn account(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
-    accounts::table
+    native!(conn, |c| accounts::table
         .find(id)
         .select(Account::as_select())
-        .first(conn)
+        .first(c))
 }
 
 /// Reads an account to modify it: on PostgreSQL the row stays locked until the transaction
@@ -174,11 +174,11 @@ pub fn membership(
     organisation_id: &str,
     account_id: &str,
 ) -> QueryResult<Option<Membership>> {
-    memberships::table
+    native!(conn, |c| memberships::table
         .find((organisation_id, account_id))
         .select(Membership::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn members(

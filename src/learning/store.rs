@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::clock::{union_credits, Interval};
 use crate::db::schema::{completions, lesson_progress, time_intervals};
-use crate::db::DbConn;
+use crate::db::{native, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = lesson_progress)]
@@ -30,10 +30,10 @@ pub struct IntervalRow {
 }
 
 pub fn progress_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<LessonProgress>> {
-    lesson_progress::table
+    native!(conn, |c| lesson_progress::table
         .filter(lesson_progress::enrolment_id.eq(enrolment_id))
         .select(LessonProgress::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Records a first view; later views change nothing.
@@ -43,19 +43,18 @@ pub fn mark_viewed(
     lesson_id: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    let known: bool = diesel::select(diesel::dsl::exists(
+    let known: bool = native!(conn, |c| diesel::select(diesel::dsl::exists(
         lesson_progress::table.find((enrolment_id, lesson_id)),
     ))
-    .get_result(conn)?;
+    .get_result(c))?;
     if !known {
-        diesel::insert_into(lesson_progress::table)
-            .values((
-                lesson_progress::enrolment_id.eq(enrolment_id),
-                lesson_progress::lesson_id.eq(lesson_id),
-                lesson_progress::first_viewed_at.eq(at),
-                lesson_progress::completed_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
+        let insert = diesel::insert_into(lesson_progress::table).values((
+            lesson_progress::enrolment_id.eq(enrolment_id),
+            lesson_progress::lesson_id.eq(lesson_id),
+            lesson_progress::first_viewed_at.eq(at),
+            lesson_progress::completed_at.eq(None::<NaiveDateTime>),
+        ));
+        native!(conn, |c| insert.execute(c))?;
     }
     Ok(())
 }
@@ -67,14 +66,13 @@ pub fn mark_completed(
     lesson_id: &str,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::update(
+    let update = diesel::update(
         lesson_progress::table
             .find((enrolment_id, lesson_id))
             .filter(lesson_progress::completed_at.is_null()),
     )
-    .set(lesson_progress::completed_at.eq(Some(at)))
-    .execute(conn)
-    .map(drop)
+    .set(lesson_progress::completed_at.eq(Some(at)));
+    native!(conn, |c| update.execute(c)).map(drop)
 }
 
 /// Writes intervals: new ones inserted, growing ones updated (the id is stable).
@@ -92,20 +90,12 @@ pub fn upsert_intervals(conn: &mut DbConn, batch: &[Interval]) -> QueryResult<()
             time_intervals::ended_at.eq(i.ended_at),
             time_intervals::active_seconds.eq(i.active_seconds as i32),
         );
-        match conn {
-            DbConn::Pg(c) => diesel::insert_into(time_intervals::table)
-                .values(row)
-                .on_conflict(time_intervals::id)
-                .do_update()
-                .set(update)
-                .execute(c)?,
-            DbConn::Sqlite(c) => diesel::insert_into(time_intervals::table)
-                .values(row)
-                .on_conflict(time_intervals::id)
-                .do_update()
-                .set(update)
-                .execute(c)?,
-        };
+        native!(conn, |c| diesel::insert_into(time_intervals::table)
+            .values(row)
+            .on_conflict(time_intervals::id)
+            .do_update()
+            .set(update)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -125,7 +115,7 @@ pub fn reconcile_overlaps(
     let Some(earliest) = since.values().min().copied() else {
         return Ok(());
     };
-    let rows: Vec<IntervalRow> = time_intervals::table
+    let rows: Vec<IntervalRow> = native!(conn, |c| time_intervals::table
         .filter(time_intervals::enrolment_id.eq_any(since.keys()))
         .filter(time_intervals::ended_at.gt(earliest))
         .order((
@@ -134,7 +124,7 @@ pub fn reconcile_overlaps(
             time_intervals::id.asc(),
         ))
         .select(IntervalRow::as_select())
-        .load(conn)?;
+        .load(c))?;
     let mut windows: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
     for r in &rows {
         let Some((enrolment, from)) = since.get_key_value(r.enrolment_id.as_str()) else {
@@ -153,9 +143,9 @@ pub fn reconcile_overlaps(
     }
     for (enrolment, window) in &windows {
         for (index, credit) in union_credits(window, since[enrolment]) {
-            diesel::update(time_intervals::table.find(&window[index].id))
-                .set(time_intervals::active_seconds.eq(credit as i32))
-                .execute(conn)?;
+            let update = diesel::update(time_intervals::table.find(&window[index].id))
+                .set(time_intervals::active_seconds.eq(credit as i32));
+            native!(conn, |c| update.execute(c))?;
         }
     }
     Ok(())
@@ -163,12 +153,11 @@ pub fn reconcile_overlaps(
 
 /// Of these enrolments, those completed.
 pub fn completed_among(conn: &mut DbConn, ids: &[&str]) -> QueryResult<HashSet<String>> {
-    Ok(completions::table
+    let completed: Vec<String> = native!(conn, |c| completions::table
         .filter(completions::enrolment_id.eq_any(ids))
         .select(completions::enrolment_id)
-        .load::<String>(conn)?
-        .into_iter()
-        .collect())
+        .load(c))?;
+    Ok(completed.into_iter().collect())
 }
 
 /// Of these enrolments, the lessons each has completed.
@@ -176,11 +165,11 @@ pub fn lessons_done_among(
     conn: &mut DbConn,
     ids: &[&str],
 ) -> QueryResult<HashMap<String, HashSet<String>>> {
-    let rows: Vec<(String, String)> = lesson_progress::table
+    let rows: Vec<(String, String)> = native!(conn, |c| lesson_progress::table
         .filter(lesson_progress::enrolment_id.eq_any(ids))
         .filter(lesson_progress::completed_at.is_not_null())
         .select((lesson_progress::enrolment_id, lesson_progress::lesson_id))
-        .load(conn)?;
+        .load(c))?;
     let mut done: HashMap<String, HashSet<String>> = HashMap::new();
     for (enrolment, lesson) in rows {
         done.entry(enrolment).or_default().insert(lesson);
@@ -189,11 +178,11 @@ pub fn lessons_done_among(
 }
 
 pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {
-    time_intervals::table
+    native!(conn, |c| time_intervals::table
         .filter(time_intervals::enrolment_id.eq(enrolment_id))
         .order(time_intervals::started_at.asc())
         .select(IntervalRow::as_select())
-        .load(conn)
+        .load(c))
 }
 
 /// Active seconds per lesson.
@@ -209,11 +198,11 @@ pub fn seconds_by_lesson(
 }
 
 pub fn completion(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Option<NaiveDateTime>> {
-    completions::table
+    native!(conn, |c| completions::table
         .find(enrolment_id)
         .select(completions::completed_at)
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 /// Records the completion unless it already is: true for the one call that records it.
@@ -228,15 +217,9 @@ pub fn insert_completion(
         completions::completed_at.eq(at),
         completions::active_seconds.eq(active_seconds as i32),
     );
-    let inserted = match conn {
-        DbConn::Pg(c) => diesel::insert_into(completions::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-        DbConn::Sqlite(c) => diesel::insert_into(completions::table)
-            .values(row)
-            .on_conflict_do_nothing()
-            .execute(c)?,
-    };
+    let inserted = native!(conn, |c| diesel::insert_into(completions::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
     Ok(inserted == 1)
 }
