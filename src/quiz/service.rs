@@ -331,14 +331,7 @@ fn lock_attempt(
     conn: &mut DbConn,
     attempt_id: &str,
 ) -> Result<Option<(Enrolment, Attempt)>, AppError> {
-    let Some(enrolment_id) = store::enrolment_of(conn, attempt_id)? else {
-        return Ok(None);
-    };
-    let Some(enrolment) = enrolment_store::enrolment_for_update(conn, &enrolment_id)? else {
-        return Ok(None);
-    };
-    let attempt = store::attempt_for_update(conn, attempt_id)?;
-    Ok(attempt.map(|a| (enrolment, a)))
+    Ok(store::attempt_for_update(conn, attempt_id)?)
 }
 
 /// The attempt with its enrolment and session, locked, for its learner only (others get a
@@ -459,9 +452,9 @@ pub fn submit(
         body_hash,
         answers,
     } = submission;
-    let attempt = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
-    let (enrolment, session) = own_enrolment(conn, user, &attempt.enrolment_id)
-        .map_err(|e| e.not_found_as(attempt_not_found))?;
+    let (attempt, enrolment, session) = store::attempt_in_session(conn, attempt_id)?
+        .filter(|(_, e, _)| e.account_id == user.id)
+        .ok_or_else(attempt_not_found)?;
     let course = learning.courses.get(conn, &enrolment.course_version_id)?;
     let at = now();
     if attempt.submitted_at.is_some() {

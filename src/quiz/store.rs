@@ -6,8 +6,9 @@ use std::collections::HashSet;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
+use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts, training_sessions};
 use crate::db::{native, DbConn};
+use crate::enrolment::store::{Enrolment, Session};
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
 // then one static statement that diesel prepares once, instead of SQL rebuilt each time.
@@ -42,25 +43,46 @@ pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
         .optional())
 }
 
-/// The enrolment an attempt belongs to.
-pub fn enrolment_of(conn: &mut DbConn, attempt_id: &str) -> QueryResult<Option<String>> {
+/// An attempt with its enrolment and the enrolment's session, in one query (a submit
+/// needs all three).
+pub fn attempt_in_session(
+    conn: &mut DbConn,
+    id: &str,
+) -> QueryResult<Option<(Attempt, Enrolment, Session)>> {
     native!(conn, |c| quiz_attempts::table
-        .find(attempt_id)
-        .select(quiz_attempts::enrolment_id)
+        .inner_join(enrolments::table.inner_join(training_sessions::table))
+        .filter(quiz_attempts::id.eq(id))
+        .select((
+            Attempt::as_select(),
+            Enrolment::as_select(),
+            Session::as_select(),
+        ))
         .first(c)
         .optional())
 }
 
-/// Reads an attempt to change it, locking its row on PostgreSQL.
-pub fn attempt_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
+/// Reads an attempt and its enrolment to change them, in one query; on PostgreSQL both
+/// rows stay locked, the enrolment's first (`FOR UPDATE` locks the joined rows in the order
+/// of the `FROM` clause): the lock order of every write about a learner's enrolment.
+pub fn attempt_for_update(
+    conn: &mut DbConn,
+    id: &str,
+) -> QueryResult<Option<(Enrolment, Attempt)>> {
+    // `as_select` is typed by backend, hence one query per arm.
     match conn {
-        DbConn::Pg(pg) => quiz_attempts::table
-            .find(id)
-            .select(Attempt::as_select())
+        DbConn::Pg(pg) => enrolments::table
+            .inner_join(quiz_attempts::table)
+            .filter(quiz_attempts::id.eq(id))
+            .select((Enrolment::as_select(), Attempt::as_select()))
             .for_update()
             .first(pg)
             .optional(),
-        DbConn::Sqlite(_) => attempt(conn, id),
+        DbConn::Sqlite(sqlite) => enrolments::table
+            .inner_join(quiz_attempts::table)
+            .filter(quiz_attempts::id.eq(id))
+            .select((Enrolment::as_select(), Attempt::as_select()))
+            .first(sqlite)
+            .optional(),
     }
 }
 
