@@ -149,6 +149,38 @@ async fn lessons_unlock_in_order_and_reading_time_is_measured_by_the_server() {
 }
 
 #[tokio::test]
+async fn a_lesson_opened_in_many_tabs_at_once_is_viewed_once() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+
+    // Act: each lesson's first view, twelve times at once (tabs, a double click).
+    let mut statuses = Vec::new();
+    for lesson in &l.lessons {
+        let url = l.s.app.url(&l.path(&format!("/lessons/{lesson}")));
+        let opens = (0..12).map(|_| {
+            let (client, url, token) = (l.s.app.client.clone(), url.clone(), l.user.token.clone());
+            tokio::spawn(async move {
+                let response = client.get(url).bearer_auth(token).send().await.unwrap();
+                response.status().as_u16()
+            })
+        });
+        for status in futures_util::future::join_all(opens).await {
+            statuses.push(status.unwrap());
+        }
+    }
+
+    // Assert: no duplicate first view failed a request; each lesson is viewed.
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let progress = l.progress().await;
+    let states: Vec<&str> = progress["lessons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|lesson| lesson["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["viewed"; l.lessons.len()]);
+}
+
+#[tokio::test]
 async fn twenty_simultaneous_final_events_complete_the_course_once() {
     // Arrange: every lesson done but the last.
     let l = enrolled_learner("min_lesson_seconds = 0").await;
