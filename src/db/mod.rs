@@ -39,8 +39,8 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 /// Runs a diesel query on the connection's own backend: `native!(conn, |c| query.first(c))`.
 /// Through [`DbConn`] (diesel's `MultiConnection`), every execution renders the query's SQL
-/// again, twice, even when its prepared statement is cached: measured, a sixth of the CPU of
-/// the quiz path. The query is compiled once per backend instead.
+/// again, twice, even when its prepared statement is cached: about a tenth of the server's
+/// samples on the quiz path (`bench/`). The query is compiled once per backend instead.
 macro_rules! native {
     ($conn:expr, |$c:ident| $query:expr) => {
         match &mut *$conn {
