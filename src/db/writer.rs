@@ -116,10 +116,17 @@ impl Writer {
         let (pool, jobs) = (pool.clone(), jobs.clone());
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
+            // A panic is answered here (500): the task awaits `tell`, not this thread.
             let planned = pool
                 .get()
                 .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
-                .and_then(|mut conn| prepare(&mut conn));
+                .and_then(|mut conn| {
+                    catch_unwind(AssertUnwindSafe(|| prepare(&mut conn))).unwrap_or_else(|_| {
+                        Err(AppError::internal(anyhow::anyhow!(
+                            "a request's reads panicked"
+                        )))
+                    })
+                });
             let reached = match planned {
                 Ok(Plan::Write { write, then }) => {
                     // A stopped writer drops the job, and `tell` with it: not committed.
@@ -179,11 +186,10 @@ fn stopped() -> AppError {
     AppError::unavailable(anyhow::anyhow!("the SQLite writer has stopped"))
 }
 
-/// A request dropped without an answer: its group of writes did not commit, or its reads
-/// panicked (the cause is logged either way).
+/// A write dropped without an answer: its group did not commit (the cause is logged there).
 fn not_committed() -> AppError {
     AppError::unavailable(anyhow::anyhow!(
-        "the request's database work did not complete"
+        "the group of writes could not be committed"
     ))
 }
 
@@ -318,5 +324,26 @@ mod tests {
         assert_eq!(count(&mut pool.get().unwrap()), 16);
         let answered = writer.run(&pool, |_| Ok(Plan::<_, ()>::Answer("lu")));
         assert_eq!(answered.await.unwrap(), "lu");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_that_panic_answer_500_and_the_writer_goes_on() {
+        let (_dir, pool, writer) = table_t();
+
+        let panicked = writer
+            .run(&pool, |_| -> Result<Plan<(), ()>, AppError> {
+                panic!("a bug in the reads")
+            })
+            .await;
+
+        assert_eq!(panicked.unwrap_err().status().as_u16(), 500);
+        let plan: Plan<i32, i32> = Plan::Write {
+            write: Box::new(|c| {
+                c.batch_execute("INSERT INTO t VALUES (1)")?;
+                Ok(1)
+            }),
+            then: Box::new(Ok),
+        };
+        assert_eq!(writer.run(&pool, move |_| Ok(plan)).await.unwrap(), 1);
     }
 }
