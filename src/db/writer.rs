@@ -9,10 +9,11 @@
 //! PostgreSQL, which has many writers and its own group commit, a write runs on the
 //! caller's connection as before. A second thread checkpoints the WAL (see [`checkpoint`]).
 //!
-//! Request handlers read first (on a pooled connection, in `db::run`) into a [`Plan`], then
-//! hand its write over ([`Writer::run`]): the writer thread answers the async
-//! handler itself, and no connection or blocking thread waits for the commit (quiz pairs
-//! at 64 learners about 1,500 → 2,300/s).
+//! Request handlers read first, on a pooled connection and a blocking thread, into a
+//! [`Plan`]; that thread hands the plan's write straight to the writer ([`Writer::run`]),
+//! which answers the async handler itself: no connection or blocking thread waits for the
+//! commit (quiz pairs at 64 learners about 1,500 → 2,300/s), and the async worker wakes
+//! once per request.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};

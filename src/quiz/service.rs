@@ -15,8 +15,9 @@ use utoipa::ToSchema;
 
 use super::grade;
 use super::paper;
+use super::paper::Paper;
 use super::store::{self, Attempt, Graded};
-use super::view::{parse_answers, parse_paper, view, AttemptView};
+use super::view::{parse_answers, parse_paper, view, view_of, AttemptView};
 use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
 use crate::db::{DbConn, Plan, Pool};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
@@ -77,11 +78,11 @@ struct Grade {
 fn grade_attempt(
     course: &Course,
     attempt: &Attempt,
+    paper: &Paper,
     answers: &BTreeMap<String, Value>,
 ) -> Result<Grade, AppError> {
     let quiz = quiz_of(course, &attempt.quiz_id)?;
-    let paper = parse_paper(attempt)?;
-    let grading = grade::grade(&paper, &course.bank, answers);
+    let grading = grade::grade(paper, &course.bank, answers);
     let passed = grading.passed(quiz.pass_mark);
     Ok(Grade {
         answers: serde_json::to_string(answers).map_err(anyhow::Error::from)?,
@@ -152,7 +153,7 @@ fn finalise(
     idempotency: Option<(&str, &str)>,
     at: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    let grade = grade_attempt(course, attempt, answers)?;
+    let grade = grade_attempt(course, attempt, &parse_paper(attempt)?, answers)?;
     record(conn, course, attempt, grade, auto, idempotency, at)
 }
 
@@ -177,6 +178,7 @@ pub fn start(
     let at = now();
     let seen = store::attempt_states(conn, enrolment_id, quiz_id)?;
     let open = seen.iter().find(|a| a.submitted_at.is_none());
+    let mut drawn = None;
     let prepared = match open {
         Some(open) if !past_deadline(open.deadline, at) => {
             let open = store::attempt(conn, &open.id)?.ok_or_else(attempt_not_found)?;
@@ -192,10 +194,9 @@ pub fn start(
                 }
             }
             let extra = store::extra_time_percent(conn, enrolment_id)?;
-            Some((
-                new_attempt(&course, quiz, enrolment_id, count, extra, at)?,
-                extra,
-            ))
+            let (attempt, paper) = new_attempt(&course, quiz, enrolment_id, count, extra, at)?;
+            drawn = Some(paper);
+            Some((attempt, extra))
         }
     };
     let (learning, user) = (learning.clone(), user.clone());
@@ -229,7 +230,14 @@ pub fn start(
     Ok(Plan::Write {
         write: Box::new(write),
         then: Box::new(move |started| match started {
-            Started::Inserted(attempt) => Ok((view(&attempt, &course, &session, at)?, true)),
+            Started::Inserted(attempt) => {
+                // The paper just drawn, not parsed back from what was stored.
+                let paper = match drawn {
+                    Some(paper) => paper,
+                    None => parse_paper(&attempt)?,
+                };
+                Ok((view_of(&attempt, &paper, &course, &session, at)?, true))
+            }
             Started::Decided(decided) => Ok(decided),
         }),
     })
@@ -246,7 +254,8 @@ fn max_attempts_reached(max: u32) -> AppError {
     AppError::conflict(format!("Nombre maximal de tentatives atteint ({max})."))
 }
 
-/// A fresh attempt: its number, deadline (extra time included) and drawn paper.
+/// A fresh attempt: its number, deadline (extra time included) and drawn paper (also
+/// returned as drawn, for the view).
 fn new_attempt(
     course: &Course,
     quiz: &Quiz,
@@ -254,13 +263,13 @@ fn new_attempt(
     count: i64,
     extra_time_percent: i32,
     at: NaiveDateTime,
-) -> Result<Attempt, AppError> {
+) -> Result<(Attempt, Paper), AppError> {
     let deadline = quiz.time_limit_minutes.map(|minutes| {
         let seconds = i64::from(minutes) * 60 * (100 + i64::from(extra_time_percent)) / 100;
         at + Duration::seconds(seconds)
     });
     let paper = paper::draw(quiz, &course.bank, &mut rand::rng());
-    Ok(Attempt {
+    let attempt = Attempt {
         id: uuid::Uuid::new_v4().to_string(),
         enrolment_id: enrolment_id.to_owned(),
         quiz_id: quiz.id.clone(),
@@ -279,7 +288,8 @@ fn new_attempt(
         grading: None,
         idempotency_key: None,
         request_hash: None,
-    })
+    };
+    Ok((attempt, paper))
 }
 
 /// [`start`] decided and written under the enrolment's lock, for when the prepared start
@@ -316,9 +326,9 @@ fn start_locked(
             }
         }
         let extra = store::extra_time_percent(c, enrolment_id)?;
-        let attempt = new_attempt(&course, quiz, enrolment_id, count, extra, at)?;
+        let (attempt, paper) = new_attempt(&course, quiz, enrolment_id, count, extra, at)?;
         store::insert(c, &attempt)?;
-        Ok((view(&attempt, &course, &session, at)?, true))
+        Ok((view_of(&attempt, &paper, &course, &session, at)?, true))
     })
 }
 
@@ -352,10 +362,10 @@ fn own_attempt(
 /// Checks each answer against the paper; every bad one is named (`answers.<question>`).
 fn merge_answers(
     attempt: &Attempt,
+    paper: &Paper,
     course: &Course,
     new: &BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, Value>, AppError> {
-    let paper = parse_paper(attempt)?;
     let mut merged = parse_answers(&attempt.answers);
     let mut errors = Vec::new();
     for (id, value) in new {
@@ -417,7 +427,7 @@ pub fn save(
         }
         ensure_recording(&enrolment, &session)?;
         let course = learning.courses.get(c, &enrolment.course_version_id)?;
-        let merged = merge_answers(&attempt, &course, answers)?;
+        let merged = merge_answers(&attempt, &parse_paper(&attempt)?, &course, answers)?;
         let json = serde_json::to_string(&merged).map_err(anyhow::Error::from)?;
         store::save_answers(c, attempt_id, &json, at)?;
         Ok(SavedView {
@@ -463,11 +473,13 @@ pub fn submit(
     }
     ensure_recording(&enrolment, &session)?;
     let late = past_deadline(attempt.deadline, at);
+    // Parsed once for the checks, the grading and the view.
+    let paper = parse_paper(&attempt)?;
     let merged = match (&answers, late) {
-        (Some(new), false) => merge_answers(&attempt, &course, new)?,
+        (Some(new), false) => merge_answers(&attempt, &paper, &course, new)?,
         _ => parse_answers(&attempt.answers),
     };
-    let grade = grade_attempt(&course, &attempt, &merged)?;
+    let grade = grade_attempt(&course, &attempt, &paper, &merged)?;
     let (learning, user, write_course) = (learning.clone(), user.clone(), course.clone());
     let read = attempt;
     let write = move |c: &mut DbConn| {
@@ -505,7 +517,7 @@ pub fn submit(
     Ok(Plan::Write {
         write: Box::new(write),
         then: Box::new(move |submitted| match submitted {
-            Submitted::Recorded(graded) => view(&graded, &course, &session, at),
+            Submitted::Recorded(graded) => view_of(&graded, &paper, &course, &session, at),
             Submitted::Decided(decided) => Ok(decided),
         }),
     })
@@ -571,7 +583,7 @@ fn submit_locked(
         ensure_recording(&enrolment, &session)?;
         let late = past_deadline(attempt.deadline, at);
         let answers = match (&answers, late) {
-            (Some(new), false) => merge_answers(&attempt, &course, new)?,
+            (Some(new), false) => merge_answers(&attempt, &parse_paper(&attempt)?, &course, new)?,
             // After the deadline only what was saved in time counts.
             _ => parse_answers(&attempt.answers),
         };

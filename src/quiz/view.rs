@@ -80,8 +80,18 @@ pub(super) fn view(
     session: &Session,
     at: NaiveDateTime,
 ) -> Result<AttemptView, AppError> {
+    view_of(attempt, &parse_paper(attempt)?, course, session, at)
+}
+
+/// [`view`] with the attempt's paper already parsed (or just drawn).
+pub(super) fn view_of(
+    attempt: &Attempt,
+    paper: &Paper,
+    course: &Course,
+    session: &Session,
+    at: NaiveDateTime,
+) -> Result<AttemptView, AppError> {
     let quiz = quiz_of(course, &attempt.quiz_id)?;
-    let paper = parse_paper(attempt)?;
     let answers = parse_answers(&attempt.answers);
     let result = match (&attempt.submitted_at, &attempt.grading) {
         (Some(submitted_at), Some(grading)) => {
@@ -136,7 +146,7 @@ pub(super) fn view(
         },
         started_at: attempt.started_at,
         deadline: attempt.deadline,
-        items: paper::present(&paper, &course.bank),
+        items: paper::present(paper, &course.bank),
         answers,
         result,
     })
