@@ -111,7 +111,10 @@ fn free_port() -> u16 {
 
 fn start_server(dir: &Path, courses: &Path, database_url: &str) -> Server {
     let port = free_port();
-    let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/qvt-campus");
+    // Another build of the server, to compare two (see bench/compare).
+    let binary = std::env::var_os("QVT_BENCH_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/qvt-campus"));
     let child = Command::new(binary)
         .arg("serve")
         .env("QVT_DATA_DIR", dir)
