@@ -14,8 +14,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::grade;
-use super::paper;
-use super::paper::Paper;
+use super::paper::{self, Paper};
 use super::store::{self, Attempt, Graded};
 use super::view::{parse_answers, parse_paper, view, view_of, AttemptView};
 use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
