@@ -68,6 +68,21 @@ pub struct Pool {
     turns: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
+impl Pool {
+    /// Waits, as a task, for a turn to use a connection (see [`Pool`]); hold it until the
+    /// connection is back.
+    async fn turn(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        // Closed never: a failed acquire cannot happen.
+        self.turns.clone().acquire_owned().await.ok()
+    }
+
+    /// A pooled connection, on a blocking thread; none within the pool's timeout is a 503.
+    fn checkout(&self) -> Result<PooledConn, AppError> {
+        self.get()
+            .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
+    }
+}
+
 impl std::ops::Deref for Pool {
     type Target = r2d2::Pool<Manager>;
 
@@ -259,15 +274,11 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
-    // Closed never: a failed acquire cannot happen.
-    let turn = pool.turns.clone().acquire_owned().await.ok();
+    let turn = pool.turn().await;
     let pool = pool.clone();
     actix_web::web::block(move || {
         let _turn = turn;
-        let mut conn = pool
-            .get()
-            .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))?;
-        f(&mut conn)
+        f(&mut *pool.checkout()?)
     })
     .await
     .map_err(|e| AppError::internal(anyhow::anyhow!("blocking task failed: {e}")))?

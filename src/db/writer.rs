@@ -113,21 +113,18 @@ impl Writer {
         // once it is durable: the async worker wakes once per request, not once for the
         // reads and again for the write (the blocking task is not awaited).
         let (tell, told) = oneshot::channel::<Result<Reached<T, W>, AppError>>();
-        let turn = pool.turns.clone().acquire_owned().await.ok();
+        let turn = pool.turn().await;
         let (pool, jobs) = (pool.clone(), jobs.clone());
         tokio::task::spawn_blocking(move || {
             let _turn = turn;
             // A panic is answered here (500): the task awaits `tell`, not this thread.
-            let planned = pool
-                .get()
-                .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
-                .and_then(|mut conn| {
-                    catch_unwind(AssertUnwindSafe(|| prepare(&mut conn))).unwrap_or_else(|_| {
-                        Err(AppError::internal(anyhow::anyhow!(
-                            "a request's reads panicked"
-                        )))
-                    })
-                });
+            let planned = pool.checkout().and_then(|mut conn| {
+                catch_unwind(AssertUnwindSafe(|| prepare(&mut conn))).unwrap_or_else(|_| {
+                    Err(AppError::internal(anyhow::anyhow!(
+                        "a request's reads panicked"
+                    )))
+                })
+            });
             let reached = match planned {
                 Ok(Plan::Write { write, then }) => {
                     // A stopped writer drops the job, and `tell` with it: not committed.

@@ -96,8 +96,8 @@ fn grade_attempt(
 
 /// Records a grading of an open attempt; completes the enrolment in the same transaction
 /// when this pass satisfies the last rule. The caller holds the enrolment's lock (see
-/// [`lock_attempt`]). False, with nothing changed, when the attempt was graded in the
-/// meantime (by a concurrent submit, view or the deadline job).
+/// [`store::attempt_for_update`]). False, with nothing changed, when the attempt was
+/// graded in the meantime (by a concurrent submit, view or the deadline job).
 fn record(
     conn: &mut DbConn,
     course: &Course,
@@ -177,7 +177,6 @@ pub fn start(
     let at = now();
     let seen = store::attempt_states(conn, enrolment_id, quiz_id)?;
     let open = seen.iter().find(|a| a.submitted_at.is_none());
-    let mut drawn = None;
     let prepared = match open {
         Some(open) if !past_deadline(open.deadline, at) => {
             let open = store::attempt(conn, &open.id)?.ok_or_else(attempt_not_found)?;
@@ -193,16 +192,17 @@ pub fn start(
                 }
             }
             let extra = store::extra_time_percent(conn, enrolment_id)?;
-            let (attempt, paper) = new_attempt(&course, quiz, enrolment_id, count, extra, at)?;
-            drawn = Some(paper);
-            Some((attempt, extra))
+            Some((
+                new_attempt(&course, quiz, enrolment_id, count, extra, at)?,
+                extra,
+            ))
         }
     };
     let (learning, user) = (learning.clone(), user.clone());
     let (enrolment_id, quiz_id) = (enrolment_id.to_owned(), quiz_id.to_owned());
     let seen: Vec<String> = seen.into_iter().map(|a| a.id).collect();
     let write = move |c: &mut DbConn| {
-        let (attempt, extra) = match prepared {
+        let ((attempt, paper), extra) = match prepared {
             Some(prepared) => prepared,
             None => {
                 return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
@@ -224,17 +224,12 @@ pub fn start(
                 .map(Started::Decided);
         }
         store::insert(c, &attempt)?;
-        Ok(Started::Inserted(attempt))
+        Ok(Started::Inserted(attempt, paper))
     };
     Ok(Plan::Write {
         write: Box::new(write),
         then: Box::new(move |started| match started {
-            Started::Inserted(attempt) => {
-                // The paper just drawn, not parsed back from what was stored.
-                let paper = match drawn {
-                    Some(paper) => paper,
-                    None => parse_paper(&attempt)?,
-                };
+            Started::Inserted(attempt, paper) => {
                 Ok((view_of(&attempt, &paper, &course, &session, at)?, true))
             }
             Started::Decided(decided) => Ok(decided),
@@ -242,10 +237,11 @@ pub fn start(
     })
 }
 
-/// What a start's write did: inserted the prepared attempt (its view is built after the
-/// commit), or decided again under the lock.
+/// What a start's write did: inserted the prepared attempt, with the paper as drawn (its
+/// view is built after the commit, without parsing the paper back), or decided again under
+/// the lock.
 pub enum Started {
-    Inserted(Attempt),
+    Inserted(Attempt, Paper),
     Decided((AttemptView, bool)),
 }
 
@@ -331,18 +327,6 @@ fn start_locked(
     })
 }
 
-/// Locks the attempt's enrolment, then the attempt: the one lock order of every path that
-/// writes an attempt (start locks the enrolment too, and `learning` the enrolment alone),
-/// so that two of them never deadlock, and grading a pass always runs
-/// `learning::evaluate` under the enrolment's lock — the event that satisfies the last
-/// rule then sees every other one committed before it, and none is missed.
-fn lock_attempt(
-    conn: &mut DbConn,
-    attempt_id: &str,
-) -> Result<Option<(Enrolment, Attempt)>, AppError> {
-    Ok(store::attempt_for_update(conn, attempt_id)?)
-}
-
 /// The attempt with its enrolment and session, locked, for its learner only (others get a
 /// 404).
 fn own_attempt(
@@ -350,7 +334,7 @@ fn own_attempt(
     user: &CurrentUser,
     attempt_id: &str,
 ) -> Result<(Attempt, Enrolment, Session), AppError> {
-    let (enrolment, attempt) = lock_attempt(conn, attempt_id)?
+    let (enrolment, attempt) = store::attempt_for_update(conn, attempt_id)?
         .filter(|(e, _)| e.account_id == user.id)
         .ok_or_else(attempt_not_found)?;
     let session =
@@ -495,7 +479,7 @@ pub fn submit(
             )
             .map(Submitted::Decided)
         };
-        let Some((enrolment, current)) = lock_attempt(c, &read.id)? else {
+        let Some((enrolment, current)) = store::attempt_for_update(c, &read.id)? else {
             return Err(attempt_not_found());
         };
         let session =
@@ -581,25 +565,20 @@ fn submit_locked(
         }
         ensure_recording(&enrolment, &session)?;
         let late = past_deadline(attempt.deadline, at);
+        // Parsed once for the checks, the grading and the view, as in `submit`.
+        let paper = parse_paper(&attempt)?;
         let answers = match (&answers, late) {
-            (Some(new), false) => merge_answers(&attempt, &parse_paper(&attempt)?, &course, new)?,
+            (Some(new), false) => merge_answers(&attempt, &paper, &course, new)?,
             // After the deadline only what was saved in time counts.
             _ => parse_answers(&attempt.answers),
         };
-        let graded = finalise(
-            c,
-            &course,
-            &mut attempt,
-            &answers,
-            late,
-            key.map(|k| (k, body_hash)),
-            at,
-        )?;
-        if !graded {
+        let grade = grade_attempt(&course, &attempt, &paper, &answers)?;
+        let idempotency = key.map(|k| (k, body_hash));
+        if !record(c, &course, &mut attempt, grade, late, idempotency, at)? {
             // Cannot happen under the attempt's lock; said plainly if it ever does.
             return Err(AppError::conflict("Cette tentative est déjà soumise."));
         }
-        view(&attempt, &course, &session, at)
+        view_of(&attempt, &paper, &course, &session, at)
     })
 }
 
@@ -619,7 +598,8 @@ pub fn show(
         let at = now();
         if attempt.submitted_at.is_none() && past_deadline(attempt.deadline, at) {
             // Grading may complete the enrolment: locks as every other write path.
-            let (_, mut locked) = lock_attempt(c, attempt_id)?.ok_or_else(attempt_not_found)?;
+            let (_, mut locked) =
+                store::attempt_for_update(c, attempt_id)?.ok_or_else(attempt_not_found)?;
             if locked.submitted_at.is_none() {
                 let saved = parse_answers(&locked.answers);
                 finalise(c, &course, &mut locked, &saved, true, None, at)?;
@@ -643,7 +623,7 @@ pub fn grade_due(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
     let mut graded = 0;
     for id in due {
         let done = conn.write(|c| -> Result<bool, AppError> {
-            let Some((enrolment, mut attempt)) = lock_attempt(c, &id)? else {
+            let Some((enrolment, mut attempt)) = store::attempt_for_update(c, &id)? else {
                 return Ok(false);
             };
             if attempt.submitted_at.is_some() {

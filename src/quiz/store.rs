@@ -63,7 +63,11 @@ pub fn attempt_in_session(
 
 /// Reads an attempt and its enrolment to change them, in one query; on PostgreSQL both
 /// rows stay locked, the enrolment's first (`FOR UPDATE` locks the joined rows in the order
-/// of the `FROM` clause): the lock order of every write about a learner's enrolment.
+/// of the `FROM` clause). That is the one lock order of every path that writes an attempt
+/// (a start locks the enrolment too, and `learning` the enrolment alone), so that two of
+/// them never deadlock, and grading a pass always runs `learning::evaluate` under the
+/// enrolment's lock: the event that satisfies the last rule then sees every other one
+/// committed before it, and none is missed.
 pub fn attempt_for_update(
     conn: &mut DbConn,
     id: &str,
