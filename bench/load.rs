@@ -703,12 +703,15 @@ async fn main() -> anyhow::Result<()> {
     // going as fast as they can, the pair's mean latency is 256 / throughput (Little's
     // law), 128 ms at 2,000/s, so only an open loop tells whether the target's p99 holds.
     let runs = [(16, None), (64, None), (256, None), (256, Some(2_000.0))];
-    for (concurrency, rate) in runs.into_iter().filter(|_| o.wants("quiz")) {
-        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
+    for (concurrency, rate) in runs {
         let name = match rate {
             None => format!("quiz_submit_c{concurrency}"),
             Some(rate) => format!("quiz_submit_at_{rate:.0}"),
         };
+        if !o.wants(&name) {
+            continue;
+        }
+        let (c, b, s) = (client.clone(), base.clone(), seeded.clone());
         let pace = rate.map(|rate| Pace::new(rate, concurrency));
         let mut row = drive(&server, &name, concurrency, duration, move |w, i| {
             let (c, b, s) = (c.clone(), b.clone(), s.clone());

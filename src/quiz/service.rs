@@ -158,11 +158,12 @@ fn finalise(
 
 /// Starts an attempt, or returns the open one; (view, created). Everything is read and
 /// prepared (the paper drawn) before the write, which then only checks, under the
-/// enrolment's lock, that what it relied on still holds and inserts: the work done while
-/// other learners' writes wait stays small. When something changed in between (a parallel
-/// start, a withdrawal, a closed session), the write decides again from scratch. Returns
-/// the plan ([`Writer::run`](crate::db::Writer::run) carries out its write), so that no
-/// connection is held while the write waits for its group's commit.
+/// enrolment's lock, that what it relied on still holds and inserts: on PostgreSQL the
+/// reads run outside the write's transaction, so the locks are held briefly. When
+/// something changed in between (a parallel start, a withdrawal, a closed session), the
+/// write decides again from scratch. Returns the plan, which
+/// [`Writer::run`](crate::db::Writer::run) carries out (on SQLite, reads and write in one
+/// savepoint of the writer's group).
 pub fn start(
     conn: &mut DbConn,
     learning: &Arc<Learning>,
