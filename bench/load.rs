@@ -13,7 +13,7 @@ use chrono::Utc;
 use diesel::prelude::*;
 use qvt_campus::config::Settings;
 use qvt_campus::db::schema::{accounts, enrolments};
-use qvt_campus::db::{self, DbConn, Pool};
+use qvt_campus::db::{self, DbConn, Plan, Pool};
 use qvt_campus::enrolment::store::Enrolment;
 use qvt_campus::identity::store::{self as identity, Account};
 use qvt_campus::identity::tokens::KeyRing;
@@ -829,32 +829,35 @@ async fn main() -> anyhow::Result<()> {
                 targets.clone(),
                 next.clone(),
             );
-            issuers.push(tokio::task::spawn_blocking(
-                move || -> anyhow::Result<Vec<(String, String)>> {
-                    let mut conn = p.get()?;
-                    let mut ids = Vec::new();
-                    loop {
-                        let n = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let Some(enrolment) = targets.get(n).cloned() else {
-                            return Ok(ids);
-                        };
-                        let e = qvt_campus::enrolment::store::enrolment(&mut conn, &enrolment)?
-                            .expect("seeded");
-                        let course = courses.get(&mut conn, &e.course_version_id)?;
-                        let at = Utc::now().naive_utc();
-                        let id = enrolment.clone();
-                        let certificate = writer
-                            .write(&mut conn, move |c| {
-                                qvt_campus::learning::store::insert_completion(c, &id, at, 0)?;
-                                qvt_campus::certificates::service::issue_on_completion(
-                                    c, &course, &id, at, 0,
-                                )
+            issuers.push(tokio::spawn(async move {
+                let mut ids = Vec::new();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some(enrolment) = targets.get(n).cloned() else {
+                        return anyhow::Ok(ids);
+                    };
+                    let (id, courses) = (enrolment.clone(), courses.clone());
+                    let certificate = writer
+                        .run(&p, move |c| {
+                            let e =
+                                qvt_campus::enrolment::store::enrolment(c, &id)?.expect("seeded");
+                            let course = courses.get(c, &e.course_version_id)?;
+                            let at = Utc::now().naive_utc();
+                            Ok(Plan::Write {
+                                write: Box::new(move |c| {
+                                    qvt_campus::learning::store::insert_completion(c, &id, at, 0)?;
+                                    qvt_campus::certificates::service::issue_on_completion(
+                                        c, &course, &id, at, 0,
+                                    )
+                                }),
+                                then: Box::new(Ok),
                             })
-                            .map_err(|e| anyhow::anyhow!("{e}"))?;
-                        ids.push((enrolment, certificate.id));
-                    }
-                },
-            ));
+                        })
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    ids.push((enrolment, certificate.id));
+                }
+            }));
         }
         let mut ids = Vec::new();
         for issuer in issuers {
