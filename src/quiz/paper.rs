@@ -166,16 +166,29 @@ pub struct QuestionView {
     pub unit: Option<String>,
 }
 
+/// An item of the paper as shown: a question, whose `type` is its kind, or a vignette
+/// (`"type": "vignette"`) with its questions. Not internally tagged: a question would then
+/// carry two `type` keys in one object (`"question"`, then its kind), which strict JSON
+/// readers refuse and others read as either.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(untagged)]
 pub enum ItemView {
     Question(QuestionView),
     Vignette {
+        #[serde(rename = "type")]
+        kind: VignetteTag,
         id: String,
         title: String,
         case_html: String,
         questions: Vec<QuestionView>,
     },
+}
+
+/// The `type` of a vignette item: always `"vignette"`.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VignetteTag {
+    Vignette,
 }
 
 pub fn kind_name(kind: &QuestionKind) -> &'static str {
@@ -253,6 +266,7 @@ pub fn present(paper: &Paper, bank: &Bank) -> Vec<ItemView> {
             PaperItem::Vignette { id, questions } => {
                 let vignette = bank.vignettes.iter().find(|v| &v.id == id)?;
                 Some(ItemView::Vignette {
+                    kind: VignetteTag::Vignette,
                     id: id.clone(),
                     title: vignette.title.clone(),
                     case_html: vignette.case_html.clone(),
@@ -424,6 +438,19 @@ mod tests {
             orders.insert(pq.order.clone());
         }
         assert!(orders.len() > 1, "choices are shuffled");
+    }
+
+    #[test]
+    fn a_shown_question_has_one_type_its_kind() {
+        let q = quiz(Selection::Items(vec!["q0".into()]));
+        let b = bank();
+        let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(1));
+
+        let json = serde_json::to_string(&present(&paper, &b)).unwrap();
+
+        assert_eq!(json.matches("\"type\"").count(), 1, "{json}");
+        let items: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(items[0]["type"], "single_choice");
     }
 
     #[test]
