@@ -7,7 +7,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts, training_sessions};
-use crate::db::{native, DbConn};
+use crate::db::{cached_update, native, DbConn};
 use crate::enrolment::store::{Enrolment, Session};
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
@@ -175,23 +175,25 @@ pub struct Graded<'a> {
 }
 
 pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded) -> QueryResult<bool> {
-    let update = diesel::update(
-        quiz_attempts::table
-            .find(id)
-            .filter(quiz_attempts::submitted_at.is_null()),
-    )
-    .set((
-        quiz_attempts::answers.eq(g.answers),
-        quiz_attempts::submitted_at.eq(Some(g.submitted_at)),
-        quiz_attempts::auto_submitted.eq(g.auto_submitted),
-        quiz_attempts::score_points.eq(Some(g.score_points)),
-        quiz_attempts::max_points.eq(Some(g.max_points)),
-        quiz_attempts::percent.eq(Some(g.percent)),
-        quiz_attempts::passed.eq(Some(g.passed)),
-        quiz_attempts::grading.eq(Some(g.grading)),
-        quiz_attempts::idempotency_key.eq(g.idempotency_key),
-        quiz_attempts::request_hash.eq(g.request_hash),
-    ));
+    // Every column is set, whatever the grading: the statement is always the same.
+    let update = cached_update(
+        quiz_attempts::table,
+        (
+            quiz_attempts::answers.eq(g.answers),
+            quiz_attempts::submitted_at.eq(Some(g.submitted_at)),
+            quiz_attempts::auto_submitted.eq(g.auto_submitted),
+            quiz_attempts::score_points.eq(Some(g.score_points)),
+            quiz_attempts::max_points.eq(Some(g.max_points)),
+            quiz_attempts::percent.eq(Some(g.percent)),
+            quiz_attempts::passed.eq(Some(g.passed)),
+            quiz_attempts::grading.eq(Some(g.grading)),
+            quiz_attempts::idempotency_key.eq(g.idempotency_key),
+            quiz_attempts::request_hash.eq(g.request_hash),
+        ),
+        quiz_attempts::id
+            .eq(id)
+            .and(quiz_attempts::submitted_at.is_null()),
+    );
     let updated = native!(conn, |c| update.execute(c))?;
     Ok(updated == 1)
 }
