@@ -3,6 +3,7 @@
 //! scenario from this separate process over loopback, samples the server's CPU and memory
 //! from /proc, and prints a table and `bench/results.json`.
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -417,13 +418,14 @@ async fn start_and_submit(c: &reqwest::Client, b: &str, enrolment: &str, token: 
     else {
         return false;
     };
-    let Ok(paper) = started.json::<Value>().await else {
+    let Ok(bytes) = started.bytes().await else {
         return false;
     };
-    let Some(id) = paper["id"].as_str() else {
+    let Ok(paper) = serde_json::from_slice::<Paper>(&bytes) else {
         return false;
     };
-    let body = json!({ "answers": answers_for(&paper) });
+    let id = &paper.id;
+    let body = json!({ "answers": answers_for(&paper.items) });
     c.post(format!("{b}/api/v1/attempts/{id}/submit"))
         .bearer_auth(token)
         .json(&body)
@@ -560,54 +562,68 @@ where
     }
 }
 
+/// What the load driver reads of a started attempt: the ids it answers with, borrowed from
+/// the response (the prompts and texts are skipped unread). Parsed as a `Value` and cloned,
+/// the paper was half of this process's CPU, on a machine it shares with the server.
+#[derive(serde::Deserialize)]
+struct Paper<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow)]
+    items: Vec<Item<'a>>,
+}
+
+/// A question, or a group of them (`questions`).
+#[derive(serde::Deserialize)]
+struct Item<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(borrow, rename = "type", default)]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    choices: Vec<Ref<'a>>,
+    #[serde(borrow, default)]
+    items: Vec<Ref<'a>>,
+    #[serde(borrow, default)]
+    left: Vec<Ref<'a>>,
+    #[serde(borrow, default)]
+    right: Vec<Ref<'a>>,
+    #[serde(borrow, default)]
+    questions: Option<Vec<Item<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Ref<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+}
+
 /// One answer per question of a paper, whatever it is: enough to be graded.
-fn answers_for(paper: &Value) -> Value {
+fn answers_for(items: &[Item]) -> Value {
+    let ids = |refs: &[Ref]| -> Vec<Value> { refs.iter().map(|r| json!(r.id)).collect() };
     let mut answers = serde_json::Map::new();
-    let mut add = |q: &Value| {
-        let id = q["id"].as_str().unwrap_or_default().to_owned();
-        let answer = match q["type"].as_str().unwrap_or_default() {
-            "single_choice" => q["choices"][0]["id"].clone(),
-            "multiple_choice" => json!([q["choices"][0]["id"].clone()]),
+    let mut add = |q: &Item| {
+        let answer = match &*q.kind {
+            "single_choice" if !q.choices.is_empty() => json!(q.choices[0].id),
+            "multiple_choice" if !q.choices.is_empty() => json!([q.choices[0].id]),
             "true_false" => json!(true),
             "numeric" => json!(1),
-            "ordering" => Value::Array(
-                q["items"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
+            "ordering" => Value::Array(ids(&q.items)),
+            "matching" => Value::Object(
+                q.left
                     .iter()
-                    .map(|i| i["id"].clone())
+                    .zip(&q.right)
+                    .map(|(l, r)| (l.id.to_string(), json!(r.id)))
                     .collect(),
             ),
-            "matching" => {
-                let right = q["right"].as_array().cloned().unwrap_or_default();
-                let mut m = serde_json::Map::new();
-                for (i, l) in q["left"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .iter()
-                    .enumerate()
-                {
-                    if let Some(r) = right.get(i) {
-                        m.insert(l["id"].as_str().unwrap_or_default().into(), r["id"].clone());
-                    }
-                }
-                Value::Object(m)
-            }
             _ => return,
         };
-        answers.insert(id, answer);
+        answers.insert(q.id.to_string(), answer);
     };
-    for item in paper["items"].as_array().cloned().unwrap_or_default() {
-        match item.get("questions") {
-            Some(qs) => qs
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-                .iter()
-                .for_each(&mut add),
-            None => add(&item),
+    for item in items {
+        match &item.questions {
+            Some(questions) => questions.iter().for_each(&mut add),
+            None => add(item),
         }
     }
     Value::Object(answers)
