@@ -13,16 +13,11 @@
 //!
 //! On PostgreSQL, which has many writers and its own group commit, a request runs on a
 //! pooled connection: reads first, then its write in a transaction that checks under lock
-//! what the reads relied on ([`Plan`]). A second thread checkpoints the WAL (see
-//! [`checkpoint`]).
+//! what the reads relied on ([`Plan`]).
 
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
-use std::time::Duration;
-
-use diesel::connection::SimpleConnection;
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
 use tokio::sync::{mpsc as queue, oneshot};
 
@@ -44,36 +39,20 @@ type Reply = Box<dyn FnOnce() + Send>;
 /// last `Writer` is dropped, after the requests already queued.
 pub struct Writer {
     jobs: Option<queue::Sender<Job>>,
-    /// Dropped with the writer, which stops the checkpointer.
-    _checkpoints: Option<mpsc::Sender<()>>,
 }
-
-/// How often the WAL is copied back into the database file, off the writers' path.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 impl Writer {
     /// A writer thread with its own connection on SQLite; none on PostgreSQL.
     pub(super) fn start(manager: Manager) -> anyhow::Result<Self> {
         if manager.kind != crate::config::DatabaseKind::Sqlite {
-            return Ok(Self {
-                jobs: None,
-                _checkpoints: None,
-            });
+            return Ok(Self { jobs: None });
         }
         let conn = manager.connect()?;
-        let checkpointer = manager.connect()?;
         let (jobs, queued) = queue::channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || serve(manager, conn, queued))?;
-        let (checkpoints, stop) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint(checkpointer, stop))?;
-        Ok(Self {
-            jobs: Some(jobs),
-            _checkpoints: Some(checkpoints),
-        })
+        Ok(Self { jobs: Some(jobs) })
     }
 
     /// Runs a request: `prepare` reads and plans; then its write, if any, and its answer.
@@ -167,19 +146,6 @@ fn not_committed() -> AppError {
     ))
 }
 
-/// Copies the WAL back into the database file every [`CHECKPOINT_EVERY`]. Left to SQLite,
-/// the commit that crosses the WAL's size limit does it, inside the write lock: every few
-/// dozen groups, the writer stopped to copy and fsync megabytes. A passive checkpoint
-/// waits for no one and makes no writer wait (connections still checkpoint by themselves
-/// past a far larger WAL, see `SQLITE_AUTOCHECKPOINT_PAGES`, should this thread fall behind).
-fn checkpoint(mut conn: DbConn, stop: Receiver<()>) {
-    while let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
-        if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-            tracing::warn!(error = %e, "WAL checkpoint failed");
-        }
-    }
-}
-
 fn serve(manager: Manager, mut conn: DbConn, mut queued: queue::Receiver<Job>) {
     while let Some(first) = queued.blocking_recv() {
         let mut group = vec![first];
@@ -219,6 +185,7 @@ fn serve(manager: Manager, mut conn: DbConn, mut queued: queue::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diesel::connection::SimpleConnection;
     use crate::db::tests::{count, sqlite_in};
 
     /// A pool and a writer on a fresh SQLite file holding the table `t (x UNIQUE)`.
