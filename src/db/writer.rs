@@ -185,8 +185,8 @@ fn serve(manager: Manager, mut conn: DbConn, mut queued: queue::Receiver<Job>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diesel::connection::SimpleConnection;
     use crate::db::tests::{count, sqlite_in};
+    use diesel::connection::SimpleConnection;
 
     /// A pool and a writer on a fresh SQLite file holding the table `t (x UNIQUE)`.
     fn table_t() -> (tempfile::TempDir, Pool, std::sync::Arc<Writer>) {
