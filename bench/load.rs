@@ -443,6 +443,8 @@ impl From<bool> for Step {
 #[derive(Default)]
 struct Stats {
     latencies: Vec<Duration>,
+    /// Per request: when it ended (from the scenario's start) and its latency.
+    ends: Vec<(Duration, Duration)>,
     errors: u64,
 }
 
@@ -470,6 +472,28 @@ impl Row {
             "p50_ms": self.p50, "p95_ms": self.p95, "p99_ms": self.p99,
             "server_cpu_cores": self.cpu, "server_peak_rss_mib": self.rss, "note": self.note,
         })
+    }
+}
+
+/// `QVT_BENCH_TRACE=DIR`: each request of a scenario, in the order they ended, to
+/// `DIR/<scenario>.tsv`: a stall shows as a gap, then a burst of late requests (that is how
+/// the checkpoint stalls of the SQLite writer were found).
+fn write_trace(dir: &Path, name: &str, ends: &mut [(Duration, Duration)]) {
+    use std::fmt::Write as _;
+    ends.sort();
+    let mut out = String::from("ended_s\tlatency_ms\n");
+    for (ended, latency) in ends.iter() {
+        let _ = writeln!(
+            out,
+            "{:.4}\t{:.3}",
+            ended.as_secs_f64(),
+            latency.as_secs_f64() * 1000.0
+        );
+    }
+    let written = std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::write(dir.join(format!("{name}.tsv")), out));
+    if let Err(e) = written {
+        eprintln!("cannot write the trace of {name} in {}: {e}", dir.display());
     }
 }
 
@@ -527,7 +551,9 @@ where
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 let Step { ok, latency } = step(worker, i).await.into();
-                stats.latencies.push(latency.unwrap_or_else(|| t.elapsed()));
+                let latency = latency.unwrap_or_else(|| t.elapsed());
+                stats.latencies.push(latency);
+                stats.ends.push((started.elapsed(), latency));
                 if !ok {
                     stats.errors += 1;
                 }
@@ -542,9 +568,13 @@ where
     for task in tasks {
         let stats = task.await.unwrap();
         all.latencies.extend(stats.latencies);
+        all.ends.extend(stats.ends);
         all.errors += stats.errors;
     }
     let seconds = started.elapsed().as_secs_f64();
+    if let Some(dir) = std::env::var_os("QVT_BENCH_TRACE") {
+        write_trace(Path::new(&dir), name, &mut all.ends);
+    }
     let cpu = (server.cpu_seconds() - cpu_before) / seconds;
     sampler.await.unwrap();
     all.latencies.sort();
