@@ -442,7 +442,6 @@ impl From<bool> for Step {
 
 #[derive(Default)]
 struct Stats {
-    latencies: Vec<Duration>,
     /// Per request: when it ended (from the scenario's start) and its latency.
     ends: Vec<(Duration, Duration)>,
     errors: u64,
@@ -552,7 +551,6 @@ where
                 let t = Instant::now();
                 let Step { ok, latency } = step(worker, i).await.into();
                 let latency = latency.unwrap_or_else(|| t.elapsed());
-                stats.latencies.push(latency);
                 stats.ends.push((started.elapsed(), latency));
                 if !ok {
                     stats.errors += 1;
@@ -567,25 +565,25 @@ where
     let mut all = Stats::default();
     for task in tasks {
         let stats = task.await.unwrap();
-        all.latencies.extend(stats.latencies);
         all.ends.extend(stats.ends);
         all.errors += stats.errors;
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu = (server.cpu_seconds() - cpu_before) / seconds;
+    sampler.await.unwrap();
     if let Some(dir) = std::env::var_os("QVT_BENCH_TRACE") {
         write_trace(Path::new(&dir), name, &mut all.ends);
     }
-    let cpu = (server.cpu_seconds() - cpu_before) / seconds;
-    sampler.await.unwrap();
-    all.latencies.sort();
+    let mut latencies: Vec<Duration> = all.ends.iter().map(|&(_, latency)| latency).collect();
+    latencies.sort();
     Row {
         name: name.into(),
-        requests: all.latencies.len(),
+        requests: latencies.len(),
         seconds,
         errors: all.errors,
-        p50: percentile(&all.latencies, 0.50),
-        p95: percentile(&all.latencies, 0.95),
-        p99: percentile(&all.latencies, 0.99),
+        p50: percentile(&latencies, 0.50),
+        p95: percentile(&latencies, 0.95),
+        p99: percentile(&latencies, 0.99),
         cpu,
         rss: peak.load(Ordering::Relaxed) as f64 / 1024.0,
         note: String::new(),
