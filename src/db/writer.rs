@@ -15,10 +15,10 @@
 //! pooled connection: reads first, then its write in a transaction that checks under lock
 //! what the reads relied on ([`Plan`]).
 
-use diesel::r2d2::ManageConnection;
-use diesel::Connection;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
+use diesel::r2d2::ManageConnection;
+use diesel::Connection;
 use tokio::sync::{mpsc as queue, oneshot};
 
 use super::{DbConn, Manager, Pool};
