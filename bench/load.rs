@@ -889,8 +889,10 @@ async fn main() -> anyhow::Result<()> {
                             let at = Utc::now().naive_utc();
                             Ok(Plan::Write {
                                 write: Box::new(move |c| {
-                                    qvt_campus::learning::store::insert_completion(c, &id, at, 0)?;
-                                    qvt_campus::certificates::service::issue_on_completion(
+                                    qvt_campus::completion::store::insert_completion(
+                                        c, &id, at, 0,
+                                    )?;
+                                    qvt_campus::completion::service::issue_certificate(
                                         c, &course, &id, at, 0,
                                     )
                                 }),

@@ -3,9 +3,11 @@
 //! The library holds everything; `main.rs` only parses the command line and calls in here,
 //! so integration tests and benchmarks drive exactly the code that runs in production.
 
+pub mod app;
 pub mod background;
 pub mod catalog;
 pub mod certificates;
+pub mod completion;
 pub mod config;
 pub mod db;
 pub mod demo;

@@ -1,5 +1,6 @@
-//! Builds the application from settings: database (migrated), templates, mail worker and
-//! the HTTP server bound to `settings.bind` (port 0 in tests, see [`Application::port`]).
+//! Wiring: builds the application from settings — database (migrated), keys, background
+//! workers, and the HTTP server bound to `settings.bind` (port 0 in tests, see
+//! [`Application::port`]). The state handlers share is [`crate::app::AppState`].
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,9 +12,11 @@ use actix_web::{web, App, HttpServer};
 use actix_web_prom::PrometheusMetricsBuilder;
 use anyhow::Context;
 
+use crate::app::AppState;
 use crate::background::Periodic;
-use crate::catalog;
+use crate::catalog::{self, cache::CourseCache};
 use crate::certificates::{self, keys::IssuerKey};
+use crate::completion;
 use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::du;
@@ -27,31 +30,6 @@ use crate::pages;
 use crate::quiz;
 use crate::reports;
 use crate::templates::Templates;
-
-/// What handlers share, behind `web::Data`.
-pub struct AppState {
-    pub pool: Pool,
-    /// Group commit for the exam's writes on SQLite (see `db::Writer`).
-    pub writer: db::Writer,
-    pub settings: Settings,
-    pub templates: Arc<Templates>,
-    pub keys: KeyRing,
-    /// Signs certificates' credentials and status lists (RS256), not access tokens.
-    pub issuer: IssuerKey,
-    pub status_lists: certificates::status::Cache,
-    pub learning: Arc<Learning>,
-    /// Accounts checked in the last seconds (see `identity::auth::AccountCache`).
-    pub accounts: identity::auth::AccountCache,
-}
-
-impl AppState {
-    /// Forgets what is remembered of an account (disabled, erased, demoted, signed out):
-    /// its next request is checked against the database.
-    pub fn forget_account(&self, id: &str) {
-        self.accounts.forget(id);
-        self.learning.forget_recording_of(id);
-    }
-}
 
 pub struct Application {
     port: u16,
@@ -69,78 +47,12 @@ impl Application {
         settings: Settings,
         extra_routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display())
-        })?;
-        let database = settings.database.clone();
-        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<Pool> {
-            let pool = db::connect(&database)?;
-            let applied = db::migrate(&mut *pool.get()?)?;
-            tracing::info!(database = database.kind().name(), applied, "database ready");
-            Ok(pool)
-        })
-        .await??;
-        let (import_pool, courses_dir) = (pool.clone(), settings.courses_dir.clone());
-        tokio::task::spawn_blocking(move || catalog::import_dir(&import_pool, &courses_dir))
-            .await??;
+        let pool = open_database(&settings).await?;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
-        let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
-        let keys_dir = settings.identity.keys_dir.clone();
-        // RSA key generation takes a moment the first time: off the async runtime.
-        let issuer =
-            tokio::task::spawn_blocking(move || IssuerKey::load_or_create(&keys_dir)).await??;
-        let mut workers = Vec::new();
-        if settings.mail.worker {
-            let sender =
-                mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
-            workers.push(mail::spawn_worker(
-                pool.clone(),
-                Arc::new(sender),
-                settings.mail.poll_interval,
-            ));
-        }
-        // Heartbeats are coalesced in memory and written every few seconds (and once more
-        // at shutdown): a crash loses at most that much time on task.
+        let (keys, issuer) = load_keys(&settings).await?;
+        let courses = Arc::new(CourseCache::default());
         let learning = Arc::new(Learning::default());
-        let (flush_pool, flush_learning) = (pool.clone(), learning.clone());
-        workers.push(Periodic::spawn(
-            "time on task",
-            Duration::from_secs(5),
-            true,
-            move || learning::service::flush(&flush_pool, &flush_learning).map(drop),
-        ));
-        // Attempts abandoned past their deadline are graded with what was saved.
-        let (due_pool, due_learning) = (pool.clone(), learning.clone());
-        workers.push(Periodic::spawn(
-            "quiz deadlines",
-            Duration::from_secs(10),
-            false,
-            move || quiz::service::grade_due(&due_pool, &due_learning).map(drop),
-        ));
-
-        // Completions recorded before certificates existed get theirs (then it is a no-op).
-        let (owed_pool, owed_learning) = (pool.clone(), learning.clone());
-        workers.push(Periodic::spawn(
-            "certificates owed",
-            Duration::from_secs(300),
-            false,
-            move || {
-                certificates::service::issue_missing(&owed_pool, &owed_learning.courses).map(drop)
-            },
-        ));
-
-        let listener = TcpListener::bind(settings.bind)
-            .with_context(|| format!("cannot listen on {}", settings.bind))?;
-        let port = listener.local_addr()?.port();
-        let metrics = PrometheusMetricsBuilder::new("qvt")
-            .endpoint("/metrics")
-            .mask_unmatched_patterns("UNKNOWN")
-            .build()
-            .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
-        let body_limit = settings.body_limit;
-        // One limiter for every verification route, shared by all workers.
-        let verify_limiter = certificates::routes::limiter(settings.verify_per_minute);
-        let shutdown_timeout = settings.shutdown_timeout.as_secs();
+        let workers = spawn_workers(&settings, &pool, &templates, &courses, &learning)?;
         let writer = db::writer(&settings.database)?;
         let state = web::Data::new(AppState {
             pool,
@@ -150,46 +62,11 @@ impl Application {
             keys,
             issuer,
             status_lists: Default::default(),
+            courses,
             learning,
             accounts: Default::default(),
         });
-
-        let server = HttpServer::new(move || {
-            App::new()
-                // Innermost first: a panic becomes a 500, then any bare error becomes a
-                // problem, then it is counted, then logged with its request id.
-                .wrap(from_fn(http::catch_panic))
-                .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
-                .wrap(metrics.clone())
-                .wrap(from_fn(http::request_id))
-                .app_data(state.clone())
-                .configure(|cfg| http::configure_extractors(cfg, body_limit))
-                // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
-                .service(web::resource("/healthz").get(health::healthz))
-                .service(web::resource("/readyz").get(health::readyz))
-                .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
-                .configure(identity::routes::configure_well_known)
-                .configure(|cfg| certificates::routes::configure_public(cfg, &verify_limiter))
-                // One scope for the whole API: a second scope with the same prefix would
-                // never be reached.
-                .service(
-                    web::scope("/api/v1")
-                        .configure(identity::routes::configure)
-                        .configure(catalog::routes::configure)
-                        .configure(enrolment::routes::configure)
-                        .configure(learning::routes::configure)
-                        .configure(quiz::routes::configure)
-                        .configure(du::routes::configure)
-                        .configure(reports::routes::configure)
-                        .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
-                )
-                .configure(pages::configure)
-                .configure(extra_routes.clone())
-                .default_service(web::to(http::not_found))
-        })
-        .listen(listener)?
-        .shutdown_timeout(shutdown_timeout)
-        .run();
+        let (server, port) = http_server(state, extra_routes)?;
         Ok(Self {
             port,
             server,
@@ -215,4 +92,135 @@ impl Application {
         }
         result
     }
+}
+
+/// The data folder, the database (migrated) and the courses imported from their folder.
+async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display()))?;
+    let database = settings.database.clone();
+    let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<Pool> {
+        let pool = db::connect(&database)?;
+        let applied = db::migrate(&mut *pool.get()?)?;
+        tracing::info!(database = database.kind().name(), applied, "database ready");
+        Ok(pool)
+    })
+    .await??;
+    let (import_pool, courses_dir) = (pool.clone(), settings.courses_dir.clone());
+    tokio::task::spawn_blocking(move || catalog::import_dir(&import_pool, &courses_dir)).await??;
+    Ok(pool)
+}
+
+/// The access-token keys and the certificate issuer's key (created the first time).
+async fn load_keys(settings: &Settings) -> anyhow::Result<(KeyRing, IssuerKey)> {
+    let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
+    let keys_dir = settings.identity.keys_dir.clone();
+    // RSA key generation takes a moment the first time: off the async runtime.
+    let issuer =
+        tokio::task::spawn_blocking(move || IssuerKey::load_or_create(&keys_dir)).await??;
+    Ok((keys, issuer))
+}
+
+/// The background jobs: mail delivery, time on task, quiz deadlines, certificates owed.
+fn spawn_workers(
+    settings: &Settings,
+    pool: &Pool,
+    templates: &Arc<Templates>,
+    courses: &Arc<CourseCache>,
+    learning: &Arc<Learning>,
+) -> anyhow::Result<Vec<Periodic>> {
+    let mut workers = Vec::new();
+    if settings.mail.worker {
+        let sender = mail::Sender::new(&settings.mail, &settings.public_url, templates.clone())?;
+        workers.push(mail::spawn_worker(
+            pool.clone(),
+            Arc::new(sender),
+            settings.mail.poll_interval,
+        ));
+    }
+    // Heartbeats are coalesced in memory and written every few seconds (and once more
+    // at shutdown): a crash loses at most that much time on task.
+    let (flush_pool, flush_courses, flush_learning) =
+        (pool.clone(), courses.clone(), learning.clone());
+    workers.push(Periodic::spawn(
+        "time on task",
+        Duration::from_secs(5),
+        true,
+        move || learning::service::flush(&flush_pool, &flush_courses, &flush_learning).map(drop),
+    ));
+    // Attempts abandoned past their deadline are graded with what was saved.
+    let (due_pool, due_courses) = (pool.clone(), courses.clone());
+    workers.push(Periodic::spawn(
+        "quiz deadlines",
+        Duration::from_secs(10),
+        false,
+        move || quiz::service::grade_due(&due_pool, &due_courses).map(drop),
+    ));
+    // Completions recorded before certificates existed get theirs (then it is a no-op).
+    let (owed_pool, owed_courses) = (pool.clone(), courses.clone());
+    workers.push(Periodic::spawn(
+        "certificates owed",
+        Duration::from_secs(300),
+        false,
+        move || completion::issue_missing(&owed_pool, &owed_courses).map(drop),
+    ));
+    Ok(workers)
+}
+
+/// The HTTP server on `settings.bind`, with every route and middleware; and its port.
+fn http_server(
+    state: web::Data<AppState>,
+    extra_routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+) -> anyhow::Result<(Server, u16)> {
+    let settings = &state.settings;
+    let listener = TcpListener::bind(settings.bind)
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let port = listener.local_addr()?.port();
+    let metrics = PrometheusMetricsBuilder::new("qvt")
+        .endpoint("/metrics")
+        .mask_unmatched_patterns("UNKNOWN")
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
+    let body_limit = settings.body_limit;
+    // One limiter for every verification route, shared by all workers.
+    let verify_limiter = certificates::routes::limiter(settings.verify_per_minute);
+    let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let server = HttpServer::new(move || {
+        App::new()
+            // Innermost first: a panic becomes a 500, then any bare error becomes a
+            // problem, then it is counted, then logged with its request id.
+            .wrap(from_fn(http::catch_panic))
+            .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
+            .wrap(metrics.clone())
+            .wrap(from_fn(http::request_id))
+            .app_data(state.clone())
+            .configure(|cfg| http::configure_extractors(cfg, body_limit))
+            // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
+            .service(web::resource("/healthz").get(health::healthz))
+            .service(web::resource("/readyz").get(health::readyz))
+            .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
+            .configure(identity::routes::configure_well_known)
+            .configure(|cfg| certificates::routes::configure_public(cfg, &verify_limiter))
+            // One scope for the whole API: a second scope with the same prefix would
+            // never be reached.
+            .service(
+                web::scope("/api/v1")
+                    .configure(identity::routes::configure)
+                    .configure(catalog::routes::configure)
+                    .configure(enrolment::routes::configure)
+                    .configure(learning::routes::configure)
+                    .configure(quiz::routes::configure)
+                    .configure(du::routes::configure)
+                    .configure(reports::routes::configure)
+                    .configure(completion::routes::configure)
+                    .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
+            )
+            .configure(pages::configure)
+            .configure(extra_routes.clone())
+            .default_service(web::to(http::not_found))
+    })
+    .listen(listener)?
+    .shutdown_timeout(shutdown_timeout)
+    .run();
+    Ok((server, port))
 }

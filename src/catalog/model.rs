@@ -208,6 +208,23 @@ pub enum FeedbackPolicy {
 }
 
 impl FeedbackPolicy {
+    /// Whether the correct answers and feedback may be shown at `at`, in a session closed
+    /// at `closed_at` (if it is). `after_close` waits for the session to be closed, the
+    /// moment attempts stop being accepted: its `closes_on` date only ends enrolment, and
+    /// learners may still take the quiz after it, so showing answers then would hand
+    /// them out.
+    pub fn allows(
+        self,
+        closed_at: Option<chrono::NaiveDateTime>,
+        at: chrono::NaiveDateTime,
+    ) -> bool {
+        match self {
+            Self::AfterSubmit => true,
+            Self::Never => false,
+            Self::AfterClose => closed_at.is_some_and(|closed| closed <= at),
+        }
+    }
+
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "after_submit" => Some(Self::AfterSubmit),
@@ -410,5 +427,25 @@ impl CourseOutline {
             thesis: course.thesis,
             completion: course.completion,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn after_close_feedback_waits_for_the_session_to_be_closed_not_for_its_end_date() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let at = day(20).and_hms_opt(10, 0, 0).unwrap();
+        // Past its end date but not closed: attempts are still accepted, so no answers.
+        let running = None;
+        assert!(!FeedbackPolicy::AfterClose.allows(running, at));
+        let closed = Some(day(19).and_hms_opt(18, 0, 0).unwrap());
+        assert!(FeedbackPolicy::AfterClose.allows(closed, at));
+        assert!(!FeedbackPolicy::AfterClose.allows(Some(day(21).and_hms_opt(8, 0, 0).unwrap()), at));
+        assert!(FeedbackPolicy::AfterSubmit.allows(running, at));
+        assert!(!FeedbackPolicy::Never.allows(closed, at));
     }
 }

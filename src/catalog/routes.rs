@@ -7,9 +7,9 @@ use utoipa::ToSchema;
 
 use super::model::CourseOutline;
 use super::store;
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
-use crate::startup::AppState;
 
 /// The catalogue endpoints, mounted under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {

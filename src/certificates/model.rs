@@ -110,6 +110,15 @@ pub struct Evaluation {
     pub final_score: Option<f64>,
 }
 
+/// What the learning records say of the holder, as the completion rules gathered them:
+/// certificates write it down but never read those records themselves.
+#[derive(Debug, Clone)]
+pub struct Achievement {
+    /// The first view of a lesson, if any.
+    pub started_at: Option<chrono::NaiveDateTime>,
+    pub evaluation: Evaluation,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
 pub struct AttestedUnit {
     pub title: String,

@@ -12,12 +12,12 @@ use utoipa::ToSchema;
 use super::render::{french_date, Rendered};
 use super::service::{self, CertificateView, CredentialCheck, Verification};
 use super::store::Certificate;
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::stream::{stream_blocking, ChannelWriter};
 use crate::http::Json;
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
-use crate::startup::AppState;
 
 /// The limiter shared by every public verification route: a code can be tried only so
 /// often from one address.
@@ -42,7 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
         .service(web::resource("/certificates/{id}.html").get(html))
         .service(web::resource("/certificates/{id}/credential").get(credential))
         .service(web::resource("/certificates/{id}/revoke").post(revoke))
-        .service(web::resource("/certificates/{id}/reissue").post(reissue))
         .service(web::resource("/certificates/{id}").get(get))
         .service(web::resource("/me/certificates").get(mine))
         .service(web::resource("/sessions/{id}/certificates").get(of_session))
@@ -219,7 +218,7 @@ pub async fn credential(
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     /// Why, in words (3 to 500 characters); kept in the audit log and shown to verifiers.
-    reason: String,
+    pub reason: String,
 }
 
 /// Revokes a certificate (admins of the issuing organisation); verifiers see it at once.
@@ -241,28 +240,6 @@ pub async fn revoke(
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
-}
-
-/// Re-issues a certificate after a correction: a new one from the current records, the
-/// old one revoked with the reason and linked to it.
-#[utoipa::path(post, path = "/api/v1/certificates/{id}/reissue", tag = "certificates", security(("bearer" = [])), request_body = Reason, responses(
-    (status = 201, body = CertificateView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem),
-))]
-pub async fn reissue(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    body: Json<Reason>,
-) -> Result<HttpResponse, AppError> {
-    let reason = service::parse_reason(&body.0.reason)?;
-    let (id, s) = (path.into_inner(), state.clone());
-    let view = db::run(&state.pool, move |conn| {
-        let certificate = service::reissue(conn, &s.learning.courses, &user, &id, &reason)?;
-        s.status_lists.clear();
-        service::view(conn, &s.settings.public_url, &certificate)
-    })
-    .await?;
-    Ok(HttpResponse::Created().json(view))
 }
 
 /// Public: what a verification code attests, and whether it still holds.

@@ -1,25 +1,23 @@
-//! Issuing certificates (inside the completion transaction), showing them to whoever may
-//! see them, revoking and re-issuing them, and answering public verification requests.
+//! Certificate records: writing one (inside the transaction `completion` or `du` issues it
+//! in), showing them to whoever may see them, revoking them, and answering public
+//! verification requests. What a certificate says of the learning comes from `completion`.
 
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::model::{self, AttestedCourse, AttestedDpc, AttestedOrganisation, AttestedSession};
-use super::model::{Evaluation, Holder, Snapshot};
+use super::model::{Achievement, Holder, Snapshot};
 use super::store::{self, Certificate};
 use super::{credential, keys::IssuerKey, status};
-use crate::catalog::cache::CourseCache;
-use crate::catalog::model::{Course, QuizRole};
-use crate::db::{DbConn, Pool};
+use crate::catalog::model::Course;
+use crate::db::DbConn;
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 use crate::identity::model::Profession;
 use crate::identity::store::{self as identity, Organisation};
-use crate::learning::store as learning_store;
 use crate::mail::{self, NewMail};
-use crate::quiz;
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
@@ -29,50 +27,9 @@ fn not_found() -> AppError {
     AppError::not_found("Attestation introuvable.")
 }
 
-/// What the holder's results were at completion, as the quiz engine computes them; a
-/// score only if its quiz's feedback policy already lets the learner see it.
-fn evaluation(
-    conn: &mut DbConn,
-    course: &Course,
-    session: &Session,
-    enrolment_id: &str,
-    completed_at: NaiveDateTime,
-    at: NaiveDateTime,
-) -> Result<Evaluation, AppError> {
-    let attempts: Vec<_> = quiz::store::attempts_of(conn, enrolment_id)?
-        .iter()
-        .filter(|a| a.submitted_at.is_some_and(|t| t <= completed_at))
-        .map(quiz::results::Scored::of)
-        .collect();
-    let results = quiz::results::summary(course, &attempts);
-    let shown = |role: QuizRole| {
-        course
-            .quizzes
-            .iter()
-            .any(|q| q.role == role && quiz::service::feedback_allowed(q.feedback, session, at))
-    };
-    let final_score = results
-        .quizzes
-        .iter()
-        .filter(|r| r.role == QuizRole::Graded)
-        .filter(|r| course.completion.required_quizzes.contains(&r.quiz_id))
-        .filter(|r| {
-            course.quizzes.iter().any(|q| {
-                q.id == r.quiz_id && quiz::service::feedback_allowed(q.feedback, session, at)
-            })
-        })
-        .filter_map(|r| r.best_percent)
-        .reduce(f64::min);
-    let (pre_shown, post_shown) = (shown(QuizRole::PreTest), shown(QuizRole::PostTest));
-    Ok(Evaluation {
-        pre_test: results.pre_test.filter(|_| pre_shown),
-        post_test: results.post_test.filter(|_| post_shown),
-        gain: results.gain.filter(|_| pre_shown && post_shown),
-        final_score,
-    })
-}
-
-/// Everything the certificate will attest, read now from the records.
+/// Everything the certificate will attest: the holder and the organisation read now from
+/// the records, the learning as the completion rules found it (`achievement`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn snapshot(
     conn: &mut DbConn,
     course: &Course,
@@ -81,13 +38,12 @@ pub(crate) fn snapshot(
     completed_at: NaiveDateTime,
     measured_seconds: i64,
     issued_at: NaiveDateTime,
+    achievement: Achievement,
 ) -> Result<Snapshot, AppError> {
     let account = identity::account(conn, &enrolment.account_id)?;
     let organisation = identity::organisation(conn, &session.organisation_id)?;
-    let started_on = learning_store::progress_of(conn, &enrolment.id)?
-        .iter()
-        .map(|p| p.first_viewed_at)
-        .min()
+    let started_on = achievement
+        .started_at
         .unwrap_or(enrolment.enrolled_at)
         .date();
     let odpc_number = session
@@ -136,14 +92,7 @@ pub(crate) fn snapshot(
         started_on,
         completed_on: completed_at.date(),
         measured_seconds,
-        evaluation: evaluation(
-            conn,
-            course,
-            session,
-            &enrolment.id,
-            completed_at,
-            issued_at,
-        )?,
+        evaluation: achievement.evaluation,
         issued_at,
         du_record: None,
     })
@@ -215,67 +164,6 @@ fn mentions_status_index(
     info.constraint_name()
         .is_some_and(|c| c.contains("status_index"))
         || info.message().contains("status_index")
-}
-
-/// Issues the certificate of a just-completed enrolment. Called by the completion rules in
-/// the transaction that records the completion, which happens once per enrolment; the
-/// partial unique index on `certificates (enrolment_id)` backs that up.
-pub fn issue_on_completion(
-    conn: &mut DbConn,
-    course: &Course,
-    enrolment_id: &str,
-    completed_at: NaiveDateTime,
-    measured_seconds: i64,
-) -> Result<Certificate, AppError> {
-    let enrolment = enrolment_store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
-    let session = enrolment_store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
-    let snapshot = snapshot(
-        conn,
-        course,
-        &enrolment,
-        &session,
-        completed_at,
-        measured_seconds,
-        now(),
-    )?;
-    write(
-        conn,
-        &enrolment,
-        &session,
-        &snapshot,
-        course.kind.code(),
-        None,
-    )
-}
-
-/// Issues the certificates owed for completions recorded without one (before this feature
-/// existed): each in its own transaction, under the enrolment's lock, so several instances
-/// running this at once still issue one. Returns how many were issued.
-pub fn issue_missing(pool: &Pool, courses: &CourseCache) -> anyhow::Result<usize> {
-    let mut conn = pool.get()?;
-    let mut issued = 0;
-    for (enrolment_id, completed_at, seconds) in
-        store::completions_without_certificate(&mut conn, 200)?
-    {
-        let done = conn.write(|c| -> Result<bool, AppError> {
-            let enrolment =
-                enrolment_store::enrolment_for_update(c, &enrolment_id)?.ok_or_else(not_found)?;
-            if !store::of_enrolment(c, &enrolment_id)?.is_empty() {
-                return Ok(false);
-            }
-            let course = courses.get(c, &enrolment.course_version_id)?;
-            issue_on_completion(c, &course, &enrolment_id, completed_at, i64::from(seconds))?;
-            Ok(true)
-        });
-        match done {
-            Ok(done) => issued += usize::from(done),
-            Err(e) => tracing::error!(%enrolment_id, error = %e, "certificate owed but not issued"),
-        }
-    }
-    if issued > 0 {
-        tracing::info!(issued, "certificates issued for earlier completions");
-    }
-    Ok(issued)
 }
 
 /// A certificate as its holder and the issuing organisation's staff see it.
@@ -394,7 +282,11 @@ pub fn parse_reason(raw: &str) -> Result<String, AppError> {
 }
 
 /// Only the issuing organisation's admins (or a platform admin) revoke.
-fn revocable(conn: &mut DbConn, user: &CurrentUser, id: &str) -> Result<Certificate, AppError> {
+pub(crate) fn revocable(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    id: &str,
+) -> Result<Certificate, AppError> {
     let certificate = store::by_id(conn, id)?.ok_or_else(not_found)?;
     require_org_admin(conn, user, &certificate.organisation_id).map_err(|e| {
         if certificate.account_id == user.id {
@@ -445,72 +337,25 @@ pub(crate) fn revoke_audited(
     Ok(true)
 }
 
-/// A corrected certificate: a new snapshot of the same completion (after the holder's name
-/// or the session's references were fixed), a new code, and the old one revoked, linked.
-pub fn reissue(
+/// Revokes a certificate that a corrected one replaces (see `completion::service::reissue`),
+/// with the audit entry of the re-issue.
+pub(crate) fn revoke_for_reissue(
     conn: &mut DbConn,
-    courses: &CourseCache,
     user: &CurrentUser,
-    id: &str,
+    old: &Certificate,
     reason: &str,
-) -> Result<Certificate, AppError> {
-    conn.write(|c| {
-        let old = revocable(c, user, id)?;
-        if old.kind == "du_record" && old.revoked_at.is_some() {
-            return Err(AppError::conflict(
-                "Un relevé de diplôme révoqué ne se redélivre que sur une nouvelle décision du jury.",
-            ));
-        }
-        // The enrolment's lock serialises re-issues of its certificates.
-        let enrolment =
-            enrolment_store::enrolment_for_update(c, &old.enrolment_id)?.ok_or_else(not_found)?;
-        if store::replacement_of(c, &old.id)?.is_some() {
-            return Err(AppError::conflict(
-                "Cette attestation a déjà été remplacée : corrigez la plus récente.",
-            ));
-        }
-        // A certificate revoked earlier (without replacement) can still be replaced.
-        store::revoke(c, &old.id, &user.id, reason, now())?;
-        identity::audit(
-            c,
-            Some(&user.id),
-            "certificate.reissue",
-            Some(&old.organisation_id),
-            Some(&old.id),
-            serde_json::json!({ "reason": reason, "holder_id": old.account_id }),
-        )?;
-        let session = enrolment_store::session(c, &old.session_id)?.ok_or_else(not_found)?;
-        let course = courses.get(c, &enrolment.course_version_id)?;
-        // The facts of the completion, not what was recorded after it.
-        // (A DU record may be issued by the jury without the online completion: then its
-        // own dates stand.)
-        let previous = snapshot_of(&old)?;
-        let (completed_at, seconds) = store::completion_of(c, &enrolment.id)?.unwrap_or((
-            previous.completed_on.and_time(chrono::NaiveTime::MIN),
-            i32::try_from(previous.measured_seconds).unwrap_or(i32::MAX),
-        ));
-        let mut snapshot = snapshot(
-            c,
-            &course,
-            &enrolment,
-            &session,
-            completed_at,
-            i64::from(seconds),
-            now(),
-        )?;
-        // A completion record keeps the jury's facts; only the holder's data is refreshed.
-        snapshot.du_record = previous.du_record;
-        let new = write(
-            c,
-            &enrolment,
-            &session,
-            &snapshot,
-            &old.kind,
-            Some(old.id.clone()),
-        )?;
-        store::move_du_record(c, &old.id, &new.id)?;
-        Ok(new)
-    })
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    store::revoke(conn, &old.id, &user.id, reason, at)?;
+    identity::audit(
+        conn,
+        Some(&user.id),
+        "certificate.reissue",
+        Some(&old.organisation_id),
+        Some(&old.id),
+        serde_json::json!({ "reason": reason, "holder_id": old.account_id }),
+    )?;
+    Ok(())
 }
 
 /// The public answer about a verification code.

@@ -182,18 +182,6 @@ pub fn bury_certificates_of_purged(
     ))
 }
 
-/// When an enrolment was completed and the time on task it was completed with.
-pub fn completion_of(
-    conn: &mut DbConn,
-    enrolment_id: &str,
-) -> QueryResult<Option<(NaiveDateTime, i32)>> {
-    completions::table
-        .find(enrolment_id)
-        .select((completions::completed_at, completions::active_seconds))
-        .first(conn)
-        .optional()
-}
-
 /// Completions that have no certificate: those recorded before certificates existed.
 pub fn completions_without_certificate(
     conn: &mut DbConn,

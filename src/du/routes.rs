@@ -9,11 +9,11 @@ use utoipa::ToSchema;
 use super::model::{Decision, Grade, Mention};
 use super::service::{self, CohortView, DecisionInput, DuView, SeminarDay, ThesisInput};
 use super::transcript;
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{attachment, Fields, Json};
 use crate::identity::auth::CurrentUser;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -89,7 +89,7 @@ pub async fn set_cohort(
         body.0.partner_organisation_id,
     );
     let view = db::run(&state.pool, move |conn| {
-        service::set_cohort(conn, &s.learning.courses, &user, &id, partner, responsibles)
+        service::set_cohort(conn, &s.courses, &user, &id, partner, responsibles)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -106,7 +106,7 @@ pub async fn cohort(
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
         let (session, _) =
-            service::session_for(conn, &s.learning.courses, &user, &id, service::Gate::Staff)?;
+            service::session_for(conn, &s.courses, &user, &id, service::Gate::Staff)?;
         service::cohort_of(conn, &session)
     })
     .await?;
@@ -142,7 +142,7 @@ pub async fn attendance(
     }
     let ((id, unit), s) = (path.into_inner(), state.clone());
     db::run(&state.pool, move |conn| {
-        service::set_attendance(conn, &s.learning.courses, &user, &id, &unit, &days)
+        service::set_attendance(conn, &s.courses, &user, &id, &unit, &days)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -168,7 +168,7 @@ pub async fn grade(
     let grade = Grade::parse(body.0.grade).map_err(|m| AppError::invalid("grade", m))?;
     let ((id, unit), s) = (path.into_inner(), state.clone());
     db::run(&state.pool, move |conn| {
-        service::set_grade(conn, &s.learning.courses, &user, &id, &unit, grade)
+        service::set_grade(conn, &s.courses, &user, &id, &unit, grade)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -208,7 +208,7 @@ pub async fn thesis(
     };
     let (id, s) = (path.into_inner(), state.clone());
     db::run(&state.pool, move |conn| {
-        service::set_thesis(conn, &s.learning.courses, &user, &id, input)
+        service::set_thesis(conn, &s.courses, &user, &id, input)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -226,7 +226,7 @@ pub async fn file(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
-        service::view(conn, &s.learning.courses, &user, &id)
+        service::view(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -276,7 +276,7 @@ pub async fn decide(
     };
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
-        service::decide(conn, &s.learning.courses, &user, &id, input)
+        service::decide(conn, &s.courses, &user, &id, input)
     })
     .await?;
     // The decision may have revoked a record: verifiers must see it now.
@@ -295,7 +295,7 @@ pub async fn close_minutes(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let view = db::run(&state.pool, move |conn| {
-        service::close_minutes(conn, &s.learning.courses, &user, &id)
+        service::close_minutes(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -313,7 +313,7 @@ pub async fn issue_record(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let (record, new) = db::run(&state.pool, move |conn| {
-        service::issue_record(conn, &s.learning.courses, &user, &id)
+        service::issue_record(conn, &s.courses, &user, &id)
     })
     .await?;
     let body =
@@ -336,7 +336,7 @@ pub async fn issue_records(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let issued = db::run(&state.pool, move |conn| {
-        service::issue_records(conn, &s.learning.courses, &user, &id)
+        service::issue_records(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "issued": issued })))
@@ -380,7 +380,7 @@ async fn rendered(
 ) -> Result<Vec<u8>, AppError> {
     let s = state.clone();
     db::run(&state.pool, move |conn| {
-        let t = service::transcript(conn, &s.learning.courses, &user, &id)?;
+        let t = service::transcript(conn, &s.courses, &user, &id)?;
         Ok(render(&t)?)
     })
     .await

@@ -14,12 +14,12 @@ use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, CourseKind};
 use crate::certificates::model::{AttestedDuRecord, AttestedThesis, AttestedUnit};
 use crate::certificates::{self, store as certificate_store};
+use crate::completion;
 use crate::db::DbConn;
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 use crate::identity::store as identity;
-use crate::learning::store as learning_store;
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
@@ -388,11 +388,7 @@ struct Facts {
 fn facts(conn: &mut DbConn, course: &Course, enrolment_id: &str) -> Result<Facts, AppError> {
     let grades = store::grades_of(conn, enrolment_id)?;
     let attendance = store::attendance_of(conn, enrolment_id)?;
-    let done: Vec<String> = learning_store::progress_of(conn, enrolment_id)?
-        .into_iter()
-        .filter(|p| p.completed_at.is_some())
-        .map(|p| p.lesson_id)
-        .collect();
+    let done = completion::store::lessons_done(conn, enrolment_id)?;
     let units: Vec<UnitFacts> = course
         .units
         .iter()
@@ -407,13 +403,13 @@ fn facts(conn: &mut DbConn, course: &Course, enrolment_id: &str) -> Result<Facts
                     .map(|g| Grade::from_hundredths(g.grade_hundredths).value()),
                 seminar_days_recorded: days.len(),
                 seminar_days_present: days.iter().filter(|a| a.present).count(),
-                lessons_done: u.lessons.iter().filter(|l| done.contains(l)).count(),
+                lessons_done: u.lessons.iter().filter(|l| done.contains(*l)).count(),
                 lessons_total: u.lessons.len(),
             }
         })
         .collect();
     let thesis = store::thesis_of(conn, enrolment_id)?;
-    let online_complete = learning_store::completion(conn, enrolment_id)?.is_some();
+    let online_complete = completion::store::completion(conn, enrolment_id)?.is_some();
     let rules = course.du_rules.clone().unwrap_or_default();
     let thesis_grade = thesis
         .as_ref()
@@ -724,15 +720,23 @@ pub fn issue_record(
                 .map_or("—".to_owned(), Grade::printed)
         };
         let view = decision_view(&decision);
-        let (completed_at, seconds) = match certificate_store::completion_of(c, &enrolment.id)? {
-            Some((at, seconds)) => (at, i64::from(seconds)),
-            None => (
-                decision.decided_on.and_time(chrono::NaiveTime::MIN),
-                learning_store::seconds_by_lesson(c, &enrolment.id)?
-                    .values()
-                    .sum(),
-            ),
-        };
+        let (completed_at, seconds) =
+            match completion::store::completion_with_seconds(c, &enrolment.id)? {
+                Some((at, seconds)) => (at, i64::from(seconds)),
+                None => (
+                    decision.decided_on.and_time(chrono::NaiveTime::MIN),
+                    completion::store::active_seconds(c, &enrolment.id)?,
+                ),
+            };
+        let issued_at = now();
+        let achievement = completion::service::achievement(
+            c,
+            &course,
+            &enrolment.id,
+            &session,
+            completed_at,
+            issued_at,
+        )?;
         let mut snapshot = certificates::service::snapshot(
             c,
             &course,
@@ -740,7 +744,8 @@ pub fn issue_record(
             &session,
             completed_at,
             seconds,
-            now(),
+            issued_at,
+            achievement,
         )?;
         snapshot.du_record = Some(AttestedDuRecord {
             number: number.clone(),

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 use super::model::closed_reason;
 use super::service::{administered_session, today};
 use super::store::{self, Enrolment};
+use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::schema::{accounts, enrolments, memberships, one_time_tokens, training_sessions};
@@ -24,7 +25,6 @@ use crate::identity::model::{Adeli, Email, FullName, Profession, Role, Rpps, Stu
 use crate::identity::store::{self as identity, Account, Membership};
 use crate::identity::tokens::{hash_token, random_token};
 use crate::mail::{self, NewMail};
-use crate::startup::AppState;
 
 const INVITATION_DAYS: i64 = 14;
 

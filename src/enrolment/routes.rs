@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use super::model::{self, EnrolmentMode};
 use super::service::{self, Enroller, NewSession, SessionPatch};
 use super::store::{self, Enrolment, Session};
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::{require_staff, CurrentUser};
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(

@@ -14,9 +14,9 @@ use diesel::OptionalExtension;
 
 use super::model::Role;
 use super::store::{self, Organisation};
+use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
-use crate::startup::AppState;
 
 pub const ACCESS_COOKIE: &str = "qvt_access";
 pub const CSRF_COOKIE: &str = "qvt_csrf";

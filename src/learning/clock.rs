@@ -123,6 +123,31 @@ impl Tracker {
         batch
     }
 
+    /// What [`Tracker::take_flush`] would write of one enrolment, taken alone: a request
+    /// about that enrolment writes its time without waiting for the periodic flush.
+    pub fn take_enrolment(&mut self, enrolment_id: &str, now: NaiveDateTime) -> Vec<Interval> {
+        let (mut batch, others): (Vec<Interval>, Vec<Interval>) = std::mem::take(&mut self.closed)
+            .into_iter()
+            .partition(|i| i.enrolment_id == enrolment_id);
+        self.closed = others;
+        let stale = self
+            .open
+            .get(enrolment_id)
+            .is_some_and(|o| (now - o.interval.ended_at).num_seconds() > MAX_GAP_SECONDS);
+        if stale {
+            let open = self.open.remove(enrolment_id).expect("checked");
+            if open.dirty && open.interval.active_seconds > 0 {
+                batch.push(open.interval);
+            }
+        } else if let Some(open) = self.open.get_mut(enrolment_id) {
+            if open.dirty && open.interval.active_seconds > 0 {
+                batch.push(open.interval.clone());
+                open.dirty = false;
+            }
+        }
+        batch
+    }
+
     /// Puts back a batch whose write failed, so it is retried at the next flush.
     pub fn restore(&mut self, batch: Vec<Interval>) {
         for interval in batch {
@@ -295,5 +320,29 @@ mod tests {
             tracker.take_flush(t(1000)).is_empty(),
             "stale and already written"
         );
+    }
+
+    #[test]
+    fn one_enrolment_is_taken_alone_and_the_rest_waits_for_the_flush() {
+        let mut tracker = Tracker::default();
+        tracker.beat("e", "l1", "b1", t(0));
+        tracker.beat("e", "l1", "b2", t(30));
+        tracker.beat("f", "l1", "c1", t(0));
+        tracker.beat("f", "l1", "c2", t(30));
+        // A lesson change closes e's first stretch.
+        tracker.beat("e", "l2", "b3", t(40));
+        tracker.beat("e", "l2", "b4", t(50));
+        let mine = tracker.take_enrolment("e", t(51));
+        assert_eq!(total(&mine), 50);
+        assert!(mine.iter().all(|i| i.enrolment_id == "e"));
+        assert!(tracker.take_enrolment("e", t(52)).is_empty(), "taken once");
+        let rest = tracker.take_flush(t(53));
+        assert_eq!(total(&rest), 30);
+        assert!(rest.iter().all(|i| i.enrolment_id == "f"));
+        // The open stretch goes on growing under the same id.
+        tracker.beat("e", "l2", "b5", t(60));
+        let more = tracker.take_enrolment("e", t(61));
+        assert_eq!((more.len(), more[0].id.clone()), (1, mine[1].id.clone()));
+        assert_eq!(more[0].active_seconds, 20);
     }
 }

@@ -6,12 +6,13 @@ use utoipa::ToSchema;
 
 use super::service::{self, CompleteView, LessonView, ProgressView};
 use super::{store, trace};
+use crate::app::AppState;
 use crate::db;
+use crate::enrolment::access::readable_enrolment;
 use crate::error::{AppError, Problem};
 use crate::http::{attachment, Json};
 use crate::identity::auth::{self, CurrentUser};
 use crate::identity::store as identity;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/enrolments/{id}/lessons/{lesson}").get(open_lesson))
@@ -34,7 +35,7 @@ pub async fn open_lesson(
     let (id, lesson) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::open_lesson(conn, &s.learning, &user, &id, &lesson)
+        service::open_lesson(conn, &s.courses, &user, &id, &lesson)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -52,7 +53,7 @@ pub async fn complete(
     let (id, lesson) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::complete_lesson(conn, &s.pool, &s.learning, &user, &id, &lesson)
+        service::complete_lesson(conn, &s.courses, &s.learning, &user, &id, &lesson)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -85,18 +86,24 @@ pub async fn heartbeat(
     // what lets a beat be answered from memory.
     let token = auth::token_of(&request)?;
     let account = auth::account_of_token(&state, &token)?;
-    let credited =
-        match service::heartbeat_from_memory(&state.learning, &account, &id, &lesson, &beat_id) {
-            Some(credited) => credited?,
-            None => {
-                let user = auth::user_of_token(&state, &token).await?;
-                let s = state.clone();
-                db::run(&state.pool, move |conn| {
-                    service::heartbeat(conn, &s.learning, &user, &id, &lesson, &beat_id)
-                })
-                .await?
-            }
-        };
+    let credited = match service::heartbeat_from_memory(
+        &state.courses,
+        &state.learning,
+        &account,
+        &id,
+        &lesson,
+        &beat_id,
+    ) {
+        Some(credited) => credited?,
+        None => {
+            let user = auth::user_of_token(&state, &token).await?;
+            let s = state.clone();
+            db::run(&state.pool, move |conn| {
+                service::heartbeat(conn, &s.courses, &s.learning, &user, &id, &lesson, &beat_id)
+            })
+            .await?
+        }
+    };
     Ok(HttpResponse::Ok().json(serde_json::json!({ "credited_seconds": credited })))
 }
 
@@ -112,7 +119,7 @@ pub async fn progress(
     let id = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::progress(conn, &s.pool, &s.learning, &user, &id)
+        service::progress(conn, &s.courses, &s.learning, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -163,9 +170,9 @@ async fn trace_of(
 ) -> Result<Vec<u8>, AppError> {
     let s = state.clone();
     db::run(&state.pool, move |conn| {
-        let (enrolment, session) = service::readable_enrolment(conn, &user, &id)?;
-        service::flush(&s.pool, &s.learning)?;
-        let course = s.learning.courses.get(conn, &enrolment.course_version_id)?;
+        let (enrolment, session) = readable_enrolment(conn, &user, &id)?;
+        service::flush_enrolment(conn, &s.courses, &s.learning, &id)?;
+        let course = s.courses.get(conn, &enrolment.course_version_id)?;
         let account = identity::account(conn, &enrolment.account_id)?;
         let intervals = store::intervals_of(conn, &id)?;
         let now = chrono::Utc::now().naive_utc();

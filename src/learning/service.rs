@@ -1,5 +1,6 @@
-//! The learning path: opening and finishing lessons, heartbeats, progress, and the
-//! completion rules, checked in the transaction of the event that may satisfy the last one.
+//! The learning path: opening and finishing lessons, heartbeats and time on task, and
+//! progress. Finishing a lesson or flushing time asks `completion` whether the course is
+//! now complete, in the same transaction.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
@@ -13,16 +14,17 @@ use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};
 use crate::catalog::store as catalog;
+use crate::completion::{self, rules::missing_requirements};
 use crate::db::{DbConn, Pool};
-use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
+use crate::enrolment::access::{ensure_recording, own_enrolment, readable_enrolment};
+use crate::enrolment::store::{self as enrolment_store, Enrolment};
 use crate::error::AppError;
-use crate::identity::auth::{require_staff, CurrentUser};
+use crate::identity::auth::CurrentUser;
 
 /// What the learning path shares across requests.
 #[derive(Default)]
 pub struct Learning {
     pub tracker: Mutex<Tracker>,
-    pub courses: CourseCache,
     /// (account, enrolment) → (checked at, course version) for heartbeats: a learner's
     /// beats every 30 s need no database while the check is fresh.
     recording: Mutex<HashMap<(String, String), Recording>>,
@@ -35,8 +37,6 @@ struct Recording {
 }
 
 impl Learning {
-    /// Withdrawn enrolments and closed sessions stop crediting time at once on this
-    /// instance (other instances within [`RECORDING_CHECK_TTL`]).
     /// Forgets every recording check of an account (disabled, erased, signed out).
     pub fn forget_recording_of(&self, account_id: &str) {
         self.recording
@@ -45,6 +45,8 @@ impl Learning {
             .retain(|(account, _), _| account != account_id);
     }
 
+    /// Withdrawn enrolments and closed sessions stop crediting time at once on this
+    /// instance (other instances within [`RECORDING_CHECK_TTL`]).
     pub fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
         self.recording
             .lock()
@@ -70,49 +72,8 @@ fn not_found() -> AppError {
     AppError::not_found("Inscription introuvable.")
 }
 
-/// The caller's own enrolment (anyone else's does not exist for them).
-pub fn own_enrolment(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    enrolment_id: &str,
-) -> Result<(Enrolment, Session), AppError> {
-    enrolment_store::enrolment_with_session(conn, enrolment_id)?
-        .filter(|(e, _)| e.account_id == user.id)
-        .ok_or_else(not_found)
-}
-
-/// The enrolment, for its learner or the tutors and admins of the session's organisation.
-pub fn readable_enrolment(
-    conn: &mut DbConn,
-    user: &CurrentUser,
-    enrolment_id: &str,
-) -> Result<(Enrolment, Session), AppError> {
-    let (enrolment, session) =
-        enrolment_store::enrolment_with_session(conn, enrolment_id)?.ok_or_else(not_found)?;
-    if enrolment.account_id != user.id {
-        require_staff(conn, user, &session.organisation_id)
-            .map_err(|e| e.not_found_as(not_found))?;
-    }
-    Ok((enrolment, session))
-}
-
-/// Progress is recorded only for an active enrolment in a session still running.
-pub fn ensure_recording(enrolment: &Enrolment, session: &Session) -> Result<(), AppError> {
-    if enrolment.status != enrolment_store::ACTIVE {
-        return Err(AppError::conflict(
-            "Cette inscription est retirée : la progression n'est plus enregistrée.",
-        ));
-    }
-    if session.closed_at.is_some() {
-        return Err(AppError::conflict(
-            "Cette session est close : la progression n'est plus enregistrée.",
-        ));
-    }
-    Ok(())
-}
-
 /// Writes the heartbeats collected so far; on failure they stay in memory for next time.
-pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
+pub fn flush(pool: &Pool, courses: &CourseCache, learning: &Learning) -> anyhow::Result<usize> {
     let batch = learning
         .tracker
         .lock()
@@ -121,24 +82,60 @@ pub fn flush(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
     if batch.is_empty() {
         return Ok(0);
     }
-    let written = (|| -> anyhow::Result<()> {
-        let mut conn = pool.get()?;
-        conn.write(|c| {
-            // Enrolments in a fixed order, so that two instances flushing never deadlock.
-            let mut touched: BTreeMap<&str, Vec<&Interval>> = BTreeMap::new();
-            for interval in &batch {
-                touched
-                    .entry(&interval.enrolment_id)
-                    .or_default()
-                    .push(interval);
-            }
-            let ids: Vec<&str> = touched.keys().copied().collect();
-            for chunk in ids.chunks(FLUSH_CHUNK) {
-                flush_chunk(c, learning, chunk, &touched)?;
-            }
-            Ok::<_, anyhow::Error>(())
-        })
-    })();
+    match pool.get() {
+        Ok(mut conn) => write_batch(&mut conn, courses, learning, batch),
+        Err(e) => {
+            learning
+                .tracker
+                .lock()
+                .expect("not poisoned")
+                .restore(batch);
+            Err(e.into())
+        }
+    }
+}
+
+/// Writes the heartbeats collected so far for one enrolment, on the caller's connection
+/// (a request that reads its time must not wait for a second connection).
+pub fn flush_enrolment(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    learning: &Learning,
+    enrolment_id: &str,
+) -> anyhow::Result<usize> {
+    let batch = learning
+        .tracker
+        .lock()
+        .expect("not poisoned")
+        .take_enrolment(enrolment_id, now());
+    write_batch(conn, courses, learning, batch)
+}
+
+/// Writes a batch taken from the tracker in one transaction, or puts it back.
+fn write_batch(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    learning: &Learning,
+    batch: Vec<Interval>,
+) -> anyhow::Result<usize> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let written = conn.write(|c| {
+        // Enrolments in a fixed order, so that two instances flushing never deadlock.
+        let mut touched: BTreeMap<&str, Vec<&Interval>> = BTreeMap::new();
+        for interval in &batch {
+            touched
+                .entry(&interval.enrolment_id)
+                .or_default()
+                .push(interval);
+        }
+        let ids: Vec<&str> = touched.keys().copied().collect();
+        for chunk in ids.chunks(FLUSH_CHUNK) {
+            flush_chunk(c, courses, chunk, &touched)?;
+        }
+        Ok::<_, anyhow::Error>(())
+    });
     match written {
         Ok(()) => Ok(batch.len()),
         Err(e) => {
@@ -160,7 +157,7 @@ const FLUSH_CHUNK: usize = 500;
 /// those the new time may complete: a flush once took a dozen round trips per learner.
 fn flush_chunk(
     c: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     ids: &[&str],
     touched: &BTreeMap<&str, Vec<&Interval>>,
 ) -> anyhow::Result<()> {
@@ -180,19 +177,19 @@ fn flush_chunk(
         .collect();
     store::reconcile_overlaps(c, &since)?;
     // Time completes only what lacks nothing but time: active, not yet complete, every
-    // lesson done. `evaluate` decides for those, with everything else it checks.
+    // lesson done. `completion::evaluate` decides for those, with everything else it checks.
     let active: Vec<&Enrolment> = enrolments
         .iter()
         .filter(|e| e.status == enrolment_store::ACTIVE)
         .collect();
     let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
-    let completed = store::completed_among(c, &active_ids)?;
-    let mut done = store::lessons_done_among(c, &active_ids)?;
+    let completed = completion::store::completed_among(c, &active_ids)?;
+    let mut done = completion::store::lessons_done_among(c, &active_ids)?;
     for enrolment in active.into_iter().filter(|e| !completed.contains(&e.id)) {
-        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
         let lessons = done.remove(&enrolment.id).unwrap_or_default();
         if course.lessons.iter().all(|l| lessons.contains(&l.id)) {
-            evaluate(c, &course, &enrolment.id).map_err(|e| anyhow::anyhow!("{e}"))?;
+            completion::evaluate(c, &course, &enrolment.id).map_err(|e| anyhow::anyhow!("{e}"))?;
         }
     }
     Ok(())
@@ -221,14 +218,14 @@ fn lesson_index(course: &Course, lesson_id: &str) -> Result<usize, AppError> {
 /// Opens a lesson (recording the first view), if it is unlocked.
 pub fn open_lesson(
     conn: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     user: &CurrentUser,
     enrolment_id: &str,
     lesson_id: &str,
 ) -> Result<LessonView, AppError> {
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     let index = lesson_index(&course, lesson_id)?;
     let done: HashSet<String> = store::progress_of(conn, enrolment_id)?
         .into_iter()
@@ -256,6 +253,7 @@ pub fn open_lesson(
 
 pub fn heartbeat(
     conn: &mut DbConn,
+    courses: &CourseCache,
     learning: &Learning,
     user: &CurrentUser,
     enrolment_id: &str,
@@ -264,7 +262,7 @@ pub fn heartbeat(
 ) -> Result<i64, AppError> {
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     lesson_index(&course, lesson_id)?;
     let mut recording = learning.recording.lock().expect("not poisoned");
     if recording.len() > 200_000 {
@@ -289,6 +287,7 @@ pub fn heartbeat(
 /// A heartbeat answered from memory when the same account's enrolment was checked recently
 /// (see `RECORDING_CHECK_TTL`); None when the database must be asked (see [`heartbeat`]).
 pub fn heartbeat_from_memory(
+    courses: &CourseCache,
     learning: &Learning,
     account_id: &str,
     enrolment_id: &str,
@@ -300,7 +299,7 @@ pub fn heartbeat_from_memory(
         let r = recording.get(&(account_id.to_owned(), enrolment_id.to_owned()))?;
         (r.at.elapsed() < RECORDING_CHECK_TTL).then(|| r.version.clone())?
     };
-    let course = learning.courses.cached(&version)?;
+    let course = courses.cached(&version)?;
     Some(lesson_index(&course, lesson_id).map(|_| {
         learning
             .tracker
@@ -321,7 +320,7 @@ pub struct CompleteView {
 /// Marks a lesson done, then checks whether the course is complete, in one transaction.
 pub fn complete_lesson(
     conn: &mut DbConn,
-    pool: &Pool,
+    courses: &CourseCache,
     learning: &Learning,
     user: &CurrentUser,
     enrolment_id: &str,
@@ -329,7 +328,7 @@ pub fn complete_lesson(
 ) -> Result<CompleteView, AppError> {
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     lesson_index(&course, lesson_id)?;
     if !store::progress_of(conn, enrolment_id)?
         .iter()
@@ -339,7 +338,7 @@ pub fn complete_lesson(
     }
     let minimum = i64::from(course.completion.min_lesson_seconds);
     if minimum > 0 {
-        flush(pool, learning)?;
+        flush_enrolment(conn, courses, learning, enrolment_id)?;
         let read = store::seconds_by_lesson(conn, enrolment_id)?
             .get(lesson_id)
             .copied()
@@ -358,109 +357,13 @@ pub fn complete_lesson(
             enrolment_store::enrolment_for_update(c, enrolment_id)?.ok_or_else(not_found)?;
         ensure_recording(&enrolment, &session)?;
         store::mark_completed(c, enrolment_id, lesson_id, now())?;
-        evaluate(c, &course, enrolment_id)
+        completion::evaluate(c, &course, enrolment_id)
     })?;
     Ok(CompleteView {
         lesson_id: lesson_id.to_owned(),
         course_completed,
         completed_now,
     })
-}
-
-/// The quizzes an enrolment has passed (at least one graded attempt at or above the pass
-/// mark).
-fn passed_quizzes(conn: &mut DbConn, enrolment_id: &str) -> diesel::QueryResult<HashSet<String>> {
-    crate::quiz::store::passed_quizzes(conn, enrolment_id)
-}
-
-/// What still stands between an enrolment and completion, in French; empty when complete.
-pub fn missing_requirements(
-    course: &Course,
-    done: &HashSet<String>,
-    active_seconds: i64,
-    passed: &HashSet<String>,
-) -> Vec<String> {
-    let mut missing = Vec::new();
-    let left = course
-        .lessons
-        .iter()
-        .filter(|l| !done.contains(&l.id))
-        .count();
-    if left > 0 {
-        missing.push(format!("{left} leçon(s) à terminer"));
-    }
-    let required = i64::from(course.completion.min_minutes) * 60;
-    if active_seconds < required {
-        missing.push(format!(
-            "{} minute(s) de formation à effectuer",
-            (required - active_seconds + 59) / 60
-        ));
-    }
-    for quiz in &course.completion.required_quizzes {
-        if !passed.contains(quiz) {
-            let title = course
-                .quizzes
-                .iter()
-                .find(|q| &q.id == quiz)
-                .map_or(quiz.as_str(), |q| q.title.as_str());
-            missing.push(format!("quiz « {title} » à réussir"));
-        }
-    }
-    missing
-}
-
-/// Completes the enrolment if it is active and every rule holds; (complete, completed by
-/// this call). Only an active enrolment is completed: a withdrawn one keeps its history
-/// (a quiz graded after withdrawal included) but is never completed afterwards.
-///
-/// Callers lock the enrolment (`enrolment_for_update`) before anything else they write
-/// (an attempt row included), so that of two events racing to satisfy the last rules, the
-/// second sees the first's writes and completes; the lock is taken here again, a no-op for
-/// a caller that holds it. Concurrent callers cannot both complete it: the completion row
-/// is inserted once.
-pub fn evaluate(
-    conn: &mut DbConn,
-    course: &Course,
-    enrolment_id: &str,
-) -> Result<(bool, bool), AppError> {
-    let Some(enrolment) = enrolment_store::enrolment_for_update(conn, enrolment_id)? else {
-        return Err(not_found());
-    };
-    if store::completion(conn, enrolment_id)?.is_some() {
-        return Ok((true, false));
-    }
-    if enrolment.status != enrolment_store::ACTIVE {
-        return Ok((false, false));
-    }
-    let done: HashSet<String> = store::progress_of(conn, enrolment_id)?
-        .into_iter()
-        .filter(|p| p.completed_at.is_some())
-        .map(|p| p.lesson_id)
-        .collect();
-    // Lessons left is the usual answer (a quiz submitted mid-course): no need to read the
-    // time and the quizzes, which cost more.
-    if course.lessons.iter().any(|l| !done.contains(&l.id)) {
-        return Ok((false, false));
-    }
-    let seconds: i64 = store::seconds_by_lesson(conn, enrolment_id)?.values().sum();
-    let passed = passed_quizzes(conn, enrolment_id)?;
-    if !missing_requirements(course, &done, seconds, &passed).is_empty() {
-        return Ok((false, false));
-    }
-    let completed_at = now();
-    let now_completed = store::insert_completion(conn, enrolment_id, completed_at, seconds)?;
-    if now_completed {
-        tracing::info!(enrolment_id, "enrolment completed");
-        // Same transaction: no completion without its certificate, and never two.
-        crate::certificates::service::issue_on_completion(
-            conn,
-            course,
-            enrolment_id,
-            completed_at,
-            seconds,
-        )?;
-    }
-    Ok((true, now_completed))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -499,14 +402,14 @@ pub struct ProgressView {
 
 pub fn progress(
     conn: &mut DbConn,
-    pool: &Pool,
+    courses: &CourseCache,
     learning: &Learning,
     user: &CurrentUser,
     enrolment_id: &str,
 ) -> Result<ProgressView, AppError> {
     let (enrolment, _) = readable_enrolment(conn, user, enrolment_id)?;
-    flush(pool, learning)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    flush_enrolment(conn, courses, learning, enrolment_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     let rows: HashMap<String, store::LessonProgress> = store::progress_of(conn, enrolment_id)?
         .into_iter()
         .map(|p| (p.lesson_id.clone(), p))
@@ -541,7 +444,7 @@ pub fn progress(
             }
         })
         .collect();
-    let passed = passed_quizzes(conn, enrolment_id)?;
+    let passed = completion::store::passed_quizzes(conn, enrolment_id)?;
     let quizzes = course
         .quizzes
         .iter()
@@ -559,7 +462,7 @@ pub fn progress(
         })
         .collect();
     let active_seconds: i64 = seconds.values().sum();
-    let completed_at = store::completion(conn, enrolment_id)?;
+    let completed_at = completion::store::completion(conn, enrolment_id)?;
     let percent = if course.lessons.is_empty() {
         100
     } else {
@@ -580,64 +483,4 @@ pub fn progress(
             missing_requirements(&course, &done, active_seconds, &passed)
         },
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::catalog::model::{Bank, Completion, CourseKind, Lesson};
-
-    fn course(completion: Completion) -> Course {
-        let lesson = |id: &str| Lesson {
-            id: id.into(),
-            position: 1,
-            unit: None,
-            title: id.into(),
-            minutes: 10,
-            objectives: vec![],
-            html: String::new(),
-        };
-        Course {
-            slug: "c".into(),
-            title: "C".into(),
-            kind: CourseKind::Dpc,
-            audience: String::new(),
-            language: "fr".into(),
-            version_label: "1".into(),
-            duration_minutes: 60,
-            summary: String::new(),
-            objectives: vec![],
-            dpc: None,
-            units: vec![],
-            thesis: None,
-            configuration: Default::default(),
-            completion,
-            du_rules: None,
-            lessons: vec![lesson("l1"), lesson("l2")],
-            bank: Bank::default(),
-            quizzes: vec![],
-        }
-    }
-
-    #[test]
-    fn every_missing_requirement_is_named() {
-        let c = course(Completion {
-            min_minutes: 30,
-            required_quizzes: vec!["post-test".into()],
-            ..Completion::default()
-        });
-        let done: HashSet<String> = ["l1".to_string()].into();
-        let missing = missing_requirements(&c, &done, 25 * 60, &HashSet::new());
-        assert_eq!(
-            missing,
-            vec![
-                "1 leçon(s) à terminer",
-                "5 minute(s) de formation à effectuer",
-                "quiz « post-test » à réussir"
-            ]
-        );
-        let all: HashSet<String> = ["l1".to_string(), "l2".to_string()].into();
-        let passed: HashSet<String> = ["post-test".to_string()].into();
-        assert!(missing_requirements(&c, &all, 30 * 60, &passed).is_empty());
-    }
 }

@@ -1,12 +1,12 @@
-//! Persistence of progress: lessons viewed and done, time intervals, completions.
+//! Persistence of progress: lessons viewed and done, time intervals.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 
 use super::clock::{union_credits, Interval};
-use crate::db::schema::{completions, lesson_progress, time_intervals};
+use crate::db::schema::{lesson_progress, time_intervals};
 use crate::db::{native, DbConn};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -149,32 +149,6 @@ pub fn reconcile_overlaps(
     Ok(())
 }
 
-/// Of these enrolments, those completed.
-pub fn completed_among(conn: &mut DbConn, ids: &[&str]) -> QueryResult<HashSet<String>> {
-    let completed: Vec<String> = native!(conn, |c| completions::table
-        .filter(completions::enrolment_id.eq_any(ids))
-        .select(completions::enrolment_id)
-        .load(c))?;
-    Ok(completed.into_iter().collect())
-}
-
-/// Of these enrolments, the lessons each has completed.
-pub fn lessons_done_among(
-    conn: &mut DbConn,
-    ids: &[&str],
-) -> QueryResult<HashMap<String, HashSet<String>>> {
-    let rows: Vec<(String, String)> = native!(conn, |c| lesson_progress::table
-        .filter(lesson_progress::enrolment_id.eq_any(ids))
-        .filter(lesson_progress::completed_at.is_not_null())
-        .select((lesson_progress::enrolment_id, lesson_progress::lesson_id))
-        .load(c))?;
-    let mut done: HashMap<String, HashSet<String>> = HashMap::new();
-    for (enrolment, lesson) in rows {
-        done.entry(enrolment).or_default().insert(lesson);
-    }
-    Ok(done)
-}
-
 pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {
     native!(conn, |c| time_intervals::table
         .filter(time_intervals::enrolment_id.eq(enrolment_id))
@@ -193,31 +167,4 @@ pub fn seconds_by_lesson(
         *totals.entry(row.lesson_id).or_insert(0) += i64::from(row.active_seconds);
     }
     Ok(totals)
-}
-
-pub fn completion(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Option<NaiveDateTime>> {
-    native!(conn, |c| completions::table
-        .find(enrolment_id)
-        .select(completions::completed_at)
-        .first(c)
-        .optional())
-}
-
-/// Records the completion unless it already is: true for the one call that records it.
-pub fn insert_completion(
-    conn: &mut DbConn,
-    enrolment_id: &str,
-    at: NaiveDateTime,
-    active_seconds: i64,
-) -> QueryResult<bool> {
-    let row = (
-        completions::enrolment_id.eq(enrolment_id),
-        completions::completed_at.eq(at),
-        completions::active_seconds.eq(active_seconds as i32),
-    );
-    let inserted = native!(conn, |c| diesel::insert_into(completions::table)
-        .values(row)
-        .on_conflict_do_nothing()
-        .execute(c))?;
-    Ok(inserted == 1)
 }

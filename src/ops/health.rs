@@ -5,9 +5,9 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
-use crate::startup::AppState;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct Health {

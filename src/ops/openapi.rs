@@ -9,6 +9,7 @@ use utoipa::Modify;
 
 use crate::catalog::routes as catalogue;
 use crate::certificates::routes as certificates;
+use crate::completion::routes as completion;
 use crate::du::routes as du;
 use crate::enrolment::{import as enrolment_import, routes as enrolment};
 use crate::error::{FieldError, Problem};
@@ -40,7 +41,7 @@ use crate::reports::routes as reports;
         learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
         quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
         certificates::get, certificates::mine, certificates::of_session, certificates::pdf,
-        certificates::html, certificates::credential, certificates::revoke, certificates::reissue,
+        certificates::html, certificates::credential, certificates::revoke, completion::reissue,
         certificates::verify_code, certificates::verify_credential, certificates::session_zip,
         du::set_cohort, du::cohort, du::attendance, du::grade, du::thesis, du::file, du::decide,
         du::close_minutes, du::issue_record, du::issue_records, du::transcript_csv, du::transcript_pdf,

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::session::Visitor;
 use super::{error_page, field, field_errors, filled, form_again, message, redirect, render};
+use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::certificates::service as certificates;
 use crate::db;
@@ -20,7 +21,6 @@ use crate::identity::store as identity;
 use crate::reports::roster::{self, RosterLine};
 use crate::reports::service as reports;
 use crate::reports::store as report_store;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/gestion").get(home))
@@ -93,8 +93,7 @@ async fn session_page(
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
     let (session, course, certificates) = db::run(&state.pool, move |conn| {
-        let (session, course) =
-            reports::staff_session(conn, &s.learning.courses, &user, &session_id)?;
+        let (session, course) = reports::staff_session(conn, &s.courses, &user, &session_id)?;
         let (_, certificates) = certificates::of_session(
             conn,
             &user,
@@ -258,13 +257,8 @@ async fn du_page(
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
     let (file, name, session_id) = db::run(&state.pool, move |conn| {
-        let (enrolment, session, course) = du::enrolment_for(
-            conn,
-            &s.learning.courses,
-            &user,
-            &enrolment_id,
-            du::Gate::Staff,
-        )?;
+        let (enrolment, session, course) =
+            du::enrolment_for(conn, &s.courses, &user, &enrolment_id, du::Gate::Staff)?;
         let file = du::file_of(conn, &course, &enrolment, &session)?;
         let account = identity::account(conn, &enrolment.account_id)?;
         Ok((file, account.full_name, session.id))
@@ -323,8 +317,7 @@ async fn du_grades(
         let form = form.clone();
         db::run(&state.pool, move |conn| {
             let get = |k: &str| field(&form, k).trim().to_owned();
-            let (_, _, course) =
-                du::enrolment_for(conn, &s.learning.courses, &user, &id, du::Gate::Staff)?;
+            let (_, _, course) = du::enrolment_for(conn, &s.courses, &user, &id, du::Gate::Staff)?;
             for unit in &course.units {
                 let raw = get(&format!("grade.{}", unit.id));
                 if !raw.is_empty() {
@@ -333,7 +326,7 @@ async fn du_grades(
                     })?;
                     let grade = Grade::parse(value)
                         .map_err(|m| AppError::invalid(format!("grade.{}", unit.id), m))?;
-                    du::set_grade(conn, &s.learning.courses, &user, &id, &unit.id, grade)?;
+                    du::set_grade(conn, &s.courses, &user, &id, &unit.id, grade)?;
                 }
                 let days: Vec<SeminarDay> = (1..=3)
                     .filter_map(|i| {
@@ -349,7 +342,7 @@ async fn du_grades(
                     })
                     .collect();
                 if !days.is_empty() {
-                    du::set_attendance(conn, &s.learning.courses, &user, &id, &unit.id, &days)?;
+                    du::set_attendance(conn, &s.courses, &user, &id, &unit.id, &days)?;
                 }
             }
             let title = get("thesis_title");
@@ -365,7 +358,7 @@ async fn du_grades(
                 };
                 du::set_thesis(
                     conn,
-                    &s.learning.courses,
+                    &s.courses,
                     &user,
                     &id,
                     ThesisInput {
@@ -456,7 +449,7 @@ async fn du_decision(
         };
         let (s, id) = (state.clone(), enrolment_id.clone());
         db::run(&state.pool, move |conn| {
-            du::decide(conn, &s.learning.courses, &user, &id, input)
+            du::decide(conn, &s.courses, &user, &id, input)
         })
         .await?;
         state.status_lists.clear();

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::session::Visitor;
 use super::{error_page, field, form_again, message, redirect, render};
+use crate::app::AppState;
 use crate::certificates::service as certificates;
 use crate::db;
 use crate::enrolment::service::{self as enrolment_service, Enroller};
@@ -17,7 +18,6 @@ use crate::error::AppError;
 use crate::learning::service as learning;
 use crate::quiz::paper::{ItemView, QuestionView};
 use crate::quiz::service as quiz;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tableau-de-bord").get(dashboard))
@@ -59,7 +59,7 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
                 if enrolment.status != enrolment_store::ACTIVE {
                     continue;
                 }
-                let progress = learning::progress(conn, &s.pool, &s.learning, &user, &enrolment.id)?;
+                let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment.id)?;
                 let next = progress
                     .lessons
                     .iter()
@@ -145,7 +145,7 @@ async fn next_step(
     page(state, visitor, |state, user, _| async move {
         let s = state.clone();
         let progress = db::run(&state.pool, move |conn| {
-            learning::progress(conn, &s.pool, &s.learning, &user, &id)
+            learning::progress(conn, &s.courses, &s.learning, &user, &id)
         })
         .await?;
         let lesson = progress
@@ -173,8 +173,8 @@ async fn lesson(
     page(state, visitor, |state, user, visitor| async move {
         let s = state.clone();
         let (lesson, progress) = db::run(&state.pool, move |conn| {
-            let lesson = learning::open_lesson(conn, &s.learning, &user, &enrolment_id, &lesson_id)?;
-            let progress = learning::progress(conn, &s.pool, &s.learning, &user, &enrolment_id)?;
+            let lesson = learning::open_lesson(conn, &s.courses, &user, &enrolment_id, &lesson_id)?;
+            let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment_id)?;
             Ok((lesson, progress))
         })
         .await?;
@@ -230,8 +230,8 @@ async fn complete(
     let s = state.clone();
     let (e, l) = (enrolment_id.clone(), lesson_id.clone());
     let done = db::run(&state.pool, move |conn| {
-        learning::complete_lesson(conn, &s.pool, &s.learning, &user, &e, &l)?;
-        learning::progress(conn, &s.pool, &s.learning, &user, &e)
+        learning::complete_lesson(conn, &s.courses, &s.learning, &user, &e, &l)?;
+        learning::progress(conn, &s.courses, &s.learning, &user, &e)
     })
     .await;
     match done {
@@ -267,7 +267,7 @@ async fn start_quiz(
     let started = state
         .writer
         .run(&state.pool, move |conn| {
-            quiz::start(conn, &s.learning, &user, &enrolment_id, &quiz_id)
+            quiz::start(conn, &s.courses, &user, &enrolment_id, &quiz_id)
         })
         .await;
     match started {
@@ -332,7 +332,7 @@ async fn attempt(
     let id = path.into_inner();
     page(state, visitor, |state, user, visitor| async move {
         let s = state.clone();
-        let view = db::run(&state.pool, move |conn| quiz::show(conn, &s.learning, &user, &id)).await?;
+        let view = db::run(&state.pool, move |conn| quiz::show(conn, &s.courses, &user, &id)).await?;
         let items: Vec<Value> = view
             .items
             .iter()
@@ -445,9 +445,9 @@ async fn save(
     let (id, s) = (path.into_inner(), state.clone());
     let form = form.into_inner();
     db::run(&state.pool, move |conn| {
-        let view = quiz::show(conn, &s.learning, &user, &id)?;
+        let view = quiz::show(conn, &s.courses, &user, &id)?;
         let answers = answers_of(&form, &questions_of(&view.items));
-        quiz::save(conn, &s.learning, &user, &id, &answers)
+        quiz::save(conn, &s.courses, &user, &id, &answers)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -469,12 +469,12 @@ async fn submit(
     let done = state
         .writer
         .run(&state.pool, move |conn| {
-            let view = quiz::show(conn, &s.learning, &user, &id)?;
+            let view = quiz::show(conn, &s.courses, &user, &id)?;
             let answers = answers_of(&form, &questions_of(&view.items));
             let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
             quiz::submit(
                 conn,
-                &s.learning,
+                &s.courses,
                 &user,
                 &id,
                 quiz::Submission {

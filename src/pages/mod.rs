@@ -17,8 +17,8 @@ use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
 use crate::error::AppError;
-use crate::startup::AppState;
 use session::Visitor;
 
 const CSS: &str = include_str!("../../templates/static/app.css");

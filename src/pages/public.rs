@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::session::{same_site, sign_in, sign_out_everywhere, Visitor};
 use super::{error_page, field_errors, filled, form_again, message, redirect, render};
+use crate::app::AppState;
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
 use crate::db;
@@ -18,7 +19,6 @@ use crate::identity::model::{Email, Password, Profession};
 use crate::identity::routes::auth::RegisterRequest;
 use crate::identity::service;
 use crate::reports::dpc::hours;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(home))

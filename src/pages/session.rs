@@ -9,11 +9,11 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
+use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
 use crate::identity::auth::{csrf_of, user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
 use crate::identity::store;
-use crate::startup::AppState;
 
 /// How long a page session lasts: a working day. API clients keep short tokens.
 pub const PAGE_SESSION: Duration = Duration::from_secs(8 * 3600);

@@ -7,14 +7,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::results::{self, ResultsView, StatisticsView};
+use super::results::{self, StatisticsView};
 use super::service::{self, SavedView};
 use super::view::AttemptView;
+use crate::app::AppState;
+use crate::completion::results::ResultsView;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{is_json, parse_json, Json};
 use crate::identity::auth::CurrentUser;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/enrolments/{id}/quizzes/{quiz}/attempts").post(start))
@@ -41,7 +42,7 @@ pub async fn start(
     let (view, created) = state
         .writer
         .run(&state.pool, move |conn| {
-            service::start(conn, &s.learning, &user, &id, &quiz)
+            service::start(conn, &s.courses, &user, &id, &quiz)
         })
         .await?;
     Ok(if created {
@@ -73,7 +74,7 @@ pub async fn save(
     let answers = body.0.answers;
     let s = state.clone();
     let saved = db::run(&state.pool, move |conn| {
-        service::save(conn, &s.learning, &user, &id, &answers)
+        service::save(conn, &s.courses, &user, &id, &answers)
     })
     .await?;
     Ok(HttpResponse::Ok().json(saved))
@@ -136,7 +137,7 @@ pub async fn submit(
         .run(&state.pool, move |conn| {
             service::submit(
                 conn,
-                &s.learning,
+                &s.courses,
                 &user,
                 &id,
                 service::Submission {
@@ -162,7 +163,7 @@ pub async fn show(
     let id = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::show(conn, &s.learning, &user, &id)
+        service::show(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -180,7 +181,7 @@ pub async fn results(
     let id = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        results::results(conn, &s.learning, &user, &id)
+        results::results(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -237,7 +238,7 @@ pub async fn statistics(
     let (id, quiz) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        results::statistics(conn, &s.learning, &user, &id, &quiz, all)
+        results::statistics(conn, &s.courses, &user, &id, &quiz, all)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

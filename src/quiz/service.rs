@@ -17,12 +17,14 @@ use super::grade;
 use super::paper::{self, Paper};
 use super::store::{self, Attempt, Graded};
 use super::view::{parse_answers, parse_paper, view, view_of, AttemptView};
-use crate::catalog::model::{Course, FeedbackPolicy, Quiz};
+use crate::catalog::cache::CourseCache;
+use crate::catalog::model::{Course, Quiz};
+use crate::completion;
 use crate::db::{DbConn, Plan, Pool};
+use crate::enrolment::access::{ensure_recording, own_enrolment, readable_enrolment};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
-use crate::learning::service::{self as learning, ensure_recording, own_enrolment, Learning};
 
 /// Answers reaching the server up to this long after the deadline still count (network).
 pub const GRACE_SECONDS: i64 = 30;
@@ -48,18 +50,6 @@ pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz,
 /// Whether `at` is past an attempt's deadline and its grace.
 fn past_deadline(deadline: Option<NaiveDateTime>, at: NaiveDateTime) -> bool {
     deadline.is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
-}
-
-/// When the correct answers and feedback may be shown at `at`. `after_close` waits for the
-/// session to be closed (`closed_at`), the moment attempts stop being accepted
-/// (`learning::ensure_recording`): its `closes_on` date only ends enrolment, and learners
-/// may still take the quiz after it, so showing answers then would hand them out.
-pub fn feedback_allowed(policy: FeedbackPolicy, session: &Session, at: NaiveDateTime) -> bool {
-    match policy {
-        FeedbackPolicy::AfterSubmit => true,
-        FeedbackPolicy::Never => false,
-        FeedbackPolicy::AfterClose => session.closed_at.is_some_and(|closed| closed <= at),
-    }
 }
 
 /// An attempt's grading, worked out before any write.
@@ -137,7 +127,7 @@ fn record(
     attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
     attempt.request_hash = idempotency.map(|i| i.1.to_owned());
     if grade.may_complete {
-        learning::evaluate(conn, course, &attempt.enrolment_id)?;
+        completion::evaluate(conn, course, &attempt.enrolment_id)?;
     }
     Ok(true)
 }
@@ -166,14 +156,14 @@ fn finalise(
 /// savepoint of the writer's group).
 pub fn start(
     conn: &mut DbConn,
-    learning: &Arc<Learning>,
+    courses: &Arc<CourseCache>,
     user: &CurrentUser,
     enrolment_id: &str,
     quiz_id: &str,
 ) -> Result<Plan<(AttemptView, bool), Started>, AppError> {
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     let quiz = quiz_of(&course, quiz_id)?;
     let at = now();
     let seen = store::attempt_states(conn, enrolment_id, quiz_id)?;
@@ -199,14 +189,14 @@ pub fn start(
             ))
         }
     };
-    let (learning, user) = (learning.clone(), user.clone());
+    let (courses, user) = (courses.clone(), user.clone());
     let (enrolment_id, quiz_id) = (enrolment_id.to_owned(), quiz_id.to_owned());
     let seen: Vec<String> = seen.into_iter().map(|a| a.id).collect();
     let write = move |c: &mut DbConn| {
         let ((attempt, paper), extra) = match prepared {
             Some(prepared) => prepared,
             None => {
-                return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
+                return start_locked(c, &courses, &user, &enrolment_id, &quiz_id)
                     .map(Started::Decided)
             }
         };
@@ -221,8 +211,7 @@ pub fn start(
             .map(|a| a.id)
             .collect();
         if current != seen || store::extra_time_percent(c, &enrolment_id)? != extra {
-            return start_locked(c, &learning, &user, &enrolment_id, &quiz_id)
-                .map(Started::Decided);
+            return start_locked(c, &courses, &user, &enrolment_id, &quiz_id).map(Started::Decided);
         }
         store::insert(c, &attempt)?;
         Ok(Started::Inserted(attempt, paper))
@@ -292,7 +281,7 @@ fn new_attempt(
 /// no longer holds.
 fn start_locked(
     conn: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     user: &CurrentUser,
     enrolment_id: &str,
     quiz_id: &str,
@@ -303,7 +292,7 @@ fn start_locked(
         let enrolment = enrolment_store::enrolment_for_update(c, enrolment_id)?
             .ok_or_else(attempt_not_found)?;
         ensure_recording(&enrolment, &session)?;
-        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
         let quiz = quiz_of(&course, quiz_id)?;
         let at = now();
         if let Some(mut open) = store::open_attempt(c, enrolment_id, quiz_id)? {
@@ -393,7 +382,7 @@ pub struct SavedView {
 /// Autosave: merges answers into the open attempt (null clears one).
 pub fn save(
     conn: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     user: &CurrentUser,
     attempt_id: &str,
     answers: &BTreeMap<String, Value>,
@@ -410,7 +399,7 @@ pub fn save(
             ));
         }
         ensure_recording(&enrolment, &session)?;
-        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
         let merged = merge_answers(&attempt, &parse_paper(&attempt)?, &course, answers)?;
         let json = serde_json::to_string(&merged).map_err(anyhow::Error::from)?;
         store::save_answers(c, attempt_id, &json, at)?;
@@ -436,7 +425,7 @@ pub fn request_hash(body: &[u8]) -> String {
 /// plan, as [`start`] does.
 pub fn submit(
     conn: &mut DbConn,
-    learning: &Arc<Learning>,
+    courses: &Arc<CourseCache>,
     user: &CurrentUser,
     attempt_id: &str,
     submission: Submission,
@@ -449,7 +438,7 @@ pub fn submit(
     let (attempt, enrolment, session) = store::attempt_in_session(conn, attempt_id)?
         .filter(|(_, e, _)| e.account_id == user.id)
         .ok_or_else(attempt_not_found)?;
-    let course = learning.courses.get(conn, &enrolment.course_version_id)?;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
     let at = now();
     if attempt.submitted_at.is_some() {
         return already_submitted(&attempt, &course, &session, key.as_deref(), &body_hash, at)
@@ -464,14 +453,14 @@ pub fn submit(
         _ => parse_answers(&attempt.answers),
     };
     let grade = grade_attempt(&course, &attempt, &paper, &merged)?;
-    let (learning, user, write_course) = (learning.clone(), user.clone(), course.clone());
+    let (courses, user, write_course) = (courses.clone(), user.clone(), course.clone());
     let read = attempt;
     let write = move |c: &mut DbConn| {
         let idempotency = key.as_deref().map(|k| (k, body_hash.as_str()));
         let again = |c: &mut DbConn| {
             submit_locked(
                 c,
-                &learning,
+                &courses,
                 &user,
                 &read.id,
                 key.as_deref(),
@@ -548,7 +537,7 @@ fn already_submitted(
 /// longer holds.
 fn submit_locked(
     conn: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     user: &CurrentUser,
     attempt_id: &str,
     key: Option<&str>,
@@ -559,7 +548,7 @@ fn submit_locked(
     // the flush that writes it completes the enrolment.
     conn.write(|c| {
         let (mut attempt, enrolment, session) = own_attempt(c, user, attempt_id)?;
-        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
         let at = now();
         if attempt.submitted_at.is_some() {
             return already_submitted(&attempt, &course, &session, key, body_hash, at);
@@ -587,15 +576,15 @@ fn submit_locked(
 /// past its deadline is graded first.
 pub fn show(
     conn: &mut DbConn,
-    learning: &Learning,
+    courses: &CourseCache,
     user: &CurrentUser,
     attempt_id: &str,
 ) -> Result<AttemptView, AppError> {
     conn.write(|c| {
         let mut attempt = store::attempt(c, attempt_id)?.ok_or_else(attempt_not_found)?;
-        let (enrolment, session) = learning::readable_enrolment(c, user, &attempt.enrolment_id)
+        let (enrolment, session) = readable_enrolment(c, user, &attempt.enrolment_id)
             .map_err(|e| e.not_found_as(attempt_not_found))?;
-        let course = learning.courses.get(c, &enrolment.course_version_id)?;
+        let course = courses.get(c, &enrolment.course_version_id)?;
         let at = now();
         if attempt.submitted_at.is_none() && past_deadline(attempt.deadline, at) {
             // Grading may complete the enrolment: locks as every other write path.
@@ -617,7 +606,7 @@ pub fn show(
 }
 
 /// Grades every attempt left open past its deadline (the learner never submitted).
-pub fn grade_due(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
+pub fn grade_due(pool: &Pool, courses: &CourseCache) -> anyhow::Result<usize> {
     let mut conn = pool.get()?;
     let before = now() - Duration::seconds(GRACE_SECONDS);
     let due = store::due(&mut conn, before, 500)?;
@@ -631,8 +620,8 @@ pub fn grade_due(pool: &Pool, learning: &Learning) -> anyhow::Result<usize> {
                 return Ok(false);
             }
             // A withdrawn learner's attempt is graded too (the score is kept); completion
-            // is `learning::evaluate`'s to refuse.
-            let course = learning.courses.get(c, &enrolment.course_version_id)?;
+            // is `completion::evaluate`'s to refuse.
+            let course = courses.get(c, &enrolment.course_version_id)?;
             let saved = parse_answers(&attempt.answers);
             finalise(c, &course, &mut attempt, &saved, true, None, now())
         });
@@ -665,51 +654,4 @@ pub fn set_extra_time(
         store::set_extra_time(c, enrolment_id, percent, &user.id, now())?;
         Ok(percent)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::NaiveDate;
-
-    fn session(closes_on: NaiveDate, closed_at: Option<NaiveDateTime>) -> Session {
-        let created = NaiveDate::from_ymd_opt(2026, 9, 1)
-            .unwrap()
-            .and_hms_opt(8, 0, 0)
-            .unwrap();
-        Session {
-            id: "s".into(),
-            organisation_id: "o".into(),
-            course_slug: "c".into(),
-            course_version_id: "v".into(),
-            title: "Session".into(),
-            opens_on: created.date(),
-            closes_on,
-            capacity: None,
-            active_count: 1,
-            enrolment_mode: "open".into(),
-            enrolment_key_hash: None,
-            dpc_action_ref: None,
-            dpc_session_no: None,
-            odpc_number: None,
-            academic_year: None,
-            curriculum: None,
-            closed_at,
-            created_at: created,
-            updated_at: created,
-        }
-    }
-
-    #[test]
-    fn after_close_feedback_waits_for_the_session_to_be_closed_not_for_its_end_date() {
-        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
-        let at = day(20).and_hms_opt(10, 0, 0).unwrap();
-        // Past its end date but not closed: attempts are still accepted, so no answers.
-        let running = session(day(1), None);
-        assert!(!feedback_allowed(FeedbackPolicy::AfterClose, &running, at));
-        let closed = session(day(31), Some(day(19).and_hms_opt(18, 0, 0).unwrap()));
-        assert!(feedback_allowed(FeedbackPolicy::AfterClose, &closed, at));
-        assert!(feedback_allowed(FeedbackPolicy::AfterSubmit, &running, at));
-        assert!(!feedback_allowed(FeedbackPolicy::Never, &closed, at));
-    }
 }

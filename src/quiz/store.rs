@@ -1,8 +1,6 @@
 //! Persistence of attempts and extra-time accommodations. Each exam-path call (start,
 //! save, submit) is a handful of indexed single-row statements.
 
-use std::collections::HashSet;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -215,18 +213,6 @@ pub fn attempts_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<Att
         .order((quiz_attempts::quiz_id.asc(), quiz_attempts::number.asc()))
         .select(Attempt::as_select())
         .load(conn)
-}
-
-/// The quizzes the enrolment has passed (at least one passing graded attempt).
-pub fn passed_quizzes(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<HashSet<String>> {
-    Ok(quiz_attempts::table
-        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
-        .filter(quiz_attempts::passed.eq(true))
-        .select(quiz_attempts::quiz_id)
-        .distinct()
-        .load::<String>(conn)?
-        .into_iter()
-        .collect())
 }
 
 /// The gradings of every submitted attempt at `quiz_id` in the given sessions.

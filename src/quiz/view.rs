@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use super::grade::{correct_answer, Grading};
 use super::paper::{self, ItemView, Paper};
-use super::service::{feedback_allowed, quiz_of};
+use super::service::quiz_of;
 use super::store::Attempt;
 use crate::catalog::model::{Course, FeedbackPolicy, QuizRole};
 use crate::enrolment::store::Session;
@@ -96,7 +96,7 @@ pub(super) fn view_of(
     let result = match (&attempt.submitted_at, &attempt.grading) {
         (Some(submitted_at), Some(grading)) => {
             let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
-            let questions = feedback_allowed(quiz.feedback, session, at).then(|| {
+            let questions = quiz.feedback.allows(session.closed_at, at).then(|| {
                 let papers: BTreeMap<&str, &paper::PaperQuestion> =
                     paper.questions().map(|q| (q.id.as_str(), q)).collect();
                 grading

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 
 use super::store;
 use crate::catalog::model::{Course, CourseKind, QuizRole};
+use crate::completion::results::{summary, Scored};
 use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{Enrolment, ACTIVE};
 use crate::identity::store::Account;
-use crate::quiz::results::{summary, Scored};
 
 /// What the roster says of one enrolment.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

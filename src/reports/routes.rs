@@ -9,6 +9,7 @@ use chrono::{Datelike, NaiveDate, Utc};
 use super::dpc::{self, DpcRecord};
 use super::roster::Dashboard;
 use super::service;
+use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
@@ -16,7 +17,6 @@ use crate::http::stream::stream_blocking;
 use crate::http::{attachment, download, Fields};
 use crate::identity::auth::CurrentUser;
 use crate::identity::store as identity;
-use crate::startup::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/sessions/{id}/report.csv").get(roster_csv))
@@ -66,7 +66,7 @@ pub async fn roster_csv(
     f.finish()?;
     let (id, s) = (path.into_inner(), state.clone());
     let (session, course) = db::run(&state.pool, move |conn| {
-        service::staff_session(conn, &s.learning.courses, &user, &id)
+        service::staff_session(conn, &s.courses, &user, &id)
     })
     .await?;
     let pool = state.pool.clone();
@@ -87,7 +87,7 @@ pub async fn roster_xlsx(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let (session, course) = db::run(&state.pool, move |conn| {
-        service::staff_session(conn, &s.learning.courses, &user, &id)
+        service::staff_session(conn, &s.courses, &user, &id)
     })
     .await?;
     let pool = state.pool.clone();
@@ -112,7 +112,7 @@ pub async fn dashboard(
 ) -> Result<HttpResponse, AppError> {
     let (id, s) = (path.into_inner(), state.clone());
     let (session, course) = db::run(&state.pool, move |conn| {
-        service::staff_session(conn, &s.learning.courses, &user, &id)
+        service::staff_session(conn, &s.courses, &user, &id)
     })
     .await?;
     let pool = state.pool.clone();
@@ -149,7 +149,7 @@ pub async fn dpc_declarations(
     f.finish()?;
     let (id, s) = (path.into_inner(), state.clone());
     let sessions = db::run(&state.pool, move |conn| {
-        service::staff_sessions(conn, &s.learning.courses, &user, &id, CourseKind::Dpc)
+        service::staff_sessions(conn, &s.courses, &user, &id, CourseKind::Dpc)
     })
     .await?;
     let pool = state.pool.clone();
@@ -176,13 +176,8 @@ pub async fn promotion(
     let year = query.get("academic_year").cloned();
     let (id, s) = (path.into_inner(), state.clone());
     let sessions = db::run(&state.pool, move |conn| {
-        let sessions = service::staff_sessions(
-            conn,
-            &s.learning.courses,
-            &user,
-            &id,
-            CourseKind::InitialModule,
-        )?;
+        let sessions =
+            service::staff_sessions(conn, &s.courses, &user, &id, CourseKind::InitialModule)?;
         Ok(sessions
             .into_iter()
             .filter(|(session, _)| year.is_none() || session.academic_year == year)

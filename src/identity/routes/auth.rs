@@ -5,6 +5,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::me::AccountView;
+use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
@@ -12,7 +13,6 @@ use crate::identity::model::{
     Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
 };
 use crate::identity::service::{self, NewAccount, TokenPair};
-use crate::startup::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
@@ -11,7 +12,6 @@ use crate::identity::auth::CurrentUser;
 use crate::identity::model::{Adeli, FullName, ModeExercice, Profession, Rpps, StudentNumber};
 use crate::identity::service;
 use crate::identity::store::{self, Account};
-use crate::startup::AppState;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct MembershipView {

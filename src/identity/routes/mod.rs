@@ -6,7 +6,7 @@ pub mod organisations;
 
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::app::AppState;
 
 /// `/.well-known/jwks.json`, at the root.
 pub fn configure_well_known(cfg: &mut web::ServiceConfig) {

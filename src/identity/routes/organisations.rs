@@ -6,13 +6,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::{require_member, require_org_admin, CurrentUser};
 use crate::identity::model::{Email, OdpcNumber, OrgKind, Role, Siret, Uai};
 use crate::identity::store::{self, AuditEntry, Membership, Organisation};
-use crate::startup::AppState;
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct OrganisationView {
