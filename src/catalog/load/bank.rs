@@ -97,3 +97,94 @@ fn check_vignette(
         questions,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::load::testing::{assert_exactly, line_with};
+
+    fn check(text: &str) -> (Option<Bank>, Vec<Diagnostic>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("banque.toml");
+        std::fs::write(&path, text).unwrap();
+        let objectives: HashSet<String> = ["o1"].map(String::from).into();
+        let configuration = BTreeMap::from([("referent".to_string(), "Qui".to_string())]);
+        let mut problems = Vec::new();
+        let bank = check_bank(&path, &objectives, &configuration, &mut problems);
+        (bank, problems)
+    }
+
+    fn true_false(id: &str) -> String {
+        format!(
+            "[[questions]]\nid = \"{id}\"\ntype = \"true_false\"\nobjective = \"o1\"\n\
+             prompt = \"Vrai ?\"\nfeedback = \"Oui.\"\nanswer = true\n\n"
+        )
+    }
+
+    fn vignette(id: &str, objective: &str, case: &str, questions: &[&str]) -> String {
+        let mut text = format!(
+            "[[vignettes]]\nid = \"{id}\"\nobjective = \"{objective}\"\ntitle = \"Cas\"\n\
+             case = \"{case}\"\n\n"
+        );
+        if questions.is_empty() {
+            text = text.replace("case =", "questions = []\ncase =");
+        }
+        for q in questions {
+            text += &true_false(q).replace("[[questions]]", "[[vignettes.questions]]");
+        }
+        text
+    }
+
+    #[test]
+    fn a_full_bank_counts_vignette_questions() {
+        let text: String = (1..=18)
+            .map(|n| true_false(&format!("q{n}")))
+            .collect::<String>()
+            + &vignette("v1", "o1", "Un cas ({{config:referent}}).", &["v1a", "v1b"]);
+        let (bank, problems) = check(&text);
+        assert!(problems.is_empty(), "{problems:#?}");
+        let bank = bank.unwrap();
+        assert_eq!(bank.question_count(), 20);
+        assert_eq!(bank.items_for("o1"), 19);
+        assert!(bank.vignettes[0].case_html.contains("Un cas"));
+    }
+
+    #[test]
+    fn ids_are_unique_across_questions_and_vignettes_and_the_bank_has_a_minimum() {
+        let text = true_false("q1")
+            + &true_false("v1")
+            + &vignette("v1", "o9", "Un cas<br>.", &["q1"])
+            + &vignette("v2", "o1", "Un cas.", &[]);
+        let (bank, problems) = check(&text);
+        let bank = bank.expect("read, even with problems");
+        assert_eq!(bank.vignettes.len(), 2, "vignettes are kept");
+        let vignette = line_with(&text, "objective = \"o9\"") - 1;
+        assert_exactly(
+            &problems,
+            &[
+                (vignette, "identifiant « v1 » en double"),
+                (vignette + 1, "objectif « o9 » inconnu"),
+                (vignette + 3, "HTML brut interdit dans une leçon"),
+                (
+                    line_with(&text, "[[vignettes.questions]]") + 1,
+                    "identifiant « q1 » en double",
+                ),
+                (
+                    line_with(&text, "id = \"v2\""),
+                    "une vignette regroupe au moins une question",
+                ),
+                (1, "3 question(s) dans la banque : au moins 20 attendues"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_bank_that_does_not_parse_is_one_problem() {
+        let (bank, problems) = check("[[questions]]\nid = \"q1\"\ncolour = \"bleu\"\n");
+        assert!(bank.is_none());
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(problems[0]
+            .message
+            .starts_with("banque de questions invalide : "));
+    }
+}

@@ -275,3 +275,287 @@ fn check_du_rules(
         online_required: rules.online_required.unwrap_or(defaults.online_required),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::load::testing::{
+        assert_exactly, line_with, reported, Fixture, COURSE_HEAD,
+    };
+    use crate::catalog::load::{content_hash, Diagnostic};
+    use crate::catalog::model::QuestionKind;
+
+    /// Parses `text` as `course.toml` and runs `check` on it.
+    fn on_course<T>(
+        text: &str,
+        check: impl FnOnce(&mut FileReport, &CourseFile) -> T,
+    ) -> (T, Vec<Diagnostic>) {
+        reported("course.toml", text, |r| {
+            let file: CourseFile = r.parse("course.toml invalide").expect("parses");
+            check(r, &file)
+        })
+    }
+
+    #[test]
+    fn a_valid_course_loads_with_everything_in_place() {
+        let fixture = Fixture::new();
+        let loaded = fixture.load();
+        let course = &loaded.course;
+        assert_eq!(course.slug, "mini");
+        assert_eq!(course.kind, CourseKind::InitialModule);
+        assert_eq!(course.duration_minutes, 120);
+        assert_eq!(course.objectives.len(), 2);
+        let lessons: Vec<(&str, u32)> = course
+            .lessons
+            .iter()
+            .map(|l| (l.id.as_str(), l.position))
+            .collect();
+        assert_eq!(lessons[0], ("01-lecon", 1));
+        assert_eq!(lessons[5], ("06-lecon", 6));
+        assert!(course.lessons[2].html.contains("Texte de la leçon 3"));
+        assert_eq!(course.bank.question_count(), 20);
+        assert!(matches!(
+            course.bank.questions[0].kind,
+            QuestionKind::TrueFalse { answer: true }
+        ));
+        assert_eq!(course.quizzes.len(), 1);
+        assert_eq!(course.quizzes[0].id, "final");
+        assert_eq!(course.completion.min_minutes, 60);
+        assert_eq!(course.completion.required_quizzes, ["final"]);
+        assert!(course.dpc.is_none() && course.thesis.is_none() && course.du_rules.is_none());
+        assert_eq!(loaded.content_hash, content_hash(&fixture.course).unwrap());
+        assert_eq!(loaded.content_hash.len(), 64);
+    }
+
+    #[test]
+    fn any_edit_makes_a_new_content_hash() {
+        let fixture = Fixture::new();
+        let before = fixture.load().content_hash;
+        fixture.edit("lessons/02-lecon.md", |t| {
+            t.replace("leçon 2.", "leçon 2 !")
+        });
+        assert_ne!(fixture.load().content_hash, before);
+    }
+
+    #[test]
+    fn metadata_problems_point_at_their_values() {
+        let text = COURSE_HEAD
+            .replace("slug = \"mini\"", "slug = \"autre\"")
+            .replace("\"initial_module\"", "\"mooc\"")
+            .replace("\"fr\"", "\"en\"")
+            .replace("2.0", "0.0");
+        let ((kind, _), problems) = on_course(&text, |r, f| check_metadata(r, f, "mini"));
+        assert_eq!(kind, None);
+        assert_exactly(
+            &problems,
+            &[
+                (1, "slug « autre » différent du nom du dossier « mini »"),
+                (3, "kind inconnu : initial_module, dpc ou du"),
+                (5, "seule la langue « fr » est prise en charge"),
+                (7, "duration_hours doit être compris entre 0 et 500"),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_nan_duration_is_refused_and_a_valid_one_passes() {
+        let nan = COURSE_HEAD.replace("2.0", "nan");
+        let (_, problems) = on_course(&nan, |r, f| check_metadata(r, f, "mini"));
+        assert_exactly(
+            &problems,
+            &[(7, "duration_hours doit être compris entre 0 et 500")],
+        );
+        let ((kind, hours), problems) = on_course(COURSE_HEAD, |r, f| check_metadata(r, f, "mini"));
+        assert_eq!((kind, hours), (Some(CourseKind::InitialModule), 2.0));
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn objectives_are_required_and_unique() {
+        let (_, problems) = on_course(COURSE_HEAD, |r, f| check_objectives(r, &f.objectives));
+        assert_exactly(&problems, &[(1, "au moins un [[objectives]] est requis")]);
+
+        let text = format!(
+            "{COURSE_HEAD}[[objectives]]\nid = \"o1\"\ntext = \"A\"\n\n\
+             [[objectives]]\nid = \"o1\"\ntext = \"B\"\n"
+        );
+        let ((objectives, ids), problems) =
+            on_course(&text, |r, f| check_objectives(r, &f.objectives));
+        assert_eq!(objectives.len(), 2);
+        assert_eq!(ids.len(), 1);
+        assert_exactly(&problems, &[(14, "objectif « o1 » en double")]);
+    }
+
+    #[test]
+    fn the_dpc_section_goes_with_the_dpc_kind() {
+        let (dpc, problems) = on_course(COURSE_HEAD, |r, f| {
+            check_dpc(r, f.dpc.as_ref(), Some(CourseKind::Dpc))
+        });
+        assert!(dpc.is_none());
+        assert_exactly(
+            &problems,
+            &[(1, "une formation DPC doit avoir une section [dpc]")],
+        );
+
+        let text = format!(
+            "{COURSE_HEAD}\n[dpc]\naction_type = \"atelier\"\nmodality = \"presentiel\"\n\
+             orientations = [1, 2]\n"
+        );
+        let (dpc, problems) = on_course(&text, |r, f| {
+            check_dpc(r, f.dpc.as_ref(), Some(CourseKind::Dpc))
+        });
+        assert_eq!(dpc.expect("kept").orientations, [1, 2]);
+        assert_exactly(
+            &problems,
+            &[
+                (
+                    line_with(&text, "action_type"),
+                    "action_type : formation_continue, epp ou gestion_risques",
+                ),
+                (
+                    line_with(&text, "modality"),
+                    "modality : e_learning ou mixte",
+                ),
+            ],
+        );
+
+        let (dpc, problems) = on_course(&text, |r, f| {
+            check_dpc(r, f.dpc.as_ref(), Some(CourseKind::InitialModule))
+        });
+        assert!(dpc.is_none());
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "[dpc]"),
+                "[dpc] réservé aux formations de kind = \"dpc\"",
+            )],
+        );
+    }
+
+    #[test]
+    fn the_thesis_goes_with_a_du() {
+        let (_, problems) = on_course(COURSE_HEAD, |r, f| {
+            check_thesis(r, f.thesis.as_ref(), Some(CourseKind::Du))
+        });
+        assert_exactly(
+            &problems,
+            &[(1, "un DU doit décrire son mémoire dans [thesis]")],
+        );
+
+        let text =
+            format!("{COURSE_HEAD}\n[thesis]\ntitle = \"Mémoire\"\ndescription = \"Écrit\"\n");
+        let (thesis, problems) = on_course(&text, |r, f| {
+            check_thesis(r, f.thesis.as_ref(), Some(CourseKind::Du))
+        });
+        assert_eq!(thesis.expect("kept").title, "Mémoire");
+        assert!(problems.is_empty(), "{problems:#?}");
+
+        let (thesis, problems) = on_course(&text, |r, f| {
+            check_thesis(r, f.thesis.as_ref(), Some(CourseKind::Dpc))
+        });
+        assert!(thesis.is_none());
+        assert_exactly(
+            &problems,
+            &[(line_with(&text, "[thesis]"), "[thesis] réservé aux DU")],
+        );
+    }
+
+    #[test]
+    fn configuration_keys_are_lowercase_digits_and_underscores() {
+        let text =
+            format!("{COURSE_HEAD}\n[configuration]\nreferent_2 = \"ok\"\n\"Ma Clé\" = \"non\"\n");
+        let (_, problems) = on_course(&text, |r, f| check_configuration(r, &f.configuration));
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "Ma Clé"),
+                "clé de configuration « Ma Clé » : minuscules, chiffres et _ seulement",
+            )],
+        );
+    }
+
+    #[test]
+    fn completion_names_existing_quizzes_and_fits_the_duration() {
+        let text = format!(
+            "{COURSE_HEAD}\n[completion]\nmin_minutes = 121\nsequential = true\n\
+             required_quizzes = [\"final\"]\n"
+        );
+        let (completion, problems) = on_course(&text, |r, f| {
+            check_completion(r, f.completion.as_ref(), &[], 2.0)
+        });
+        assert!(completion.sequential);
+        assert_exactly(
+            &problems,
+            &[
+                (
+                    line_with(&text, "required_quizzes"),
+                    "quiz « final » introuvable dans quizzes/",
+                ),
+                (
+                    line_with(&text, "min_minutes"),
+                    "min_minutes dépasse la durée de la formation",
+                ),
+            ],
+        );
+        let (completion, problems) = on_course(COURSE_HEAD, |r, f| {
+            check_completion(r, f.completion.as_ref(), &[], 2.0)
+        });
+        assert_eq!(completion, Completion::default());
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn du_rules_are_marks_out_of_twenty_for_a_du_only() {
+        let (rules, problems) = on_course(COURSE_HEAD, |r, f| {
+            check_du_rules(r, f.du_rules.as_ref(), Some(CourseKind::Du))
+        });
+        assert_eq!(rules, Some(DuRules::default()));
+        assert!(problems.is_empty());
+
+        let text = format!(
+            "{COURSE_HEAD}\n[du_rules]\nunit_pass_mark = 25.0\nthesis_pass_mark = 12.0\n\
+             compensation = true\n"
+        );
+        let (rules, problems) = on_course(&text, |r, f| {
+            check_du_rules(r, f.du_rules.as_ref(), Some(CourseKind::Du))
+        });
+        let rules = rules.expect("a DU has rules");
+        assert_eq!(rules.unit_pass_mark, 10.0, "an invalid mark falls back");
+        assert_eq!(rules.thesis_pass_mark, 12.0);
+        assert!(rules.compensation);
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "unit_pass_mark"),
+                "note sur 20 attendue (0 à 20)",
+            )],
+        );
+
+        let (_, problems) = on_course(&text, |r, f| {
+            check_du_rules(r, f.du_rules.as_ref(), Some(CourseKind::Dpc))
+        });
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["[du_rules] réservé aux DU", "note sur 20 attendue (0 à 20)"]
+        );
+    }
+
+    #[test]
+    fn a_broken_course_toml_stops_at_its_syntax_error() {
+        let fixture = Fixture::new();
+        fixture.edit("course.toml", |t| {
+            t.replacen("summary =", "colour = \"bleu\"\nsummary =", 1)
+        });
+        let problems = fixture.problems();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_eq!(problems[0].path, fixture.path("course.toml"));
+        assert_eq!(problems[0].line, fixture.line_with("course.toml", "colour"));
+        assert!(
+            problems[0].message.starts_with("course.toml invalide : ")
+                && problems[0].message.contains("colour"),
+            "{}",
+            problems[0].message
+        );
+    }
+}

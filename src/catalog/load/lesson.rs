@@ -210,3 +210,202 @@ fn check_body(md: &mut FileReport, configuration: &BTreeMap<String, String>) {
         md.at(issue.offset, issue.message);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::load::testing::{
+        assert_exactly, assert_reported, lesson, line_with, reported, Fixture, COURSE_HEAD,
+    };
+
+    const FRONT: &str = "title = \"Leçon\"\nminutes = 10\nobjectives = [\"o1\"]\n";
+
+    #[test]
+    fn body_problems_count_the_front_matter_lines() {
+        let fixture = Fixture::new();
+        let name = "lessons/03-lecon.md";
+        let text = lesson(
+            FRONT,
+            "\nUn paragraphe.\n\n<div>brut</div>\n\nVoir [ici](ftp://exemple.fr) et {{config:absente}}.\n",
+        );
+        fixture.write(name, &text);
+        let problems = fixture.problems();
+        let path = fixture.path(name);
+        assert_reported(
+            &problems,
+            &path,
+            line_with(&text, "<div>"),
+            "HTML brut interdit dans une leçon",
+        );
+        assert_reported(
+            &problems,
+            &path,
+            line_with(&text, "ftp://"),
+            "lien refusé (ftp://exemple.fr)",
+        );
+        assert_reported(
+            &problems,
+            &path,
+            line_with(&text, "{{config:absente}}"),
+            "clé de configuration « absente » non déclarée",
+        );
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    #[test]
+    fn front_matter_problems_are_on_their_lines() {
+        let fixture = Fixture::new();
+        let name = "lessons/02-lecon.md";
+        let text = lesson(
+            "title = \"Leçon\"\nminutes = 0\nobjectives = [\"o1\", \"o9\"]\n",
+            "\nTexte.\n",
+        );
+        fixture.write(name, &text);
+        let problems = fixture.problems();
+        let path = fixture.path(name);
+        assert_reported(&problems, &path, 3, "minutes : entre 1 et 240");
+        assert_reported(&problems, &path, 4, "objectif « o9 » inconnu");
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+
+        fixture.write(
+            name,
+            &lesson("title = \"Leçon\"\nminutes = \"dix\"\n", "\nTexte.\n"),
+        );
+        let problems = fixture.problems();
+        assert_reported(&problems, &path, 3, "en-tête de leçon invalide : ");
+    }
+
+    #[test]
+    fn a_lesson_needs_a_numbered_name_and_closed_fences() {
+        let fixture = Fixture::new();
+        fixture.write("lessons/intro.md", &lesson(FRONT, "\nTexte.\n"));
+        fixture.write("lessons/07-sans-entete.md", "Juste du texte.\n");
+        fixture.write("lessons/08-ouvert.md", "+++\ntitle = \"Leçon\"\n\nTexte.\n");
+        fixture.write("lessons/09-vide.md", &lesson(FRONT, "\n  \n"));
+        let problems = fixture.problems();
+        let at = |name: &str| -> Vec<(usize, &str)> {
+            problems
+                .iter()
+                .filter(|p| p.path == fixture.path(name))
+                .map(|p| (p.line, p.message.as_str()))
+                .collect()
+        };
+        assert_eq!(
+            at("lessons/intro.md"),
+            [(1, "nom de leçon attendu : NN-nom.md (NN = 01, 02, …)")]
+        );
+        assert_eq!(
+            at("lessons/07-sans-entete.md"),
+            [(
+                1,
+                "la leçon doit commencer par un en-tête TOML entre deux lignes +++"
+            )]
+        );
+        assert_eq!(
+            at("lessons/08-ouvert.md"),
+            [(1, "en-tête TOML non refermé par une ligne +++")]
+        );
+        assert_eq!(at("lessons/09-vide.md"), [(6, "leçon vide")]);
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn the_front_matter_may_end_the_file() {
+        assert_eq!(
+            split_front_matter("+++\nminutes = 1\n+++"),
+            Ok(("minutes = 1\n", ""))
+        );
+        assert_eq!(
+            split_front_matter("+++\nminutes = 1\n+++\nCorps\n"),
+            Ok(("minutes = 1\n", "Corps\n"))
+        );
+        assert!(is_numbered("01-a") && !is_numbered("1-ab") && !is_numbered("01-"));
+    }
+
+    #[test]
+    fn too_few_lessons_are_reported_on_the_folder() {
+        let fixture = Fixture::new();
+        std::fs::remove_file(fixture.path("lessons/06-lecon.md")).unwrap();
+        let problems = fixture.problems();
+        assert_eq!(
+            problems,
+            [crate::catalog::load::Diagnostic {
+                path: fixture.path("lessons"),
+                line: 1,
+                message: "5 leçon(s) : au moins 6 attendues".into(),
+            }]
+        );
+    }
+
+    /// The units and where each lesson was placed, as `check_units` returns them.
+    type Units = (Vec<Unit>, BTreeMap<String, String>);
+
+    /// Runs `check_units` on `text` (a `course.toml`), with lessons 01-a, 02-b and 03-c.
+    fn units(text: &str, kind: CourseKind) -> (Units, Vec<Diagnostic>) {
+        let ids: HashSet<String> = ["01-a", "02-b", "03-c"].map(String::from).into();
+        reported("course.toml", text, |r| {
+            let file: CourseFile = r.parse("course.toml invalide").expect("parses");
+            check_units(r, &file.units, Some(kind), &ids)
+        })
+    }
+
+    #[test]
+    fn each_lesson_is_in_one_existing_unit_at_most() {
+        let text = format!(
+            "{COURSE_HEAD}\n[[units]]\nid = \"u1\"\ntitle = \"Un\"\nlessons = [\"01-a\", \"02-b\"]\n\
+             \n[[units]]\nid = \"u1\"\ntitle = \"Deux\"\nlessons = [\n  \"02-b\",\n  \"04-z\",\n]\n"
+        );
+        let ((units, placed), problems) = units(&text, CourseKind::InitialModule);
+        assert_eq!(units.len(), 2);
+        assert_eq!(placed.get("02-b").map(String::as_str), Some("u1"));
+        assert!(!placed.contains_key("03-c"));
+        assert_exactly(
+            &problems,
+            &[
+                (
+                    line_with(&text, "title = \"Deux\"") - 1,
+                    "unité « u1 » en double",
+                ),
+                (
+                    line_with(&text, "  \"02-b\""),
+                    "leçon « 02-b » déjà dans l'unité « u1 »",
+                ),
+                (
+                    line_with(&text, "04-z"),
+                    "leçon « 04-z » introuvable dans lessons/",
+                ),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_du_has_four_units_of_two_lessons() {
+        let text = format!(
+            "{COURSE_HEAD}\n[[units]]\nid = \"u1\"\ntitle = \"Un\"\nlessons = [\"01-a\"]\n"
+        );
+        let (_, problems) = units(&text, CourseKind::Du);
+        assert_exactly(
+            &problems,
+            &[
+                (
+                    line_with(&text, "id = \"u1\""),
+                    "chaque unité d'un DU compte au moins 2 leçons",
+                ),
+                (1, "un DU compte au moins 4 unités ([[units]])"),
+            ],
+        );
+        let (_, problems) = units(&text, CourseKind::Dpc);
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn units_are_given_to_their_lessons() {
+        let fixture = Fixture::new();
+        fixture.edit("course.toml", |t| {
+            format!("{t}\n[[units]]\nid = \"u1\"\ntitle = \"Début\"\nlessons = [\"01-lecon\", \"02-lecon\"]\n")
+        });
+        let course = fixture.load().course;
+        let units: Vec<Option<&str>> = course.lessons.iter().map(|l| l.unit.as_deref()).collect();
+        assert_eq!(units, [Some("u1"), Some("u1"), None, None, None, None]);
+    }
+}

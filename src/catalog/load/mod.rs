@@ -12,6 +12,8 @@ mod lesson;
 mod question;
 mod quiz;
 mod report;
+#[cfg(test)]
+mod testing;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

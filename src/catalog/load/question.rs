@@ -322,3 +322,262 @@ fn numeric_question(
         unit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::files::BankFile;
+    use crate::catalog::load::testing::{assert_exactly, line_with, reported};
+    use crate::catalog::load::Diagnostic;
+
+    /// Checks every `[[questions]]` of `text` against the objectives o1 and o2.
+    fn check(text: &str) -> (Vec<Option<Question>>, Vec<Diagnostic>) {
+        let objectives: HashSet<String> = ["o1", "o2"].map(String::from).into();
+        reported("banque.toml", text, |r| {
+            let file: BankFile = r.parse("banque de questions invalide").expect("parses");
+            file.questions
+                .into_iter()
+                .map(|q| check_question(r, q, &objectives))
+                .collect()
+        })
+    }
+
+    /// One question of `kind` with the common keys, then `rest`.
+    fn question(kind: &str, rest: &str) -> String {
+        format!(
+            "[[questions]]\nid = \"q1\"\ntype = \"{kind}\"\nobjective = \"o1\"\n\
+             prompt = \"Question ?\"\nfeedback = \"Parce que.\"\n{rest}"
+        )
+    }
+
+    const CHOICES: &str =
+        "choices = [\n  { id = \"a\", text = \"A\" },\n  { id = \"b\", text = \"B\" },\n]\n";
+
+    #[test]
+    fn every_type_builds_its_kind() {
+        let text = [
+            question(
+                "single_choice",
+                &format!("{CHOICES}correct = \"b\"\npoints = 3\n"),
+            ),
+            question(
+                "multiple_choice",
+                &format!("{CHOICES}correct = [\"a\", \"b\"]\nscoring = \"partial\"\n"),
+            ),
+            question("true_false", "answer = false\n"),
+            question(
+                "matching",
+                "pairs = [{ left = \"1\", right = \"un\" }, { left = \"2\", right = \"deux\" }]\n",
+            ),
+            question("ordering", "items = [\"d'abord\", \"ensuite\"]\n"),
+            question("numeric", "answer = 37.5\ntolerance = 0.5\nunit = \"°C\"\n"),
+        ]
+        .concat();
+        let (questions, problems) = check(&text);
+        assert!(problems.is_empty(), "{problems:#?}");
+        let questions: Vec<Question> = questions.into_iter().map(Option::unwrap).collect();
+        assert_eq!(questions[0].points, 3);
+        assert_eq!(questions[1].points, 1, "one point unless said otherwise");
+        assert_eq!(questions[0].feedback, "Parce que.");
+        assert!(
+            matches!(&questions[0].kind, QuestionKind::SingleChoice { choices, correct } if choices.len() == 2 && correct == "b")
+        );
+        assert!(
+            matches!(&questions[1].kind, QuestionKind::MultipleChoice { correct, partial: true, .. } if correct == &["a", "b"])
+        );
+        assert!(matches!(
+            questions[2].kind,
+            QuestionKind::TrueFalse { answer: false }
+        ));
+        assert!(
+            matches!(&questions[3].kind, QuestionKind::Matching { pairs } if pairs[1].right == "deux")
+        );
+        assert!(
+            matches!(&questions[4].kind, QuestionKind::Ordering { items } if items[0] == "d'abord")
+        );
+        assert!(
+            matches!(&questions[5].kind, QuestionKind::Numeric { answer, tolerance, unit } if *answer == 37.5 && *tolerance == 0.5 && unit.as_deref() == Some("°C"))
+        );
+    }
+
+    #[test]
+    fn common_fields_are_checked_whatever_the_type() {
+        let text = "[[questions]]\nid = \"q1\"\ntype = \"true_false\"\nobjective = \"o9\"\n\
+                    prompt = \"Vrai ?\"\nfeedback = \"  \"\npoints = 0\nanswer = true\n";
+        let (questions, problems) = check(text);
+        assert!(
+            questions[0].is_some(),
+            "still usable: the problems are reported"
+        );
+        assert_exactly(
+            &problems,
+            &[
+                (4, "objectif « o9 » inconnu"),
+                (2, "feedback obligatoire : expliquez la bonne réponse"),
+                (7, "points : entre 1 et 100"),
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unknown_type_is_refused_on_its_line() {
+        let (questions, problems) = check(&question("essay", ""));
+        assert!(questions[0].is_none());
+        assert_exactly(
+            &problems,
+            &[(
+                3,
+                "type inconnu : single_choice, multiple_choice, true_false, matching, ordering ou numeric",
+            )],
+        );
+    }
+
+    #[test]
+    fn keys_of_another_type_are_refused() {
+        let text = question(
+            "true_false",
+            &format!("answer = true\n{CHOICES}scoring = \"partial\"\nunit = \"mg\"\n"),
+        );
+        let (questions, problems) = check(&text);
+        assert!(questions[0].is_some());
+        assert_exactly(
+            &problems,
+            &[
+                (
+                    line_with(&text, "scoring"),
+                    "« scoring » n'a pas de sens pour une question true_false",
+                ),
+                (
+                    line_with(&text, "choices"),
+                    "« choices » n'a pas de sens pour une question true_false",
+                ),
+                // `unit` has no position of its own: the question's id stands for it.
+                (2, "« unit » n'a pas de sens pour une question true_false"),
+            ],
+        );
+    }
+
+    #[test]
+    fn choices_and_correct_answers_must_agree() {
+        let text = question(
+            "single_choice",
+            "choices = [{ id = \"a\", text = \"A\" }, { id = \"a\", text = \"A bis\" }]\n\
+             correct = \"c\"\n",
+        );
+        let (questions, problems) = check(&text);
+        assert!(questions[0].is_some());
+        assert_exactly(
+            &problems,
+            &[
+                (7, "choix en double"),
+                (8, "bonne réponse « c » absente des choix"),
+            ],
+        );
+
+        let (questions, problems) = check(&question(
+            "single_choice",
+            "choices = [{ id = \"a\", text = \"A\" }]\ncorrect = [\"a\"]\n",
+        ));
+        assert!(questions[0].is_none());
+        assert_exactly(
+            &problems,
+            &[
+                (7, "au moins 2 choix"),
+                (
+                    8,
+                    "single_choice : correct = \"id\" (une seule bonne réponse)",
+                ),
+            ],
+        );
+
+        let text = question("multiple_choice", &format!("{CHOICES}correct = []\n"));
+        let (questions, problems) = check(&text);
+        assert!(questions[0].is_none());
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "correct = []"),
+                "multiple_choice : correct = [\"id\", …] (au moins une bonne réponse)",
+            )],
+        );
+    }
+
+    #[test]
+    fn an_unknown_scoring_is_reported_and_read_as_all_or_nothing() {
+        let text = question(
+            "multiple_choice",
+            &format!("{CHOICES}correct = [\"a\"]\nscoring = \"bonus\"\n"),
+        );
+        let (questions, problems) = check(&text);
+        assert!(matches!(
+            questions[0].as_ref().unwrap().kind,
+            QuestionKind::MultipleChoice { partial: false, .. }
+        ));
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "scoring"),
+                "scoring : all_or_nothing ou partial",
+            )],
+        );
+    }
+
+    #[test]
+    fn each_type_reports_its_missing_answer_on_the_id() {
+        let text = [
+            question("single_choice", ""),
+            question("multiple_choice", CHOICES),
+            question("true_false", "answer = 1\n"),
+            question("matching", ""),
+            question("ordering", ""),
+            question("numeric", "answer = true\n"),
+        ]
+        .concat();
+        let (questions, problems) = check(&text);
+        assert!(questions.iter().all(Option::is_none));
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "question single_choice sans « choices »",
+                "question multiple_choice sans « correct »",
+                "question true_false sans « answer = true|false »",
+                "question matching sans « pairs »",
+                "question ordering sans « items »",
+                "question numeric sans « answer = nombre »",
+            ]
+        );
+        let id_lines: Vec<usize> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| l.starts_with("id = "))
+            .map(|(n, _)| n + 1)
+            .collect();
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, id_lines);
+    }
+
+    #[test]
+    fn short_lists_and_a_negative_tolerance_are_reported() {
+        let text = [
+            question("matching", "pairs = [{ left = \"1\", right = \"un\" }]\n"),
+            question("ordering", "items = [\"seul\"]\n"),
+            question("numeric", "answer = 5\ntolerance = -1.0\n"),
+        ]
+        .concat();
+        let (questions, problems) = check(&text);
+        assert!(questions.iter().all(Option::is_some));
+        assert_exactly(
+            &problems,
+            &[
+                (line_with(&text, "pairs"), "au moins 2 paires"),
+                (line_with(&text, "items"), "au moins 2 éléments à ordonner"),
+                // Reported on the question's id, not on the value (as before the split).
+                (
+                    line_with(&text, "type = \"numeric\"") - 1,
+                    "tolerance : nombre positif ou nul",
+                ),
+            ],
+        );
+    }
+}

@@ -234,3 +234,170 @@ fn check_quiz_set(
         problems.push(whole(dir, message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::load::testing::{assert_reported, Fixture};
+    use crate::catalog::load::Diagnostic;
+    use crate::catalog::model::Selection;
+
+    const HEAD: &str = "title = \"Quiz\"\nrole = \"practice\"\npass_mark = 50\n";
+
+    /// The problems reported against one file of the fixture.
+    fn of(problems: &[Diagnostic], fixture: &Fixture, name: &str) -> Vec<(usize, String)> {
+        problems
+            .iter()
+            .filter(|p| p.path == fixture.path(name))
+            .map(|p| (p.line, p.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn settings_are_checked_on_their_lines() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/entrainement.toml",
+            "title = \"Quiz\"\nrole = \"practice\"\npass_mark = 150\nfeedback = \"bof\"\n\
+             time_limit_minutes = 0\nmax_attempts = 0\nitems = [\"q01\"]\n",
+        );
+        fixture.write(
+            "quizzes/examen.toml",
+            "title = \"Quiz\"\nrole = \"exam\"\npass_mark = 50\nitems = [\"q01\"]\n",
+        );
+        let problems = fixture.problems();
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/entrainement.toml"),
+            [
+                (4, "feedback : after_submit, after_close ou never".into()),
+                (3, "pass_mark : pourcentage entre 0 et 100".into()),
+                (5, "doit être au moins 1".into()),
+                (6, "doit être au moins 1".into()),
+            ]
+        );
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/examen.toml"),
+            [(
+                2,
+                "role : pre_test, post_test, graded ou practice".to_string()
+            )]
+        );
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+    }
+
+    #[test]
+    fn draws_must_name_an_objective_the_bank_can_fill() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/tirage.toml",
+            &format!(
+                "{HEAD}\n[[draw]]\nobjective = \"o1\"\ncount = 11\n\n\
+                 [[draw]]\nobjective = \"o9\"\ncount = 1\n\n\
+                 [[draw]]\nobjective = \"o2\"\ncount = 0\n"
+            ),
+        );
+        let problems = fixture.problems();
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/tirage.toml"),
+            [
+                (
+                    7,
+                    "count = 11 : la banque n'a que 10 élément(s) pour l'objectif « o1 »".into()
+                ),
+                (10, "objectif « o9 » inconnu".into()),
+                (
+                    15,
+                    "count = 0 : la banque n'a que 10 élément(s) pour l'objectif « o2 »".into()
+                ),
+            ]
+        );
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    #[test]
+    fn items_name_bank_entries_and_exclude_draws() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/liste.toml",
+            &format!("{HEAD}items = [\n  \"q01\",\n  \"zz\",\n]\n"),
+        );
+        fixture.write("quizzes/vide.toml", &format!("{HEAD}items = []\n"));
+        fixture.write(
+            "quizzes/les-deux.toml",
+            &format!("{HEAD}items = [\"q01\"]\n\n[[draw]]\nobjective = \"o1\"\ncount = 1\n"),
+        );
+        fixture.write("quizzes/rien.toml", HEAD);
+        let problems = fixture.problems();
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/liste.toml"),
+            6,
+            "« zz » n'est ni une question ni une vignette de la banque",
+        );
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/vide.toml"),
+            4,
+            "items vide",
+        );
+        let neither = "un quiz a soit des [[draw]], soit une liste items, pas les deux ni aucun";
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/les-deux.toml"),
+            1,
+            neither,
+        );
+        assert_reported(&problems, &fixture.path("quizzes/rien.toml"), 1, neither);
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_course_needs_a_graded_quiz() {
+        let fixture = Fixture::new();
+        fixture.edit("quizzes/final.toml", |t| t.replace("graded", "practice"));
+        assert_eq!(
+            fixture.problems(),
+            [Diagnostic {
+                path: fixture.path("quizzes"),
+                line: 1,
+                message: "il manque un quiz role = \"graded\"".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_dpc_needs_pre_and_post_tests_on_the_same_objectives() {
+        let fixture = Fixture::new();
+        fixture.edit("course.toml", |t| {
+            t.replace("\"initial_module\"", "\"dpc\"")
+                + "\n[dpc]\naction_type = \"formation_continue\"\nmodality = \"e_learning\"\n"
+        });
+        let draw = |role: &str, objective: &str| {
+            format!(
+                "title = \"T\"\nrole = \"{role}\"\npass_mark = 0\n\n\
+                 [[draw]]\nobjective = \"{objective}\"\ncount = 2\n"
+            )
+        };
+        fixture.write("quizzes/pre.toml", &draw("pre_test", "o1"));
+        let missing = "une formation DPC a un quiz role = \"pre_test\" et un role = \"post_test\"";
+        assert_reported(&fixture.problems(), &fixture.path("quizzes"), 1, missing);
+
+        fixture.write("quizzes/post.toml", &draw("post_test", "o2"));
+        let problems = fixture.problems();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes"),
+            1,
+            "le pré-test « pre » et le post-test « post » doivent porter sur les mêmes objectifs",
+        );
+
+        // Items count by their objective: q02 belongs to o1, like the pre-test's draw.
+        fixture.write(
+            "quizzes/post.toml",
+            "title = \"T\"\nrole = \"post_test\"\npass_mark = 0\nitems = [\"q02\", \"q04\"]\n",
+        );
+        let course = fixture.load().course;
+        let post = course.quizzes.iter().find(|q| q.id == "post").unwrap();
+        assert!(matches!(&post.selection, Selection::Items(items) if items.len() == 2));
+    }
+}
