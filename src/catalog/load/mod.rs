@@ -1,0 +1,130 @@
+//! Reading a `courses/` folder into validated [`Course`]s, or into the list of everything
+//! wrong with it, each problem as `path:line: message`.
+//!
+//! This module owns the entry points (`load_dir`, `load_course`), the diagnostic type and
+//! the content hash that identifies a version. The checks themselves live in the
+//! submodules, one per kind of file: `course` (course.toml), `lesson` (lessons/*.md),
+//! `bank` and `question` (quizzes/banque.toml), `quiz` (the other quizzes/*.toml).
+
+mod bank;
+mod course;
+mod lesson;
+mod question;
+mod quiz;
+mod report;
+#[cfg(test)]
+mod testing;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::model::Course;
+use report::whole;
+
+pub const MIN_LESSONS: usize = 6;
+pub const MIN_BANK: usize = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LoadedCourse {
+    pub course: Course,
+    /// SHA-256 of every file of the course: the identity of a version.
+    pub content_hash: String,
+}
+
+/// Loads every course folder under `root` (sorted by name).
+pub fn load_dir(root: &Path) -> Result<Vec<LoadedCourse>, Vec<Diagnostic>> {
+    let entries = std::fs::read_dir(root)
+        .map_err(|e| vec![whole(root, format!("dossier illisible : {e}"))])?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    dirs.sort();
+    let mut courses = Vec::new();
+    let mut problems = Vec::new();
+    for dir in dirs {
+        match load_course(&dir) {
+            Ok(course) => courses.push(course),
+            Err(mut found) => problems.append(&mut found),
+        }
+    }
+    if problems.is_empty() {
+        Ok(courses)
+    } else {
+        Err(problems)
+    }
+}
+
+/// SHA-256 over every file of `dir` (relative path, length, bytes, in path order), so
+/// that renaming or moving a file makes a new version just as editing one does.
+pub fn content_hash(dir: &Path) -> std::io::Result<String> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, &mut files)?;
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        let relative = file
+            .strip_prefix(dir)
+            .unwrap_or(&file)
+            .to_string_lossy()
+            .replace('\\', "/");
+        hasher.update(relative.as_bytes());
+        hasher.update([0]);
+        let bytes = std::fs::read(&file)?;
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Loads and checks one course folder.
+pub fn load_course(dir: &Path) -> Result<LoadedCourse, Vec<Diagnostic>> {
+    let mut problems = Vec::new();
+    let course = course::check_course(dir, &mut problems);
+    match course {
+        Some(course) if problems.is_empty() => {
+            let content_hash = content_hash(dir)
+                .map_err(|e| vec![whole(dir, format!("dossier illisible : {e}"))])?;
+            Ok(LoadedCourse {
+                course,
+                content_hash,
+            })
+        }
+        _ => Err(problems),
+    }
+}

@@ -1,0 +1,403 @@
+//! `quizzes/`: the bank (checked by `bank`), each quiz file (role, marks, limits, and what
+//! it asks: draws per objective or a fixed list of bank items), and the quizzes the kind
+//! of course requires (a graded quiz; for a DPC, matching pre- and post-tests).
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+use toml::Spanned;
+
+use super::bank::check_bank;
+use super::report::{read, sorted_files, stem, whole, FileReport};
+use super::Diagnostic;
+use crate::catalog::files::{DrawFile, QuizFile};
+use crate::catalog::model::{Bank, CourseKind, Draw, FeedbackPolicy, Quiz, QuizRole, Selection};
+
+const BANK_FILE: &str = "banque.toml";
+
+/// The bank and every quiz of `dir`. A bank that cannot be read counts as empty, so the
+/// quizzes are still checked (and report what they cannot find).
+pub(super) fn check_quizzes(
+    dir: &Path,
+    kind: Option<CourseKind>,
+    objectives: &HashSet<String>,
+    configuration: &BTreeMap<String, String>,
+    problems: &mut Vec<Diagnostic>,
+) -> (Bank, Vec<Quiz>) {
+    let bank =
+        check_bank(&dir.join(BANK_FILE), objectives, configuration, problems).unwrap_or_default();
+    let mut quizzes = Vec::new();
+    for path in sorted_files(dir, "toml") {
+        if path.file_name().is_some_and(|n| n == BANK_FILE) {
+            continue;
+        }
+        if let Some(quiz) = check_quiz(&path, &bank, objectives, problems) {
+            quizzes.push(quiz);
+        }
+    }
+    check_quiz_set(dir, kind, &quizzes, &bank, problems);
+    (bank, quizzes)
+}
+
+/// One quiz file; its id is the file name.
+fn check_quiz(
+    path: &Path,
+    bank: &Bank,
+    objectives: &HashSet<String>,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Quiz> {
+    let text = read(path, problems)?;
+    let mut r = FileReport::new(path, &text, problems);
+    let file: QuizFile = r.parse("quiz invalide")?;
+    let (role, feedback) = check_settings(&mut r, &file);
+    let selection = match (file.draw.is_empty(), file.items) {
+        (false, None) => Selection::Draw(check_draws(&mut r, file.draw, bank, objectives)),
+        (true, Some(items)) => Selection::Items(check_items(&mut r, items, bank)),
+        _ => {
+            r.at(
+                0,
+                "un quiz a soit des [[draw]], soit une liste items, pas les deux ni aucun",
+            );
+            return None;
+        }
+    };
+    Some(Quiz {
+        id: stem(path),
+        title: file.title,
+        role: role?,
+        pass_mark: (*file.pass_mark.get_ref()).clamp(0, 100) as u8,
+        time_limit_minutes: file.time_limit_minutes.map(Spanned::into_inner),
+        max_attempts: file.max_attempts.map(Spanned::into_inner),
+        selection,
+        feedback: feedback?,
+        shuffle_questions: file.shuffle_questions.unwrap_or(true),
+        shuffle_choices: file.shuffle_choices.unwrap_or(true),
+    })
+}
+
+/// Role, feedback policy, pass mark and limits. An unknown role or policy is `None`
+/// (reported) so that the selection is still checked before the quiz is dropped.
+fn check_settings(
+    r: &mut FileReport,
+    file: &QuizFile,
+) -> (Option<QuizRole>, Option<FeedbackPolicy>) {
+    let role = QuizRole::parse(file.role.get_ref());
+    if role.is_none() {
+        r.on(&file.role, "role : pre_test, post_test, graded ou practice");
+    }
+    let feedback = match &file.feedback {
+        None => Some(FeedbackPolicy::AfterSubmit),
+        Some(raw) => {
+            let policy = FeedbackPolicy::parse(raw.get_ref());
+            if policy.is_none() {
+                r.on(raw, "feedback : after_submit, after_close ou never");
+            }
+            policy
+        }
+    };
+    if !(0..=100).contains(file.pass_mark.get_ref()) {
+        r.on(&file.pass_mark, "pass_mark : pourcentage entre 0 et 100");
+    }
+    for limit in [&file.time_limit_minutes, &file.max_attempts]
+        .into_iter()
+        .flatten()
+    {
+        if *limit.get_ref() == 0 {
+            r.on(limit, "doit être au moins 1");
+        }
+    }
+    (role, feedback)
+}
+
+/// `[[draw]]`: each draw takes `count` items of one objective, so the bank must have
+/// that many for it.
+fn check_draws(
+    r: &mut FileReport,
+    draws: Vec<DrawFile>,
+    bank: &Bank,
+    objectives: &HashSet<String>,
+) -> Vec<Draw> {
+    for d in &draws {
+        let objective = d.objective.get_ref();
+        if !objectives.contains(objective) {
+            r.on(&d.objective, format!("objectif « {objective} » inconnu"));
+        } else if *d.count.get_ref() == 0 || *d.count.get_ref() as usize > bank.items_for(objective)
+        {
+            r.on(
+                &d.count,
+                format!(
+                    "count = {} : la banque n'a que {} élément(s) pour l'objectif « {objective} »",
+                    d.count.get_ref(),
+                    bank.items_for(objective),
+                ),
+            );
+        }
+    }
+    draws
+        .into_iter()
+        .map(|d| Draw {
+            objective: d.objective.into_inner(),
+            count: d.count.into_inner(),
+        })
+        .collect()
+}
+
+/// `items = [...]`: a fixed list of bank questions or vignettes, by id.
+fn check_items(
+    r: &mut FileReport,
+    items: Spanned<Vec<Spanned<String>>>,
+    bank: &Bank,
+) -> Vec<String> {
+    let known: HashSet<&str> = bank
+        .questions
+        .iter()
+        .map(|q| q.id.as_str())
+        .chain(bank.vignettes.iter().map(|v| v.id.as_str()))
+        .collect();
+    for item in items.get_ref() {
+        if !known.contains(item.get_ref().as_str()) {
+            r.on(
+                item,
+                format!(
+                    "« {} » n'est ni une question ni une vignette de la banque",
+                    item.get_ref()
+                ),
+            );
+        }
+    }
+    if items.get_ref().is_empty() {
+        r.on(&items, "items vide");
+    }
+    items
+        .into_inner()
+        .into_iter()
+        .map(Spanned::into_inner)
+        .collect()
+}
+
+/// The objectives a quiz covers.
+fn quiz_objectives(quiz: &Quiz, bank: &Bank) -> BTreeSet<String> {
+    match &quiz.selection {
+        Selection::Draw(draws) => draws.iter().map(|d| d.objective.clone()).collect(),
+        Selection::Items(items) => items
+            .iter()
+            .filter_map(|id| {
+                bank.questions
+                    .iter()
+                    .find(|q| &q.id == id)
+                    .map(|q| q.objective.clone())
+                    .or_else(|| {
+                        bank.vignettes
+                            .iter()
+                            .find(|v| &v.id == id)
+                            .map(|v| v.objective.clone())
+                    })
+            })
+            .collect(),
+    }
+}
+
+/// The quizzes a kind of course needs. A DPC measures progress, so its pre- and
+/// post-tests must cover the same objectives; other courses need a graded quiz.
+/// Reported against the `quizzes/` folder, as no single file is at fault.
+fn check_quiz_set(
+    dir: &Path,
+    kind: Option<CourseKind>,
+    quizzes: &[Quiz],
+    bank: &Bank,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let with_role = |role| quizzes.iter().find(|q| q.role == role);
+    let message = match kind {
+        Some(CourseKind::Dpc) => {
+            match (with_role(QuizRole::PreTest), with_role(QuizRole::PostTest)) {
+                (Some(pre), Some(post)) => (quiz_objectives(pre, bank)
+                    != quiz_objectives(post, bank))
+                .then(|| {
+                    format!(
+                        "le pré-test « {} » et le post-test « {} » doivent porter sur les mêmes objectifs",
+                        pre.id, post.id
+                    )
+                }),
+                _ => Some(
+                    "une formation DPC a un quiz role = \"pre_test\" et un role = \"post_test\""
+                        .into(),
+                ),
+            }
+        }
+        Some(_) if with_role(QuizRole::Graded).is_none() => {
+            Some("il manque un quiz role = \"graded\"".into())
+        }
+        _ => None,
+    };
+    if let Some(message) = message {
+        problems.push(whole(dir, message));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::catalog::load::testing::{assert_reported, Fixture};
+    use crate::catalog::load::Diagnostic;
+    use crate::catalog::model::Selection;
+
+    const HEAD: &str = "title = \"Quiz\"\nrole = \"practice\"\npass_mark = 50\n";
+
+    /// The problems reported against one file of the fixture.
+    fn of(problems: &[Diagnostic], fixture: &Fixture, name: &str) -> Vec<(usize, String)> {
+        problems
+            .iter()
+            .filter(|p| p.path == fixture.path(name))
+            .map(|p| (p.line, p.message.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn settings_are_checked_on_their_lines() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/entrainement.toml",
+            "title = \"Quiz\"\nrole = \"practice\"\npass_mark = 150\nfeedback = \"bof\"\n\
+             time_limit_minutes = 0\nmax_attempts = 0\nitems = [\"q01\"]\n",
+        );
+        fixture.write(
+            "quizzes/examen.toml",
+            "title = \"Quiz\"\nrole = \"exam\"\npass_mark = 50\nitems = [\"q01\"]\n",
+        );
+        let problems = fixture.problems();
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/entrainement.toml"),
+            [
+                (4, "feedback : after_submit, after_close ou never".into()),
+                (3, "pass_mark : pourcentage entre 0 et 100".into()),
+                (5, "doit être au moins 1".into()),
+                (6, "doit être au moins 1".into()),
+            ]
+        );
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/examen.toml"),
+            [(
+                2,
+                "role : pre_test, post_test, graded ou practice".to_string()
+            )]
+        );
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+    }
+
+    #[test]
+    fn draws_must_name_an_objective_the_bank_can_fill() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/tirage.toml",
+            &format!(
+                "{HEAD}\n[[draw]]\nobjective = \"o1\"\ncount = 11\n\n\
+                 [[draw]]\nobjective = \"o9\"\ncount = 1\n\n\
+                 [[draw]]\nobjective = \"o2\"\ncount = 0\n"
+            ),
+        );
+        let problems = fixture.problems();
+        assert_eq!(
+            of(&problems, &fixture, "quizzes/tirage.toml"),
+            [
+                (
+                    7,
+                    "count = 11 : la banque n'a que 10 élément(s) pour l'objectif « o1 »".into()
+                ),
+                (10, "objectif « o9 » inconnu".into()),
+                (
+                    15,
+                    "count = 0 : la banque n'a que 10 élément(s) pour l'objectif « o2 »".into()
+                ),
+            ]
+        );
+        assert_eq!(problems.len(), 3, "{problems:#?}");
+    }
+
+    #[test]
+    fn items_name_bank_entries_and_exclude_draws() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "quizzes/liste.toml",
+            &format!("{HEAD}items = [\n  \"q01\",\n  \"zz\",\n]\n"),
+        );
+        fixture.write("quizzes/vide.toml", &format!("{HEAD}items = []\n"));
+        fixture.write(
+            "quizzes/les-deux.toml",
+            &format!("{HEAD}items = [\"q01\"]\n\n[[draw]]\nobjective = \"o1\"\ncount = 1\n"),
+        );
+        fixture.write("quizzes/rien.toml", HEAD);
+        let problems = fixture.problems();
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/liste.toml"),
+            6,
+            "« zz » n'est ni une question ni une vignette de la banque",
+        );
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/vide.toml"),
+            4,
+            "items vide",
+        );
+        let neither = "un quiz a soit des [[draw]], soit une liste items, pas les deux ni aucun";
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes/les-deux.toml"),
+            1,
+            neither,
+        );
+        assert_reported(&problems, &fixture.path("quizzes/rien.toml"), 1, neither);
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_course_needs_a_graded_quiz() {
+        let fixture = Fixture::new();
+        fixture.edit("quizzes/final.toml", |t| t.replace("graded", "practice"));
+        assert_eq!(
+            fixture.problems(),
+            [Diagnostic {
+                path: fixture.path("quizzes"),
+                line: 1,
+                message: "il manque un quiz role = \"graded\"".into(),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_dpc_needs_pre_and_post_tests_on_the_same_objectives() {
+        let fixture = Fixture::new();
+        fixture.edit("course.toml", |t| {
+            t.replace("\"initial_module\"", "\"dpc\"")
+                + "\n[dpc]\naction_type = \"formation_continue\"\nmodality = \"e_learning\"\n"
+        });
+        let draw = |role: &str, objective: &str| {
+            format!(
+                "title = \"T\"\nrole = \"{role}\"\npass_mark = 0\n\n\
+                 [[draw]]\nobjective = \"{objective}\"\ncount = 2\n"
+            )
+        };
+        fixture.write("quizzes/pre.toml", &draw("pre_test", "o1"));
+        let missing = "une formation DPC a un quiz role = \"pre_test\" et un role = \"post_test\"";
+        assert_reported(&fixture.problems(), &fixture.path("quizzes"), 1, missing);
+
+        fixture.write("quizzes/post.toml", &draw("post_test", "o2"));
+        let problems = fixture.problems();
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert_reported(
+            &problems,
+            &fixture.path("quizzes"),
+            1,
+            "le pré-test « pre » et le post-test « post » doivent porter sur les mêmes objectifs",
+        );
+
+        // Items count by their objective: q02 belongs to o1, like the pre-test's draw.
+        fixture.write(
+            "quizzes/post.toml",
+            "title = \"T\"\nrole = \"post_test\"\npass_mark = 0\nitems = [\"q02\", \"q04\"]\n",
+        );
+        let course = fixture.load().course;
+        let post = course.quizzes.iter().find(|q| q.id == "post").unwrap();
+        assert!(matches!(&post.selection, Selection::Items(items) if items.len() == 2));
+    }
+}
