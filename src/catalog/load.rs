@@ -577,7 +577,7 @@ fn check_bank(
     let file: BankFile = r.parse("banque de questions invalide")?;
     let mut ids = HashSet::new();
     let mut bank = Bank::default();
-    let mut unique = |r: &mut FileReport, id: &Spanned<String>| {
+    let mut unique = |r: &mut FileReport<'_>, id: &Spanned<String>| {
         if !ids.insert(id.get_ref().clone()) {
             r.on(id, format!("identifiant « {} » en double", id.get_ref()));
         }
@@ -630,7 +630,7 @@ fn check_bank(
 }
 
 fn check_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     q: QuestionFile,
     objectives: &HashSet<String>,
 ) -> Option<Question> {
@@ -685,8 +685,9 @@ fn check_question(
             );
         }
     }
-    let missing =
-        |r: &mut FileReport, key: &str| r.on(&q.id, format!("question {kind_name} sans « {key} »"));
+    let missing = |r: &mut FileReport<'_>, key: &str| {
+        r.on(&q.id, format!("question {kind_name} sans « {key} »"))
+    };
     let kind = match kind_name {
         "single_choice" | "multiple_choice" => {
             let Some(choices) = q.choices else {
