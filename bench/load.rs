@@ -421,7 +421,7 @@ async fn start_and_submit(c: &reqwest::Client, b: &str, enrolment: &str, token: 
     let Ok(bytes) = started.bytes().await else {
         return false;
     };
-    let Ok(paper) = serde_json::from_slice::<Paper>(&bytes) else {
+    let Ok(paper) = serde_json::from_slice::<Paper<'_>>(&bytes) else {
         return false;
     };
     let id = &paper.id;
@@ -627,10 +627,10 @@ struct Ref<'a> {
 }
 
 /// One answer per question of a paper, whatever it is: enough to be graded.
-fn answers_for(items: &[Item]) -> Value {
-    let ids = |refs: &[Ref]| -> Vec<Value> { refs.iter().map(|r| json!(r.id)).collect() };
+fn answers_for(items: &[Item<'_>]) -> Value {
+    let ids = |refs: &[Ref<'_>]| -> Vec<Value> { refs.iter().map(|r| json!(r.id)).collect() };
     let mut answers = serde_json::Map::new();
-    let mut add = |q: &Item| {
+    let mut add = |q: &Item<'_>| {
         let answer = match &*q.kind {
             "single_choice" if !q.choices.is_empty() => json!(q.choices[0].id),
             "multiple_choice" if !q.choices.is_empty() => json!([q.choices[0].id]),

@@ -1,5 +1,6 @@
-//! Periodic background jobs (mail delivery, time-on-task flushing): a blocking job run off
-//! the async executor every so often, until the application stops.
+//! Periodic background jobs (mail delivery, time-on-task flushing, grading quiz attempts past
+//! their deadline, issuing owed certificates): a blocking job run off the async executor at
+//! start and then every so often, until the application stops.
 
 use std::sync::Arc;
 use std::time::Duration;

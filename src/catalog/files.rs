@@ -184,7 +184,7 @@ impl<'de> Deserialize<'de> for Correct {
         struct V;
         impl<'de> Visitor<'de> for V {
             type Value = Correct;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("a choice id or a list of choice ids")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Correct, E> {
@@ -214,7 +214,7 @@ impl<'de> Deserialize<'de> for Answer {
         struct V;
         impl Visitor<'_> for V {
             type Value = Answer;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("true, false or a number")
             }
             fn visit_bool<E: de::Error>(self, v: bool) -> Result<Answer, E> {

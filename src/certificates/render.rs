@@ -308,7 +308,7 @@ impl Rendered {
         }
         let qr = QrCode::new(self.verify_url.as_bytes())
             .map(|qr| {
-                qr.render::<qrcode::render::svg::Color>()
+                qr.render::<qrcode::render::svg::Color<'_>>()
                     .min_dimensions(140, 140)
                     .build()
             })

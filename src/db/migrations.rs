@@ -1,5 +1,6 @@
 //! Embedded migrations, one folder per backend (`migrations/sqlite`, `migrations/postgres`),
-//! kept in step: the `migrations_match` integration test compares the tables they produce.
+//! kept in step: an integration test (`tests/api/migrations.rs`) compares the tables and
+//! columns they produce.
 
 use anyhow::anyhow;
 use diesel::connection::SimpleConnection;

@@ -233,7 +233,7 @@ pub fn enrol(
     conn: &mut DbConn,
     user: &CurrentUser,
     session_id: &str,
-    who: Enroller,
+    who: Enroller<'_>,
 ) -> Result<Enrolment, AppError> {
     let visible = visible_session(conn, user, session_id)?;
     // The key check (argon2) runs before the transaction, so the write lock is short.

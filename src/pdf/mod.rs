@@ -217,7 +217,7 @@ impl Document {
 
     /// A table whose rows wrap inside their cells and break across pages, repeating the
     /// header on each page.
-    pub fn table(&mut self, columns: &[Column], rows: &[Vec<String>]) {
+    pub fn table(&mut self, columns: &[Column<'_>], rows: &[Vec<String>]) {
         let size = 9.0;
         let total: f32 = columns.iter().map(|c| c.share).sum();
         let widths: Vec<f32> = columns
@@ -248,7 +248,7 @@ impl Document {
 
     fn table_row(
         &mut self,
-        columns: &[Column],
+        columns: &[Column<'_>],
         widths: &[f32],
         row: &[String],
         size: f32,

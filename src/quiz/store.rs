@@ -172,7 +172,7 @@ pub struct Graded<'a> {
     pub request_hash: Option<&'a str>,
 }
 
-pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded) -> QueryResult<bool> {
+pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded<'_>) -> QueryResult<bool> {
     // Every column is set, whatever the grading: the statement is always the same.
     let update = cached_update(
         quiz_attempts::table,

@@ -13,8 +13,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::enrolment::{setup_in, Setup};
-use crate::helpers::free_port;
+use crate::helpers::{course_with_completion, day, free_port, setup, setup_in, Setup};
 
 const COURSE: &str = "qvt-formation-initiale";
 const KEY: &str = "DFGSM-2026";
@@ -137,7 +136,8 @@ impl Inspector {
 
 /// The QVT module completed by its lessons and the final quiz, passed whatever the answers.
 fn course() -> tempfile::TempDir {
-    let dir = crate::learning::courses_with(
+    let dir = course_with_completion(
+        COURSE,
         "min_lesson_seconds = 0\nrequired_quizzes = [\"quiz-final\"]",
     );
     let course = dir.path().join(COURSE);
@@ -368,7 +368,7 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     let Some((client, _driver)) = browser().await else {
         return;
     };
-    let s = crate::enrolment::setup().await;
+    let s = setup().await;
     let mut inspect = Inspector::new();
     let base = s.app.url("");
 
@@ -398,7 +398,7 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     client
         .execute(
             "document.getElementById('opens_on').value = arguments[0]; document.getElementById('closes_on').value = arguments[1];",
-            vec![json!(crate::enrolment::day(-1)), json!(crate::enrolment::day(60))],
+            vec![json!(day(-1)), json!(day(60))],
         )
         .await
         .unwrap();
@@ -446,7 +446,7 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
             &s.dean,
             &s.university,
             json!({ "course": "du-soigner-les-soignants", "title": "DIU 2026-2027",
-            "opens_on": crate::enrolment::day(-1), "closes_on": crate::enrolment::day(200),
+            "opens_on": day(-1), "closes_on": day(200),
             "enrolment_mode": "open", "academic_year": "2026-2027" }),
         )
         .await["id"]

@@ -8,30 +8,9 @@ use qvt_campus::catalog::{self, store, Diagnostic};
 use qvt_campus::db::schema::course_versions;
 use serde_json::Value;
 
-use crate::helpers::{problem, real_courses, spawn_app_with};
+use crate::helpers::{copy_course, problem, real_courses, spawn_app_with};
 
 const SAMPLE: &str = "dpc-tensions-conflits";
-
-pub fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-/// A scratch copy of a real course, to break.
-fn course_copy() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let course = dir.path().join(SAMPLE);
-    copy_dir(&real_courses().join(SAMPLE), &course);
-    (dir, course)
-}
 
 fn edit(path: &Path, change: impl FnOnce(String) -> String) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -108,7 +87,7 @@ fn the_real_courses_meet_the_programme_minimums() {
 
 #[test]
 fn an_unknown_key_is_reported_with_its_line() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let file = course.join("course.toml");
     edit(&file, |t| {
         t.replacen("summary =", "colour = \"bleu\"\nsummary =", 1)
@@ -123,7 +102,7 @@ fn an_unknown_key_is_reported_with_its_line() {
 
 #[test]
 fn a_correct_answer_missing_from_the_choices_is_reported() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let bank = course.join("quizzes/banque.toml");
     let text = std::fs::read_to_string(&bank).unwrap();
     let line = text
@@ -142,7 +121,7 @@ fn a_correct_answer_missing_from_the_choices_is_reported() {
 
 #[test]
 fn a_duplicate_id_is_reported_on_the_second_one() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let bank = course.join("quizzes/banque.toml");
     let text = std::fs::read_to_string(&bank).unwrap();
     let mut ids = text.lines().filter(|l| l.starts_with("id = \""));
@@ -165,7 +144,7 @@ fn a_duplicate_id_is_reported_on_the_second_one() {
 
 #[test]
 fn a_dangling_objective_is_reported() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let quiz = course.join("quizzes/post-test.toml");
     edit(&quiz, |t| {
         t.replacen("objective = \"o1\"", "objective = \"o99\"", 1)
@@ -175,7 +154,7 @@ fn a_dangling_objective_is_reported() {
 
 #[test]
 fn a_pass_mark_out_of_range_is_reported() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let quiz = course.join("quizzes/post-test.toml");
     let line = line_with(&quiz, "pass_mark");
     edit(&quiz, |t| {
@@ -191,7 +170,7 @@ fn a_pass_mark_out_of_range_is_reported() {
 
 #[test]
 fn missing_lessons_are_reported() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -211,7 +190,7 @@ fn missing_lessons_are_reported() {
 
 #[test]
 fn unsafe_markdown_is_reported_on_its_line() {
-    let (_dir, course) = course_copy();
+    let (_dir, course) = copy_course(SAMPLE);
     let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -260,7 +239,7 @@ async fn the_catalogue_lists_the_five_programmes_and_import_is_idempotent() {
 #[tokio::test]
 async fn a_changed_lesson_makes_a_new_version_and_leaves_the_old_one_intact() {
     // Arrange
-    let (dir, course) = course_copy();
+    let (dir, course) = copy_course(SAMPLE);
     let app = spawn_app_with(|s| s.courses_dir = dir.path().to_path_buf()).await;
     let before = store::current_version(&mut app.conn(), SAMPLE).unwrap();
     let mut lessons: Vec<PathBuf> = std::fs::read_dir(course.join("lessons"))

@@ -5,9 +5,9 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::catalog::copy_dir;
-use crate::enrolment::{day, setup_in, Setup};
-use crate::helpers::{field_names, pdf_text, problem, real_courses};
+use crate::helpers::{
+    copy_course, day, field_names, pdf_text, problem, replace_last_section, setup_in, Setup,
+};
 use crate::journeys::{User, PASSWORD};
 
 const COURSE: &str = "du-soigner-les-soignants";
@@ -16,17 +16,8 @@ const UNITS: [&str; 4] = ["u1", "u2", "u3", "u4"];
 /// The DU with the online part left out of its rules (tested in the unit tests), so the
 /// cohort's journey is the staff's.
 fn du_course() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let course = dir.path().join(COURSE);
-    copy_dir(&real_courses().join(COURSE), &course);
-    let file = course.join("course.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let kept = &text[..text.find("[du_rules]").unwrap()];
-    std::fs::write(
-        &file,
-        format!("{kept}[du_rules]\nonline_required = false\n"),
-    )
-    .unwrap();
+    let (dir, course) = copy_course(COURSE);
+    replace_last_section(&course, "[du_rules]", "online_required = false");
     dir
 }
 

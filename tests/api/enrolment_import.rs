@@ -4,8 +4,7 @@ use diesel::prelude::*;
 use qvt_campus::db::schema::{accounts, enrolments, mail_outbox};
 use serde_json::{json, Value};
 
-use crate::enrolment::{setup, Setup};
-use crate::helpers::{problem, TestApp};
+use crate::helpers::{problem, setup, Setup, TestApp};
 
 async fn import(s: &Setup, session: &str, csv: String, dry_run: bool) -> reqwest::Response {
     s.app

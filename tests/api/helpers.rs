@@ -1,4 +1,14 @@
-//! The test harness: `spawn_app()` and friends, fresh databases, an SMTP sink.
+//! The test harness: `spawn_app()` and friends, fresh databases, an SMTP sink; and the
+//! fixtures that several test modules share (course copies, organisations, a world of
+//! learners heading for their certificates).
+
+mod courses;
+mod setup;
+mod world;
+
+pub use courses::{copy_course, course_with_completion, lesson_ids, replace_last_section};
+pub use setup::{day, setup, setup_in, Setup};
+pub use world::{world, world_of, Learner, World, NAME};
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -7,24 +7,13 @@ use qvt_campus::db::schema::{completions, time_intervals};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::catalog::copy_dir;
-use crate::enrolment::{setup_in, Setup};
-use crate::helpers::{access_cookie, no_redirects, pdf_text, problem, real_courses, TestApp};
+use crate::helpers::{
+    access_cookie, course_with_completion, lesson_ids, no_redirects, pdf_text, problem,
+    real_courses, setup_in, Setup, TestApp,
+};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
-
-/// The QVT module with its `[completion]` rules replaced by `completion`.
-pub fn courses_with(completion: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let course = dir.path().join(COURSE);
-    copy_dir(&real_courses().join(COURSE), &course);
-    let file = course.join("course.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let kept = &text[..text.find("[completion]").unwrap()];
-    std::fs::write(&file, format!("{kept}[completion]\n{completion}\n")).unwrap();
-    dir
-}
 
 struct Learner {
     s: Setup,
@@ -35,7 +24,7 @@ struct Learner {
 }
 
 async fn enrolled_learner(completion: &str) -> Learner {
-    let courses = courses_with(completion);
+    let courses = course_with_completion(COURSE, completion);
     let s = setup_in(courses.path().to_path_buf()).await;
     let session = s.qvt_session(json!({})).await;
     let user = s.app.learner("apprenante@univ-exemple.fr").await;
@@ -45,19 +34,7 @@ async fn enrolled_learner(completion: &str) -> Learner {
         .json()
         .await
         .unwrap();
-    let outline: Value = s
-        .app
-        .get(&format!("/api/v1/courses/{COURSE}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let lessons = outline["lessons"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| l["id"].as_str().unwrap().to_owned())
-        .collect();
+    let lessons = lesson_ids(&s.app, COURSE).await;
     Learner {
         s,
         user,

@@ -8,9 +8,10 @@ use diesel::prelude::*;
 use qvt_campus::db::schema::{completions, quiz_attempts, training_sessions};
 use serde_json::{json, Value};
 
-use crate::catalog::copy_dir;
-use crate::enrolment::{setup_in, Setup};
-use crate::helpers::{eventually, field_names, problem, real_courses};
+use crate::helpers::{
+    copy_course, eventually, field_names, lesson_ids, problem, real_courses, replace_last_section,
+    setup_in, Setup,
+};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
@@ -19,17 +20,12 @@ const ITEMS: &str = r#"items = ["q01", "q02", "q03", "q04", "q05", "q08", "v01"]
 
 /// The QVT module with extra quiz files and, optionally, other completion rules.
 fn course_with(quizzes: &[(&str, String)], completion: Option<&str>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let course = dir.path().join(COURSE);
-    copy_dir(&real_courses().join(COURSE), &course);
+    let (dir, course) = copy_course(COURSE);
     for (id, text) in quizzes {
         std::fs::write(course.join("quizzes").join(format!("{id}.toml")), text).unwrap();
     }
     if let Some(completion) = completion {
-        let file = course.join("course.toml");
-        let text = std::fs::read_to_string(&file).unwrap();
-        let kept = &text[..text.find("[completion]").unwrap()];
-        std::fs::write(&file, format!("{kept}[completion]\n{completion}\n")).unwrap();
+        replace_last_section(&course, "[completion]", completion);
     }
     dir
 }
@@ -701,19 +697,8 @@ async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_sho
         Some("min_lesson_seconds = 0\nrequired_quizzes = [\"examen\"]"),
     )
     .await;
-    let outline: Value =
-        e.s.app
-            .get(&format!("/api/v1/courses/{COURSE}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-    for lesson in outline["lessons"].as_array().unwrap() {
-        let path = format!(
-            "/api/v1/enrolments/{}/lessons/{}",
-            e.enrolment,
-            lesson["id"].as_str().unwrap()
-        );
+    for lesson in lesson_ids(&e.s.app, COURSE).await {
+        let path = format!("/api/v1/enrolments/{}/lessons/{lesson}", e.enrolment);
         e.get(&e.learner, &path).await;
         e.s.app
             .post_as(&e.learner.token, &format!("{path}/complete"), &json!({}))
@@ -819,24 +804,10 @@ fn expire(e: &Exam, attempt: &Value) {
 impl Exam {
     /// The course's lesson paths for an enrolment, in order.
     async fn lessons(&self, enrolment: &str) -> Vec<String> {
-        let outline: Value = self
-            .s
-            .app
-            .get(&format!("/api/v1/courses/{COURSE}"))
+        lesson_ids(&self.s.app, COURSE)
             .await
-            .json()
-            .await
-            .unwrap();
-        outline["lessons"]
-            .as_array()
-            .unwrap()
             .iter()
-            .map(|l| {
-                format!(
-                    "/api/v1/enrolments/{enrolment}/lessons/{}",
-                    l["id"].as_str().unwrap()
-                )
-            })
+            .map(|id| format!("/api/v1/enrolments/{enrolment}/lessons/{id}"))
             .collect()
     }
 

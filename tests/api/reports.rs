@@ -11,8 +11,7 @@ use qvt_campus::identity::store::Account;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::certificates::{world, world_of, Learner, World};
-use crate::helpers::{pdf_text, problem};
+use crate::helpers::{pdf_text, problem, world, world_of, Learner, World};
 
 async fn csv_of(w: &World, token: &str, path: &str) -> String {
     let response = w.s.app.get_as(token, path).await;
