@@ -1,0 +1,175 @@
+//! Numbered completion records: issued as certificates (same verification and VC-JWT) to
+//! the learners the jury admitted, once its minutes are closed; one record in force per
+//! learner, a new one continuing the chain of the one it replaces.
+
+use super::file::{current_record, decision_view, facts};
+use super::model::{self, Decision, Grade};
+use super::service::{enrolment_for, no_enrolment, now, session_for, Gate};
+use super::store::{self, Record};
+use crate::catalog::cache::CourseCache;
+use crate::certificates::model::{AttestedDuRecord, AttestedThesis, AttestedUnit};
+use crate::certificates::{self, store as certificate_store};
+use crate::db::DbConn;
+use crate::enrolment::store as enrolment_store;
+use crate::error::AppError;
+use crate::identity::auth::CurrentUser;
+use crate::identity::store as identity;
+use crate::learning::store as learning_store;
+
+/// Issues the completion record of an `admis` learner once the minutes are closed; the
+/// record in force if there is one already.
+pub fn issue_record(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    user: &CurrentUser,
+    enrolment_id: &str,
+) -> Result<(Record, bool), AppError> {
+    conn.write(|c| {
+        let (_, session, course) = enrolment_for(c, courses, user, enrolment_id, Gate::Admin)?;
+        let enrolment =
+            enrolment_store::enrolment_for_update(c, enrolment_id)?.ok_or_else(no_enrolment)?;
+        if let Some((record, _)) = current_record(c, &enrolment.id)? {
+            return Ok((record, false));
+        }
+        let cohort = store::cohort(c, &session.id)?;
+        let Some(cohort) = cohort.filter(|c| c.minutes_closed_at.is_some()) else {
+            return Err(AppError::conflict(
+                "Le procès-verbal du jury doit être clos avant de délivrer les relevés.",
+            ));
+        };
+        let decision = store::decisions_of(c, &enrolment.id)?
+            .pop()
+            .filter(|d| d.decision == Decision::Admis.code())
+            .ok_or_else(|| AppError::conflict("Seul un candidat admis reçoit un relevé."))?;
+        let university = identity::organisation(c, &session.organisation_id)?;
+        let code = university.uai.clone().ok_or_else(|| {
+            AppError::conflict(
+                "L'université n'a pas de code UAI : les relevés ne peuvent être numérotés.",
+            )
+        })?;
+        let year = session
+            .academic_year
+            .as_deref()
+            .and_then(model::first_year)
+            .unwrap_or_else(|| chrono::Datelike::year(&decision.decided_on));
+        let facts = facts(c, &course, &enrolment.id)?;
+        let thesis = facts
+            .thesis
+            .ok_or_else(|| AppError::conflict("Mémoire non saisi."))?;
+        let mut universities = vec![university.name.clone()];
+        if let Some(partner) = &cohort.partner_organisation_id {
+            universities.push(identity::organisation(c, partner)?.name);
+        }
+        let sequence = store::next_sequence(c, &university.id, year)?;
+        let number = model::record_number(&code, year, sequence);
+        let printed = |g: Option<f64>| {
+            g.and_then(|g| Grade::parse(g).ok())
+                .map_or("—".to_owned(), Grade::printed)
+        };
+        let view = decision_view(&decision);
+        let (completed_at, seconds) = match certificate_store::completion_of(c, &enrolment.id)? {
+            Some((at, seconds)) => (at, i64::from(seconds)),
+            None => (
+                decision.decided_on.and_time(chrono::NaiveTime::MIN),
+                learning_store::seconds_by_lesson(c, &enrolment.id)?
+                    .values()
+                    .sum(),
+            ),
+        };
+        let mut snapshot = certificates::service::snapshot(
+            c,
+            &course,
+            &enrolment,
+            &session,
+            completed_at,
+            seconds,
+            now(),
+        )?;
+        snapshot.du_record = Some(AttestedDuRecord {
+            number: number.clone(),
+            universities,
+            responsibles: serde_json::from_str(&cohort.responsibles).unwrap_or_default(),
+            units: facts
+                .units
+                .iter()
+                .map(|u| AttestedUnit {
+                    title: u.title.clone(),
+                    grade: printed(u.grade),
+                })
+                .collect(),
+            thesis: AttestedThesis {
+                title: thesis.title,
+                supervisor: thesis.supervisor,
+                grade: printed(
+                    thesis
+                        .grade_hundredths
+                        .map(|h| Grade::from_hundredths(h).value()),
+                ),
+                defended_on: thesis.defended_on,
+            },
+            decision: view.decision.label().into(),
+            mention: view.mention.map(|m| m.label().into()),
+            decided_on: view.decided_on,
+            jury: view.jury,
+        });
+        // A new record after a revoked one continues its chain (one record in force).
+        let mut replaces = None;
+        if let Some(last) = store::records_of(c, &enrolment.id)?.pop() {
+            if certificate_store::replacement_of(c, &last.certificate_id)?.is_none() {
+                replaces = Some(last.certificate_id);
+            }
+        }
+        let certificate = certificates::service::write(
+            c,
+            &enrolment,
+            &session,
+            &snapshot,
+            "du_record",
+            replaces,
+        )?;
+        identity::audit(
+            c,
+            Some(&user.id),
+            "du.record",
+            Some(&session.organisation_id),
+            Some(&enrolment.account_id),
+            serde_json::json!({ "number": number, "certificate_id": certificate.id, "enrolment_id": enrolment.id }),
+        )?;
+        let record = Record {
+            number,
+            enrolment_id: enrolment.id.clone(),
+            decision_id: decision.id.clone(),
+            certificate_id: certificate.id.clone(),
+            organisation_id: university.id.clone(),
+            year,
+            sequence,
+            issued_at: certificate.issued_at,
+        };
+        store::insert_record(c, &record)?;
+        Ok((record, true))
+    })
+}
+
+/// Issues the record of every admitted learner of the cohort without one, each in its own
+/// transaction; the numbers issued.
+pub fn issue_records(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Vec<String>, AppError> {
+    session_for(conn, courses, user, session_id, Gate::Admin)?;
+    let mut issued = Vec::new();
+    for (enrolment, _) in enrolment_store::enrolments_of_session(conn, session_id)? {
+        let admitted = store::decisions_of(conn, &enrolment.id)?
+            .pop()
+            .is_some_and(|d| d.decision == Decision::Admis.code());
+        if admitted {
+            let (record, new) = issue_record(conn, courses, user, &enrolment.id)?;
+            if new {
+                issued.push(record.number);
+            }
+        }
+    }
+    Ok(issued)
+}
