@@ -3,7 +3,12 @@
 //! and minutes recorded by admins; numbered completion records issued as certificates
 //! (same verification and VC-JWT); the registrar's transcript.
 
+mod cohort;
+mod file;
+mod grades;
+mod jury;
 pub mod model;
+mod records;
 pub mod routes;
 pub mod service;
 pub mod store;

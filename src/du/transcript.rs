@@ -1,9 +1,73 @@
-//! The registrar's transcript of a cohort, one line per learner: CSV and an A4 PDF.
+//! The registrar's transcript of a cohort, one line per learner: gathered from each
+//! learner's file, then rendered as CSV and as an A4 PDF.
 
-use super::model::Grade;
-use super::service::Transcript;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::file::file_of;
+use super::model::{Decision, Grade, Mention};
+use super::service::{session_for, Gate};
+use crate::catalog::cache::CourseCache;
+use crate::db::DbConn;
+use crate::enrolment::store::{self as enrolment_store, Session};
+use crate::error::AppError;
+use crate::identity::auth::CurrentUser;
 use crate::pdf::{Column, Document};
 use crate::reports::csv::Csv;
+
+/// One line of the registrar's transcript.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TranscriptLine {
+    pub name: String,
+    pub email: String,
+    pub student_number: Option<String>,
+    pub units: Vec<Option<f64>>,
+    pub thesis_title: Option<String>,
+    pub thesis_grade: Option<f64>,
+    pub online_complete: bool,
+    pub proposal: Option<Decision>,
+    pub decision: Option<Decision>,
+    pub mention: Option<Mention>,
+    pub record_number: Option<String>,
+}
+
+pub struct Transcript {
+    pub session: Session,
+    pub unit_titles: Vec<String>,
+    pub lines: Vec<TranscriptLine>,
+}
+
+pub fn transcript(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Transcript, AppError> {
+    let (session, course) = session_for(conn, courses, user, session_id, Gate::Admin)?;
+    let mut lines = Vec::new();
+    for (enrolment, account) in enrolment_store::enrolments_of_session(conn, session_id)? {
+        let file = file_of(conn, &course, &enrolment, &session)?;
+        lines.push(TranscriptLine {
+            name: account.full_name,
+            email: account.email,
+            student_number: account.student_number,
+            units: file.units.iter().map(|u| u.grade).collect(),
+            thesis_title: file.thesis.as_ref().map(|t| t.title.clone()),
+            thesis_grade: file.thesis.and_then(|t| t.grade),
+            online_complete: file.online_complete,
+            proposal: file.proposal.decision,
+            decision: file.decision.as_ref().map(|d| d.decision),
+            mention: file.decision.and_then(|d| d.mention),
+            record_number: file.record.map(|r| r.number),
+        });
+    }
+    lines.sort_by(|a, b| a.name.cmp(&b.name).then(a.email.cmp(&b.email)));
+    Ok(Transcript {
+        unit_titles: course.units.iter().map(|u| u.title.clone()).collect(),
+        session,
+        lines,
+    })
+}
 
 fn grade(value: Option<f64>) -> String {
     value

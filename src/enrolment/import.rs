@@ -1,30 +1,32 @@
 //! Bulk enrolment from a CSV export (`POST /sessions/{id}/enrolments/import`). Every row
 //! is checked before anything is written; a real run writes all rows or none.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::Utc;
-use diesel::prelude::*;
+use chrono::{NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use self::rows::{Candidate, Checked, Known, Requirements};
+pub use self::rows::{RowReport, RowStatus};
 use super::model::closed_reason;
 use super::service::{administered_session, today};
-use super::store::{self, Enrolment};
+use super::store::{self, Enrolment, Session};
 use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
-use crate::db::schema::{accounts, enrolments, memberships, one_time_tokens, training_sessions};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
-use crate::identity::model::{Adeli, Email, FullName, Profession, Role, Rpps, StudentNumber};
-use crate::identity::store::{self as identity, Account, Membership};
+use crate::identity::model::{Profession, Role};
+use crate::identity::store::{self as identity, Account, Membership, NewOneTimeToken};
 use crate::identity::tokens::{hash_token, random_token};
 use crate::mail::{self, NewMail};
+
+mod rows;
 
 const INVITATION_DAYS: i64 = 14;
 
@@ -190,25 +192,6 @@ pub fn read_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, AppError> {
     Ok(rows)
 }
 
-/// A row once checked on its own.
-struct Checked {
-    email: Email,
-    full_name: FullName,
-    student_number: Option<StudentNumber>,
-    profession: Option<Profession>,
-    rpps: Option<Rpps>,
-    adeli: Option<Adeli>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RowReport {
-    pub line: u64,
-    pub email: String,
-    /// `new_account`, `existing_account`, `already_enrolled` or `error`.
-    pub status: String,
-    pub errors: Vec<FieldError>,
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
@@ -220,60 +203,36 @@ pub struct ImportReport {
     pub report: Vec<RowReport>,
 }
 
-fn optional<T>(
-    raw: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-    field: &str,
-    errors: &mut Vec<FieldError>,
-) -> Option<T> {
-    if raw.trim().is_empty() {
-        return None;
+impl ImportReport {
+    fn new(dry_run: bool, report: Vec<RowReport>) -> Self {
+        let count = |wanted: fn(&RowReport) -> bool| report.iter().filter(|r| wanted(r)).count();
+        Self {
+            dry_run,
+            rows: report.len(),
+            new_accounts: count(|r| r.status == RowStatus::NewAccount),
+            enrolled: count(|r| r.status.enrols()),
+            already_enrolled: count(|r| r.status == RowStatus::AlreadyEnrolled),
+            errors: count(|r| !r.errors.is_empty()),
+            report,
+        }
     }
-    parse(raw)
-        .map_err(|m| errors.push(FieldError::new(field, m)))
-        .ok()
-}
 
-fn check_row(row: &CsvRow) -> (Option<Checked>, Vec<FieldError>) {
-    let mut errors = Vec::new();
-    let email = Email::parse(&row.email)
-        .map_err(|m| errors.push(FieldError::new("email", m)))
-        .ok();
-    if row.first_name.trim().is_empty() {
-        errors.push(FieldError::new("prenom", "prénom obligatoire"));
+    /// Every error of every row, as `rows[LINE].field`.
+    fn rejection(&self) -> AppError {
+        let listed = self
+            .report
+            .iter()
+            .flat_map(|r| {
+                r.errors.iter().map(move |e| {
+                    FieldError::new(format!("rows[{}].{}", r.line, e.field), e.message.clone())
+                })
+            })
+            .collect();
+        AppError::invalid_fields(listed).with_detail(format!(
+            "{} ligne(s) invalide(s) : rien n'a été importé.",
+            self.errors
+        ))
     }
-    if row.last_name.trim().is_empty() {
-        errors.push(FieldError::new("nom", "nom obligatoire"));
-    }
-    let full_name = FullName::parse(&format!("{} {}", row.first_name, row.last_name))
-        .map_err(|m| errors.push(FieldError::new("nom", m)))
-        .ok();
-    let student_number = optional(
-        &row.student_number,
-        StudentNumber::parse,
-        "numero_etudiant",
-        &mut errors,
-    );
-    let profession = optional(
-        &row.profession,
-        Profession::parse,
-        "profession",
-        &mut errors,
-    );
-    let rpps = optional(&row.rpps, Rpps::parse, "rpps", &mut errors);
-    let adeli = optional(&row.adeli, Adeli::parse, "adeli", &mut errors);
-    let checked = match (email, full_name, errors.is_empty()) {
-        (Some(email), Some(full_name), true) => Some(Checked {
-            email,
-            full_name,
-            student_number,
-            profession,
-            rpps,
-            adeli,
-        }),
-        _ => None,
-    };
-    (checked, errors)
 }
 
 /// Checks every row against the session and the existing accounts, then (unless `dry_run`
@@ -288,284 +247,239 @@ pub fn run(
     public_url: &str,
 ) -> Result<ImportReport, AppError> {
     conn.write(|conn| {
-        let session = administered_session(conn, user, session_id)?;
-        if let Some(reason) = closed_reason(
-            today(),
-            session.opens_on,
-            session.closes_on,
-            session.closed_at.is_some(),
-            true,
-        ) {
-            return Err(AppError::conflict(reason));
-        }
-        let kind = CourseKind::parse(&catalog::version(conn, &session.course_version_id)?.kind)
-            .expect("valid kind");
-        let dpc = session.dpc_action_ref.is_some();
-
-        let mut report = Vec::with_capacity(rows.len());
-        let mut checked = Vec::with_capacity(rows.len());
-        let mut first_line: HashMap<String, u64> = HashMap::new();
-        for row in &rows {
-            let (ok, mut errors) = check_row(row);
-            if let Some(c) = &ok {
-                if let Some(line) = first_line.insert(c.email.as_str().to_owned(), row.line) {
-                    errors.push(FieldError::new(
-                        "email",
-                        format!("adresse déjà présente ligne {line}"),
-                    ));
-                }
-            }
-            report.push(RowReport {
-                line: row.line,
-                email: row.email.clone(),
-                status: "error".into(),
-                errors,
-            });
-            checked.push(ok);
-        }
-
-        let emails: Vec<String> = checked
-            .iter()
-            .flatten()
-            .map(|c| c.email.as_str().to_owned())
-            .collect();
-        let mut existing: HashMap<String, Account> = HashMap::new();
-        for chunk in emails.chunks(500) {
-            for account in accounts::table
-                .filter(accounts::email.eq_any(chunk))
-                .select(Account::as_select())
-                .load(conn)?
-            {
-                existing.insert(account.email.clone(), account);
-            }
-        }
-        let existing_ids: Vec<String> = existing.values().map(|a| a.id.clone()).collect();
-        let enrolled: HashSet<String> = store::actively_enrolled(conn, session_id, &existing_ids)?
-            .into_iter()
-            .collect();
-        let mut members: HashSet<String> = HashSet::new();
-        for chunk in existing_ids.chunks(500) {
-            members.extend(
-                memberships::table
-                    .filter(memberships::organisation_id.eq(&session.organisation_id))
-                    .filter(memberships::account_id.eq_any(chunk))
-                    .select(memberships::account_id)
-                    .load::<String>(conn)?,
-            );
-        }
-
-        for (entry, checked) in report.iter_mut().zip(&checked) {
-            let Some(c) = checked else { continue };
-            if !entry.errors.is_empty() {
-                continue;
-            }
-            match existing.get(c.email.as_str()) {
-                Some(account) if !account.is_active() => entry
-                    .errors
-                    .push(FieldError::new("email", "compte désactivé ou supprimé")),
-                Some(account) if enrolled.contains(&account.id) => {
-                    entry.status = "already_enrolled".into()
-                }
-                Some(account) => {
-                    if dpc && account.rpps.is_none() && account.adeli.is_none() {
-                        entry.errors.push(FieldError::new(
-                            "rpps",
-                            "session DPC : ce compte n'a ni RPPS ni ADELI",
-                        ));
-                    } else {
-                        entry.status = "existing_account".into();
-                    }
-                }
-                None => {
-                    if dpc && c.rpps.is_none() && c.adeli.is_none() {
-                        entry.errors.push(FieldError::new(
-                            "rpps",
-                            "session DPC : numéro RPPS ou ADELI obligatoire",
-                        ));
-                    } else if c.profession.is_none() && kind == CourseKind::Dpc {
-                        entry.errors.push(FieldError::new(
-                            "profession",
-                            "profession obligatoire pour un nouveau compte",
-                        ));
-                    } else {
-                        entry.status = "new_account".into();
-                    }
-                }
-            }
-        }
-
-        let to_enrol = report
-            .iter()
-            .filter(|r| r.status == "new_account" || r.status == "existing_account")
-            .count();
-        let errors = report.iter().filter(|r| !r.errors.is_empty()).count();
-        let summary = |report: Vec<RowReport>| ImportReport {
-            dry_run,
-            rows: report.len(),
-            new_accounts: report.iter().filter(|r| r.status == "new_account").count(),
-            enrolled: to_enrol,
-            already_enrolled: report
-                .iter()
-                .filter(|r| r.status == "already_enrolled")
-                .count(),
-            errors,
-            report,
+        let session = open_session(conn, user, session_id)?;
+        let version = catalog::version(conn, &session.course_version_id)?;
+        let needs = Requirements {
+            dpc_session: session.dpc_action_ref.is_some(),
+            course_kind: CourseKind::parse(&version.kind).expect("valid kind"),
         };
-        if let Some(capacity) = session.capacity {
-            let left = (capacity - session.active_count).max(0) as usize;
-            if to_enrol > left && errors == 0 {
-                return Err(AppError::conflict(format!(
-                    "{to_enrol} inscriptions demandées pour {left} place(s) restante(s)."
-                )));
-            }
-        }
-        if errors > 0 && !dry_run {
-            let listed = report
-                .iter()
-                .flat_map(|r| {
-                    r.errors.iter().map(move |e| {
-                        FieldError::new(format!("rows[{}].{}", r.line, e.field), e.message.clone())
-                    })
-                })
-                .collect();
-            return Err(AppError::invalid_fields(listed).with_detail(format!(
-                "{errors} ligne(s) invalide(s) : rien n'a été importé."
-            )));
+        let candidates = rows::candidates(&rows);
+        let known = known(conn, &session.id, &candidates)?;
+        let report = ImportReport::new(dry_run, rows::classify(&candidates, &known, needs));
+        if report.errors == 0 {
+            check_capacity(&session, report.enrolled)?;
         }
         if dry_run {
-            return Ok(summary(report));
+            return Ok(report);
         }
-
-        // Every row is valid: write it all.
-        let now = Utc::now().naive_utc();
-        let mut new_accounts = Vec::new();
-        let mut new_members = Vec::new();
-        let mut new_enrolments = Vec::new();
-        let mut invitations = Vec::new();
-        let mut mails = Vec::new();
-        let course_title = catalog::version(conn, &session.course_version_id)?.title;
+        if report.errors > 0 {
+            return Err(report.rejection());
+        }
         let organisation = identity::organisation(conn, &session.organisation_id)?;
-        for (entry, checked) in report.iter().zip(&checked) {
-            let Some(c) = checked else { continue };
-            let account = match entry.status.as_str() {
-                "existing_account" => existing[c.email.as_str()].clone(),
-                "new_account" => {
-                    let account = Account {
-                        id: identity::new_id(),
-                        email: c.email.as_str().to_owned(),
-                        full_name: c.full_name.as_str().to_owned(),
-                        // No password until the invitation link is used.
-                        password_hash: String::new(),
-                        profession: c
-                            .profession
-                            .unwrap_or(Profession::Etudiant)
-                            .code()
-                            .to_owned(),
-                        rpps: c.rpps.as_ref().map(|r| r.as_str().to_owned()),
-                        adeli: c.adeli.as_ref().map(|a| a.as_str().to_owned()),
-                        student_number: c.student_number.as_ref().map(|s| s.as_str().to_owned()),
-                        mode_exercice: None,
-                        is_platform_admin: false,
-                        email_verified_at: None,
-                        disabled_at: None,
-                        erased_at: None,
-                        created_at: now,
-                        updated_at: now,
-                        page_session_epoch: 0,
-                    };
-                    new_accounts.push(account.clone());
-                    account
-                }
-                _ => continue,
-            };
-            if !members.contains(&account.id) {
-                new_members.push(Membership {
-                    organisation_id: session.organisation_id.clone(),
-                    account_id: account.id.clone(),
-                    role: Role::Learner.code().into(),
-                    created_at: now,
-                });
-            }
-            new_enrolments.push(Enrolment {
-                id: identity::new_id(),
-                session_id: session.id.clone(),
-                account_id: account.id.clone(),
-                course_version_id: session.course_version_id.clone(),
-                status: store::ACTIVE.into(),
-                enrolled_by: Some(user.id.clone()),
-                enrolled_at: now,
-                withdrawn_by: None,
-                withdrawn_at: None,
-            });
-            let mut context = json!({
-                "full_name": account.full_name,
-                "course_title": course_title,
-                "session_title": session.title,
-                "organisation": organisation.name,
-                "opens_on": session.opens_on.format("%d/%m/%Y").to_string(),
-                "closes_on": session.closes_on.format("%d/%m/%Y").to_string(),
-            });
-            let template = if entry.status == "new_account" {
-                let token = random_token();
-                invitations.push(Invitation {
-                    id: identity::new_id(),
-                    account_id: account.id.clone(),
-                    purpose: identity::INVITATION,
-                    token_hash: hash_token(&token),
-                    expires_at: now + chrono::Duration::days(INVITATION_DAYS),
-                    created_at: now,
-                });
-                context["link"] = format!("{public_url}/definir-mot-de-passe?jeton={token}").into();
-                "invitation"
-            } else {
-                "inscription_confirmee"
-            };
-            mails.push(NewMail::new(&account.email, template, context)?);
-        }
-        crate::batch_insert!(conn, accounts::table, &new_accounts);
-        crate::batch_insert!(conn, memberships::table, &new_members);
-        let seats = diesel::update(
-            training_sessions::table.find(&session.id).filter(
-                training_sessions::capacity
-                    .is_null()
-                    .or(
-                        (training_sessions::active_count + new_enrolments.len() as i32)
-                            .le(training_sessions::capacity.assume_not_null()),
-                    ),
-            ),
-        )
-        .set(
-            training_sessions::active_count
-                .eq(training_sessions::active_count + new_enrolments.len() as i32),
-        )
-        .execute(conn)?;
-        if seats != 1 {
-            return Err(AppError::conflict("Plus assez de places dans la session."));
-        }
-        crate::batch_insert!(conn, enrolments::table, &new_enrolments);
-        crate::batch_insert!(conn, one_time_tokens::table, &invitations);
-        mail::enqueue_many(conn, &mails)?;
-        identity::audit(
-            conn,
-            Some(&user.id),
-            "enrolment.imported",
-            Some(&session.organisation_id),
-            Some(&session.id),
-            json!({ "enrolled": new_enrolments.len(), "new_accounts": new_accounts.len() }),
-        )?;
-        Ok(summary(report))
+        let target = Target {
+            session: &session,
+            enrolled_by: &user.id,
+            course_title: &version.title,
+            organisation: &organisation.name,
+            public_url,
+            now: Utc::now().naive_utc(),
+        };
+        let account_ids: Vec<String> = known.accounts.values().map(|a| a.id.clone()).collect();
+        let members = identity::members_among(conn, &session.organisation_id, &account_ids)?;
+        let writes = plan(&target, &candidates, &report.report, &known, &members)?;
+        write(conn, user, &session, &writes)?;
+        Ok(report)
     })
 }
 
-#[derive(Insertable)]
-#[diesel(table_name = one_time_tokens)]
-struct Invitation {
-    id: String,
-    account_id: String,
-    purpose: &'static str,
-    token_hash: String,
-    expires_at: chrono::NaiveDateTime,
-    created_at: chrono::NaiveDateTime,
+/// The session, if the user administers it and it takes enrolments today.
+fn open_session(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<Session, AppError> {
+    let session = administered_session(conn, user, session_id)?;
+    if let Some(reason) = closed_reason(
+        today(),
+        session.opens_on,
+        session.closes_on,
+        session.closed_at.is_some(),
+        true,
+    ) {
+        return Err(AppError::conflict(reason));
+    }
+    Ok(session)
+}
+
+/// Looks up the file's addresses in chunks, as a file may hold tens of thousands of rows.
+fn known(conn: &mut DbConn, session_id: &str, candidates: &[Candidate]) -> Result<Known, AppError> {
+    let accounts = identity::accounts_by_email(conn, &rows::emails(candidates))?;
+    let ids: Vec<String> = accounts.values().map(|a| a.id.clone()).collect();
+    let enrolled = store::actively_enrolled(conn, session_id, &ids)?
+        .into_iter()
+        .collect();
+    Ok(Known { accounts, enrolled })
+}
+
+/// Refuses a file that would overbook the session, before the writes find out row by row.
+fn check_capacity(session: &Session, to_enrol: usize) -> Result<(), AppError> {
+    if let Some(capacity) = session.capacity {
+        let left = (capacity - session.active_count).max(0) as usize;
+        if to_enrol > left {
+            return Err(AppError::conflict(format!(
+                "{to_enrol} inscriptions demandées pour {left} place(s) restante(s)."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The session's side of every row and mail an import writes.
+struct Target<'a> {
+    session: &'a Session,
+    enrolled_by: &'a str,
+    course_title: &'a str,
+    organisation: &'a str,
+    public_url: &'a str,
+    now: NaiveDateTime,
+}
+
+/// Everything a valid file adds, built before any of it is written.
+#[derive(Default)]
+struct Writes {
+    accounts: Vec<Account>,
+    memberships: Vec<Membership>,
+    enrolments: Vec<Enrolment>,
+    invitations: Vec<NewOneTimeToken>,
+    mails: Vec<NewMail>,
+}
+
+fn plan(
+    target: &Target<'_>,
+    candidates: &[Candidate],
+    report: &[RowReport],
+    known: &Known,
+    members: &HashSet<String>,
+) -> Result<Writes, AppError> {
+    let mut writes = Writes::default();
+    for (entry, candidate) in report.iter().zip(candidates) {
+        let Some(c) = &candidate.checked else {
+            continue;
+        };
+        let account = match entry.status {
+            RowStatus::ExistingAccount => known.accounts[c.email.as_str()].clone(),
+            RowStatus::NewAccount => {
+                let account = new_account(c, target.now);
+                writes.accounts.push(account.clone());
+                account
+            }
+            RowStatus::AlreadyEnrolled | RowStatus::Error => continue,
+        };
+        if !members.contains(&account.id) {
+            writes.memberships.push(Membership {
+                organisation_id: target.session.organisation_id.clone(),
+                account_id: account.id.clone(),
+                role: Role::Learner.code().into(),
+                created_at: target.now,
+            });
+        }
+        writes.enrolments.push(target.enrolment(&account));
+        let mut context = target.mail_context(&account);
+        let template = if entry.status == RowStatus::NewAccount {
+            let token = random_token();
+            writes.invitations.push(target.invitation(&account, &token));
+            context["link"] =
+                format!("{}/definir-mot-de-passe?jeton={token}", target.public_url).into();
+            "invitation"
+        } else {
+            "inscription_confirmee"
+        };
+        writes
+            .mails
+            .push(NewMail::new(&account.email, template, context)?);
+    }
+    Ok(writes)
+}
+
+fn new_account(c: &Checked, now: NaiveDateTime) -> Account {
+    Account {
+        id: identity::new_id(),
+        email: c.email.as_str().to_owned(),
+        full_name: c.full_name.as_str().to_owned(),
+        // No password until the invitation link is used.
+        password_hash: String::new(),
+        profession: c
+            .profession
+            .unwrap_or(Profession::Etudiant)
+            .code()
+            .to_owned(),
+        rpps: c.rpps.as_ref().map(|r| r.as_str().to_owned()),
+        adeli: c.adeli.as_ref().map(|a| a.as_str().to_owned()),
+        student_number: c.student_number.as_ref().map(|s| s.as_str().to_owned()),
+        mode_exercice: None,
+        is_platform_admin: false,
+        email_verified_at: None,
+        disabled_at: None,
+        erased_at: None,
+        created_at: now,
+        updated_at: now,
+        page_session_epoch: 0,
+    }
+}
+
+impl Target<'_> {
+    fn enrolment(&self, account: &Account) -> Enrolment {
+        Enrolment {
+            id: identity::new_id(),
+            session_id: self.session.id.clone(),
+            account_id: account.id.clone(),
+            course_version_id: self.session.course_version_id.clone(),
+            status: store::ACTIVE.into(),
+            enrolled_by: Some(self.enrolled_by.to_owned()),
+            enrolled_at: self.now,
+            withdrawn_by: None,
+            withdrawn_at: None,
+        }
+    }
+
+    fn invitation(&self, account: &Account, token: &str) -> NewOneTimeToken {
+        NewOneTimeToken {
+            id: identity::new_id(),
+            account_id: account.id.clone(),
+            purpose: identity::INVITATION,
+            token_hash: hash_token(token),
+            expires_at: self.now + chrono::Duration::days(INVITATION_DAYS),
+            created_at: self.now,
+        }
+    }
+
+    fn mail_context(&self, account: &Account) -> serde_json::Value {
+        json!({
+            "full_name": account.full_name,
+            "course_title": self.course_title,
+            "session_title": self.session.title,
+            "organisation": self.organisation,
+            "opens_on": self.session.opens_on.format("%d/%m/%Y").to_string(),
+            "closes_on": self.session.closes_on.format("%d/%m/%Y").to_string(),
+        })
+    }
+}
+
+/// Accounts and memberships go in before the enrolments that refer to them; the seats are
+/// taken in one conditional update, so a concurrent enrolment cannot overbook the session.
+fn write(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session: &Session,
+    writes: &Writes,
+) -> Result<(), AppError> {
+    identity::insert_accounts(conn, &writes.accounts)?;
+    identity::insert_memberships(conn, &writes.memberships)?;
+    if !store::take_seats(conn, &session.id, writes.enrolments.len() as i32)? {
+        return Err(AppError::conflict("Plus assez de places dans la session."));
+    }
+    store::insert_enrolments(conn, &writes.enrolments)?;
+    identity::insert_one_time_tokens(conn, &writes.invitations)?;
+    mail::enqueue_many(conn, &writes.mails)?;
+    identity::audit(
+        conn,
+        Some(&user.id),
+        "enrolment.imported",
+        Some(&session.organisation_id),
+        Some(&session.id),
+        json!({ "enrolled": writes.enrolments.len(), "new_accounts": writes.accounts.len() }),
+    )?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -641,18 +555,32 @@ mod tests {
     }
 
     #[test]
-    fn every_bad_field_of_a_row_is_reported() {
-        let row = CsvRow {
-            line: 9,
-            email: "pas-une-adresse".into(),
-            last_name: "".into(),
-            first_name: "Zoé".into(),
-            rpps: "123".into(),
-            ..Default::default()
+    fn the_summary_counts_rows_by_status_and_lists_errors_by_line() {
+        let csv =
+            "email;nom;prenom\nzoe@univ.fr;Martin;Zoé\nfaux;Durand;Léo\nzoe@univ.fr;Martin;Zoé\n";
+        let candidates = rows::candidates(&read_csv(csv.as_bytes()).unwrap());
+        let needs = Requirements {
+            dpc_session: false,
+            course_kind: CourseKind::InitialModule,
         };
-        let (checked, errors) = check_row(&row);
-        assert!(checked.is_none());
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["email", "nom", "rpps"]);
+        let report = rows::classify(&candidates, &Known::default(), needs);
+        let summary = ImportReport::new(true, report);
+        assert_eq!(
+            (
+                summary.rows,
+                summary.new_accounts,
+                summary.enrolled,
+                summary.already_enrolled,
+                summary.errors
+            ),
+            (3, 1, 1, 0, 2)
+        );
+        let fields: Vec<String> = summary
+            .rejection()
+            .errors()
+            .iter()
+            .map(|e| e.field.clone())
+            .collect();
+        assert_eq!(fields, ["rows[3].email", "rows[4].email"]);
     }
 }

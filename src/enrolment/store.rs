@@ -138,6 +138,21 @@ pub fn take_seat(conn: &mut DbConn, session_id: &str) -> QueryResult<bool> {
     .map(|n| n == 1)
 }
 
+/// Takes `seats` seats at once if that many are left, as [`take_seat`] does for one.
+pub fn take_seats(conn: &mut DbConn, session_id: &str, seats: i32) -> QueryResult<bool> {
+    diesel::update(
+        training_sessions::table.find(session_id).filter(
+            training_sessions::capacity
+                .is_null()
+                .or((training_sessions::active_count + seats)
+                    .le(training_sessions::capacity.assume_not_null())),
+        ),
+    )
+    .set(training_sessions::active_count.eq(training_sessions::active_count + seats))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
 pub fn release_seat(conn: &mut DbConn, session_id: &str) -> QueryResult<()> {
     diesel::update(training_sessions::table.find(session_id))
         .set(training_sessions::active_count.eq(training_sessions::active_count - 1))
@@ -150,6 +165,10 @@ pub fn insert_enrolment(conn: &mut DbConn, enrolment: &Enrolment) -> QueryResult
         .values(enrolment)
         .execute(conn)
         .map(drop)
+}
+
+pub fn insert_enrolments(conn: &mut DbConn, rows: &[Enrolment]) -> QueryResult<usize> {
+    Ok(crate::batch_insert!(conn, enrolments::table, rows))
 }
 
 pub fn enrolment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {

@@ -491,3 +491,67 @@ pub fn audit_of_organisation(
 pub fn purge_erased(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(accounts::table.filter(accounts::erased_at.lt(before))).execute(conn)
 }
+
+// ---- in bulk, for the CSV import (`enrolment::import`), which checks a whole batch before
+// writing any of it; rows go in chunks so that no statement exceeds a backend's bind limit.
+
+/// The accounts whose address is among `emails`, by address.
+pub fn accounts_by_email(
+    conn: &mut DbConn,
+    emails: &[String],
+) -> QueryResult<std::collections::HashMap<String, Account>> {
+    let mut found = std::collections::HashMap::new();
+    for chunk in emails.chunks(500) {
+        for account in accounts::table
+            .filter(accounts::email.eq_any(chunk))
+            .select(Account::as_select())
+            .load(conn)?
+        {
+            found.insert(account.email.clone(), account);
+        }
+    }
+    Ok(found)
+}
+
+/// Those of `account_ids` already members of the organisation, whatever their role.
+pub fn members_among(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    account_ids: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut found = std::collections::HashSet::new();
+    for chunk in account_ids.chunks(500) {
+        found.extend(
+            memberships::table
+                .filter(memberships::organisation_id.eq(organisation_id))
+                .filter(memberships::account_id.eq_any(chunk))
+                .select(memberships::account_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
+pub fn insert_accounts(conn: &mut DbConn, rows: &[Account]) -> QueryResult<usize> {
+    Ok(crate::batch_insert!(conn, accounts::table, rows))
+}
+
+pub fn insert_memberships(conn: &mut DbConn, rows: &[Membership]) -> QueryResult<usize> {
+    Ok(crate::batch_insert!(conn, memberships::table, rows))
+}
+
+/// A one-time token as stored: only its hash, the token itself goes out by mail.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = one_time_tokens)]
+pub struct NewOneTimeToken {
+    pub id: String,
+    pub account_id: String,
+    pub purpose: &'static str,
+    pub token_hash: String,
+    pub expires_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+pub fn insert_one_time_tokens(conn: &mut DbConn, rows: &[NewOneTimeToken]) -> QueryResult<usize> {
+    Ok(crate::batch_insert!(conn, one_time_tokens::table, rows))
+}

@@ -52,7 +52,7 @@ pub(super) fn check_bank(
 struct UniqueIds(HashSet<String>);
 
 impl UniqueIds {
-    fn check(&mut self, r: &mut FileReport, id: &Spanned<String>) {
+    fn check(&mut self, r: &mut FileReport<'_>, id: &Spanned<String>) {
         if !self.0.insert(id.get_ref().clone()) {
             r.on(id, format!("identifiant « {} » en double", id.get_ref()));
         }
@@ -61,7 +61,7 @@ impl UniqueIds {
 
 /// A vignette is kept even when broken, so that quizzes naming it are not also reported.
 fn check_vignette(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     v: VignetteFile,
     ids: &mut UniqueIds,
     objectives: &HashSet<String>,

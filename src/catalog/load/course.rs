@@ -70,7 +70,7 @@ pub(super) fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option
 
 /// Slug, kind, language and duration; returns the kind (if known) and the hours.
 fn check_metadata(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     file: &CourseFile,
     folder: &str,
 ) -> (Option<CourseKind>, f64) {
@@ -105,7 +105,7 @@ fn check_metadata(
 
 /// The objectives, and their ids for the lessons, questions and quizzes to refer to.
 fn check_objectives(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     written: &[ObjectiveFile],
 ) -> (Vec<Objective>, HashSet<String>) {
     let mut objectives = Vec::new();
@@ -127,7 +127,7 @@ fn check_objectives(
 
 /// `[dpc]`: required for a DPC course, refused for any other.
 fn check_dpc(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     dpc: Option<&Spanned<DpcFile>>,
     kind: Option<CourseKind>,
 ) -> Option<Dpc> {
@@ -165,7 +165,7 @@ fn check_dpc(
 
 /// `[thesis]`: required for a DU, refused for any other course.
 fn check_thesis(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     thesis: Option<&Spanned<ThesisFile>>,
     kind: Option<CourseKind>,
 ) -> Option<Thesis> {
@@ -188,7 +188,7 @@ fn check_thesis(
 
 /// Configuration keys appear in `{{config:KEY}}` references and in the institutions'
 /// settings, so they are kept to a spelling that survives both.
-fn check_configuration(r: &mut FileReport, configuration: &BTreeMap<String, String>) {
+fn check_configuration(r: &mut FileReport<'_>, configuration: &BTreeMap<String, String>) {
     for key in configuration.keys() {
         if key.is_empty()
             || !key
@@ -208,7 +208,7 @@ fn check_configuration(r: &mut FileReport, configuration: &BTreeMap<String, Stri
 /// `[completion]`: the quizzes it requires must exist, and the minimum time must fit in
 /// the announced duration. Checked after the quizzes, which it refers to.
 fn check_completion(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     completion: Option<&Spanned<CompletionFile>>,
     quizzes: &[Quiz],
     hours: f64,
@@ -244,7 +244,7 @@ fn check_completion(
 
 /// `[du_rules]`: a DU without it gets the defaults; any other course may not have it.
 fn check_du_rules(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     rules: Option<&Spanned<DuRulesFile>>,
     kind: Option<CourseKind>,
 ) -> Option<DuRules> {
@@ -288,7 +288,7 @@ mod tests {
     /// Parses `text` as `course.toml` and runs `check` on it.
     fn on_course<T>(
         text: &str,
-        check: impl FnOnce(&mut FileReport, &CourseFile) -> T,
+        check: impl FnOnce(&mut FileReport<'_>, &CourseFile) -> T,
     ) -> (T, Vec<Diagnostic>) {
         reported("course.toml", text, |r| {
             let file: CourseFile = r.parse("course.toml invalide").expect("parses");

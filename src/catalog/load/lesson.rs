@@ -16,7 +16,7 @@ use crate::catalog::model::{CourseKind, Lesson, Unit};
 /// Every lesson of `dir` (in file-name order, which is their position), the units of
 /// `course.toml` placed over them, and the count rule. `r` reports on `course.toml`.
 pub(super) fn check_lessons(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     dir: &Path,
     file: &CourseFile,
     kind: Option<CourseKind>,
@@ -57,7 +57,7 @@ pub(super) fn check_lessons(
 /// The units, and which unit each placed lesson belongs to. A lesson may be in one unit
 /// at most; the DU minimums (4 units of 2 lessons) are checked here.
 fn check_units(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     written: &[UnitFile],
     kind: Option<CourseKind>,
     lesson_ids: &HashSet<String>,
@@ -92,7 +92,7 @@ fn check_units(
 
 /// Records `lesson` as part of `unit`, unless it does not exist or is already placed.
 fn place(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     lesson: &Spanned<String>,
     unit: &str,
     lesson_ids: &HashSet<String>,
@@ -187,7 +187,7 @@ fn split_front_matter(text: &str) -> Result<(&str, &str), &'static str> {
 }
 
 fn check_front_matter(
-    fm: &mut FileReport,
+    fm: &mut FileReport<'_>,
     objectives: &HashSet<String>,
 ) -> Option<LessonFrontMatter> {
     let matter: LessonFrontMatter = fm.parse("en-tête de leçon invalide")?;
@@ -202,7 +202,7 @@ fn check_front_matter(
     Some(matter)
 }
 
-fn check_body(md: &mut FileReport, configuration: &BTreeMap<String, String>) {
+fn check_body(md: &mut FileReport<'_>, configuration: &BTreeMap<String, String>) {
     if md.text.trim().is_empty() {
         md.at(0, "leçon vide");
     }

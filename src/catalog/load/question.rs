@@ -61,7 +61,7 @@ impl Type {
 /// Checks one question; `None` when it cannot be built (unknown type, a required key
 /// missing or of the wrong shape), after reporting why.
 pub(super) fn check_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     mut q: QuestionFile,
     objectives: &HashSet<String>,
 ) -> Option<Question> {
@@ -110,7 +110,7 @@ pub(super) fn check_question(
 }
 
 /// Keys a type does not use are refused, so a typo cannot silently drop an answer.
-fn check_unused_keys(r: &mut FileReport, q: &QuestionFile, ty: Type) {
+fn check_unused_keys(r: &mut FileReport<'_>, q: &QuestionFile, ty: Type) {
     // `unit` is a plain string, without a span: it is reported on the question's id.
     let present: [(&str, Option<usize>); 8] = [
         ("scoring", q.scoring.as_ref().map(|v| v.span().start)),
@@ -133,12 +133,12 @@ fn check_unused_keys(r: &mut FileReport, q: &QuestionFile, ty: Type) {
 }
 
 /// A key the type requires is absent (or, for `answer`, of the wrong kind).
-fn missing(r: &mut FileReport, id: &Spanned<String>, ty: Type, key: &str) {
+fn missing(r: &mut FileReport<'_>, id: &Spanned<String>, ty: Type, key: &str) {
     r.on(id, format!("question {} sans « {key} »", ty.name()));
 }
 
 fn choice_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     id: &Spanned<String>,
     ty: Type,
     choices: Option<Spanned<Vec<ChoiceFile>>>,
@@ -171,7 +171,7 @@ fn choice_question(
 
 /// The choices, and their ids for the correct answers to refer to.
 fn check_choices(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     choices: Spanned<Vec<ChoiceFile>>,
 ) -> (Vec<Choice>, HashSet<String>) {
     let span = choices.span().start;
@@ -196,7 +196,7 @@ fn check_choices(
 /// The correct choice ids: exactly one for a single choice (a string), at least one for
 /// a multiple choice (a list), each among the choices.
 fn check_correct(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     ty: Type,
     correct: Spanned<Correct>,
     choice_ids: &HashSet<String>,
@@ -230,7 +230,7 @@ fn check_correct(
 
 /// Whether a multiple choice gives partial credit; an unknown value is reported and
 /// read as all-or-nothing.
-fn check_scoring(r: &mut FileReport, scoring: Option<&Spanned<String>>) -> bool {
+fn check_scoring(r: &mut FileReport<'_>, scoring: Option<&Spanned<String>>) -> bool {
     match scoring.map(|s| s.get_ref().as_str()) {
         None | Some("all_or_nothing") => false,
         Some("partial") => true,
@@ -243,7 +243,7 @@ fn check_scoring(r: &mut FileReport, scoring: Option<&Spanned<String>>) -> bool 
 }
 
 fn true_false_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     id: &Spanned<String>,
     answer: Option<Spanned<Answer>>,
 ) -> Option<QuestionKind> {
@@ -257,7 +257,7 @@ fn true_false_question(
 }
 
 fn matching_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     id: &Spanned<String>,
     pairs: Option<Spanned<Vec<PairFile>>>,
 ) -> Option<QuestionKind> {
@@ -281,7 +281,7 @@ fn matching_question(
 }
 
 fn ordering_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     id: &Spanned<String>,
     items: Option<Spanned<Vec<String>>>,
 ) -> Option<QuestionKind> {
@@ -298,7 +298,7 @@ fn ordering_question(
 }
 
 fn numeric_question(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     id: &Spanned<String>,
     answer: Option<Spanned<Answer>>,
     tolerance: Option<Spanned<f64>>,

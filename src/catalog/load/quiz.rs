@@ -78,7 +78,7 @@ fn check_quiz(
 /// Role, feedback policy, pass mark and limits. An unknown role or policy is `None`
 /// (reported) so that the selection is still checked before the quiz is dropped.
 fn check_settings(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     file: &QuizFile,
 ) -> (Option<QuizRole>, Option<FeedbackPolicy>) {
     let role = QuizRole::parse(file.role.get_ref());
@@ -112,7 +112,7 @@ fn check_settings(
 /// `[[draw]]`: each draw takes `count` items of one objective, so the bank must have
 /// that many for it.
 fn check_draws(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     draws: Vec<DrawFile>,
     bank: &Bank,
     objectives: &HashSet<String>,
@@ -144,7 +144,7 @@ fn check_draws(
 
 /// `items = [...]`: a fixed list of bank questions or vignettes, by id.
 fn check_items(
-    r: &mut FileReport,
+    r: &mut FileReport<'_>,
     items: Spanned<Vec<Spanned<String>>>,
     bank: &Bank,
 ) -> Vec<String> {

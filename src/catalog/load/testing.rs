@@ -132,7 +132,7 @@ pub(super) fn line_with(text: &str, needle: &str) -> usize {
 pub(super) fn reported<T>(
     path: &str,
     text: &str,
-    check: impl FnOnce(&mut FileReport) -> T,
+    check: impl FnOnce(&mut FileReport<'_>) -> T,
 ) -> (T, Vec<Diagnostic>) {
     let mut problems = Vec::new();
     let mut r = FileReport::new(Path::new(path), text, &mut problems);
