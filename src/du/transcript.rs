@@ -11,9 +11,9 @@ use crate::catalog::cache::CourseCache;
 use crate::db::DbConn;
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
+use crate::http::csv::Csv;
 use crate::identity::auth::CurrentUser;
 use crate::pdf::{Column, Document};
-use crate::reports::csv::Csv;
 
 /// One line of the registrar's transcript.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

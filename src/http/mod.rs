@@ -1,6 +1,7 @@
 //! What every route shares: the JSON extractor, problem responses for errors produced
 //! outside handlers (routing 404/405, extractor failures), request ids and panic capture.
 
+pub mod csv;
 mod fields;
 mod json;
 mod middleware;

@@ -2,7 +2,6 @@
 //! a training body's DPC declaration list, a school's promotion export, and the
 //! practitioner's own DPC record. Large exports are written page by page and streamed.
 
-pub mod csv;
 pub mod dpc;
 pub mod roster;
 pub mod routes;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use super::csv::Csv;
 use super::dpc::{self, DpcRecord};
 use super::roster::{self, Dashboard, DashboardBuilder, RosterLine};
 use super::store;
@@ -16,6 +15,7 @@ use crate::certificates::store as certificates;
 use crate::db::{DbConn, Pool};
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
+use crate::http::csv::Csv;
 use crate::identity::auth::{require_staff, CurrentUser};
 use crate::identity::model::{ModeExercice, Profession};
 
