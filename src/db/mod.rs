@@ -56,6 +56,30 @@ macro_rules! native {
 }
 pub(crate) use native;
 
+/// Runs a query that locks the rows it reads on PostgreSQL (`SELECT … FOR UPDATE`) and
+/// reads them plainly on SQLite, whose write transactions are serial already:
+/// `locked!(conn, query, |q, c| q.first(c))`. The query is written once and compiled per
+/// backend, as with [`native!`].
+///
+/// Which queries go through `native!` (and so `locked!`): those on request paths (quiz,
+/// enrolment, lessons and time, completion, certificate verification, accounts and
+/// memberships); the rest (admin pages, reports, CLI) use [`DbConn`] directly.
+macro_rules! locked {
+    ($conn:expr, $query:expr, |$q:ident, $c:ident| $run:expr) => {
+        match &mut *$conn {
+            $crate::db::DbConn::Pg($c) => {
+                let $q = $query.for_update();
+                $run
+            }
+            $crate::db::DbConn::Sqlite($c) => {
+                let $q = $query;
+                $run
+            }
+        }
+    };
+}
+pub(crate) use locked;
+
 /// `UPDATE table SET set WHERE filter`, its prepared statement kept by the connection like
 /// a query's. diesel prepares every `UPDATE` again (a changeset may skip `None` fields, so
 /// it cannot know the SQL is the same), which was two fifths of a quiz submit's grading

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{accounts, enrolments, training_sessions};
-use crate::db::{native, DbConn};
+use crate::db::{locked, native, DbConn};
 use crate::identity::store::Account;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
@@ -75,19 +75,13 @@ pub fn session(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
 
 /// Reads a session to modify it, locking its row on PostgreSQL.
 pub fn session_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Session>> {
-    match conn {
-        DbConn::Pg(pg) => training_sessions::table
+    locked!(
+        conn,
+        training_sessions::table
             .find(id)
-            .select(Session::as_select())
-            .for_update()
-            .first(pg)
-            .optional(),
-        DbConn::Sqlite(sqlite) => training_sessions::table
-            .find(id)
-            .select(Session::as_select())
-            .first(sqlite)
-            .optional(),
-    }
+            .select(Session::as_select()),
+        |q, c| q.first(c).optional()
+    )
 }
 
 pub fn sessions_of(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<Session>> {
@@ -195,15 +189,11 @@ pub fn enrolment_with_session(
 /// Reads an enrolment to serialise writes about it, locking its row on PostgreSQL (SQLite's
 /// write transactions are serial already).
 pub fn enrolment_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {
-    match conn {
-        DbConn::Pg(pg) => enrolments::table
-            .find(id)
-            .select(Enrolment::as_select())
-            .for_update()
-            .first(pg)
-            .optional(),
-        DbConn::Sqlite(_) => enrolment(conn, id),
-    }
+    locked!(
+        conn,
+        enrolments::table.find(id).select(Enrolment::as_select()),
+        |q, c| q.first(c).optional()
+    )
 }
 
 /// [`enrolment_for_update`] for many enrolments at once, locked in id order (so that two
@@ -214,10 +204,8 @@ pub fn enrolments_for_update(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec
             .filter(enrolments::id.eq_any(ids))
             .order(enrolments::id.asc())
     };
-    match conn {
-        DbConn::Pg(pg) => query().select(Enrolment::as_select()).for_update().load(pg),
-        DbConn::Sqlite(sqlite) => query().select(Enrolment::as_select()).load(sqlite),
-    }
+    locked!(conn, query().select(Enrolment::as_select()), |q, c| q
+        .load(c))
 }
 
 pub fn active_enrolment(

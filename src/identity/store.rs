@@ -9,7 +9,7 @@ use crate::db::schema::{
     accounts, audit_log, login_failures, memberships, one_time_tokens, organisations,
     refresh_tokens,
 };
-use crate::db::{native, DbConn};
+use crate::db::{locked, native, DbConn};
 
 pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
@@ -94,18 +94,11 @@ pub fn account(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
 /// ends, so a concurrent change (a disable, an erasure) is not overwritten; SQLite's
 /// IMMEDIATE transactions already serialise writers.
 pub fn account_for_update(conn: &mut DbConn, id: &str) -> QueryResult<Account> {
-    // `as_select` is typed by backend, hence one query per arm.
-    match conn {
-        DbConn::Pg(pg) => accounts::table
-            .find(id)
-            .select(Account::as_select())
-            .for_update()
-            .first(pg),
-        DbConn::Sqlite(sqlite) => accounts::table
-            .find(id)
-            .select(Account::as_select())
-            .first(sqlite),
-    }
+    locked!(
+        conn,
+        accounts::table.find(id).select(Account::as_select()),
+        |q, c| q.first(c)
+    )
 }
 
 /// Locks an organisation's memberships (PostgreSQL) before its admins are counted.

@@ -5,7 +5,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts, training_sessions};
-use crate::db::{cached_update, native, DbConn};
+use crate::db::{cached_update, locked, native, DbConn};
 use crate::enrolment::store::{Enrolment, Session};
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
@@ -70,22 +70,14 @@ pub fn attempt_for_update(
     conn: &mut DbConn,
     id: &str,
 ) -> QueryResult<Option<(Enrolment, Attempt)>> {
-    // `as_select` is typed by backend, hence one query per arm.
-    match conn {
-        DbConn::Pg(pg) => enrolments::table
+    locked!(
+        conn,
+        enrolments::table
             .inner_join(quiz_attempts::table)
             .filter(quiz_attempts::id.eq(id))
-            .select((Enrolment::as_select(), Attempt::as_select()))
-            .for_update()
-            .first(pg)
-            .optional(),
-        DbConn::Sqlite(sqlite) => enrolments::table
-            .inner_join(quiz_attempts::table)
-            .filter(quiz_attempts::id.eq(id))
-            .select((Enrolment::as_select(), Attempt::as_select()))
-            .first(sqlite)
-            .optional(),
-    }
+            .select((Enrolment::as_select(), Attempt::as_select())),
+        |q, c| q.first(c).optional()
+    )
 }
 
 pub fn open_attempt(
