@@ -45,6 +45,11 @@ impl Learning {
             .retain(|(account, _), _| account != account_id);
     }
 
+    /// Puts back a batch of time that could not be written: the next flush retries it.
+    fn put_back(&self, batch: Vec<Interval>) {
+        self.tracker.lock().expect("not poisoned").restore(batch);
+    }
+
     /// Withdrawn enrolments and closed sessions stop crediting time at once on this
     /// instance (other instances within [`RECORDING_CHECK_TTL`]).
     pub fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
@@ -85,11 +90,7 @@ pub fn flush(pool: &Pool, courses: &CourseCache, learning: &Learning) -> anyhow:
     match pool.get() {
         Ok(mut conn) => write_batch(&mut conn, courses, learning, batch),
         Err(e) => {
-            learning
-                .tracker
-                .lock()
-                .expect("not poisoned")
-                .restore(batch);
+            learning.put_back(batch);
             Err(e.into())
         }
     }
@@ -139,11 +140,7 @@ fn write_batch(
     match written {
         Ok(()) => Ok(batch.len()),
         Err(e) => {
-            learning
-                .tracker
-                .lock()
-                .expect("not poisoned")
-                .restore(batch);
+            learning.put_back(batch);
             Err(e)
         }
     }
