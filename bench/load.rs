@@ -16,6 +16,7 @@ use qvt_campus::config::Settings;
 use qvt_campus::db::schema::{accounts, enrolments};
 use qvt_campus::db::{self, DbConn, Plan, Pool};
 use qvt_campus::enrolment::store::Enrolment;
+use qvt_campus::identity::model::{OrgKind, Role};
 use qvt_campus::identity::store::{self as identity, Account};
 use qvt_campus::identity::tokens::KeyRing;
 use serde_json::{json, Value};
@@ -276,7 +277,7 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
     let admin_id = identity::new_id();
     let org = identity::Organisation {
         id: identity::new_id(),
-        kind: "university".into(),
+        kind: OrgKind::University,
         name: "Université du banc d'essai".into(),
         siret: None,
         uai: Some("0751717J".into()),
@@ -291,7 +292,7 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
             &identity::Membership {
                 organisation_id: org.id.clone(),
                 account_id: admin_id.clone(),
-                role: "org_admin".into(),
+                role: Role::OrgAdmin,
                 created_at: now,
             },
         )?;

@@ -10,7 +10,7 @@ use crate::db::{DbConn, Pool};
 use crate::enrolment::model::EnrolmentMode;
 use crate::enrolment::service::{self as enrolment, Enroller, NewSession};
 use crate::identity::auth::CurrentUser;
-use crate::identity::model::{Email, FullName, Password, Profession};
+use crate::identity::model::{Email, FullName, OrgKind, Password, Profession, Role};
 use crate::identity::service::{self as identity, NewAccount};
 use crate::identity::store::{self, Membership, Organisation};
 
@@ -76,15 +76,15 @@ fn account(
 
 fn organisation(
     conn: &mut DbConn,
-    kind: &str,
+    kind: OrgKind,
     name: &str,
     uai: Option<&str>,
     odpc: Option<&str>,
-    members: &[(&str, &str)],
+    members: &[(&str, Role)],
 ) -> anyhow::Result<String> {
     let org = Organisation {
         id: store::new_id(),
-        kind: kind.into(),
+        kind,
         name: name.into(),
         siret: None,
         uai: uai.map(Into::into),
@@ -99,7 +99,7 @@ fn organisation(
             &Membership {
                 organisation_id: org.id.clone(),
                 account_id: member.id,
-                role: (*role).into(),
+                role: *role,
                 created_at: store::now(),
             },
         )?;
@@ -193,30 +193,30 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
     }
     let university = organisation(
         conn,
-        "university",
+        OrgKind::University,
         "Université Démo",
         Some("0751717J"),
         None,
         &[
-            ("doyenne@demo-universite.fr", "org_admin"),
-            ("tutrice@demo-universite.fr", "tutor"),
+            ("doyenne@demo-universite.fr", Role::OrgAdmin),
+            ("tutrice@demo-universite.fr", Role::Tutor),
         ],
     )?;
     let school = organisation(
         conn,
-        "nursing_school",
+        OrgKind::NursingSchool,
         "IFSI Démo",
         None,
         None,
-        &[("direction@demo-ifsi.fr", "org_admin")],
+        &[("direction@demo-ifsi.fr", Role::OrgAdmin)],
     )?;
     let training_body = organisation(
         conn,
-        "training_body",
+        OrgKind::TrainingBody,
         "Organisme de DPC Démo",
         None,
         Some("1234"),
-        &[("direction@demo-odpc.fr", "org_admin")],
+        &[("direction@demo-odpc.fr", Role::OrgAdmin)],
     )?;
     let qvt = session(
         conn,

@@ -7,6 +7,7 @@ pub mod app;
 pub mod background;
 pub mod catalog;
 pub mod certificates;
+pub(crate) mod codes;
 pub mod completion;
 pub mod config;
 pub mod db;

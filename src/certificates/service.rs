@@ -84,7 +84,7 @@ pub(crate) fn snapshot(
         }),
         organisation: AttestedOrganisation {
             name: organisation.name,
-            kind: organisation.kind,
+            kind: organisation.kind.code().to_owned(),
             siret: organisation.siret,
             uai: organisation.uai,
             odpc_number,

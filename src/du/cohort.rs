@@ -12,6 +12,7 @@ use crate::db::DbConn;
 use crate::enrolment::store::Session;
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, CurrentUser};
+use crate::identity::model::OrgKind;
 use crate::identity::store as identity;
 
 /// The cohort's settings as an admin gives them.
@@ -57,7 +58,7 @@ pub fn set_cohort(
                     "université inconnue ou dont vous n'êtes pas administrateur",
                 )
             })?;
-            if org.kind != "university" || org.id == session.organisation_id {
+            if org.kind != OrgKind::University || org.id == session.organisation_id {
                 return Err(AppError::invalid(
                     "partner_organisation_id",
                     "une autre université est attendue",

@@ -369,7 +369,7 @@ fn plan(
             writes.memberships.push(Membership {
                 organisation_id: target.session.organisation_id.clone(),
                 account_id: account.id.clone(),
-                role: Role::Learner.code().into(),
+                role: Role::Learner,
                 created_at: target.now,
             });
         }

@@ -59,7 +59,7 @@ pub fn create_session(
         let kind = CourseKind::parse(&version.kind).expect("stored kinds are valid");
         let mut odpc_number = None;
         if kind == CourseKind::Dpc {
-            if OrgKind::parse(&organisation.kind) != Ok(OrgKind::TrainingBody) {
+            if organisation.kind != OrgKind::TrainingBody {
                 return Err(AppError::invalid(
                     "course",
                     "seul un organisme de DPC peut ouvrir une session DPC",

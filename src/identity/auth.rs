@@ -193,8 +193,7 @@ pub fn require_member(
     let organisation = store::organisation(conn, organisation_id)
         .optional()?
         .ok_or_else(hidden)?;
-    let role =
-        store::membership(conn, organisation_id, &user.id)?.and_then(|m| Role::parse(&m.role).ok());
+    let role = store::membership(conn, organisation_id, &user.id)?.map(|m| m.role);
     if role.is_none() && !user.is_platform_admin {
         return Err(hidden());
     }

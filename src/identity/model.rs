@@ -2,8 +2,9 @@
 //! of the code cannot hold a malformed e-mail, RPPS or SIRET. Error messages are French:
 //! they reach the user inside problem documents.
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use serde::Serialize;
+
+use crate::codes::code_list;
 
 /// Lower-cased, trimmed e-mail address: accounts are unique case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -236,36 +237,6 @@ impl OdpcNumber {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Declares a closed list with its API codes (snake_case, no accents) and French labels.
-macro_rules! code_list {
-    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-        pub enum $name {
-            $(#[serde(rename = $code)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn code(self) -> &'static str {
-                match self { $($name::$variant => $code),+ }
-            }
-
-            pub fn label(self) -> &'static str {
-                match self { $($name::$variant => $label),+ }
-            }
-
-            pub fn parse(raw: &str) -> Result<Self, String> {
-                Self::ALL.iter().copied().find(|v| v.code() == raw.trim()).ok_or_else(|| {
-                    let codes: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
-                    format!("{} inconnu ; valeurs possibles : {}", $what, codes.join(", "))
-                })
-            }
-        }
-    };
 }
 
 code_list!(

@@ -10,6 +10,7 @@ use crate::db::schema::{
     refresh_tokens,
 };
 use crate::db::{locked, native, DbConn};
+use crate::identity::model::{OrgKind, Role};
 
 pub fn now() -> NaiveDateTime {
     chrono::Utc::now().naive_utc()
@@ -52,7 +53,7 @@ impl Account {
 #[diesel(table_name = organisations)]
 pub struct Organisation {
     pub id: String,
-    pub kind: String,
+    pub kind: OrgKind,
     pub name: String,
     pub siret: Option<String>,
     pub uai: Option<String>,
@@ -65,7 +66,7 @@ pub struct Organisation {
 pub struct Membership {
     pub organisation_id: String,
     pub account_id: String,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
 }
 
@@ -153,7 +154,7 @@ pub fn all_organisations(conn: &mut DbConn) -> QueryResult<Vec<Organisation>> {
 pub fn organisations_of(
     conn: &mut DbConn,
     account_id: &str,
-) -> QueryResult<Vec<(Organisation, String)>> {
+) -> QueryResult<Vec<(Organisation, Role)>> {
     memberships::table
         .inner_join(organisations::table)
         .filter(memberships::account_id.eq(account_id))
@@ -197,7 +198,7 @@ pub fn set_role(
     conn: &mut DbConn,
     organisation_id: &str,
     account_id: &str,
-    role: &str,
+    role: Role,
 ) -> QueryResult<usize> {
     diesel::update(memberships::table.find((organisation_id, account_id)))
         .set(memberships::role.eq(role))
@@ -212,7 +213,7 @@ pub fn delete_membership(
     diesel::delete(memberships::table.find((organisation_id, account_id))).execute(conn)
 }
 
-pub fn count_role(conn: &mut DbConn, organisation_id: &str, role: &str) -> QueryResult<i64> {
+pub fn count_role(conn: &mut DbConn, organisation_id: &str, role: Role) -> QueryResult<i64> {
     memberships::table
         .filter(memberships::organisation_id.eq(organisation_id))
         .filter(memberships::role.eq(role))

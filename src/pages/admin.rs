@@ -17,6 +17,7 @@ use crate::du::model::{Decision, Grade, Mention};
 use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
 use crate::enrolment::import;
 use crate::error::AppError;
+use crate::identity::model::{OrgKind, Role};
 use crate::identity::store as identity;
 use crate::reports::roster::{self, RosterLine};
 use crate::reports::service as reports;
@@ -45,13 +46,13 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
     let loaded = db::run(&state.pool, move |conn| {
         let mut organisations = Vec::new();
         let mine = identity::organisations_of(conn, &user.id)?;
-        for (org, role) in mine.into_iter().filter(|(_, r)| r != "learner") {
+        for (org, role) in mine.into_iter().filter(|(_, r)| *r != Role::Learner) {
             let sessions: Vec<Value> = report_store::sessions_of(conn, &org.id)?
                 .into_iter()
                 .map(|s| json!({ "id": s.id, "title": s.title, "course": s.course_slug,
                                  "dates": format!("du {} au {}", s.opens_on.format("%d/%m/%Y"), s.closes_on.format("%d/%m/%Y")) }))
                 .collect();
-            let admin = role == "org_admin";
+            let admin = role == Role::OrgAdmin;
             organisations.push(json!({ "id": org.id, "name": org.name, "role": role, "admin": admin, "sessions": sessions }));
         }
         Ok(organisations)
@@ -523,7 +524,7 @@ async fn new_session_page(
         "gestion-nouvelle-session",
         "Nouvelle session",
         json!({
-            "organisation": { "id": org.id, "name": org.name, "training_body": org.kind == "training_body" },
+            "organisation": { "id": org.id, "name": org.name, "training_body": org.kind == OrgKind::TrainingBody },
             "courses": courses, "errors": errors, "problem": problem,
             "form": { "title": field("title"), "opens_on": field("opens_on"), "closes_on": field("closes_on"),
                       "academic_year": field("academic_year"), "dpc_action_ref": field("dpc_action_ref"),

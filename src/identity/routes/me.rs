@@ -9,7 +9,9 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::CurrentUser;
-use crate::identity::model::{Adeli, FullName, ModeExercice, Profession, Rpps, StudentNumber};
+use crate::identity::model::{
+    Adeli, FullName, ModeExercice, OrgKind, Profession, Role, Rpps, StudentNumber,
+};
 use crate::identity::service;
 use crate::identity::store::{self, Account};
 
@@ -17,8 +19,8 @@ use crate::identity::store::{self, Account};
 pub struct MembershipView {
     pub organisation_id: String,
     pub organisation_name: String,
-    pub kind: String,
-    pub role: String,
+    pub kind: OrgKind,
+    pub role: Role,
 }
 
 #[derive(Serialize, Deserialize, ToSchema)]

@@ -17,17 +17,17 @@ use crate::identity::store::{self, AuditEntry, Membership, Organisation};
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct OrganisationView {
     pub id: String,
-    pub kind: String,
+    pub kind: OrgKind,
     pub name: String,
     pub siret: Option<String>,
     pub uai: Option<String>,
     pub odpc_number: Option<String>,
     /// The caller's role there, if a member.
-    pub my_role: Option<String>,
+    pub my_role: Option<Role>,
 }
 
 impl OrganisationView {
-    fn new(org: Organisation, my_role: Option<String>) -> Self {
+    fn new(org: Organisation, my_role: Option<Role>) -> Self {
         Self {
             id: org.id,
             kind: org.kind,
@@ -93,7 +93,7 @@ fn parse_organisation(body: CreateOrganisation) -> Result<Organisation, AppError
     f.finish()?;
     Ok(Organisation {
         id: store::new_id(),
-        kind: kind.expect("checked").code().to_owned(),
+        kind: kind.expect("checked"),
         name: name.expect("checked"),
         siret: siret.map(|s| s.as_str().to_owned()),
         uai: uai.map(|u| u.as_str().to_owned()),
@@ -142,12 +142,12 @@ pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> Result<HttpR
                 .map(|(org, role)| OrganisationView::new(org, Some(role)))
                 .collect::<Vec<_>>());
         }
-        let roles: std::collections::HashMap<String, String> =
+        let roles: std::collections::HashMap<String, Role> =
             mine.into_iter().map(|(o, r)| (o.id, r)).collect();
         Ok(store::all_organisations(conn)?
             .into_iter()
             .map(|org| {
-                let role = roles.get(&org.id).cloned();
+                let role = roles.get(&org.id).copied();
                 OrganisationView::new(org, role)
             })
             .collect())
@@ -168,10 +168,7 @@ pub async fn get(
     let id = path.into_inner();
     let view = db::run(&state.pool, move |conn| {
         let (org, role) = require_member(conn, &user, &id)?;
-        Ok(OrganisationView::new(
-            org,
-            role.map(|r| r.code().to_owned()),
-        ))
+        Ok(OrganisationView::new(org, role))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -183,7 +180,7 @@ pub struct MemberView {
     pub email: String,
     pub full_name: String,
     pub profession: String,
-    pub role: String,
+    pub role: Role,
     pub member_since: chrono::NaiveDateTime,
 }
 
@@ -263,7 +260,7 @@ pub async fn add_member(
             let membership = Membership {
                 organisation_id: id.clone(),
                 account_id: account.id.clone(),
-                role: role.code().into(),
+                role,
                 created_at: store::now(),
             };
             store::insert_membership(conn, &membership)?;
@@ -296,11 +293,11 @@ fn keep_an_admin(
     current: &Membership,
     new_role: Option<Role>,
 ) -> Result<(), AppError> {
-    let losing_admin = current.role == Role::OrgAdmin.code() && new_role != Some(Role::OrgAdmin);
+    let losing_admin = current.role == Role::OrgAdmin && new_role != Some(Role::OrgAdmin);
     if losing_admin {
         store::lock_memberships(conn, organisation_id)?;
     }
-    if losing_admin && store::count_role(conn, organisation_id, Role::OrgAdmin.code())? <= 1 {
+    if losing_admin && store::count_role(conn, organisation_id, Role::OrgAdmin)? <= 1 {
         return Err(AppError::conflict(
             "L'organisation doit garder au moins un administrateur.",
         ));
@@ -343,7 +340,7 @@ pub async fn change_role(
             require_org_admin(conn, &user, &id)?;
             let current = existing_membership(conn, &id, &account_id)?;
             keep_an_admin(conn, &id, &current, Some(role))?;
-            store::set_role(conn, &id, &account_id, role.code())?;
+            store::set_role(conn, &id, &account_id, role)?;
             store::audit(
                 conn,
                 Some(&user.id),

@@ -1,0 +1,71 @@
+//! Closed lists of codes (roles, kinds, statuses): one macro gives each enum its code (as the
+//! API and the database spell it: snake_case, no accents), its French label, a parser that
+//! names the accepted values, serde and OpenAPI, and diesel's mapping onto a `Text` column,
+//! so rows carry the enum and nothing compares a status as a string (vaultwarden's
+//! `impl_FromToSqlText!`).
+
+/// `code_list!(/// doc; Name, "what it is, in French" { Variant = "code": "Libellé", … })`.
+macro_rules! code_list {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::AsExpression, diesel::FromSqlRow,
+        )]
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        pub enum $name {
+            $(#[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+
+            pub fn parse(raw: &str) -> Result<Self, String> {
+                Self::ALL.iter().copied().find(|v| v.code() == raw.trim()).ok_or_else(|| {
+                    let codes: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
+                    format!("{} inconnu ; valeurs possibles : {}", $what, codes.join(", "))
+                })
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                self.code().to_sql(out)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let raw = String::from_sql(bytes)?;
+                Self::parse(&raw).map_err(Into::into)
+            }
+        }
+    };
+}
+pub(crate) use code_list;
