@@ -15,6 +15,7 @@ use diesel::prelude::*;
 use qvt_campus::config::Settings;
 use qvt_campus::db::schema::{accounts, enrolments};
 use qvt_campus::db::{self, DbConn, Plan, Pool};
+use qvt_campus::enrolment::model::EnrolmentStatus;
 use qvt_campus::enrolment::store::Enrolment;
 use qvt_campus::identity::model::{OrgKind, Role};
 use qvt_campus::identity::store::{self as identity, Account};
@@ -240,7 +241,7 @@ fn enrol_students(
                 session_id: session.id.clone(),
                 account_id: a.id.clone(),
                 course_version_id: session.course_version_id.clone(),
-                status: "active".into(),
+                status: EnrolmentStatus::Active,
                 enrolled_by: None,
                 enrolled_at: now,
                 withdrawn_by: None,

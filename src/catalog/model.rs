@@ -7,31 +7,15 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum CourseKind {
-    InitialModule,
-    Dpc,
-    Du,
-}
+use crate::codes::code_list;
 
-impl CourseKind {
-    pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "initial_module" => Some(Self::InitialModule),
-            "dpc" => Some(Self::Dpc),
-            "du" => Some(Self::Du),
-            _ => None,
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::InitialModule => "initial_module",
-            Self::Dpc => "dpc",
-            Self::Du => "du",
-        }
-    }
-}
+code_list!(
+    /// The three kinds of training the platform hosts.
+    CourseKind, "type de formation" {
+    InitialModule = "initial_module": "Module de formation initiale",
+    Dpc = "dpc": "Développement professionnel continu",
+    Du = "du": "Diplôme d'université",
+});
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Objective {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::model::CourseOutline;
 use super::store;
 use crate::app::AppState;
+use crate::catalog::model::CourseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
 
@@ -22,7 +23,7 @@ pub struct CatalogueEntry {
     pub slug: String,
     pub title: String,
     /// `initial_module`, `dpc` or `du`.
-    pub kind: String,
+    pub kind: CourseKind,
     pub duration_hours: f64,
     /// The author's version label.
     pub version: String,

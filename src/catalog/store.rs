@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::load::LoadedCourse;
 use super::model::Course;
+use crate::catalog::model::CourseKind;
 use crate::db::schema::{course_lessons, course_versions, courses};
 use crate::db::DbConn;
 
@@ -37,7 +38,7 @@ pub struct VersionRow {
     pub content_hash: String,
     pub version_label: String,
     pub title: String,
-    pub kind: String,
+    pub kind: CourseKind,
     pub duration_minutes: i32,
     pub lesson_count: i32,
     #[serde(skip)]
@@ -90,7 +91,7 @@ pub fn import(conn: &mut DbConn, loaded: &LoadedCourse) -> QueryResult<ImportOut
                         course_versions::content_hash.eq(&loaded.content_hash),
                         course_versions::version_label.eq(&course.version_label),
                         course_versions::title.eq(&course.title),
-                        course_versions::kind.eq(course.kind.code()),
+                        course_versions::kind.eq(course.kind),
                         course_versions::duration_minutes.eq(course.duration_minutes as i32),
                         course_versions::lesson_count.eq(course.lessons.len() as i32),
                         course_versions::content.eq(content),

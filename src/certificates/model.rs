@@ -5,6 +5,47 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::catalog::model::CourseKind;
+use crate::codes::code_list;
+
+code_list!(
+    /// What a certificate attests: a course's completion, or a DU's completion record.
+    CertificateKind, "type d'attestation" {
+    InitialModule = "initial_module": "Attestation de formation initiale",
+    Dpc = "dpc": "Attestation de DPC",
+    Du = "du": "Attestation de diplôme d'université",
+    DuRecord = "du_record": "Relevé de diplôme d'université",
+});
+
+impl From<CourseKind> for CertificateKind {
+    fn from(kind: CourseKind) -> Self {
+        match kind {
+            CourseKind::InitialModule => Self::InitialModule,
+            CourseKind::Dpc => Self::Dpc,
+            CourseKind::Du => Self::Du,
+        }
+    }
+}
+
+code_list!(
+    /// What a verification finds.
+    Validity, "statut d'attestation" {
+    Valid = "valid": "Valide",
+    Revoked = "revoked": "Révoquée",
+    Unknown = "unknown": "Inconnue",
+    Invalid = "invalid": "Invalide",
+});
+
+impl Validity {
+    pub fn of(revoked: bool) -> Self {
+        if revoked {
+            Self::Revoked
+        } else {
+            Self::Valid
+        }
+    }
+}
+
 const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /// 28 symbols of 5 bits: 140 bits of randomness.
 pub const CODE_SYMBOLS: usize = 28;

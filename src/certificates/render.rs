@@ -9,6 +9,7 @@ use handlebars::html_escape;
 use qrcode::QrCode;
 use serde_json::{json, Value};
 
+use super::model::CertificateKind;
 use super::model::{grouped, Snapshot};
 use crate::pdf::{self, Document};
 use crate::templates::Templates;
@@ -23,12 +24,12 @@ pub enum Line {
     Small(String),
 }
 
-pub fn template_of(kind: &str) -> &'static str {
+pub fn template_of(kind: CertificateKind) -> &'static str {
     match kind {
-        "dpc" => "certificates/dpc",
-        "du_record" => "certificates/du_record",
-        "du" => "certificates/du",
-        _ => "certificates/qvt",
+        CertificateKind::InitialModule => "certificates/qvt",
+        CertificateKind::Dpc => "certificates/dpc",
+        CertificateKind::Du => "certificates/du",
+        CertificateKind::DuRecord => "certificates/du_record",
     }
 }
 
@@ -208,7 +209,7 @@ pub struct Rendered {
 impl Rendered {
     pub fn new(
         templates: &Templates,
-        kind: &str,
+        kind: CertificateKind,
         snapshot: &Snapshot,
         code: &str,
         verify_url: &str,
@@ -425,11 +426,15 @@ mod tests {
     #[test]
     fn every_template_renders_both_formats_escaped() {
         let templates = Templates::load(None).unwrap();
-        for kind in ["initial_module", "dpc", "du"] {
+        for kind in [
+            CertificateKind::InitialModule,
+            CertificateKind::Dpc,
+            CertificateKind::Du,
+        ] {
             let doc = Rendered::new(
                 &templates,
                 kind,
-                &sample(kind),
+                &sample(kind.code()),
                 "ABCDEFGH",
                 "http://x/verifier/ABCDEFGH",
             )
@@ -446,7 +451,7 @@ mod tests {
             );
             assert!(html.contains("Sécurité &amp; exercice"));
             assert!(doc.pdf().unwrap().starts_with(b"%PDF"));
-            if kind == "dpc" {
+            if kind == CertificateKind::Dpc {
                 assert!(html.contains("+47,5 points"), "{html}");
             }
         }

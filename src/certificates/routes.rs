@@ -13,6 +13,7 @@ use super::render::{french_date, Rendered};
 use super::service::{self, CertificateView, CredentialCheck, Verification};
 use super::store::Certificate;
 use crate::app::AppState;
+use crate::certificates::model::Validity;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::stream::{stream_blocking, ChannelWriter};
@@ -133,7 +134,7 @@ fn rendered(state: &AppState, certificate: &Certificate) -> Result<Rendered, App
     let url = service::verify_url(&state.settings.public_url, certificate);
     let mut doc = Rendered::new(
         &state.templates,
-        &certificate.kind,
+        certificate.kind,
         &snapshot,
         &certificate.code,
         &url,
@@ -302,8 +303,8 @@ pub async fn verify_page(
     let page = state.templates.render(
         "pages/verifier",
         &serde_json::json!({
-            "found": answer.status != "unknown",
-            "revoked": answer.status == "revoked",
+            "found": answer.status != Validity::Unknown,
+            "revoked": answer.status == Validity::Revoked,
             "revoked_on": answer.revoked_at.map(|at| french_date(at.date())),
             "reason": answer.revocation_reason,
             "replaced_by_code": answer.replaced_by_code,

@@ -11,6 +11,7 @@ use super::model::{Achievement, Holder, Snapshot};
 use super::store::{self, Certificate};
 use super::{credential, keys::IssuerKey, status};
 use crate::catalog::model::Course;
+use crate::certificates::model::{CertificateKind, Validity};
 use crate::db::DbConn;
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
@@ -105,7 +106,7 @@ pub(crate) fn write(
     enrolment: &Enrolment,
     session: &Session,
     snapshot: &Snapshot,
-    kind: &str,
+    kind: CertificateKind,
     replaces_id: Option<String>,
 ) -> Result<Certificate, AppError> {
     let mut certificate = Certificate {
@@ -115,7 +116,7 @@ pub(crate) fn write(
         session_id: session.id.clone(),
         account_id: enrolment.account_id.clone(),
         code: model::new_code(),
-        kind: kind.to_owned(),
+        kind,
         snapshot: serde_json::to_string(snapshot).map_err(anyhow::Error::from)?,
         issued_at: snapshot.issued_at,
         status_index: 0,
@@ -172,9 +173,8 @@ pub struct CertificateView {
     pub id: String,
     /// Grouped for reading: `ABCD-EFGH-…`.
     pub code: String,
-    pub kind: String,
-    /// `valid` or `revoked`.
-    pub status: String,
+    pub kind: CertificateKind,
+    pub status: Validity,
     pub issued_at: NaiveDateTime,
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
@@ -205,13 +205,8 @@ pub fn view(
     Ok(CertificateView {
         id: certificate.id.clone(),
         code: model::grouped(&certificate.code),
-        kind: certificate.kind.clone(),
-        status: if certificate.revoked_at.is_some() {
-            "revoked"
-        } else {
-            "valid"
-        }
-        .into(),
+        kind: certificate.kind,
+        status: Validity::of(certificate.revoked_at.is_some()),
         issued_at: certificate.issued_at,
         revoked_at: certificate.revoked_at,
         revocation_reason: certificate.revocation_reason.clone(),
@@ -362,7 +357,7 @@ pub(crate) fn revoke_for_reissue(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Verification {
     /// `valid`, `revoked` or `unknown`.
-    pub status: String,
+    pub status: Validity,
     pub code: Option<String>,
     pub issued_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -375,7 +370,7 @@ pub struct Verification {
 impl Verification {
     fn unknown() -> Self {
         Self {
-            status: "unknown".into(),
+            status: Validity::Unknown,
             code: None,
             issued_at: None,
             revoked_at: None,
@@ -394,12 +389,7 @@ pub fn verify_code(conn: &mut DbConn, raw: &str) -> Result<Verification, AppErro
         return Ok(Verification::unknown());
     };
     Ok(Verification {
-        status: if certificate.revoked_at.is_some() {
-            "revoked"
-        } else {
-            "valid"
-        }
-        .into(),
+        status: Validity::of(certificate.revoked_at.is_some()),
         code: Some(model::grouped(&certificate.code)),
         issued_at: Some(certificate.issued_at),
         revoked_at: certificate.revoked_at,
@@ -429,7 +419,7 @@ pub fn status_list(
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CredentialCheck {
     /// `valid`, `revoked` or `invalid`.
-    pub status: String,
+    pub status: Validity,
     /// Why it is invalid, in French.
     pub errors: Vec<String>,
     pub credential_id: Option<String>,
@@ -447,7 +437,7 @@ pub fn verify_credential(
     jwt: &str,
 ) -> Result<CredentialCheck, AppError> {
     let invalid = |why: &str| CredentialCheck {
-        status: "invalid".into(),
+        status: Validity::Invalid,
         errors: vec![why.to_owned()],
         credential_id: None,
         revoked_at: None,
@@ -485,7 +475,7 @@ pub fn verify_credential(
     let id = vc.id.trim_start_matches("urn:uuid:").to_owned();
     let certificate = store::by_id(conn, &id)?;
     Ok(CredentialCheck {
-        status: if is_revoked { "revoked" } else { "valid" }.into(),
+        status: Validity::of(is_revoked),
         errors: Vec::new(),
         credential_id: Some(vc.id.clone()),
         revoked_at: certificate.as_ref().and_then(|c| c.revoked_at),

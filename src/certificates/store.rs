@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::model::CertificateKind;
 use crate::db::schema::{accounts, certificate_tombstones, certificates, completions, du_records};
 use crate::db::{native, DbConn};
 
@@ -17,7 +18,7 @@ pub struct Certificate {
     pub session_id: String,
     pub account_id: String,
     pub code: String,
-    pub kind: String,
+    pub kind: CertificateKind,
     pub snapshot: String,
     pub issued_at: NaiveDateTime,
     pub status_index: i32,

@@ -10,9 +10,11 @@ use super::{rules, store};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
 use crate::certificates::model::Achievement;
+use crate::certificates::model::CertificateKind;
 use crate::certificates::service as certificates;
 use crate::certificates::store::{self as certificate_store, Certificate};
 use crate::db::{DbConn, Pool};
+use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
@@ -50,7 +52,7 @@ pub fn evaluate(
     if store::completion(conn, enrolment_id)?.is_some() {
         return Ok((true, false));
     }
-    if enrolment.status != enrolment_store::ACTIVE {
+    if enrolment.status != EnrolmentStatus::Active {
         return Ok((false, false));
     }
     let done: HashSet<String> = store::lessons_done(conn, enrolment_id)?;
@@ -127,7 +129,7 @@ pub fn issue_certificate(
         &enrolment,
         &session,
         &snapshot,
-        course.kind.code(),
+        course.kind.into(),
         None,
     )
 }
@@ -173,7 +175,7 @@ pub fn reissue(
 ) -> Result<Certificate, AppError> {
     conn.write(|c| {
         let old = certificates::revocable(c, user, id)?;
-        if old.kind == "du_record" && old.revoked_at.is_some() {
+        if old.kind == CertificateKind::DuRecord && old.revoked_at.is_some() {
             return Err(AppError::conflict(
                 "Un relevé de diplôme révoqué ne se redélivre que sur une nouvelle décision du jury.",
             ));
@@ -219,7 +221,7 @@ pub fn reissue(
             &enrolment,
             &session,
             &snapshot,
-            &old.kind,
+            old.kind,
             Some(old.id.clone()),
         )?;
         certificate_store::move_du_record(c, &old.id, &new.id)?;

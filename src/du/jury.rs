@@ -11,6 +11,7 @@ use super::store::{self, Cohort, DecisionRow};
 use crate::catalog::cache::CourseCache;
 use crate::certificates;
 use crate::db::DbConn;
+use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
@@ -113,7 +114,7 @@ pub fn close_minutes(
         }
         let mut undecided = 0;
         for (enrolment, _) in enrolment_store::enrolments_of_session(c, session_id)? {
-            if enrolment.status == enrolment_store::ACTIVE
+            if enrolment.status == EnrolmentStatus::Active
                 && store::decisions_of(c, &enrolment.id)?.is_empty()
             {
                 undecided += 1;

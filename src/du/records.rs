@@ -8,6 +8,7 @@ use super::service::{enrolment_for, no_enrolment, now, session_for, Gate};
 use super::store::{self, Cohort, DecisionRow, Record, Thesis};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
+use crate::certificates::model::CertificateKind;
 use crate::certificates::model::{AttestedDuRecord, AttestedThesis, AttestedUnit};
 use crate::certificates::{self, store as certificate_store};
 use crate::completion;
@@ -204,7 +205,14 @@ fn certify(
             replaces = Some(last.certificate_id);
         }
     }
-    certificates::service::write(conn, enrolment, session, &snapshot, "du_record", replaces)
+    certificates::service::write(
+        conn,
+        enrolment,
+        session,
+        &snapshot,
+        CertificateKind::DuRecord,
+        replaces,
+    )
 }
 
 /// Issues the record of every admitted learner of the cohort without one, each in its own

@@ -4,6 +4,7 @@
 
 use super::store::{self, Enrolment, Session};
 use crate::db::DbConn;
+use crate::enrolment::model::EnrolmentStatus;
 use crate::error::AppError;
 use crate::identity::auth::{require_staff, CurrentUser};
 
@@ -39,7 +40,7 @@ pub fn readable_enrolment(
 
 /// Progress is recorded only for an active enrolment in a session still running.
 pub fn ensure_recording(enrolment: &Enrolment, session: &Session) -> Result<(), AppError> {
-    if enrolment.status != store::ACTIVE {
+    if enrolment.status != EnrolmentStatus::Active {
         return Err(AppError::conflict(
             "Cette inscription est retirée : la progression n'est plus enregistrée.",
         ));

@@ -16,9 +16,9 @@ use super::model::closed_reason;
 use super::service::{administered_session, today};
 use super::store::{self, Enrolment, Session};
 use crate::app::AppState;
-use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::{self, DbConn};
+use crate::enrolment::model::EnrolmentStatus;
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
 use crate::identity::model::{Profession, Role};
@@ -251,7 +251,7 @@ pub fn run(
         let version = catalog::version(conn, &session.course_version_id)?;
         let needs = Requirements {
             dpc_session: session.dpc_action_ref.is_some(),
-            course_kind: CourseKind::parse(&version.kind).expect("valid kind"),
+            course_kind: version.kind,
         };
         let candidates = rows::candidates(&rows);
         let known = known(conn, &session.id, &candidates)?;
@@ -424,7 +424,7 @@ impl Target<'_> {
             session_id: self.session.id.clone(),
             account_id: account.id.clone(),
             course_version_id: self.session.course_version_id.clone(),
-            status: store::ACTIVE.into(),
+            status: EnrolmentStatus::Active,
             enrolled_by: Some(self.enrolled_by.to_owned()),
             enrolled_at: self.now,
             withdrawn_by: None,
@@ -528,6 +528,7 @@ pub async fn import(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::model::CourseKind;
 
     #[test]
     fn semicolon_exports_with_french_headers_and_a_bom_are_read() {

@@ -5,6 +5,15 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::codes::code_list;
+
+code_list!(
+    /// Where an enrolment stands: active until withdrawn (never deleted, for the proof).
+    EnrolmentStatus, "statut d'inscription" {
+    Active = "active": "Inscrit",
+    Withdrawn = "withdrawn": "Désinscrit",
+});
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EnrolmentMode {

@@ -10,6 +10,7 @@ use super::service::{self, Enroller, NewSession, SessionPatch};
 use super::store::{self, Enrolment, Session};
 use crate::app::AppState;
 use crate::db;
+use crate::enrolment::model::EnrolmentStatus;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::{require_staff, CurrentUser};
@@ -332,8 +333,7 @@ pub struct EnrolmentView {
     pub session_id: String,
     pub account_id: String,
     pub course_version_id: String,
-    /// `active` or `withdrawn`.
-    pub status: String,
+    pub status: EnrolmentStatus,
     pub enrolled_at: NaiveDateTime,
     pub withdrawn_at: Option<NaiveDateTime>,
 }

@@ -10,6 +10,7 @@ use super::store::{self, Enrolment, Session};
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::DbConn;
+use crate::enrolment::model::EnrolmentStatus;
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, CurrentUser};
 use crate::identity::model::OrgKind;
@@ -56,7 +57,7 @@ pub fn create_session(
             .ok_or_else(|| {
                 AppError::invalid("course", format!("aucune formation « {} »", new.course))
             })?;
-        let kind = CourseKind::parse(&version.kind).expect("stored kinds are valid");
+        let kind = version.kind;
         let mut odpc_number = None;
         if kind == CourseKind::Dpc {
             if organisation.kind != OrgKind::TrainingBody {
@@ -309,7 +310,7 @@ pub fn enrol(
             session_id: session_id.to_owned(),
             account_id: account_id.clone(),
             course_version_id: session.course_version_id.clone(),
-            status: store::ACTIVE.into(),
+            status: EnrolmentStatus::Active,
             enrolled_by: by_admin.then(|| user.id.clone()),
             enrolled_at: Utc::now().naive_utc(),
             withdrawn_by: None,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::db::schema::{accounts, enrolments, training_sessions};
 use crate::db::{locked, native, DbConn};
+use crate::enrolment::model::EnrolmentStatus;
 use crate::identity::store::Account;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
@@ -41,15 +42,12 @@ pub struct Enrolment {
     pub session_id: String,
     pub account_id: String,
     pub course_version_id: String,
-    pub status: String,
+    pub status: EnrolmentStatus,
     pub enrolled_by: Option<String>,
     pub enrolled_at: NaiveDateTime,
     pub withdrawn_by: Option<String>,
     pub withdrawn_at: Option<NaiveDateTime>,
 }
-
-pub const ACTIVE: &str = "active";
-pub const WITHDRAWN: &str = "withdrawn";
 
 pub fn insert_session(conn: &mut DbConn, session: &Session) -> QueryResult<()> {
     diesel::insert_into(training_sessions::table)
@@ -216,7 +214,7 @@ pub fn active_enrolment(
     enrolments::table
         .filter(enrolments::session_id.eq(session_id))
         .filter(enrolments::account_id.eq(account_id))
-        .filter(enrolments::status.eq(ACTIVE))
+        .filter(enrolments::status.eq(EnrolmentStatus::Active))
         .select(Enrolment::as_select())
         .first(conn)
         .optional()
@@ -227,10 +225,10 @@ pub fn withdraw(conn: &mut DbConn, id: &str, by: &str, at: NaiveDateTime) -> Que
     diesel::update(
         enrolments::table
             .find(id)
-            .filter(enrolments::status.eq(ACTIVE)),
+            .filter(enrolments::status.eq(EnrolmentStatus::Active)),
     )
     .set((
-        enrolments::status.eq(WITHDRAWN),
+        enrolments::status.eq(EnrolmentStatus::Withdrawn),
         enrolments::withdrawn_by.eq(Some(by)),
         enrolments::withdrawn_at.eq(Some(at)),
     ))
@@ -273,7 +271,7 @@ pub fn actively_enrolled(
         found.extend(
             enrolments::table
                 .filter(enrolments::session_id.eq(session_id))
-                .filter(enrolments::status.eq(ACTIVE))
+                .filter(enrolments::status.eq(EnrolmentStatus::Active))
                 .filter(enrolments::account_id.eq_any(chunk))
                 .select(enrolments::account_id)
                 .load::<String>(conn)?,

@@ -14,9 +14,11 @@ use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};
 use crate::catalog::store as catalog;
+use crate::codes::code_list;
 use crate::completion::{self, rules::missing_requirements};
 use crate::db::{DbConn, Pool};
 use crate::enrolment::access::{ensure_recording, own_enrolment, readable_enrolment};
+use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::{self as enrolment_store, Enrolment};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
@@ -177,7 +179,7 @@ fn flush_chunk(
     // lesson done. `completion::evaluate` decides for those, with everything else it checks.
     let active: Vec<&Enrolment> = enrolments
         .iter()
-        .filter(|e| e.status == enrolment_store::ACTIVE)
+        .filter(|e| e.status == EnrolmentStatus::Active)
         .collect();
     let active_ids: Vec<&str> = active.iter().map(|e| e.id.as_str()).collect();
     let completed = completion::store::completed_among(c, &active_ids)?;
@@ -363,12 +365,27 @@ pub fn complete_lesson(
     })
 }
 
+code_list!(
+    /// Where a learner stands in a lesson.
+    LessonState, "état de leçon" {
+    Locked = "locked": "Verrouillée",
+    Available = "available": "Disponible",
+    Viewed = "viewed": "Commencée",
+    Completed = "completed": "Terminée",
+});
+
+code_list!(
+    /// Whether a learner has passed a quiz.
+    QuizState, "état de quiz" {
+    Pending = "pending": "À faire",
+    Passed = "passed": "Réussi",
+});
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LessonProgressView {
     pub lesson_id: String,
     pub title: String,
-    /// `locked`, `available`, `viewed` or `completed`.
-    pub state: String,
+    pub state: LessonState,
     pub active_seconds: i64,
 }
 
@@ -378,14 +395,13 @@ pub struct QuizProgressView {
     pub title: String,
     pub role: QuizRole,
     pub required: bool,
-    /// `passed` or `pending`.
-    pub state: String,
+    pub state: QuizState,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ProgressView {
     pub enrolment_id: String,
-    pub status: String,
+    pub status: EnrolmentStatus,
     pub lessons: Vec<LessonProgressView>,
     pub quizzes: Vec<QuizProgressView>,
     pub active_seconds: i64,
@@ -423,20 +439,20 @@ pub fn progress(
         .enumerate()
         .map(|(i, lesson)| {
             let state = match rows.get(&lesson.id) {
-                Some(p) if p.completed_at.is_some() => "completed",
-                Some(_) => "viewed",
+                Some(p) if p.completed_at.is_some() => LessonState::Completed,
+                Some(_) => LessonState::Viewed,
                 None if course.completion.sequential
                     && i > 0
                     && !done.contains(&course.lessons[i - 1].id) =>
                 {
-                    "locked"
+                    LessonState::Locked
                 }
-                None => "available",
+                None => LessonState::Available,
             };
             LessonProgressView {
                 lesson_id: lesson.id.clone(),
                 title: lesson.title.clone(),
-                state: state.into(),
+                state,
                 active_seconds: seconds.get(&lesson.id).copied().unwrap_or(0),
             }
         })
@@ -451,11 +467,10 @@ pub fn progress(
             role: q.role,
             required: course.completion.required_quizzes.contains(&q.id),
             state: if passed.contains(&q.id) {
-                "passed"
+                QuizState::Passed
             } else {
-                "pending"
-            }
-            .into(),
+                QuizState::Pending
+            },
         })
         .collect();
     let active_seconds: i64 = seconds.values().sum();

@@ -7,27 +7,18 @@ use anyhow::Context;
 use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use crate::codes::code_list;
 use crate::db::schema::mail_outbox;
 use crate::db::DbConn;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Pending,
-    Sending,
-    Sent,
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Sending => "sending",
-            Status::Sent => "sent",
-            Status::Failed => "failed",
-        }
-    }
-}
+code_list!(
+    /// Where a queued message stands.
+    Status, "statut de message" {
+    Pending = "pending": "En attente",
+    Sending = "sending": "En cours d'envoi",
+    Sent = "sent": "Envoyé",
+    Failed = "failed": "Échec",
+});
 
 /// A message to queue: the recipient is checked here so a bad address never reaches the table.
 #[derive(Debug, Clone)]
@@ -62,7 +53,7 @@ pub struct OutboxRow {
     pub recipient: String,
     pub template: String,
     pub context: String,
-    pub status: String,
+    pub status: Status,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
     pub locked_until: Option<NaiveDateTime>,
@@ -82,7 +73,7 @@ struct PendingRow {
     recipient: String,
     template: String,
     context: String,
-    status: &'static str,
+    status: Status,
     attempts: i32,
     next_attempt_at: NaiveDateTime,
     created_at: NaiveDateTime,
@@ -95,7 +86,7 @@ impl PendingRow {
             recipient: mail.recipient.to_string(),
             template: mail.template.clone(),
             context: mail.context.to_string(),
-            status: Status::Pending.as_str(),
+            status: Status::Pending,
             attempts: 0,
             next_attempt_at: at,
             created_at: at,
@@ -141,10 +132,10 @@ pub fn claim_due(
         let due = mail_outbox::table
             .filter(
                 mail_outbox::status
-                    .eq(Status::Pending.as_str())
+                    .eq(Status::Pending)
                     .and(mail_outbox::next_attempt_at.le(at))
                     .or(mail_outbox::status
-                        .eq(Status::Sending.as_str())
+                        .eq(Status::Sending)
                         .and(mail_outbox::locked_until.lt(at))),
             )
             .order(mail_outbox::next_attempt_at.asc())
@@ -159,7 +150,7 @@ pub fn claim_due(
         }
         diesel::update(mail_outbox::table.filter(mail_outbox::id.eq_any(&ids)))
             .set((
-                mail_outbox::status.eq(Status::Sending.as_str()),
+                mail_outbox::status.eq(Status::Sending),
                 mail_outbox::locked_until.eq(Some(until)),
                 mail_outbox::attempts.eq(mail_outbox::attempts + 1),
             ))
@@ -178,7 +169,7 @@ pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::update(mail_outbox::table.find(id))
         .set((
             mail_outbox::context.eq("{}"),
-            mail_outbox::status.eq(Status::Sent.as_str()),
+            mail_outbox::status.eq(Status::Sent),
             mail_outbox::sent_at.eq(Some(now())),
             mail_outbox::locked_until.eq(None::<NaiveDateTime>),
             mail_outbox::last_error.eq(None::<String>),
@@ -199,7 +190,7 @@ pub fn mark_failed(
     match retry_at {
         Some(at) => diesel::update(target)
             .set((
-                mail_outbox::status.eq(Status::Pending.as_str()),
+                mail_outbox::status.eq(Status::Pending),
                 mail_outbox::next_attempt_at.eq(at),
                 mail_outbox::locked_until.eq(None::<NaiveDateTime>),
                 mail_outbox::last_error.eq(Some(error)),
@@ -209,7 +200,7 @@ pub fn mark_failed(
         None => diesel::update(target)
             .set((
                 mail_outbox::context.eq("{}"),
-                mail_outbox::status.eq(Status::Failed.as_str()),
+                mail_outbox::status.eq(Status::Failed),
                 mail_outbox::locked_until.eq(None::<NaiveDateTime>),
                 mail_outbox::last_error.eq(Some(error)),
             ))

@@ -10,12 +10,15 @@ use serde_json::{json, Value};
 use super::session::Visitor;
 use super::{error_page, field, form_again, message, redirect, render};
 use crate::app::AppState;
+use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
+use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::service::{self as enrolment_service, Enroller};
 use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
 use crate::learning::service as learning;
+use crate::learning::service::{LessonState, QuizState};
 use crate::quiz::paper::{ItemView, QuestionView};
 use crate::quiz::service as quiz;
 
@@ -56,19 +59,19 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
         let (courses, mine) = db::run(&state.pool, move |conn| {
             let mut courses = Vec::new();
             for (enrolment, session) in enrolment_store::enrolments_of_account(conn, &user.id)? {
-                if enrolment.status != enrolment_store::ACTIVE {
+                if enrolment.status != EnrolmentStatus::Active {
                     continue;
                 }
                 let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment.id)?;
                 let next = progress
                     .lessons
                     .iter()
-                    .find(|l| l.state != "completed")
+                    .find(|l| l.state != LessonState::Completed)
                     .map(|l| json!({ "title": l.title, "href": format!("/apprendre/{}/lecons/{}", enrolment.id, l.lesson_id) }));
                 let quizzes: Vec<Value> = progress
                     .quizzes
                     .iter()
-                    .map(|q| json!({ "title": q.title, "passed": q.state == "passed", "required": q.required,
+                    .map(|q| json!({ "title": q.title, "passed": q.state == QuizState::Passed, "required": q.required,
                                      "action": format!("/apprendre/{}/quiz/{}", enrolment.id, q.quiz_id) }))
                     .collect();
                 courses.push(json!({
@@ -84,7 +87,7 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
         let certificates: Vec<Value> = mine
             .iter()
             .map(|c| json!({
-                "title": c.attested.course.title, "code": c.code, "valid": c.status == "valid",
+                "title": c.attested.course.title, "code": c.code, "valid": c.status == Validity::Valid,
                 "pdf": format!("/api/v1/certificates/{}.pdf", c.id), "html": format!("/api/v1/certificates/{}.html", c.id),
                 "verify": c.verify_url, "issued_on": c.issued_at.format("%d/%m/%Y").to_string(),
             }))
@@ -151,7 +154,7 @@ async fn next_step(
         let lesson = progress
             .lessons
             .iter()
-            .find(|l| l.state != "completed")
+            .find(|l| l.state != LessonState::Completed)
             .or(progress.lessons.first());
         Ok(match lesson {
             Some(l) => redirect(&format!(

@@ -47,15 +47,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-fn kind_label(kind: &str) -> &'static str {
-    match kind {
-        "initial_module" => "Module de formation initiale",
-        "dpc" => "Développement professionnel continu",
-        "du" => "Diplôme d'université",
-        _ => "Formation",
-    }
-}
-
 async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
     let rows = db::run(&state.pool, |conn| Ok(catalog::catalogue(conn)?)).await;
     let result = rows.and_then(|rows| {
@@ -63,7 +54,7 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
             .into_iter()
             .map(|v| {
                 json!({
-                    "slug": v.course_slug, "title": v.title, "kind": kind_label(&v.kind),
+                    "slug": v.course_slug, "title": v.title, "kind": v.kind.label(),
                     "hours": hours(f64::from(v.duration_minutes) / 60.0), "lessons": v.lesson_count,
                 })
             })
@@ -110,7 +101,7 @@ async fn course(
             "formation",
             &outline.title.clone(),
             json!({
-                "course": outline, "kind": kind_label(outline.kind.code()),
+                "course": outline, "kind": outline.kind.label(),
                 "hours": hours(outline.duration_hours), "sessions": sessions,
             }),
         )

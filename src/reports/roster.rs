@@ -11,7 +11,8 @@ use super::store;
 use crate::catalog::model::{Course, CourseKind, QuizRole};
 use crate::completion::results::{summary, Scored};
 use crate::db::{DbConn, Pool};
-use crate::enrolment::store::{Enrolment, ACTIVE};
+use crate::enrolment::model::EnrolmentStatus;
+use crate::enrolment::store::Enrolment;
 use crate::identity::store::Account;
 
 /// What the roster says of one enrolment.
@@ -26,7 +27,7 @@ pub struct RosterLine {
     pub profession: String,
     pub mode_exercice: Option<String>,
     /// `active` or `withdrawn`.
-    pub status: String,
+    pub status: EnrolmentStatus,
     pub enrolled_at: NaiveDateTime,
     /// Lessons done, in percent.
     pub progress_percent: u32,
@@ -122,7 +123,7 @@ pub fn lines(
                 adeli: account.adeli,
                 profession: account.profession,
                 mode_exercice: account.mode_exercice,
-                status: enrolment.status.clone(),
+                status: enrolment.status,
                 enrolled_at: enrolment.enrolled_at,
                 progress_percent: (done * 100 / total_lessons) as u32,
                 active_seconds: spent.map_or(0, |s| s.iter().map(|(s, _)| i64::from(*s)).sum()),
@@ -205,7 +206,7 @@ pub struct DashboardBuilder {
 impl DashboardBuilder {
     pub fn add(&mut self, line: &RosterLine, now: NaiveDateTime) {
         let d = &mut self.dashboard;
-        if line.status != ACTIVE {
+        if line.status != EnrolmentStatus::Active {
             d.withdrawn += 1;
             return;
         }
@@ -252,7 +253,7 @@ mod tests {
     use super::*;
 
     fn line(
-        status: &str,
+        status: EnrolmentStatus,
         enrolled: i64,
         completed: Option<i64>,
         pre_post: Option<(f64, f64)>,
@@ -270,7 +271,7 @@ mod tests {
             adeli: None,
             profession: "infirmier".into(),
             mode_exercice: None,
-            status: status.into(),
+            status,
             enrolled_at: base + Duration::hours(enrolled),
             progress_percent: 0,
             active_seconds: 0,
@@ -292,11 +293,11 @@ mod tests {
             .unwrap();
         let mut b = DashboardBuilder::default();
         for l in [
-            line("active", 0, Some(10), Some((40.0, 70.0))),
-            line("active", 0, Some(30), Some((50.0, 60.0))),
-            line("active", 0, None, None),
-            line("active", 0, None, Some((20.0, 20.0))),
-            line("withdrawn", 0, Some(5), None),
+            line(EnrolmentStatus::Active, 0, Some(10), Some((40.0, 70.0))),
+            line(EnrolmentStatus::Active, 0, Some(30), Some((50.0, 60.0))),
+            line(EnrolmentStatus::Active, 0, None, None),
+            line(EnrolmentStatus::Active, 0, None, Some((20.0, 20.0))),
+            line(EnrolmentStatus::Withdrawn, 0, Some(5), None),
         ] {
             b.add(&l, now);
         }

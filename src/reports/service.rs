@@ -11,8 +11,10 @@ use super::roster::{self, Dashboard, DashboardBuilder, RosterLine};
 use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, CourseKind};
+use crate::certificates::model::CertificateKind;
 use crate::certificates::store as certificates;
 use crate::db::{DbConn, Pool};
+use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
 use crate::http::csv::Csv;
@@ -90,7 +92,7 @@ pub fn roster_cells(line: &RosterLine) -> Vec<String> {
         line.rpps.clone().unwrap_or_default(),
         line.adeli.clone().unwrap_or_default(),
         profession(&line.profession),
-        if line.status == enrolment_store::ACTIVE {
+        if line.status == EnrolmentStatus::Active {
             "inscrit"
         } else {
             "désinscrit"
@@ -259,7 +261,7 @@ pub fn promotion(
     csv.flush()?;
     for (session, course) in sessions {
         roster::for_each_page(pool, course, &session.id, |lines| {
-            for line in lines.iter().filter(|l| l.status == enrolment_store::ACTIVE) {
+            for line in lines.iter().filter(|l| l.status == EnrolmentStatus::Active) {
                 csv.row(&[
                     session.academic_year.clone().unwrap_or_default(),
                     session.curriculum.clone().unwrap_or_default(),
@@ -295,7 +297,7 @@ pub fn my_dpc(
         .ok_or_else(|| AppError::not_found("Aucune période de DPC connue pour cette date."))?;
     let mut actions = Vec::new();
     for certificate in certificates::of_account(conn, &user.id)? {
-        if certificate.kind != CourseKind::Dpc.code() || certificate.revoked_at.is_some() {
+        if certificate.kind != CertificateKind::Dpc || certificate.revoked_at.is_some() {
             continue;
         }
         let snapshot = crate::certificates::service::snapshot_of(&certificate)?;

@@ -232,10 +232,15 @@ fn probes(cfg: &mut web::ServiceConfig) {
         HttpResponse::Ok().finish()
     }))
     .service(web::resource("/test/slow").get(|| async {
+        SLOW_REQUESTS_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(800)).await;
         HttpResponse::Ok().body("done")
     }));
 }
+
+/// How many `/test/slow` requests have reached their handler (in this test process).
+pub static SLOW_REQUESTS_STARTED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
 
 /// The JSON body of a problem response, after checking its content type and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use mail_parser::MessageParser;
 use qvt_campus::db::DbConn;
-use qvt_campus::mail::{self, claim_due, enqueue, find, NewMail, Sender};
+use qvt_campus::mail::{self, claim_due, enqueue, find, NewMail, Sender, Status};
 use qvt_campus::templates::Templates;
 use serde_json::json;
 
@@ -74,7 +74,7 @@ async fn a_message_goes_through_a_real_smtp_conversation_once() {
 
     let row = eventually(Duration::from_secs(5), || {
         let row = status_of(&mut app.conn(), &id);
-        (row.status == "sent").then_some(row)
+        (row.status == Status::Sent).then_some(row)
     })
     .await;
     assert_eq!(row.attempts, 1);
@@ -100,7 +100,7 @@ async fn when_smtp_is_down_the_message_waits_and_is_sent_later() {
     // Assert: the failure is recorded and a retry scheduled.
     let row = eventually(Duration::from_secs(10), || {
         let row = status_of(&mut app.conn(), &id);
-        (row.attempts >= 1 && row.status == "pending").then_some(row)
+        (row.attempts >= 1 && row.status == Status::Pending).then_some(row)
     })
     .await;
     assert!(
@@ -114,7 +114,7 @@ async fn when_smtp_is_down_the_message_waits_and_is_sent_later() {
     let sink = SmtpSink::start(port);
     let row = eventually(Duration::from_secs(20), || {
         let row = status_of(&mut app.conn(), &id);
-        (row.status == "sent").then_some(row)
+        (row.status == Status::Sent).then_some(row)
     })
     .await;
     assert!(row.attempts >= 2);
@@ -147,7 +147,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing() {
     // Assert: both are delivered, as files in the outbox folder.
     for id in [&queued, &claimed] {
         eventually(Duration::from_secs(10), || {
-            (status_of(&mut second.conn(), id).status == "sent").then_some(())
+            (status_of(&mut second.conn(), id).status == Status::Sent).then_some(())
         })
         .await;
     }
@@ -189,7 +189,7 @@ async fn a_message_that_cannot_render_fails_at_once_with_its_reason() {
     );
     let row = eventually(Duration::from_secs(10), || {
         let row = status_of(&mut app.conn(), &id);
-        (row.status == "failed").then_some(row)
+        (row.status == Status::Failed).then_some(row)
     })
     .await;
     assert_eq!(row.attempts, 1);

@@ -315,7 +315,7 @@ async fn a_hundred_thousand_enrolments_stream_out() {
                 session_id: w.session.clone(),
                 account_id: a.id.clone(),
                 course_version_id: version.clone(),
-                status: "active".into(),
+                status: qvt_campus::enrolment::model::EnrolmentStatus::Active,
                 enrolled_by: None,
                 enrolled_at: now,
                 withdrawn_by: None,

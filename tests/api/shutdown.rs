@@ -3,15 +3,22 @@
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{eventually, free_port, spawn_app, TestDb};
+use std::sync::atomic::Ordering;
+
+use crate::helpers::{eventually, free_port, spawn_app, TestDb, SLOW_REQUESTS_STARTED};
 
 #[tokio::test]
 async fn an_in_flight_request_finishes_when_the_server_stops() {
     // Arrange: a slow request is being served.
     let app = spawn_app().await;
     let (client, url) = (app.client.clone(), app.url("/test/slow"));
+    let before = SLOW_REQUESTS_STARTED.load(Ordering::SeqCst);
     let slow = tokio::spawn(async move { client.get(url).send().await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // In flight means in its handler: a fixed pause was too short on a loaded machine.
+    eventually(Duration::from_secs(10), || {
+        (SLOW_REQUESTS_STARTED.load(Ordering::SeqCst) > before).then_some(())
+    })
+    .await;
 
     // Act: graceful stop, as on SIGTERM.
     let handle = app.handle.clone();

@@ -85,7 +85,7 @@ fn check_metadata(
             ),
         );
     }
-    let kind = CourseKind::parse(file.kind.get_ref());
+    let kind = CourseKind::parse(file.kind.get_ref()).ok();
     if kind.is_none() {
         r.on(&file.kind, "kind inconnu : initial_module, dpc ou du");
     }
