@@ -151,46 +151,67 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
         &Password::parse(PASSWORD).map_err(anyhow::Error::msg)?,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    for person in [
-        (
-            "doyenne@demo-universite.fr",
-            "Anne Martin",
-            Profession::Medecin,
-            None,
-        ),
-        (
-            "tutrice@demo-universite.fr",
-            "Léa Petit",
-            Profession::Medecin,
-            None,
-        ),
-        (
-            "direction@demo-ifsi.fr",
-            "Paul Durand",
-            Profession::Infirmier,
-            None,
-        ),
-        (
-            "direction@demo-odpc.fr",
-            "Claire Moreau",
-            Profession::Pharmacien,
-            None,
-        ),
-        (
-            "etudiante@demo-universite.fr",
-            "Zoé Lefèvre",
-            Profession::Etudiant,
-            None,
-        ),
-        (
-            "infirmier@demo-cabinet.fr",
-            "Hugo Bernard",
-            Profession::Infirmier,
-            Some("691234567"),
-        ),
-    ] {
-        account(conn, settings, person)?;
+    for person in PEOPLE {
+        account(conn, settings, *person)?;
     }
+    let [university, school, training_body] = organisations(conn)?;
+    let [qvt, dpc] = sessions(
+        conn,
+        [&university, &school, &training_body].map(String::as_str),
+    )?;
+    for (email, session) in [
+        ("etudiante@demo-universite.fr", &qvt),
+        ("infirmier@demo-cabinet.fr", &dpc),
+    ] {
+        let learner = user(conn, email)?;
+        enrolment::enrol(conn, &learner, session, Enroller::Learner { key: None })
+            .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
+    }
+    Ok(true)
+}
+
+/// The demo's people: e-mail, name, profession, ADELI number.
+const PEOPLE: &[(&str, &str, Profession, Option<&str>)] = &[
+    (
+        "doyenne@demo-universite.fr",
+        "Anne Martin",
+        Profession::Medecin,
+        None,
+    ),
+    (
+        "tutrice@demo-universite.fr",
+        "Léa Petit",
+        Profession::Medecin,
+        None,
+    ),
+    (
+        "direction@demo-ifsi.fr",
+        "Paul Durand",
+        Profession::Infirmier,
+        None,
+    ),
+    (
+        "direction@demo-odpc.fr",
+        "Claire Moreau",
+        Profession::Pharmacien,
+        None,
+    ),
+    (
+        "etudiante@demo-universite.fr",
+        "Zoé Lefèvre",
+        Profession::Etudiant,
+        None,
+    ),
+    (
+        "infirmier@demo-cabinet.fr",
+        "Hugo Bernard",
+        Profession::Infirmier,
+        Some("691234567"),
+    ),
+];
+
+/// The university, the nursing school and the training body, with their staff.
+fn organisations(conn: &mut DbConn) -> anyhow::Result<[String; 3]> {
     let university = organisation(
         conn,
         OrgKind::University,
@@ -218,10 +239,18 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
         Some("1234"),
         &[("direction@demo-odpc.fr", Role::OrgAdmin)],
     )?;
+    Ok([university, school, training_body])
+}
+
+/// One session of each course; returns the open QVT and DPC sessions the learners join.
+fn sessions(
+    conn: &mut DbConn,
+    [university, school, training_body]: [&str; 3],
+) -> anyhow::Result<[String; 2]> {
     let qvt = session(
         conn,
         "doyenne@demo-universite.fr",
-        &university,
+        university,
         "qvt-formation-initiale",
         "Module QVT — promotion démo",
         (EnrolmentMode::Open, None),
@@ -230,7 +259,7 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
     session(
         conn,
         "direction@demo-ifsi.fr",
-        &school,
+        school,
         "qvt-formation-initiale",
         "Module QVT — IFSI démo",
         (EnrolmentMode::Key, Some("IFSI-DEMO")),
@@ -239,7 +268,7 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
     let dpc = session(
         conn,
         "direction@demo-odpc.fr",
-        &training_body,
+        training_body,
         "dpc-securite-exercice",
         "Sécurité de l'exercice — session démo",
         (EnrolmentMode::Open, None),
@@ -248,19 +277,11 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
     session(
         conn,
         "doyenne@demo-universite.fr",
-        &university,
+        university,
         "du-soigner-les-soignants",
         "DU Soigner les soignants — cohorte démo",
         (EnrolmentMode::Open, None),
         false,
     )?;
-    for (email, session) in [
-        ("etudiante@demo-universite.fr", &qvt),
-        ("infirmier@demo-cabinet.fr", &dpc),
-    ] {
-        let learner = user(conn, email)?;
-        enrolment::enrol(conn, &learner, session, Enroller::Learner { key: None })
-            .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
-    }
-    Ok(true)
+    Ok([qvt, dpc])
 }

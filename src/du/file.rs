@@ -12,6 +12,7 @@ use super::service::{enrolment_for, Gate};
 use super::store::{self, Attendance, DecisionRow, Record, Thesis};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
+use crate::certificates::model::Validity;
 use crate::certificates::store as certificate_store;
 use crate::completion;
 use crate::db::DbConn;
@@ -93,7 +94,7 @@ pub struct RecordView {
     pub number: String,
     pub certificate_id: String,
     /// `valid` or `revoked`.
-    pub status: String,
+    pub status: Validity,
 }
 
 /// One learner's diploma file.
@@ -165,7 +166,7 @@ pub fn file_of(
     let record = current_record(conn, &enrolment.id)?.map(|(r, c)| RecordView {
         number: r.number,
         certificate_id: c.id,
-        status: "valid".into(),
+        status: Validity::of(c.revoked_at.is_some()),
     });
     Ok(DuView {
         enrolment_id: enrolment.id.clone(),

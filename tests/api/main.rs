@@ -5,6 +5,7 @@
 mod browser;
 mod catalog;
 mod certificates;
+mod demo;
 mod du;
 mod enrolment;
 mod enrolment_import;
