@@ -325,7 +325,10 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
         .await
         .unwrap();
     let page = client.source().await.unwrap();
-    assert!(page.contains("Attestation valide") && page.contains("Zoé Lefèvre"));
+    assert!(
+        page.contains("Attestation valide") && page.contains("Zoé Lefèvre"),
+        "verifying {code} from the dashboard ({dashboard}): {page}"
+    );
     inspect.check(&client, "verification").await;
     client.goto(&format!("{base}/mon-compte")).await.unwrap();
     assert!(text_of(&client).await.contains("Supprimer mon compte"));
