@@ -98,27 +98,10 @@ impl Tracker {
     /// What must reach the database: closed intervals, and open ones that changed (to be
     /// upserted by id). Intervals silent for longer than the idle gap are closed here.
     pub fn take_flush(&mut self, now: NaiveDateTime) -> Vec<Interval> {
-        let stale: Vec<String> = self
-            .open
-            .iter()
-            .filter(|(_, o)| (now - o.interval.ended_at).num_seconds() > MAX_GAP_SECONDS)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in stale {
-            let open = self.open.remove(&key).expect("listed");
-            // Already-written stretches are up to date; only unwritten time matters.
-            if open.dirty {
-                self.close(open);
-            }
-        }
         let mut batch = std::mem::take(&mut self.closed);
-        for open in self
-            .open
-            .values_mut()
-            .filter(|o| o.dirty && o.interval.active_seconds > 0)
-        {
-            batch.push(open.interval.clone());
-            open.dirty = false;
+        let keys: Vec<String> = self.open.keys().cloned().collect();
+        for key in keys {
+            batch.extend(self.take_open(&key, now));
         }
         batch
     }
@@ -130,22 +113,25 @@ impl Tracker {
             .into_iter()
             .partition(|i| i.enrolment_id == enrolment_id);
         self.closed = others;
-        let stale = self
-            .open
-            .get(enrolment_id)
-            .is_some_and(|o| (now - o.interval.ended_at).num_seconds() > MAX_GAP_SECONDS);
-        if stale {
-            let open = self.open.remove(enrolment_id).expect("checked");
-            if open.dirty && open.interval.active_seconds > 0 {
-                batch.push(open.interval);
-            }
-        } else if let Some(open) = self.open.get_mut(enrolment_id) {
-            if open.dirty && open.interval.active_seconds > 0 {
-                batch.push(open.interval.clone());
-                open.dirty = false;
-            }
-        }
+        batch.extend(self.take_open(enrolment_id, now));
         batch
+    }
+
+    /// The unwritten time of one open interval: an interval silent for longer than the idle
+    /// gap is closed (removed); one still open is marked written. Already-written stretches
+    /// are up to date: only unwritten time is returned.
+    fn take_open(&mut self, key: &str, now: NaiveDateTime) -> Option<Interval> {
+        let open = self.open.get_mut(key)?;
+        let unwritten = open.dirty && open.interval.active_seconds > 0;
+        if (now - open.interval.ended_at).num_seconds() > MAX_GAP_SECONDS {
+            let open = self.open.remove(key).expect("found");
+            return unwritten.then_some(open.interval);
+        }
+        if !unwritten {
+            return None;
+        }
+        open.dirty = false;
+        Some(open.interval.clone())
     }
 
     /// Puts back a batch whose write failed, so it is retried at the next flush.
