@@ -13,18 +13,30 @@ use super::store::{self, Attendance, Thesis, UnitGrade};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
 use crate::db::DbConn;
-use crate::enrolment::store::Session;
+use crate::enrolment::store::{Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
 
-/// Grades, attendance and theses are what the jury decided on: frozen with its minutes.
-fn ensure_open(conn: &mut DbConn, session: &Session) -> Result<(), AppError> {
+/// The enrolment whose DU file staff may still write (of a known unit when one is named):
+/// grades, attendance and theses are what the jury decided on, frozen with its minutes.
+fn writable_file(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    user: &CurrentUser,
+    enrolment_id: &str,
+    unit_id: Option<&str>,
+) -> Result<(Enrolment, Session), AppError> {
+    let (enrolment, session, course) =
+        enrolment_for(conn, courses, user, enrolment_id, Gate::Staff)?;
+    if let Some(unit_id) = unit_id {
+        unit_title(&course, unit_id)?;
+    }
     if minutes_closed(conn, &session.id)? {
         return Err(AppError::conflict(
             "Le procès-verbal du jury est clos : les notes ne changent plus.",
         ));
     }
-    Ok(())
+    Ok((enrolment, session))
 }
 
 fn unit_title<'a>(course: &'a Course, unit_id: &str) -> Result<&'a str, AppError> {
@@ -59,10 +71,7 @@ pub fn set_attendance(
     days: &[SeminarDay],
 ) -> Result<(), AppError> {
     conn.write(|c| {
-        let (enrolment, session, course) =
-            enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
-        unit_title(&course, unit_id)?;
-        ensure_open(c, &session)?;
+        let (enrolment, session) = writable_file(c, courses, user, enrolment_id, Some(unit_id))?;
         let at = now();
         let rows: Vec<Attendance> = days
             .iter()
@@ -101,10 +110,7 @@ pub fn set_grade(
     grade: Grade,
 ) -> Result<(), AppError> {
     conn.write(|c| {
-        let (enrolment, session, course) =
-            enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
-        unit_title(&course, unit_id)?;
-        ensure_open(c, &session)?;
+        let (enrolment, session) = writable_file(c, courses, user, enrolment_id, Some(unit_id))?;
         let old = store::set_grade(
             c,
             &UnitGrade {
@@ -147,8 +153,7 @@ pub fn set_thesis(
     input: ThesisInput,
 ) -> Result<(), AppError> {
     conn.write(|c| {
-        let (enrolment, session, _) = enrolment_for(c, courses, user, enrolment_id, Gate::Staff)?;
-        ensure_open(c, &session)?;
+        let (enrolment, session) = writable_file(c, courses, user, enrolment_id, None)?;
         let old = store::thesis_of(c, &enrolment.id)?;
         store::save_thesis(
             c,
