@@ -183,7 +183,7 @@ fn http_server(
         .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
     let body_limit = settings.body_limit;
     // One limiter for every verification route, shared by all workers.
-    let verify_limiter = certificates::routes::limiter(settings.verify_per_minute);
+    let verify_limiter = web::Data::new(certificates::routes::limiter(settings.verify_per_minute));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let server = HttpServer::new(move || {
         App::new()
@@ -194,13 +194,14 @@ fn http_server(
             .wrap(metrics.clone())
             .wrap(from_fn(http::request_id))
             .app_data(state.clone())
+            .app_data(verify_limiter.clone())
             .configure(|cfg| http::configure_extractors(cfg, body_limit))
             // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
             .service(web::resource("/healthz").get(health::healthz))
             .service(web::resource("/readyz").get(health::readyz))
             .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
             .configure(identity::routes::configure_well_known)
-            .configure(|cfg| certificates::routes::configure_public(cfg, &verify_limiter))
+            .configure(certificates::routes::configure_public)
             // One scope for the whole API: a second scope with the same prefix would
             // never be reached.
             .service(
@@ -213,7 +214,7 @@ fn http_server(
                     .configure(du::routes::configure)
                     .configure(reports::routes::configure)
                     .configure(completion::routes::configure)
-                    .configure(|cfg| certificates::routes::configure(cfg, &verify_limiter)),
+                    .configure(certificates::routes::configure),
             )
             .configure(pages::configure)
             .configure(extra_routes.clone())

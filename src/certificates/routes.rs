@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder};
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -17,27 +17,17 @@ use crate::certificates::model::Validity;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::stream::{stream_blocking, ChannelWriter};
-use crate::http::Json;
+use crate::http::{limit, Json};
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 
-/// The limiter shared by every public verification route: a code can be tried only so
-/// often from one address.
-pub type Limiter = GovernorConfig<
-    actix_governor::PeerIpKeyExtractor,
-    actix_governor::governor::middleware::NoOpMiddleware,
->;
-
-pub fn limiter(per_minute: u32) -> Limiter {
-    let per_minute = per_minute.max(1);
-    GovernorConfigBuilder::default()
-        .requests_per_minute(u64::from(per_minute))
-        .burst_size(per_minute)
-        .finish()
-        .expect("a non-zero quota")
+/// Every public verification route shares one limiter (`startup` registers it): a code
+/// can be tried only so often from one address.
+pub fn limiter(per_minute: u32) -> limit::PerAddress {
+    limit::PerAddress::per_minute(per_minute)
 }
 
 /// Under `/api/v1`.
-pub fn configure(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
+pub fn configure(cfg: &mut web::ServiceConfig) {
     // The suffixed forms first: `{id}` alone would also match `x.pdf`.
     cfg.service(web::resource("/certificates/{id}.pdf").get(pdf))
         .service(web::resource("/certificates/{id}.html").get(html))
@@ -49,21 +39,21 @@ pub fn configure(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
         .service(web::resource("/sessions/{id}/certificates.zip").get(session_zip))
         .service(
             web::resource("/verify/{code}")
-                .wrap(Governor::new(limiter))
+                .wrap(from_fn(limit::per_address))
                 .get(verify_code),
         )
         .service(
             web::resource("/verify")
-                .wrap(Governor::new(limiter))
+                .wrap(from_fn(limit::per_address))
                 .post(verify_credential),
         );
 }
 
 /// At the root: the page the QR code leads to, and the status lists.
-pub fn configure_public(cfg: &mut web::ServiceConfig, limiter: &Limiter) {
+pub fn configure_public(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/verifier/{code}")
-            .wrap(Governor::new(limiter))
+            .wrap(from_fn(limit::per_address))
             .get(verify_page),
     )
     .service(web::resource("/status-lists/{n}").get(status_list));

@@ -4,6 +4,7 @@
 pub mod csv;
 mod fields;
 mod json;
+pub mod limit;
 mod middleware;
 pub mod stream;
 
