@@ -318,12 +318,12 @@ pub async fn update(
         closed: body.closed,
     };
     f.finish()?;
-    let session = db::run(&state.pool, move |conn| {
+    let (session, stale) = db::run(&state.pool, move |conn| {
         service::update_session(conn, &user, &id, patch)
     })
     .await?;
     // A closed session stops crediting heartbeats at once.
-    state.learning.forget_recording(None, Some(&session.id));
+    state.forget(stale);
     Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }
 
@@ -437,8 +437,9 @@ pub async fn withdraw(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let enrolment = db::run(&state.pool, move |conn| service::withdraw(conn, &user, &id)).await?;
-    state.learning.forget_recording(Some(&enrolment.id), None);
+    let (enrolment, stale) =
+        db::run(&state.pool, move |conn| service::withdraw(conn, &user, &id)).await?;
+    state.forget(stale);
     Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 

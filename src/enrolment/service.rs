@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::model::{closed_reason, EnrolmentMode};
 use super::store::{self, Enrolment, Session};
+use crate::app::Stale;
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::DbConn;
@@ -153,14 +154,17 @@ pub struct SessionPatch {
     pub closed: Option<bool>,
 }
 
+/// Edits, closes or reopens a session. The caller applies the returned [`Stale`] once
+/// this has committed: the session's heartbeats are checked again (a closed one stops
+/// crediting time at once).
 pub fn update_session(
     conn: &mut DbConn,
     user: &CurrentUser,
     session_id: &str,
     patch: SessionPatch,
-) -> Result<Session, AppError> {
+) -> Result<(Session, Stale), AppError> {
     let key_hash = hash_key(patch.key.as_deref())?;
-    conn.write(|conn| {
+    let session = conn.write(|conn| {
         let mut session = administered_session(conn, user, session_id)?;
         if let Some(title) = patch.title {
             session.title = title;
@@ -217,7 +221,9 @@ pub fn update_session(
             json!({}),
         )?;
         Ok(session)
-    })
+    })?;
+    let stale = Stale::Session(session.id.clone());
+    Ok((session, stale))
 }
 
 /// Who asks for an enrolment.
@@ -374,12 +380,14 @@ pub fn visible_session(
 }
 
 /// Withdraws an enrolment (by its learner or an admin of the organisation); history stays.
+/// The caller applies the returned [`Stale`] once this has committed: the enrolment's
+/// heartbeats stop crediting time at once.
 pub fn withdraw(
     conn: &mut DbConn,
     user: &CurrentUser,
     enrolment_id: &str,
-) -> Result<Enrolment, AppError> {
-    conn.write(|conn| {
+) -> Result<(Enrolment, Stale), AppError> {
+    let enrolment = conn.write(|conn| {
         let not_found = || AppError::not_found("Inscription introuvable.");
         let enrolment = store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
         let session = store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
@@ -408,7 +416,9 @@ pub fn withdraw(
             )?;
         }
         Ok(store::enrolment(conn, enrolment_id)?.expect("just updated"))
-    })
+    })?;
+    let stale = Stale::Enrolment(enrolment.id.clone());
+    Ok((enrolment, stale))
 }
 
 /// Who may list a session's learners: its organisation's tutors and admins.

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::auth::{require_org_admin, CurrentUser};
 use super::model::Role;
 use super::store::{self, Membership};
+use crate::app::Stale;
 use crate::db::DbConn;
 use crate::error::AppError;
 
@@ -90,13 +91,13 @@ pub fn remove_member(
     })
 }
 
-/// Disables an account at once (platform admins): its refresh tokens are revoked; the
-/// caller forgets what the caches remember of it once this has committed.
+/// Disables an account at once (platform admins): its refresh tokens are revoked, and the
+/// returned [`Stale`] ends what the caches remember of it once the caller applies it.
 pub fn disable_account(
     conn: &mut DbConn,
     by: &CurrentUser,
     account_id: &str,
-) -> Result<(), AppError> {
+) -> Result<Stale, AppError> {
     by.require_platform_admin()?;
     conn.write(|conn| {
         let mut account = store::account_for_update(conn, account_id)
@@ -120,5 +121,6 @@ pub fn disable_account(
             json!({}),
         )?;
         Ok(())
-    })
+    })?;
+    Ok(Stale::Account(account_id.to_owned()))
 }

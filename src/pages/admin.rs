@@ -665,8 +665,8 @@ async fn update_session(
     }
     .await;
     match updated {
-        Ok(session) => {
-            state.learning.forget_recording(None, Some(&session.id));
+        Ok((_, stale)) => {
+            state.forget(stale);
             redirect(&format!("/gestion/sessions/{id}"))
         }
         Err(e) => error_page(&state, &visitor, &e),

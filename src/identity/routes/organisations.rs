@@ -359,11 +359,10 @@ pub async fn disable_account(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let forgotten = id.clone();
-    db::run(&state.pool, move |conn| {
+    let stale = db::run(&state.pool, move |conn| {
         members::disable_account(conn, &user, &id)
     })
     .await?;
-    state.forget_account(&forgotten);
+    state.forget(stale);
     Ok(HttpResponse::NoContent().finish())
 }
