@@ -5,6 +5,7 @@ use chrono::{NaiveDate, Utc};
 use diesel::OptionalExtension;
 use serde_json::json;
 
+pub use super::model::NewSession;
 use super::model::{closed_reason, EnrolmentMode};
 use super::store::{self, Enrolment, Session};
 use crate::app::Stale;
@@ -21,21 +22,6 @@ use crate::mail::{self, NewMail};
 
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()
-}
-
-/// What an org admin asks for; fields already parsed.
-pub struct NewSession {
-    pub course: String,
-    pub title: String,
-    pub opens_on: NaiveDate,
-    pub closes_on: NaiveDate,
-    pub capacity: Option<i32>,
-    pub mode: EnrolmentMode,
-    pub key: Option<String>,
-    pub dpc_action_ref: Option<String>,
-    pub dpc_session_no: Option<String>,
-    pub academic_year: Option<String>,
-    pub curriculum: Option<String>,
 }
 
 fn hash_key(key: Option<&str>) -> Result<Option<String>, AppError> {

@@ -11,9 +11,8 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::model::{
-    Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
-};
+pub use super::model::NewAccount;
+use super::model::{Email, FullName, Password, Profession};
 use super::password;
 use super::store::{self, now, Account, RefreshToken};
 use super::tokens::{hash_token, random_token, KeyRing};
@@ -22,17 +21,6 @@ use crate::config::IdentitySettings;
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::mail::{self, NewMail};
-
-pub struct NewAccount {
-    pub email: Email,
-    pub password: Password,
-    pub full_name: FullName,
-    pub profession: Profession,
-    pub rpps: Option<Rpps>,
-    pub adeli: Option<Adeli>,
-    pub student_number: Option<StudentNumber>,
-    pub mode_exercice: Option<ModeExercice>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {
