@@ -1,11 +1,14 @@
 //! Session and enrolment rules as pure functions: what a session must say for its kind of
-//! course, when it accepts enrolments, and the identifiers it carries.
+//! course, when it accepts enrolments, and the identifiers it carries; a new session parsed
+//! from what the API or the admin page sent.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::codes::code_list;
+use crate::error::AppError;
+use crate::http::Fields;
 
 code_list!(
     /// Where an enrolment stands: active until withdrawn (never deleted, for the proof).
@@ -137,6 +140,119 @@ pub fn closed_reason(
     }
 }
 
+/// A new session as sent, to the API as JSON or from the admin page's form: every field as
+/// typed. [`NewSession::try_from`] parses it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// Course slug.
+    pub course: Option<String>,
+    pub title: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub opens_on: Option<String>,
+    pub closes_on: Option<String>,
+    pub capacity: Option<i64>,
+    /// `open`, `key` or `admin_only`.
+    pub enrolment_mode: Option<String>,
+    pub enrolment_key: Option<String>,
+    /// DPC only: ANDPC action reference, 11 digits.
+    pub dpc_action_ref: Option<String>,
+    /// DPC only.
+    pub dpc_session_no: Option<String>,
+    /// `2026-2027`.
+    pub academic_year: Option<String>,
+    /// DFGSM, DFASM, IFSI…
+    pub curriculum: Option<String>,
+}
+
+impl TryFrom<CreateSession> for NewSession {
+    type Error = AppError;
+
+    /// Parses every field, naming each invalid one; dates in order, a key with (only) the
+    /// `key` mode.
+    fn try_from(body: CreateSession) -> Result<Self, AppError> {
+        let mut f = Fields::new();
+        let course = f.required("course", body.course.as_deref(), |r| {
+            Ok(r.trim().to_owned())
+        });
+        let title = f.required("title", body.title.as_deref(), parse_title);
+        let opens_on = f.required("opens_on", body.opens_on.as_deref(), parse_date);
+        let closes_on = f.required("closes_on", body.closes_on.as_deref(), parse_date);
+        let capacity = body
+            .capacity
+            .and_then(|c| f.check("capacity", parse_capacity(c)));
+        let mode = f.required(
+            "enrolment_mode",
+            body.enrolment_mode.as_deref(),
+            EnrolmentMode::parse,
+        );
+        let key = f.optional(
+            "enrolment_key",
+            body.enrolment_key.as_deref(),
+            parse_enrolment_key,
+        );
+        let dpc_action_ref = f.optional(
+            "dpc_action_ref",
+            body.dpc_action_ref.as_deref(),
+            parse_dpc_action_ref,
+        );
+        let dpc_session_no = f.optional(
+            "dpc_session_no",
+            body.dpc_session_no.as_deref(),
+            parse_dpc_session_no,
+        );
+        let academic_year = f.optional(
+            "academic_year",
+            body.academic_year.as_deref(),
+            parse_academic_year,
+        );
+        let curriculum = f.optional("curriculum", body.curriculum.as_deref(), parse_curriculum);
+        if let (Some(o), Some(c)) = (opens_on, closes_on) {
+            if c < o {
+                f.error("closes_on", "la clôture précède l'ouverture");
+            }
+        }
+        match (mode, &key) {
+            (Some(EnrolmentMode::Key), None) => {
+                f.error("enrolment_key", "obligatoire avec le mode « key »")
+            }
+            (Some(m), Some(_)) if m != EnrolmentMode::Key => {
+                f.error("enrolment_key", "seulement avec le mode « key »")
+            }
+            _ => {}
+        }
+        f.finish()?;
+        Ok(NewSession {
+            course: course.expect("checked"),
+            title: title.expect("checked"),
+            opens_on: opens_on.expect("checked"),
+            closes_on: closes_on.expect("checked"),
+            capacity,
+            mode: mode.expect("checked"),
+            key,
+            dpc_action_ref,
+            dpc_session_no,
+            academic_year,
+            curriculum,
+        })
+    }
+}
+
+/// What an org admin asks for, every field parsed: what `service::create_session` opens.
+pub struct NewSession {
+    pub course: String,
+    pub title: String,
+    pub opens_on: NaiveDate,
+    pub closes_on: NaiveDate,
+    pub capacity: Option<i32>,
+    pub mode: EnrolmentMode,
+    pub key: Option<String>,
+    pub dpc_action_ref: Option<String>,
+    pub dpc_session_no: Option<String>,
+    pub academic_year: Option<String>,
+    pub curriculum: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,6 +270,45 @@ mod tests {
         assert!(closed_reason(d("2026-08-31"), opens, closes, false, false).is_some());
         assert!(closed_reason(d("2026-08-31"), opens, closes, false, true).is_none());
         assert!(closed_reason(d("2026-10-01"), opens, closes, true, true).is_some());
+    }
+
+    #[test]
+    fn a_new_session_names_every_invalid_field_at_once() {
+        let raw = CreateSession {
+            course: Some("qvt".into()),
+            title: Some("  Promotion   2026 ".into()),
+            opens_on: Some("2026-09-01".into()),
+            closes_on: Some("2026-08-01".into()),
+            capacity: Some(0),
+            enrolment_mode: Some("key".into()),
+            enrolment_key: None,
+            dpc_action_ref: None,
+            dpc_session_no: None,
+            academic_year: None,
+            curriculum: None,
+        };
+        let e = NewSession::try_from(raw).err().expect("invalid");
+        let fields: Vec<&str> = e.errors().iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(fields, ["capacity", "closes_on", "enrolment_key"]);
+        let ok = NewSession::try_from(CreateSession {
+            closes_on: Some("2026-12-31".into()),
+            capacity: Some(30),
+            enrolment_mode: Some("open".into()),
+            course: Some(" qvt ".into()),
+            title: Some("  Promotion   2026 ".into()),
+            opens_on: Some("2026-09-01".into()),
+            enrolment_key: None,
+            dpc_action_ref: None,
+            dpc_session_no: None,
+            academic_year: None,
+            curriculum: None,
+        })
+        .unwrap();
+        assert_eq!(
+            (ok.course.as_str(), ok.title.as_str()),
+            ("qvt", "Promotion 2026")
+        );
+        assert_eq!((ok.capacity, ok.mode), (Some(30), EnrolmentMode::Open));
     }
 
     #[test]

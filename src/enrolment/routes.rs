@@ -5,8 +5,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
-use super::model::{self, EnrolmentMode};
-use super::service::{self, Enroller, NewSession, SessionPatch};
+use super::model::{self, CreateSession, EnrolmentMode, NewSession};
+use super::service::{self, Enroller, SessionPatch};
 use super::store::{self, Enrolment, Session};
 use crate::app::AppState;
 use crate::db;
@@ -83,100 +83,6 @@ impl From<Session> for SessionView {
     }
 }
 
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateSession {
-    /// Course slug.
-    pub course: Option<String>,
-    pub title: Option<String>,
-    /// `YYYY-MM-DD`.
-    pub opens_on: Option<String>,
-    pub closes_on: Option<String>,
-    pub capacity: Option<i64>,
-    /// `open`, `key` or `admin_only`.
-    pub enrolment_mode: Option<String>,
-    pub enrolment_key: Option<String>,
-    /// DPC only: ANDPC action reference, 11 digits.
-    pub dpc_action_ref: Option<String>,
-    /// DPC only.
-    pub dpc_session_no: Option<String>,
-    /// `2026-2027`.
-    pub academic_year: Option<String>,
-    /// DFGSM, DFASM, IFSI…
-    pub curriculum: Option<String>,
-}
-
-pub fn parse_create(body: CreateSession) -> Result<NewSession, AppError> {
-    let mut f = Fields::new();
-    let course = f.required("course", body.course.as_deref(), |r| {
-        Ok(r.trim().to_owned())
-    });
-    let title = f.required("title", body.title.as_deref(), model::parse_title);
-    let opens_on = f.required("opens_on", body.opens_on.as_deref(), model::parse_date);
-    let closes_on = f.required("closes_on", body.closes_on.as_deref(), model::parse_date);
-    let capacity = body
-        .capacity
-        .and_then(|c| f.check("capacity", model::parse_capacity(c)));
-    let mode = f.required(
-        "enrolment_mode",
-        body.enrolment_mode.as_deref(),
-        EnrolmentMode::parse,
-    );
-    let key = f.optional(
-        "enrolment_key",
-        body.enrolment_key.as_deref(),
-        model::parse_enrolment_key,
-    );
-    let dpc_action_ref = f.optional(
-        "dpc_action_ref",
-        body.dpc_action_ref.as_deref(),
-        model::parse_dpc_action_ref,
-    );
-    let dpc_session_no = f.optional(
-        "dpc_session_no",
-        body.dpc_session_no.as_deref(),
-        model::parse_dpc_session_no,
-    );
-    let academic_year = f.optional(
-        "academic_year",
-        body.academic_year.as_deref(),
-        model::parse_academic_year,
-    );
-    let curriculum = f.optional(
-        "curriculum",
-        body.curriculum.as_deref(),
-        model::parse_curriculum,
-    );
-    if let (Some(o), Some(c)) = (opens_on, closes_on) {
-        if c < o {
-            f.error("closes_on", "la clôture précède l'ouverture");
-        }
-    }
-    match (mode, &key) {
-        (Some(EnrolmentMode::Key), None) => {
-            f.error("enrolment_key", "obligatoire avec le mode « key »")
-        }
-        (Some(m), Some(_)) if m != EnrolmentMode::Key => {
-            f.error("enrolment_key", "seulement avec le mode « key »")
-        }
-        _ => {}
-    }
-    f.finish()?;
-    Ok(NewSession {
-        course: course.expect("checked"),
-        title: title.expect("checked"),
-        opens_on: opens_on.expect("checked"),
-        closes_on: closes_on.expect("checked"),
-        capacity,
-        mode: mode.expect("checked"),
-        key,
-        dpc_action_ref,
-        dpc_session_no,
-        academic_year,
-        curriculum,
-    })
-}
-
 /// Opens a session of a course, pinned to the course's current version (org admins).
 #[utoipa::path(post, path = "/api/v1/organisations/{id}/sessions", tag = "enrolment", security(("bearer" = [])), request_body = CreateSession, responses(
     (status = 201, body = SessionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),
@@ -188,7 +94,7 @@ pub async fn create(
     body: Json<CreateSession>,
 ) -> Result<HttpResponse, AppError> {
     let organisation_id = path.into_inner();
-    let new = parse_create(body.0)?;
+    let new = NewSession::try_from(body.0)?;
     let session = db::run(&state.pool, move |conn| {
         service::create_session(conn, &user, &organisation_id, new)
     })
@@ -318,12 +224,12 @@ pub async fn update(
         closed: body.closed,
     };
     f.finish()?;
-    let session = db::run(&state.pool, move |conn| {
+    let (session, stale) = db::run(&state.pool, move |conn| {
         service::update_session(conn, &user, &id, patch)
     })
     .await?;
     // A closed session stops crediting heartbeats at once.
-    state.learning.forget_recording(None, Some(&session.id));
+    state.forget(stale);
     Ok(HttpResponse::Ok().json(SessionView::from(session)))
 }
 
@@ -437,8 +343,9 @@ pub async fn withdraw(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
-    let enrolment = db::run(&state.pool, move |conn| service::withdraw(conn, &user, &id)).await?;
-    state.learning.forget_recording(Some(&enrolment.id), None);
+    let (enrolment, stale) =
+        db::run(&state.pool, move |conn| service::withdraw(conn, &user, &id)).await?;
+    state.forget(stale);
     Ok(HttpResponse::Ok().json(EnrolmentView::from(enrolment)))
 }
 

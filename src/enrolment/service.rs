@@ -5,8 +5,10 @@ use chrono::{NaiveDate, Utc};
 use diesel::OptionalExtension;
 use serde_json::json;
 
+pub use super::model::NewSession;
 use super::model::{closed_reason, EnrolmentMode};
 use super::store::{self, Enrolment, Session};
+use crate::app::Stale;
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::DbConn;
@@ -20,21 +22,6 @@ use crate::mail::{self, NewMail};
 
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()
-}
-
-/// What an org admin asks for; fields already parsed.
-pub struct NewSession {
-    pub course: String,
-    pub title: String,
-    pub opens_on: NaiveDate,
-    pub closes_on: NaiveDate,
-    pub capacity: Option<i32>,
-    pub mode: EnrolmentMode,
-    pub key: Option<String>,
-    pub dpc_action_ref: Option<String>,
-    pub dpc_session_no: Option<String>,
-    pub academic_year: Option<String>,
-    pub curriculum: Option<String>,
 }
 
 fn hash_key(key: Option<&str>) -> Result<Option<String>, AppError> {
@@ -153,14 +140,17 @@ pub struct SessionPatch {
     pub closed: Option<bool>,
 }
 
+/// Edits, closes or reopens a session. The caller applies the returned [`Stale`] once
+/// this has committed: the session's heartbeats are checked again (a closed one stops
+/// crediting time at once).
 pub fn update_session(
     conn: &mut DbConn,
     user: &CurrentUser,
     session_id: &str,
     patch: SessionPatch,
-) -> Result<Session, AppError> {
+) -> Result<(Session, Stale), AppError> {
     let key_hash = hash_key(patch.key.as_deref())?;
-    conn.write(|conn| {
+    let session = conn.write(|conn| {
         let mut session = administered_session(conn, user, session_id)?;
         if let Some(title) = patch.title {
             session.title = title;
@@ -217,7 +207,9 @@ pub fn update_session(
             json!({}),
         )?;
         Ok(session)
-    })
+    })?;
+    let stale = Stale::Session(session.id.clone());
+    Ok((session, stale))
 }
 
 /// Who asks for an enrolment.
@@ -239,97 +231,138 @@ pub fn enrol(
     let visible = visible_session(conn, user, session_id)?;
     // The key check (argon2) runs before the transaction, so the write lock is short.
     if let Enroller::Learner { key } = who {
-        match EnrolmentMode::parse(&visible.enrolment_mode).expect("stored modes are valid") {
-            EnrolmentMode::AdminOnly => {
-                return Err(AppError::forbidden(
-                    "Les inscriptions à cette session sont faites par l'organisation.",
+        let mode = EnrolmentMode::parse(&visible.enrolment_mode).expect("stored modes are valid");
+        if let Some(key) = key_to_check(mode, key)? {
+            if !password::verify(key, visible.enrolment_key_hash.as_deref()) {
+                return Err(AppError::invalid(
+                    "enrolment_key",
+                    "clé d'inscription incorrecte",
                 ));
             }
-            EnrolmentMode::Key => {
-                let key = key.ok_or_else(|| {
-                    AppError::invalid(
-                        "enrolment_key",
-                        "clé d'inscription obligatoire pour cette session",
-                    )
-                })?;
-                if !password::verify(key, visible.enrolment_key_hash.as_deref()) {
-                    return Err(AppError::invalid(
-                        "enrolment_key",
-                        "clé d'inscription incorrecte",
-                    ));
-                }
-            }
-            EnrolmentMode::Open => {}
         }
     }
     conn.write(|conn| {
-        let (account_id, by_admin) = match who {
-            Enroller::Learner { .. } => (user.id.clone(), false),
-            Enroller::Admin { account_id } => {
-                administered_session(conn, user, session_id)?;
-                let member = identity::membership(conn, &visible.organisation_id, account_id)?;
-                if member.is_none() {
-                    return Err(AppError::invalid(
-                        "user_id",
-                        "ce compte n'est pas membre de l'organisation",
-                    ));
-                }
-                (account_id.to_owned(), true)
-            }
-        };
+        let (account_id, by_admin) = enrolled_account(conn, user, &visible, who)?;
         let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
-        if let Some(reason) = closed_reason(
-            today(),
-            session.opens_on,
-            session.closes_on,
-            session.closed_at.is_some(),
-            by_admin,
-        ) {
-            return Err(AppError::conflict(reason));
-        }
-        let account = identity::account(conn, &account_id)
-            .optional()?
-            .filter(Account::is_active)
-            .ok_or_else(|| AppError::invalid("user_id", "compte introuvable ou désactivé"))?;
-        if session.dpc_action_ref.is_some() && account.rpps.is_none() && account.adeli.is_none() {
-            return Err(AppError::invalid(
-                if by_admin { "user_id" } else { "rpps" },
-                "une session DPC exige un numéro RPPS ou ADELI : complétez le profil",
-            ));
-        }
-        if store::active_enrolment(conn, session_id, &account_id)?.is_some() {
-            return Err(AppError::conflict("Déjà inscrit à cette session."));
-        }
-        if !store::take_seat(conn, session_id)? {
-            return Err(AppError::conflict(
-                "Session complète : plus aucune place disponible.",
-            ));
-        }
-        let enrolment = Enrolment {
-            id: identity::new_id(),
-            session_id: session_id.to_owned(),
-            account_id: account_id.clone(),
-            course_version_id: session.course_version_id.clone(),
-            status: EnrolmentStatus::Active,
-            enrolled_by: by_admin.then(|| user.id.clone()),
-            enrolled_at: Utc::now().naive_utc(),
-            withdrawn_by: None,
-            withdrawn_at: None,
-        };
-        store::insert_enrolment(conn, &enrolment)?;
-        queue_mail(conn, &account, "inscription_confirmee", &session)?;
-        if by_admin {
-            identity::audit(
-                conn,
-                Some(&user.id),
-                "enrolment.created",
-                Some(&session.organisation_id),
-                Some(&account_id),
-                json!({ "session_id": session.id }),
-            )?;
-        }
-        Ok(enrolment)
+        let account = identity::account(conn, &account_id).optional()?;
+        let account = admit(today(), &session, account, by_admin)?;
+        record_enrolment(conn, user, &session, &account, by_admin)
     })
+}
+
+/// The key a learner enrolling themself must prove, by the session's mode: none in an open
+/// session (a key sent is ignored), the one sent in a `key` session; an `admin_only`
+/// session refuses them.
+fn key_to_check(mode: EnrolmentMode, key: Option<&str>) -> Result<Option<&str>, AppError> {
+    match mode {
+        EnrolmentMode::AdminOnly => Err(AppError::forbidden(
+            "Les inscriptions à cette session sont faites par l'organisation.",
+        )),
+        EnrolmentMode::Key => key.map(Some).ok_or_else(|| {
+            AppError::invalid(
+                "enrolment_key",
+                "clé d'inscription obligatoire pour cette session",
+            )
+        }),
+        EnrolmentMode::Open => Ok(None),
+    }
+}
+
+/// The account to enrol, and whether an admin enrols it: the caller, or a member of the
+/// session's organisation named by one of its admins.
+fn enrolled_account(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    visible: &Session,
+    who: Enroller<'_>,
+) -> Result<(String, bool), AppError> {
+    match who {
+        Enroller::Learner { .. } => Ok((user.id.clone(), false)),
+        Enroller::Admin { account_id } => {
+            administered_session(conn, user, &visible.id)?;
+            let member = identity::membership(conn, &visible.organisation_id, account_id)?;
+            if member.is_none() {
+                return Err(AppError::invalid(
+                    "user_id",
+                    "ce compte n'est pas membre de l'organisation",
+                ));
+            }
+            Ok((account_id.to_owned(), true))
+        }
+    }
+}
+
+/// Whether the session admits the account today: the session takes enrolments (an admin
+/// may enrol before it opens), the account is active, and a DPC session's learner has an
+/// RPPS or ADELI number (a learner is pointed at their profile, an admin at whom they named).
+fn admit(
+    today: NaiveDate,
+    session: &Session,
+    account: Option<Account>,
+    by_admin: bool,
+) -> Result<Account, AppError> {
+    if let Some(reason) = closed_reason(
+        today,
+        session.opens_on,
+        session.closes_on,
+        session.closed_at.is_some(),
+        by_admin,
+    ) {
+        return Err(AppError::conflict(reason));
+    }
+    let account = account
+        .filter(Account::is_active)
+        .ok_or_else(|| AppError::invalid("user_id", "compte introuvable ou désactivé"))?;
+    if session.dpc_action_ref.is_some() && account.rpps.is_none() && account.adeli.is_none() {
+        return Err(AppError::invalid(
+            if by_admin { "user_id" } else { "rpps" },
+            "une session DPC exige un numéro RPPS ou ADELI : complétez le profil",
+        ));
+    }
+    Ok(account)
+}
+
+/// Takes a seat for an admitted account, unless it is already enrolled or the session is
+/// full; records the enrolment, queues its confirmation and audits an admin's enrolment.
+fn record_enrolment(
+    conn: &mut DbConn,
+    user: &CurrentUser,
+    session: &Session,
+    account: &Account,
+    by_admin: bool,
+) -> Result<Enrolment, AppError> {
+    if store::active_enrolment(conn, &session.id, &account.id)?.is_some() {
+        return Err(AppError::conflict("Déjà inscrit à cette session."));
+    }
+    if !store::take_seat(conn, &session.id)? {
+        return Err(AppError::conflict(
+            "Session complète : plus aucune place disponible.",
+        ));
+    }
+    let enrolment = Enrolment {
+        id: identity::new_id(),
+        session_id: session.id.clone(),
+        account_id: account.id.clone(),
+        course_version_id: session.course_version_id.clone(),
+        status: EnrolmentStatus::Active,
+        enrolled_by: by_admin.then(|| user.id.clone()),
+        enrolled_at: Utc::now().naive_utc(),
+        withdrawn_by: None,
+        withdrawn_at: None,
+    };
+    store::insert_enrolment(conn, &enrolment)?;
+    queue_mail(conn, account, "inscription_confirmee", session)?;
+    if by_admin {
+        identity::audit(
+            conn,
+            Some(&user.id),
+            "enrolment.created",
+            Some(&session.organisation_id),
+            Some(&account.id),
+            json!({ "session_id": session.id }),
+        )?;
+    }
+    Ok(enrolment)
 }
 
 fn queue_mail(
@@ -374,12 +407,14 @@ pub fn visible_session(
 }
 
 /// Withdraws an enrolment (by its learner or an admin of the organisation); history stays.
+/// The caller applies the returned [`Stale`] once this has committed: the enrolment's
+/// heartbeats stop crediting time at once.
 pub fn withdraw(
     conn: &mut DbConn,
     user: &CurrentUser,
     enrolment_id: &str,
-) -> Result<Enrolment, AppError> {
-    conn.write(|conn| {
+) -> Result<(Enrolment, Stale), AppError> {
+    let enrolment = conn.write(|conn| {
         let not_found = || AppError::not_found("Inscription introuvable.");
         let enrolment = store::enrolment(conn, enrolment_id)?.ok_or_else(not_found)?;
         let session = store::session(conn, &enrolment.session_id)?.ok_or_else(not_found)?;
@@ -408,7 +443,9 @@ pub fn withdraw(
             )?;
         }
         Ok(store::enrolment(conn, enrolment_id)?.expect("just updated"))
-    })
+    })?;
+    let stale = Stale::Enrolment(enrolment.id.clone());
+    Ok((enrolment, stale))
 }
 
 /// Who may list a session's learners: its organisation's tutors and admins.
@@ -421,4 +458,114 @@ pub fn staff_session(
     crate::identity::auth::require_staff(conn, user, &session.organisation_id)
         .map_err(|e| e.not_found_as(session_not_found))?;
     Ok(session)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::StatusCode;
+
+    use super::*;
+    use crate::enrolment::model::parse_date;
+
+    fn fields(e: &AppError) -> Vec<&str> {
+        e.errors().iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn a_learner_shows_a_key_only_to_a_key_session_and_never_enrols_in_an_admin_only_one() {
+        assert_eq!(
+            key_to_check(EnrolmentMode::Open, Some("ignorée")).unwrap(),
+            None
+        );
+        assert_eq!(
+            key_to_check(EnrolmentMode::Key, Some("clé-secrète")).unwrap(),
+            Some("clé-secrète")
+        );
+        let missing = key_to_check(EnrolmentMode::Key, None).unwrap_err();
+        assert_eq!(missing.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(fields(&missing), ["enrolment_key"]);
+        let refused = key_to_check(EnrolmentMode::AdminOnly, Some("clé-secrète")).unwrap_err();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    }
+
+    fn session(dpc: bool, closed: bool) -> Session {
+        let at = Utc::now().naive_utc();
+        Session {
+            id: "s".into(),
+            organisation_id: "o".into(),
+            course_slug: "c".into(),
+            course_version_id: "v".into(),
+            title: "Session".into(),
+            opens_on: parse_date("2026-09-01").unwrap(),
+            closes_on: parse_date("2026-12-31").unwrap(),
+            capacity: None,
+            active_count: 0,
+            enrolment_mode: EnrolmentMode::Open.code().into(),
+            enrolment_key_hash: None,
+            dpc_action_ref: dpc.then(|| "12345678901".into()),
+            dpc_session_no: dpc.then(|| "1".into()),
+            odpc_number: None,
+            academic_year: None,
+            curriculum: None,
+            closed_at: closed.then_some(at),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn account(adeli: Option<&str>, disabled: bool) -> Account {
+        let at = Utc::now().naive_utc();
+        Account {
+            id: "a".into(),
+            email: "a@exemple.fr".into(),
+            full_name: "A".into(),
+            password_hash: String::new(),
+            profession: "infirmier".into(),
+            rpps: None,
+            adeli: adeli.map(Into::into),
+            student_number: None,
+            mode_exercice: None,
+            is_platform_admin: false,
+            email_verified_at: Some(at),
+            disabled_at: disabled.then_some(at),
+            erased_at: None,
+            created_at: at,
+            updated_at: at,
+            page_session_epoch: 0,
+        }
+    }
+
+    #[test]
+    fn a_session_admits_an_active_account_while_open_and_a_dpc_one_needs_an_identifier() {
+        let day = parse_date("2026-10-01").unwrap();
+        let ok = admit(
+            day,
+            &session(false, false),
+            Some(account(None, false)),
+            false,
+        );
+        assert_eq!(ok.unwrap().id, "a");
+        let closed = admit(day, &session(false, true), Some(account(None, false)), true);
+        assert_eq!(closed.unwrap_err().status(), StatusCode::CONFLICT);
+        for gone in [None, Some(account(None, true))] {
+            let e = admit(day, &session(false, false), gone, true).unwrap_err();
+            assert_eq!(fields(&e), ["user_id"]);
+        }
+        let learner = admit(
+            day,
+            &session(true, false),
+            Some(account(None, false)),
+            false,
+        );
+        assert_eq!(fields(&learner.unwrap_err()), ["rpps"]);
+        let admin = admit(day, &session(true, false), Some(account(None, false)), true);
+        assert_eq!(fields(&admin.unwrap_err()), ["user_id"]);
+        let identified = admit(
+            day,
+            &session(true, false),
+            Some(account(Some("123456789"), false)),
+            false,
+        );
+        assert!(identified.is_ok());
+    }
 }

@@ -111,8 +111,9 @@ impl AccountCache {
         );
     }
 
-    /// Forgets an account at once (disabled, erased, role changed here).
-    pub fn forget(&self, id: &str) {
+    /// Forgets an account at once (disabled, erased, signed out everywhere): see
+    /// [`crate::app::Stale`].
+    pub(crate) fn forget(&self, id: &str) {
         self.entries.lock().expect("not poisoned").remove(id);
     }
 }

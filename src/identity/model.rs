@@ -2,9 +2,12 @@
 //! of the code cannot hold a malformed e-mail, RPPS or SIRET. Error messages are French:
 //! they reach the user inside problem documents.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use crate::codes::code_list;
+use crate::error::AppError;
+use crate::http::Fields;
 
 /// Lower-cased, trimmed e-mail address: accounts are unique case-insensitively.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -236,6 +239,74 @@ impl OdpcNumber {
     }
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A registration as sent, to the API as JSON or from the sign-up page's form: every field
+/// as typed, none checked yet. [`NewAccount::try_from`] parses it.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: Option<String>,
+    /// At least 12 characters.
+    pub password: Option<String>,
+    pub full_name: Option<String>,
+    /// `medecin`, `infirmier`, `pharmacien`, `chirurgien_dentiste`, `sage_femme`, … `etudiant`.
+    pub profession: Option<String>,
+    /// 11 digits with a Luhn key.
+    pub rpps: Option<String>,
+    /// 9 digits.
+    pub adeli: Option<String>,
+    pub student_number: Option<String>,
+    /// `liberal`, `salarie`, `mixte`, `service_sante_armees`.
+    pub mode_exercice: Option<String>,
+}
+
+/// A registration whose every field is valid: what `service::register` creates an account from.
+pub struct NewAccount {
+    pub email: Email,
+    pub password: Password,
+    pub full_name: FullName,
+    pub profession: Profession,
+    pub rpps: Option<Rpps>,
+    pub adeli: Option<Adeli>,
+    pub student_number: Option<StudentNumber>,
+    pub mode_exercice: Option<ModeExercice>,
+}
+
+impl TryFrom<RegisterRequest> for NewAccount {
+    type Error = AppError;
+
+    /// Parses every field, naming each invalid one.
+    fn try_from(raw: RegisterRequest) -> Result<Self, AppError> {
+        let mut f = Fields::new();
+        let email = f.required("email", raw.email.as_deref(), Email::parse);
+        let password = f.required("password", raw.password.as_deref(), Password::parse);
+        let full_name = f.required("full_name", raw.full_name.as_deref(), FullName::parse);
+        let profession = f.required("profession", raw.profession.as_deref(), Profession::parse);
+        let rpps = f.optional("rpps", raw.rpps.as_deref(), Rpps::parse);
+        let adeli = f.optional("adeli", raw.adeli.as_deref(), Adeli::parse);
+        let student_number = f.optional(
+            "student_number",
+            raw.student_number.as_deref(),
+            StudentNumber::parse,
+        );
+        let mode_exercice = f.optional(
+            "mode_exercice",
+            raw.mode_exercice.as_deref(),
+            ModeExercice::parse,
+        );
+        f.finish()?;
+        Ok(NewAccount {
+            email: email.expect("checked"),
+            password: password.expect("checked"),
+            full_name: full_name.expect("checked"),
+            profession: profession.expect("checked"),
+            rpps,
+            adeli,
+            student_number,
+            mode_exercice,
+        })
     }
 }
 

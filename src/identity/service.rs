@@ -1,6 +1,7 @@
 //! The identity use cases: register, log in, refresh, verify an e-mail, reset a password,
-//! export and erase one's data. Blocking functions over one connection (run them through
-//! `db::run`); each one that writes does so in a single transaction, mail included.
+//! sign out everywhere, export and erase one's data. Blocking functions over one connection
+//! (run them through `db::run`); each one that writes does so in a single transaction, mail
+//! included. Those that leave the state's caches stale return a [`Stale`] to apply.
 
 use std::time::Duration;
 
@@ -10,27 +11,16 @@ use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::model::{
-    Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
-};
+pub use super::model::NewAccount;
+use super::model::{Email, FullName, Password, Profession};
 use super::password;
 use super::store::{self, now, Account, RefreshToken};
 use super::tokens::{hash_token, random_token, KeyRing};
+use crate::app::Stale;
 use crate::config::IdentitySettings;
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::mail::{self, NewMail};
-
-pub struct NewAccount {
-    pub email: Email,
-    pub password: Password,
-    pub full_name: FullName,
-    pub profession: Profession,
-    pub rpps: Option<Rpps>,
-    pub adeli: Option<Adeli>,
-    pub student_number: Option<StudentNumber>,
-    pub mode_exercice: Option<ModeExercice>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {
@@ -270,6 +260,19 @@ pub fn logout(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
     })
 }
 
+/// Ends every page session of the account (a stolen cookie's included): sessions opened
+/// before carry an older epoch. The caller applies the returned [`Stale`] once this has
+/// committed, so the cached epoch goes too.
+pub fn end_page_sessions(conn: &mut DbConn, account_id: &str) -> Result<Stale, AppError> {
+    conn.write(|c| {
+        let mut account = store::account_for_update(c, account_id)?;
+        account.page_session_epoch += 1;
+        store::update_account(c, &account)?;
+        Ok::<_, AppError>(())
+    })?;
+    Ok(Stale::Account(account_id.to_owned()))
+}
+
 pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
     conn.write(|conn| {
         let account_id =
@@ -382,8 +385,9 @@ pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, 
 
 /// Erasure (RGPD right to be forgotten): identifying data is removed or pseudonymised at
 /// once; the pseudonymous row stays so proof of training can be kept for the retention
-/// period, after which `qvt-campus purge` deletes it.
-pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(), AppError> {
+/// period, after which `qvt-campus purge` deletes it. The caller applies the returned
+/// [`Stale`] once this has committed.
+pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<Stale, AppError> {
     let stored = store::account(conn, account_id)?.password_hash;
     if !password::verify(candidate, Some(&stored)) {
         return Err(AppError::invalid("password", "mot de passe incorrect"));
@@ -419,8 +423,9 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<(),
             Some(account_id),
             json!({}),
         )?;
-        Ok(())
-    })
+        Ok::<_, AppError>(())
+    })?;
+    Ok(Stale::Account(account_id.to_owned()))
 }
 
 /// Creates a platform administrator (CLI); returns the account id.

@@ -39,8 +39,9 @@ struct Recording {
 }
 
 impl Learning {
-    /// Forgets every recording check of an account (disabled, erased, signed out).
-    pub fn forget_recording_of(&self, account_id: &str) {
+    /// Forgets every recording check of an account (disabled, erased, signed out); through
+    /// `AppState::forget`, with what else an account's change made stale.
+    pub(crate) fn forget_recording_of(&self, account_id: &str) {
         self.recording
             .lock()
             .expect("not poisoned")
@@ -53,8 +54,8 @@ impl Learning {
     }
 
     /// Withdrawn enrolments and closed sessions stop crediting time at once on this
-    /// instance (other instances within [`RECORDING_CHECK_TTL`]).
-    pub fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
+    /// instance (other instances within [`RECORDING_CHECK_TTL`]); through `AppState::forget`.
+    pub(crate) fn forget_recording(&self, enrolment_id: Option<&str>, session_id: Option<&str>) {
         self.recording
             .lock()
             .expect("not poisoned")
@@ -495,4 +496,54 @@ pub fn progress(
             missing_requirements(&course, &done, active_seconds, &passed)
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Stale;
+    use crate::identity::auth::AccountCache;
+
+    /// (account, enrolment, session) of each recording check remembered.
+    fn remembered(learning: &Learning) -> Vec<(String, String, String)> {
+        let recording = learning.recording.lock().unwrap();
+        let mut keys: Vec<_> = recording
+            .iter()
+            .map(|((a, e), r)| (a.clone(), e.clone(), r.session.clone()))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    #[test]
+    fn a_stale_account_enrolment_or_session_forgets_exactly_its_recording_checks() {
+        let learning = Learning::default();
+        for (account, enrolment, session) in [
+            ("a1", "e1", "s1"),
+            ("a1", "e2", "s2"),
+            ("a2", "e3", "s1"),
+            ("a3", "e4", "s3"),
+            ("a4", "e5", "s4"),
+        ] {
+            learning.recording.lock().unwrap().insert(
+                (account.into(), enrolment.into()),
+                Recording {
+                    at: std::time::Instant::now(),
+                    version: "v1".into(),
+                    session: session.into(),
+                },
+            );
+        }
+        let accounts = AccountCache::default();
+        let left = |l: &Learning| -> Vec<String> {
+            remembered(l).into_iter().map(|(_, e, _)| e).collect()
+        };
+
+        Stale::Account("a1".into()).forget_in(&accounts, &learning);
+        assert_eq!(left(&learning), ["e3", "e4", "e5"]);
+        Stale::Session("s1".into()).forget_in(&accounts, &learning);
+        assert_eq!(left(&learning), ["e4", "e5"]);
+        Stale::Enrolment("e4".into()).forget_in(&accounts, &learning);
+        assert_eq!(left(&learning), ["e5"]);
+    }
 }

@@ -16,6 +16,7 @@ use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
 use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
 use crate::enrolment::import;
+use crate::enrolment::model::{CreateSession, NewSession};
 use crate::error::AppError;
 use crate::identity::model::{OrgKind, Role};
 use crate::identity::store as identity;
@@ -570,20 +571,19 @@ async fn create_session(
                     .map_err(|_| AppError::invalid("capacity", "un nombre entier"))?,
             ),
         };
-        let new =
-            crate::enrolment::routes::parse_create(crate::enrolment::routes::CreateSession {
-                course: Some(form.course.clone()),
-                title: Some(form.title.clone()),
-                opens_on: Some(form.opens_on.clone()),
-                closes_on: Some(form.closes_on.clone()),
-                capacity,
-                enrolment_mode: Some(form.enrolment_mode.clone()),
-                enrolment_key: filled(&form.enrolment_key),
-                dpc_action_ref: filled(&form.dpc_action_ref),
-                dpc_session_no: filled(&form.dpc_session_no),
-                academic_year: filled(&form.academic_year),
-                curriculum: None,
-            })?;
+        let new = NewSession::try_from(CreateSession {
+            course: Some(form.course.clone()),
+            title: Some(form.title.clone()),
+            opens_on: Some(form.opens_on.clone()),
+            closes_on: Some(form.closes_on.clone()),
+            capacity,
+            enrolment_mode: Some(form.enrolment_mode.clone()),
+            enrolment_key: filled(&form.enrolment_key),
+            dpc_action_ref: filled(&form.dpc_action_ref),
+            dpc_session_no: filled(&form.dpc_session_no),
+            academic_year: filled(&form.academic_year),
+            curriculum: None,
+        })?;
         let org = organisation.clone();
         db::run(&state.pool, move |conn| {
             crate::enrolment::service::create_session(conn, &user, &org, new)
@@ -665,8 +665,8 @@ async fn update_session(
     }
     .await;
     match updated {
-        Ok(session) => {
-            state.learning.forget_recording(None, Some(&session.id));
+        Ok((_, stale)) => {
+            state.forget(stale);
             redirect(&format!("/gestion/sessions/{id}"))
         }
         Err(e) => error_page(&state, &visitor, &e),

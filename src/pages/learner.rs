@@ -527,12 +527,11 @@ async fn erase(
     let EraseForm { csrf, password } = form.into_inner();
     let done = async {
         let user = visitor.for_form(&csrf)?.clone();
-        let id = user.id.clone();
-        db::run(&state.pool, move |conn| {
+        let stale = db::run(&state.pool, move |conn| {
             crate::identity::service::erase(conn, &user.id, &password)
         })
         .await?;
-        state.forget_account(&id);
+        state.forget(stale);
         Ok::<(), AppError>(())
     }
     .await;

@@ -15,8 +15,7 @@ use crate::catalog::store as catalog;
 use crate::db;
 use crate::enrolment::{service as enrolment_service, store as enrolment_store};
 use crate::error::AppError;
-use crate::identity::model::{Email, Password, Profession};
-use crate::identity::routes::auth::RegisterRequest;
+use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
 use crate::identity::service;
 use crate::reports::dpc::hours;
 
@@ -166,7 +165,7 @@ async fn sign_up(
     };
     let s = state.clone();
     let created = async move {
-        let new = request.parse()?;
+        let new = NewAccount::try_from(request)?;
         let pool = s.pool.clone();
         db::run(&pool, move |conn| {
             service::register(conn, &s.settings.identity, &s.settings.public_url, new)

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
 use crate::identity::auth::{csrf_of, user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
-use crate::identity::store;
+use crate::identity::{service, store};
 
 /// How long a page session lasts: a working day. API clients keep short tokens.
 pub const PAGE_SESSION: Duration = Duration::from_secs(8 * 3600);
@@ -137,16 +137,11 @@ pub async fn sign_out_everywhere(
     user: &CurrentUser,
 ) -> Result<HttpResponse, AppError> {
     let id = user.id.clone();
-    db::run(&state.pool, move |conn| {
-        conn.write(|c| {
-            let mut account = store::account_for_update(c, &id)?;
-            account.page_session_epoch += 1;
-            store::update_account(c, &account)?;
-            Ok(())
-        })
+    let stale = db::run(&state.pool, move |conn| {
+        service::end_page_sessions(conn, &id)
     })
     .await?;
-    state.forget_account(&user.id);
+    state.forget(stale);
     sign_out(state)
 }
 

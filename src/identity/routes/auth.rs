@@ -9,61 +9,8 @@ use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
-use crate::identity::model::{
-    Adeli, Email, FullName, ModeExercice, Password, Profession, Rpps, StudentNumber,
-};
-use crate::identity::service::{self, NewAccount, TokenPair};
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    pub email: Option<String>,
-    /// At least 12 characters.
-    pub password: Option<String>,
-    pub full_name: Option<String>,
-    /// `medecin`, `infirmier`, `pharmacien`, `chirurgien_dentiste`, `sage_femme`, … `etudiant`.
-    pub profession: Option<String>,
-    /// 11 digits with a Luhn key.
-    pub rpps: Option<String>,
-    /// 9 digits.
-    pub adeli: Option<String>,
-    pub student_number: Option<String>,
-    /// `liberal`, `salarie`, `mixte`, `service_sante_armees`.
-    pub mode_exercice: Option<String>,
-}
-
-impl RegisterRequest {
-    pub fn parse(self) -> Result<NewAccount, AppError> {
-        let mut f = Fields::new();
-        let email = f.required("email", self.email.as_deref(), Email::parse);
-        let password = f.required("password", self.password.as_deref(), Password::parse);
-        let full_name = f.required("full_name", self.full_name.as_deref(), FullName::parse);
-        let profession = f.required("profession", self.profession.as_deref(), Profession::parse);
-        let rpps = f.optional("rpps", self.rpps.as_deref(), Rpps::parse);
-        let adeli = f.optional("adeli", self.adeli.as_deref(), Adeli::parse);
-        let student_number = f.optional(
-            "student_number",
-            self.student_number.as_deref(),
-            StudentNumber::parse,
-        );
-        let mode_exercice = f.optional(
-            "mode_exercice",
-            self.mode_exercice.as_deref(),
-            ModeExercice::parse,
-        );
-        f.finish()?;
-        Ok(NewAccount {
-            email: email.expect("checked"),
-            password: password.expect("checked"),
-            full_name: full_name.expect("checked"),
-            profession: profession.expect("checked"),
-            rpps,
-            adeli,
-            student_number,
-            mode_exercice,
-        })
-    }
-}
+use crate::identity::model::{Email, NewAccount, Password, RegisterRequest};
+use crate::identity::service::{self, TokenPair};
 
 /// Creates a learner account and sends the e-mail verification link.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = RegisterRequest, responses(
@@ -75,7 +22,7 @@ pub async fn register(
     state: web::Data<AppState>,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let new = body.0.parse()?;
+    let new = NewAccount::try_from(body.0)?;
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
         let account = service::register(conn, &s.settings.identity, &s.settings.public_url, new)?;

@@ -230,11 +230,10 @@ pub async fn erase(
     body: Json<EraseRequest>,
 ) -> Result<HttpResponse, AppError> {
     let password = body.0.password;
-    let id = user.id.clone();
-    db::run(&state.pool, move |conn| {
+    let stale = db::run(&state.pool, move |conn| {
         service::erase(conn, &user.id, &password)
     })
     .await?;
-    state.forget_account(&id);
+    state.forget(stale);
     Ok(HttpResponse::NoContent().finish())
 }

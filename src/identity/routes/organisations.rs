@@ -1,16 +1,16 @@
 //! Organisations and their members; disabling accounts. Every change is audited.
 
 use actix_web::{web, HttpResponse};
-use diesel::OptionalExtension;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::db::{self, DbConn};
+use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::{require_member, require_org_admin, CurrentUser};
+use crate::identity::members;
 use crate::identity::model::{Email, OdpcNumber, OrgKind, Role, Siret, Uai};
 use crate::identity::store::{self, AuditEntry, Membership, Organisation};
 
@@ -286,34 +286,6 @@ pub async fn add_member(
     Ok(HttpResponse::Created().json(view))
 }
 
-/// Refuses a change that would leave the organisation without any admin.
-fn keep_an_admin(
-    conn: &mut DbConn,
-    organisation_id: &str,
-    current: &Membership,
-    new_role: Option<Role>,
-) -> Result<(), AppError> {
-    let losing_admin = current.role == Role::OrgAdmin && new_role != Some(Role::OrgAdmin);
-    if losing_admin {
-        store::lock_memberships(conn, organisation_id)?;
-    }
-    if losing_admin && store::count_role(conn, organisation_id, Role::OrgAdmin)? <= 1 {
-        return Err(AppError::conflict(
-            "L'organisation doit garder au moins un administrateur.",
-        ));
-    }
-    Ok(())
-}
-
-fn existing_membership(
-    conn: &mut DbConn,
-    organisation_id: &str,
-    account_id: &str,
-) -> Result<Membership, AppError> {
-    store::membership(conn, organisation_id, account_id)?
-        .ok_or_else(|| AppError::not_found("Ce compte n'est pas membre de l'organisation."))
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
@@ -336,21 +308,7 @@ pub async fn change_role(
     f.finish()?;
     let role = role.expect("checked");
     db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            require_org_admin(conn, &user, &id)?;
-            let current = existing_membership(conn, &id, &account_id)?;
-            keep_an_admin(conn, &id, &current, Some(role))?;
-            store::set_role(conn, &id, &account_id, role)?;
-            store::audit(
-                conn,
-                Some(&user.id),
-                "membership.role_changed",
-                Some(&id),
-                Some(&account_id),
-                json!({ "from": current.role, "to": role.code() }),
-            )?;
-            Ok(())
-        })
+        members::change_role(conn, &user, &id, &account_id, role)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -367,21 +325,7 @@ pub async fn remove_member(
 ) -> Result<HttpResponse, AppError> {
     let (id, account_id) = path.into_inner();
     db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            require_org_admin(conn, &user, &id)?;
-            let current = existing_membership(conn, &id, &account_id)?;
-            keep_an_admin(conn, &id, &current, None)?;
-            store::delete_membership(conn, &id, &account_id)?;
-            store::audit(
-                conn,
-                Some(&user.id),
-                "membership.removed",
-                Some(&id),
-                Some(&account_id),
-                json!({ "role": current.role }),
-            )?;
-            Ok(())
-        })
+        members::remove_member(conn, &user, &id, &account_id)
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -414,35 +358,11 @@ pub async fn disable_account(
     user: CurrentUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    user.require_platform_admin()?;
     let id = path.into_inner();
-    let forgotten = id.clone();
-    db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            let mut account = store::account_for_update(conn, &id)
-                .optional()?
-                .ok_or_else(|| AppError::not_found("Compte introuvable."))?;
-            if account.id == user.id {
-                return Err(AppError::conflict(
-                    "Impossible de désactiver son propre compte.",
-                ));
-            }
-            account.disabled_at.get_or_insert(store::now());
-            account.updated_at = store::now();
-            store::update_account(conn, &account)?;
-            store::revoke_all_refresh(conn, &id)?;
-            store::audit(
-                conn,
-                Some(&user.id),
-                "account.disabled",
-                None,
-                Some(&id),
-                json!({}),
-            )?;
-            Ok(())
-        })
+    let stale = db::run(&state.pool, move |conn| {
+        members::disable_account(conn, &user, &id)
     })
     .await?;
-    state.forget_account(&forgotten);
+    state.forget(stale);
     Ok(HttpResponse::NoContent().finish())
 }
