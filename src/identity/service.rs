@@ -321,12 +321,14 @@ pub fn request_password_reset(
     })
 }
 
-/// Sets a new password from a reset link; every open session is closed.
+/// Sets a new password from a reset link; every open session is closed. The caller applies
+/// the returned [`Stale`] once this has committed: a page session opened with the old
+/// password must not live on in this instance's account cache.
 pub fn confirm_password_reset(
     conn: &mut DbConn,
     presented: &str,
     new_password: &Password,
-) -> Result<(), AppError> {
+) -> Result<Stale, AppError> {
     let password_hash = password::hash(new_password)?;
     conn.write(|conn| {
         let account_id =
@@ -361,7 +363,7 @@ pub fn confirm_password_reset(
             Some(&account_id),
             json!({}),
         )?;
-        Ok(())
+        Ok(Stale::Account(account_id))
     })
 }
 

@@ -394,10 +394,12 @@ async fn reset(
     let typed = token.clone();
     let done = async move {
         let password = Password::parse(&password).map_err(|m| AppError::invalid("password", m))?;
-        db::run(&s.pool, move |conn| {
+        let stale = db::run(&s.pool, move |conn| {
             service::confirm_password_reset(conn, &typed, &password)
         })
-        .await
+        .await?;
+        s.forget(stale);
+        Ok::<(), AppError>(())
     }
     .await;
     match done {
