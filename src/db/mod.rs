@@ -335,7 +335,6 @@ impl DbConn {
 
 /// Inserts many rows of one table in chunks (one multi-row INSERT per chunk), on either
 /// backend: `batch_insert!(conn, table, &rows)` returns the number of rows inserted.
-#[macro_export]
 macro_rules! batch_insert {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let mut inserted = 0usize;
@@ -352,6 +351,7 @@ macro_rules! batch_insert {
         inserted
     }};
 }
+pub(crate) use batch_insert;
 
 /// Runs blocking database work on actix's blocking thread pool with a pooled connection.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
