@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel::prelude::*;
 use qvt_campus::config::Settings;
-use qvt_campus::db::schema::{accounts, enrolments};
 use qvt_campus::db::{self, DbConn, Plan, Pool};
 use qvt_campus::enrolment::model::EnrolmentStatus;
 use qvt_campus::enrolment::store::Enrolment;
@@ -249,8 +248,8 @@ fn enrol_students(
             })
             .collect();
         conn.write(|c| -> diesel::QueryResult<()> {
-            qvt_campus::batch_insert!(c, accounts::table, &people);
-            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
+            identity::insert_accounts(c, &people)?;
+            qvt_campus::enrolment::store::insert_enrolments(c, &enrolled)?;
             Ok(())
         })?;
         all.extend(people.into_iter().zip(enrolled));

@@ -176,7 +176,7 @@ pub fn bury_certificates_of_purged(
             )
         })
         .collect();
-    Ok(crate::batch_insert!(
+    Ok(crate::db::batch_insert!(
         conn,
         certificate_tombstones::table,
         &rows

@@ -6,10 +6,15 @@ mod migrations;
 pub mod schema;
 mod writer;
 
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use anyhow::Context;
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::connection::{
+    AnsiTransactionManager, Instrumentation, InstrumentationEvent, SimpleConnection,
+    TransactionManager,
+};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
@@ -21,8 +26,7 @@ pub use writer::{Plan, Writer};
 use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;
 
-/// The in-process turn for SQLite writes (see [`DbConn::write`]).
-static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+/// How long a write waits for its database's in-process turn (see [`DbConn::write`]).
 const WRITER_WAIT: Duration = Duration::from_secs(10);
 /// The WAL size (in 4 KiB pages) past which a committing connection copies it back into the
 /// database file: 1 MiB, a quarter of SQLite's default. The WAL starts over only when a
@@ -185,6 +189,53 @@ pub struct Manager {
     url: Secret,
     synchronous: SqliteSynchronous,
     busy_timeout: Duration,
+    /// On SQLite, the database's writer turn, handed to each connection opened.
+    turn: Option<WriterTurn>,
+}
+
+/// The in-process turn for one SQLite database's writes (see [`DbConn::write`]): one per
+/// database file, shared by every connection to it (the pool's and the group-commit
+/// writer's, each opened by its own [`Manager`]). Writes to two different files do not wait
+/// for each other, as they did on one process-wide lock (the API tests run many apps, each
+/// on its own file, in one process).
+type WriterTurn = Arc<parking_lot::Mutex<()>>;
+
+/// The turn of the SQLite database at `url`: the one its other managers hold, or a new one.
+/// A database's turn lives as long as a manager or a connection holds it.
+fn writer_turn(url: &str) -> WriterTurn {
+    static TURNS: parking_lot::Mutex<Vec<(PathBuf, Weak<parking_lot::Mutex<()>>)>> =
+        parking_lot::Mutex::new(Vec::new());
+    // The file exists by now (`connect` opened it), so two spellings of it are one key.
+    let file = std::fs::canonicalize(url).unwrap_or_else(|_| PathBuf::from(url));
+    let mut turns = TURNS.lock();
+    turns.retain(|(_, turn)| turn.strong_count() > 0);
+    if let Some(turn) = turns
+        .iter()
+        .filter(|(key, _)| *key == file)
+        .find_map(|(_, turn)| turn.upgrade())
+    {
+        return turn;
+    }
+    let turn = WriterTurn::default();
+    turns.push((file, Arc::downgrade(&turn)));
+    turn
+}
+
+/// Carries its database's [`WriterTurn`] on an SQLite connection. A diesel connection keeps
+/// nothing of ours but its instrumentation, so the turn rides there, found again by
+/// downcasting (see [`DbConn::writer_turn`]). Its cost: a call that does nothing per query
+/// event. Events go on to diesel's default instrumentation, if one is set.
+struct TurnCarrier {
+    turn: WriterTurn,
+    events: Option<Box<dyn Instrumentation>>,
+}
+
+impl Instrumentation for TurnCarrier {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let Some(events) = &mut self.events {
+            events.on_connection_event(event);
+        }
+    }
 }
 
 impl ManageConnection for Manager {
@@ -207,6 +258,12 @@ impl ManageConnection for Manager {
                     self.synchronous.as_sql()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                if let Some(turn) = &self.turn {
+                    conn.set_instrumentation(TurnCarrier {
+                        turn: turn.clone(),
+                        events: diesel::connection::get_default_instrumentation(),
+                    });
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -261,11 +318,13 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
 }
 
 fn manager(settings: &DatabaseSettings) -> Manager {
+    let kind = settings.kind();
     Manager {
-        kind: settings.kind(),
+        kind,
         url: Secret::new(settings.url.expose()),
         synchronous: settings.sqlite_synchronous,
         busy_timeout: settings.sqlite_busy_timeout,
+        turn: (kind == DatabaseKind::Sqlite).then(|| writer_turn(settings.url.expose())),
     }
 }
 
@@ -280,6 +339,18 @@ impl DbConn {
         match self {
             DbConn::Sqlite(_) => DatabaseKind::Sqlite,
             DbConn::Pg(_) => DatabaseKind::Postgres,
+        }
+    }
+
+    /// The in-process turn for writes to this connection's database: SQLite's, when the
+    /// connection was opened by a [`Manager`].
+    fn writer_turn(&mut self) -> Option<WriterTurn> {
+        match self {
+            DbConn::Sqlite(inner) => inner
+                .instrumentation()
+                .downcast_ref::<TurnCarrier>()
+                .map(|carrier| carrier.turn.clone()),
+            DbConn::Pg(_) => None,
         }
     }
 
@@ -305,12 +376,17 @@ impl DbConn {
         // SQLite has one writer; waiting for it here, on a lock the previous writer hands
         // over at once, beats SQLite's busy handler, which sleeps 1 ms, 2 ms, 5 ms… between
         // tries: under load that sleeping was the tail latency. The wait is bounded like the
-        // busy timeout, so a writer stuck elsewhere still ends in an error, not a hang.
-        let Some(_writer) = SQLITE_WRITER.try_lock_for(WRITER_WAIT) else {
-            return Err(E::from(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::Unknown,
-                Box::new("database is locked (another write took too long)".to_owned()),
-            )));
+        // busy timeout, so a writer stuck elsewhere still ends in an error, not a hang. (A
+        // connection not opened by a `Manager` has no turn: its writes wait on SQLite's.)
+        let turn = self.writer_turn();
+        let _writer = match turn.as_ref().map(|turn| turn.try_lock_for(WRITER_WAIT)) {
+            Some(None) => {
+                return Err(E::from(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::Unknown,
+                    Box::new("database is locked (another write took too long)".to_owned()),
+                )))
+            }
+            held => held.flatten(),
         };
         let DbConn::Sqlite(inner) = self else {
             unreachable!("checked above")
@@ -335,7 +411,6 @@ impl DbConn {
 
 /// Inserts many rows of one table in chunks (one multi-row INSERT per chunk), on either
 /// backend: `batch_insert!(conn, table, &rows)` returns the number of rows inserted.
-#[macro_export]
 macro_rules! batch_insert {
     ($conn:expr, $table:expr, $rows:expr) => {{
         let mut inserted = 0usize;
@@ -352,6 +427,7 @@ macro_rules! batch_insert {
         inserted
     }};
 }
+pub(crate) use batch_insert;
 
 /// Runs blocking database work on actix's blocking thread pool with a pooled connection.
 pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, AppError>
@@ -476,6 +552,48 @@ mod tests {
             1,
             "diesel keeps no plain UPDATE"
         );
+    }
+
+    #[test]
+    fn one_database_has_one_writer_turn_and_a_write_open_on_one_does_not_hold_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, other) = (
+            sqlite_in(dir.path(), "a.sqlite3"),
+            sqlite_in(dir.path(), "b.sqlite3"),
+        );
+        let (pool, other_pool) = (connect(&one).unwrap(), connect(&other).unwrap());
+        // The group-commit writer opens its connection through a manager of its own.
+        let mut writers = manager(&one).connect().unwrap();
+        let turn = pool.get().unwrap().writer_turn().unwrap();
+        assert!(Arc::ptr_eq(&turn, &writers.writer_turn().unwrap()));
+        assert!(!Arc::ptr_eq(
+            &turn,
+            &other_pool.get().unwrap().writer_turn().unwrap()
+        ));
+
+        let (entered, inside) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            pool.get()
+                .unwrap()
+                .write(|_| -> QueryResult<()> {
+                    entered.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+                .unwrap();
+        });
+        inside.recv().unwrap();
+
+        // On one process-wide turn, this write would wait for the one held open, then fail.
+        assert!(turn.is_locked(), "the open write holds its database's turn");
+        let mut conn = other_pool.get().unwrap();
+        conn.write(|c| c.batch_execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1)"))
+            .unwrap();
+        assert_eq!(count(&mut conn), 1);
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        assert!(!turn.is_locked());
     }
 
     #[test]

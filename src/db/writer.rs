@@ -12,8 +12,9 @@
 //! The answer (the view, its JSON) is still built on the async side, off this thread.
 //!
 //! On PostgreSQL, which has many writers and its own group commit, a request runs on a
-//! pooled connection: reads first, then its write in a transaction that checks under lock
-//! what the reads relied on ([`Plan`]).
+//! pooled connection, its reads and its write in one transaction. On both backends a
+//! request therefore reads once, in the transaction of its write: what its decision rests
+//! on is locked (`locked!`, on PostgreSQL) or serial (SQLite) until the write is durable.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -56,11 +57,10 @@ impl Writer {
     }
 
     /// Runs a request: `prepare` reads and plans; then its write, if any, and its answer.
-    /// On SQLite all of it runs in the writer's group, in one savepoint (a failed request
-    /// leaves the rest of the group untouched), and the answer is made once the group is
-    /// durable. On PostgreSQL it runs on a pooled connection, the write in its own
-    /// transaction on the same connection (a second checkout would cost a round trip for
-    /// nothing).
+    /// Reads, plan and write run in one transaction: on SQLite in the writer's group, in
+    /// one savepoint (a failed request leaves the rest of the group untouched); on
+    /// PostgreSQL on a pooled connection. The answer to a write is made once it is durable,
+    /// on the async side.
     pub async fn run<T, W, F>(&self, pool: &Pool, prepare: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<Plan<T, W>, AppError> + Send + 'static,
@@ -68,35 +68,51 @@ impl Writer {
         W: Send + 'static,
     {
         let Some(jobs) = &self.jobs else {
-            return super::run(pool, move |conn| match prepare(conn)? {
-                Plan::Answer(answer) => Ok(answer),
-                Plan::Write { write, then } => then(conn.write(write)?),
-            })
-            .await;
+            return super::run(pool, move |conn| conn.write(|c| reach(c, prepare)))
+                .await?
+                .answer();
         };
         let (tell, told) = oneshot::channel();
-        let work = move |c: &mut DbConn| match prepare(c)? {
-            Plan::Answer(answer) => Ok(Reached::Answer(answer)),
-            Plan::Write { write, then } => Ok(Reached::Written(write(c)?, then)),
-        };
-        jobs.send(job(work, move |outcome| {
-            let _ = tell.send(outcome);
-        }))
+        jobs.send(job(
+            move |c| reach(c, prepare),
+            move |outcome| {
+                let _ = tell.send(outcome);
+            },
+        ))
         .await
         .map_err(|_| stopped())?;
         // A group that fails to commit drops its replies, and `tell` with them.
-        match told.await.unwrap_or_else(|_| Err(not_committed()))? {
+        told.await
+            .unwrap_or_else(|_| Err(not_committed()))?
+            .answer()
+    }
+}
+
+/// How far a request got in its transaction: answered by its reads, or written with its
+/// answer still to make, once the write is durable, on the async side.
+enum Reached<T, W> {
+    Answer(T),
+    Written(W, Then<W, T>),
+}
+
+impl<T, W> Reached<T, W> {
+    fn answer(self) -> Result<T, AppError> {
+        match self {
             Reached::Answer(answer) => Ok(answer),
             Reached::Written(written, then) => then(written),
         }
     }
 }
 
-/// How far a request got on the writer: answered by its reads, or written (durably) with
-/// its answer still to make on the async side.
-enum Reached<T, W> {
-    Answer(T),
-    Written(W, Then<W, T>),
+/// A request's reads, plan and write, inside the transaction [`Writer::run`] gives it.
+fn reach<T, W>(
+    c: &mut DbConn,
+    prepare: impl FnOnce(&mut DbConn) -> Result<Plan<T, W>, AppError>,
+) -> Result<Reached<T, W>, AppError> {
+    match prepare(c)? {
+        Plan::Answer(answer) => Ok(Reached::Answer(answer)),
+        Plan::Write { write, then } => Ok(Reached::Written(write(c)?, then)),
+    }
 }
 
 /// The writer thread's job for `work`: run it in its own savepoint, and hand its outcome to
@@ -120,7 +136,7 @@ fn job<T: Send + 'static>(
     })
 }
 
-/// What a request found by reading first: the answer already, or the write it needs and
+/// What a request decided from its reads: the answer already, or the write it needs and
 /// how to answer from that write's result once it is durable.
 pub enum Plan<T, W> {
     Answer(T),

@@ -122,7 +122,7 @@ pub fn replace_attendance(
             .filter(du_attendance::unit_id.eq(unit_id)),
     )
     .execute(conn)?;
-    crate::batch_insert!(conn, du_attendance::table, days);
+    crate::db::batch_insert!(conn, du_attendance::table, days);
     Ok(())
 }
 

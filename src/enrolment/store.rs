@@ -160,7 +160,7 @@ pub fn insert_enrolment(conn: &mut DbConn, enrolment: &Enrolment) -> QueryResult
 }
 
 pub fn insert_enrolments(conn: &mut DbConn, rows: &[Enrolment]) -> QueryResult<usize> {
-    Ok(crate::batch_insert!(conn, enrolments::table, rows))
+    Ok(crate::db::batch_insert!(conn, enrolments::table, rows))
 }
 
 pub fn enrolment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Enrolment>> {

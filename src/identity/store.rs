@@ -527,11 +527,11 @@ pub fn members_among(
 }
 
 pub fn insert_accounts(conn: &mut DbConn, rows: &[Account]) -> QueryResult<usize> {
-    Ok(crate::batch_insert!(conn, accounts::table, rows))
+    Ok(crate::db::batch_insert!(conn, accounts::table, rows))
 }
 
 pub fn insert_memberships(conn: &mut DbConn, rows: &[Membership]) -> QueryResult<usize> {
-    Ok(crate::batch_insert!(conn, memberships::table, rows))
+    Ok(crate::db::batch_insert!(conn, memberships::table, rows))
 }
 
 /// A one-time token as stored: only its hash, the token itself goes out by mail.
@@ -547,5 +547,5 @@ pub struct NewOneTimeToken {
 }
 
 pub fn insert_one_time_tokens(conn: &mut DbConn, rows: &[NewOneTimeToken]) -> QueryResult<usize> {
-    Ok(crate::batch_insert!(conn, one_time_tokens::table, rows))
+    Ok(crate::db::batch_insert!(conn, one_time_tokens::table, rows))
 }

@@ -107,7 +107,7 @@ pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
 pub fn enqueue_many(conn: &mut DbConn, mails: &[NewMail]) -> QueryResult<usize> {
     let at = now();
     let rows: Vec<PendingRow> = mails.iter().map(|m| PendingRow::of(m, at)).collect();
-    Ok(crate::batch_insert!(conn, mail_outbox::table, &rows))
+    Ok(crate::db::batch_insert!(conn, mail_outbox::table, &rows))
 }
 
 pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<OutboxRow> {

@@ -2,6 +2,7 @@
 //! the server by pure functions, deadlines enforced, results shown only as the quiz's
 //! feedback policy allows, item statistics for the people who write the questions.
 
+mod decide;
 pub mod grade;
 pub mod paper;
 pub mod results;

@@ -4,9 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts, training_sessions};
+use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
 use crate::db::{cached_update, locked, native, DbConn};
-use crate::enrolment::store::{Enrolment, Session};
+use crate::enrolment::store::Enrolment;
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
 // then one static statement that diesel prepares once, instead of SQL rebuilt each time.
@@ -41,24 +41,6 @@ pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
         .optional())
 }
 
-/// An attempt with its enrolment and the enrolment's session, in one query (a submit
-/// needs all three).
-pub fn attempt_in_session(
-    conn: &mut DbConn,
-    id: &str,
-) -> QueryResult<Option<(Attempt, Enrolment, Session)>> {
-    native!(conn, |c| quiz_attempts::table
-        .inner_join(enrolments::table.inner_join(training_sessions::table))
-        .filter(quiz_attempts::id.eq(id))
-        .select((
-            Attempt::as_select(),
-            Enrolment::as_select(),
-            Session::as_select(),
-        ))
-        .first(c)
-        .optional())
-}
-
 /// Reads an attempt and its enrolment to change them, in one query; on PostgreSQL both
 /// rows stay locked, the enrolment's first (`FOR UPDATE` locks the joined rows in the order
 /// of the `FROM` clause). That is the one lock order of every path that writes an attempt
@@ -78,20 +60,6 @@ pub fn attempt_for_update(
             .select((Enrolment::as_select(), Attempt::as_select())),
         |q, c| q.first(c).optional()
     )
-}
-
-pub fn open_attempt(
-    conn: &mut DbConn,
-    enrolment_id: &str,
-    quiz_id: &str,
-) -> QueryResult<Option<Attempt>> {
-    quiz_attempts::table
-        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
-        .filter(quiz_attempts::quiz_id.eq(quiz_id))
-        .filter(quiz_attempts::submitted_at.is_null())
-        .select(Attempt::as_select())
-        .first(conn)
-        .optional()
 }
 
 /// What a start needs to know of the quiz's attempts so far, oldest first.
@@ -114,14 +82,6 @@ pub fn attempt_states(
         .order(quiz_attempts::number.asc())
         .select(AttemptState::as_select())
         .load(c))
-}
-
-pub fn attempt_count(conn: &mut DbConn, enrolment_id: &str, quiz_id: &str) -> QueryResult<i64> {
-    quiz_attempts::table
-        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
-        .filter(quiz_attempts::quiz_id.eq(quiz_id))
-        .count()
-        .get_result(conn)
 }
 
 pub fn insert(conn: &mut DbConn, attempt: &Attempt) -> QueryResult<()> {

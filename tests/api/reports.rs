@@ -4,8 +4,6 @@
 
 use std::io::Read;
 
-use diesel::prelude::*;
-use qvt_campus::db::schema::{accounts, enrolments};
 use qvt_campus::enrolment::store::Enrolment;
 use qvt_campus::identity::store::Account;
 use reqwest::Method;
@@ -323,8 +321,8 @@ async fn a_hundred_thousand_enrolments_stream_out() {
             })
             .collect();
         conn.write(|c| -> diesel::QueryResult<()> {
-            qvt_campus::batch_insert!(c, accounts::table, &people);
-            qvt_campus::batch_insert!(c, enrolments::table, &enrolled);
+            qvt_campus::identity::store::insert_accounts(c, &people)?;
+            qvt_campus::enrolment::store::insert_enrolments(c, &enrolled)?;
             Ok(())
         })
         .unwrap();

@@ -1,0 +1,237 @@
+//! What a quiz start and a submit do, decided by pure functions from the facts read in
+//! their transaction (under the enrolment's lock): answer with what is there, refuse, or
+//! write. `service` reads the facts, asks here, and carries the decision out; the rules
+//! (attempt limit, deadline and grace, idempotent replay, merging the last answers into the
+//! saved ones) live here only, and are tested without a database.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, NaiveDateTime};
+use serde_json::Value;
+
+use super::grade;
+use super::paper::Paper;
+use super::service::{quiz_of, Submission, GRACE_SECONDS};
+use super::store::{Attempt, AttemptState};
+use super::view::{parse_answers, parse_paper};
+use crate::catalog::model::{Course, Quiz};
+use crate::enrolment::access::ensure_recording;
+use crate::enrolment::store::{Enrolment, Session};
+use crate::error::{AppError, FieldError};
+
+/// Whether `at` is past an attempt's deadline and its grace.
+pub(super) fn past_deadline(deadline: Option<NaiveDateTime>, at: NaiveDateTime) -> bool {
+    deadline.is_some_and(|d| at > d + Duration::seconds(GRACE_SECONDS))
+}
+
+/// What a start reads: the learner's enrolment and its session, the course, the quiz's
+/// attempts so far (oldest first) and the learner's extra time.
+pub(super) struct StartFacts<'a> {
+    pub enrolment: &'a Enrolment,
+    pub session: &'a Session,
+    pub course: &'a Course,
+    pub quiz_id: &'a str,
+    pub attempts: &'a [AttemptState],
+    pub extra_time_percent: i32,
+    pub at: NaiveDateTime,
+}
+
+/// What a start does (a refusal is the `Err` of [`start`]).
+#[derive(Debug)]
+pub(super) enum Start<'a> {
+    /// Shows the open attempt again: it is still in time.
+    Resume { attempt_id: &'a str },
+    /// Starts attempt `number` of `quiz`. First, `grade_first`: the open attempt, out of
+    /// time, graded with what was saved in time.
+    New {
+        quiz: &'a Quiz,
+        number: i32,
+        deadline: Option<NaiveDateTime>,
+        grade_first: Option<&'a str>,
+    },
+}
+
+/// Decides a start: the open attempt if still in time, else a new one if the quiz allows
+/// another; only while the enrolment records progress.
+pub(super) fn start<'a>(facts: &StartFacts<'a>) -> Result<Start<'a>, AppError> {
+    ensure_recording(facts.enrolment, facts.session)?;
+    let quiz = quiz_of(facts.course, facts.quiz_id)?;
+    let open = facts.attempts.iter().find(|a| a.submitted_at.is_none());
+    if let Some(open) = open.filter(|open| !past_deadline(open.deadline, facts.at)) {
+        return Ok(Start::Resume {
+            attempt_id: &open.id,
+        });
+    }
+    // An open attempt out of time counts: it is graded before the new one starts.
+    let count = facts.attempts.len();
+    if let Some(max) = quiz.max_attempts {
+        if count >= max as usize {
+            return Err(max_attempts_reached(max));
+        }
+    }
+    Ok(Start::New {
+        quiz,
+        number: count as i32 + 1,
+        deadline: deadline(quiz, facts.extra_time_percent, facts.at),
+        grade_first: open.map(|open| open.id.as_str()),
+    })
+}
+
+fn max_attempts_reached(max: u32) -> AppError {
+    AppError::conflict(format!("Nombre maximal de tentatives atteint ({max})."))
+}
+
+/// The deadline of an attempt started at `at`: the quiz's time limit, extra time included.
+fn deadline(quiz: &Quiz, extra_time_percent: i32, at: NaiveDateTime) -> Option<NaiveDateTime> {
+    quiz.time_limit_minutes.map(|minutes| {
+        let seconds = i64::from(minutes) * 60 * (100 + i64::from(extra_time_percent)) / 100;
+        at + Duration::seconds(seconds)
+    })
+}
+
+/// What a submit reads: the attempt (locked with its enrolment), the session, the course.
+pub(super) struct SubmitFacts<'a> {
+    pub attempt: &'a Attempt,
+    pub enrolment: &'a Enrolment,
+    pub session: &'a Session,
+    pub course: &'a Course,
+    pub submission: &'a Submission,
+    pub at: NaiveDateTime,
+}
+
+/// What a submit does (a refusal is the `Err` of [`submit`]).
+#[derive(Debug)]
+pub(super) enum Submit {
+    /// A replay of the submit that graded the attempt: its result again.
+    Replay,
+    /// Records `grade`; `late` (past the deadline and its grace, so only what was saved in
+    /// time counts) marks it auto-submitted. `paper` as parsed, for the view.
+    Record {
+        grade: Grade,
+        late: bool,
+        paper: Paper,
+    },
+}
+
+/// Decides a submit: a graded attempt answers a replay of the same request only; an open
+/// one is graded with its saved answers, plus the ones sent if still in time.
+pub(super) fn submit(facts: &SubmitFacts<'_>) -> Result<Submit, AppError> {
+    let SubmitFacts {
+        attempt,
+        course,
+        submission,
+        at,
+        ..
+    } = facts;
+    if attempt.submitted_at.is_some() {
+        return replay(attempt, submission);
+    }
+    ensure_recording(facts.enrolment, facts.session)?;
+    let late = past_deadline(attempt.deadline, *at);
+    // Parsed once for the checks, the grading and the view.
+    let paper = parse_paper(attempt)?;
+    let answers = match (&submission.answers, late) {
+        (Some(new), false) => merge_answers(attempt, &paper, course, new)?,
+        // After the deadline only what was saved in time counts.
+        _ => parse_answers(&attempt.answers),
+    };
+    let grade = grade_attempt(course, attempt, &paper, &answers)?;
+    Ok(Submit::Record { grade, late, paper })
+}
+
+/// A submit of an attempt already graded: the same result for a replay of the same
+/// request (same `Idempotency-Key`, same body), a refusal otherwise.
+fn replay(attempt: &Attempt, submission: &Submission) -> Result<Submit, AppError> {
+    let key = submission.key.as_deref();
+    match (key, &attempt.idempotency_key, &attempt.request_hash) {
+        (Some(k), Some(stored), Some(h)) if k == stored && *h == submission.body_hash => {
+            Ok(Submit::Replay)
+        }
+        (Some(k), Some(stored), _) if k == stored => Err(AppError::invalid(
+            "Idempotency-Key",
+            "cette clé a déjà servi pour une soumission différente",
+        )),
+        _ => Err(already_submitted()),
+    }
+}
+
+pub(super) fn already_submitted() -> AppError {
+    AppError::conflict("Cette tentative est déjà soumise.")
+}
+
+/// Merges `new` answers into the attempt's saved ones (null clears one), each checked
+/// against the paper; every bad one is named (`answers.<question>`).
+pub(super) fn merge_answers(
+    attempt: &Attempt,
+    paper: &Paper,
+    course: &Course,
+    new: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, Value>, AppError> {
+    let mut merged = parse_answers(&attempt.answers);
+    let mut errors = Vec::new();
+    for (id, value) in new {
+        let field = format!("answers.{id}");
+        let Some(pq) = paper.questions().find(|q| &q.id == id) else {
+            errors.push(FieldError::new(
+                field,
+                "question absente de cette tentative",
+            ));
+            continue;
+        };
+        if value.is_null() {
+            merged.remove(id);
+            continue;
+        }
+        let Some(question) = course.bank.find_question(id) else {
+            errors.push(FieldError::new(field, "question inconnue"));
+            continue;
+        };
+        match grade::parse_response(question, pq, value) {
+            Ok(_) => {
+                merged.insert(id.clone(), value.clone());
+            }
+            Err(expected) => errors.push(FieldError::new(field, format!("attendu : {expected}"))),
+        }
+    }
+    if errors.is_empty() {
+        Ok(merged)
+    } else {
+        Err(AppError::invalid_fields(errors))
+    }
+}
+
+/// An attempt's grading, worked out before any write.
+#[derive(Debug)]
+pub(super) struct Grade {
+    pub answers: String,
+    pub grading: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub percent: f64,
+    pub passed: bool,
+    /// A pass of a quiz the completion rules require: recording it may complete.
+    pub may_complete: bool,
+}
+
+pub(super) fn grade_attempt(
+    course: &Course,
+    attempt: &Attempt,
+    paper: &Paper,
+    answers: &BTreeMap<String, Value>,
+) -> Result<Grade, AppError> {
+    let quiz = quiz_of(course, &attempt.quiz_id)?;
+    let grading = grade::grade(paper, &course.bank, answers);
+    let passed = grading.passed(quiz.pass_mark);
+    Ok(Grade {
+        answers: serde_json::to_string(answers).map_err(anyhow::Error::from)?,
+        grading: serde_json::to_string(&grading).map_err(anyhow::Error::from)?,
+        points: grading.points,
+        max_points: grading.max_points,
+        percent: grading.percent,
+        passed,
+        may_complete: passed && course.completion.required_quizzes.contains(&quiz.id),
+    })
+}
+
+#[cfg(test)]
+mod tests;
