@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::*;
 use crate::catalog::model::QuestionKind;
-use crate::enrolment::store::{ACTIVE, WITHDRAWN};
+use crate::enrolment::model::EnrolmentStatus;
 
 /// The first real course: its final quiz (required for completion) allows 3 attempts
 /// of 25 minutes, pass mark 70.
@@ -32,13 +32,13 @@ fn minutes(n: i64) -> Duration {
     Duration::minutes(n)
 }
 
-fn enrolment(status: &str) -> Enrolment {
+fn enrolment(status: EnrolmentStatus) -> Enrolment {
     Enrolment {
         id: "e".into(),
         session_id: "s".into(),
         account_id: "a".into(),
         course_version_id: "v".into(),
-        status: status.into(),
+        status,
         enrolled_by: None,
         enrolled_at: at() - minutes(600),
         withdrawn_by: None,
@@ -100,7 +100,7 @@ fn decide_start<'a>(
 
 #[test]
 fn a_first_start_makes_attempt_one_with_the_time_limit_and_extra_time() {
-    let (e, s) = (enrolment(ACTIVE), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
     let Ok(Start::New {
         quiz,
         number,
@@ -121,7 +121,7 @@ fn a_first_start_makes_attempt_one_with_the_time_limit_and_extra_time() {
 
 #[test]
 fn an_open_attempt_in_time_or_in_its_grace_is_resumed() {
-    let (e, s) = (enrolment(ACTIVE), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
     for started in [
         at() - minutes(10),
         at() - minutes(25) - Duration::seconds(30),
@@ -139,7 +139,7 @@ fn an_open_attempt_in_time_or_in_its_grace_is_resumed() {
 
 #[test]
 fn an_open_attempt_out_of_time_is_graded_first_and_counts() {
-    let (e, s) = (enrolment(ACTIVE), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
     let overdue = at() - minutes(25) - Duration::seconds(31);
     let attempts = [
         state("1", at() - minutes(60), true),
@@ -158,7 +158,7 @@ fn an_open_attempt_out_of_time_is_graded_first_and_counts() {
 
 #[test]
 fn no_attempt_past_the_limit_and_none_graded_for_it() {
-    let (e, s) = (enrolment(ACTIVE), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
     let long_ago = at() - minutes(600);
     let done = [
         state("1", long_ago, true),
@@ -180,17 +180,17 @@ fn no_attempt_past_the_limit_and_none_graded_for_it() {
 fn a_withdrawn_learner_or_a_closed_session_starts_nothing_not_even_a_resume() {
     let attempts = [state("1", at() - minutes(5), false)];
     for (e, s) in [
-        (enrolment(WITHDRAWN), session(false)),
-        (enrolment(ACTIVE), session(true)),
+        (enrolment(EnrolmentStatus::Withdrawn), session(false)),
+        (enrolment(EnrolmentStatus::Active), session(true)),
     ] {
         let refused = decide_start(&e, &s, QUIZ, &attempts, 0).unwrap_err();
         assert_eq!(refused.status().as_u16(), 409);
     }
     // Recording is checked before the quiz is looked up, as it always was.
-    let (e, s) = (enrolment(WITHDRAWN), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Withdrawn), session(false));
     let refused = decide_start(&e, &s, "nope", &[], 0).unwrap_err();
     assert_eq!(refused.status().as_u16(), 409);
-    let (e, s) = (enrolment(ACTIVE), session(false));
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
     let unknown = decide_start(&e, &s, "nope", &[], 0).unwrap_err();
     assert_eq!(unknown.status().as_u16(), 404);
 }
@@ -278,7 +278,7 @@ fn answers_sent_in_time_are_merged_into_the_saved_ones_and_null_clears_one() {
     let (attempt, paper) = open_attempt();
     let ids: Vec<String> = paper.questions().map(|q| q.id.clone()).collect();
     let (first, second) = (&ids[0], &ids[1]);
-    let e = enrolment(ACTIVE);
+    let e = enrolment(EnrolmentStatus::Active);
 
     let sent = submission(None, Some(json!({ second.clone(): right(&paper, second) })));
     let (answers, late) = graded_answers(decide_submit(&attempt, &e, &sent, at()));
@@ -295,7 +295,7 @@ fn answers_sent_in_time_are_merged_into_the_saved_ones_and_null_clears_one() {
 #[test]
 fn bad_answers_in_time_are_named_and_late_ones_are_not_looked_at() {
     let (attempt, _) = open_attempt();
-    let e = enrolment(ACTIVE);
+    let e = enrolment(EnrolmentStatus::Active);
     let bad = submission(None, Some(json!({ "q-absente": "a" })));
 
     let refused = decide_submit(&attempt, &e, &bad, at()).unwrap_err();
@@ -320,7 +320,8 @@ fn every_right_answer_passes_and_may_complete_the_required_quiz() {
         .map(|q| (q.id.clone(), right(&paper, &q.id)))
         .collect();
     let sent = submission(None, Some(Value::Object(all)));
-    let Ok(Submit::Record { grade, .. }) = decide_submit(&attempt, &enrolment(ACTIVE), &sent, at())
+    let Ok(Submit::Record { grade, .. }) =
+        decide_submit(&attempt, &enrolment(EnrolmentStatus::Active), &sent, at())
     else {
         panic!("a grading to record")
     };
@@ -335,7 +336,7 @@ fn a_graded_attempt_answers_only_a_replay_of_its_own_submit() {
     attempt.idempotency_key = Some("k".into());
     attempt.request_hash = Some("h".into());
     // Even once withdrawn: the replay says what was recorded.
-    let e = enrolment(WITHDRAWN);
+    let e = enrolment(EnrolmentStatus::Withdrawn);
 
     let same = submission(Some("k"), None);
     assert!(matches!(
@@ -360,7 +361,7 @@ fn an_open_attempt_of_a_withdrawn_learner_is_not_submitted() {
     let (attempt, _) = open_attempt();
     let refused = decide_submit(
         &attempt,
-        &enrolment(WITHDRAWN),
+        &enrolment(EnrolmentStatus::Withdrawn),
         &submission(None, None),
         at(),
     )
