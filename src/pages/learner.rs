@@ -19,8 +19,10 @@ use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
+use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
 use crate::quiz::service as quiz;
+use crate::quiz::view::AttemptStatus;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tableau-de-bord").get(dashboard))
@@ -295,9 +297,9 @@ fn question_fields(q: &QuestionView, answers: &BTreeMap<String, Value>) -> Value
     };
     let mut view = json!({
         "id": q.id, "prompt": q.prompt, "points": q.points, "type": q.kind,
-        "single": q.kind == "single_choice", "multiple": q.kind == "multiple_choice",
-        "true_false": q.kind == "true_false", "numeric": q.kind == "numeric",
-        "matching": q.kind == "matching", "ordering": q.kind == "ordering",
+        "single": q.kind == QuestionType::SingleChoice, "multiple": q.kind == QuestionType::MultipleChoice,
+        "true_false": q.kind == QuestionType::TrueFalse, "numeric": q.kind == QuestionType::Numeric,
+        "matching": q.kind == QuestionType::Matching, "ordering": q.kind == QuestionType::Ordering,
         "choices": options(&q.choices),
         "is_true": given == Some(&Value::Bool(true)), "is_false": given == Some(&Value::Bool(false)),
         "number": given.and_then(Value::as_f64).map(|n| n.to_string()).unwrap_or_default(),
@@ -370,7 +372,7 @@ async fn attempt(
             &view.quiz_title.clone(),
             json!({
                 "attempt": view.id, "title": view.quiz_title, "number": view.number,
-                "open": view.status == "open", "items": items, "result": result,
+                "open": view.status == AttemptStatus::Open, "items": items, "result": result,
                 "deadline": view.deadline.map(|d| d.and_utc().to_rfc3339()),
                 "enrolment": view.enrolment_id,
             }),
@@ -398,21 +400,23 @@ fn answers_of(form: &[(String, String)], paper: &[QuestionView]) -> BTreeMap<Str
             continue;
         }
         let answer = match q.kind {
-            "multiple_choice" => Value::Array(values.iter().map(|(_, v)| json!(v)).collect()),
-            "true_false" => json!(values[0].1 == "true"),
-            "numeric" => values[0]
+            QuestionType::MultipleChoice => {
+                Value::Array(values.iter().map(|(_, v)| json!(v)).collect())
+            }
+            QuestionType::TrueFalse => json!(values[0].1 == "true"),
+            QuestionType::Numeric => values[0]
                 .1
                 .trim()
                 .replace(',', ".")
                 .parse::<f64>()
                 .map_or_else(|_| json!(values[0].1), |n| json!(n)),
-            "matching" => Value::Object(
+            QuestionType::Matching => Value::Object(
                 values
                     .iter()
                     .filter_map(|(k, v)| Some((k.strip_prefix('.')?.to_owned(), json!(v))))
                     .collect(),
             ),
-            "ordering" => {
+            QuestionType::Ordering => {
                 let mut ranked: Vec<(usize, &str)> = values
                     .iter()
                     .filter_map(|(k, v)| Some((k.strip_prefix(".rank.")?.parse().ok()?, *v)))

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::catalog::model::{Bank, Question, QuestionKind, Quiz, Selection};
+use crate::codes::code_list;
 
 /// A question on the paper, with the order its options are shown in (indexes into the
 /// choices, the matching pairs' right sides, or the ordering items; empty otherwise).
@@ -147,7 +148,7 @@ pub struct OptionView {
 pub struct QuestionView {
     pub id: String,
     #[serde(rename = "type")]
-    pub kind: &'static str,
+    pub kind: QuestionType,
     pub prompt: String,
     pub points: u32,
     /// Single and multiple choice: the choices, labelled "A", "B", … in the order of this
@@ -191,14 +192,27 @@ pub enum VignetteTag {
     Vignette,
 }
 
-pub fn kind_name(kind: &QuestionKind) -> &'static str {
-    match kind {
-        QuestionKind::SingleChoice { .. } => "single_choice",
-        QuestionKind::MultipleChoice { .. } => "multiple_choice",
-        QuestionKind::TrueFalse { .. } => "true_false",
-        QuestionKind::Matching { .. } => "matching",
-        QuestionKind::Ordering { .. } => "ordering",
-        QuestionKind::Numeric { .. } => "numeric",
+code_list!(
+    /// A question's type as the learner's paper names it (its answer stays server-side).
+    QuestionType, "type de question" {
+    SingleChoice = "single_choice": "Choix unique",
+    MultipleChoice = "multiple_choice": "Choix multiples",
+    TrueFalse = "true_false": "Vrai ou faux",
+    Matching = "matching": "Appariement",
+    Ordering = "ordering": "Remise en ordre",
+    Numeric = "numeric": "Réponse numérique",
+});
+
+impl QuestionType {
+    pub fn of(kind: &QuestionKind) -> Self {
+        match kind {
+            QuestionKind::SingleChoice { .. } => Self::SingleChoice,
+            QuestionKind::MultipleChoice { .. } => Self::MultipleChoice,
+            QuestionKind::TrueFalse { .. } => Self::TrueFalse,
+            QuestionKind::Matching { .. } => Self::Matching,
+            QuestionKind::Ordering { .. } => Self::Ordering,
+            QuestionKind::Numeric { .. } => Self::Numeric,
+        }
     }
 }
 
@@ -212,7 +226,7 @@ fn labelled(texts: impl Iterator<Item = String>) -> Vec<OptionView> {
 pub fn question_view(question: &Question, paper: &PaperQuestion) -> QuestionView {
     let mut view = QuestionView {
         id: question.id.clone(),
-        kind: kind_name(&question.kind),
+        kind: QuestionType::of(&question.kind),
         prompt: question.prompt.clone(),
         points: question.points,
         choices: None,

@@ -14,8 +14,17 @@ use super::paper::{self, ItemView, Paper};
 use super::service::quiz_of;
 use super::store::Attempt;
 use crate::catalog::model::{Course, FeedbackPolicy, QuizRole};
+use crate::codes::code_list;
 use crate::enrolment::store::Session;
 use crate::error::AppError;
+
+code_list!(
+    /// Where an attempt stands: open until submitted (by the learner or, past its deadline,
+    /// graded with what was saved).
+    AttemptStatus, "statut de tentative" {
+    Open = "open": "En cours",
+    Submitted = "submitted": "Rendue",
+});
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuestionFeedback {
@@ -54,8 +63,7 @@ pub struct AttemptView {
     pub role: QuizRole,
     pub number: i32,
     pub max_attempts: Option<u32>,
-    /// `open` or `submitted`.
-    pub status: &'static str,
+    pub status: AttemptStatus,
     pub started_at: NaiveDateTime,
     /// Answers are accepted until then (plus a short grace for the network).
     pub deadline: Option<NaiveDateTime>,
@@ -140,9 +148,9 @@ pub(super) fn view_of(
         number: attempt.number,
         max_attempts: quiz.max_attempts,
         status: if attempt.submitted_at.is_some() {
-            "submitted"
+            AttemptStatus::Submitted
         } else {
-            "open"
+            AttemptStatus::Open
         },
         started_at: attempt.started_at,
         deadline: attempt.deadline,
