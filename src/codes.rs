@@ -6,7 +6,7 @@
 
 /// `code_list!(/// doc; Name, "what it is, in French" { Variant = "code": "Libellé", … })`.
 macro_rules! code_list {
-    ($(#[$meta:meta])* $name:ident, $what:literal { $($variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident = $code:literal : $label:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash,
@@ -15,7 +15,7 @@ macro_rules! code_list {
         )]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
-            $(#[serde(rename = $code)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant),+
         }
 
         impl $name {
@@ -27,6 +27,15 @@ macro_rules! code_list {
 
             pub fn label(self) -> &'static str {
                 match self { $($name::$variant => $label),+ }
+            }
+
+            /// The label of a stored code, or the code itself if it is not (or no longer) one
+            /// of the list: what a record written earlier says is shown as it was written.
+            pub fn label_of(raw: &str) -> &str {
+                match Self::parse(raw) {
+                    Ok(value) => value.label(),
+                    Err(_) => raw,
+                }
             }
 
             pub fn parse(raw: &str) -> Result<Self, String> {

@@ -23,12 +23,25 @@ pub struct Objective {
     pub text: String,
 }
 
+code_list!(
+    /// The type of a DPC action (the ANDPC's categories).
+    DpcActionType, "action_type" {
+    FormationContinue = "formation_continue": "Formation continue",
+    Epp = "epp": "Évaluation des pratiques professionnelles",
+    GestionRisques = "gestion_risques": "Gestion des risques",
+});
+
+code_list!(
+    /// How a DPC action is delivered.
+    DpcModality, "modality" {
+    ELearning = "e_learning": "Formation non présentielle (e-learning)",
+    Mixte = "mixte": "Formation mixte",
+});
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Dpc {
-    /// `formation_continue`, `epp` or `gestion_risques`.
-    pub action_type: String,
-    /// `e_learning` or `mixte`.
-    pub modality: String,
+    pub action_type: DpcActionType,
+    pub modality: DpcModality,
     pub orientations: Vec<u32>,
 }
 

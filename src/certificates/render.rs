@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 
 use super::model::CertificateKind;
 use super::model::{grouped, Snapshot};
+use crate::catalog::model::{DpcActionType, DpcModality};
 use crate::pdf::{self, Document};
 use crate::templates::Templates;
 
@@ -72,23 +73,6 @@ fn format_number(value: f64) -> String {
     }
 }
 
-fn action_type_label(code: &str) -> &str {
-    match code {
-        "formation_continue" => "Formation continue",
-        "epp" => "Évaluation des pratiques professionnelles",
-        "gestion_risques" => "Gestion des risques",
-        other => other,
-    }
-}
-
-fn modality_label(code: &str) -> &str {
-    match code {
-        "e_learning" => "Formation non présentielle (e-learning)",
-        "mixte" => "Formation mixte",
-        other => other,
-    }
-}
-
 /// Replaces control characters (line breaks above all) so that no value can add a line.
 fn flatten(value: Value) -> Value {
     match value {
@@ -132,8 +116,8 @@ pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
             "action_reference": d.action_reference,
             "session_number": d.session_number,
             "odpc_number": d.odpc_number,
-            "action_type": action_type_label(&d.action_type),
-            "modality": modality_label(&d.modality),
+            "action_type": DpcActionType::label_of(&d.action_type),
+            "modality": DpcModality::label_of(&d.modality),
             "orientations": d.orientations.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         })),
         "started_on": french_date(s.started_on),

@@ -54,8 +54,7 @@ pub(crate) fn snapshot(
     Ok(Snapshot {
         holder: Holder {
             name: account.full_name,
-            profession: Profession::parse(&account.profession)
-                .map_or(account.profession.clone(), |p| p.label().to_owned()),
+            profession: Profession::label_of(&account.profession).to_owned(),
             rpps: account.rpps,
             adeli: account.adeli,
             student_number: account.student_number,
@@ -79,8 +78,8 @@ pub(crate) fn snapshot(
             action_reference: session.dpc_action_ref.clone(),
             session_number: session.dpc_session_no.clone(),
             odpc_number: odpc_number.clone(),
-            action_type: dpc.action_type.clone(),
-            modality: dpc.modality.clone(),
+            action_type: dpc.action_type.code().to_owned(),
+            modality: dpc.modality.code().to_owned(),
             orientations: dpc.orientations.clone(),
         }),
         organisation: AttestedOrganisation {

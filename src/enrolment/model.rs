@@ -3,7 +3,7 @@
 //! from what the API or the admin page sent.
 
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::codes::code_list;
@@ -17,34 +17,16 @@ code_list!(
     Withdrawn = "withdrawn": "Désinscrit",
 });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EnrolmentMode {
+code_list!(
+    /// Who may enrol in a session.
+    EnrolmentMode, "mode d'inscription" {
     /// Anyone signed in may enrol.
-    Open,
+    Open = "open": "Ouverte",
     /// Enrolment needs the session's key.
-    Key,
+    Key = "key": "Sur clé d'inscription",
     /// Only the organisation's admins enrol people.
-    AdminOnly,
-}
-
-impl EnrolmentMode {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.trim() {
-            "open" => Ok(Self::Open),
-            "key" => Ok(Self::Key),
-            "admin_only" => Ok(Self::AdminOnly),
-            _ => Err("mode d'inscription inconnu : open, key ou admin_only".into()),
-        }
-    }
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Key => "key",
-            Self::AdminOnly => "admin_only",
-        }
-    }
-}
+    AdminOnly = "admin_only": "Par l'organisation",
+});
 
 pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")

@@ -50,7 +50,7 @@ pub struct SessionView {
     pub capacity: Option<i32>,
     pub enrolled: i32,
     pub seats_left: Option<i32>,
-    pub enrolment_mode: String,
+    pub enrolment_mode: EnrolmentMode,
     pub dpc_action_ref: Option<String>,
     pub dpc_session_no: Option<String>,
     pub odpc_number: Option<String>,

@@ -87,7 +87,7 @@ pub fn create_session(
             closes_on: new.closes_on,
             capacity: new.capacity,
             active_count: 0,
-            enrolment_mode: new.mode.code().into(),
+            enrolment_mode: new.mode,
             enrolment_key_hash: key_hash.clone(),
             dpc_action_ref: new.dpc_action_ref.clone(),
             dpc_session_no: new.dpc_session_no.clone(),
@@ -176,14 +176,12 @@ pub fn update_session(
             session.capacity = capacity;
         }
         if let Some(mode) = patch.mode {
-            session.enrolment_mode = mode.code().into();
+            session.enrolment_mode = mode;
         }
         if key_hash.is_some() {
             session.enrolment_key_hash = key_hash;
         }
-        if session.enrolment_mode == EnrolmentMode::Key.code()
-            && session.enrolment_key_hash.is_none()
-        {
+        if session.enrolment_mode == EnrolmentMode::Key && session.enrolment_key_hash.is_none() {
             return Err(AppError::invalid(
                 "enrolment_key",
                 "obligatoire avec le mode « key »",
@@ -231,7 +229,7 @@ pub fn enrol(
     let visible = visible_session(conn, user, session_id)?;
     // The key check (argon2) runs before the transaction, so the write lock is short.
     if let Enroller::Learner { key } = who {
-        let mode = EnrolmentMode::parse(&visible.enrolment_mode).expect("stored modes are valid");
+        let mode = visible.enrolment_mode;
         if let Some(key) = key_to_check(mode, key)? {
             if !password::verify(key, visible.enrolment_key_hash.as_deref()) {
                 return Err(AppError::invalid(
@@ -400,7 +398,7 @@ pub fn visible_session(
     {
         return Ok(session);
     }
-    if session.enrolment_mode == EnrolmentMode::AdminOnly.code() {
+    if session.enrolment_mode == EnrolmentMode::AdminOnly {
         return Err(session_not_found());
     }
     Ok(session)
@@ -500,7 +498,7 @@ mod tests {
             closes_on: parse_date("2026-12-31").unwrap(),
             capacity: None,
             active_count: 0,
-            enrolment_mode: EnrolmentMode::Open.code().into(),
+            enrolment_mode: EnrolmentMode::Open,
             enrolment_key_hash: None,
             dpc_action_ref: dpc.then(|| "12345678901".into()),
             dpc_session_no: dpc.then(|| "1".into()),

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::schema::{accounts, enrolments, training_sessions};
 use crate::db::{locked, native, DbConn};
-use crate::enrolment::model::EnrolmentStatus;
+use crate::enrolment::model::{EnrolmentMode, EnrolmentStatus};
 use crate::identity::store::Account;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
@@ -22,7 +22,7 @@ pub struct Session {
     pub closes_on: NaiveDate,
     pub capacity: Option<i32>,
     pub active_count: i32,
-    pub enrolment_mode: String,
+    pub enrolment_mode: EnrolmentMode,
     #[serde(skip)]
     pub enrolment_key_hash: Option<String>,
     pub dpc_action_ref: Option<String>,
@@ -100,7 +100,7 @@ pub fn public_sessions(
     course: Option<&str>,
 ) -> QueryResult<Vec<Session>> {
     let mut query = training_sessions::table
-        .filter(training_sessions::enrolment_mode.ne("admin_only"))
+        .filter(training_sessions::enrolment_mode.ne(EnrolmentMode::AdminOnly))
         .filter(training_sessions::closed_at.is_null())
         .filter(training_sessions::opens_on.le(today))
         .filter(training_sessions::closes_on.ge(today))

@@ -11,6 +11,7 @@ use super::session::Visitor;
 use super::{error_page, field, field_errors, filled, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::catalog::model::CourseKind;
+use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
@@ -77,7 +78,7 @@ fn line_view(line: &RosterLine, du: bool) -> Value {
         "name": line.name, "email": line.email, "status": line.status, "percent": line.progress_percent,
         "minutes": line.active_seconds / 60, "completed": line.completed_at.map(|d| d.format("%d/%m/%Y").to_string()),
         "code": line.certificate_code.as_deref().map(crate::certificates::model::grouped),
-        "revoked": line.certificate_status.as_deref() == Some("revoked"),
+        "revoked": line.certificate_status == Some(Validity::Revoked),
         "du_href": du.then(|| format!("/gestion/du/{}", line.enrolment_id)),
     })
 }

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
 use crate::db;
+use crate::enrolment::model::EnrolmentMode;
 use crate::enrolment::{service as enrolment_service, store as enrolment_store};
 use crate::error::AppError;
 use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
@@ -90,7 +91,7 @@ async fn course(
                 json!({
                     "id": s.id, "title": s.title, "opens_on": s.opens_on.format("%d/%m/%Y").to_string(),
                     "closes_on": s.closes_on.format("%d/%m/%Y").to_string(),
-                    "needs_key": s.enrolment_mode == "key",
+                    "needs_key": s.enrolment_mode == EnrolmentMode::Key,
                 })
             })
             .collect();

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::catalog::model::DpcActionType;
 use crate::certificates::model::Snapshot;
 use crate::pdf::{Column, Document};
 
@@ -43,15 +44,6 @@ pub fn period_of(day: NaiveDate) -> Option<&'static Period> {
     periods
         .into_iter()
         .find(|p| p.starts_on <= day && day <= p.last_day())
-}
-
-pub fn action_type_label(code: &str) -> &str {
-    match code {
-        "formation_continue" => "Formation continue",
-        "epp" => "Évaluation des pratiques professionnelles",
-        "gestion_risques" => "Gestion des risques",
-        other => other,
-    }
 }
 
 /// One DPC action completed here, from its certificate.
@@ -118,7 +110,7 @@ pub fn record(period: &Period, mut actions: Vec<Action>) -> DpcRecord {
             }
             None => by_type.push(TypeTotal {
                 action_type: action.action_type.clone(),
-                label: action_type_label(&action.action_type).to_owned(),
+                label: DpcActionType::label_of(&action.action_type).to_owned(),
                 actions: 1,
                 hours: action.hours,
             }),
@@ -187,7 +179,7 @@ pub fn pdf(name: &str, record: &DpcRecord) -> anyhow::Result<Vec<u8>> {
         .map(|a| {
             vec![
                 a.course_title.clone(),
-                action_type_label(&a.action_type).to_owned(),
+                DpcActionType::label_of(&a.action_type).to_owned(),
                 a.action_reference.clone().unwrap_or_default(),
                 a.completed_on.format("%d/%m/%Y").to_string(),
                 hours(a.hours),

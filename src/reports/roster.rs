@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::store;
 use crate::catalog::model::{Course, CourseKind, QuizRole};
+use crate::certificates::model::{CertificateKind, Validity};
 use crate::completion::results::{summary, Scored};
 use crate::db::{DbConn, Pool};
 use crate::enrolment::model::EnrolmentStatus;
@@ -40,7 +41,7 @@ pub struct RosterLine {
     pub completed_at: Option<NaiveDateTime>,
     pub certificate_code: Option<String>,
     /// `valid` or `revoked`.
-    pub certificate_status: Option<String>,
+    pub certificate_status: Option<Validity>,
 }
 
 fn group<T>(rows: Vec<(String, T)>) -> HashMap<String, Vec<T>> {
@@ -88,7 +89,8 @@ pub fn lines(
             .into_iter()
             // A DU's record (`du_record`) is issued after its attestation: the newest stands.
             .filter(|(_, _, kind, _, _)| {
-                kind == course.kind.code() || (course.kind == CourseKind::Du && kind == "du_record")
+                *kind == CertificateKind::from(course.kind)
+                    || (course.kind == CourseKind::Du && *kind == CertificateKind::DuRecord)
             })
             .map(|(id, code, _, issued, revoked)| (id, (issued, code, revoked)))
             .collect(),
@@ -137,14 +139,9 @@ pub fn lines(
                     .filter_map(|q| q.best_percent)
                     .reduce(f64::max),
                 completed_at: completed.get(id).copied(),
-                certificate_status: certificate.as_ref().map(|(_, _, revoked)| {
-                    if revoked.is_some() {
-                        "revoked"
-                    } else {
-                        "valid"
-                    }
-                    .to_owned()
-                }),
+                certificate_status: certificate
+                    .as_ref()
+                    .map(|(_, _, revoked)| Validity::of(revoked.is_some())),
                 certificate_code: certificate.map(|(_, code, _)| code),
             }
         })

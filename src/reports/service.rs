@@ -11,7 +11,7 @@ use super::roster::{self, Dashboard, DashboardBuilder, RosterLine};
 use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, CourseKind};
-use crate::certificates::model::CertificateKind;
+use crate::certificates::model::{CertificateKind, Validity};
 use crate::certificates::store as certificates;
 use crate::db::{DbConn, Pool};
 use crate::enrolment::model::EnrolmentStatus;
@@ -108,8 +108,8 @@ pub fn roster_cells(line: &RosterLine) -> Vec<String> {
             .as_deref()
             .map(crate::certificates::model::grouped)
             .unwrap_or_default(),
-        match line.certificate_status.as_deref() {
-            Some("valid") => "valide",
+        match line.certificate_status {
+            Some(Validity::Valid) => "valide",
             Some(_) => "révoquée",
             None => "",
         }
@@ -196,7 +196,7 @@ pub fn dpc_declarations(
                     store::certificates_of(&mut conn, &ids)?
                         .into_iter()
                         .filter(|(_, _, kind, _, revoked)| {
-                            kind == CourseKind::Dpc.code() && revoked.is_none()
+                            *kind == CertificateKind::Dpc && revoked.is_none()
                         })
                         .map(|(id, ..)| id)
                         .collect();

@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::certificates::model::CertificateKind;
 use crate::db::schema::{
     accounts, certificates, completions, enrolments, lesson_progress, quiz_attempts,
     time_intervals, training_sessions,
@@ -81,7 +82,13 @@ pub fn completions_of(
         .load(conn)
 }
 
-pub type CertificateRow = (String, String, String, NaiveDateTime, Option<NaiveDateTime>);
+pub type CertificateRow = (
+    String,
+    String,
+    CertificateKind,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
 
 /// (enrolment, code, kind, issued, revoked) of every certificate.
 pub fn certificates_of(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<CertificateRow>> {

@@ -14,7 +14,8 @@ use crate::catalog::files::{
     CompletionFile, CourseFile, DpcFile, DuRulesFile, ObjectiveFile, ThesisFile,
 };
 use crate::catalog::model::{
-    Completion, Course, CourseKind, Dpc, DuRules, Objective, Quiz, Thesis,
+    Completion, Course, CourseKind, Dpc, DpcActionType, DpcModality, DuRules, Objective, Quiz,
+    Thesis,
 };
 
 /// Checks the whole folder `dir`. Every file is checked even after a problem, so that an
@@ -134,20 +135,20 @@ fn check_dpc(
     match (dpc, kind) {
         (Some(d), Some(CourseKind::Dpc)) => {
             let d = d.get_ref();
-            if !["formation_continue", "epp", "gestion_risques"]
-                .contains(&d.action_type.get_ref().as_str())
-            {
+            let action_type = DpcActionType::parse(d.action_type.get_ref()).ok();
+            if action_type.is_none() {
                 r.on(
                     &d.action_type,
                     "action_type : formation_continue, epp ou gestion_risques",
                 );
             }
-            if !["e_learning", "mixte"].contains(&d.modality.get_ref().as_str()) {
+            let modality = DpcModality::parse(d.modality.get_ref()).ok();
+            if modality.is_none() {
                 r.on(&d.modality, "modality : e_learning ou mixte");
             }
             Some(Dpc {
-                action_type: d.action_type.get_ref().clone(),
-                modality: d.modality.get_ref().clone(),
+                action_type: action_type?,
+                modality: modality?,
                 orientations: d.orientations.clone(),
             })
         }

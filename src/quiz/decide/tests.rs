@@ -58,7 +58,7 @@ fn session(closed: bool) -> Session {
         closes_on: day,
         capacity: None,
         active_count: 1,
-        enrolment_mode: "open".into(),
+        enrolment_mode: crate::enrolment::model::EnrolmentMode::Open,
         enrolment_key_hash: None,
         dpc_action_ref: None,
         dpc_session_no: None,
