@@ -9,6 +9,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::identity::{auth::AccountCache, tokens::KeyRing};
 use crate::learning::Learning;
+use crate::stale::Stale;
 use crate::templates::Templates;
 
 pub struct AppState {
@@ -29,40 +30,21 @@ pub struct AppState {
     pub accounts: AccountCache,
 }
 
-/// What a committed change made stale in the caches of [`AppState`]: the services that
-/// disable, erase or sign out an account, withdraw an enrolment or edit a session return
-/// it, and the caller hands it to [`AppState::forget`] once their transaction has committed
-/// (forgotten earlier, a concurrent request could cache the old state again). `#[must_use]`
-/// and `-D warnings` make an entry point that drops it fail to build.
-#[must_use = "hand it to AppState::forget once the transaction has committed"]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stale {
-    /// An account disabled, erased or signed out everywhere: its next request is checked
-    /// against the database, and so are its heartbeats.
-    Account(String),
-    /// A withdrawn enrolment: its heartbeats stop crediting time at once.
-    Enrolment(String),
-    /// A session edited, closed or reopened: its heartbeats are checked again.
-    Session(String),
-}
-
-impl Stale {
-    /// Forgets what these caches remember of it.
-    pub(crate) fn forget_in(self, accounts: &AccountCache, learning: &Learning) {
-        match self {
-            Stale::Account(id) => {
-                accounts.forget(&id);
-                learning.forget_recording_of(&id);
-            }
-            Stale::Enrolment(id) => learning.forget_recording(Some(&id), None),
-            Stale::Session(id) => learning.forget_recording(None, Some(&id)),
+/// Forgets what `caches` remember of a [`Stale`] item.
+pub(crate) fn forget_in(stale: Stale, accounts: &AccountCache, learning: &Learning) {
+    match stale {
+        Stale::Account(id) => {
+            accounts.forget(&id);
+            learning.forget_recording_of(&id);
         }
+        Stale::Enrolment(id) => learning.forget_recording(Some(&id), None),
+        Stale::Session(id) => learning.forget_recording(None, Some(&id)),
     }
 }
 
 impl AppState {
     /// Forgets what a committed change made stale (see [`Stale`]).
     pub fn forget(&self, stale: Stale) {
-        stale.forget_in(&self.accounts, &self.learning);
+        forget_in(stale, &self.accounts, &self.learning);
     }
 }

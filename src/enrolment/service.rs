@@ -8,7 +8,6 @@ use serde_json::json;
 pub use super::model::NewSession;
 use super::model::{closed_reason, EnrolmentMode};
 use super::store::{self, Enrolment, Session};
-use crate::app::Stale;
 use crate::catalog::model::CourseKind;
 use crate::catalog::store as catalog;
 use crate::db::DbConn;
@@ -19,6 +18,7 @@ use crate::identity::model::OrgKind;
 use crate::identity::password;
 use crate::identity::store::{self as identity, Account};
 use crate::mail::{self, NewMail};
+use crate::stale::Stale;
 
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()

@@ -112,7 +112,7 @@ impl AccountCache {
     }
 
     /// Forgets an account at once (disabled, erased, signed out everywhere): see
-    /// [`crate::app::Stale`].
+    /// [`crate::stale::Stale`].
     pub(crate) fn forget(&self, id: &str) {
         self.entries.lock().expect("not poisoned").remove(id);
     }

@@ -8,9 +8,9 @@ use serde_json::json;
 use super::auth::{require_org_admin, CurrentUser};
 use super::model::Role;
 use super::store::{self, Membership};
-use crate::app::Stale;
 use crate::db::DbConn;
 use crate::error::AppError;
+use crate::stale::Stale;
 
 /// Refuses a change that would leave the organisation without any admin.
 fn keep_an_admin(

@@ -16,11 +16,11 @@ use super::model::{Email, FullName, Password, Profession};
 use super::password;
 use super::store::{self, now, Account, RefreshToken};
 use super::tokens::{hash_token, random_token, KeyRing};
-use crate::app::Stale;
 use crate::config::IdentitySettings;
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::mail::{self, NewMail};
+use crate::stale::Stale;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {

@@ -501,8 +501,9 @@ pub fn progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::Stale;
+    use crate::app::forget_in;
     use crate::identity::auth::AccountCache;
+    use crate::stale::Stale;
 
     /// (account, enrolment, session) of each recording check remembered.
     fn remembered(learning: &Learning) -> Vec<(String, String, String)> {
@@ -539,11 +540,11 @@ mod tests {
             remembered(l).into_iter().map(|(_, e, _)| e).collect()
         };
 
-        Stale::Account("a1".into()).forget_in(&accounts, &learning);
+        forget_in(Stale::Account("a1".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e3", "e4", "e5"]);
-        Stale::Session("s1".into()).forget_in(&accounts, &learning);
+        forget_in(Stale::Session("s1".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e4", "e5"]);
-        Stale::Enrolment("e4".into()).forget_in(&accounts, &learning);
+        forget_in(Stale::Enrolment("e4".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e5"]);
     }
 }
