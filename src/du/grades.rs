@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::cohort::minutes_closed;
-use super::model::Grade;
+use super::model::{Grade, UnitAt};
 use super::service::{audit, enrolment_for, now, Gate};
 use super::store::{self, Attendance, Thesis, UnitGrade};
 use crate::catalog::cache::CourseCache;
@@ -66,10 +66,13 @@ pub fn set_attendance(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
-    enrolment_id: &str,
-    unit_id: &str,
+    unit: UnitAt<'_>,
     days: &[SeminarDay],
 ) -> Result<(), AppError> {
+    let UnitAt {
+        enrolment_id,
+        unit_id,
+    } = unit;
     conn.write(|c| {
         let (enrolment, session) = writable_file(c, courses, user, enrolment_id, Some(unit_id))?;
         let at = now();
@@ -89,7 +92,7 @@ pub fn set_attendance(
             .filter(|a| a.unit_id == unit_id)
             .map(|a| (a.day, a.present))
             .collect();
-        store::replace_attendance(c, &enrolment.id, unit_id, &rows)?;
+        store::replace_attendance(c, unit, &rows)?;
         audit(
             c,
             user,
@@ -105,10 +108,13 @@ pub fn set_grade(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
-    enrolment_id: &str,
-    unit_id: &str,
+    unit: UnitAt<'_>,
     grade: Grade,
 ) -> Result<(), AppError> {
+    let UnitAt {
+        enrolment_id,
+        unit_id,
+    } = unit;
     conn.write(|c| {
         let (enrolment, session) = writable_file(c, courses, user, enrolment_id, Some(unit_id))?;
         let old = store::set_grade(

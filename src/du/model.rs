@@ -6,6 +6,14 @@ use utoipa::ToSchema;
 
 use crate::catalog::model::DuRules;
 
+/// One teaching unit of one learner's file: named fields, so the two ids (both strings)
+/// cannot be passed the wrong way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitAt<'a> {
+    pub enrolment_id: &'a str,
+    pub unit_id: &'a str,
+}
+
 /// A grade out of 20, to the hundredth, kept exactly as hundredths.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grade(i32);

@@ -11,6 +11,7 @@ use super::service::{self, CohortView, DecisionInput, DuView, SeminarDay, Thesis
 use super::transcript;
 use crate::app::AppState;
 use crate::db;
+use crate::du::service::UnitAt;
 use crate::error::{AppError, Problem};
 use crate::http::{attachment, Fields, Json};
 use crate::identity::auth::CurrentUser;
@@ -142,7 +143,16 @@ pub async fn attendance(
     }
     let ((id, unit), s) = (path.into_inner(), state.clone());
     db::run(&state.pool, move |conn| {
-        service::set_attendance(conn, &s.courses, &user, &id, &unit, &days)
+        service::set_attendance(
+            conn,
+            &s.courses,
+            &user,
+            UnitAt {
+                enrolment_id: &id,
+                unit_id: &unit,
+            },
+            &days,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -168,7 +178,16 @@ pub async fn grade(
     let grade = Grade::parse(body.0.grade).map_err(|m| AppError::invalid("grade", m))?;
     let ((id, unit), s) = (path.into_inner(), state.clone());
     db::run(&state.pool, move |conn| {
-        service::set_grade(conn, &s.courses, &user, &id, &unit, grade)
+        service::set_grade(
+            conn,
+            &s.courses,
+            &user,
+            UnitAt {
+                enrolment_id: &id,
+                unit_id: &unit,
+            },
+            grade,
+        )
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

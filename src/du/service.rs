@@ -11,6 +11,7 @@ pub use super::cohort::{cohort_of, set_cohort, CohortView};
 pub use super::file::{file_of, view, DecisionView, DuView, RecordView, ThesisView};
 pub use super::grades::{set_attendance, set_grade, set_thesis, SeminarDay, ThesisInput};
 pub use super::jury::{close_minutes, decide, DecisionInput};
+pub use super::model::UnitAt;
 pub use super::records::{issue_record, issue_records};
 pub use super::transcript::{transcript, Transcript, TranscriptLine};
 use crate::catalog::cache::CourseCache;

@@ -4,6 +4,7 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use super::model::UnitAt;
 use crate::db::schema::{
     du_attendance, du_cohorts, du_decisions, du_record_counters, du_records, du_theses,
     du_unit_grades,
@@ -112,14 +113,13 @@ pub fn attendance_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<A
 /// Replaces one unit's recorded seminar days.
 pub fn replace_attendance(
     conn: &mut DbConn,
-    enrolment_id: &str,
-    unit_id: &str,
+    unit: UnitAt<'_>,
     days: &[Attendance],
 ) -> QueryResult<()> {
     diesel::delete(
         du_attendance::table
-            .filter(du_attendance::enrolment_id.eq(enrolment_id))
-            .filter(du_attendance::unit_id.eq(unit_id)),
+            .filter(du_attendance::enrolment_id.eq(unit.enrolment_id))
+            .filter(du_attendance::unit_id.eq(unit.unit_id)),
     )
     .execute(conn)?;
     crate::db::batch_insert!(conn, du_attendance::table, days);

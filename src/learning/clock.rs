@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::learning::LessonAt;
 use chrono::NaiveDateTime;
 
 /// The page sends one heartbeat every 30 s while the lesson is visible and in use.
@@ -40,13 +41,11 @@ pub struct Tracker {
 
 impl Tracker {
     /// Records a heartbeat; returns the seconds credited by it.
-    pub fn beat(
-        &mut self,
-        enrolment_id: &str,
-        lesson_id: &str,
-        beat_id: &str,
-        now: NaiveDateTime,
-    ) -> i64 {
+    pub fn beat(&mut self, lesson: LessonAt<'_>, beat_id: &str, now: NaiveDateTime) -> i64 {
+        let LessonAt {
+            enrolment_id,
+            lesson_id,
+        } = lesson;
         let start = |lesson_id: &str| Open {
             interval: Interval {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -178,6 +177,13 @@ pub fn union_credits(intervals: &[Interval], since: NaiveDateTime) -> Vec<(usize
 mod tests {
     use super::*;
 
+    fn at<'a>(enrolment_id: &'a str, lesson_id: &'a str) -> LessonAt<'a> {
+        LessonAt {
+            enrolment_id,
+            lesson_id,
+        }
+    }
+
     fn t(seconds: i64) -> NaiveDateTime {
         chrono::DateTime::from_timestamp(1_800_000_000 + seconds, 0)
             .unwrap()
@@ -191,9 +197,9 @@ mod tests {
     #[test]
     fn regular_heartbeats_count_the_time_between_them() {
         let mut tracker = Tracker::default();
-        assert_eq!(tracker.beat("e", "l1", "b1", t(0)), 0);
-        assert_eq!(tracker.beat("e", "l1", "b2", t(30)), 30);
-        assert_eq!(tracker.beat("e", "l1", "b3", t(60)), 30);
+        assert_eq!(tracker.beat(at("e", "l1"), "b1", t(0)), 0);
+        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(30)), 30);
+        assert_eq!(tracker.beat(at("e", "l1"), "b3", t(60)), 30);
         let batch = tracker.take_flush(t(61));
         assert_eq!(total(&batch), 60);
         assert_eq!((batch[0].started_at, batch[0].ended_at), (t(0), t(60)));
@@ -202,14 +208,14 @@ mod tests {
     #[test]
     fn an_idle_gap_is_not_counted() {
         let mut tracker = Tracker::default();
-        tracker.beat("e", "l1", "b1", t(0));
-        tracker.beat("e", "l1", "b2", t(30));
+        tracker.beat(at("e", "l1"), "b1", t(0));
+        tracker.beat(at("e", "l1"), "b2", t(30));
         assert_eq!(
-            tracker.beat("e", "l1", "b3", t(30 + 600)),
+            tracker.beat(at("e", "l1"), "b3", t(30 + 600)),
             0,
             "ten minutes away"
         );
-        assert_eq!(tracker.beat("e", "l1", "b4", t(660)), 30);
+        assert_eq!(tracker.beat(at("e", "l1"), "b4", t(660)), 30);
         let batch = tracker.take_flush(t(661));
         assert_eq!(total(&batch), 60);
         assert_eq!(batch.len(), 2, "two separate stretches");
@@ -222,7 +228,7 @@ mod tests {
         let mut credited = 0;
         for i in 0..=8 {
             let tab = if i % 2 == 0 { "a" } else { "b" };
-            credited += tracker.beat("e", "l1", &format!("{tab}{i}"), t(i * 15));
+            credited += tracker.beat(at("e", "l1"), &format!("{tab}{i}"), t(i * 15));
         }
         assert_eq!(credited, 120);
         assert_eq!(total(&tracker.take_flush(t(121))), 120);
@@ -231,18 +237,18 @@ mod tests {
     #[test]
     fn a_retried_heartbeat_counts_nothing() {
         let mut tracker = Tracker::default();
-        tracker.beat("e", "l1", "b1", t(0));
-        assert_eq!(tracker.beat("e", "l1", "b2", t(30)), 30);
-        assert_eq!(tracker.beat("e", "l1", "b2", t(35)), 0);
+        tracker.beat(at("e", "l1"), "b1", t(0));
+        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(30)), 30);
+        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(35)), 0);
         assert_eq!(total(&tracker.take_flush(t(36))), 30);
     }
 
     #[test]
     fn switching_lessons_credits_the_gap_to_the_lesson_left() {
         let mut tracker = Tracker::default();
-        tracker.beat("e", "l1", "b1", t(0));
-        tracker.beat("e", "l2", "b2", t(30));
-        tracker.beat("e", "l2", "b3", t(60));
+        tracker.beat(at("e", "l1"), "b1", t(0));
+        tracker.beat(at("e", "l2"), "b2", t(30));
+        tracker.beat(at("e", "l2"), "b3", t(60));
         let batch = tracker.take_flush(t(61));
         let by_lesson: Vec<(&str, i64)> = batch
             .iter()
@@ -291,11 +297,11 @@ mod tests {
     #[test]
     fn a_flushed_interval_is_sent_again_only_when_it_grows() {
         let mut tracker = Tracker::default();
-        tracker.beat("e", "l1", "b1", t(0));
-        tracker.beat("e", "l1", "b2", t(30));
+        tracker.beat(at("e", "l1"), "b1", t(0));
+        tracker.beat(at("e", "l1"), "b2", t(30));
         assert_eq!(tracker.take_flush(t(31)).len(), 1);
         assert!(tracker.take_flush(t(32)).is_empty());
-        tracker.beat("e", "l1", "b3", t(60));
+        tracker.beat(at("e", "l1"), "b3", t(60));
         let again = tracker.take_flush(t(61));
         assert_eq!(
             (again.len(), again[0].active_seconds),
@@ -311,13 +317,13 @@ mod tests {
     #[test]
     fn one_enrolment_is_taken_alone_and_the_rest_waits_for_the_flush() {
         let mut tracker = Tracker::default();
-        tracker.beat("e", "l1", "b1", t(0));
-        tracker.beat("e", "l1", "b2", t(30));
-        tracker.beat("f", "l1", "c1", t(0));
-        tracker.beat("f", "l1", "c2", t(30));
+        tracker.beat(at("e", "l1"), "b1", t(0));
+        tracker.beat(at("e", "l1"), "b2", t(30));
+        tracker.beat(at("f", "l1"), "c1", t(0));
+        tracker.beat(at("f", "l1"), "c2", t(30));
         // A lesson change closes e's first stretch.
-        tracker.beat("e", "l2", "b3", t(40));
-        tracker.beat("e", "l2", "b4", t(50));
+        tracker.beat(at("e", "l2"), "b3", t(40));
+        tracker.beat(at("e", "l2"), "b4", t(50));
         let mine = tracker.take_enrolment("e", t(51));
         assert_eq!(total(&mine), 50);
         assert!(mine.iter().all(|i| i.enrolment_id == "e"));
@@ -326,7 +332,7 @@ mod tests {
         assert_eq!(total(&rest), 30);
         assert!(rest.iter().all(|i| i.enrolment_id == "f"));
         // The open stretch goes on growing under the same id.
-        tracker.beat("e", "l2", "b5", t(60));
+        tracker.beat(at("e", "l2"), "b5", t(60));
         let more = tracker.take_enrolment("e", t(61));
         assert_eq!((more.len(), more[0].id.clone()), (1, mine[1].id.clone()));
         assert_eq!(more[0].active_seconds, 20);

@@ -9,3 +9,11 @@ pub mod store;
 pub mod trace;
 
 pub use service::Learning;
+
+/// One lesson of one enrolment, the pair every lesson operation is about: named fields, so
+/// the two ids (both strings) cannot be passed the wrong way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LessonAt<'a> {
+    pub enrolment_id: &'a str,
+    pub lesson_id: &'a str,
+}

@@ -13,6 +13,7 @@ use crate::error::{AppError, Problem};
 use crate::http::{attachment, Json};
 use crate::identity::auth::{self, CurrentUser};
 use crate::identity::store as identity;
+use crate::learning::LessonAt;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/enrolments/{id}/lessons/{lesson}").get(open_lesson))
@@ -21,6 +22,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/enrolments/{id}/progress").get(progress))
         .service(web::resource("/enrolments/{id}/trace.csv").get(trace_csv))
         .service(web::resource("/enrolments/{id}/trace.pdf").get(trace_pdf));
+}
+
+/// The lesson a `/enrolments/{id}/lessons/{lesson}` path names.
+fn lesson_at<'a>(enrolment_id: &'a str, lesson_id: &'a str) -> LessonAt<'a> {
+    LessonAt {
+        enrolment_id,
+        lesson_id,
+    }
 }
 
 /// A lesson of the enrolment's pinned version; records the first view.
@@ -35,7 +44,7 @@ pub async fn open_lesson(
     let (id, lesson) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::open_lesson(conn, &s.courses, &user, &id, &lesson)
+        service::open_lesson(conn, &s.courses, &user, lesson_at(&id, &lesson))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -53,7 +62,13 @@ pub async fn complete(
     let (id, lesson) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::complete_lesson(conn, &s.courses, &s.learning, &user, &id, &lesson)
+        service::complete_lesson(
+            conn,
+            &s.courses,
+            &s.learning,
+            &user,
+            lesson_at(&id, &lesson),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -90,8 +105,7 @@ pub async fn heartbeat(
         &state.courses,
         &state.learning,
         &account,
-        &id,
-        &lesson,
+        lesson_at(&id, &lesson),
         &beat_id,
     ) {
         Some(credited) => credited?,
@@ -99,7 +113,14 @@ pub async fn heartbeat(
             let user = auth::user_of_token(&state, &token).await?;
             let s = state.clone();
             db::run(&state.pool, move |conn| {
-                service::heartbeat(conn, &s.courses, &s.learning, &user, &id, &lesson, &beat_id)
+                service::heartbeat(
+                    conn,
+                    &s.courses,
+                    &s.learning,
+                    &user,
+                    lesson_at(&id, &lesson),
+                    &beat_id,
+                )
             })
             .await?
         }

@@ -22,6 +22,7 @@ use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::{self as enrolment_store, Enrolment};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
+use crate::learning::LessonAt;
 
 /// What the learning path shares across requests.
 #[derive(Default)]
@@ -220,9 +221,12 @@ pub fn open_lesson(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
-    enrolment_id: &str,
-    lesson_id: &str,
+    lesson: LessonAt<'_>,
 ) -> Result<LessonView, AppError> {
+    let LessonAt {
+        enrolment_id,
+        lesson_id,
+    } = lesson;
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
@@ -238,7 +242,7 @@ pub fn open_lesson(
             course.lessons[index - 1].title
         )));
     }
-    conn.write(|c| store::mark_viewed(c, enrolment_id, lesson_id, now()))?;
+    conn.write(|c| store::mark_viewed(c, lesson, now()))?;
     let lesson = &course.lessons[index];
     Ok(LessonView {
         lesson_id: lesson.id.clone(),
@@ -256,10 +260,13 @@ pub fn heartbeat(
     courses: &CourseCache,
     learning: &Learning,
     user: &CurrentUser,
-    enrolment_id: &str,
-    lesson_id: &str,
+    lesson: LessonAt<'_>,
     beat_id: &str,
 ) -> Result<i64, AppError> {
+    let LessonAt {
+        enrolment_id,
+        lesson_id,
+    } = lesson;
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
@@ -281,7 +288,7 @@ pub fn heartbeat(
         .tracker
         .lock()
         .expect("not poisoned")
-        .beat(enrolment_id, lesson_id, beat_id, now()))
+        .beat(lesson, beat_id, now()))
 }
 
 /// A heartbeat answered from memory when the same account's enrolment was checked recently
@@ -290,10 +297,13 @@ pub fn heartbeat_from_memory(
     courses: &CourseCache,
     learning: &Learning,
     account_id: &str,
-    enrolment_id: &str,
-    lesson_id: &str,
+    lesson: LessonAt<'_>,
     beat_id: &str,
 ) -> Option<Result<i64, AppError>> {
+    let LessonAt {
+        enrolment_id,
+        lesson_id,
+    } = lesson;
     let version = {
         let recording = learning.recording.lock().expect("not poisoned");
         let r = recording.get(&(account_id.to_owned(), enrolment_id.to_owned()))?;
@@ -305,7 +315,7 @@ pub fn heartbeat_from_memory(
             .tracker
             .lock()
             .expect("not poisoned")
-            .beat(enrolment_id, lesson_id, beat_id, now())
+            .beat(lesson, beat_id, now())
     }))
 }
 
@@ -323,9 +333,12 @@ pub fn complete_lesson(
     courses: &CourseCache,
     learning: &Learning,
     user: &CurrentUser,
-    enrolment_id: &str,
-    lesson_id: &str,
+    lesson: LessonAt<'_>,
 ) -> Result<CompleteView, AppError> {
+    let LessonAt {
+        enrolment_id,
+        lesson_id,
+    } = lesson;
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     ensure_recording(&enrolment, &session)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
@@ -356,7 +369,7 @@ pub fn complete_lesson(
         let enrolment =
             enrolment_store::enrolment_for_update(c, enrolment_id)?.ok_or_else(not_found)?;
         ensure_recording(&enrolment, &session)?;
-        store::mark_completed(c, enrolment_id, lesson_id, now())?;
+        store::mark_completed(c, lesson, now())?;
         completion::evaluate(c, &course, enrolment_id)
     })?;
     Ok(CompleteView {

@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use super::clock::{union_credits, Interval};
 use crate::db::schema::{lesson_progress, time_intervals};
 use crate::db::{native, DbConn};
+use crate::learning::LessonAt;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = lesson_progress)]
@@ -38,12 +39,11 @@ pub fn progress_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<Les
 
 /// Records a first view; later views change nothing. One statement: two first views at
 /// once (two tabs) cannot both insert, as a check then an insert could on PostgreSQL.
-pub fn mark_viewed(
-    conn: &mut DbConn,
-    enrolment_id: &str,
-    lesson_id: &str,
-    at: NaiveDateTime,
-) -> QueryResult<()> {
+pub fn mark_viewed(conn: &mut DbConn, lesson: LessonAt<'_>, at: NaiveDateTime) -> QueryResult<()> {
+    let LessonAt {
+        enrolment_id,
+        lesson_id,
+    } = lesson;
     let row = (
         lesson_progress::enrolment_id.eq(enrolment_id),
         lesson_progress::lesson_id.eq(lesson_id),
@@ -60,13 +60,12 @@ pub fn mark_viewed(
 /// Marks a viewed lesson done (once; the first completion time stays).
 pub fn mark_completed(
     conn: &mut DbConn,
-    enrolment_id: &str,
-    lesson_id: &str,
+    lesson: LessonAt<'_>,
     at: NaiveDateTime,
 ) -> QueryResult<()> {
     let update = diesel::update(
         lesson_progress::table
-            .find((enrolment_id, lesson_id))
+            .find((lesson.enrolment_id, lesson.lesson_id))
             .filter(lesson_progress::completed_at.is_null()),
     )
     .set(lesson_progress::completed_at.eq(Some(at)));

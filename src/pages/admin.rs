@@ -15,6 +15,7 @@ use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
+use crate::du::service::UnitAt;
 use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
 use crate::enrolment::import;
 use crate::enrolment::model::{CreateSession, NewSession};
@@ -329,7 +330,16 @@ async fn du_grades(
                     })?;
                     let grade = Grade::parse(value)
                         .map_err(|m| AppError::invalid(format!("grade.{}", unit.id), m))?;
-                    du::set_grade(conn, &s.courses, &user, &id, &unit.id, grade)?;
+                    du::set_grade(
+                        conn,
+                        &s.courses,
+                        &user,
+                        UnitAt {
+                            enrolment_id: &id,
+                            unit_id: &unit.id,
+                        },
+                        grade,
+                    )?;
                 }
                 let days: Vec<SeminarDay> = (1..=3)
                     .filter_map(|i| {
@@ -345,7 +355,16 @@ async fn du_grades(
                     })
                     .collect();
                 if !days.is_empty() {
-                    du::set_attendance(conn, &s.courses, &user, &id, &unit.id, &days)?;
+                    du::set_attendance(
+                        conn,
+                        &s.courses,
+                        &user,
+                        UnitAt {
+                            enrolment_id: &id,
+                            unit_id: &unit.id,
+                        },
+                        &days,
+                    )?;
                 }
             }
             let title = get("thesis_title");

@@ -19,10 +19,12 @@ use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
+use crate::learning::LessonAt;
 use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
 use crate::quiz::service as quiz;
 use crate::quiz::view::AttemptStatus;
+use crate::quiz::QuizAt;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/tableau-de-bord").get(dashboard))
@@ -178,7 +180,7 @@ async fn lesson(
     page(state, visitor, |state, user, visitor| async move {
         let s = state.clone();
         let (lesson, progress) = db::run(&state.pool, move |conn| {
-            let lesson = learning::open_lesson(conn, &s.courses, &user, &enrolment_id, &lesson_id)?;
+            let lesson = learning::open_lesson(conn, &s.courses, &user, LessonAt { enrolment_id: &enrolment_id, lesson_id: &lesson_id })?;
             let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment_id)?;
             Ok((lesson, progress))
         })
@@ -235,7 +237,16 @@ async fn complete(
     let s = state.clone();
     let (e, l) = (enrolment_id.clone(), lesson_id.clone());
     let done = db::run(&state.pool, move |conn| {
-        learning::complete_lesson(conn, &s.courses, &s.learning, &user, &e, &l)?;
+        learning::complete_lesson(
+            conn,
+            &s.courses,
+            &s.learning,
+            &user,
+            LessonAt {
+                enrolment_id: &e,
+                lesson_id: &l,
+            },
+        )?;
         learning::progress(conn, &s.courses, &s.learning, &user, &e)
     })
     .await;
@@ -272,7 +283,15 @@ async fn start_quiz(
     let started = state
         .writer
         .run(&state.pool, move |conn| {
-            quiz::start(conn, &s.courses, &user, &enrolment_id, &quiz_id)
+            quiz::start(
+                conn,
+                &s.courses,
+                &user,
+                QuizAt {
+                    enrolment_id: &enrolment_id,
+                    quiz_id: &quiz_id,
+                },
+            )
         })
         .await;
     match started {

@@ -11,3 +11,11 @@ pub mod service;
 pub mod stats;
 pub mod store;
 pub mod view;
+
+/// One quiz of one enrolment: named fields, so the two ids (both strings) cannot be passed
+/// the wrong way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QuizAt<'a> {
+    pub enrolment_id: &'a str,
+    pub quiz_id: &'a str,
+}

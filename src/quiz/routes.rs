@@ -16,6 +16,7 @@ use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::{is_json, parse_json, Json};
 use crate::identity::auth::CurrentUser;
+use crate::quiz::QuizAt;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/enrolments/{id}/quizzes/{quiz}/attempts").post(start))
@@ -42,7 +43,15 @@ pub async fn start(
     let (view, created) = state
         .writer
         .run(&state.pool, move |conn| {
-            service::start(conn, &s.courses, &user, &id, &quiz)
+            service::start(
+                conn,
+                &s.courses,
+                &user,
+                QuizAt {
+                    enrolment_id: &id,
+                    quiz_id: &quiz,
+                },
+            )
         })
         .await?;
     Ok(if created {

@@ -28,6 +28,7 @@ use crate::enrolment::access::{ensure_recording, own_enrolment, readable_enrolme
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
+use crate::quiz::QuizAt;
 
 /// Answers reaching the server up to this long after the deadline still count (network).
 pub const GRACE_SECONDS: i64 = 30;
@@ -120,14 +121,17 @@ pub fn start(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
-    enrolment_id: &str,
-    quiz_id: &str,
+    at_quiz: QuizAt<'_>,
 ) -> Result<Plan<(AttemptView, bool), Started>, AppError> {
+    let QuizAt {
+        enrolment_id,
+        quiz_id,
+    } = at_quiz;
     // The lock first: everything read below is then what the write will find.
     enrolment_store::enrolment_for_update(conn, enrolment_id)?;
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
-    let attempts = store::attempt_states(conn, enrolment_id, quiz_id)?;
+    let attempts = store::attempt_states(conn, at_quiz)?;
     let at = now();
     let decided = decide::start(&StartFacts {
         enrolment: &enrolment,

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
 use crate::db::{cached_update, locked, native, DbConn};
 use crate::enrolment::store::Enrolment;
+use crate::quiz::QuizAt;
 
 // `None` inserted as NULL, not left to the column's default (none has one): the insert is
 // then one static statement that diesel prepares once, instead of SQL rebuilt each time.
@@ -71,14 +72,10 @@ pub struct AttemptState {
     pub submitted_at: Option<NaiveDateTime>,
 }
 
-pub fn attempt_states(
-    conn: &mut DbConn,
-    enrolment_id: &str,
-    quiz_id: &str,
-) -> QueryResult<Vec<AttemptState>> {
+pub fn attempt_states(conn: &mut DbConn, quiz: QuizAt<'_>) -> QueryResult<Vec<AttemptState>> {
     native!(conn, |c| quiz_attempts::table
-        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
-        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .filter(quiz_attempts::enrolment_id.eq(quiz.enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz.quiz_id))
         .order(quiz_attempts::number.asc())
         .select(AttemptState::as_select())
         .load(c))
