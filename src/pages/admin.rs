@@ -1,22 +1,18 @@
 //! Pages for the staff of an organisation: their sessions, a session's learners with
-//! progress and exports, the CSV import with its dry run shown first, certificate
-//! revocation, and a DU cohort's grades and jury decisions.
+//! progress and exports, the CSV import with its dry run shown first, and certificate
+//! revocation (a DU learner's file is in `admin_du`).
 
 use actix_web::{web, HttpResponse};
-use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::Visitor;
-use super::{error_page, field, field_errors, filled, form_again, message, redirect, render};
+use super::{error_page, field_errors, filled, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
-use crate::du::model::{Decision, Grade, Mention};
-use crate::du::service::UnitAt;
-use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
 use crate::enrolment::import;
 use crate::enrolment::model::{CreateSession, NewSession};
 use crate::error::AppError;
@@ -37,9 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(create_session),
         )
         .service(web::resource("/gestion/attestations/{id}/revoquer").post(revoke))
-        .service(web::resource("/gestion/du/{enrolment}").get(du_file))
-        .service(web::resource("/gestion/du/{enrolment}/notes").post(du_grades))
-        .service(web::resource("/gestion/du/{enrolment}/decision").post(du_decision));
+        .configure(super::admin_du::configure);
 }
 
 async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
@@ -248,254 +242,6 @@ async fn revoke(
         Err(e) => error_page(&state, &visitor, &e),
     }
 }
-
-async fn du_page(
-    state: &web::Data<AppState>,
-    visitor: &Visitor,
-    enrolment_id: String,
-    errors: Value,
-) -> Result<HttpResponse, AppError> {
-    let user = visitor
-        .user
-        .clone()
-        .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
-    let s = state.clone();
-    let (file, name, session_id) = db::run(&state.pool, move |conn| {
-        let (enrolment, session, course) =
-            du::enrolment_for(conn, &s.courses, &user, &enrolment_id, du::Gate::Staff)?;
-        let file = du::file_of(conn, &course, &enrolment, &session)?;
-        let account = identity::account(conn, &enrolment.account_id)?;
-        Ok((file, account.full_name, session.id))
-    })
-    .await?;
-    let title = format!("Dossier de {name}");
-    render(
-        state,
-        visitor,
-        "gestion-du",
-        &title,
-        json!({
-            "name": name, "session": session_id, "errors": errors, "enrolment": file.enrolment_id,
-            "thesis": {
-                "title": file.thesis.as_ref().map_or("", |t| t.title.as_str()),
-                "supervisor": file.thesis.as_ref().map_or("", |t| t.supervisor.as_str()),
-                "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), |g| g.to_string()),
-                "defended_on": file.thesis.as_ref().and_then(|t| t.defended_on).map_or(String::new(), |d| d.to_string()),
-            },
-            "file": file,
-        }),
-    )
-}
-
-async fn du_file(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    path: web::Path<String>,
-) -> HttpResponse {
-    if visitor.user.is_none() {
-        return redirect("/connexion");
-    }
-    du_page(
-        &state,
-        &visitor,
-        path.into_inner(),
-        json!({ "problem": null, "fields": {} }),
-    )
-    .await
-    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
-}
-
-/// The grades form: every unit's grade and seminar attendance, and the thesis, at once.
-async fn du_grades(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
-    let enrolment_id = path.into_inner();
-    let form = form.into_inner();
-    let saved = async {
-        let user = visitor.for_form(field(&form, "csrf"))?.clone();
-        let s = state.clone();
-        let id = enrolment_id.clone();
-        let form = form.clone();
-        db::run(&state.pool, move |conn| {
-            let get = |k: &str| field(&form, k).trim().to_owned();
-            let (_, _, course) = du::enrolment_for(conn, &s.courses, &user, &id, du::Gate::Staff)?;
-            for unit in &course.units {
-                let raw = get(&format!("grade.{}", unit.id));
-                if !raw.is_empty() {
-                    let value: f64 = raw.replace(',', ".").parse().map_err(|_| {
-                        AppError::invalid(format!("grade.{}", unit.id), "note sur 20 attendue")
-                    })?;
-                    let grade = Grade::parse(value)
-                        .map_err(|m| AppError::invalid(format!("grade.{}", unit.id), m))?;
-                    du::set_grade(
-                        conn,
-                        &s.courses,
-                        &user,
-                        UnitAt {
-                            enrolment_id: &id,
-                            unit_id: &unit.id,
-                        },
-                        grade,
-                    )?;
-                }
-                let days: Vec<SeminarDay> = (1..=3)
-                    .filter_map(|i| {
-                        let day = NaiveDate::parse_from_str(
-                            &get(&format!("day.{}.{i}", unit.id)),
-                            "%Y-%m-%d",
-                        )
-                        .ok()?;
-                        Some(SeminarDay {
-                            day,
-                            present: get(&format!("present.{}.{i}", unit.id)) == "on",
-                        })
-                    })
-                    .collect();
-                if !days.is_empty() {
-                    du::set_attendance(
-                        conn,
-                        &s.courses,
-                        &user,
-                        UnitAt {
-                            enrolment_id: &id,
-                            unit_id: &unit.id,
-                        },
-                        &days,
-                    )?;
-                }
-            }
-            let title = get("thesis_title");
-            if !title.is_empty() {
-                let grade = match get("thesis_grade").replace(',', ".") {
-                    g if g.is_empty() => None,
-                    g => Some(
-                        g.parse::<f64>()
-                            .map_err(|_| "note sur 20 attendue".to_owned())
-                            .and_then(Grade::parse)
-                            .map_err(|m| AppError::invalid("thesis_grade", m))?,
-                    ),
-                };
-                du::set_thesis(
-                    conn,
-                    &s.courses,
-                    &user,
-                    &id,
-                    ThesisInput {
-                        title,
-                        supervisor: get("thesis_supervisor"),
-                        grade,
-                        defended_on: NaiveDate::parse_from_str(
-                            &get("thesis_defended_on"),
-                            "%Y-%m-%d",
-                        )
-                        .ok(),
-                    },
-                )?;
-            }
-            Ok(())
-        })
-        .await
-    }
-    .await;
-    match saved {
-        Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
-        Err(e) if e.status().is_client_error() => {
-            let errors = field_errors(&e);
-            form_again(
-                &state,
-                &visitor,
-                &e,
-                du_page(
-                    &state,
-                    &visitor,
-                    enrolment_id,
-                    json!({ "problem": message(&e), "fields": errors }),
-                )
-                .await,
-            )
-        }
-        Err(e) => error_page(&state, &visitor, &e),
-    }
-}
-
-#[derive(Deserialize)]
-struct DecisionForm {
-    csrf: String,
-    decision: String,
-    #[serde(default)]
-    mention: String,
-    decided_on: String,
-    jury: String,
-    #[serde(default)]
-    reason: String,
-}
-
-async fn du_decision(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    path: web::Path<String>,
-    form: web::Form<DecisionForm>,
-) -> HttpResponse {
-    let enrolment_id = path.into_inner();
-    let form = form.into_inner();
-    let decided = async {
-        let user = visitor.for_form(&form.csrf)?.clone();
-        let decision =
-            Decision::parse(&form.decision).map_err(|m| AppError::invalid("decision", m))?;
-        let mention = match form.mention.as_str() {
-            "" => None,
-            m => Some(Mention::parse(m).map_err(|m| AppError::invalid("mention", m))?),
-        };
-        let decided_on = NaiveDate::parse_from_str(&form.decided_on, "%Y-%m-%d")
-            .map_err(|_| AppError::invalid("decided_on", "date attendue"))?;
-        let jury: Vec<String> = form
-            .jury
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if jury.is_empty() {
-            return Err(AppError::invalid("jury", "au moins un nom"));
-        }
-        let reason = Some(form.reason.trim().to_owned()).filter(|r| !r.is_empty());
-        let input = DecisionInput {
-            decision,
-            mention,
-            decided_on,
-            jury,
-            reason,
-        };
-        let (s, id) = (state.clone(), enrolment_id.clone());
-        db::run(&state.pool, move |conn| {
-            du::decide(conn, &s.courses, &user, &id, input)
-        })
-        .await?;
-        state.status_lists.clear();
-        Ok(())
-    }
-    .await;
-    match decided {
-        Ok(()) => redirect(&format!("/gestion/du/{enrolment_id}")),
-        Err(e) if e.status().is_client_error() => form_again(
-            &state,
-            &visitor,
-            &e,
-            du_page(
-                &state,
-                &visitor,
-                enrolment_id,
-                json!({ "problem": message(&e), "fields": field_errors(&e) }),
-            )
-            .await,
-        ),
-        Err(e) => error_page(&state, &visitor, &e),
-    }
-}
-
 async fn new_session_form(
     state: web::Data<AppState>,
     visitor: Visitor,

@@ -6,6 +6,7 @@
 //! changes something carries the CSRF token of the session.
 
 mod admin;
+mod admin_du;
 mod learner;
 mod public;
 pub mod session;
