@@ -63,6 +63,11 @@ impl AppError {
         }
     }
 
+    /// What a person is told of the problem, if anything beyond its title.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
         self

@@ -123,6 +123,8 @@ pub struct QuestionFile {
     pub pairs: Option<Spanned<Vec<PairFile>>>,
     pub items: Option<Spanned<Vec<String>>>,
     pub scoring: Option<Spanned<String>>,
+    /// The item pool (see `Question::pool`); on a vignette, not its questions.
+    pub pool: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,6 +149,7 @@ pub struct VignetteFile {
     pub title: String,
     pub case: Spanned<String>,
     pub questions: Vec<QuestionFile>,
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +166,16 @@ pub struct QuizFile {
     pub feedback: Option<Spanned<String>>,
     pub shuffle_questions: Option<bool>,
     pub shuffle_choices: Option<bool>,
+    pub pool: Option<String>,
+    #[serde(default)]
+    pub after_lessons: bool,
+    #[serde(default)]
+    pub after_quizzes: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub improvement_attempts: bool,
+    pub max_repeat_percent: Option<Spanned<u8>>,
+    #[serde(default)]
+    pub shares_items_with: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -123,6 +123,9 @@ pub struct Question {
     pub feedback: String,
     #[serde(flatten)]
     pub kind: QuestionKind,
+    /// The item pool it belongs to (`pool = "…"` in the bank; none is the common pool).
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -132,6 +135,9 @@ pub struct Vignette {
     pub title: String,
     pub case_html: String,
     pub questions: Vec<Question>,
+    /// As for a standalone question.
+    #[serde(default)]
+    pub pool: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -141,17 +147,34 @@ pub struct Bank {
 }
 
 impl Bank {
-    /// Drawable items (standalone questions and vignettes) for an objective.
-    pub fn items_for(&self, objective: &str) -> usize {
+    /// The drawable items (ids of standalone questions and vignettes) of an objective in a
+    /// pool, in bank order.
+    pub fn pool_items<'a>(&'a self, objective: &'a str, pool: Option<&'a str>) -> Vec<&'a str> {
         self.questions
             .iter()
-            .filter(|q| q.objective == objective)
-            .count()
-            + self
-                .vignettes
-                .iter()
-                .filter(|v| v.objective == objective)
-                .count()
+            .filter(|q| q.objective == objective && q.pool.as_deref() == pool)
+            .map(|q| q.id.as_str())
+            .chain(
+                self.vignettes
+                    .iter()
+                    .filter(|v| v.objective == objective && v.pool.as_deref() == pool)
+                    .map(|v| v.id.as_str()),
+            )
+            .collect()
+    }
+
+    /// The objective of a drawable item (standalone question or vignette).
+    pub fn item_objective(&self, id: &str) -> Option<&str> {
+        self.questions
+            .iter()
+            .find(|q| q.id == id)
+            .map(|q| q.objective.as_str())
+            .or_else(|| {
+                self.vignettes
+                    .iter()
+                    .find(|v| v.id == id)
+                    .map(|v| v.objective.as_str())
+            })
     }
 
     /// A question by id, standalone or inside a vignette.
@@ -197,37 +220,85 @@ impl QuizRole {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FeedbackPolicy {
+    /// Right after each submit: for practice, where answers teach.
     #[default]
     AfterSubmit,
+    /// Once the learner's result is settled: the quiz passed (with no improvement attempts
+    /// allowed) or no attempt left. A failed attempt with attempts left shows the score and
+    /// the objectives to work on, never the answers of a paper the next one may repeat.
+    AfterPass,
     /// Once the session has closed (so that answers cannot circulate during it).
     AfterClose,
     Never,
 }
 
 impl FeedbackPolicy {
-    /// Whether the correct answers and feedback may be shown at `at`, in a session closed
-    /// at `closed_at` (if it is). `after_close` waits for the session to be closed, the
+    /// Whether the correct answers and feedback may be shown at `at`, to a learner whose
+    /// result is `settled` (see [`FeedbackPolicy::AfterPass`]), in a session closed at
+    /// `closed_at` (if it is). `after_close` waits for the session to be closed, the
     /// moment attempts stop being accepted: its `closes_on` date only ends enrolment, and
     /// learners may still take the quiz after it, so showing answers then would hand
     /// them out.
     pub fn allows(
         self,
+        settled: bool,
         closed_at: Option<chrono::NaiveDateTime>,
         at: chrono::NaiveDateTime,
     ) -> bool {
         match self {
             Self::AfterSubmit => true,
+            Self::AfterPass => settled,
             Self::Never => false,
             Self::AfterClose => closed_at.is_some_and(|closed| closed <= at),
+        }
+    }
+
+    /// Whether a certificate may print the quiz's score at `at`: answers never follow
+    /// from a score, but a cohort sitting an `after_close` exam keeps its scores
+    /// confidential until the session is closed.
+    pub fn shows_scores(
+        self,
+        closed_at: Option<chrono::NaiveDateTime>,
+        at: chrono::NaiveDateTime,
+    ) -> bool {
+        match self {
+            Self::AfterClose => closed_at.is_some_and(|closed| closed <= at),
+            _ => true,
+        }
+    }
+
+    /// The policy a quiz of `role` has unless its file says otherwise: a pre-test never
+    /// shows answers (the post-test measures what the lessons taught), graded quizzes
+    /// and post-tests once settled, practice right away.
+    pub fn default_for(role: QuizRole) -> Self {
+        match role {
+            QuizRole::PreTest => Self::Never,
+            QuizRole::PostTest | QuizRole::Graded => Self::AfterPass,
+            QuizRole::Practice => Self::AfterSubmit,
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "after_submit" => Some(Self::AfterSubmit),
+            "after_pass" => Some(Self::AfterPass),
             "after_close" => Some(Self::AfterClose),
             "never" => Some(Self::Never),
             _ => None,
+        }
+    }
+
+    /// What the learner is told, in one sentence.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::AfterSubmit => "Les réponses attendues sont affichées après chaque tentative.",
+            Self::AfterPass => {
+                "Les réponses attendues sont affichées une fois le quiz réussi ou les tentatives épuisées ; avant, vous voyez votre score et les objectifs à retravailler."
+            }
+            Self::AfterClose => "Les réponses attendues sont affichées après la clôture de la session.",
+            Self::Never => {
+                "Les réponses ne sont pas affichées : vous voyez votre score et les objectifs à retravailler."
+            }
         }
     }
 }
@@ -264,6 +335,30 @@ pub struct Quiz {
     pub shuffle_questions: bool,
     #[serde(default = "yes")]
     pub shuffle_choices: bool,
+    /// Draws take items of this pool only (none: the common pool).
+    #[serde(default)]
+    pub pool: Option<String>,
+    /// Opens once every lesson of the course is done.
+    #[serde(default)]
+    pub after_lessons: bool,
+    /// Opens once each of these quizzes has a submitted attempt.
+    #[serde(default)]
+    pub after_quizzes: Vec<String>,
+    /// A passed quiz may be taken again to improve the score.
+    #[serde(default)]
+    pub improvement_attempts: bool,
+    /// At most this share (percent) of a retake's items were on the previous attempt;
+    /// `courses check` verifies the pool allows it.
+    #[serde(default = "half")]
+    pub max_repeat_percent: u8,
+    /// Quizzes this one may share items with (otherwise a practice or pre-test quiz and a
+    /// graded or post-test one draw from disjoint items).
+    #[serde(default)]
+    pub shares_items_with: Vec<String>,
+}
+
+fn half() -> u8 {
+    50
 }
 
 impl Quiz {
@@ -438,11 +533,25 @@ mod tests {
         let at = day(20).and_hms_opt(10, 0, 0).unwrap();
         // Past its end date but not closed: attempts are still accepted, so no answers.
         let running = None;
-        assert!(!FeedbackPolicy::AfterClose.allows(running, at));
+        assert!(!FeedbackPolicy::AfterClose.allows(true, running, at));
         let closed = Some(day(19).and_hms_opt(18, 0, 0).unwrap());
-        assert!(FeedbackPolicy::AfterClose.allows(closed, at));
-        assert!(!FeedbackPolicy::AfterClose.allows(Some(day(21).and_hms_opt(8, 0, 0).unwrap()), at));
-        assert!(FeedbackPolicy::AfterSubmit.allows(running, at));
-        assert!(!FeedbackPolicy::Never.allows(closed, at));
+        assert!(FeedbackPolicy::AfterClose.allows(false, closed, at));
+        assert!(!FeedbackPolicy::AfterClose.allows(
+            true,
+            Some(day(21).and_hms_opt(8, 0, 0).unwrap()),
+            at
+        ));
+        assert!(FeedbackPolicy::AfterSubmit.allows(false, running, at));
+        assert!(!FeedbackPolicy::Never.allows(true, closed, at));
+    }
+
+    #[test]
+    fn after_pass_waits_for_a_settled_result_whatever_the_session() {
+        let at = NaiveDate::from_ymd_opt(2026, 12, 20)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        assert!(!FeedbackPolicy::AfterPass.allows(false, Some(at), at));
+        assert!(FeedbackPolicy::AfterPass.allows(true, None, at));
     }
 }

@@ -46,7 +46,7 @@ pub fn missing_requirements(
 }
 
 /// What the certificate says of the holder's results, from the attempts submitted by
-/// completion: a score only if its quiz's feedback policy already lets the learner see it
+/// completion: a score only if its quiz's feedback policy already lets scores be shown
 /// at `at` (in a session closed at `closed_at`, if it is).
 pub fn evaluation(
     course: &Course,
@@ -59,7 +59,7 @@ pub fn evaluation(
         course
             .quizzes
             .iter()
-            .any(|q| q.role == role && q.feedback.allows(closed_at, at))
+            .any(|q| q.role == role && q.feedback.shows_scores(closed_at, at))
     };
     let final_score = results
         .quizzes
@@ -70,7 +70,7 @@ pub fn evaluation(
             course
                 .quizzes
                 .iter()
-                .any(|q| q.id == r.quiz_id && q.feedback.allows(closed_at, at))
+                .any(|q| q.id == r.quiz_id && q.feedback.shows_scores(closed_at, at))
         })
         .filter_map(|r| r.best_percent)
         .reduce(f64::min);
@@ -161,6 +161,12 @@ mod tests {
             feedback,
             shuffle_questions: false,
             shuffle_choices: false,
+            pool: None,
+            after_lessons: false,
+            after_quizzes: vec![],
+            improvement_attempts: false,
+            max_repeat_percent: 50,
+            shares_items_with: vec![],
         };
         c.quizzes = vec![
             quiz("pre", QuizRole::PreTest, FeedbackPolicy::AfterSubmit),

@@ -39,7 +39,7 @@ use crate::reports::routes as reports;
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import,
         learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
-        quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
+        quiz::overview, quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
         certificates::get, certificates::mine, certificates::of_session, certificates::pdf,
         certificates::html, certificates::credential, certificates::revoke, completion::reissue,
         certificates::verify_code, certificates::verify_credential, certificates::session_zip,

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::session::Visitor;
 use super::{error_page, field, form_again, message, redirect, render};
 use crate::app::AppState;
+use crate::catalog::model::QuizRole;
 use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
@@ -32,7 +33,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/apprendre/{enrolment}").get(next_step))
         .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}").get(lesson))
         .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}/terminer").post(complete))
-        .service(web::resource("/apprendre/{enrolment}/quiz/{quiz}").post(start_quiz))
+        .service(
+            web::resource("/apprendre/{enrolment}/quiz/{quiz}")
+                .get(super::quiz::intro)
+                .post(start_quiz),
+        )
         .service(web::resource("/tentatives/{id}").get(attempt))
         .service(web::resource("/tentatives/{id}/enregistrer").post(save))
         .service(web::resource("/tentatives/{id}/rendre").post(submit))
@@ -42,7 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
 /// an error page.
-async fn page<F, Fut>(state: web::Data<AppState>, visitor: Visitor, work: F) -> HttpResponse
+pub(super) async fn page<F, Fut>(state: web::Data<AppState>, visitor: Visitor, work: F) -> HttpResponse
 where
     F: FnOnce(web::Data<AppState>, crate::identity::auth::CurrentUser, Visitor) -> Fut,
     Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
@@ -379,6 +384,11 @@ async fn attempt(
             json!({
                 "percent": format!("{:.1}", r.percent).replace('.', ","), "passed": r.passed,
                 "pass_mark": r.pass_mark, "auto": r.auto_submitted,
+                "assessed": matches!(view.role, QuizRole::Graded | QuizRole::PostTest),
+                "objectives": r.objectives.iter().map(|o| json!({
+                    "text": o.text, "percent": format!("{:.0}", o.percent), "work": o.percent < f64::from(r.pass_mark.max(50)),
+                })).collect::<Vec<_>>(),
+                "feedback_note": r.feedback_note,
                 "questions": r.questions.as_ref().map(|qs| qs.iter().map(|f| json!({
                     "prompt": prompt(&f.id), "correct": f.correct, "feedback": f.feedback,
                 })).collect::<Vec<_>>()),
@@ -393,7 +403,7 @@ async fn attempt(
                 "attempt": view.id, "title": view.quiz_title, "number": view.number,
                 "open": view.status == AttemptStatus::Open, "items": items, "result": result,
                 "deadline": view.deadline.map(|d| d.and_utc().to_rfc3339()),
-                "enrolment": view.enrolment_id,
+                "enrolment": view.enrolment_id, "quiz": view.quiz_id,
             }),
         )
     })

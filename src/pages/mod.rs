@@ -9,6 +9,7 @@ mod admin;
 mod admin_du;
 mod learner;
 mod public;
+mod quiz;
 pub mod session;
 
 use std::sync::LazyLock;

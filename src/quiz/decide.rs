@@ -4,7 +4,7 @@
 //! (attempt limit, deadline and grace, idempotent replay, merging the last answers into the
 //! saved ones) live here only, and are tested without a database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDateTime};
 use serde_json::Value;
@@ -25,7 +25,8 @@ pub(super) fn past_deadline(deadline: Option<NaiveDateTime>, at: NaiveDateTime) 
 }
 
 /// What a start reads: the learner's enrolment and its session, the course, the quiz's
-/// attempts so far (oldest first) and the learner's extra time.
+/// attempts so far (oldest first), the learner's extra time, and what the quiz may wait
+/// for: the lessons done and the quizzes with a submitted attempt.
 pub(super) struct StartFacts<'a> {
     pub enrolment: &'a Enrolment,
     pub session: &'a Session,
@@ -33,6 +34,8 @@ pub(super) struct StartFacts<'a> {
     pub quiz_id: &'a str,
     pub attempts: &'a [AttemptState],
     pub extra_time_percent: i32,
+    pub lessons_done: &'a HashSet<String>,
+    pub submitted_quizzes: &'a HashSet<String>,
     pub at: NaiveDateTime,
 }
 
@@ -42,12 +45,14 @@ pub(super) enum Start<'a> {
     /// Shows the open attempt again: it is still in time.
     Resume { attempt_id: &'a str },
     /// Starts attempt `number` of `quiz`. First, `grade_first`: the open attempt, out of
-    /// time, graded with what was saved in time.
+    /// time, graded with what was saved in time. `seen`: how often each item was on the
+    /// learner's earlier papers, for the draw to prefer new ones.
     New {
         quiz: &'a Quiz,
         number: i32,
         deadline: Option<NaiveDateTime>,
         grade_first: Option<&'a str>,
+        seen: HashMap<String, u32>,
     },
 }
 
@@ -62,6 +67,18 @@ pub(super) fn start<'a>(facts: &StartFacts<'a>) -> Result<Start<'a>, AppError> {
             attempt_id: &open.id,
         });
     }
+    if !quiz.improvement_attempts && facts.attempts.iter().any(|a| a.passed == Some(true)) {
+        return Err(AppError::conflict(
+            "Ce quiz est déjà réussi : il ne se repasse pas pour améliorer le score.",
+        ));
+    }
+    let missing = missing_prerequisites(facts.course, quiz, facts);
+    if !missing.is_empty() {
+        return Err(AppError::conflict(format!(
+            "Ce quiz n'est pas encore ouvert : {}.",
+            missing.join(" ; ")
+        )));
+    }
     // An open attempt out of time counts: it is graded before the new one starts.
     let count = facts.attempts.len();
     if let Some(max) = quiz.max_attempts {
@@ -74,7 +91,68 @@ pub(super) fn start<'a>(facts: &StartFacts<'a>) -> Result<Start<'a>, AppError> {
         number: count as i32 + 1,
         deadline: deadline(quiz, facts.extra_time_percent, facts.at),
         grade_first: open.map(|open| open.id.as_str()),
+        seen: seen_items(facts.attempts),
     })
+}
+
+/// What the quiz still waits for, in French (empty when it is open): the lessons to
+/// finish (`after_lessons`) and the quizzes to submit first (`after_quizzes`).
+pub(super) fn missing_prerequisites(
+    course: &Course,
+    quiz: &Quiz,
+    facts: &StartFacts<'_>,
+) -> Vec<String> {
+    let mut missing = Vec::new();
+    if quiz.after_lessons {
+        let left: Vec<&str> = course
+            .lessons
+            .iter()
+            .filter(|l| !facts.lessons_done.contains(&l.id))
+            .map(|l| l.title.as_str())
+            .collect();
+        match left.as_slice() {
+            [] => {}
+            [one] => missing.push(format!("terminer la leçon « {one} »")),
+            many => missing.push(format!("terminer {} leçons", many.len())),
+        }
+    }
+    for id in &quiz.after_quizzes {
+        if !facts.submitted_quizzes.contains(id) {
+            let title = course
+                .quizzes
+                .iter()
+                .find(|q| &q.id == id)
+                .map_or(id.as_str(), |q| q.title.as_str());
+            missing.push(format!("rendre le quiz « {title} »"));
+        }
+    }
+    missing
+}
+
+/// How often each item (question or vignette) was on the earlier papers.
+fn seen_items(attempts: &[AttemptState]) -> HashMap<String, u32> {
+    let mut seen = HashMap::new();
+    for attempt in attempts {
+        let Ok(paper) = serde_json::from_str::<Paper>(&attempt.paper) else {
+            continue;
+        };
+        for id in paper.item_ids() {
+            *seen.entry(id.to_owned()).or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+/// Whether the learner's result on `quiz` is settled, given its attempts: passed (and not
+/// to be improved) or no attempt left. [`FeedbackPolicy::AfterPass`] waits for it.
+///
+/// [`FeedbackPolicy::AfterPass`]: crate::catalog::model::FeedbackPolicy::AfterPass
+pub(super) fn settled(quiz: &Quiz, attempts: &[AttemptState]) -> bool {
+    let passed = attempts.iter().any(|a| a.passed == Some(true));
+    let exhausted = quiz
+        .max_attempts
+        .is_some_and(|max| attempts.len() >= max as usize);
+    exhausted || (passed && !quiz.improvement_attempts)
 }
 
 fn max_attempts_reached(max: u32) -> AppError {

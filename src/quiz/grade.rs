@@ -270,6 +270,28 @@ impl Grading {
     pub fn passed(&self, pass_mark: u8) -> bool {
         self.percent + 1e-9 >= f64::from(pass_mark)
     }
+
+    /// Points awarded and possible per objective of the bank's questions, by objective id.
+    pub fn by_objective(&self, bank: &Bank) -> BTreeMap<String, (f64, f64)> {
+        let mut totals: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for r in &self.results {
+            if let Some(q) = bank.find_question(&r.id) {
+                let total = totals.entry(q.objective.clone()).or_default();
+                total.0 += r.awarded;
+                total.1 += r.points;
+            }
+        }
+        totals
+    }
+}
+
+/// `awarded` out of `points` in percent, two decimals (0 when nothing was possible).
+pub fn percent_of(awarded: f64, points: f64) -> f64 {
+    if points > 0.0 {
+        round2(awarded / points * 100.0)
+    } else {
+        0.0
+    }
 }
 
 fn round2(x: f64) -> f64 {

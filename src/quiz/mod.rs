@@ -4,6 +4,7 @@
 
 mod decide;
 pub mod grade;
+pub mod overview;
 pub mod paper;
 pub mod results;
 pub mod routes;

@@ -4,7 +4,9 @@
 //! shown under labels ("A", "B", …) given in the order of the paper, after shuffling, so no
 //! id betrays the solution (the course files' choice ids never leave the server).
 
-use rand::seq::{IndexedRandom, SliceRandom};
+use std::collections::HashMap;
+
+use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,6 +43,14 @@ impl Paper {
         self.items.iter().flat_map(|item| match item {
             PaperItem::Question(q) => std::slice::from_ref(q).iter(),
             PaperItem::Vignette { questions, .. } => questions.iter(),
+        })
+    }
+
+    /// The drawn items (standalone questions and vignettes), by id.
+    pub fn item_ids(&self) -> impl Iterator<Item = &str> {
+        self.items.iter().map(|item| match item {
+            PaperItem::Question(q) => q.id.as_str(),
+            PaperItem::Vignette { id, .. } => id.as_str(),
         })
     }
 }
@@ -85,8 +95,15 @@ fn paper_question(question: &Question, shuffle: bool, rng: &mut impl Rng) -> Pap
     }
 }
 
-/// Draws a paper for `quiz` from the course bank.
-pub fn draw(quiz: &Quiz, bank: &Bank, rng: &mut impl Rng) -> Paper {
+/// Draws a paper for `quiz` from the course bank: per draw, `count` items of its objective
+/// in the quiz's pool, the ones `seen` least often on the learner's earlier papers first
+/// (at random among equals), so that a retake repeats as little as the pool allows.
+pub fn draw(
+    quiz: &Quiz,
+    bank: &Bank,
+    seen: &HashMap<String, u32>,
+    rng: &mut impl Rng,
+) -> Paper {
     let item = |id: &str, rng: &mut _| -> Option<PaperItem> {
         if let Some(q) = bank.questions.iter().find(|q| q.id == id) {
             return Some(PaperItem::Question(paper_question(
@@ -112,21 +129,12 @@ pub fn draw(quiz: &Quiz, bank: &Bank, rng: &mut impl Rng) -> Paper {
         Selection::Draw(draws) => draws
             .iter()
             .flat_map(|d| {
-                let pool: Vec<&str> = bank
-                    .questions
-                    .iter()
-                    .filter(|q| q.objective == d.objective)
-                    .map(|q| q.id.as_str())
-                    .chain(
-                        bank.vignettes
-                            .iter()
-                            .filter(|v| v.objective == d.objective)
-                            .map(|v| v.id.as_str()),
-                    )
-                    .collect();
-                pool.sample(rng, d.count as usize)
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
+                let mut pool = bank.pool_items(&d.objective, quiz.pool.as_deref());
+                pool.shuffle(rng);
+                // Stable: the shuffle decides among items seen as often.
+                pool.sort_by_key(|id| seen.get(*id).copied().unwrap_or(0));
+                pool.truncate(d.count as usize);
+                pool.into_iter().map(str::to_owned).collect::<Vec<_>>()
             })
             .collect(),
     };
@@ -308,6 +316,7 @@ mod tests {
             points: 1,
             feedback: "Parce que.".into(),
             kind,
+            pool: None,
         }
     }
 
@@ -355,6 +364,7 @@ mod tests {
                     "o2",
                     QuestionKind::TrueFalse { answer: true },
                 )],
+                pool: None,
             }],
         }
     }
@@ -371,6 +381,12 @@ mod tests {
             feedback: FeedbackPolicy::AfterSubmit,
             shuffle_questions: true,
             shuffle_choices: true,
+            pool: None,
+            after_lessons: false,
+            after_quizzes: vec![],
+            improvement_attempts: false,
+            max_repeat_percent: 50,
+            shares_items_with: vec![],
         }
     }
 
@@ -387,7 +403,7 @@ mod tests {
             },
         ]));
         for seed in 0..50 {
-            let paper = draw(&q, &bank(), &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(&q, &bank(), &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
             assert_eq!(paper.items.len(), 6);
             let ids: std::collections::HashSet<String> = paper
                 .items
@@ -412,7 +428,7 @@ mod tests {
         let q = quiz(Selection::Items(vec!["m".into(), "v".into(), "q0".into()]));
         let b = bank();
         for seed in 0..20 {
-            let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
             let json = serde_json::to_string(&present(&paper, &b)).unwrap();
             for leak in ["correct", "answer", "feedback", "Parce que", "tolerance"] {
                 assert!(!json.contains(leak), "{leak} in {json}");
@@ -436,7 +452,7 @@ mod tests {
         let b = bank();
         let mut orders = std::collections::HashSet::new();
         for seed in 0..20 {
-            let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
             let [ItemView::Question(view)] = &present(&paper, &b)[..] else {
                 panic!("one question drawn")
             };
@@ -458,7 +474,7 @@ mod tests {
     fn a_shown_question_has_one_type_its_kind() {
         let q = quiz(Selection::Items(vec!["q0".into()]));
         let b = bank();
-        let paper = draw(&q, &b, &mut rand::rngs::StdRng::seed_from_u64(1));
+        let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(1));
 
         let json = serde_json::to_string(&present(&paper, &b)).unwrap();
 

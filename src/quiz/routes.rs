@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::results::{self, StatisticsView};
 use super::service::{self, SavedView};
+use super::overview::QuizOverview;
 use super::view::AttemptView;
 use crate::app::AppState;
 use crate::completion::results::ResultsView;
@@ -19,7 +20,8 @@ use crate::identity::auth::CurrentUser;
 use crate::quiz::QuizAt;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/enrolments/{id}/quizzes/{quiz}/attempts").post(start))
+    cfg.service(web::resource("/enrolments/{id}/quizzes/{quiz}").get(overview))
+        .service(web::resource("/enrolments/{id}/quizzes/{quiz}/attempts").post(start))
         .service(web::resource("/enrolments/{id}/results").get(results))
         .service(web::resource("/enrolments/{id}/accommodation").put(accommodation))
         .service(web::resource("/attempts/{id}").get(show))
@@ -28,10 +30,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/sessions/{id}/quizzes/{quiz}/statistics").get(statistics));
 }
 
+/// A quiz before starting it: its rules, what it waits for, the attempts so far.
+#[utoipa::path(get, path = "/api/v1/enrolments/{id}/quizzes/{quiz}", tag = "quiz", security(("bearer" = [])), responses(
+    (status = 200, body = QuizOverview), (status = 404, body = Problem),
+))]
+pub async fn overview(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (id, quiz) = path.into_inner();
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        let at_quiz = QuizAt {
+            enrolment_id: &id,
+            quiz_id: &quiz,
+        };
+        super::overview::overview(conn, &s.courses, &user, at_quiz, chrono::Utc::now().naive_utc())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
 /// Starts an attempt (201), or returns the open one (200): questions without answers.
 #[utoipa::path(post, path = "/api/v1/enrolments/{id}/quizzes/{quiz}/attempts", tag = "quiz", security(("bearer" = [])), responses(
     (status = 201, body = AttemptView), (status = 200, body = AttemptView, description = "the attempt already open"),
-    (status = 404, body = Problem), (status = 409, body = Problem, description = "no attempt left, withdrawn or closed"),
+    (status = 404, body = Problem), (status = 409, body = Problem, description = "not open yet (lessons or quizzes missing, said in `detail`), already passed, no attempt left, withdrawn or closed"),
 ))]
 pub async fn start(
     state: web::Data<AppState>,

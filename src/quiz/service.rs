@@ -3,7 +3,7 @@
 //! transaction; grading works on the course held in memory. A start and a submit read
 //! their facts once, under lock, and the quiz's `decide` module says what to do with them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -19,7 +19,7 @@ use super::decide::{
 };
 use super::paper::{self, Paper};
 use super::store::{self, Attempt, Graded};
-use super::view::{parse_answers, parse_paper, view, view_of, AttemptView};
+use super::view::{parse_answers, parse_paper, view, view_of, AttemptView, Seen};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, Quiz};
 use crate::completion;
@@ -132,6 +132,8 @@ pub fn start(
     let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
     let attempts = store::attempt_states(conn, at_quiz)?;
+    let lessons_done = completion::store::lessons_done(conn, enrolment_id)?;
+    let submitted_quizzes = store::submitted_quizzes(conn, enrolment_id)?;
     let at = now();
     let decided = decide::start(&StartFacts {
         enrolment: &enrolment,
@@ -140,20 +142,30 @@ pub fn start(
         quiz_id,
         attempts: &attempts,
         extra_time_percent: store::extra_time_percent(conn, enrolment_id)?,
+        lessons_done: &lessons_done,
+        submitted_quizzes: &submitted_quizzes,
         at,
     })?;
+    let seen = |settled| Seen {
+        session: &session,
+        at,
+        settled,
+    };
     let (started, overdue) = match decided {
         Start::Resume { attempt_id } => {
             let open = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
-            return Ok(Plan::Answer((view(&open, &course, &session, at)?, false)));
+            // Open: no result to show, whatever the policy.
+            return Ok(Plan::Answer((view(&open, &course, seen(false))?, false)));
         }
         Start::New {
             quiz,
             number,
             deadline,
             grade_first,
+            seen: earlier,
         } => {
-            let started = new_attempt(&course, quiz, enrolment_id, number, deadline, at)?;
+            let started =
+                new_attempt(&course, quiz, enrolment_id, number, deadline, &earlier, at)?;
             let overdue = match grade_first {
                 Some(id) => Some(store::attempt(conn, id)?.ok_or_else(attempt_not_found)?),
                 None => None,
@@ -171,7 +183,12 @@ pub fn start(
             Ok(started)
         }),
         then: Box::new(move |Started { attempt, paper }| {
-            Ok((view_of(&attempt, &paper, &course, &session, at)?, true))
+            let seen = Seen {
+                session: &session,
+                at,
+                settled: false,
+            };
+            Ok((view_of(&attempt, &paper, &course, seen)?, true))
         }),
     })
 }
@@ -190,9 +207,10 @@ fn new_attempt(
     enrolment_id: &str,
     number: i32,
     deadline: Option<NaiveDateTime>,
+    seen: &HashMap<String, u32>,
     at: NaiveDateTime,
 ) -> Result<Started, AppError> {
-    let paper = paper::draw(quiz, &course.bank, &mut rand::rng());
+    let paper = paper::draw(quiz, &course.bank, seen, &mut rand::rng());
     let attempt = Attempt {
         id: uuid::Uuid::new_v4().to_string(),
         enrolment_id: enrolment_id.to_owned(),
@@ -291,6 +309,8 @@ pub fn submit(
     // the flush that writes it completes the enrolment.
     let (mut attempt, enrolment, session) = own_attempt(conn, user, attempt_id)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
+    let mut states = store::attempt_states(conn, attempt.quiz_at())?;
+    let quiz = quiz_of(&course, &attempt.quiz_id)?;
     let at = now();
     let decided = decide::submit(&SubmitFacts {
         attempt: &attempt,
@@ -301,9 +321,21 @@ pub fn submit(
         at,
     })?;
     let (grade, late, paper) = match decided {
-        Submit::Replay => return Ok(Plan::Answer(view(&attempt, &course, &session, at)?)),
+        Submit::Replay => {
+            let seen = Seen {
+                session: &session,
+                at,
+                settled: decide::settled(quiz, &states),
+            };
+            return Ok(Plan::Answer(view(&attempt, &course, seen)?));
+        }
         Submit::Record { grade, late, paper } => (grade, late, paper),
     };
+    // Settled as it will be once this grade is recorded.
+    if let Some(this) = states.iter_mut().find(|s| s.id == attempt.id) {
+        this.passed = Some(grade.passed);
+    }
+    let settled = decide::settled(quiz, &states);
     let Submission { key, body_hash, .. } = submission;
     let written = course.clone();
     Ok(Plan::Write {
@@ -315,7 +347,14 @@ pub fn submit(
             }
             Ok(attempt)
         }),
-        then: Box::new(move |graded| view_of(&graded, &paper, &course, &session, at)),
+        then: Box::new(move |graded| {
+            let seen = Seen {
+                session: &session,
+                at,
+                settled,
+            };
+            view_of(&graded, &paper, &course, seen)
+        }),
     })
 }
 
@@ -350,7 +389,14 @@ pub fn show(
             }
             attempt = locked;
         }
-        let mut shown = view(&attempt, &course, &session, at)?;
+        let states = store::attempt_states(c, attempt.quiz_at())?;
+        let settled = decide::settled(quiz_of(&course, &attempt.quiz_id)?, &states);
+        let seen = Seen {
+            session: &session,
+            at,
+            settled,
+        };
+        let mut shown = view(&attempt, &course, seen)?;
         if enrolment.account_id != user.id && attempt.submitted_at.is_none() {
             // Staff do not see a learner's answers while the attempt is open.
             shown.answers.clear();

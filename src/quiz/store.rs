@@ -1,6 +1,8 @@
 //! Persistence of attempts and extra-time accommodations. Each exam-path call (start,
 //! save, submit) is a handful of indexed single-row statements.
 
+use std::collections::HashSet;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -34,6 +36,16 @@ pub struct Attempt {
     pub request_hash: Option<String>,
 }
 
+impl Attempt {
+    /// The quiz of the enrolment this attempt belongs to.
+    pub fn quiz_at(&self) -> QuizAt<'_> {
+        QuizAt {
+            enrolment_id: &self.enrolment_id,
+            quiz_id: &self.quiz_id,
+        }
+    }
+}
+
 pub fn attempt(conn: &mut DbConn, id: &str) -> QueryResult<Option<Attempt>> {
     native!(conn, |c| quiz_attempts::table
         .find(id)
@@ -63,13 +75,17 @@ pub fn attempt_for_update(
     )
 }
 
-/// What a start needs to know of the quiz's attempts so far, oldest first.
+/// What a start (and the feedback policy) needs to know of the quiz's attempts so far,
+/// oldest first.
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = quiz_attempts)]
 pub struct AttemptState {
     pub id: String,
     pub deadline: Option<NaiveDateTime>,
     pub submitted_at: Option<NaiveDateTime>,
+    pub passed: Option<bool>,
+    /// The drawn paper (JSON): a retake prefers items not seen yet.
+    pub paper: String,
 }
 
 pub fn attempt_states(conn: &mut DbConn, quiz: QuizAt<'_>) -> QueryResult<Vec<AttemptState>> {
@@ -79,6 +95,49 @@ pub fn attempt_states(conn: &mut DbConn, quiz: QuizAt<'_>) -> QueryResult<Vec<At
         .order(quiz_attempts::number.asc())
         .select(AttemptState::as_select())
         .load(c))
+}
+
+/// The attempts of one quiz of an enrolment, oldest first, as listed to their learner.
+pub fn scores(
+    conn: &mut DbConn,
+    quiz: QuizAt<'_>,
+) -> QueryResult<Vec<super::overview::AttemptLine>> {
+    let rows: Vec<(String, i32, Option<NaiveDateTime>, Option<f64>, Option<bool>)> =
+        native!(conn, |c| quiz_attempts::table
+            .filter(quiz_attempts::enrolment_id.eq(quiz.enrolment_id))
+            .filter(quiz_attempts::quiz_id.eq(quiz.quiz_id))
+            .order(quiz_attempts::number.asc())
+            .select((
+                quiz_attempts::id,
+                quiz_attempts::number,
+                quiz_attempts::submitted_at,
+                quiz_attempts::percent,
+                quiz_attempts::passed,
+            ))
+            .load(c))?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, number, submitted_at, percent, passed)| super::overview::AttemptLine {
+                id,
+                number,
+                submitted: submitted_at.is_some(),
+                percent,
+                passed,
+            },
+        )
+        .collect())
+}
+
+/// The quizzes of an enrolment with at least one submitted attempt.
+pub fn submitted_quizzes(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<HashSet<String>> {
+    native!(conn, |c| quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::submitted_at.is_not_null())
+        .select(quiz_attempts::quiz_id)
+        .distinct()
+        .load::<String>(c))
+    .map(|ids| ids.into_iter().collect())
 }
 
 pub fn insert(conn: &mut DbConn, attempt: &Attempt) -> QueryResult<()> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::grade::{correct_answer, Grading};
+use super::grade::{correct_answer, percent_of, Grading};
 use super::paper::{self, ItemView, Paper};
 use super::service::quiz_of;
 use super::store::Attempt;
@@ -38,6 +38,17 @@ pub struct QuestionFeedback {
     pub feedback: String,
 }
 
+/// The score on one objective of the course: what to work on, shown whatever the
+/// feedback policy (it gives no answer away).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectiveScore {
+    pub objective: String,
+    pub text: String,
+    pub points: f64,
+    pub max_points: f64,
+    pub percent: f64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResultView {
     pub points: f64,
@@ -51,7 +62,11 @@ pub struct ResultView {
     /// Per question, when the quiz's feedback policy allows it; otherwise absent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub questions: Option<Vec<QuestionFeedback>>,
+    /// Per objective of the paper, in the course's order.
+    pub objectives: Vec<ObjectiveScore>,
     pub feedback_policy: FeedbackPolicy,
+    /// The policy in one sentence, for the learner.
+    pub feedback_note: &'static str,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,13 +97,40 @@ pub(super) fn parse_answers(raw: &str) -> BTreeMap<String, Value> {
     serde_json::from_str(raw).unwrap_or_default()
 }
 
+/// Where an attempt is viewed from: its session, the moment, and whether the learner's
+/// result on the quiz is settled (see [`FeedbackPolicy::AfterPass`]).
+#[derive(Clone, Copy)]
+pub(super) struct Seen<'a> {
+    pub session: &'a Session,
+    pub at: NaiveDateTime,
+    pub settled: bool,
+}
+
 pub(super) fn view(
     attempt: &Attempt,
     course: &Course,
-    session: &Session,
-    at: NaiveDateTime,
+    seen: Seen<'_>,
 ) -> Result<AttemptView, AppError> {
-    view_of(attempt, &parse_paper(attempt)?, course, session, at)
+    view_of(attempt, &parse_paper(attempt)?, course, seen)
+}
+
+/// The score per objective of a grading, in the course's order of objectives.
+fn objective_scores(course: &Course, grading: &Grading) -> Vec<ObjectiveScore> {
+    let totals = grading.by_objective(&course.bank);
+    course
+        .objectives
+        .iter()
+        .filter_map(|o| {
+            let (points, max_points) = *totals.get(&o.id)?;
+            Some(ObjectiveScore {
+                objective: o.id.clone(),
+                text: o.text.clone(),
+                points,
+                max_points,
+                percent: percent_of(points, max_points),
+            })
+        })
+        .collect()
 }
 
 /// [`view`] with the attempt's paper already parsed (or just drawn).
@@ -96,15 +138,19 @@ pub(super) fn view_of(
     attempt: &Attempt,
     paper: &Paper,
     course: &Course,
-    session: &Session,
-    at: NaiveDateTime,
+    seen: Seen<'_>,
 ) -> Result<AttemptView, AppError> {
+    let Seen {
+        session,
+        at,
+        settled,
+    } = seen;
     let quiz = quiz_of(course, &attempt.quiz_id)?;
     let answers = parse_answers(&attempt.answers);
     let result = match (&attempt.submitted_at, &attempt.grading) {
         (Some(submitted_at), Some(grading)) => {
             let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
-            let questions = quiz.feedback.allows(session.closed_at, at).then(|| {
+            let questions = quiz.feedback.allows(settled, session.closed_at, at).then(|| {
                 let papers: BTreeMap<&str, &paper::PaperQuestion> =
                     paper.questions().map(|q| (q.id.as_str(), q)).collect();
                 grading
@@ -134,7 +180,9 @@ pub(super) fn view_of(
                 submitted_at: *submitted_at,
                 auto_submitted: attempt.auto_submitted,
                 questions,
+                objectives: objective_scores(course, &grading),
                 feedback_policy: quiz.feedback,
+                feedback_note: quiz.feedback.sentence(),
             })
         }
         _ => None,

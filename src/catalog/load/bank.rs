@@ -85,6 +85,9 @@ fn check_vignette(
     let mut questions = Vec::new();
     for q in v.questions {
         ids.check(r, &q.id);
+        if let Some(pool) = &q.pool {
+            r.on(pool, "le pool se déclare sur la vignette, pas sur ses questions");
+        }
         if let Some(q) = check_question(r, q, objectives) {
             questions.push(q);
         }
@@ -95,6 +98,7 @@ fn check_vignette(
         title: v.title,
         case_html: markdown::render(v.case.get_ref(), configuration),
         questions,
+        pool: v.pool,
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option
         r.problems,
     );
     let completion = check_completion(&mut r, file.completion.as_ref(), &quizzes, hours);
+    check_declared_hours(&mut r, &file, &completion, lessons.len(), &quizzes);
     let du_rules = check_du_rules(&mut r, file.du_rules.as_ref(), kind);
 
     Some(Course {
@@ -240,6 +241,41 @@ fn check_completion(
             .iter()
             .map(|q| q.get_ref().clone())
             .collect(),
+    }
+}
+
+/// The minutes a learner cannot complete the course in less than: the minimum time on
+/// task (or the minimum reading time of every lesson, if longer) plus the time limits of
+/// the quizzes to pass.
+pub(crate) fn required_minutes(completion: &Completion, lessons: usize, quizzes: &[Quiz]) -> u32 {
+    let reading = (lessons as u32 * completion.min_lesson_seconds).div_ceil(60);
+    let quiz_time: u32 = quizzes
+        .iter()
+        .filter(|q| completion.required_quizzes.contains(&q.id))
+        .filter_map(|q| q.time_limit_minutes)
+        .sum();
+    completion.min_minutes.max(reading) + quiz_time
+}
+
+/// The hours an attestation prints are the course's `duration_hours`: they may not exceed
+/// what the completion rules make every learner spend, or a certificate would attest
+/// hours nobody had to do.
+fn check_declared_hours(
+    r: &mut FileReport<'_>,
+    file: &CourseFile,
+    completion: &Completion,
+    lessons: usize,
+    quizzes: &[Quiz],
+) {
+    let declared = (*file.duration_hours.get_ref() * 60.0).round();
+    let required = required_minutes(completion, lessons, quizzes);
+    if declared > f64::from(required) {
+        r.on(
+            &file.duration_hours,
+            format!(
+                "duration_hours annonce {declared} min, mais les règles d'achèvement n'en exigent que {required} (temps minimal ou lecture minimale des leçons, plus la durée des quiz requis) : relevez min_minutes ou réduisez la durée"
+            ),
+        );
     }
 }
 

@@ -106,6 +106,7 @@ pub(super) fn check_question(
         points,
         feedback,
         kind,
+        pool: q.pool.map(Spanned::into_inner),
     })
 }
 

@@ -50,8 +50,17 @@ fn check_quiz(
     let mut r = FileReport::new(path, &text, problems);
     let file: QuizFile = r.parse("quiz invalide")?;
     let (role, feedback) = check_settings(&mut r, &file);
+    let pool = file.pool.clone();
+    let repeat = RepeatLimit::of(&file, role);
     let selection = match (file.draw.is_empty(), file.items) {
-        (false, None) => Selection::Draw(check_draws(&mut r, file.draw, bank, objectives)),
+        (false, None) => Selection::Draw(check_draws(
+            &mut r,
+            file.draw,
+            bank,
+            objectives,
+            pool.as_deref(),
+            repeat,
+        )),
         (true, Some(items)) => Selection::Items(check_items(&mut r, items, bank)),
         _ => {
             r.at(
@@ -72,7 +81,50 @@ fn check_quiz(
         feedback: feedback?,
         shuffle_questions: file.shuffle_questions.unwrap_or(true),
         shuffle_choices: file.shuffle_choices.unwrap_or(true),
+        pool,
+        after_lessons: file.after_lessons,
+        after_quizzes: file
+            .after_quizzes
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
+        improvement_attempts: file.improvement_attempts,
+        max_repeat_percent: repeat.percent,
+        shares_items_with: file
+            .shares_items_with
+            .into_iter()
+            .map(Spanned::into_inner)
+            .collect(),
     })
+}
+
+/// How much of a retake may repeat the previous attempt, and whether it is checked: only
+/// for a graded quiz or a post-test that can be taken again.
+#[derive(Clone, Copy)]
+struct RepeatLimit {
+    percent: u8,
+    checked: bool,
+}
+
+impl RepeatLimit {
+    fn of(file: &QuizFile, role: Option<QuizRole>) -> Self {
+        Self {
+            percent: file
+                .max_repeat_percent
+                .as_ref()
+                .map_or(50, |p| (*p.get_ref()).min(100)),
+            checked: matches!(role, Some(QuizRole::Graded | QuizRole::PostTest))
+                && file.max_attempts.as_ref().is_none_or(|m| *m.get_ref() > 1),
+        }
+    }
+
+    /// Items of a retake's draw of `count` from `available` that must repeat the previous
+    /// attempt (draws take the least-seen items first), if more than allowed.
+    fn excess(self, count: u32, available: usize) -> Option<usize> {
+        let repeated = (2 * count as usize).saturating_sub(available);
+        (self.checked && repeated * 100 > usize::from(self.percent) * count as usize)
+            .then_some(repeated)
+    }
 }
 
 /// Role, feedback policy, pass mark and limits. An unknown role or policy is `None`
@@ -85,18 +137,38 @@ fn check_settings(
     if role.is_none() {
         r.on(&file.role, "role : pre_test, post_test, graded ou practice");
     }
-    let feedback = match &file.feedback {
-        None => Some(FeedbackPolicy::AfterSubmit),
-        Some(raw) => {
+    let feedback = match (&file.feedback, role) {
+        (None, Some(role)) => Some(FeedbackPolicy::default_for(role)),
+        (None, None) => None,
+        (Some(raw), _) => {
             let policy = FeedbackPolicy::parse(raw.get_ref());
             if policy.is_none() {
-                r.on(raw, "feedback : after_submit, after_close ou never");
+                r.on(raw, "feedback : after_submit, after_pass, after_close ou never");
+            }
+            // The post-test measures what the lessons taught, not what the pre-test showed.
+            if role == Some(QuizRole::PreTest) && policy.is_some_and(|p| p != FeedbackPolicy::Never)
+            {
+                r.on(raw, "un pré-test ne montre jamais les réponses : feedback = \"never\"");
             }
             policy
         }
     };
     if !(0..=100).contains(file.pass_mark.get_ref()) {
         r.on(&file.pass_mark, "pass_mark : pourcentage entre 0 et 100");
+    }
+    let counted = matches!(
+        role,
+        Some(QuizRole::Graded | QuizRole::PostTest | QuizRole::PreTest)
+    );
+    if counted && file.max_attempts.is_none() {
+        r.on(
+            &file.role,
+            "un quiz évalué a un nombre de tentatives limité : max_attempts obligatoire",
+        );
+    }
+    if matches!(role, Some(QuizRole::Graded | QuizRole::PostTest)) && *file.pass_mark.get_ref() < 1
+    {
+        r.on(&file.pass_mark, "un quiz noté a un seuil de réussite d'au moins 1 %");
     }
     for limit in [&file.time_limit_minutes, &file.max_attempts]
         .into_iter()
@@ -109,26 +181,37 @@ fn check_settings(
     (role, feedback)
 }
 
-/// `[[draw]]`: each draw takes `count` items of one objective, so the bank must have
-/// that many for it.
+/// `[[draw]]`: each draw takes `count` items of one objective from the quiz's pool, so the
+/// pool must have that many for it, and enough more that a retake repeats no more than
+/// the quiz allows.
 fn check_draws(
     r: &mut FileReport<'_>,
     draws: Vec<DrawFile>,
     bank: &Bank,
     objectives: &HashSet<String>,
+    pool: Option<&str>,
+    repeat: RepeatLimit,
 ) -> Vec<Draw> {
+    let in_pool = pool.map_or(String::new(), |p| format!(" dans le pool « {p} »"));
     for d in &draws {
         let objective = d.objective.get_ref();
+        let count = *d.count.get_ref();
+        let available = bank.pool_items(objective, pool).len();
         if !objectives.contains(objective) {
             r.on(&d.objective, format!("objectif « {objective} » inconnu"));
-        } else if *d.count.get_ref() == 0 || *d.count.get_ref() as usize > bank.items_for(objective)
-        {
+        } else if count == 0 || count as usize > available {
             r.on(
                 &d.count,
                 format!(
-                    "count = {} : la banque n'a que {} élément(s) pour l'objectif « {objective} »",
-                    d.count.get_ref(),
-                    bank.items_for(objective),
+                    "count = {count} : la banque n'a que {available} élément(s) pour l'objectif « {objective} »{in_pool}",
+                ),
+            );
+        } else if let Some(repeated) = repeat.excess(count, available) {
+            r.on(
+                &d.count,
+                format!(
+                    "count = {count} sur {available} élément(s) de l'objectif « {objective} »{in_pool} : un nouvel essai en répéterait {repeated}, plus que max_repeat_percent = {} %",
+                    repeat.percent
                 ),
             );
         }
@@ -233,6 +316,91 @@ fn check_quiz_set(
     if let Some(message) = message {
         problems.push(whole(dir, message));
     }
+    for message in prerequisite_problems(kind, quizzes)
+        .into_iter()
+        .chain(overlap_problems(quizzes, bank))
+    {
+        problems.push(whole(dir, message));
+    }
+}
+
+/// Quizzes named by `after_quizzes` and `shares_items_with` must exist; a DPC post-test
+/// opens only once the lessons are done and the pre-test is submitted, so that the gain
+/// measures the course.
+fn prerequisite_problems(kind: Option<CourseKind>, quizzes: &[Quiz]) -> Vec<String> {
+    let known: HashSet<&str> = quizzes.iter().map(|q| q.id.as_str()).collect();
+    let mut problems = Vec::new();
+    for quiz in quizzes {
+        for other in quiz.after_quizzes.iter().chain(&quiz.shares_items_with) {
+            if !known.contains(other.as_str()) || other == &quiz.id {
+                problems.push(format!(
+                    "quiz « {} » : « {other} » n'est pas un autre quiz de la formation",
+                    quiz.id
+                ));
+            }
+        }
+    }
+    if kind == Some(CourseKind::Dpc) {
+        let pre_tests: Vec<&Quiz> = quizzes
+            .iter()
+            .filter(|q| q.role == QuizRole::PreTest)
+            .collect();
+        for post in quizzes.iter().filter(|q| q.role == QuizRole::PostTest) {
+            let after_pre = pre_tests.iter().all(|pre| post.after_quizzes.contains(&pre.id));
+            if !post.after_lessons || !after_pre {
+                problems.push(format!(
+                    "le post-test « {} » s'ouvre après les leçons et le pré-test : after_lessons = true, after_quizzes = [{}]",
+                    post.id,
+                    pre_tests
+                        .iter()
+                        .map(|p| format!("\"{}\"", p.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The items a quiz can put on a paper.
+fn candidate_items<'a>(quiz: &'a Quiz, bank: &'a Bank) -> BTreeSet<&'a str> {
+    match &quiz.selection {
+        Selection::Draw(draws) => draws
+            .iter()
+            .flat_map(|d| bank.pool_items(&d.objective, quiz.pool.as_deref()))
+            .collect(),
+        Selection::Items(items) => items.iter().map(String::as_str).collect(),
+    }
+}
+
+/// A practice quiz or a pre-test shares no item with a graded quiz or a post-test (unless
+/// the practice quiz says `shares_items_with`): otherwise its feedback, or a learner's
+/// memory of the pre-test, hands out the answers that the graded result is made of.
+fn overlap_problems(quizzes: &[Quiz], bank: &Bank) -> Vec<String> {
+    let mut problems = Vec::new();
+    let graded = |q: &&Quiz| matches!(q.role, QuizRole::Graded | QuizRole::PostTest);
+    for taught in quizzes.iter().filter(|q| !graded(q)) {
+        for assessed in quizzes.iter().filter(graded) {
+            let allowed = taught.role == QuizRole::Practice
+                && (taught.shares_items_with.contains(&assessed.id)
+                    || assessed.shares_items_with.contains(&taught.id));
+            let shared: Vec<&str> = candidate_items(taught, bank)
+                .intersection(&candidate_items(assessed, bank))
+                .copied()
+                .collect();
+            if !allowed && !shared.is_empty() {
+                problems.push(format!(
+                    "les quiz « {} » et « {} » partagent {} élément(s) ({}) : tirez-les de pools distincts (pool = \"…\")",
+                    taught.id,
+                    assessed.id,
+                    shared.len(),
+                    shared.join(", ")
+                ));
+            }
+        }
+    }
+    problems
 }
 
 #[cfg(test)]
