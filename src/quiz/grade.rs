@@ -345,6 +345,7 @@ mod tests {
             points: 2,
             feedback: "!".into(),
             kind,
+            pool: None,
         }
     }
 

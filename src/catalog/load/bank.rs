@@ -149,7 +149,7 @@ mod tests {
         assert!(problems.is_empty(), "{problems:#?}");
         let bank = bank.unwrap();
         assert_eq!(bank.question_count(), 20);
-        assert_eq!(bank.items_for("o1"), 19);
+        assert_eq!(bank.pool_items("o1", None).len(), 19);
         assert!(bank.vignettes[0].case_html.contains("Un cas"));
     }
 

@@ -357,7 +357,7 @@ mod tests {
         ));
         assert_eq!(course.quizzes.len(), 1);
         assert_eq!(course.quizzes[0].id, "final");
-        assert_eq!(course.completion.min_minutes, 60);
+        assert_eq!(course.completion.min_minutes, 100);
         assert_eq!(course.completion.required_quizzes, ["final"]);
         assert!(course.dpc.is_none() && course.thesis.is_none() && course.du_rules.is_none());
         assert_eq!(loaded.content_hash, content_hash(&fixture.course).unwrap());
@@ -542,6 +542,27 @@ mod tests {
         });
         assert_eq!(completion, Completion::default());
         assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn declared_hours_may_not_exceed_what_completion_requires() {
+        let fixture = Fixture::new();
+        // 100 min of time on task plus the 20 min final quiz: 2 h may be declared, not 2.5.
+        fixture.edit("course.toml", |t| t.replace("duration_hours = 2.0", "duration_hours = 2.5"));
+        let problems = fixture.problems();
+        let text = std::fs::read_to_string(fixture.path("course.toml")).unwrap();
+        assert_exactly(
+            &problems,
+            &[(
+                line_with(&text, "duration_hours"),
+                "duration_hours annonce 150 min, mais les règles d'achèvement n'en exigent que 120 (temps minimal ou lecture minimale des leçons, plus la durée des quiz requis) : relevez min_minutes ou réduisez la durée",
+            )],
+        );
+        // Reading time counts when it is longer than the minimum time on task.
+        fixture.edit("course.toml", |t| {
+            t.replace("min_minutes = 100", "min_minutes = 10\nmin_lesson_seconds = 1300")
+        });
+        assert_eq!(fixture.load().course.duration_minutes, 150);
     }
 
     #[test]

@@ -411,6 +411,14 @@ mod tests {
 
     const HEAD: &str = "title = \"Quiz\"\nrole = \"practice\"\npass_mark = 50\n";
 
+    /// The fixture's problems but the overlap of these practice quizzes with the fixture's
+    /// final quiz (tested on its own below).
+    fn own_problems(fixture: &Fixture) -> Vec<Diagnostic> {
+        let mut problems = fixture.problems();
+        problems.retain(|p| !p.message.contains("partagent"));
+        problems
+    }
+
     /// The problems reported against one file of the fixture.
     fn of(problems: &[Diagnostic], fixture: &Fixture, name: &str) -> Vec<(usize, String)> {
         problems
@@ -432,11 +440,11 @@ mod tests {
             "quizzes/examen.toml",
             "title = \"Quiz\"\nrole = \"exam\"\npass_mark = 50\nitems = [\"q01\"]\n",
         );
-        let problems = fixture.problems();
+        let problems = own_problems(&fixture);
         assert_eq!(
             of(&problems, &fixture, "quizzes/entrainement.toml"),
             [
-                (4, "feedback : after_submit, after_close ou never".into()),
+                (4, "feedback : after_submit, after_pass, after_close ou never".into()),
                 (3, "pass_mark : pourcentage entre 0 et 100".into()),
                 (5, "doit être au moins 1".into()),
                 (6, "doit être au moins 1".into()),
@@ -463,7 +471,7 @@ mod tests {
                  [[draw]]\nobjective = \"o2\"\ncount = 0\n"
             ),
         );
-        let problems = fixture.problems();
+        let problems = own_problems(&fixture);
         assert_eq!(
             of(&problems, &fixture, "quizzes/tirage.toml"),
             [
@@ -494,7 +502,7 @@ mod tests {
             &format!("{HEAD}items = [\"q01\"]\n\n[[draw]]\nobjective = \"o1\"\ncount = 1\n"),
         );
         fixture.write("quizzes/rien.toml", HEAD);
-        let problems = fixture.problems();
+        let problems = own_problems(&fixture);
         assert_reported(
             &problems,
             &fixture.path("quizzes/liste.toml"),
@@ -533,39 +541,55 @@ mod tests {
     }
 
     #[test]
-    fn a_dpc_needs_pre_and_post_tests_on_the_same_objectives() {
+    fn a_dpc_needs_parallel_pre_and_post_tests() {
         let fixture = Fixture::new();
         fixture.edit("course.toml", |t| {
             t.replace("\"initial_module\"", "\"dpc\"")
                 + "\n[dpc]\naction_type = \"formation_continue\"\nmodality = \"e_learning\"\n"
         });
-        let draw = |role: &str, objective: &str| {
+        let pre = |items: &str| {
+            format!("title = \"T\"\nrole = \"pre_test\"\npass_mark = 0\nmax_attempts = 1\nitems = {items}\n")
+        };
+        let post = |items: &str, rest: &str| {
             format!(
-                "title = \"T\"\nrole = \"{role}\"\npass_mark = 0\n\n\
-                 [[draw]]\nobjective = \"{objective}\"\ncount = 2\n"
+                "title = \"T\"\nrole = \"post_test\"\npass_mark = 70\nmax_attempts = 3\n{rest}items = {items}\n"
             )
         };
-        fixture.write("quizzes/pre.toml", &draw("pre_test", "o1"));
+        fixture.write("quizzes/pre.toml", &pre("[\"q02\"]"));
         let missing = "une formation DPC a un quiz role = \"pre_test\" et un role = \"post_test\"";
         assert_reported(&fixture.problems(), &fixture.path("quizzes"), 1, missing);
 
-        fixture.write("quizzes/post.toml", &draw("post_test", "o2"));
+        // The same item on both, and a post-test open before the lessons and the pre-test.
+        fixture.write("quizzes/post.toml", &post("[\"q02\", \"q04\"]", ""));
         let problems = fixture.problems();
-        assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert_reported(
-            &problems,
-            &fixture.path("quizzes"),
-            1,
-            "le pré-test « pre » et le post-test « post » doivent porter sur les mêmes objectifs",
-        );
+        let quizzes = fixture.path("quizzes");
+        assert_reported(&problems, &quizzes, 1, "les quiz « pre » et « post » partagent 1 élément(s) (q02) : tirez-les de pools distincts (pool = \"…\")");
+        assert_reported(&problems, &quizzes, 1, "le post-test « post » s'ouvre après les leçons et le pré-test : after_lessons = true, after_quizzes = [\"pre\"]");
+        // The final quiz of the fixture shares the post-test's items too.
+        assert_eq!(problems.len(), 3, "{problems:#?}");
 
-        // Items count by their objective: q02 belongs to o1, like the pre-test's draw.
+        // A pre-test that shows answers, or a graded one without a limit, is refused.
+        fixture.write(
+            "quizzes/pre.toml",
+            "title = \"T\"\nrole = \"pre_test\"\npass_mark = 0\nfeedback = \"after_submit\"\nitems = [\"q01\"]\n",
+        );
+        let problems = fixture.problems();
+        let file = fixture.path("quizzes/pre.toml");
+        assert_reported(&problems, &file, 4, "un pré-test ne montre jamais les réponses : feedback = \"never\"");
+        assert_reported(&problems, &file, 2, "un quiz évalué a un nombre de tentatives limité : max_attempts obligatoire");
+
+        // Parallel forms: disjoint items, the post-test after the lessons and the pre-test.
+        fixture.write("quizzes/pre.toml", &pre("[\"q06\"]"));
+        fixture.edit("quizzes/final.toml", |t| {
+            t.replace("[[draw]]\nobjective = \"o1\"\ncount = 2\n", "items = [\"q08\", \"q10\"]\n")
+        });
         fixture.write(
             "quizzes/post.toml",
-            "title = \"T\"\nrole = \"post_test\"\npass_mark = 0\nitems = [\"q02\", \"q04\"]\n",
+            &post("[\"q02\", \"q04\"]", "after_lessons = true\nafter_quizzes = [\"pre\"]\n"),
         );
         let course = fixture.load().course;
         let post = course.quizzes.iter().find(|q| q.id == "post").unwrap();
         assert!(matches!(&post.selection, Selection::Items(items) if items.len() == 2));
+        assert_eq!(post.feedback, crate::catalog::model::FeedbackPolicy::AfterPass);
     }
 }

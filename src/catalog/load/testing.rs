@@ -32,13 +32,15 @@ text = "Second objectif"
 referent = "Le référent local"
 
 [completion]
-min_minutes = 60
+min_minutes = 100
 required_quizzes = ["final"]
 "#;
 
 const QUIZ: &str = r#"title = "Évaluation finale"
 role = "graded"
 pass_mark = 70
+time_limit_minutes = 20
+max_attempts = 3
 
 [[draw]]
 objective = "o1"

@@ -1,5 +1,6 @@
 //! The decisions of a start and a submit, on the first real course.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::NaiveDate;
@@ -77,8 +78,16 @@ fn state(id: &str, started: NaiveDateTime, submitted: bool) -> AttemptState {
         id: id.into(),
         deadline: Some(started + minutes(25)),
         submitted_at: submitted.then_some(started + minutes(20)),
+        passed: submitted.then_some(false),
+        paper: "{}".into(),
     }
 }
+
+/// Every lesson of the course done, and every quiz submitted: nothing is missing.
+static ALL_LESSONS: LazyLock<HashSet<String>> =
+    LazyLock::new(|| COURSE.lessons.iter().map(|l| l.id.clone()).collect());
+static ALL_QUIZZES: LazyLock<HashSet<String>> =
+    LazyLock::new(|| COURSE.quizzes.iter().map(|q| q.id.clone()).collect());
 
 fn decide_start<'a>(
     enrolment: &'a Enrolment,
@@ -94,6 +103,8 @@ fn decide_start<'a>(
         quiz_id,
         attempts,
         extra_time_percent,
+        lessons_done: &ALL_LESSONS,
+        submitted_quizzes: &ALL_QUIZZES,
         at: at(),
     })
 }
@@ -106,6 +117,7 @@ fn a_first_start_makes_attempt_one_with_the_time_limit_and_extra_time() {
         number,
         deadline,
         grade_first,
+        ..
     }) = decide_start(&e, &s, QUIZ, &[], 0)
     else {
         panic!("a new attempt")
@@ -202,6 +214,7 @@ fn open_attempt() -> (Attempt, Paper) {
     let paper = super::super::paper::draw(
         quiz,
         &COURSE.bank,
+        &HashMap::new(),
         &mut rand::rngs::StdRng::seed_from_u64(7),
     );
     let first = paper.questions().next().unwrap();
@@ -367,4 +380,74 @@ fn an_open_attempt_of_a_withdrawn_learner_is_not_submitted() {
     )
     .unwrap_err();
     assert_eq!(refused.status().as_u16(), 409);
+}
+
+#[test]
+fn a_quiz_waiting_for_its_lessons_is_refused_with_what_is_missing() {
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
+    let one_left: HashSet<String> = COURSE.lessons[1..].iter().map(|l| l.id.clone()).collect();
+    let none = HashSet::new();
+    for (lessons, expected) in [
+        (&one_left, format!("terminer la leçon « {} »", COURSE.lessons[0].title)),
+        (&none, format!("terminer {} leçons", COURSE.lessons.len())),
+    ] {
+        let refused = start(&StartFacts {
+            enrolment: &e,
+            session: &s,
+            course: &COURSE,
+            quiz_id: QUIZ,
+            attempts: &[],
+            extra_time_percent: 0,
+            lessons_done: lessons,
+            submitted_quizzes: &none,
+            at: at(),
+        })
+        .unwrap_err();
+        assert_eq!(refused.status().as_u16(), 409);
+        assert!(refused.detail().unwrap().contains(&expected), "{refused:?}");
+    }
+}
+
+#[test]
+fn a_passed_quiz_does_not_start_again_and_its_result_is_settled() {
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
+    let mut passed = state("a1", at() - minutes(60), true);
+    passed.passed = Some(true);
+    let refused = decide_start(&e, &s, QUIZ, std::slice::from_ref(&passed), 0).unwrap_err();
+    assert_eq!(refused.status().as_u16(), 409);
+    assert!(refused.detail().unwrap().contains("déjà réussi"));
+
+    let quiz = quiz_of(&COURSE, QUIZ).unwrap();
+    let failed = state("a1", at() - minutes(60), true);
+    assert!(!settled(quiz, std::slice::from_ref(&failed)), "two attempts left");
+    assert!(settled(quiz, &[passed]));
+    let three: Vec<AttemptState> = (0..3)
+        .map(|i| state(&format!("a{i}"), at() - minutes(60 * (3 - i)), true))
+        .collect();
+    assert!(settled(quiz, &three), "no attempt left");
+}
+
+#[test]
+fn a_retake_prefers_the_items_not_seen_yet() {
+    let (e, s) = (enrolment(EnrolmentStatus::Active), session(false));
+    let quiz = quiz_of(&COURSE, QUIZ).unwrap();
+    let (first, _) = open_attempt();
+    let mut done = state("t", at() - minutes(60), true);
+    done.paper = first.paper.clone();
+    let Ok(Start::New { seen, .. }) = decide_start(&e, &s, QUIZ, &[done], 0) else {
+        panic!("a second attempt")
+    };
+    let earlier: Paper = serde_json::from_str(&first.paper).unwrap();
+    assert_eq!(seen.len(), earlier.item_ids().count());
+    // The final quiz's pool has at least twice each draw: a retake repeats nothing.
+    for seed in 0..20 {
+        let retake = super::super::paper::draw(
+            quiz,
+            &COURSE.bank,
+            &seen,
+            &mut rand::rngs::StdRng::seed_from_u64(seed),
+        );
+        let repeated = retake.item_ids().filter(|id| seen.contains_key(*id)).count();
+        assert_eq!(repeated, 0, "seed {seed}");
+    }
 }
