@@ -47,7 +47,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
 /// an error page.
-pub(super) async fn page<F, Fut>(state: web::Data<AppState>, visitor: Visitor, work: F) -> HttpResponse
+pub(super) async fn page<F, Fut>(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    work: F,
+) -> HttpResponse
 where
     F: FnOnce(web::Data<AppState>, crate::identity::auth::CurrentUser, Visitor) -> Fut,
     Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,

@@ -14,7 +14,7 @@ use super::paper::Paper;
 use super::service::{quiz_of, Submission, GRACE_SECONDS};
 use super::store::{Attempt, AttemptState};
 use super::view::{parse_answers, parse_paper};
-use crate::catalog::model::{Course, Quiz};
+use crate::catalog::model::{Course, Quiz, QuizRole};
 use crate::enrolment::access::ensure_recording;
 use crate::enrolment::store::{Enrolment, Session};
 use crate::error::{AppError, FieldError};
@@ -67,7 +67,19 @@ pub(super) fn start<'a>(facts: &StartFacts<'a>) -> Result<Start<'a>, AppError> {
             attempt_id: &open.id,
         });
     }
-    if !quiz.improvement_attempts && facts.attempts.iter().any(|a| a.passed == Some(true)) {
+    // An open attempt out of time counts: it is graded before the new one starts.
+    let count = facts.attempts.len();
+    if let Some(max) = quiz.max_attempts {
+        if count >= max as usize {
+            return Err(max_attempts_reached(max));
+        }
+    }
+    // Practice goes on as long as the learner likes; a graded pass is final.
+    let assessed = matches!(quiz.role, QuizRole::Graded | QuizRole::PostTest);
+    if assessed
+        && !quiz.improvement_attempts
+        && facts.attempts.iter().any(|a| a.passed == Some(true))
+    {
         return Err(AppError::conflict(
             "Ce quiz est déjà réussi : il ne se repasse pas pour améliorer le score.",
         ));
@@ -78,13 +90,6 @@ pub(super) fn start<'a>(facts: &StartFacts<'a>) -> Result<Start<'a>, AppError> {
             "Ce quiz n'est pas encore ouvert : {}.",
             missing.join(" ; ")
         )));
-    }
-    // An open attempt out of time counts: it is graded before the new one starts.
-    let count = facts.attempts.len();
-    if let Some(max) = quiz.max_attempts {
-        if count >= max as usize {
-            return Err(max_attempts_reached(max));
-        }
     }
     Ok(Start::New {
         quiz,

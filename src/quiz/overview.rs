@@ -84,7 +84,11 @@ pub fn overview(
     let (can_start, open_attempt, blocked) = match decided {
         Ok(Start::Resume { attempt_id }) => (false, Some(attempt_id.to_owned()), None),
         Ok(Start::New { .. }) => (true, None, None),
-        Err(e) => (false, None, Some(e.detail().unwrap_or("Indisponible.").to_owned())),
+        Err(e) => (
+            false,
+            None,
+            Some(e.detail().unwrap_or("Indisponible.").to_owned()),
+        ),
     };
     let scores = store::scores(conn, at_quiz)?;
     let used = states.len() as u32;

@@ -98,12 +98,7 @@ fn paper_question(question: &Question, shuffle: bool, rng: &mut impl Rng) -> Pap
 /// Draws a paper for `quiz` from the course bank: per draw, `count` items of its objective
 /// in the quiz's pool, the ones `seen` least often on the learner's earlier papers first
 /// (at random among equals), so that a retake repeats as little as the pool allows.
-pub fn draw(
-    quiz: &Quiz,
-    bank: &Bank,
-    seen: &HashMap<String, u32>,
-    rng: &mut impl Rng,
-) -> Paper {
+pub fn draw(quiz: &Quiz, bank: &Bank, seen: &HashMap<String, u32>, rng: &mut impl Rng) -> Paper {
     let item = |id: &str, rng: &mut _| -> Option<PaperItem> {
         if let Some(q) = bank.questions.iter().find(|q| q.id == id) {
             return Some(PaperItem::Question(paper_question(
@@ -403,7 +398,12 @@ mod tests {
             },
         ]));
         for seed in 0..50 {
-            let paper = draw(&q, &bank(), &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(
+                &q,
+                &bank(),
+                &HashMap::new(),
+                &mut rand::rngs::StdRng::seed_from_u64(seed),
+            );
             assert_eq!(paper.items.len(), 6);
             let ids: std::collections::HashSet<String> = paper
                 .items
@@ -428,7 +428,12 @@ mod tests {
         let q = quiz(Selection::Items(vec!["m".into(), "v".into(), "q0".into()]));
         let b = bank();
         for seed in 0..20 {
-            let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(
+                &q,
+                &b,
+                &HashMap::new(),
+                &mut rand::rngs::StdRng::seed_from_u64(seed),
+            );
             let json = serde_json::to_string(&present(&paper, &b)).unwrap();
             for leak in ["correct", "answer", "feedback", "Parce que", "tolerance"] {
                 assert!(!json.contains(leak), "{leak} in {json}");
@@ -452,7 +457,12 @@ mod tests {
         let b = bank();
         let mut orders = std::collections::HashSet::new();
         for seed in 0..20 {
-            let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(seed));
+            let paper = draw(
+                &q,
+                &b,
+                &HashMap::new(),
+                &mut rand::rngs::StdRng::seed_from_u64(seed),
+            );
             let [ItemView::Question(view)] = &present(&paper, &b)[..] else {
                 panic!("one question drawn")
             };
@@ -474,7 +484,12 @@ mod tests {
     fn a_shown_question_has_one_type_its_kind() {
         let q = quiz(Selection::Items(vec!["q0".into()]));
         let b = bank();
-        let paper = draw(&q, &b, &HashMap::new(), &mut rand::rngs::StdRng::seed_from_u64(1));
+        let paper = draw(
+            &q,
+            &b,
+            &HashMap::new(),
+            &mut rand::rngs::StdRng::seed_from_u64(1),
+        );
 
         let json = serde_json::to_string(&present(&paper, &b)).unwrap();
 

@@ -7,9 +7,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use super::overview::QuizOverview;
 use super::results::{self, StatisticsView};
 use super::service::{self, SavedView};
-use super::overview::QuizOverview;
 use super::view::AttemptView;
 use crate::app::AppState;
 use crate::completion::results::ResultsView;
@@ -46,7 +46,13 @@ pub async fn overview(
             enrolment_id: &id,
             quiz_id: &quiz,
         };
-        super::overview::overview(conn, &s.courses, &user, at_quiz, chrono::Utc::now().naive_utc())
+        super::overview::overview(
+            conn,
+            &s.courses,
+            &user,
+            at_quiz,
+            chrono::Utc::now().naive_utc(),
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -164,8 +164,7 @@ pub fn start(
             grade_first,
             seen: earlier,
         } => {
-            let started =
-                new_attempt(&course, quiz, enrolment_id, number, deadline, &earlier, at)?;
+            let started = new_attempt(&course, quiz, enrolment_id, number, deadline, &earlier, at)?;
             let overdue = match grade_first {
                 Some(id) => Some(store::attempt(conn, id)?.ok_or_else(attempt_not_found)?),
                 None => None,

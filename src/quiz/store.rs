@@ -102,19 +102,24 @@ pub fn scores(
     conn: &mut DbConn,
     quiz: QuizAt<'_>,
 ) -> QueryResult<Vec<super::overview::AttemptLine>> {
-    let rows: Vec<(String, i32, Option<NaiveDateTime>, Option<f64>, Option<bool>)> =
-        native!(conn, |c| quiz_attempts::table
-            .filter(quiz_attempts::enrolment_id.eq(quiz.enrolment_id))
-            .filter(quiz_attempts::quiz_id.eq(quiz.quiz_id))
-            .order(quiz_attempts::number.asc())
-            .select((
-                quiz_attempts::id,
-                quiz_attempts::number,
-                quiz_attempts::submitted_at,
-                quiz_attempts::percent,
-                quiz_attempts::passed,
-            ))
-            .load(c))?;
+    let rows: Vec<(
+        String,
+        i32,
+        Option<NaiveDateTime>,
+        Option<f64>,
+        Option<bool>,
+    )> = native!(conn, |c| quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(quiz.enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz.quiz_id))
+        .order(quiz_attempts::number.asc())
+        .select((
+            quiz_attempts::id,
+            quiz_attempts::number,
+            quiz_attempts::submitted_at,
+            quiz_attempts::percent,
+            quiz_attempts::passed,
+        ))
+        .load(c))?;
     Ok(rows
         .into_iter()
         .map(

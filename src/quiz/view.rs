@@ -150,27 +150,30 @@ pub(super) fn view_of(
     let result = match (&attempt.submitted_at, &attempt.grading) {
         (Some(submitted_at), Some(grading)) => {
             let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
-            let questions = quiz.feedback.allows(settled, session.closed_at, at).then(|| {
-                let papers: BTreeMap<&str, &paper::PaperQuestion> =
-                    paper.questions().map(|q| (q.id.as_str(), q)).collect();
-                grading
-                    .results
-                    .iter()
-                    .filter_map(|r| {
-                        let question = course.bank.find_question(&r.id)?;
-                        let pq = papers.get(r.id.as_str())?;
-                        Some(QuestionFeedback {
-                            id: r.id.clone(),
-                            points: r.points,
-                            awarded: r.awarded,
-                            correct: r.correct(),
-                            answer: answers.get(&r.id).cloned(),
-                            correct_answer: correct_answer(question, pq),
-                            feedback: question.feedback.clone(),
+            let questions = quiz
+                .feedback
+                .allows(settled, session.closed_at, at)
+                .then(|| {
+                    let papers: BTreeMap<&str, &paper::PaperQuestion> =
+                        paper.questions().map(|q| (q.id.as_str(), q)).collect();
+                    grading
+                        .results
+                        .iter()
+                        .filter_map(|r| {
+                            let question = course.bank.find_question(&r.id)?;
+                            let pq = papers.get(r.id.as_str())?;
+                            Some(QuestionFeedback {
+                                id: r.id.clone(),
+                                points: r.points,
+                                awarded: r.awarded,
+                                correct: r.correct(),
+                                answer: answers.get(&r.id).cloned(),
+                                correct_answer: correct_answer(question, pq),
+                                feedback: question.feedback.clone(),
+                            })
                         })
-                    })
-                    .collect()
-            });
+                        .collect()
+                });
             Some(ResultView {
                 points: grading.points,
                 max_points: grading.max_points,

@@ -23,5 +23,6 @@ mod outbox;
 mod pages;
 mod problems;
 mod quiz;
+mod quiz_proof;
 mod reports;
 mod shutdown;

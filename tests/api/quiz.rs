@@ -18,9 +18,11 @@ const COURSE: &str = "qvt-formation-initiale";
 /// One of each question type, and a case vignette (9 questions of 1 point).
 const ITEMS: &str = r#"items = ["q01", "q02", "q03", "q04", "q05", "q08", "v01"]"#;
 
-/// The QVT module with extra quiz files and, optionally, other completion rules.
+/// The QVT module with extra quiz files and, optionally, other completion rules. Its
+/// practice quiz is left out: the extra quizzes draw items it would share.
 fn course_with(quizzes: &[(&str, String)], completion: Option<&str>) -> tempfile::TempDir {
     let (dir, course) = copy_course(COURSE);
+    std::fs::remove_file(course.join("quizzes/quiz-formatif.toml")).unwrap();
     for (id, text) in quizzes {
         std::fs::write(course.join("quizzes").join(format!("{id}.toml")), text).unwrap();
     }
@@ -30,8 +32,14 @@ fn course_with(quizzes: &[(&str, String)], completion: Option<&str>) -> tempfile
     dir
 }
 
+/// A quiz on [`ITEMS`]; a graded one allows 3 attempts unless `extra` says otherwise.
 fn quiz(role: &str, extra: &str) -> String {
-    format!("title = \"Examen d'essai\"\nrole = \"{role}\"\npass_mark = 60\n{extra}\n{ITEMS}\n")
+    let limit = if role != "practice" && !extra.contains("max_attempts") {
+        "max_attempts = 3"
+    } else {
+        ""
+    };
+    format!("title = \"Examen d'essai\"\nrole = \"{role}\"\npass_mark = 60\n{limit}\n{extra}\n{ITEMS}\n")
 }
 
 /// The right answers, read from the course's own bank.
@@ -381,10 +389,12 @@ async fn an_attempt_is_drawn_without_answers_and_graded_exactly() {
         assert_eq!(q["correct_answer"], expected, "{q}");
         assert!(!q["feedback"].as_str().unwrap().is_empty());
     }
-    // A new start after submission is attempt number 2.
+    // Passed: the quiz does not start again (no improvement attempts on this one).
     let second = e.start_as(&e.learner, &e.enrolment, "examen").await;
-    assert_eq!(second.status().as_u16(), 201);
-    assert_eq!(second.json::<Value>().await.unwrap()["number"], 2);
+    assert_eq!(
+        problem(second, 409).await["detail"],
+        "Ce quiz est déjà réussi : il ne se repasse pas pour améliorer le score."
+    );
 }
 
 #[tokio::test]
@@ -495,7 +505,13 @@ async fn twenty_simultaneous_starts_make_one_attempt_and_the_limit_holds() {
 async fn feedback_waits_for_the_policy() {
     let e = exam(
         &[
-            ("jamais", quiz("practice", "feedback = \"never\"")),
+            (
+                "jamais",
+                quiz(
+                    "practice",
+                    "feedback = \"never\"\nshares_items_with = [\"cloture\", \"quiz-final\"]",
+                ),
+            ),
             ("cloture", quiz("graded", "feedback = \"after_close\"")),
         ],
         None,
@@ -546,7 +562,7 @@ async fn feedback_waits_for_the_policy() {
         .json()
         .await
         .unwrap();
-    assert_eq!(results["quizzes"].as_array().unwrap().len(), 4);
+    assert_eq!(results["quizzes"].as_array().unwrap().len(), 3);
     let ids: Vec<String> = quiz_attempts::table
         .filter(quiz_attempts::quiz_id.eq_any(["jamais", "cloture"]))
         .order(quiz_attempts::quiz_id.asc())
@@ -691,8 +707,16 @@ async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_sho
     let e = exam(
         &[
             ("examen", quiz("graded", "")),
-            ("pre", quiz("pre_test", "")),
+            // A parallel form: items the other quizzes never draw (the real final quiz,
+            // which draws from the whole bank, is replaced by one on the same items).
+            (
+                "pre",
+                "title = \"Positionnement\"\nrole = \"pre_test\"\npass_mark = 0\nmax_attempts = 1\n\
+                 items = [\"q06\", \"q07\", \"q09\", \"q11\", \"q13\", \"q14\", \"q15\", \"q16\", \"q17\"]\n"
+                    .into(),
+            ),
             ("post", quiz("post_test", "")),
+            ("quiz-final", quiz("graded", "")),
         ],
         Some("min_lesson_seconds = 0\nrequired_quizzes = [\"examen\"]"),
     )
@@ -896,7 +920,13 @@ async fn a_malformed_submit_is_refused_and_grades_nothing() {
 #[tokio::test]
 async fn after_close_answers_wait_for_the_session_to_be_closed_not_its_end_date() {
     let e = exam(
-        &[("cloture", quiz("graded", "feedback = \"after_close\""))],
+        &[(
+            "cloture",
+            quiz(
+                "graded",
+                "feedback = \"after_close\"\nimprovement_attempts = true",
+            ),
+        )],
         None,
     )
     .await;

@@ -86,7 +86,10 @@ fn check_vignette(
     for q in v.questions {
         ids.check(r, &q.id);
         if let Some(pool) = &q.pool {
-            r.on(pool, "le pool se déclare sur la vignette, pas sur ses questions");
+            r.on(
+                pool,
+                "le pool se déclare sur la vignette, pas sur ses questions",
+            );
         }
         if let Some(q) = check_question(r, q, objectives) {
             questions.push(q);

@@ -548,7 +548,9 @@ mod tests {
     fn declared_hours_may_not_exceed_what_completion_requires() {
         let fixture = Fixture::new();
         // 100 min of time on task plus the 20 min final quiz: 2 h may be declared, not 2.5.
-        fixture.edit("course.toml", |t| t.replace("duration_hours = 2.0", "duration_hours = 2.5"));
+        fixture.edit("course.toml", |t| {
+            t.replace("duration_hours = 2.0", "duration_hours = 2.5")
+        });
         let problems = fixture.problems();
         let text = std::fs::read_to_string(fixture.path("course.toml")).unwrap();
         assert_exactly(
@@ -560,7 +562,10 @@ mod tests {
         );
         // Reading time counts when it is longer than the minimum time on task.
         fixture.edit("course.toml", |t| {
-            t.replace("min_minutes = 100", "min_minutes = 10\nmin_lesson_seconds = 1300")
+            t.replace(
+                "min_minutes = 100",
+                "min_minutes = 10\nmin_lesson_seconds = 1300",
+            )
         });
         assert_eq!(fixture.load().course.duration_minutes, 150);
     }

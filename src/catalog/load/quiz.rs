@@ -143,12 +143,18 @@ fn check_settings(
         (Some(raw), _) => {
             let policy = FeedbackPolicy::parse(raw.get_ref());
             if policy.is_none() {
-                r.on(raw, "feedback : after_submit, after_pass, after_close ou never");
+                r.on(
+                    raw,
+                    "feedback : after_submit, after_pass, after_close ou never",
+                );
             }
             // The post-test measures what the lessons taught, not what the pre-test showed.
             if role == Some(QuizRole::PreTest) && policy.is_some_and(|p| p != FeedbackPolicy::Never)
             {
-                r.on(raw, "un pré-test ne montre jamais les réponses : feedback = \"never\"");
+                r.on(
+                    raw,
+                    "un pré-test ne montre jamais les réponses : feedback = \"never\"",
+                );
             }
             policy
         }
@@ -168,7 +174,10 @@ fn check_settings(
     }
     if matches!(role, Some(QuizRole::Graded | QuizRole::PostTest)) && *file.pass_mark.get_ref() < 1
     {
-        r.on(&file.pass_mark, "un quiz noté a un seuil de réussite d'au moins 1 %");
+        r.on(
+            &file.pass_mark,
+            "un quiz noté a un seuil de réussite d'au moins 1 %",
+        );
     }
     for limit in [&file.time_limit_minutes, &file.max_attempts]
         .into_iter()
@@ -346,7 +355,9 @@ fn prerequisite_problems(kind: Option<CourseKind>, quizzes: &[Quiz]) -> Vec<Stri
             .filter(|q| q.role == QuizRole::PreTest)
             .collect();
         for post in quizzes.iter().filter(|q| q.role == QuizRole::PostTest) {
-            let after_pre = pre_tests.iter().all(|pre| post.after_quizzes.contains(&pre.id));
+            let after_pre = pre_tests
+                .iter()
+                .all(|pre| post.after_quizzes.contains(&pre.id));
             if !post.after_lessons || !after_pre {
                 problems.push(format!(
                     "le post-test « {} » s'ouvre après les leçons et le pré-test : after_lessons = true, after_quizzes = [{}]",
@@ -444,7 +455,10 @@ mod tests {
         assert_eq!(
             of(&problems, &fixture, "quizzes/entrainement.toml"),
             [
-                (4, "feedback : after_submit, after_pass, after_close ou never".into()),
+                (
+                    4,
+                    "feedback : after_submit, after_pass, after_close ou never".into()
+                ),
                 (3, "pass_mark : pourcentage entre 0 et 100".into()),
                 (5, "doit être au moins 1".into()),
                 (6, "doit être au moins 1".into()),
@@ -575,21 +589,40 @@ mod tests {
         );
         let problems = fixture.problems();
         let file = fixture.path("quizzes/pre.toml");
-        assert_reported(&problems, &file, 4, "un pré-test ne montre jamais les réponses : feedback = \"never\"");
-        assert_reported(&problems, &file, 2, "un quiz évalué a un nombre de tentatives limité : max_attempts obligatoire");
+        assert_reported(
+            &problems,
+            &file,
+            4,
+            "un pré-test ne montre jamais les réponses : feedback = \"never\"",
+        );
+        assert_reported(
+            &problems,
+            &file,
+            2,
+            "un quiz évalué a un nombre de tentatives limité : max_attempts obligatoire",
+        );
 
         // Parallel forms: disjoint items, the post-test after the lessons and the pre-test.
         fixture.write("quizzes/pre.toml", &pre("[\"q06\"]"));
         fixture.edit("quizzes/final.toml", |t| {
-            t.replace("[[draw]]\nobjective = \"o1\"\ncount = 2\n", "items = [\"q08\", \"q10\"]\n")
+            t.replace(
+                "[[draw]]\nobjective = \"o1\"\ncount = 2\n",
+                "items = [\"q08\", \"q10\"]\n",
+            )
         });
         fixture.write(
             "quizzes/post.toml",
-            &post("[\"q02\", \"q04\"]", "after_lessons = true\nafter_quizzes = [\"pre\"]\n"),
+            &post(
+                "[\"q02\", \"q04\"]",
+                "after_lessons = true\nafter_quizzes = [\"pre\"]\n",
+            ),
         );
         let course = fixture.load().course;
         let post = course.quizzes.iter().find(|q| q.id == "post").unwrap();
         assert!(matches!(&post.selection, Selection::Items(items) if items.len() == 2));
-        assert_eq!(post.feedback, crate::catalog::model::FeedbackPolicy::AfterPass);
+        assert_eq!(
+            post.feedback,
+            crate::catalog::model::FeedbackPolicy::AfterPass
+        );
     }
 }

@@ -388,7 +388,10 @@ fn a_quiz_waiting_for_its_lessons_is_refused_with_what_is_missing() {
     let one_left: HashSet<String> = COURSE.lessons[1..].iter().map(|l| l.id.clone()).collect();
     let none = HashSet::new();
     for (lessons, expected) in [
-        (&one_left, format!("terminer la leçon « {} »", COURSE.lessons[0].title)),
+        (
+            &one_left,
+            format!("terminer la leçon « {} »", COURSE.lessons[0].title),
+        ),
         (&none, format!("terminer {} leçons", COURSE.lessons.len())),
     ] {
         let refused = start(&StartFacts {
@@ -419,7 +422,10 @@ fn a_passed_quiz_does_not_start_again_and_its_result_is_settled() {
 
     let quiz = quiz_of(&COURSE, QUIZ).unwrap();
     let failed = state("a1", at() - minutes(60), true);
-    assert!(!settled(quiz, std::slice::from_ref(&failed)), "two attempts left");
+    assert!(
+        !settled(quiz, std::slice::from_ref(&failed)),
+        "two attempts left"
+    );
     assert!(settled(quiz, &[passed]));
     let three: Vec<AttemptState> = (0..3)
         .map(|i| state(&format!("a{i}"), at() - minutes(60 * (3 - i)), true))
@@ -447,7 +453,10 @@ fn a_retake_prefers_the_items_not_seen_yet() {
             &seen,
             &mut rand::rngs::StdRng::seed_from_u64(seed),
         );
-        let repeated = retake.item_ids().filter(|id| seen.contains_key(*id)).count();
+        let repeated = retake
+            .item_ids()
+            .filter(|id| seen.contains_key(*id))
+            .count();
         assert_eq!(repeated, 0, "seed {seed}");
     }
 }
