@@ -25,3 +25,4 @@ mod problems;
 mod quiz;
 mod reports;
 mod shutdown;
+mod time_on_task;
