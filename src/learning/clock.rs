@@ -107,12 +107,16 @@ impl Tracker {
             return nothing;
         }
         // The learner was active until now: the gap belongs to the lesson they were on,
-        // less what another enrolment of the account was credited first.
+        // less what another enrolment of the account was credited first. It runs from the
+        // end of what was credited, not from the last beat: whole seconds are credited and
+        // the fraction left waits for the next beat, so beats of two courses a fraction of
+        // a second apart do not each round the other's time away.
         let from = match self.credited_until.get(account_id) {
-            Some(until) => open.last_beat_at.max(*until),
-            None => open.last_beat_at,
+            Some(until) => open.interval.ended_at.max(*until),
+            None => open.interval.ended_at,
         };
         let seconds = (now - from).num_seconds().max(0);
+        let credited_end = from + chrono::Duration::seconds(seconds);
         open.last_beat_at = now;
         open.last_beat_id = beat_id.to_owned();
         let credited = Credit {
@@ -131,9 +135,10 @@ impl Tracker {
             }
             let open = self.open.get_mut(enrolment_id).expect("just used");
             open.interval.active_seconds += seconds;
-            open.interval.ended_at = now;
+            open.interval.ended_at = credited_end;
             open.dirty = true;
-            self.credited_until.insert(account_id.to_owned(), now);
+            self.credited_until
+                .insert(account_id.to_owned(), credited_end);
         }
         let open = self.open.get_mut(enrolment_id).expect("just used");
         if open.interval.lesson_id != lesson_id {
@@ -157,9 +162,10 @@ impl Tracker {
         for key in keys {
             batch.extend(self.take_open(&key, now));
         }
-        // An account's older credit cannot meet a beat any more: a gap that long is idle.
+        // An account's older credit cannot meet a beat any more: the enrolments it could
+        // hold back last beat before it, and a gap that long is idle.
         self.credited_until
-            .retain(|_, until| (now - *until).num_seconds() <= MAX_GAP_SECONDS);
+            .retain(|_, until| (now - *until).num_seconds() <= 2 * MAX_GAP_SECONDS);
         batch
     }
 
@@ -479,5 +485,35 @@ mod tests {
             )
         };
         assert_eq!((of("e1"), of("e2"), of("f1")), (30, 60, 30));
+    }
+
+    #[test]
+    fn beats_of_two_courses_a_fraction_of_a_second_apart_keep_the_time() {
+        let ms = |ms: i64| t(0) + chrono::Duration::milliseconds(ms);
+        let mut tracker = Tracker::default();
+        let mut credited = 0;
+        // Every 1.1 s, both courses beat, 0.5 s apart: 4.9 s of wall clock.
+        for round in 0..5 {
+            let when = round * 1_100;
+            credited += beat(
+                &mut tracker,
+                "a",
+                at("e1", "l"),
+                &format!("x{round}"),
+                ms(when),
+            );
+            credited += beat(
+                &mut tracker,
+                "a",
+                at("e2", "l"),
+                &format!("y{round}"),
+                ms(when + 500),
+            );
+        }
+        assert_eq!(
+            credited, 4,
+            "whole seconds of the 4.9 s, none rounded away twice"
+        );
+        assert_eq!(total(&tracker.take_flush(ms(5_000))), 4);
     }
 }
