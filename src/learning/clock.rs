@@ -1,8 +1,10 @@
 //! Time on task from heartbeats, decided by the server alone. A heartbeat credits the time
 //! since the enrolment's previous heartbeat (whatever tab sent it, so two tabs never count
 //! twice), only if that gap is short enough to mean the learner was there; a retried
-//! heartbeat (same id) credits nothing. Credits accumulate in memory and are flushed in
-//! batches as intervals. Pure: the caller passes the clock.
+//! heartbeat (same id) credits nothing. An account has one clock: time already credited to
+//! one of its enrolments is not credited again to another (two courses in two tabs).
+//! Credits accumulate in memory and are flushed in batches as intervals. Pure: the caller
+//! passes the clock.
 
 use std::collections::HashMap;
 
@@ -14,7 +16,8 @@ pub const HEARTBEAT_SECONDS: i64 = 30;
 /// A longer silence is idleness (or a closed tab): it is not counted.
 pub const MAX_GAP_SECONDS: i64 = 2 * HEARTBEAT_SECONDS;
 
-/// A stretch of continuous activity on one lesson.
+/// A stretch of continuous activity on one lesson: its credit is at most its length, less
+/// where an overlapping interval of the same account (from another instance) came first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interval {
     pub id: String,
@@ -25,10 +28,21 @@ pub struct Interval {
     pub active_seconds: i64,
 }
 
+/// What one heartbeat earned, and for which lesson: the gap before a beat belongs to the
+/// lesson the learner was on, which a beat from a newly opened lesson is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    pub seconds: i64,
+    pub lesson_id: String,
+}
+
 #[derive(Debug)]
 struct Open {
     interval: Interval,
     last_beat_id: String,
+    /// The enrolment's last heartbeat, credited or not (another enrolment of the account may
+    /// have had that time): its silence, not its credit, tells idleness.
+    last_beat_at: NaiveDateTime,
     /// Changed since the last flush.
     dirty: bool,
 }
@@ -37,55 +51,101 @@ struct Open {
 pub struct Tracker {
     open: HashMap<String, Open>,
     closed: Vec<Interval>,
+    /// Per account, the end of the last time credited to any of its enrolments. Rule:
+    /// first credited wins. Time is credited when a heartbeat reports it, so the enrolment
+    /// whose beat comes first keeps it and a later beat of another enrolment only earns
+    /// what follows. We chose it over "last active lesson wins" because a credit, once
+    /// answered to the page and possibly written, never moves to another course.
+    credited_until: HashMap<String, NaiveDateTime>,
 }
 
 impl Tracker {
-    /// Records a heartbeat; returns the seconds credited by it.
-    pub fn beat(&mut self, lesson: LessonAt<'_>, beat_id: &str, now: NaiveDateTime) -> i64 {
+    /// Records a heartbeat of an account's enrolment; returns what it credited.
+    pub fn beat(
+        &mut self,
+        account_id: &str,
+        lesson: LessonAt<'_>,
+        beat_id: &str,
+        now: NaiveDateTime,
+    ) -> Credit {
         let LessonAt {
             enrolment_id,
             lesson_id,
         } = lesson;
-        let start = |lesson_id: &str| Open {
+        let start = |lesson_id: &str, at: NaiveDateTime| Open {
             interval: Interval {
                 id: uuid::Uuid::new_v4().to_string(),
                 enrolment_id: enrolment_id.to_owned(),
                 lesson_id: lesson_id.to_owned(),
-                started_at: now,
-                ended_at: now,
+                started_at: at,
+                ended_at: at,
                 active_seconds: 0,
             },
             last_beat_id: beat_id.to_owned(),
+            last_beat_at: now,
             dirty: true,
         };
+        let nothing = Credit {
+            seconds: 0,
+            lesson_id: lesson_id.to_owned(),
+        };
         let Some(open) = self.open.get_mut(enrolment_id) else {
-            self.open.insert(enrolment_id.to_owned(), start(lesson_id));
-            return 0;
+            self.open
+                .insert(enrolment_id.to_owned(), start(lesson_id, now));
+            return nothing;
         };
         if open.last_beat_id == beat_id {
-            return 0;
+            return nothing;
         }
-        let gap = (now - open.interval.ended_at).num_seconds();
+        let gap = (now - open.last_beat_at).num_seconds();
         if gap < 0 {
-            return 0;
+            return nothing;
         }
         if gap > MAX_GAP_SECONDS {
-            let idle = std::mem::replace(open, start(lesson_id));
+            let idle = std::mem::replace(open, start(lesson_id, now));
             self.close(idle);
-            return 0;
+            return nothing;
         }
-        // The learner was active until now: the gap belongs to the lesson they were on.
-        open.interval.active_seconds += gap;
-        open.interval.ended_at = now;
+        // The learner was active until now: the gap belongs to the lesson they were on,
+        // less what another enrolment of the account was credited first. It runs from the
+        // end of what was credited, not from the last beat: whole seconds are credited and
+        // the fraction left waits for the next beat, so beats of two courses a fraction of
+        // a second apart do not each round the other's time away.
+        let from = match self.credited_until.get(account_id) {
+            Some(until) => open.interval.ended_at.max(*until),
+            None => open.interval.ended_at,
+        };
+        let seconds = (now - from).num_seconds().max(0);
+        let credited_end = from + chrono::Duration::seconds(seconds);
+        open.last_beat_at = now;
         open.last_beat_id = beat_id.to_owned();
-        open.dirty = true;
+        let credited = Credit {
+            seconds,
+            lesson_id: open.interval.lesson_id.clone(),
+        };
+        if seconds > 0 {
+            if open.interval.active_seconds == 0 {
+                open.interval.started_at = from;
+            } else if from > open.interval.ended_at {
+                // A stretch went to another enrolment: this one resumes after it, so that
+                // each interval stays continuous and the union across instances holds.
+                let resumed = start(&open.interval.lesson_id, from);
+                let before = std::mem::replace(open, resumed);
+                self.close(before);
+            }
+            let open = self.open.get_mut(enrolment_id).expect("just used");
+            open.interval.active_seconds += seconds;
+            open.interval.ended_at = credited_end;
+            open.dirty = true;
+            self.credited_until
+                .insert(account_id.to_owned(), credited_end);
+        }
+        let open = self.open.get_mut(enrolment_id).expect("just used");
         if open.interval.lesson_id != lesson_id {
-            let mut next = start(lesson_id);
-            next.interval.started_at = now;
-            let previous = std::mem::replace(open, next);
+            let previous = std::mem::replace(open, start(lesson_id, now));
             self.close(previous);
         }
-        gap
+        credited
     }
 
     fn close(&mut self, open: Open) {
@@ -102,6 +162,10 @@ impl Tracker {
         for key in keys {
             batch.extend(self.take_open(&key, now));
         }
+        // An account's older credit cannot meet a beat any more: the enrolments it could
+        // hold back last beat before it, and a gap that long is idle.
+        self.credited_until
+            .retain(|_, until| (now - *until).num_seconds() <= 2 * MAX_GAP_SECONDS);
         batch
     }
 
@@ -122,7 +186,7 @@ impl Tracker {
     fn take_open(&mut self, key: &str, now: NaiveDateTime) -> Option<Interval> {
         let open = self.open.get_mut(key)?;
         let unwritten = open.dirty && open.interval.active_seconds > 0;
-        if (now - open.interval.ended_at).num_seconds() > MAX_GAP_SECONDS {
+        if (now - open.last_beat_at).num_seconds() > MAX_GAP_SECONDS {
             let open = self.open.remove(key).expect("found");
             return unwritten.then_some(open.interval);
         }
@@ -150,13 +214,15 @@ impl Tracker {
     }
 }
 
-/// Makes an enrolment's credited time the union of its intervals, whichever instance
-/// recorded them: with several app instances, two tabs may beat on two trackers and record
-/// overlapping intervals. Each interval is credited only with the part that no earlier one
-/// (by start, then id) covers. `intervals` are the enrolment's intervals ending after
-/// `since`, sorted by (start, id); those starting before `since` keep their credit (their
-/// predecessors were not loaded) but still cover later ones. Returns the new credits of the
-/// intervals whose credit changes, by index.
+/// Makes an account's credited time the union of its intervals, whichever instance and
+/// enrolment recorded them: with several app instances, two tabs (of one course or of two)
+/// may beat on two trackers and record overlapping intervals. Each interval is credited
+/// only with the part that no earlier one (by start, then id) covers: across instances,
+/// "first credited wins" becomes "first started wins", the order every instance can see.
+/// `intervals` are the account's intervals ending after `since`, sorted by (start, id);
+/// those starting before `since` keep their credit (their predecessors were not loaded) but
+/// still cover later ones. Returns the new credits of the intervals whose credit changes,
+/// by index.
 pub fn union_credits(intervals: &[Interval], since: NaiveDateTime) -> Vec<(usize, i64)> {
     let mut covered_until: Option<NaiveDateTime> = None;
     let mut changed = Vec::new();
@@ -190,6 +256,16 @@ mod tests {
             .naive_utc()
     }
 
+    fn beat(
+        tracker: &mut Tracker,
+        account: &str,
+        at: LessonAt<'_>,
+        id: &str,
+        now: NaiveDateTime,
+    ) -> i64 {
+        tracker.beat(account, at, id, now).seconds
+    }
+
     fn total(batch: &[Interval]) -> i64 {
         batch.iter().map(|i| i.active_seconds).sum()
     }
@@ -197,9 +273,9 @@ mod tests {
     #[test]
     fn regular_heartbeats_count_the_time_between_them() {
         let mut tracker = Tracker::default();
-        assert_eq!(tracker.beat(at("e", "l1"), "b1", t(0)), 0);
-        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(30)), 30);
-        assert_eq!(tracker.beat(at("e", "l1"), "b3", t(60)), 30);
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b1", t(0)), 0);
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b2", t(30)), 30);
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b3", t(60)), 30);
         let batch = tracker.take_flush(t(61));
         assert_eq!(total(&batch), 60);
         assert_eq!((batch[0].started_at, batch[0].ended_at), (t(0), t(60)));
@@ -208,14 +284,14 @@ mod tests {
     #[test]
     fn an_idle_gap_is_not_counted() {
         let mut tracker = Tracker::default();
-        tracker.beat(at("e", "l1"), "b1", t(0));
-        tracker.beat(at("e", "l1"), "b2", t(30));
+        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
+        beat(&mut tracker, "a", at("e", "l1"), "b2", t(30));
         assert_eq!(
-            tracker.beat(at("e", "l1"), "b3", t(30 + 600)),
+            beat(&mut tracker, "a", at("e", "l1"), "b3", t(30 + 600)),
             0,
             "ten minutes away"
         );
-        assert_eq!(tracker.beat(at("e", "l1"), "b4", t(660)), 30);
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b4", t(660)), 30);
         let batch = tracker.take_flush(t(661));
         assert_eq!(total(&batch), 60);
         assert_eq!(batch.len(), 2, "two separate stretches");
@@ -228,7 +304,13 @@ mod tests {
         let mut credited = 0;
         for i in 0..=8 {
             let tab = if i % 2 == 0 { "a" } else { "b" };
-            credited += tracker.beat(at("e", "l1"), &format!("{tab}{i}"), t(i * 15));
+            credited += beat(
+                &mut tracker,
+                "a",
+                at("e", "l1"),
+                &format!("{tab}{i}"),
+                t(i * 15),
+            );
         }
         assert_eq!(credited, 120);
         assert_eq!(total(&tracker.take_flush(t(121))), 120);
@@ -237,18 +319,18 @@ mod tests {
     #[test]
     fn a_retried_heartbeat_counts_nothing() {
         let mut tracker = Tracker::default();
-        tracker.beat(at("e", "l1"), "b1", t(0));
-        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(30)), 30);
-        assert_eq!(tracker.beat(at("e", "l1"), "b2", t(35)), 0);
+        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b2", t(30)), 30);
+        assert_eq!(beat(&mut tracker, "a", at("e", "l1"), "b2", t(35)), 0);
         assert_eq!(total(&tracker.take_flush(t(36))), 30);
     }
 
     #[test]
     fn switching_lessons_credits_the_gap_to_the_lesson_left() {
         let mut tracker = Tracker::default();
-        tracker.beat(at("e", "l1"), "b1", t(0));
-        tracker.beat(at("e", "l2"), "b2", t(30));
-        tracker.beat(at("e", "l2"), "b3", t(60));
+        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
+        beat(&mut tracker, "a", at("e", "l2"), "b2", t(30));
+        beat(&mut tracker, "a", at("e", "l2"), "b3", t(60));
         let batch = tracker.take_flush(t(61));
         let by_lesson: Vec<(&str, i64)> = batch
             .iter()
@@ -297,11 +379,11 @@ mod tests {
     #[test]
     fn a_flushed_interval_is_sent_again_only_when_it_grows() {
         let mut tracker = Tracker::default();
-        tracker.beat(at("e", "l1"), "b1", t(0));
-        tracker.beat(at("e", "l1"), "b2", t(30));
+        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
+        beat(&mut tracker, "a", at("e", "l1"), "b2", t(30));
         assert_eq!(tracker.take_flush(t(31)).len(), 1);
         assert!(tracker.take_flush(t(32)).is_empty());
-        tracker.beat(at("e", "l1"), "b3", t(60));
+        beat(&mut tracker, "a", at("e", "l1"), "b3", t(60));
         let again = tracker.take_flush(t(61));
         assert_eq!(
             (again.len(), again[0].active_seconds),
@@ -317,13 +399,13 @@ mod tests {
     #[test]
     fn one_enrolment_is_taken_alone_and_the_rest_waits_for_the_flush() {
         let mut tracker = Tracker::default();
-        tracker.beat(at("e", "l1"), "b1", t(0));
-        tracker.beat(at("e", "l1"), "b2", t(30));
-        tracker.beat(at("f", "l1"), "c1", t(0));
-        tracker.beat(at("f", "l1"), "c2", t(30));
+        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
+        beat(&mut tracker, "a", at("e", "l1"), "b2", t(30));
+        beat(&mut tracker, "b", at("f", "l1"), "c1", t(0));
+        beat(&mut tracker, "b", at("f", "l1"), "c2", t(30));
         // A lesson change closes e's first stretch.
-        tracker.beat(at("e", "l2"), "b3", t(40));
-        tracker.beat(at("e", "l2"), "b4", t(50));
+        beat(&mut tracker, "a", at("e", "l2"), "b3", t(40));
+        beat(&mut tracker, "a", at("e", "l2"), "b4", t(50));
         let mine = tracker.take_enrolment("e", t(51));
         assert_eq!(total(&mine), 50);
         assert!(mine.iter().all(|i| i.enrolment_id == "e"));
@@ -332,9 +414,106 @@ mod tests {
         assert_eq!(total(&rest), 30);
         assert!(rest.iter().all(|i| i.enrolment_id == "f"));
         // The open stretch goes on growing under the same id.
-        tracker.beat(at("e", "l2"), "b5", t(60));
+        beat(&mut tracker, "a", at("e", "l2"), "b5", t(60));
         let more = tracker.take_enrolment("e", t(61));
         assert_eq!((more.len(), more[0].id.clone()), (1, mine[1].id.clone()));
         assert_eq!(more[0].active_seconds, 20);
+    }
+
+    #[test]
+    fn one_account_has_one_clock_across_its_enrolments_first_credited_wins() {
+        let mut tracker = Tracker::default();
+        // Two courses in two tabs, beating 1 s apart every 28 s (the review's F2): 84 s.
+        let mut credited = (0, 0);
+        for i in 0..=3 {
+            credited.0 += beat(
+                &mut tracker,
+                "a",
+                at("e1", "l"),
+                &format!("x{i}"),
+                t(i * 28),
+            );
+            credited.1 += beat(
+                &mut tracker,
+                "a",
+                at("e2", "l"),
+                &format!("y{i}"),
+                t(i * 28 + 1),
+            );
+        }
+        // Each round, e1's beat takes the time up to it; e2's beat, a second later, only that second.
+        assert_eq!(credited, (82, 3), "not 84 each, as before");
+        let batch = tracker.take_flush(t(86));
+        assert_eq!(
+            total(&batch),
+            85,
+            "wall clock from the first beat to the last"
+        );
+        // No two intervals of the account overlap.
+        let mut spans: Vec<_> = batch.iter().map(|i| (i.started_at, i.ended_at)).collect();
+        spans.sort();
+        assert!(spans.windows(2).all(|w| w[0].1 <= w[1].0), "{spans:?}");
+        assert!(batch
+            .iter()
+            .all(|i| (i.ended_at - i.started_at).num_seconds() == i.active_seconds));
+    }
+
+    #[test]
+    fn another_account_keeps_its_own_clock_and_a_stopped_tab_frees_the_time() {
+        let mut tracker = Tracker::default();
+        beat(&mut tracker, "a", at("e1", "l"), "a0", t(0));
+        beat(&mut tracker, "b", at("f1", "l"), "b0", t(0));
+        beat(&mut tracker, "a", at("e2", "l"), "c0", t(0));
+        assert_eq!(beat(&mut tracker, "a", at("e1", "l"), "a1", t(30)), 30);
+        assert_eq!(
+            beat(&mut tracker, "b", at("f1", "l"), "b1", t(30)),
+            30,
+            "another person"
+        );
+        assert_eq!(beat(&mut tracker, "a", at("e2", "l"), "c1", t(30)), 0);
+        // The first tab stops: the second one is credited from the last credited instant.
+        assert_eq!(beat(&mut tracker, "a", at("e2", "l"), "c2", t(60)), 30);
+        assert_eq!(beat(&mut tracker, "a", at("e2", "l"), "c3", t(90)), 30);
+        let batch = tracker.take_flush(t(91));
+        let of = |e: &str| {
+            total(
+                &batch
+                    .iter()
+                    .filter(|i| i.enrolment_id == e)
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!((of("e1"), of("e2"), of("f1")), (30, 60, 30));
+    }
+
+    #[test]
+    fn beats_of_two_courses_a_fraction_of_a_second_apart_keep_the_time() {
+        let ms = |ms: i64| t(0) + chrono::Duration::milliseconds(ms);
+        let mut tracker = Tracker::default();
+        let mut credited = 0;
+        // Every 1.1 s, both courses beat, 0.5 s apart: 4.9 s of wall clock.
+        for round in 0..5 {
+            let when = round * 1_100;
+            credited += beat(
+                &mut tracker,
+                "a",
+                at("e1", "l"),
+                &format!("x{round}"),
+                ms(when),
+            );
+            credited += beat(
+                &mut tracker,
+                "a",
+                at("e2", "l"),
+                &format!("y{round}"),
+                ms(when + 500),
+            );
+        }
+        assert_eq!(
+            credited, 4,
+            "whole seconds of the 4.9 s, none rounded away twice"
+        );
+        assert_eq!(total(&tracker.take_flush(ms(5_000))), 4);
     }
 }

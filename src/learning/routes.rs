@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::service::{self, CompleteView, LessonView, ProgressView};
+use super::service::{self, BeatView, CompleteView, LessonView, ProgressView};
 use super::{store, trace};
 use crate::app::AppState;
 use crate::db;
@@ -82,9 +82,10 @@ pub struct Heartbeat {
 }
 
 /// Sent every 30 s while the lesson is visible and the learner active. The server decides
-/// what it is worth; the answer says how many seconds were credited.
+/// what it is worth; the answer says how many seconds were credited, the lesson's total
+/// and what the minimum reading time still needs.
 #[utoipa::path(post, path = "/api/v1/enrolments/{id}/lessons/{lesson}/heartbeat", tag = "learning", security(("bearer" = [])), request_body = Heartbeat, responses(
-    (status = 200, description = "{credited_seconds}"), (status = 404, body = Problem), (status = 409, body = Problem),
+    (status = 200, body = BeatView), (status = 404, body = Problem), (status = 409, body = Problem),
 ))]
 pub async fn heartbeat(
     state: web::Data<AppState>,
@@ -101,14 +102,14 @@ pub async fn heartbeat(
     // what lets a beat be answered from memory.
     let token = auth::token_of(&request)?;
     let account = auth::account_of_token(&state, &token)?;
-    let credited = match service::heartbeat_from_memory(
+    let view = match service::heartbeat_from_memory(
         &state.courses,
         &state.learning,
         &account,
         lesson_at(&id, &lesson),
         &beat_id,
     ) {
-        Some(credited) => credited?,
+        Some(view) => view?,
         None => {
             let user = auth::user_of_token(&state, &token).await?;
             let s = state.clone();
@@ -125,7 +126,7 @@ pub async fn heartbeat(
             .await?
         }
     };
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "credited_seconds": credited })))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Per lesson and quiz: state and time; overall percentage; what completion still needs.

@@ -9,7 +9,7 @@ use chrono::{NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::clock::{Interval, Tracker};
+use super::clock::{Credit, Interval, Tracker};
 use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};
@@ -37,6 +37,10 @@ struct Recording {
     at: std::time::Instant,
     version: String,
     session: String,
+    /// The lesson last beaten on, and its credited total as this instance knows it (the
+    /// written total at the check, plus this instance's credits since): what the page shows.
+    lesson: String,
+    lesson_seconds: i64,
 }
 
 impl Learning {
@@ -136,6 +140,7 @@ fn write_batch(
                 .push(interval);
         }
         let ids: Vec<&str> = touched.keys().copied().collect();
+        store::lock_accounts_of(c, &ids)?;
         for chunk in ids.chunks(FLUSH_CHUNK) {
             flush_chunk(c, courses, chunk, &touched)?;
         }
@@ -169,13 +174,17 @@ fn flush_chunk(
         .flat_map(|e| touched[e.id.as_str()].iter().map(|i| (*i).clone()))
         .collect();
     store::upsert_intervals(c, &intervals)?;
-    let since: BTreeMap<&str, NaiveDateTime> = enrolments
-        .iter()
-        .filter_map(|e| {
-            let (id, intervals) = touched.get_key_value(e.id.as_str())?;
-            Some((*id, intervals.iter().map(|i| i.started_at).min()?))
-        })
-        .collect();
+    // One clock per account: the union is taken over all its enrolments' intervals.
+    let mut since: BTreeMap<&str, NaiveDateTime> = BTreeMap::new();
+    for e in &enrolments {
+        let Some(first) = touched[e.id.as_str()].iter().map(|i| i.started_at).min() else {
+            continue;
+        };
+        since
+            .entry(e.account_id.as_str())
+            .and_modify(|at| *at = (*at).min(first))
+            .or_insert(first);
+    }
     store::reconcile_overlaps(c, &since)?;
     // Time completes only what lacks nothing but time: active, not yet complete, every
     // lesson done. `completion::evaluate` decides for those, with everything else it checks.
@@ -203,6 +212,8 @@ pub struct LessonView {
     pub position: u32,
     pub unit: Option<String>,
     pub minutes: u32,
+    /// The course's minimum reading time per lesson, in seconds (0: none).
+    pub min_lesson_seconds: u32,
     /// Sanitised HTML of the enrolment's pinned version.
     pub html: String,
     pub completed: bool,
@@ -250,9 +261,34 @@ pub fn open_lesson(
         position: lesson.position,
         unit: lesson.unit.clone(),
         minutes: lesson.minutes,
+        min_lesson_seconds: course.completion.min_lesson_seconds,
         html: catalog::lesson_html(conn, &enrolment.course_version_id, lesson_id)?,
         completed: done.contains(lesson_id),
     })
+}
+
+/// A heartbeat's answer: what it credited, and where its lesson stands against the
+/// course's minimum reading time (so the page can show it live).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BeatView {
+    /// Seconds this heartbeat credited (to the lesson the learner was on until now).
+    pub credited_seconds: i64,
+    /// The lesson's credited total so far.
+    pub lesson_seconds: i64,
+    /// The course's minimum reading time per lesson (0: none).
+    pub min_lesson_seconds: i64,
+    /// What is still needed before the lesson can be marked done.
+    pub remaining_seconds: i64,
+}
+
+fn beat_view(course: &Course, credited_seconds: i64, lesson_seconds: i64) -> BeatView {
+    let min_lesson_seconds = i64::from(course.completion.min_lesson_seconds);
+    BeatView {
+        credited_seconds,
+        lesson_seconds,
+        min_lesson_seconds,
+        remaining_seconds: (min_lesson_seconds - lesson_seconds).max(0),
+    }
 }
 
 pub fn heartbeat(
@@ -262,7 +298,7 @@ pub fn heartbeat(
     user: &CurrentUser,
     lesson: LessonAt<'_>,
     beat_id: &str,
-) -> Result<i64, AppError> {
+) -> Result<BeatView, AppError> {
     let LessonAt {
         enrolment_id,
         lesson_id,
@@ -271,6 +307,16 @@ pub fn heartbeat(
     ensure_recording(&enrolment, &session)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
     lesson_index(&course, lesson_id)?;
+    // Usually writes nothing (the periodic flush came first): the total read is complete.
+    flush_enrolment(conn, courses, learning, enrolment_id)?;
+    let written = store::seconds_of_lesson(conn, lesson)?;
+    let credit =
+        learning
+            .tracker
+            .lock()
+            .expect("not poisoned")
+            .beat(&user.id, lesson, beat_id, now());
+    let lesson_seconds = written + credited_to(&credit, lesson_id);
     let mut recording = learning.recording.lock().expect("not poisoned");
     if recording.len() > 200_000 {
         recording.retain(|_, r| r.at.elapsed() < RECORDING_CHECK_TTL);
@@ -281,42 +327,59 @@ pub fn heartbeat(
             at: std::time::Instant::now(),
             version: enrolment.course_version_id.clone(),
             session: session.id.clone(),
+            lesson: lesson_id.to_owned(),
+            lesson_seconds,
         },
     );
-    drop(recording);
-    Ok(learning
-        .tracker
-        .lock()
-        .expect("not poisoned")
-        .beat(lesson, beat_id, now()))
+    Ok(beat_view(&course, credit.seconds, lesson_seconds))
+}
+
+/// The part of a credit that went to this lesson (the first beat on a lesson credits the
+/// one left).
+fn credited_to(credit: &Credit, lesson_id: &str) -> i64 {
+    if credit.lesson_id == lesson_id {
+        credit.seconds
+    } else {
+        0
+    }
 }
 
 /// A heartbeat answered from memory when the same account's enrolment was checked recently
-/// (see `RECORDING_CHECK_TTL`); None when the database must be asked (see [`heartbeat`]).
+/// on the same lesson (see `RECORDING_CHECK_TTL`); None when the database must be asked
+/// (see [`heartbeat`]).
 pub fn heartbeat_from_memory(
     courses: &CourseCache,
     learning: &Learning,
     account_id: &str,
     lesson: LessonAt<'_>,
     beat_id: &str,
-) -> Option<Result<i64, AppError>> {
+) -> Option<Result<BeatView, AppError>> {
     let LessonAt {
         enrolment_id,
         lesson_id,
     } = lesson;
+    let key = (account_id.to_owned(), enrolment_id.to_owned());
     let version = {
         let recording = learning.recording.lock().expect("not poisoned");
-        let r = recording.get(&(account_id.to_owned(), enrolment_id.to_owned()))?;
-        (r.at.elapsed() < RECORDING_CHECK_TTL).then(|| r.version.clone())?
+        let r = recording.get(&key)?;
+        (r.at.elapsed() < RECORDING_CHECK_TTL && r.lesson == lesson_id)
+            .then(|| r.version.clone())?
     };
     let course = courses.cached(&version)?;
-    Some(lesson_index(&course, lesson_id).map(|_| {
+    if let Err(e) = lesson_index(&course, lesson_id) {
+        return Some(Err(e));
+    }
+    let credit =
         learning
             .tracker
             .lock()
             .expect("not poisoned")
-            .beat(lesson, beat_id, now())
-    }))
+            .beat(account_id, lesson, beat_id, now());
+    let mut recording = learning.recording.lock().expect("not poisoned");
+    // Forgotten meanwhile (signed out, withdrawn): the credit stays, the total is unknown.
+    let r = recording.get_mut(&key)?;
+    r.lesson_seconds += credited_to(&credit, lesson_id);
+    Some(Ok(beat_view(&course, credit.seconds, r.lesson_seconds)))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -358,8 +421,10 @@ pub fn complete_lesson(
             .unwrap_or(0);
         if read < minimum {
             return Err(AppError::conflict(format!(
-                "Temps de lecture insuffisant : encore {} s sur cette leçon.",
-                minimum - read
+                "Temps de lecture insuffisant : il vous reste {} de lecture sur cette leçon \
+                 (minimum {}).",
+                whole_minutes(minimum - read),
+                whole_minutes(minimum)
             )));
         }
     }
@@ -377,6 +442,11 @@ pub fn complete_lesson(
         course_completed,
         completed_now,
     })
+}
+
+/// "2 min", rounded up: a learner told "0 min" left would click again for nothing.
+pub fn whole_minutes(seconds: i64) -> String {
+    format!("{} min", (seconds.max(0) + 59) / 60)
 }
 
 code_list!(
@@ -545,6 +615,8 @@ mod tests {
                     at: std::time::Instant::now(),
                     version: "v1".into(),
                     session: session.into(),
+                    lesson: "l1".into(),
+                    lesson_seconds: 0,
                 },
             );
         }

@@ -1,13 +1,13 @@
 //! Persistence of progress: lessons viewed and done, time intervals.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{NaiveDateTime, SubsecRound};
 use diesel::prelude::*;
 
 use super::clock::{union_credits, Interval};
-use crate::db::schema::{lesson_progress, time_intervals};
-use crate::db::{native, DbConn};
+use crate::db::schema::{accounts, enrolments, lesson_progress, time_intervals};
+use crate::db::{locked, native, DbConn};
 use crate::learning::LessonAt;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -97,9 +97,35 @@ pub fn upsert_intervals(conn: &mut DbConn, batch: &[Interval]) -> QueryResult<()
     Ok(())
 }
 
-/// Re-credits each enrolment's intervals from its `since` on, so that overlapping ones
-/// (recorded by different instances) count their union once: one read for all of them.
-/// Call with the enrolment rows locked.
+/// Locks the accounts of these enrolments, in id order, before any enrolment row: every
+/// flush does, so two instances writing time of one account (two courses, two tabs) take
+/// turns, each seeing the other's intervals, and never deadlock.
+pub fn lock_accounts_of(conn: &mut DbConn, enrolment_ids: &[&str]) -> QueryResult<()> {
+    let mut owners: BTreeSet<String> = BTreeSet::new();
+    for chunk in enrolment_ids.chunks(LOCK_CHUNK) {
+        owners.extend(native!(conn, |c| enrolments::table
+            .filter(enrolments::id.eq_any(chunk))
+            .select(enrolments::account_id)
+            .load::<String>(c))?);
+    }
+    let owners: Vec<String> = owners.into_iter().collect();
+    for chunk in owners.chunks(LOCK_CHUNK) {
+        let query = accounts::table
+            .filter(accounts::id.eq_any(chunk))
+            .order(accounts::id.asc())
+            .select(accounts::id);
+        locked!(conn, query, |q, c| q.load::<String>(c))?;
+    }
+    Ok(())
+}
+
+/// Ids bound per query: under every database's limit on parameters.
+const LOCK_CHUNK: usize = 500;
+
+/// Re-credits each account's intervals from its `since` on, across all its enrolments, so
+/// that overlapping ones (recorded by different instances, or for two courses at once)
+/// count their union once: two reads for all of them. Call with the accounts locked
+/// ([`lock_accounts_of`]).
 pub fn reconcile_overlaps(
     conn: &mut DbConn,
     since: &BTreeMap<&str, NaiveDateTime>,
@@ -107,28 +133,33 @@ pub fn reconcile_overlaps(
     // Compared with stored times, which PostgreSQL keeps to the microsecond.
     let since: BTreeMap<&str, NaiveDateTime> = since
         .iter()
-        .map(|(e, at)| (*e, at.trunc_subsecs(6)))
+        .map(|(a, at)| (*a, at.trunc_subsecs(6)))
         .collect();
     let Some(earliest) = since.values().min().copied() else {
         return Ok(());
     };
+    let owners: HashMap<String, String> = native!(conn, |c| enrolments::table
+        .filter(enrolments::account_id.eq_any(since.keys()))
+        .select((enrolments::id, enrolments::account_id))
+        .load::<(String, String)>(c))?
+    .into_iter()
+    .collect();
     let rows: Vec<IntervalRow> = native!(conn, |c| time_intervals::table
-        .filter(time_intervals::enrolment_id.eq_any(since.keys()))
+        .filter(time_intervals::enrolment_id.eq_any(owners.keys()))
         .filter(time_intervals::ended_at.gt(earliest))
-        .order((
-            time_intervals::enrolment_id.asc(),
-            time_intervals::started_at.asc(),
-            time_intervals::id.asc(),
-        ))
+        .order((time_intervals::started_at.asc(), time_intervals::id.asc()))
         .select(IntervalRow::as_select())
         .load(c))?;
     let mut windows: BTreeMap<&str, Vec<Interval>> = BTreeMap::new();
     for r in &rows {
-        let Some((enrolment, from)) = since.get_key_value(r.enrolment_id.as_str()) else {
+        let Some((account, from)) = owners
+            .get(&r.enrolment_id)
+            .and_then(|a| since.get_key_value(a.as_str()))
+        else {
             continue;
         };
         if r.ended_at > *from {
-            windows.entry(enrolment).or_default().push(Interval {
+            windows.entry(account).or_default().push(Interval {
                 id: r.id.clone(),
                 enrolment_id: r.enrolment_id.clone(),
                 lesson_id: r.lesson_id.clone(),
@@ -138,14 +169,24 @@ pub fn reconcile_overlaps(
             });
         }
     }
-    for (enrolment, window) in &windows {
-        for (index, credit) in union_credits(window, since[enrolment]) {
+    for (account, window) in &windows {
+        for (index, credit) in union_credits(window, since[account]) {
             let update = diesel::update(time_intervals::table.find(&window[index].id))
                 .set(time_intervals::active_seconds.eq(credit as i32));
             native!(conn, |c| update.execute(c))?;
         }
     }
     Ok(())
+}
+
+/// The time credited to one lesson so far (as written).
+pub fn seconds_of_lesson(conn: &mut DbConn, lesson: LessonAt<'_>) -> QueryResult<i64> {
+    let total: Option<i64> = native!(conn, |c| time_intervals::table
+        .filter(time_intervals::enrolment_id.eq(lesson.enrolment_id))
+        .filter(time_intervals::lesson_id.eq(lesson.lesson_id))
+        .select(diesel::dsl::sum(time_intervals::active_seconds))
+        .first(c))?;
+    Ok(total.unwrap_or(0))
 }
 
 pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {

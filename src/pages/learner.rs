@@ -20,6 +20,7 @@ use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
+use crate::learning::trace::duration;
 use crate::learning::LessonAt;
 use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
@@ -187,44 +188,75 @@ async fn lesson(
 ) -> HttpResponse {
     let (enrolment_id, lesson_id) = path.into_inner();
     page(state, visitor, |state, user, visitor| async move {
-        let s = state.clone();
-        let (lesson, progress) = db::run(&state.pool, move |conn| {
-            let lesson = learning::open_lesson(conn, &s.courses, &user, LessonAt { enrolment_id: &enrolment_id, lesson_id: &lesson_id })?;
-            let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment_id)?;
-            Ok((lesson, progress))
-        })
-        .await?;
-        let index = progress
-            .lessons
-            .iter()
-            .position(|l| l.lesson_id == lesson.lesson_id)
-            .unwrap_or(0);
-        let href = |i: usize| {
-            progress.lessons.get(i).map(|l| {
-                format!("/apprendre/{}/lecons/{}", progress.enrolment_id, l.lesson_id)
-            })
-        };
-        let outline: Vec<Value> = progress
-            .lessons
-            .iter()
-            .map(|l| json!({ "title": l.title, "state": l.state, "current": l.lesson_id == lesson.lesson_id,
-                             "href": format!("/apprendre/{}/lecons/{}", progress.enrolment_id, l.lesson_id) }))
-            .collect();
-        render(
-            &state,
-            &visitor,
-            "lecon",
-            &lesson.title.clone(),
-            json!({
-                "enrolment": progress.enrolment_id, "lesson": lesson, "outline": outline,
-                "percent": progress.percent,
-                "previous": index.checked_sub(1).and_then(href), "next": href(index + 1),
-                "complete_action": format!("/apprendre/{}/lecons/{}/terminer", progress.enrolment_id, lesson.lesson_id),
-                "heartbeat": format!("/api/v1/enrolments/{}/lessons/{}/heartbeat", progress.enrolment_id, lesson.lesson_id),
-            }),
-        )
+        lesson_page(&state, &visitor, user, enrolment_id, lesson_id, None).await
     })
     .await
+}
+
+/// The lesson reader, with a refusal of « J'ai terminé cette leçon » above its button when
+/// there is one: the learner stays where they can go on reading.
+async fn lesson_page(
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    user: crate::identity::auth::CurrentUser,
+    enrolment_id: String,
+    lesson_id: String,
+    refusal: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let s = state.clone();
+    let (lesson, progress) = db::run(&state.pool, move |conn| {
+        let lesson = learning::open_lesson(
+            conn,
+            &s.courses,
+            &user,
+            LessonAt {
+                enrolment_id: &enrolment_id,
+                lesson_id: &lesson_id,
+            },
+        )?;
+        let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment_id)?;
+        Ok((lesson, progress))
+    })
+    .await?;
+    let index = progress
+        .lessons
+        .iter()
+        .position(|l| l.lesson_id == lesson.lesson_id)
+        .unwrap_or(0);
+    let href = |i: usize| {
+        progress.lessons.get(i).map(|l| {
+            format!(
+                "/apprendre/{}/lecons/{}",
+                progress.enrolment_id, l.lesson_id
+            )
+        })
+    };
+    let outline: Vec<Value> = progress
+        .lessons
+        .iter()
+        .map(|l| json!({ "title": l.title, "state": l.state, "current": l.lesson_id == lesson.lesson_id,
+                         "href": format!("/apprendre/{}/lecons/{}", progress.enrolment_id, l.lesson_id) }))
+        .collect();
+    let credited = progress.lessons.get(index).map_or(0, |l| l.active_seconds);
+    let minimum = i64::from(lesson.min_lesson_seconds);
+    let reading = json!({
+        "minimum": (minimum > 0).then(|| duration(minimum)),
+        "credited": duration(credited),
+        "remaining": duration((minimum - credited).max(0)),
+    });
+    render(
+        state,
+        visitor,
+        "lecon",
+        &lesson.title.clone(),
+        json!({
+            "enrolment": progress.enrolment_id, "lesson": lesson, "outline": outline,
+            "percent": progress.percent, "reading": reading, "refusal": refusal,
+            "previous": index.checked_sub(1).and_then(href), "next": href(index + 1),
+            "complete_action": format!("/apprendre/{}/lecons/{}/terminer", progress.enrolment_id, lesson.lesson_id),
+            "heartbeat": format!("/api/v1/enrolments/{}/lessons/{}/heartbeat", progress.enrolment_id, lesson.lesson_id),
+        }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -245,6 +277,7 @@ async fn complete(
     };
     let s = state.clone();
     let (e, l) = (enrolment_id.clone(), lesson_id.clone());
+    let reader = user.clone();
     let done = db::run(&state.pool, move |conn| {
         learning::complete_lesson(
             conn,
@@ -273,7 +306,19 @@ async fn complete(
                 None => redirect("/tableau-de-bord"),
             }
         }
-        Err(e) => error_page(&state, &visitor, &e),
+        // Refused (too early, not opened): the lesson again, saying why and what is left.
+        Err(refusal) => {
+            let again = lesson_page(
+                &state,
+                &visitor,
+                reader,
+                enrolment_id,
+                lesson_id,
+                Some(message(&refusal)),
+            )
+            .await;
+            form_again(&state, &visitor, &refusal, again)
+        }
     }
 }
 

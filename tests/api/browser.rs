@@ -524,3 +524,79 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     inspect.check(&client, "decision-du").await;
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_reader_sees_the_minimum_counted_live_and_a_too_early_finish_stays_on_the_lesson() {
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    let courses = course_with_completion(COURSE, "min_lesson_seconds = 60");
+    let s: Setup = setup_in(courses.path().to_path_buf()).await;
+    let session = s.qvt_session(json!({})).await;
+    let reader = s.app.learner("lectrice@univ-exemple.fr").await;
+    let enrolled: serde_json::Value = s
+        .enrol(&reader, &session, json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let base = s.app.url("");
+    let mut inspect = Inspector::new();
+    sign_in(&client, &base, &reader.email).await;
+    let lessons = crate::helpers::lesson_ids(&s.app, COURSE).await;
+    let lesson = format!(
+        "/apprendre/{}/lecons/{}",
+        enrolled["id"].as_str().unwrap(),
+        lessons[0]
+    );
+    client.goto(&format!("{base}{lesson}")).await.unwrap();
+    let page = text_of(&client).await;
+    assert!(
+        page.contains("Temps de lecture minimum : 1 min 00 s"),
+        "{page}"
+    );
+    assert!(page.contains("faire défiler"), "what counts is said");
+
+    // Reading by scrolling only, then coming back to the window: the page's own heartbeat
+    // answers update what it shows, with no reload.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    client
+        .execute(
+            "window.scrollBy(0, 200); window.dispatchEvent(new Event('focus'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let mut shown = String::new();
+    for _ in 0..100 {
+        shown = client
+            .find(Locator::Css("[data-credited]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if shown != "0 min 00 s" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        shown.starts_with("0 min 0") && shown != "0 min 00 s",
+        "{shown}"
+    );
+    inspect.check(&client, "lecon-temps-de-lecture").await;
+
+    click(&client, "form[action$='/terminer'] button").await;
+    let refused = text_of(&client).await;
+    assert!(
+        refused.contains("il vous reste 1 min de lecture"),
+        "{refused}"
+    );
+    assert!(
+        client.find(Locator::Css("article.lesson h1")).await.is_ok(),
+        "still the lesson"
+    );
+    inspect.check(&client, "lecon-trop-tot").await;
+    client.close().await.unwrap();
+}

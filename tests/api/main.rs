@@ -26,3 +26,4 @@ mod quiz;
 mod quiz_proof;
 mod reports;
 mod shutdown;
+mod time_on_task;
