@@ -279,6 +279,9 @@ async fn start_quiz(
         Ok(user) => user.clone(),
         Err(e) => return error_page(&state, &visitor, &e),
     };
+    if let Err(e) = user.require_confirmed() {
+        return error_page(&state, &visitor, &e);
+    }
     let s = state.clone();
     let started = state
         .writer

@@ -20,6 +20,10 @@ pub enum RowStatus {
     /// An account is created and invited, then enrolled.
     NewAccount,
     ExistingAccount,
+    /// An existing account whose address was never confirmed: whoever registered it may
+    /// not be its owner, so its credential is reset and the address invited (the link
+    /// confirms it and sets a password), then the account is enrolled.
+    InvitedExisting,
     /// Nothing to do: the account is an active learner of the session already.
     AlreadyEnrolled,
     Error,
@@ -27,7 +31,10 @@ pub enum RowStatus {
 
 impl RowStatus {
     pub fn enrols(self) -> bool {
-        matches!(self, Self::NewAccount | Self::ExistingAccount)
+        matches!(
+            self,
+            Self::NewAccount | Self::ExistingAccount | Self::InvitedExisting
+        )
     }
 }
 
@@ -198,6 +205,17 @@ fn status_of(c: &Checked, known: &Known, needs: Requirements) -> Result<RowStatu
             Err(FieldError::new("email", "compte désactivé ou supprimé"))
         }
         Some(account) if known.enrolled.contains(&account.id) => Ok(RowStatus::AlreadyEnrolled),
+        // The file, not whoever registered the address, says who this is.
+        Some(account) if account.email_verified_at.is_none() => {
+            if no_number(c.rpps.is_some(), c.adeli.is_some()) {
+                Err(FieldError::new(
+                    "rpps",
+                    "session DPC : numéro RPPS ou ADELI obligatoire",
+                ))
+            } else {
+                Ok(RowStatus::InvitedExisting)
+            }
+        }
         Some(account) if no_number(account.rpps.is_some(), account.adeli.is_some()) => Err(
             FieldError::new("rpps", "session DPC : ce compte n'a ni RPPS ni ADELI"),
         ),
@@ -259,7 +277,7 @@ mod tests {
             student_number: None,
             mode_exercice: None,
             is_platform_admin: false,
-            email_verified_at: None,
+            email_verified_at: Some(at),
             disabled_at: None,
             erased_at: None,
             created_at: at,
@@ -308,6 +326,7 @@ mod tests {
         let sent: Vec<String> = [
             RowStatus::NewAccount,
             RowStatus::ExistingAccount,
+            RowStatus::InvitedExisting,
             RowStatus::AlreadyEnrolled,
             RowStatus::Error,
         ]
@@ -325,6 +344,7 @@ mod tests {
             [
                 "new_account",
                 "existing_account",
+                "invited_existing",
                 "already_enrolled",
                 "error"
             ]
@@ -498,5 +518,18 @@ mod tests {
             ],
             "only rows with valid fields are looked up"
         );
+    }
+
+    #[test]
+    fn an_unconfirmed_existing_account_is_invited_not_taken_as_it_is() {
+        let mut unconfirmed = account("u", "zoe@univ.fr");
+        unconfirmed.email_verified_at = None;
+        let report = classified(
+            &[row(2, "zoe@univ.fr")],
+            &known(vec![unconfirmed], &[]),
+            MODULE,
+        );
+        assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
+        assert!(RowStatus::InvitedExisting.enrols());
     }
 }

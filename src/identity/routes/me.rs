@@ -12,8 +12,8 @@ use crate::identity::auth::CurrentUser;
 use crate::identity::model::{
     Adeli, FullName, ModeExercice, OrgKind, Profession, Role, Rpps, StudentNumber,
 };
-use crate::identity::service;
 use crate::identity::store::{self, Account};
+use crate::identity::{numbers, service};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct MembershipView {
@@ -173,9 +173,12 @@ fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
     f.finish()
 }
 
-/// Updates the caller's profile (not the e-mail or the password).
+/// Updates the caller's profile (not the e-mail or the password). An RPPS or ADELI number
+/// belongs to one account, and once a DPC certificate attests it only the training body's
+/// staff may change it.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), request_body = UpdateMe, responses(
     (status = 200, body = AccountView), (status = 422, body = Problem),
+    (status = 409, body = Problem, description = "RPPS or ADELI held by another account, or attested by a DPC certificate"),
 ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -185,10 +188,13 @@ pub async fn update(
     let patch = body.0;
     let view = db::run(&state.pool, move |conn| {
         conn.write(|conn| {
-            let mut account = store::account_for_update(conn, &user.id)?;
+            let before = store::account_for_update(conn, &user.id)?;
+            let mut account = before.clone();
             apply(patch, &mut account)?;
+            numbers::ensure_self_service(conn, &before, &account)?;
+            numbers::ensure_free(conn, &account)?;
             account.updated_at = store::now();
-            store::update_account(conn, &account)?;
+            store::update_account(conn, &account).map_err(numbers::claimed)?;
             AccountView::load(conn, account)
         })
     })
