@@ -319,7 +319,23 @@ fn known(conn: &mut DbConn, session_id: &str, candidates: &[Candidate]) -> Resul
     let enrolled = store::actively_enrolled(conn, session_id, &ids)?
         .into_iter()
         .collect();
-    Ok(Known { accounts, enrolled })
+    let wanted = rows::numbers(candidates);
+    let mut holders = std::collections::HashMap::new();
+    for field in numbers::FIELDS {
+        let values: Vec<String> = wanted
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, v)| v.clone())
+            .collect();
+        for (value, holder) in identity::number_holders(conn, field, &values)? {
+            holders.insert(rows::number_key(field, &value), holder);
+        }
+    }
+    Ok(Known {
+        accounts,
+        enrolled,
+        numbers: holders,
+    })
 }
 
 /// Refuses a file that would overbook the session, before the writes find out row by row.

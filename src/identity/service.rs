@@ -398,6 +398,26 @@ pub fn confirm_password_reset(
     })
 }
 
+/// Writes a change of their own profile by its owner (`change` edits the account, naming
+/// every invalid field): the RPPS and ADELI numbers stay unique, and one a DPC certificate
+/// attests stays as it is (the training body's staff change it, see `enrolment::numbers`).
+pub fn update_own_profile(
+    conn: &mut DbConn,
+    account_id: &str,
+    change: impl FnOnce(&mut Account) -> Result<(), AppError>,
+) -> Result<Account, AppError> {
+    conn.write(|conn| {
+        let before = store::account_for_update(conn, account_id)?;
+        let mut account = before.clone();
+        change(&mut account)?;
+        numbers::ensure_self_service(conn, &before, &account)?;
+        numbers::ensure_free(conn, &account)?;
+        account.updated_at = now();
+        store::update_account(conn, &account).map_err(numbers::claimed)?;
+        Ok(account)
+    })
+}
+
 /// Everything the platform holds about a person (RGPD right of access and portability).
 pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, AppError> {
     let account = store::account(conn, account_id)?;

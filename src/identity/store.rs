@@ -147,6 +147,30 @@ pub fn number_holder(conn: &mut DbConn, field: &str, value: &str) -> QueryResult
     query.first(conn).optional()
 }
 
+/// The holders of many numbers of one field at once (an import's), as (number, account id).
+pub fn number_holders(
+    conn: &mut DbConn,
+    field: &str,
+    values: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for chunk in values.chunks(500) {
+        let pairs: Vec<(Option<String>, String)> = if field == "adeli" {
+            accounts::table
+                .filter(accounts::adeli.eq_any(chunk))
+                .select((accounts::adeli, accounts::id))
+                .load(conn)?
+        } else {
+            accounts::table
+                .filter(accounts::rpps.eq_any(chunk))
+                .select((accounts::rpps, accounts::id))
+                .load(conn)?
+        };
+        found.extend(pairs.into_iter().filter_map(|(n, id)| Some((n?, id))));
+    }
+    Ok(found)
+}
+
 /// `CertificateKind::Dpc`'s code: identity does not depend on certificates, so the code is
 /// repeated here and a test in `certificates::model` keeps the two equal.
 pub const DPC_CERTIFICATE_KIND: &str = "dpc";

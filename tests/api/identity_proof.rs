@@ -41,7 +41,8 @@ async fn refused_as_taken(response: reqwest::Response, field: &str) {
 
 #[tokio::test]
 async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_the_profile() {
-    let app = crate::helpers::spawn_app().await;
+    let s = setup().await;
+    let app = &s.app;
     assert_eq!(
         register_with(&app, "dr.a@exemple.fr", json!({ "rpps": RPPS }))
             .await
@@ -99,6 +100,47 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
         )
         .await;
     assert_eq!(same.status().as_u16(), 200);
+
+    // The account page too.
+    let cookie = page_session(&app, &other.email).await;
+    let page = no_redirects()
+        .post(app.url("/mon-compte/numeros"))
+        .header("cookie", format!("qvt_access={cookie}"))
+        .form(&[
+            ("csrf", csrf_of(&cookie).as_str()),
+            ("rpps", RPPS),
+            ("adeli", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 409);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("organisme de formation"), "{html}");
+
+    // And a CSV import that would give the number to a new account reports the row.
+    let session = s.qvt_session(json!({})).await;
+    let report: Value = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/sessions/{session}/enrolments/import?dry_run=true"
+        )))
+        .bearer_auth(&s.dean.token)
+        .header("content-type", "text/csv")
+        .body(format!(
+            "email;nom;prenom;rpps\nnouveau@univ-exemple.fr;Nouveau;Léo;{RPPS}\n"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["report"][0]["status"], "error", "{report}");
+    assert_eq!(
+        report["report"][0]["errors"][0]["field"], "rpps",
+        "{report}"
+    );
 
     // The sign-up page says so too, next to the form.
     let page = no_redirects()
@@ -184,6 +226,24 @@ async fn a_number_on_a_dpc_certificate_is_changed_by_the_training_body_and_audit
             "{body}"
         );
     }
+    let cookie = page_session(app, &learner.user.email).await;
+    let page = no_redirects()
+        .post(app.url("/mon-compte/numeros"))
+        .header("cookie", format!("qvt_access={cookie}"))
+        .form(&[
+            ("csrf", csrf_of(&cookie).as_str()),
+            ("rpps", ""),
+            ("adeli", "123456789"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 409);
+    assert!(page
+        .text()
+        .await
+        .unwrap()
+        .contains("Demandez la correction"));
     // Other fields stay the learner's.
     let renamed = app
         .call(

@@ -134,6 +134,15 @@ pub(super) fn candidates(rows: &[CsvRow]) -> Vec<Candidate> {
                         format!("adresse déjà présente ligne {line}"),
                     ));
                 }
+                for (field, value) in numbers_of(c) {
+                    let Some(value) = value else { continue };
+                    if let Some(line) = first_line.insert(number_key(field, value), row.line) {
+                        errors.push(FieldError::new(
+                            field,
+                            format!("numéro déjà présent ligne {line}"),
+                        ));
+                    }
+                }
             }
             Candidate {
                 line: row.line,
@@ -142,6 +151,16 @@ pub(super) fn candidates(rows: &[CsvRow]) -> Vec<Candidate> {
                 errors,
             }
         })
+        .collect()
+}
+
+/// The file's numbers, by field, of rows with no error yet.
+pub(super) fn numbers(candidates: &[Candidate]) -> Vec<(&'static str, String)> {
+    candidates
+        .iter()
+        .filter_map(|c| c.checked.as_ref())
+        .flat_map(numbers_of)
+        .filter_map(|(field, value)| Some((field, value?.to_owned())))
         .collect()
 }
 
@@ -161,6 +180,8 @@ pub(super) struct Known {
     pub accounts: HashMap<String, Account>,
     /// Ids of the accounts already active in the session.
     pub enrolled: HashSet<String>,
+    /// The accounts holding the file's RPPS and ADELI numbers, by [`number_key`].
+    pub numbers: HashMap<String, String>,
 }
 
 /// What the session asks of the learners it enrols.
@@ -198,7 +219,42 @@ pub(super) fn classify(
         .collect()
 }
 
+/// The key of a professional number in [`Known::numbers`] and the file's duplicate check.
+pub(super) fn number_key(field: &str, value: &str) -> String {
+    format!("{field}:{value}")
+}
+
+/// The row's numbers, by field.
+fn numbers_of(c: &Checked) -> [(&'static str, Option<&str>); 2] {
+    [
+        ("rpps", c.rpps.as_ref().map(Rpps::as_str)),
+        ("adeli", c.adeli.as_ref().map(Adeli::as_str)),
+    ]
+}
+
 fn status_of(c: &Checked, known: &Known, needs: Requirements) -> Result<RowStatus, FieldError> {
+    let status = status_by_account(c, known, needs)?;
+    // Rows that write the file's numbers onto an account: each belongs to one account.
+    if matches!(status, RowStatus::NewAccount | RowStatus::InvitedExisting) {
+        let own = known.accounts.get(c.email.as_str()).map(|a| a.id.as_str());
+        for (field, value) in numbers_of(c) {
+            let holder = value.and_then(|v| known.numbers.get(&number_key(field, v)));
+            if holder.is_some_and(|h| Some(h.as_str()) != own) {
+                return Err(FieldError::new(
+                    field,
+                    "numéro déjà associé à un autre compte : la personne doit contacter l'organisme de formation",
+                ));
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn status_by_account(
+    c: &Checked,
+    known: &Known,
+    needs: Requirements,
+) -> Result<RowStatus, FieldError> {
     let no_number = |rpps: bool, adeli: bool| needs.dpc_session && !rpps && !adeli;
     match known.accounts.get(c.email.as_str()) {
         Some(account) if !account.is_active() => {
@@ -290,6 +346,7 @@ mod tests {
         Known {
             accounts: accounts.into_iter().map(|a| (a.email.clone(), a)).collect(),
             enrolled: enrolled.iter().map(|id| (*id).to_owned()).collect(),
+            numbers: HashMap::new(),
         }
     }
 
@@ -531,5 +588,24 @@ mod tests {
         );
         assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
         assert!(RowStatus::InvitedExisting.enrols());
+    }
+
+    #[test]
+    fn a_number_held_by_another_account_or_twice_in_the_file_is_a_row_error() {
+        let with_rpps = |line, email: &str| CsvRow {
+            rpps: "10000000009".into(),
+            ..row(line, email)
+        };
+        let rows = [with_rpps(2, "a@univ.fr"), with_rpps(3, "b@univ.fr")];
+        let report = classified(&rows, &known(vec![], &[]), MODULE);
+        assert_eq!(statuses(&report), [RowStatus::NewAccount, RowStatus::Error]);
+        assert_eq!(fields(&report[1]), ["rpps"]);
+
+        let mut held = known(vec![], &[]);
+        held.numbers
+            .insert(number_key("rpps", "10000000009"), "someone".into());
+        let report = classified(&rows[..1], &held, MODULE);
+        assert_eq!(statuses(&report), [RowStatus::Error]);
+        assert_eq!(fields(&report[0]), ["rpps"]);
     }
 }

@@ -12,8 +12,8 @@ use crate::identity::auth::CurrentUser;
 use crate::identity::model::{
     Adeli, FullName, ModeExercice, OrgKind, Profession, Role, Rpps, StudentNumber,
 };
+use crate::identity::service;
 use crate::identity::store::{self, Account};
-use crate::identity::{numbers, service};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct MembershipView {
@@ -187,16 +187,8 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let patch = body.0;
     let view = db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            let before = store::account_for_update(conn, &user.id)?;
-            let mut account = before.clone();
-            apply(patch, &mut account)?;
-            numbers::ensure_self_service(conn, &before, &account)?;
-            numbers::ensure_free(conn, &account)?;
-            account.updated_at = store::now();
-            store::update_account(conn, &account).map_err(numbers::claimed)?;
-            AccountView::load(conn, account)
-        })
+        let account = service::update_own_profile(conn, &user.id, |a| apply(patch, a))?;
+        AccountView::load(conn, account)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
