@@ -44,7 +44,7 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
     let s = setup().await;
     let app = &s.app;
     assert_eq!(
-        register_with(&app, "dr.a@exemple.fr", json!({ "rpps": RPPS }))
+        register_with(app, "dr.a@exemple.fr", json!({ "rpps": RPPS }))
             .await
             .status()
             .as_u16(),
@@ -54,13 +54,13 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
 
     // Registration: the same RPPS (spaced differently), the same ADELI.
     refused_as_taken(
-        register_with(&app, "dr.b@exemple.fr", json!({ "rpps": "100 0000 0009" })).await,
+        register_with(app, "dr.b@exemple.fr", json!({ "rpps": "100 0000 0009" })).await,
         "rpps",
     )
     .await;
     refused_as_taken(
         register_with(
-            &app,
+            app,
             "dr.c@exemple.fr",
             json!({ "adeli": adeli_of(&nurse.email) }),
         )
@@ -102,7 +102,7 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
     assert_eq!(same.status().as_u16(), 200);
 
     // The account page too.
-    let cookie = page_session(&app, &other.email).await;
+    let cookie = page_session(app, &other.email).await;
     let page = no_redirects()
         .post(app.url("/mon-compte/numeros"))
         .header("cookie", format!("qvt_access={cookie}"))
