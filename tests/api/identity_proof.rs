@@ -389,18 +389,6 @@ async fn page_session(app: &TestApp, email: &str) -> String {
     access_cookie(&signed_in)
 }
 
-/// Every confirmation token mailed to `to` so far.
-fn confirmation_tokens(app: &TestApp, to: &str) -> Vec<String> {
-    app.mails_to(to)
-        .into_iter()
-        .filter(|(subject, _)| subject.contains("confirmez votre adresse"))
-        .filter_map(|(_, body)| {
-            let start = body.find("?jeton=")? + "?jeton=".len();
-            Some(body[start..].split_whitespace().next()?.to_owned())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn an_unconfirmed_account_cannot_enrol_nor_start_a_quiz_until_it_follows_the_resent_link() {
     let s: Setup = setup().await;
@@ -409,7 +397,7 @@ async fn an_unconfirmed_account_cannot_enrol_nor_start_a_quiz_until_it_follows_t
     let email = "etudiante.pressee@univ-exemple.fr";
     assert_eq!(app.register(email).await.status().as_u16(), 201);
     let first_link = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
-        confirmation_tokens(app, email).pop()
+        app.confirmation_tokens(email).pop()
     })
     .await;
     let user = app.logged_in(email, PASSWORD).await;
@@ -491,7 +479,7 @@ async fn an_unconfirmed_account_cannot_enrol_nor_start_a_quiz_until_it_follows_t
         .await;
     assert_eq!(api.status().as_u16(), 202);
     let new_link = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
-        confirmation_tokens(app, email)
+        app.confirmation_tokens(email)
             .into_iter()
             .find(|t| *t != first_link)
     })

@@ -191,6 +191,18 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Every address-confirmation token mailed to `to` so far.
+    pub fn confirmation_tokens(&self, to: &str) -> Vec<String> {
+        self.mails_to(to)
+            .into_iter()
+            .filter(|(subject, _)| subject.contains("confirmez votre adresse"))
+            .filter_map(|(_, body)| {
+                let start = body.find("?jeton=")? + "?jeton=".len();
+                Some(body[start..].split_whitespace().next()?.to_owned())
+            })
+            .collect()
+    }
+
     /// Waits for a mail to `to` whose subject contains `words`; returns the subject.
     pub async fn token_from_mail_subject(&self, to: &str, words: &str) -> String {
         eventually(Duration::from_secs(10), || {
