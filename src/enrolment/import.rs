@@ -261,7 +261,8 @@ pub fn run(
         };
         let candidates = rows::candidates(&rows);
         let known = known(conn, &session.id, &candidates)?;
-        let report = ImportReport::new(dry_run, rows::classify(&candidates, &known, needs));
+        let mut report = ImportReport::new(dry_run, rows::classify(&candidates, &known, needs));
+        report.enrolled -= reinvited_enrolled(&candidates, &report.report, &known);
         if report.errors == 0 {
             check_capacity(&session, report.enrolled)?;
         }
@@ -338,6 +339,18 @@ fn known(conn: &mut DbConn, session_id: &str, candidates: &[Candidate]) -> Resul
     })
 }
 
+/// Rows that invite an unconfirmed account already enrolled: the enrolment stays, and no
+/// seat is taken again.
+fn reinvited_enrolled(candidates: &[Candidate], report: &[RowReport], known: &Known) -> usize {
+    report
+        .iter()
+        .zip(candidates)
+        .filter(|(r, _)| r.status == RowStatus::InvitedExisting)
+        .filter_map(|(_, c)| known.accounts.get(c.checked.as_ref()?.email.as_str()))
+        .filter(|a| known.enrolled.contains(&a.id))
+        .count()
+}
+
 /// Refuses a file that would overbook the session, before the writes find out row by row.
 fn check_capacity(session: &Session, to_enrol: usize) -> Result<(), AppError> {
     if let Some(capacity) = session.capacity {
@@ -407,7 +420,9 @@ fn plan(
                 created_at: target.now,
             });
         }
-        writes.enrolments.push(target.enrolment(&account));
+        if !known.enrolled.contains(&account.id) {
+            writes.enrolments.push(target.enrolment(&account));
+        }
         let mut context = target.mail_context(&account);
         let template = if entry.status != RowStatus::ExistingAccount {
             let token = random_token();

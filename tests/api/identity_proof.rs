@@ -5,8 +5,10 @@
 //! to its owner instead of to whoever registered it.
 
 use diesel::prelude::*;
-use qvt_campus::db::schema::accounts;
+use qvt_campus::db::schema::{accounts, training_sessions};
+use qvt_campus::enrolment::model::EnrolmentStatus;
 use qvt_campus::enrolment::service::{self as enrolment, Enroller};
+use qvt_campus::enrolment::store;
 use qvt_campus::identity::auth::{csrf_of, CurrentUser};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -519,20 +521,60 @@ async fn importing_a_pre_claimed_unconfirmed_address_gives_the_account_to_its_ow
     let victim = "future.etudiante@univ-exemple.fr";
     register_with(app, victim, json!({ "rpps": RPPS })).await;
     let attacker = app.logged_in(victim, PASSWORD).await;
+    // Another one had been made a learner of the session by an import before this rule.
+    let earlier = "deja.inscrite@univ-exemple.fr";
+    register_with(app, earlier, json!({})).await;
+    let squatter = app.logged_in(earlier, PASSWORD).await;
+    let version: String = training_sessions::table
+        .find(&session)
+        .select(training_sessions::course_version_id)
+        .first(&mut app.conn())
+        .unwrap();
+    store::insert_enrolment(
+        &mut app.conn(),
+        &store::Enrolment {
+            id: uuid::Uuid::new_v4().to_string(),
+            session_id: session.clone(),
+            account_id: squatter.id.clone(),
+            course_version_id: version,
+            status: EnrolmentStatus::Active,
+            enrolled_by: Some(s.dean.id.clone()),
+            enrolled_at: chrono::Utc::now().naive_utc(),
+            withdrawn_by: None,
+            withdrawn_at: None,
+        },
+    )
+    .unwrap();
 
     let imported = app
         .client
         .post(app.url(&format!("/api/v1/sessions/{session}/enrolments/import")))
         .bearer_auth(&s.dean.token)
         .header("content-type", "text/csv")
-        .body(format!("email;nom;prenom\n{victim};Etudiante;Vraie\n"))
+        .body(format!(
+            "email;nom;prenom\n{victim};Etudiante;Vraie\n{earlier};Inscrite;Déjà\n"
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(imported.status().as_u16(), 200);
     let report: Value = imported.json().await.unwrap();
-    assert_eq!(report["invited_existing"], 1);
+    assert_eq!(report["invited_existing"], 2, "{report}");
+    assert_eq!(
+        report["enrolled"], 1,
+        "the earlier enrolment is kept, not doubled"
+    );
     assert_eq!(report["report"][0]["status"], "invited_existing");
+    assert_eq!(report["report"][1]["status"], "invited_existing");
+    assert_eq!(
+        app.get_as(&squatter.token, "/api/v1/me")
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(app.login(earlier, PASSWORD).await.status().as_u16(), 401);
+    app.token_from_mail(earlier, "vous inscrit").await;
 
     // The pre-claimer holds nothing any more: token, refresh token and password are dead.
     assert_eq!(

@@ -260,8 +260,8 @@ fn status_by_account(
         Some(account) if !account.is_active() => {
             Err(FieldError::new("email", "compte désactivé ou supprimé"))
         }
-        Some(account) if known.enrolled.contains(&account.id) => Ok(RowStatus::AlreadyEnrolled),
-        // The file, not whoever registered the address, says who this is.
+        // The file, not whoever registered the address, says who this is; an enrolment the
+        // unconfirmed account got before this rule is kept (see `import::plan`).
         Some(account) if account.email_verified_at.is_none() => {
             if no_number(c.rpps.is_some(), c.adeli.is_some()) {
                 Err(FieldError::new(
@@ -272,6 +272,7 @@ fn status_by_account(
                 Ok(RowStatus::InvitedExisting)
             }
         }
+        Some(account) if known.enrolled.contains(&account.id) => Ok(RowStatus::AlreadyEnrolled),
         Some(account) if no_number(account.rpps.is_some(), account.adeli.is_some()) => Err(
             FieldError::new("rpps", "session DPC : ce compte n'a ni RPPS ni ADELI"),
         ),
@@ -588,6 +589,15 @@ mod tests {
         );
         assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
         assert!(RowStatus::InvitedExisting.enrols());
+        // Even one enrolled already: whoever enrolled it never proved the address.
+        let mut unconfirmed = account("u", "zoe@univ.fr");
+        unconfirmed.email_verified_at = None;
+        let report = classified(
+            &[row(2, "zoe@univ.fr")],
+            &known(vec![unconfirmed], &["u"]),
+            MODULE,
+        );
+        assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
     }
 
     #[test]
