@@ -107,7 +107,8 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
             &visitor,
             "tableau-de-bord",
             "Mon tableau de bord",
-            json!({ "courses": courses, "certificates": certificates }),
+            json!({ "courses": courses, "certificates": certificates,
+                    "unconfirmed": visitor.user.as_ref().filter(|u| !u.email_verified).map(|u| u.email.clone()) }),
         )
     })
     .await

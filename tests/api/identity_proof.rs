@@ -459,6 +459,19 @@ async fn an_unconfirmed_account_cannot_enrol_nor_start_a_quiz_until_it_follows_t
         );
     }
 
+    // The dashboard says so from the start.
+    let dashboard = app
+        .client
+        .get(app.url("/tableau-de-bord"))
+        .header("cookie", format!("qvt_access={cookie}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(dashboard.contains("pas encore confirmée") && dashboard.contains("Renvoyer le lien"));
+
     // The button asks for a new link; an unknown address gets the same answer.
     let resend = |address: &'static str| {
         no_redirects()
