@@ -302,6 +302,7 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
         id: admin_id,
         email: "apprenant0@banc-essai.fr".into(),
         is_platform_admin: false,
+        email_verified: true,
     };
     let today = Utc::now().date_naive();
     let session = qvt_campus::enrolment::service::create_session(

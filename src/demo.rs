@@ -41,6 +41,7 @@ fn user(conn: &mut DbConn, email: &str) -> anyhow::Result<CurrentUser> {
         id: account.id,
         email: account.email,
         is_platform_admin: account.is_platform_admin,
+        email_verified: account.email_verified_at.is_some(),
     })
 }
 

@@ -168,6 +168,24 @@ impl AppError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Accès refusé").with_detail(detail)
     }
 
+    /// The account's address is not confirmed yet (403), with what to do about it; pages
+    /// recognise it by its type (`/problems/email-unconfirmed`) to offer a new link.
+    pub fn unconfirmed() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "email-unconfirmed",
+            "Adresse e-mail non confirmée",
+        )
+        .with_detail(
+            "Votre compte reste inactif tant que votre adresse e-mail n'est pas confirmée : \
+             ouvrez le lien reçu par courriel, ou demandez un nouveau lien (« Renvoyer le lien »).",
+        )
+    }
+
+    pub fn is_unconfirmed(&self) -> bool {
+        self.slug == "email-unconfirmed"
+    }
+
     pub fn conflict(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflit").with_detail(detail)
     }

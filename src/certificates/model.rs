@@ -223,6 +223,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn identity_names_the_dpc_kind_as_certificates_do() {
+        assert_eq!(
+            CertificateKind::Dpc.code(),
+            crate::identity::store::DPC_CERTIFICATE_KIND
+        );
+    }
+
+    #[test]
     fn codes_are_long_random_and_read_back_however_typed() {
         let code = new_code();
         assert_eq!(code.len(), CODE_SYMBOLS);

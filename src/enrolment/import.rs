@@ -22,9 +22,11 @@ use crate::enrolment::model::EnrolmentStatus;
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
 use crate::identity::model::{Profession, Role};
+use crate::identity::numbers;
 use crate::identity::store::{self as identity, Account, Membership, NewOneTimeToken};
 use crate::identity::tokens::{hash_token, random_token};
 use crate::mail::{self, NewMail};
+use crate::stale::Stale;
 
 mod rows;
 
@@ -197,6 +199,8 @@ pub struct ImportReport {
     pub dry_run: bool,
     pub rows: usize,
     pub new_accounts: usize,
+    /// Existing accounts never confirmed: credential reset, address invited, then enrolled.
+    pub invited_existing: usize,
     pub enrolled: usize,
     pub already_enrolled: usize,
     pub errors: usize,
@@ -210,6 +214,7 @@ impl ImportReport {
             dry_run,
             rows: report.len(),
             new_accounts: count(|r| r.status == RowStatus::NewAccount),
+            invited_existing: count(|r| r.status == RowStatus::InvitedExisting),
             enrolled: count(|r| r.status.enrols()),
             already_enrolled: count(|r| r.status == RowStatus::AlreadyEnrolled),
             errors: count(|r| !r.errors.is_empty()),
@@ -237,7 +242,8 @@ impl ImportReport {
 
 /// Checks every row against the session and the existing accounts, then (unless `dry_run`
 /// or any row is wrong) creates the missing accounts, memberships and enrolments and queues
-/// the mails, all in one transaction.
+/// the mails, all in one transaction. The caller applies the returned [`Stale`]s (accounts
+/// taken back from whoever registered them unconfirmed) once it has committed.
 pub fn run(
     conn: &mut DbConn,
     user: &CurrentUser,
@@ -245,7 +251,7 @@ pub fn run(
     rows: Vec<CsvRow>,
     dry_run: bool,
     public_url: &str,
-) -> Result<ImportReport, AppError> {
+) -> Result<(ImportReport, Vec<Stale>), AppError> {
     conn.write(|conn| {
         let session = open_session(conn, user, session_id)?;
         let version = catalog::version(conn, &session.course_version_id)?;
@@ -255,12 +261,13 @@ pub fn run(
         };
         let candidates = rows::candidates(&rows);
         let known = known(conn, &session.id, &candidates)?;
-        let report = ImportReport::new(dry_run, rows::classify(&candidates, &known, needs));
+        let mut report = ImportReport::new(dry_run, rows::classify(&candidates, &known, needs));
+        report.enrolled -= reinvited_enrolled(&candidates, &report.report, &known);
         if report.errors == 0 {
             check_capacity(&session, report.enrolled)?;
         }
         if dry_run {
-            return Ok(report);
+            return Ok((report, Vec::new()));
         }
         if report.errors > 0 {
             return Err(report.rejection());
@@ -278,7 +285,12 @@ pub fn run(
         let members = identity::members_among(conn, &session.organisation_id, &account_ids)?;
         let writes = plan(&target, &candidates, &report.report, &known, &members)?;
         write(conn, user, &session, &writes)?;
-        Ok(report)
+        let stale = writes
+            .reclaimed
+            .iter()
+            .map(|a| Stale::Account(a.id.clone()))
+            .collect();
+        Ok((report, stale))
     })
 }
 
@@ -308,7 +320,35 @@ fn known(conn: &mut DbConn, session_id: &str, candidates: &[Candidate]) -> Resul
     let enrolled = store::actively_enrolled(conn, session_id, &ids)?
         .into_iter()
         .collect();
-    Ok(Known { accounts, enrolled })
+    let wanted = rows::numbers(candidates);
+    let mut holders = std::collections::HashMap::new();
+    for field in numbers::FIELDS {
+        let values: Vec<String> = wanted
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, v)| v.clone())
+            .collect();
+        for (value, holder) in identity::number_holders(conn, field, &values)? {
+            holders.insert(rows::number_key(field, &value), holder);
+        }
+    }
+    Ok(Known {
+        accounts,
+        enrolled,
+        numbers: holders,
+    })
+}
+
+/// Rows that invite an unconfirmed account already enrolled: the enrolment stays, and no
+/// seat is taken again.
+fn reinvited_enrolled(candidates: &[Candidate], report: &[RowReport], known: &Known) -> usize {
+    report
+        .iter()
+        .zip(candidates)
+        .filter(|(r, _)| r.status == RowStatus::InvitedExisting)
+        .filter_map(|(_, c)| known.accounts.get(c.checked.as_ref()?.email.as_str()))
+        .filter(|a| known.enrolled.contains(&a.id))
+        .count()
 }
 
 /// Refuses a file that would overbook the session, before the writes find out row by row.
@@ -338,6 +378,8 @@ struct Target<'a> {
 #[derive(Default)]
 struct Writes {
     accounts: Vec<Account>,
+    /// Unconfirmed accounts taken back for the address's owner (see [`reclaimed`]).
+    reclaimed: Vec<Account>,
     memberships: Vec<Membership>,
     enrolments: Vec<Enrolment>,
     invitations: Vec<NewOneTimeToken>,
@@ -358,6 +400,11 @@ fn plan(
         };
         let account = match entry.status {
             RowStatus::ExistingAccount => known.accounts[c.email.as_str()].clone(),
+            RowStatus::InvitedExisting => {
+                let account = reclaimed(&known.accounts[c.email.as_str()], c, target.now);
+                writes.reclaimed.push(account.clone());
+                account
+            }
             RowStatus::NewAccount => {
                 let account = new_account(c, target.now);
                 writes.accounts.push(account.clone());
@@ -373,13 +420,16 @@ fn plan(
                 created_at: target.now,
             });
         }
-        writes.enrolments.push(target.enrolment(&account));
+        if !known.enrolled.contains(&account.id) {
+            writes.enrolments.push(target.enrolment(&account));
+        }
         let mut context = target.mail_context(&account);
-        let template = if entry.status == RowStatus::NewAccount {
+        let template = if entry.status != RowStatus::ExistingAccount {
             let token = random_token();
             writes.invitations.push(target.invitation(&account, &token));
             context["link"] =
                 format!("{}/definir-mot-de-passe?jeton={token}", target.public_url).into();
+            context["reclaimed"] = (entry.status == RowStatus::InvitedExisting).into();
             "invitation"
         } else {
             "inscription_confirmee"
@@ -389,6 +439,21 @@ fn plan(
             .push(NewMail::new(&account.email, template, context)?);
     }
     Ok(writes)
+}
+
+/// An unconfirmed account as the file says it is: whoever registered the address first
+/// proved nothing, so their password, sessions and identity fields go, and the invitation
+/// lets the address's owner set the password (which confirms the address).
+fn reclaimed(existing: &Account, c: &Checked, now: NaiveDateTime) -> Account {
+    let fresh = new_account(c, now);
+    Account {
+        id: existing.id.clone(),
+        created_at: existing.created_at,
+        // Page sessions opened with the old password end; bearer tokens are refused by
+        // `Account::awaits_owner` (an empty password on an unconfirmed account).
+        page_session_epoch: existing.page_session_epoch + 1,
+        ..fresh
+    }
 }
 
 fn new_account(c: &Checked, now: NaiveDateTime) -> Account {
@@ -463,7 +528,11 @@ fn write(
     session: &Session,
     writes: &Writes,
 ) -> Result<(), AppError> {
-    identity::insert_accounts(conn, &writes.accounts)?;
+    identity::insert_accounts(conn, &writes.accounts).map_err(numbers::claimed)?;
+    for account in &writes.reclaimed {
+        identity::update_account(conn, account).map_err(numbers::claimed)?;
+        identity::revoke_all_refresh(conn, &account.id)?;
+    }
     identity::insert_memberships(conn, &writes.memberships)?;
     if !store::take_seats(conn, &session.id, writes.enrolments.len() as i32)? {
         return Err(AppError::conflict("Plus assez de places dans la session."));
@@ -477,7 +546,8 @@ fn write(
         "enrolment.imported",
         Some(&session.organisation_id),
         Some(&session.id),
-        json!({ "enrolled": writes.enrolments.len(), "new_accounts": writes.accounts.len() }),
+        json!({ "enrolled": writes.enrolments.len(), "new_accounts": writes.accounts.len(),
+                "invited_existing": writes.reclaimed.iter().map(|a| &a.id).collect::<Vec<_>>() }),
     )?;
     Ok(())
 }
@@ -518,10 +588,13 @@ pub async fn import(
     let rows = read_csv(&body)?;
     let (session_id, dry_run) = (path.into_inner(), query.dry_run);
     let public_url = state.settings.public_url.clone();
-    let report = db::run(&state.pool, move |conn| {
+    let (report, stale) = db::run(&state.pool, move |conn| {
         run(conn, &user, &session_id, rows, dry_run, &public_url)
     })
     .await?;
+    for stale in stale {
+        state.forget(stale);
+    }
     Ok(HttpResponse::Ok().json(report))
 }
 

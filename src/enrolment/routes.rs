@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(super::import::import),
     )
     .service(web::resource("/enrolments/{id}").delete(withdraw))
+    .service(web::resource("/enrolments/{id}/professional-numbers").put(super::numbers::put))
     .service(web::resource("/me/enrolments").get(my_enrolments));
 }
 

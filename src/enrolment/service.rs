@@ -226,6 +226,9 @@ pub fn enrol(
     session_id: &str,
     who: Enroller<'_>,
 ) -> Result<Enrolment, AppError> {
+    if let Enroller::Learner { .. } = who {
+        user.require_confirmed()?;
+    }
     let visible = visible_session(conn, user, session_id)?;
     // The key check (argon2) runs before the transaction, so the write lock is short.
     if let Enroller::Learner { key } = who {

@@ -27,9 +27,23 @@ pub struct CurrentUser {
     pub id: String,
     pub email: String,
     pub is_platform_admin: bool,
+    /// Whether the address was confirmed (as of the account check, at most
+    /// [`ACCOUNT_CHECK_TTL`] old; confirming it forgets the cached check).
+    pub email_verified: bool,
 }
 
 impl CurrentUser {
+    /// An account stays inactive until its address is confirmed, as the confirmation mail
+    /// says: anyone can register any address, and enrolling or sitting a quiz is acting as
+    /// the professional it names.
+    pub fn require_confirmed(&self) -> Result<(), AppError> {
+        if self.email_verified {
+            Ok(())
+        } else {
+            Err(AppError::unconfirmed())
+        }
+    }
+
     pub fn require_platform_admin(&self) -> Result<(), AppError> {
         if self.is_platform_admin {
             Ok(())
@@ -151,9 +165,10 @@ pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser,
     })
     .await?;
     match account {
-        Some(a) if a.is_active() => {
+        Some(a) if a.is_active() && !a.awaits_owner() => {
             let epoch = a.page_session_epoch;
             let user = CurrentUser {
+                email_verified: a.email_verified_at.is_some(),
                 id: a.id,
                 email: a.email,
                 is_platform_admin: a.is_platform_admin,

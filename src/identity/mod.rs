@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod members;
 pub mod model;
+pub mod numbers;
 pub mod password;
 pub mod routes;
 pub mod service;

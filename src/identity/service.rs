@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 pub use super::model::NewAccount;
 use super::model::{Email, FullName, Password, Profession};
+use super::numbers;
 use super::password;
 use super::store::{self, now, Account, RefreshToken};
 use super::tokens::{hash_token, random_token, KeyRing};
@@ -74,7 +75,8 @@ pub fn register(
             updated_at: at,
             page_session_epoch: 0,
         };
-        store::insert_account(conn, &account)?;
+        numbers::ensure_free(conn, &account)?;
+        store::insert_account(conn, &account).map_err(numbers::claimed)?;
         send_verification(conn, settings, public_url, &account)?;
         Ok(account)
     })
@@ -273,7 +275,9 @@ pub fn end_page_sessions(conn: &mut DbConn, account_id: &str) -> Result<Stale, A
     Ok(Stale::Account(account_id.to_owned()))
 }
 
-pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
+/// Confirms an address from its link. The caller applies the returned [`Stale`] once this
+/// has committed: the cached account check still says "unconfirmed".
+pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<Stale, AppError> {
     conn.write(|conn| {
         let account_id =
             store::consume_one_time(conn, store::VERIFY_EMAIL, &hash_token(presented))?
@@ -289,7 +293,35 @@ pub fn verify_email(conn: &mut DbConn, presented: &str) -> Result<(), AppError> 
             account.updated_at = now();
             store::update_account(conn, &account)?;
         }
-        Ok(())
+        Ok(Stale::Account(account_id))
+    })
+}
+
+/// At most three links of one kind an hour per account: a form that sends mail must not
+/// become a way to flood a mailbox.
+const LINKS_PER_HOUR: i64 = 3;
+
+/// Queues a new confirmation link if the address belongs to an active account still
+/// unconfirmed; says nothing either way, so the answer tells nobody whether it exists.
+pub fn resend_verification(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    public_url: &str,
+    email: &Email,
+) -> Result<(), AppError> {
+    conn.write(|conn| {
+        let Some(account) = store::account_by_email(conn, email.as_str())?
+            .filter(|a| a.is_active() && a.email_verified_at.is_none())
+        else {
+            return Ok(());
+        };
+        let hour_ago = now() - chrono::Duration::hours(1);
+        if store::count_one_time_since(conn, &account.id, store::VERIFY_EMAIL, hour_ago)?
+            >= LINKS_PER_HOUR
+        {
+            return Ok(());
+        }
+        send_verification(conn, settings, public_url, &account)
     })
 }
 
@@ -304,9 +336,8 @@ pub fn request_password_reset(
         let Some(account) = store::account_by_email(conn, email.as_str())?.filter(Account::is_active) else {
             return Ok(());
         };
-        // At most three links an hour: the form must not become a way to flood a mailbox.
         let hour_ago = now() - chrono::Duration::hours(1);
-        if store::count_one_time_since(conn, &account.id, store::PASSWORD_RESET, hour_ago)? >= 3 {
+        if store::count_one_time_since(conn, &account.id, store::PASSWORD_RESET, hour_ago)? >= LINKS_PER_HOUR {
             return Ok(());
         }
         let token = random_token();
@@ -364,6 +395,26 @@ pub fn confirm_password_reset(
             json!({}),
         )?;
         Ok(Stale::Account(account_id))
+    })
+}
+
+/// Writes a change of their own profile by its owner (`change` edits the account, naming
+/// every invalid field): the RPPS and ADELI numbers stay unique, and one a DPC certificate
+/// attests stays as it is (the training body's staff change it, see `enrolment::numbers`).
+pub fn update_own_profile(
+    conn: &mut DbConn,
+    account_id: &str,
+    change: impl FnOnce(&mut Account) -> Result<(), AppError>,
+) -> Result<Account, AppError> {
+    conn.write(|conn| {
+        let before = store::account_for_update(conn, account_id)?;
+        let mut account = before.clone();
+        change(&mut account)?;
+        numbers::ensure_self_service(conn, &before, &account)?;
+        numbers::ensure_free(conn, &account)?;
+        account.updated_at = now();
+        store::update_account(conn, &account).map_err(numbers::claimed)?;
+        Ok(account)
     })
 }
 

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{
-    accounts, audit_log, login_failures, memberships, one_time_tokens, organisations,
+    accounts, audit_log, certificates, login_failures, memberships, one_time_tokens, organisations,
     refresh_tokens,
 };
 use crate::db::{locked, native, DbConn};
@@ -46,6 +46,13 @@ pub struct Account {
 impl Account {
     pub fn is_active(&self) -> bool {
         self.disabled_at.is_none() && self.erased_at.is_none()
+    }
+
+    /// An unconfirmed account whose credential an invitation reset (see the CSV import):
+    /// until the address's owner sets a password, no token stands for it, even one issued
+    /// before to whoever registered the address first.
+    pub fn awaits_owner(&self) -> bool {
+        self.password_hash.is_empty() && self.email_verified_at.is_none()
     }
 }
 
@@ -125,6 +132,55 @@ pub fn account_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<Ac
 pub fn email_taken(conn: &mut DbConn, email: &str) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
         accounts::table.filter(accounts::email.eq(email)),
+    ))
+    .get_result(conn)
+}
+
+/// The account holding an RPPS (`field` = "rpps") or ADELI number, if any.
+pub fn number_holder(conn: &mut DbConn, field: &str, value: &str) -> QueryResult<Option<String>> {
+    let query = accounts::table.select(accounts::id).into_boxed();
+    let query = if field == "adeli" {
+        query.filter(accounts::adeli.eq(value))
+    } else {
+        query.filter(accounts::rpps.eq(value))
+    };
+    query.first(conn).optional()
+}
+
+/// The holders of many numbers of one field at once (an import's), as (number, account id).
+pub fn number_holders(
+    conn: &mut DbConn,
+    field: &str,
+    values: &[String],
+) -> QueryResult<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for chunk in values.chunks(500) {
+        let pairs: Vec<(Option<String>, String)> = if field == "adeli" {
+            accounts::table
+                .filter(accounts::adeli.eq_any(chunk))
+                .select((accounts::adeli, accounts::id))
+                .load(conn)?
+        } else {
+            accounts::table
+                .filter(accounts::rpps.eq_any(chunk))
+                .select((accounts::rpps, accounts::id))
+                .load(conn)?
+        };
+        found.extend(pairs.into_iter().filter_map(|(n, id)| Some((n?, id))));
+    }
+    Ok(found)
+}
+
+/// `CertificateKind::Dpc`'s code: identity does not depend on certificates, so the code is
+/// repeated here and a test in `certificates::model` keeps the two equal.
+pub const DPC_CERTIFICATE_KIND: &str = "dpc";
+
+/// Whether a DPC certificate (revoked or not) attests this account's numbers.
+pub fn holds_dpc_certificate(conn: &mut DbConn, account_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        certificates::table
+            .filter(certificates::account_id.eq(account_id))
+            .filter(certificates::kind.eq(DPC_CERTIFICATE_KIND)),
     ))
     .get_result(conn)
 }

@@ -11,7 +11,9 @@ use crate::catalog::routes as catalogue;
 use crate::certificates::routes as certificates;
 use crate::completion::routes as completion;
 use crate::du::routes as du;
-use crate::enrolment::{import as enrolment_import, routes as enrolment};
+use crate::enrolment::{
+    import as enrolment_import, numbers as enrolment_numbers, routes as enrolment,
+};
 use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
@@ -28,7 +30,7 @@ use crate::reports::routes as reports;
     ),
     paths(
         health::healthz, health::readyz, identity::jwks,
-        auth::register, auth::login, auth::refresh, auth::logout, auth::verify_email,
+        auth::register, auth::login, auth::refresh, auth::logout, auth::verify_email, auth::resend_verification,
         auth::request_password_reset, auth::confirm_password_reset,
         me::get, me::update, me::export, me::erase,
         organisations::create, organisations::list, organisations::get, organisations::members,
@@ -37,7 +39,7 @@ use crate::reports::routes as reports;
         catalogue::list, catalogue::outline,
         enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
-        enrolment::my_enrolments, enrolment_import::import,
+        enrolment::my_enrolments, enrolment_import::import, enrolment_numbers::put,
         learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
         quiz::overview, quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
         certificates::get, certificates::mine, certificates::of_session, certificates::pdf,

@@ -13,8 +13,9 @@ use crate::catalog::model::CourseKind;
 use crate::certificates::model::Validity;
 use crate::certificates::service as certificates;
 use crate::db;
-use crate::enrolment::import;
 use crate::enrolment::model::{CreateSession, NewSession};
+use crate::enrolment::store as enrolment_store;
+use crate::enrolment::{import, numbers};
 use crate::error::AppError;
 use crate::identity::model::{OrgKind, Role};
 use crate::identity::store as identity;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(create_session),
         )
         .service(web::resource("/gestion/attestations/{id}/revoquer").post(revoke))
+        .service(web::resource("/gestion/inscriptions/{id}/numeros").post(change_numbers))
         .configure(super::admin_du::configure);
 }
 
@@ -75,6 +77,7 @@ fn line_view(line: &RosterLine, du: bool) -> Value {
         "code": line.certificate_code.as_deref().map(crate::certificates::model::grouped),
         "revoked": line.certificate_status == Some(Validity::Revoked),
         "du_href": du.then(|| format!("/gestion/du/{}", line.enrolment_id)),
+        "enrolment": line.enrolment_id, "rpps": line.rpps, "adeli": line.adeli,
     })
 }
 
@@ -140,7 +143,8 @@ async fn session_page(
         &session.title.clone(),
         json!({
             "session": { "id": session.id, "title": session.title, "course": course.title,
-                         "closes_on": session.closes_on.to_string(), "closed": session.closed_at.is_some() },
+                         "closes_on": session.closes_on.to_string(), "closed": session.closed_at.is_some(),
+                         "dpc": session.dpc_action_ref.is_some() },
             "figures": figures, "learners": learners, "more": lines.len() > 500, "du": du,
             "exports": [
                 { "href": format!("{api}/report.csv"), "label": "Liste des inscrits (CSV)" },
@@ -187,10 +191,14 @@ async fn import_csv(
         let rows = import::read_csv(form.csv.as_bytes())?;
         let dry_run = form.action != "importer";
         let (id, public_url) = (session_id.clone(), state.settings.public_url.clone());
-        db::run(&state.pool, move |conn| {
+        let (report, stale) = db::run(&state.pool, move |conn| {
             import::run(conn, &user, &id, rows, dry_run, &public_url)
         })
-        .await
+        .await?;
+        for stale in stale {
+            state.forget(stale);
+        }
+        Ok::<_, AppError>(report)
     }
     .await;
     let import = match outcome {
@@ -242,6 +250,40 @@ async fn revoke(
         Err(e) => error_page(&state, &visitor, &e),
     }
 }
+#[derive(Deserialize)]
+struct NumbersForm {
+    csrf: String,
+    rpps: String,
+    adeli: String,
+}
+
+/// A DPC learner's RPPS or ADELI number corrected by the session's admin (audited).
+async fn change_numbers(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<NumbersForm>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let NumbersForm { csrf, rpps, adeli } = form.into_inner();
+    let done = async {
+        let user = visitor.for_form(&csrf)?.clone();
+        let patch = numbers::NumbersPatch::parse(Some(Some(&rpps)), Some(Some(&adeli)))?;
+        db::run(&state.pool, move |conn| {
+            numbers::change(conn, &user, &id, patch)?;
+            let enrolment = enrolment_store::enrolment(conn, &id)?
+                .ok_or_else(|| AppError::not_found("Inscription introuvable."))?;
+            Ok(enrolment.session_id)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(session) => redirect(&format!("/gestion/sessions/{session}")),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
 async fn new_session_form(
     state: web::Data<AppState>,
     visitor: Visitor,

@@ -18,6 +18,11 @@ use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::service::{self as enrolment_service, Enroller};
 use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
+use crate::http::Fields;
+use crate::identity::auth::CurrentUser;
+use crate::identity::model::{Adeli, Rpps};
+use crate::identity::service as identity_service;
+use crate::identity::store as identity_store;
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
 use crate::learning::trace::duration;
@@ -43,6 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tentatives/{id}/enregistrer").post(save))
         .service(web::resource("/tentatives/{id}/rendre").post(submit))
         .service(web::resource("/mon-compte").get(account_page))
+        .service(web::resource("/mon-compte/numeros").post(change_numbers))
         .service(web::resource("/mon-compte/supprimer").post(erase));
 }
 
@@ -111,7 +117,8 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
             &visitor,
             "tableau-de-bord",
             "Mon tableau de bord",
-            json!({ "courses": courses, "certificates": certificates }),
+            json!({ "courses": courses, "certificates": certificates,
+                    "unconfirmed": visitor.user.as_ref().filter(|u| !u.email_verified).map(|u| u.email.clone()) }),
         )
     })
     .await
@@ -333,6 +340,9 @@ async fn start_quiz(
         Ok(user) => user.clone(),
         Err(e) => return error_page(&state, &visitor, &e),
     };
+    if let Err(e) = user.require_confirmed() {
+        return error_page(&state, &visitor, &e);
+    }
     let s = state.clone();
     let started = state
         .writer
@@ -576,23 +586,72 @@ async fn submit(
     }
 }
 
-/// My account: what the platform holds (export) and erasing it.
+/// What the account page shows besides a form's refusal: the DPC record and the numbers.
+async fn account_data(state: &AppState, user: CurrentUser) -> Result<Value, AppError> {
+    let day = chrono::Utc::now().date_naive();
+    let (dpc, account) = db::run(&state.pool, move |conn| {
+        let dpc = crate::reports::service::my_dpc(conn, &user, day).ok();
+        Ok((dpc, identity_store::account(conn, &user.id)?))
+    })
+    .await?;
+    Ok(json!({
+        "dpc": dpc, "problem": null, "numbers_problem": null, "errors": {},
+        "numbers": { "rpps": account.rpps, "adeli": account.adeli },
+    }))
+}
+
+/// My account: what the platform holds (export), my professional numbers, erasing it.
 async fn account_page(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
     page(state, visitor, |state, user, visitor| async move {
-        let day = chrono::Utc::now().date_naive();
-        let dpc = db::run(&state.pool, move |conn| {
-            Ok(crate::reports::service::my_dpc(conn, &user, day).ok())
-        })
-        .await?;
-        render(
-            &state,
-            &visitor,
-            "mon-compte",
-            "Mon compte",
-            json!({ "dpc": dpc, "problem": null }),
-        )
+        let data = account_data(&state, user).await?;
+        render(&state, &visitor, "mon-compte", "Mon compte", data)
     })
     .await
+}
+
+#[derive(Deserialize)]
+struct NumbersForm {
+    csrf: String,
+    rpps: String,
+    adeli: String,
+}
+
+/// The learner's own RPPS and ADELI numbers (empty clears one): refused when another
+/// account holds it, or once a DPC certificate attests it.
+async fn change_numbers(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    form: web::Form<NumbersForm>,
+) -> HttpResponse {
+    let NumbersForm { csrf, rpps, adeli } = form.into_inner();
+    let done = async {
+        let user = visitor.for_form(&csrf)?.clone();
+        db::run(&state.pool, move |conn| {
+            identity_service::update_own_profile(conn, &user.id, |account| {
+                let mut f = Fields::new();
+                let rpps_parsed = f.optional("rpps", Some(&rpps), Rpps::parse);
+                let adeli_parsed = f.optional("adeli", Some(&adeli), Adeli::parse);
+                f.finish()?;
+                account.rpps = rpps_parsed.map(|r| r.as_str().to_owned());
+                account.adeli = adeli_parsed.map(|a| a.as_str().to_owned());
+                Ok(())
+            })
+        })
+        .await
+    }
+    .await;
+    match (done, visitor.user.clone()) {
+        (Ok(_), _) => redirect("/mon-compte"),
+        (Err(e), Some(user)) if e.status().is_client_error() => {
+            let page = account_data(&state, user).await.and_then(|mut data| {
+                data["numbers_problem"] = message(&e).into();
+                data["errors"] = super::field_errors(&e);
+                render(&state, &visitor, "mon-compte", "Mon compte", data)
+            });
+            form_again(&state, &visitor, &e, page)
+        }
+        (Err(e), _) => error_page(&state, &visitor, &e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -630,7 +689,7 @@ async fn erase(
                 &visitor,
                 "mon-compte",
                 "Mon compte",
-                json!({ "dpc": null, "problem": message(&e),
+                json!({ "dpc": null, "problem": message(&e), "numbers": null, "numbers_problem": null,
                         "errors": super::field_errors(&e) }),
             ),
         ),

@@ -80,7 +80,9 @@ pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> Http
         visitor,
         "erreur",
         &problem.title,
-        json!({ "title": problem.title, "detail": problem.detail, "errors": problem.errors }),
+        json!({ "title": problem.title, "detail": problem.detail, "errors": problem.errors,
+                // An unconfirmed account is offered a new link, for the address it signed in with.
+                "resend": if error.is_unconfirmed() { visitor.user.as_ref().map(|u| u.email.clone()) } else { None } }),
     )
     .unwrap_or_else(|_| HttpResponse::InternalServerError().finish());
     *response.status_mut() = error.status();

@@ -29,6 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(sign_up),
         )
         .service(web::resource("/verifier-email").get(verify_email))
+        .service(web::resource("/verifier-email/renvoyer").post(resend_verification))
         .service(
             web::resource("/connexion")
                 .get(sign_in_form)
@@ -44,7 +45,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/reinitialiser-mot-de-passe")
                 .get(reset_form)
                 .post(reset),
-        );
+        )
+        // The link of the invitation a CSV import sends: the same form under the words of
+        // a first password (the token is an invitation, which the reset accepts).
+        .service(web::resource("/definir-mot-de-passe").get(reset_form));
 }
 
 async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
@@ -211,10 +215,13 @@ async fn verify_email(
     let token = query.get("jeton").cloned().unwrap_or_default();
     let verified = db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await;
     let (title, text) = match verified {
-        Ok(()) => (
-            "Adresse confirmée",
-            "Votre adresse est confirmée : vous pouvez vous connecter.",
-        ),
+        Ok(stale) => {
+            state.forget(stale);
+            (
+                "Adresse confirmée",
+                "Votre adresse est confirmée : vous pouvez vous connecter.",
+            )
+        }
         Err(_) => (
             "Lien invalide",
             "Ce lien de confirmation est invalide, expiré ou déjà utilisé.",
@@ -228,6 +235,46 @@ async fn verify_email(
         json!({ "title": title, "text": text, "link": "/connexion", "link_text": "Se connecter" }),
     )
     .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[derive(Deserialize)]
+struct ResendForm {
+    email: String,
+}
+
+/// « Renvoyer le lien »: the same answer whether the address is known, unconfirmed or not.
+async fn resend_verification(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    req: HttpRequest,
+    form: web::Form<ResendForm>,
+) -> HttpResponse {
+    if let Err(e) = same_site(&req) {
+        return error_page(&state, &visitor, &e);
+    }
+    let s = state.clone();
+    let email = form.into_inner().email;
+    let done = async move {
+        let email = Email::parse(&email).map_err(|m| AppError::invalid("email", m))?;
+        let pool = s.pool.clone();
+        db::run(&pool, move |conn| {
+            service::resend_verification(conn, &s.settings.identity, &s.settings.public_url, &email)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(()) => render(
+            &state,
+            &visitor,
+            "message",
+            "Vérifiez votre messagerie",
+            json!({ "title": "Vérifiez votre messagerie",
+                    "text": "Si un compte non confirmé existe avec cette adresse, un nouveau lien de confirmation vient d'y être envoyé. Ouvrez-le, puis reprenez votre inscription." }),
+        )
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
 }
 
 async fn sign_in_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {

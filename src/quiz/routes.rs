@@ -68,6 +68,7 @@ pub async fn start(
     user: CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
+    user.require_confirmed()?;
     let (id, quiz) = path.into_inner();
     let s = state.clone();
     let (view, created) = state

@@ -13,7 +13,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use crate::helpers::{course_with_completion, day, free_port, setup, setup_in, Setup};
+use crate::helpers::{course_with_completion, day, eventually, free_port, setup, setup_in, Setup};
 
 const COURSE: &str = "qvt-formation-initiale";
 const KEY: &str = "DFGSM-2026";
@@ -220,10 +220,39 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
     click(&client, "form button[type=submit]").await;
     assert!(text_of(&client).await.contains("Vérifiez votre messagerie"));
 
-    let token = s
+    let first_link = s
         .app
         .token_from_mail(email, "confirmez votre adresse")
         .await;
+    // Signed in before confirming: enrolling is refused, with a way to get a new link.
+    sign_in(&client, &base, email).await;
+    client
+        .goto(&format!("{base}/formations/{COURSE}"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("input[name=key]"))
+        .await
+        .unwrap()
+        .send_keys(KEY)
+        .await
+        .unwrap();
+    click(&client, "section.card form button[type=submit]").await;
+    assert!(text_of(&client)
+        .await
+        .contains("Adresse e-mail non confirmée"));
+    inspect.check(&client, "adresse-non-confirmee").await;
+    click(&client, "form[action='/verifier-email/renvoyer'] button").await;
+    assert!(text_of(&client)
+        .await
+        .contains("nouveau lien de confirmation"));
+    let token = eventually(Duration::from_secs(10), || {
+        s.app
+            .confirmation_tokens(email)
+            .into_iter()
+            .find(|t| *t != first_link)
+    })
+    .await;
     client
         .goto(&format!("{base}/verifier-email?jeton={token}"))
         .await

@@ -12,6 +12,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{eventually, pdf_text, problem, spawn_app_with, world, world_of, World, NAME};
+use crate::journeys::adeli_of;
 
 /// What only the certificate tests ask of a world.
 impl World {
@@ -524,7 +525,10 @@ async fn a_dpc_attestation_carries_what_the_training_body_declares() {
     assert_eq!(attested["dpc"]["action_reference"], "12345678901");
     assert_eq!(attested["dpc"]["session_number"], "3");
     assert_eq!(attested["organisation"]["odpc_number"], "4321");
-    assert_eq!(attested["holder"]["adeli"], "691234567");
+    assert_eq!(
+        attested["holder"]["adeli"],
+        adeli_of("infirmiere@cabinet-exemple.fr")
+    );
 
     let (status, pdf) = w
         .bytes(
@@ -539,7 +543,7 @@ async fn a_dpc_attestation_carries_what_the_training_body_declares() {
         "Attestation de fin de formation",
         "ODPC n° 4321",
         "12345678901",
-        "691234567",
+        &adeli_of("infirmiere@cabinet-exemple.fr"),
         "Infirmier",
         NAME,
     ] {

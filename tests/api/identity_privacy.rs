@@ -8,7 +8,7 @@ use qvt_campus::db::schema::accounts;
 use serde_json::{json, Value};
 
 use crate::helpers::{field_names, problem, spawn_app};
-use crate::journeys::PASSWORD;
+use crate::journeys::{adeli_of, PASSWORD};
 
 #[tokio::test]
 async fn a_person_exports_everything_held_about_them() {
@@ -24,7 +24,7 @@ async fn a_person_exports_everything_held_about_them() {
         .contains("attachment"));
     let data: Value = response.json().await.unwrap();
     assert_eq!(data["account"]["email"], "export@exemple.fr");
-    assert_eq!(data["account"]["adeli"], "691234567");
+    assert_eq!(data["account"]["adeli"], adeli_of("export@exemple.fr"));
     assert_eq!(data["sessions"].as_array().unwrap().len(), 1);
     let text = data.to_string();
     assert!(

@@ -11,6 +11,15 @@ use crate::helpers::{eventually, TestApp};
 
 pub const PASSWORD: &str = "prendre soin de soi 2017";
 
+/// The ADELI number [`TestApp::register`] gives an address: one per address, as an ADELI
+/// number belongs to one account.
+pub fn adeli_of(email: &str) -> String {
+    let hash = email.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    format!("{:09}", hash % 1_000_000_000)
+}
+
 pub struct User {
     pub id: String,
     pub email: String,
@@ -59,7 +68,7 @@ impl TestApp {
             "/api/v1/auth/register",
             &json!({
                 "email": email, "password": PASSWORD, "full_name": "Camille Soignant",
-                "profession": "infirmier", "adeli": "691234567", "mode_exercice": "liberal",
+                "profession": "infirmier", "adeli": adeli_of(email), "mode_exercice": "liberal",
             }),
         )
         .await
@@ -182,6 +191,18 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// Every address-confirmation token mailed to `to` so far.
+    pub fn confirmation_tokens(&self, to: &str) -> Vec<String> {
+        self.mails_to(to)
+            .into_iter()
+            .filter(|(subject, _)| subject.contains("confirmez votre adresse"))
+            .filter_map(|(_, body)| {
+                let start = body.find("?jeton=")? + "?jeton=".len();
+                Some(body[start..].split_whitespace().next()?.to_owned())
+            })
+            .collect()
+    }
+
     /// Waits for a mail to `to` whose subject contains `words`; returns the subject.
     pub async fn token_from_mail_subject(&self, to: &str, words: &str) -> String {
         eventually(Duration::from_secs(10), || {

@@ -13,6 +13,7 @@ mod health;
 mod helpers;
 mod identity_orgs;
 mod identity_privacy;
+mod identity_proof;
 mod identity_sessions;
 mod identity_signup;
 mod identity_tokens;

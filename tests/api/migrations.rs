@@ -95,3 +95,117 @@ fn the_migrate_command_applies_then_reports_nothing_to_do() {
     assert!(!first.starts_with("0 "), "{first}");
     assert!(run().starts_with("0 migration(s) applied"));
 }
+
+/// The version of the migration that makes RPPS and ADELI numbers unique.
+const ONE_IDENTITY: &str = "20261205160000";
+
+#[test]
+fn numbers_claimed_twice_before_the_unique_indexes_stay_on_the_oldest_account() {
+    use diesel::prelude::*;
+    use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+    use qvt_campus::db::schema::{accounts, audit_log};
+    use qvt_campus::db::DbConn;
+
+    const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+    const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+    // Arrange: a database as it was before the migration, holding duplicates.
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDb::fresh(dir.path());
+    let pool = db::connect(&test_settings(dir.path(), &database).database).unwrap();
+    let mut conn = pool.get().unwrap();
+    db::migrate(&mut conn).unwrap();
+    loop {
+        let applied: Vec<String> = match &mut *conn {
+            DbConn::Sqlite(c) => c.applied_migrations().unwrap(),
+            DbConn::Pg(c) => c.applied_migrations().unwrap(),
+        }
+        .into_iter()
+        .map(|v| v.to_string())
+        .collect();
+        if !applied.iter().any(|v| v == ONE_IDENTITY) {
+            break;
+        }
+        match &mut *conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE).map(drop),
+            DbConn::Pg(c) => c.revert_last_migration(POSTGRES).map(drop),
+        }
+        .unwrap();
+    }
+    let day = |d: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 9, d)
+            .unwrap()
+            .and_hms_opt(8, 0, 0)
+            .unwrap()
+    };
+    let rows = [
+        ("c", day(3), Some("10000000009"), Some("691234567")),
+        ("a", day(1), Some("10000000009"), None),
+        ("b", day(2), Some("10000000009"), Some("691234567")),
+        ("d", day(4), None, None),
+    ];
+    for (id, at, rpps, adeli) in rows {
+        diesel::insert_into(accounts::table)
+            .values((
+                accounts::id.eq(id),
+                accounts::email.eq(format!("{id}@exemple.fr")),
+                accounts::full_name.eq(id),
+                accounts::password_hash.eq(""),
+                accounts::profession.eq("medecin"),
+                accounts::rpps.eq(rpps),
+                accounts::adeli.eq(adeli),
+                accounts::is_platform_admin.eq(false),
+                accounts::created_at.eq(at),
+                accounts::updated_at.eq(at),
+            ))
+            .execute(&mut *conn)
+            .unwrap();
+    }
+
+    // Act
+    let applied = db::migrate(&mut conn).unwrap();
+
+    // Assert: the oldest holder keeps each number, the others lost it, on the record.
+    assert!(applied >= 1);
+    let mut numbers: Vec<(String, Option<String>, Option<String>)> = accounts::table
+        .select((accounts::id, accounts::rpps, accounts::adeli))
+        .load(&mut *conn)
+        .unwrap();
+    numbers.sort();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        numbers,
+        vec![
+            ("a".into(), some("10000000009"), None),
+            ("b".into(), None, some("691234567")),
+            ("c".into(), None, None),
+            ("d".into(), None, None),
+        ]
+    );
+    let mut cleared: Vec<(Option<String>, String)> = audit_log::table
+        .filter(audit_log::action.eq("account.duplicate_number_cleared"))
+        .select((audit_log::target_id, audit_log::details))
+        .load(&mut *conn)
+        .unwrap();
+    cleared.sort();
+    let details: Vec<(Option<String>, serde_json::Value)> = cleared
+        .into_iter()
+        .map(|(t, d)| (t, serde_json::from_str(&d).unwrap()))
+        .collect();
+    assert_eq!(
+        details,
+        vec![
+            (
+                some("b"),
+                serde_json::json!({ "field": "rpps", "value": "10000000009", "kept_by": "a" })
+            ),
+            (
+                some("c"),
+                serde_json::json!({ "field": "adeli", "value": "691234567", "kept_by": "b" })
+            ),
+            (
+                some("c"),
+                serde_json::json!({ "field": "rpps", "value": "10000000009", "kept_by": "a" })
+            ),
+        ]
+    );
+}

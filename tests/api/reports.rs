@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{pdf_text, problem, world, world_of, Learner, World};
+use crate::journeys::adeli_of;
 
 async fn csv_of(w: &World, token: &str, path: &str) -> String {
     let response = w.s.app.get_as(token, path).await;
@@ -190,8 +191,18 @@ async fn a_training_body_declares_its_participants_and_a_practitioner_sees_their
     assert_eq!(table.len(), 3);
     let header = &table[0];
     let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut numbers: Vec<&str> = table[1..]
+        .iter()
+        .map(|row| row[col("ADELI")].as_str())
+        .collect();
+    numbers.sort_unstable();
+    let mut expected = [
+        adeli_of("infirmiere@cabinet-exemple.fr"),
+        adeli_of("kine@cabinet-exemple.fr"),
+    ];
+    expected.sort_unstable();
+    assert_eq!(numbers, expected);
     for row in &table[1..] {
-        assert_eq!(row[col("ADELI")], "691234567");
         assert_eq!(row[col("Référence de l'action")], "12345678901");
         assert_eq!(row[col("N° de session")], "3");
         assert_eq!(row[col("Mode d'exercice")], "Libéral");

@@ -20,6 +20,10 @@ pub enum RowStatus {
     /// An account is created and invited, then enrolled.
     NewAccount,
     ExistingAccount,
+    /// An existing account whose address was never confirmed: whoever registered it may
+    /// not be its owner, so its credential is reset and the address invited (the link
+    /// confirms it and sets a password), then the account is enrolled.
+    InvitedExisting,
     /// Nothing to do: the account is an active learner of the session already.
     AlreadyEnrolled,
     Error,
@@ -27,7 +31,10 @@ pub enum RowStatus {
 
 impl RowStatus {
     pub fn enrols(self) -> bool {
-        matches!(self, Self::NewAccount | Self::ExistingAccount)
+        matches!(
+            self,
+            Self::NewAccount | Self::ExistingAccount | Self::InvitedExisting
+        )
     }
 }
 
@@ -127,6 +134,15 @@ pub(super) fn candidates(rows: &[CsvRow]) -> Vec<Candidate> {
                         format!("adresse déjà présente ligne {line}"),
                     ));
                 }
+                for (field, value) in numbers_of(c) {
+                    let Some(value) = value else { continue };
+                    if let Some(line) = first_line.insert(number_key(field, value), row.line) {
+                        errors.push(FieldError::new(
+                            field,
+                            format!("numéro déjà présent ligne {line}"),
+                        ));
+                    }
+                }
             }
             Candidate {
                 line: row.line,
@@ -135,6 +151,16 @@ pub(super) fn candidates(rows: &[CsvRow]) -> Vec<Candidate> {
                 errors,
             }
         })
+        .collect()
+}
+
+/// The file's numbers, by field, of rows with no error yet.
+pub(super) fn numbers(candidates: &[Candidate]) -> Vec<(&'static str, String)> {
+    candidates
+        .iter()
+        .filter_map(|c| c.checked.as_ref())
+        .flat_map(numbers_of)
+        .filter_map(|(field, value)| Some((field, value?.to_owned())))
         .collect()
 }
 
@@ -154,6 +180,8 @@ pub(super) struct Known {
     pub accounts: HashMap<String, Account>,
     /// Ids of the accounts already active in the session.
     pub enrolled: HashSet<String>,
+    /// The accounts holding the file's RPPS and ADELI numbers, by [`number_key`].
+    pub numbers: HashMap<String, String>,
 }
 
 /// What the session asks of the learners it enrols.
@@ -191,11 +219,58 @@ pub(super) fn classify(
         .collect()
 }
 
+/// The key of a professional number in [`Known::numbers`] and the file's duplicate check.
+pub(super) fn number_key(field: &str, value: &str) -> String {
+    format!("{field}:{value}")
+}
+
+/// The row's numbers, by field.
+fn numbers_of(c: &Checked) -> [(&'static str, Option<&str>); 2] {
+    [
+        ("rpps", c.rpps.as_ref().map(Rpps::as_str)),
+        ("adeli", c.adeli.as_ref().map(Adeli::as_str)),
+    ]
+}
+
 fn status_of(c: &Checked, known: &Known, needs: Requirements) -> Result<RowStatus, FieldError> {
+    let status = status_by_account(c, known, needs)?;
+    // Rows that write the file's numbers onto an account: each belongs to one account.
+    if matches!(status, RowStatus::NewAccount | RowStatus::InvitedExisting) {
+        let own = known.accounts.get(c.email.as_str()).map(|a| a.id.as_str());
+        for (field, value) in numbers_of(c) {
+            let holder = value.and_then(|v| known.numbers.get(&number_key(field, v)));
+            if holder.is_some_and(|h| Some(h.as_str()) != own) {
+                return Err(FieldError::new(
+                    field,
+                    "numéro déjà associé à un autre compte : la personne doit contacter l'organisme de formation",
+                ));
+            }
+        }
+    }
+    Ok(status)
+}
+
+fn status_by_account(
+    c: &Checked,
+    known: &Known,
+    needs: Requirements,
+) -> Result<RowStatus, FieldError> {
     let no_number = |rpps: bool, adeli: bool| needs.dpc_session && !rpps && !adeli;
     match known.accounts.get(c.email.as_str()) {
         Some(account) if !account.is_active() => {
             Err(FieldError::new("email", "compte désactivé ou supprimé"))
+        }
+        // The file, not whoever registered the address, says who this is; an enrolment the
+        // unconfirmed account got before this rule is kept (see `import::plan`).
+        Some(account) if account.email_verified_at.is_none() => {
+            if no_number(c.rpps.is_some(), c.adeli.is_some()) {
+                Err(FieldError::new(
+                    "rpps",
+                    "session DPC : numéro RPPS ou ADELI obligatoire",
+                ))
+            } else {
+                Ok(RowStatus::InvitedExisting)
+            }
         }
         Some(account) if known.enrolled.contains(&account.id) => Ok(RowStatus::AlreadyEnrolled),
         Some(account) if no_number(account.rpps.is_some(), account.adeli.is_some()) => Err(
@@ -259,7 +334,7 @@ mod tests {
             student_number: None,
             mode_exercice: None,
             is_platform_admin: false,
-            email_verified_at: None,
+            email_verified_at: Some(at),
             disabled_at: None,
             erased_at: None,
             created_at: at,
@@ -272,6 +347,7 @@ mod tests {
         Known {
             accounts: accounts.into_iter().map(|a| (a.email.clone(), a)).collect(),
             enrolled: enrolled.iter().map(|id| (*id).to_owned()).collect(),
+            numbers: HashMap::new(),
         }
     }
 
@@ -308,6 +384,7 @@ mod tests {
         let sent: Vec<String> = [
             RowStatus::NewAccount,
             RowStatus::ExistingAccount,
+            RowStatus::InvitedExisting,
             RowStatus::AlreadyEnrolled,
             RowStatus::Error,
         ]
@@ -325,6 +402,7 @@ mod tests {
             [
                 "new_account",
                 "existing_account",
+                "invited_existing",
                 "already_enrolled",
                 "error"
             ]
@@ -498,5 +576,46 @@ mod tests {
             ],
             "only rows with valid fields are looked up"
         );
+    }
+
+    #[test]
+    fn an_unconfirmed_existing_account_is_invited_not_taken_as_it_is() {
+        let mut unconfirmed = account("u", "zoe@univ.fr");
+        unconfirmed.email_verified_at = None;
+        let report = classified(
+            &[row(2, "zoe@univ.fr")],
+            &known(vec![unconfirmed], &[]),
+            MODULE,
+        );
+        assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
+        assert!(RowStatus::InvitedExisting.enrols());
+        // Even one enrolled already: whoever enrolled it never proved the address.
+        let mut unconfirmed = account("u", "zoe@univ.fr");
+        unconfirmed.email_verified_at = None;
+        let report = classified(
+            &[row(2, "zoe@univ.fr")],
+            &known(vec![unconfirmed], &["u"]),
+            MODULE,
+        );
+        assert_eq!(statuses(&report), [RowStatus::InvitedExisting]);
+    }
+
+    #[test]
+    fn a_number_held_by_another_account_or_twice_in_the_file_is_a_row_error() {
+        let with_rpps = |line, email: &str| CsvRow {
+            rpps: "10000000009".into(),
+            ..row(line, email)
+        };
+        let rows = [with_rpps(2, "a@univ.fr"), with_rpps(3, "b@univ.fr")];
+        let report = classified(&rows, &known(vec![], &[]), MODULE);
+        assert_eq!(statuses(&report), [RowStatus::NewAccount, RowStatus::Error]);
+        assert_eq!(fields(&report[1]), ["rpps"]);
+
+        let mut held = known(vec![], &[]);
+        held.numbers
+            .insert(number_key("rpps", "10000000009"), "someone".into());
+        let report = classified(&rows[..1], &held, MODULE);
+        assert_eq!(statuses(&report), [RowStatus::Error]);
+        assert_eq!(fields(&report[0]), ["rpps"]);
     }
 }

@@ -15,7 +15,7 @@ use crate::identity::service::{self, TokenPair};
 /// Creates a learner account and sends the e-mail verification link.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = RegisterRequest, responses(
     (status = 201, body = AccountView),
-    (status = 409, body = Problem, description = "e-mail already used"),
+    (status = 409, body = Problem, description = "e-mail, RPPS or ADELI already used"),
     (status = 422, body = Problem, description = "invalid fields, all named"),
 ))]
 pub async fn register(
@@ -131,8 +131,42 @@ pub async fn verify_email(
     body: Json<TokenRequest>,
 ) -> Result<HttpResponse, AppError> {
     let token = body.0.token;
-    db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await?;
+    let stale = db::run(&state.pool, move |conn| service::verify_email(conn, &token)).await?;
+    state.forget(stale);
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    email: String,
+}
+
+/// Sends a new confirmation link if the address belongs to an unconfirmed account (at most
+/// three links an hour); the answer is the same either way.
+#[utoipa::path(post, path = "/api/v1/auth/verify-email/resend", tag = "identity", request_body = ResendRequest, responses(
+    (status = 202), (status = 422, body = Problem),
+))]
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    body: Json<ResendRequest>,
+) -> Result<HttpResponse, AppError> {
+    let mut f = Fields::new();
+    let email = f.required("email", Some(&body.0.email), Email::parse);
+    f.finish()?;
+    let s = state.clone();
+    db::run(&state.pool, move |conn| {
+        service::resend_verification(
+            conn,
+            &s.settings.identity,
+            &s.settings.public_url,
+            &email.expect("checked"),
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "detail": "Si un compte non confirmé existe pour cette adresse, un nouveau lien de confirmation vient d'y être envoyé."
+    })))
 }
 
 #[derive(Deserialize, ToSchema)]

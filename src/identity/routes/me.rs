@@ -173,9 +173,12 @@ fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
     f.finish()
 }
 
-/// Updates the caller's profile (not the e-mail or the password).
+/// Updates the caller's profile (not the e-mail or the password). An RPPS or ADELI number
+/// belongs to one account, and once a DPC certificate attests it only the training body's
+/// staff may change it.
 #[utoipa::path(patch, path = "/api/v1/me", tag = "identity", security(("bearer" = [])), request_body = UpdateMe, responses(
     (status = 200, body = AccountView), (status = 422, body = Problem),
+    (status = 409, body = Problem, description = "RPPS or ADELI held by another account, or attested by a DPC certificate"),
 ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -184,13 +187,8 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     let patch = body.0;
     let view = db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            let mut account = store::account_for_update(conn, &user.id)?;
-            apply(patch, &mut account)?;
-            account.updated_at = store::now();
-            store::update_account(conn, &account)?;
-            AccountView::load(conn, account)
-        })
+        let account = service::update_own_profile(conn, &user.id, |a| apply(patch, a))?;
+        AccountView::load(conn, account)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

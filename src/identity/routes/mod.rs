@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/refresh").post(auth::refresh))
         .service(web::resource("/auth/logout").post(auth::logout))
         .service(web::resource("/auth/verify-email").post(auth::verify_email))
+        .service(web::resource("/auth/verify-email/resend").post(auth::resend_verification))
         .service(web::resource("/auth/password-reset/request").post(auth::request_password_reset))
         .service(web::resource("/auth/password-reset/confirm").post(auth::confirm_password_reset))
         .service(
