@@ -134,7 +134,8 @@ impl Inspector {
     }
 }
 
-/// The QVT module completed by its lessons and the final quiz, passed whatever the answers.
+/// The QVT module completed by its lessons and the final quiz, here one true/false
+/// statement (bank item q11), opened once the lessons are done.
 fn course() -> tempfile::TempDir {
     let dir = course_with_completion(
         COURSE,
@@ -142,10 +143,9 @@ fn course() -> tempfile::TempDir {
     );
     let course = dir.path().join(COURSE);
     let quiz = course.join("quizzes/quiz-final.toml");
-    let text = std::fs::read_to_string(&quiz)
-        .unwrap()
-        .replace("pass_mark = 70", "pass_mark = 0");
-    std::fs::write(&quiz, text).unwrap();
+    let text = std::fs::read_to_string(&quiz).unwrap();
+    let draws = text.find("[[draw]]").unwrap();
+    std::fs::write(&quiz, format!("{}items = [\"q11\"]\n", &text[..draws])).unwrap();
     dir
 }
 
@@ -308,7 +308,16 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
     assert!(text_of(&client).await.contains("quiz"));
     inspect.check(&client, "tableau-de-bord").await;
 
-    // The final quiz: one answer, submitted with confirmation.
+    // The final quiz: its rules first, then « Commencer » starts the attempt.
+    click(&client, "a[href$='/quiz/quiz-final']").await;
+    let rules = text_of(&client).await;
+    assert!(
+        rules.contains("Tentatives : 3 au total, 3 restante(s)")
+            && rules.contains("Seuil de réussite : 70 %")
+            && rules.contains("une fois le quiz réussi ou les tentatives épuisées"),
+        "{rules}"
+    );
+    inspect.check(&client, "quiz-regles").await;
     click(&client, "form[action$='/quiz/quiz-final'] button").await;
     assert!(client
         .current_url()
@@ -317,9 +326,13 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
         .path()
         .starts_with("/tentatives/"));
     inspect.check(&client, "quiz").await;
-    if let Ok(first) = client.find(Locator::Css("#quiz input[type=radio]")).await {
-        first.click().await.unwrap();
-    }
+    client
+        .find(Locator::Css("#quiz input[type=radio][value=false]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     client
         .execute("window.confirm = () => true;", vec![])
         .await

@@ -58,7 +58,11 @@ async fn a_failed_graded_attempt_shows_no_answer_until_no_attempt_is_left() {
             assert!(result.get("questions").is_none());
         } else {
             // No attempt left: the result is settled, the corrections are shown.
-            assert_eq!(result["questions"].as_array().unwrap().len(), 10, "{text}");
+            let questions = result["questions"].as_array().unwrap();
+            assert!(
+                questions.iter().all(|q| q.get("correct_answer").is_some()),
+                "{text}"
+            );
         }
     }
     let fourth = start(&w, &l, "quiz-final").await;

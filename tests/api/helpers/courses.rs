@@ -33,14 +33,18 @@ pub fn copy_course(slug: &str) -> (TempDir, PathBuf) {
 /// followed by `body`.
 ///
 /// New `[completion]` rules usually ask less than the real ones: the course then declares
-/// next to no hours, as `courses check` requires (hours no rule backs are refused).
+/// the hours they back (its `min_minutes`, or next to none), as `courses check` requires.
 pub fn replace_last_section(course: &Path, header: &str, body: &str) {
     let file = course.join("course.toml");
     let mut text = std::fs::read_to_string(&file).unwrap();
     if header == "[completion]" {
+        let minutes = body
+            .lines()
+            .find_map(|l| l.strip_prefix("min_minutes = "))
+            .map_or(0.06, |m| m.trim().parse::<f64>().unwrap());
         let start = text.find("duration_hours = ").unwrap();
         let end = start + text[start..].find('\n').unwrap();
-        text.replace_range(start..end, "duration_hours = 0.001");
+        text.replace_range(start..end, &format!("duration_hours = {}", minutes / 60.0));
     }
     let kept = &text[..text.find(header).unwrap()];
     std::fs::write(&file, format!("{kept}{header}\n{body}\n")).unwrap();
