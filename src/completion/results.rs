@@ -25,6 +25,19 @@ pub struct ResultsView {
     pub post_test: Option<f64>,
     /// Post-test minus pre-test, in percentage points.
     pub gain: Option<f64>,
+    /// The same, objective by objective (filled where the gradings are at hand).
+    pub gain_by_objective: Vec<ObjectiveGain>,
+}
+
+/// Pre- and post-test scores on one objective of the course, in percent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectiveGain {
+    pub objective: String,
+    pub text: String,
+    pub pre_test: f64,
+    pub post_test: f64,
+    /// Post minus pre, in percentage points.
+    pub gain: f64,
 }
 
 /// What results need of an attempt (reports load just this, for many enrolments).
@@ -73,6 +86,12 @@ pub fn summary(course: &Course, attempts: &[Scored]) -> ResultsView {
         post_test,
         gain: pre_test
             .zip(post_test)
-            .map(|(pre, post)| ((post - pre) * 100.0).round() / 100.0),
+            .map(|(pre, post)| round2(post - pre)),
+        gain_by_objective: Vec::new(),
     }
+}
+
+/// Two decimals: how every percentage and gain is shown and stored.
+pub fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 use super::paper::{label, Paper, PaperQuestion};
 use crate::catalog::model::{Bank, Choice, Question, QuestionKind};
+use crate::completion::results::round2;
 
 /// A learner's answer to one question, checked against the paper.
 #[derive(Debug, Clone, PartialEq)]
@@ -292,10 +293,6 @@ pub fn percent_of(awarded: f64, points: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 /// Grades the saved answers of a paper. Unanswered or unreadable answers earn nothing.

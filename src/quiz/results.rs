@@ -1,17 +1,18 @@
 //! A learner's results (as `completion::results` adds them up) and the item statistics of
 //! a quiz for the people who write its questions: read-only views over graded attempts.
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::grade::Grading;
+use super::grade::{percent_of, Grading};
 use super::service::quiz_of;
 use super::store::{self, Attempt};
 use crate::catalog::cache::CourseCache;
-use crate::catalog::model::Course;
-use crate::completion::results::{summary, ResultsView, Scored};
+use crate::catalog::model::{Course, QuizRole};
+use crate::completion::results::{round2, summary, ObjectiveGain, ResultsView, Scored};
 use crate::db::DbConn;
 use crate::enrolment::access::readable_enrolment;
 use crate::enrolment::store as enrolment_store;
@@ -29,7 +30,55 @@ pub fn results(
     let course: Arc<Course> = courses.get(conn, &enrolment.course_version_id)?;
     let attempts = store::attempts_of(conn, enrolment_id)?;
     let scored: Vec<Scored> = attempts.iter().map(Scored::from).collect();
-    Ok(summary(&course, &scored))
+    let mut view = summary(&course, &scored);
+    view.gain_by_objective = gain_by_objective(&course, &attempts);
+    Ok(view)
+}
+
+/// The gain per objective: the first pre-test attempt against the best post-test one (the
+/// attempts the overall gain compares), each grading split by the objectives of its items.
+fn gain_by_objective(course: &Course, attempts: &[Attempt]) -> Vec<ObjectiveGain> {
+    let by_role = |role: QuizRole| course.quizzes.iter().find(|q| q.role == role);
+    let (Some(pre), Some(post)) = (by_role(QuizRole::PreTest), by_role(QuizRole::PostTest)) else {
+        return Vec::new();
+    };
+    let graded = |quiz_id: &str| {
+        attempts
+            .iter()
+            .filter(|a| a.quiz_id == quiz_id && a.percent.is_some())
+            .collect::<Vec<_>>()
+    };
+    let first_pre = graded(&pre.id).into_iter().min_by_key(|a| a.number);
+    let best_post = graded(&post.id)
+        .into_iter()
+        .max_by(|a, b| a.percent.partial_cmp(&b.percent).unwrap_or(Ordering::Equal));
+    let split = |a: Option<&Attempt>| {
+        a.and_then(|a| a.grading.as_deref())
+            .and_then(|g| serde_json::from_str::<Grading>(g).ok())
+            .map(|g| g.by_objective(&course.bank))
+    };
+    let (Some(pre), Some(post)) = (split(first_pre), split(best_post)) else {
+        return Vec::new();
+    };
+    course
+        .objectives
+        .iter()
+        .filter_map(|o| {
+            let (pre_points, pre_max) = *pre.get(&o.id)?;
+            let (post_points, post_max) = *post.get(&o.id)?;
+            let (pre_test, post_test) = (
+                percent_of(pre_points, pre_max),
+                percent_of(post_points, post_max),
+            );
+            Some(ObjectiveGain {
+                objective: o.id.clone(),
+                text: o.text.clone(),
+                pre_test,
+                post_test,
+                gain: round2(post_test - pre_test),
+            })
+        })
+        .collect()
 }
 
 impl From<&Attempt> for Scored {

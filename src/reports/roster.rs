@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::store;
 use crate::catalog::model::{Course, CourseKind, QuizRole};
 use crate::certificates::model::{CertificateKind, Validity};
-use crate::completion::results::{summary, Scored};
+use crate::completion::results::{round2, summary, Scored};
 use crate::db::{DbConn, Pool};
 use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::Enrolment;
@@ -225,19 +225,18 @@ impl DashboardBuilder {
     }
 
     pub fn finish(mut self) -> Dashboard {
-        let round = |x: f64| (x * 100.0).round() / 100.0;
         let d = &mut self.dashboard;
         if d.enrolled > 0 {
-            d.completion_rate = round(d.completed as f64 * 100.0 / d.enrolled as f64);
+            d.completion_rate = round2(d.completed as f64 * 100.0 / d.enrolled as f64);
         }
         self.hours.sort_by(f64::total_cmp);
         d.median_hours_to_completion = match self.hours.len() {
             0 => None,
-            n if n % 2 == 1 => Some(round(self.hours[n / 2])),
-            n => Some(round((self.hours[n / 2 - 1] + self.hours[n / 2]) / 2.0)),
+            n if n % 2 == 1 => Some(round2(self.hours[n / 2])),
+            n => Some(round2((self.hours[n / 2 - 1] + self.hours[n / 2]) / 2.0)),
         };
         if !self.gains.is_empty() {
-            d.average_gain = Some(round(
+            d.average_gain = Some(round2(
                 self.gains.iter().sum::<f64>() / self.gains.len() as f64,
             ));
         }

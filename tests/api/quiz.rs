@@ -781,6 +781,24 @@ async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_sho
     assert_eq!(results["pre_test"], 33.33);
     assert_eq!(results["post_test"], 100.0);
     assert_eq!(results["gain"], 66.67);
+    // Objective by objective: the post-test was all right, the pre-test missed 6 of 9.
+    let by_objective = results["gain_by_objective"].as_array().unwrap();
+    assert!(by_objective.len() >= 2, "{by_objective:?}");
+    for o in by_objective {
+        let (pre, post) = (
+            o["pre_test"].as_f64().unwrap(),
+            o["post_test"].as_f64().unwrap(),
+        );
+        assert_eq!(post, 100.0, "{o}");
+        assert!(
+            (o["gain"].as_f64().unwrap() - (post - pre)).abs() < 0.01,
+            "{o}"
+        );
+        assert!(!o["text"].as_str().unwrap().is_empty());
+    }
+    assert!(by_objective
+        .iter()
+        .any(|o| o["pre_test"].as_f64() < Some(100.0)));
 
     let stats: Value = e
         .get(
