@@ -29,6 +29,7 @@ use crate::learning::trace::duration;
 use crate::learning::LessonAt;
 use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
+use crate::quiz::results as quiz_results;
 use crate::quiz::service as quiz;
 use crate::quiz::view::AttemptStatus;
 use crate::quiz::QuizAt;
@@ -94,10 +95,17 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
                     .map(|q| json!({ "title": q.title, "passed": q.state == QuizState::Passed, "required": q.required,
                                      "action": format!("/apprendre/{}/quiz/{}", enrolment.id, q.quiz_id) }))
                     .collect();
+                let results = quiz_results::results(conn, &s.courses, &user, &enrolment.id)?;
+                let gain = results.gain.map(|gain| json!({
+                    "pre": results.pre_test.map(decimal), "post": results.post_test.map(decimal), "gain": signed(gain),
+                    "objectives": results.gain_by_objective.iter().map(|o| json!({
+                        "text": o.text, "pre": decimal(o.pre_test), "post": decimal(o.post_test), "gain": signed(o.gain),
+                    })).collect::<Vec<_>>(),
+                }));
                 courses.push(json!({
                     "enrolment": enrolment.id, "title": session.title, "percent": progress.percent,
                     "completed": progress.completed, "missing": progress.missing, "next": next,
-                    "quizzes": quizzes, "minutes": progress.active_seconds / 60,
+                    "quizzes": quizzes, "minutes": progress.active_seconds / 60, "gain": gain,
                 }));
             }
             let mine = certificates::mine(conn, &s.settings.public_url, &user)?;
@@ -122,6 +130,22 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
         )
     })
     .await
+}
+
+/// A number as a French reader writes it: « 33,33 », « 100 ».
+fn decimal(x: f64) -> String {
+    let text = format!("{:.2}", x);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.replace('.', ",")
+}
+
+/// A gain in points: « +12,5 », « −4 », « 0 ».
+fn signed(points: f64) -> String {
+    match points {
+        p if p > 0.0 => format!("+{}", decimal(p)),
+        p if p < 0.0 => format!("−{}", decimal(-p)),
+        _ => "0".into(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -694,5 +718,20 @@ async fn erase(
             ),
         ),
         Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal, signed};
+
+    #[test]
+    fn numbers_read_the_french_way() {
+        assert_eq!(decimal(33.33), "33,33");
+        assert_eq!(decimal(100.0), "100");
+        assert_eq!(decimal(12.5), "12,5");
+        assert_eq!(signed(66.67), "+66,67");
+        assert_eq!(signed(-4.0), "−4");
+        assert_eq!(signed(0.0), "0");
     }
 }
