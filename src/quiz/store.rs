@@ -102,13 +102,14 @@ pub fn scores(
     conn: &mut DbConn,
     quiz: QuizAt<'_>,
 ) -> QueryResult<Vec<super::overview::AttemptLine>> {
-    let rows: Vec<(
+    type Row = (
         String,
         i32,
         Option<NaiveDateTime>,
         Option<f64>,
         Option<bool>,
-    )> = native!(conn, |c| quiz_attempts::table
+    );
+    let rows: Vec<Row> = native!(conn, |c| quiz_attempts::table
         .filter(quiz_attempts::enrolment_id.eq(quiz.enrolment_id))
         .filter(quiz_attempts::quiz_id.eq(quiz.quiz_id))
         .order(quiz_attempts::number.asc())
