@@ -24,6 +24,7 @@ pub mod pages;
 pub mod pdf;
 pub mod quiz;
 pub mod reports;
+pub mod resources;
 pub mod stale;
 pub mod startup;
 pub mod telemetry;

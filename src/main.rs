@@ -53,8 +53,14 @@ enum Command {
 #[derive(Subcommand)]
 enum CoursesCommand {
     /// Validate every course under DIR (default QVT_COURSES_DIR); print `path:line: message`
-    /// for each problem and exit non-zero, or one summary line per course.
-    Check { dir: Option<std::path::PathBuf> },
+    /// for each problem and exit non-zero, or one summary line per course. Warnings (items
+    /// that give their answer away, hours the content does not back…) are printed too.
+    Check {
+        dir: Option<std::path::PathBuf>,
+        /// Warnings are errors (CI checks the shipped courses this way).
+        #[arg(long)]
+        strict: bool,
+    },
     /// Check, then store each changed course as a new version (unchanged ones are kept).
     Import { dir: Option<std::path::PathBuf> },
 }
@@ -119,10 +125,18 @@ fn main() -> anyhow::Result<()> {
             println!("new signing key {kid}; restart every instance to sign with it");
             Ok(())
         }
-        Command::Courses(CoursesCommand::Check { dir }) => {
+        Command::Courses(CoursesCommand::Check { dir, strict }) => {
             let dir = dir.unwrap_or_else(|| settings.courses_dir.clone());
             match catalog::load_dir(&dir) {
                 Ok(courses) => {
+                    let warnings: Vec<_> = courses.iter().flat_map(|c| &c.warnings).collect();
+                    for w in &warnings {
+                        eprintln!("{w}");
+                    }
+                    if strict && !warnings.is_empty() {
+                        eprintln!("{} avertissement(s), refusés avec --strict", warnings.len());
+                        std::process::exit(1);
+                    }
                     for c in &courses {
                         let course = &c.course;
                         println!(

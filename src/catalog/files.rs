@@ -68,7 +68,44 @@ pub struct DpcFile {
     pub action_type: Spanned<String>,
     pub modality: Spanned<String>,
     #[serde(default)]
-    pub orientations: Vec<u32>,
+    pub target_professions: Vec<Spanned<String>>,
+    pub updated_on: Option<Spanned<toml::value::Datetime>>,
+    /// Orientations the course was designed for, each with the text that defines it.
+    #[serde(default)]
+    pub orientations: Vec<Spanned<OrientationFile>>,
+    #[serde(default)]
+    pub designers: Vec<Spanned<DesignerFile>>,
+    #[serde(default)]
+    pub references: Vec<Spanned<ReferenceFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrientationFile {
+    pub number: u32,
+    pub title: String,
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DesignerFile {
+    pub name: String,
+    pub role: String,
+    /// The declaration of interests.
+    pub interests: Option<String>,
+}
+
+/// A public source: a lesson's or a programme's reference.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceFile {
+    pub title: String,
+    pub publisher: String,
+    pub year: Spanned<u32>,
+    pub url: Option<Spanned<String>>,
+    /// The file of `shared/seeds/` it is, if it is one.
+    pub seed: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,12 +114,34 @@ pub struct UnitFile {
     pub id: Spanned<String>,
     pub title: String,
     pub lessons: Vec<Spanned<String>>,
+    /// DU: the graded quiz whose best score is the unit's online grade.
+    pub assessment: Option<Spanned<String>>,
+    #[serde(default)]
+    pub seminars: Vec<SeminarFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeminarFile {
+    pub title: String,
+    pub hours: Spanned<f64>,
+    pub programme: String,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThesisFile {
     pub title: String,
+    pub description: String,
+    #[serde(default)]
+    pub criteria: Vec<Spanned<CriterionFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CriterionFile {
+    pub name: String,
+    pub weight: u32,
     pub description: String,
 }
 
@@ -93,6 +152,33 @@ pub struct LessonFrontMatter {
     pub minutes: Spanned<u32>,
     #[serde(default)]
     pub objectives: Vec<Spanned<String>>,
+    pub reviewed_on: Option<Spanned<toml::value::Datetime>>,
+    #[serde(default)]
+    pub references: Vec<Spanned<ReferenceFile>>,
+    #[serde(default)]
+    pub activities: Vec<Spanned<ActivityFile>>,
+}
+
+/// Work the learner does on a lesson's page (see `model::Activity`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityFile {
+    pub id: Spanned<String>,
+    pub kind: Spanned<String>,
+    pub title: String,
+    pub minutes: Spanned<u32>,
+    pub prompt: String,
+    #[serde(default)]
+    pub items: Vec<AuditItemFile>,
+    pub commentary: Option<String>,
+    pub min_chars: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditItemFile {
+    pub text: String,
+    pub advice: String,
 }
 
 #[derive(Debug, Deserialize)]

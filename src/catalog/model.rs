@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,6 +30,8 @@ code_list!(
     FormationContinue = "formation_continue": "Formation continue",
     Epp = "epp": "Évaluation des pratiques professionnelles",
     GestionRisques = "gestion_risques": "Gestion des risques",
+    /// Continuing training together with EPP or risk management.
+    ProgrammeIntegre = "programme_integre": "Programme intégré",
 });
 
 code_list!(
@@ -42,7 +45,42 @@ code_list!(
 pub struct Dpc {
     pub action_type: DpcActionType,
     pub modality: DpcModality,
-    pub orientations: Vec<u32>,
+    /// Profession codes (`identity::model::Profession`), DPC-eligible ones only.
+    #[serde(default)]
+    pub target_professions: Vec<String>,
+    #[serde(default)]
+    pub updated_on: Option<NaiveDate>,
+    /// Orientations the course was designed for; the one declared is the session's.
+    #[serde(default)]
+    pub orientations: Vec<Orientation>,
+    #[serde(default)]
+    pub designers: Vec<Designer>,
+    #[serde(default)]
+    pub references: Vec<Reference>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Orientation {
+    pub number: u32,
+    pub title: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Designer {
+    pub name: String,
+    pub role: String,
+    /// Declaration of interests.
+    pub interests: String,
+}
+
+/// A public source of a lesson or a programme.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Reference {
+    pub title: String,
+    pub publisher: String,
+    pub year: u32,
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -50,12 +88,67 @@ pub struct Unit {
     pub id: String,
     pub title: String,
     pub lessons: Vec<String>,
+    /// DU: the graded quiz whose best score, out of 20, is the unit's online grade.
+    #[serde(default)]
+    pub assessment: Option<String>,
+    #[serde(default)]
+    pub seminars: Vec<Seminar>,
+}
+
+/// A seminar of a DU unit: its programme; the cohort sets the dates.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Seminar {
+    pub title: String,
+    pub hours: f64,
+    pub programme: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Thesis {
     pub title: String,
     pub description: String,
+    /// The rubric the jury grades with; weights sum to 100.
+    #[serde(default)]
+    pub criteria: Vec<Criterion>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Criterion {
+    pub name: String,
+    pub weight: u32,
+    pub description: String,
+}
+
+code_list!(
+    /// What a lesson's activity asks of the learner.
+    ActivityKind, "type d'activité" {
+    SelfAudit = "self_audit": "Auto-diagnostic",
+    Case = "case": "Analyse de cas",
+    Reflection = "reflection": "Analyse réflexive",
+    ActionPlan = "action_plan": "Plan d'action",
+});
+
+/// Work the learner does on a lesson's page; the answer is stored and in the trace.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Activity {
+    pub id: String,
+    pub kind: ActivityKind,
+    pub title: String,
+    pub minutes: u32,
+    /// Sanitised HTML of the instructions (for a case: the situation and the question).
+    pub prompt_html: String,
+    /// Self-audit only.
+    pub items: Vec<AuditItem>,
+    /// Sanitised HTML shown once the learner has answered.
+    pub commentary_html: Option<String>,
+    /// Free-text kinds: the shortest answer accepted, in characters.
+    pub min_chars: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditItem {
+    pub text: String,
+    pub advice: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +161,12 @@ pub struct Lesson {
     pub objectives: Vec<String>,
     /// Sanitised HTML, rendered once at import.
     pub html: String,
+    #[serde(default)]
+    pub reviewed_on: Option<NaiveDate>,
+    #[serde(default)]
+    pub references: Vec<Reference>,
+    #[serde(default)]
+    pub activities: Vec<Activity>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -80,7 +80,7 @@ pub(crate) fn snapshot(
             odpc_number: odpc_number.clone(),
             action_type: dpc.action_type.code().to_owned(),
             modality: dpc.modality.code().to_owned(),
-            orientations: dpc.orientations.clone(),
+            orientations: dpc.orientations.iter().map(|o| o.number).collect(),
         }),
         organisation: AttestedOrganisation {
             name: organisation.name,

@@ -99,6 +99,9 @@ mod tests {
             minutes: 10,
             objectives: vec![],
             html: String::new(),
+            reviewed_on: None,
+            references: vec![],
+            activities: vec![],
         };
         Course {
             slug: "c".into(),

@@ -14,9 +14,11 @@ use crate::catalog::files::{
     CompletionFile, CourseFile, DpcFile, DuRulesFile, ObjectiveFile, ThesisFile,
 };
 use crate::catalog::model::{
-    Completion, Course, CourseKind, Dpc, DpcActionType, DpcModality, DuRules, Objective, Quiz,
-    Thesis,
+    Completion, Course, CourseKind, Criterion, Designer, Dpc, DpcActionType, DpcModality, DuRules,
+    Objective, Orientation, Quiz, QuizRole, Thesis,
 };
+use crate::identity::model::Profession;
+use crate::resources;
 
 /// Checks the whole folder `dir`. Every file is checked even after a problem, so that an
 /// author sees all of them at once; the course is only built if `course.toml` parsed.
@@ -35,7 +37,7 @@ pub(super) fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option
     let dpc = check_dpc(&mut r, file.dpc.as_ref(), kind);
     let thesis = check_thesis(&mut r, file.thesis.as_ref(), kind);
     check_configuration(&mut r, &file.configuration);
-    let (lessons, units) =
+    let (lessons, units, content_minutes) =
         lesson::check_lessons(&mut r, &dir.join("lessons"), &file, kind, &objective_ids);
     let (bank, quizzes) = quiz::check_quizzes(
         &dir.join("quizzes"),
@@ -46,6 +48,8 @@ pub(super) fn check_course(dir: &Path, problems: &mut Vec<Diagnostic>) -> Option
     );
     let completion = check_completion(&mut r, file.completion.as_ref(), &quizzes, hours);
     check_declared_hours(&mut r, &file, &completion, lessons.len(), &quizzes);
+    check_content_hours(&mut r, &file, &completion, content_minutes, &quizzes);
+    check_unit_assessments(&mut r, &file, kind, &quizzes);
     let du_rules = check_du_rules(&mut r, file.du_rules.as_ref(), kind);
 
     Some(Course {
@@ -140,17 +144,18 @@ fn check_dpc(
             if action_type.is_none() {
                 r.on(
                     &d.action_type,
-                    "action_type : formation_continue, epp ou gestion_risques",
+                    "action_type : formation_continue, epp, gestion_risques ou programme_integre",
                 );
             }
             let modality = DpcModality::parse(d.modality.get_ref()).ok();
             if modality.is_none() {
                 r.on(&d.modality, "modality : e_learning ou mixte");
             }
+            let programme = check_dpc_programme(r, d);
             Some(Dpc {
                 action_type: action_type?,
                 modality: modality?,
-                orientations: d.orientations.clone(),
+                ..programme
             })
         }
         (None, Some(CourseKind::Dpc)) => {
@@ -165,6 +170,87 @@ fn check_dpc(
     }
 }
 
+/// What a DPC programme sheet carries besides its type: the professions it is for (DPC-
+/// eligible ones), its last update, its designers and their declarations of interests,
+/// its references, and the orientations it was designed for, each with its source. The
+/// action type and modality are filled by the caller.
+fn check_dpc_programme(r: &mut FileReport<'_>, d: &DpcFile) -> Dpc {
+    let mut professions = Vec::new();
+    for p in &d.target_professions {
+        match Profession::parse(p.get_ref()) {
+            Ok(Profession::Etudiant | Profession::Autre) => r.warn_on(
+                p,
+                format!(
+                    "profession « {} » non éligible au DPC (public cible d'une formation DPC)",
+                    p.get_ref()
+                ),
+            ),
+            Ok(_) => professions.push(p.get_ref().clone()),
+            Err(_) => r.on(p, format!("profession inconnue : « {} »", p.get_ref())),
+        }
+    }
+    if d.target_professions.is_empty() {
+        r.warn_at(0, "[dpc] sans public cible (target_professions)");
+    }
+    let updated_on = d.updated_on.as_ref().and_then(|u| lesson::date_of(r, u));
+    if d.updated_on.is_none() {
+        r.warn_at(0, "[dpc] sans date de mise à jour (updated_on)");
+    }
+    let mut designers = Vec::new();
+    for designer in &d.designers {
+        let f = designer.get_ref();
+        let interests = f.interests.as_deref().map(str::trim).unwrap_or("");
+        if interests.is_empty() {
+            r.warn_on(
+                designer,
+                format!(
+                    "concepteur « {} » sans déclaration d'intérêts (interests)",
+                    f.name
+                ),
+            );
+        }
+        designers.push(Designer {
+            name: f.name.trim().to_owned(),
+            role: f.role.trim().to_owned(),
+            interests: interests.to_owned(),
+        });
+    }
+    if d.designers.is_empty() {
+        r.warn_at(0, "[dpc] sans concepteurs ni experts ([[dpc.designers]])");
+    }
+    let references = lesson::check_references(r, &d.references);
+    if references.is_empty() {
+        r.warn_at(0, "[dpc] sans références ([[dpc.references]])");
+    }
+    let mut orientations = Vec::new();
+    for o in &d.orientations {
+        let f = o.get_ref();
+        match f.source.as_deref().map(str::trim) {
+            Some(source) if !source.is_empty() => orientations.push(Orientation {
+                number: f.number,
+                title: f.title.clone(),
+                source: source.to_owned(),
+            }),
+            _ => r.warn_on(
+                o,
+                format!(
+                    "orientation {} sans source : citez le texte qui la définit",
+                    f.number
+                ),
+            ),
+        }
+    }
+    Dpc {
+        action_type: DpcActionType::FormationContinue,
+        modality: DpcModality::ELearning,
+        target_professions: professions,
+        updated_on,
+        orientations,
+        designers,
+        references,
+    }
+}
+
 /// `[thesis]`: required for a DU, refused for any other course.
 fn check_thesis(
     r: &mut FileReport<'_>,
@@ -172,10 +258,32 @@ fn check_thesis(
     kind: Option<CourseKind>,
 ) -> Option<Thesis> {
     match (thesis, kind) {
-        (Some(t), Some(CourseKind::Du)) => Some(Thesis {
-            title: t.get_ref().title.clone(),
-            description: t.get_ref().description.clone(),
-        }),
+        (Some(t), Some(CourseKind::Du)) => {
+            let criteria: Vec<Criterion> = t
+                .get_ref()
+                .criteria
+                .iter()
+                .map(|c| Criterion {
+                    name: c.get_ref().name.clone(),
+                    weight: c.get_ref().weight,
+                    description: c.get_ref().description.clone(),
+                })
+                .collect();
+            let total: u32 = criteria.iter().map(|c| c.weight).sum();
+            if criteria.is_empty() {
+                r.warn_on(t, "mémoire sans grille d'évaluation ([[thesis.criteria]])");
+            } else if total != 100 {
+                r.on(
+                    t,
+                    format!("les poids des critères du mémoire font {total}, 100 attendus"),
+                );
+            }
+            Some(Thesis {
+                title: t.get_ref().title.clone(),
+                description: t.get_ref().description.clone(),
+                criteria,
+            })
+        }
         (None, Some(CourseKind::Du)) => {
             r.at(0, "un DU doit décrire son mémoire dans [thesis]");
             None
@@ -202,6 +310,12 @@ fn check_configuration(r: &mut FileReport<'_>, configuration: &BTreeMap<String, 
             r.at(
                 offset,
                 format!("clé de configuration « {key} » : minuscules, chiffres et _ seulement"),
+            );
+        } else if resources::fields::get(key).is_none() {
+            let offset = r.text.find(key.as_str()).unwrap_or(0);
+            r.warn_at(
+                offset,
+                format!("clé « {key} » non reliée à un champ des ressources locales des organisations (src/resources/fields.toml)"),
             );
         }
     }
@@ -279,6 +393,65 @@ fn check_declared_hours(
     }
 }
 
+/// The hours an attestation prints must be backed by content a learner works through:
+/// the lessons' reading and activities, and the required quizzes.
+fn check_content_hours(
+    r: &mut FileReport<'_>,
+    file: &CourseFile,
+    completion: &Completion,
+    content_minutes: f64,
+    quizzes: &[Quiz],
+) {
+    let declared = (*file.duration_hours.get_ref() * 60.0).round();
+    let quiz_time: u32 = quizzes
+        .iter()
+        .filter(|q| completion.required_quizzes.contains(&q.id))
+        .filter_map(|q| q.time_limit_minutes)
+        .sum();
+    let backed = (content_minutes + f64::from(quiz_time)).floor();
+    if declared > backed {
+        r.warn_on(
+            &file.duration_hours,
+            format!(
+                "duration_hours annonce {declared} min, mais le contenu n'en représente que {backed} (lecture des leçons à 150 mots/min, activités, durée des quiz requis) : ajoutez des activités ou réduisez la durée"
+            ),
+        );
+    }
+}
+
+/// A DU unit is assessed online by a graded quiz with an attempt limit, whose best score
+/// is the unit's online grade.
+fn check_unit_assessments(
+    r: &mut FileReport<'_>,
+    file: &CourseFile,
+    kind: Option<CourseKind>,
+    quizzes: &[Quiz],
+) {
+    for unit in &file.units {
+        match &unit.assessment {
+            Some(a) => match quizzes.iter().find(|q| &q.id == a.get_ref()) {
+                None => r.on(a, format!("quiz « {} » introuvable dans quizzes/", a.get_ref())),
+                Some(q) if q.role != QuizRole::Graded || q.max_attempts.is_none() => r.on(
+                    a,
+                    format!(
+                        "l'évaluation d'unité « {} » doit être un quiz role = \"graded\" avec max_attempts",
+                        a.get_ref()
+                    ),
+                ),
+                Some(_) => {}
+            },
+            None if kind == Some(CourseKind::Du) => r.warn_on(
+                &unit.id,
+                format!(
+                    "unité « {} » sans évaluation notée (assessment)",
+                    unit.id.get_ref()
+                ),
+            ),
+            None => {}
+        }
+    }
+}
+
 /// `[du_rules]`: a DU without it gets the defaults; any other course may not have it.
 fn check_du_rules(
     r: &mut FileReport<'_>,
@@ -317,7 +490,7 @@ fn check_du_rules(
 mod tests {
     use super::*;
     use crate::catalog::load::testing::{
-        assert_exactly, line_with, reported, Fixture, COURSE_HEAD,
+        assert_exactly, line_with, reported, warned, Fixture, COURSE_HEAD,
     };
     use crate::catalog::load::{content_hash, Diagnostic};
     use crate::catalog::model::QuestionKind;
@@ -434,10 +607,8 @@ mod tests {
             &[(1, "une formation DPC doit avoir une section [dpc]")],
         );
 
-        let text = format!(
-            "{COURSE_HEAD}\n[dpc]\naction_type = \"atelier\"\nmodality = \"presentiel\"\n\
-             orientations = [1, 2]\n"
-        );
+        let text =
+            format!("{COURSE_HEAD}\n[dpc]\naction_type = \"atelier\"\nmodality = \"presentiel\"\n");
         let (dpc, problems) = on_course(&text, |r, f| {
             check_dpc(r, f.dpc.as_ref(), Some(CourseKind::Dpc))
         });
@@ -450,7 +621,7 @@ mod tests {
             &[
                 (
                     line_with(&text, "action_type"),
-                    "action_type : formation_continue, epp ou gestion_risques",
+                    "action_type : formation_continue, epp, gestion_risques ou programme_integre",
                 ),
                 (
                     line_with(&text, "modality"),
@@ -469,6 +640,63 @@ mod tests {
                 line_with(&text, "[dpc]"),
                 "[dpc] réservé aux formations de kind = \"dpc\"",
             )],
+        );
+    }
+
+    #[test]
+    fn a_dpc_programme_sheet_is_complete_and_for_eligible_professions_only() {
+        let dpc = |rest: &str| {
+            format!("{COURSE_HEAD}\n[dpc]\naction_type = \"programme_integre\"\nmodality = \"e_learning\"\n{rest}")
+        };
+        let bare = dpc("");
+        let (programme, warnings) = warned("course.toml", &bare, |r| {
+            let f: CourseFile = r.parse("x").expect("parses");
+            check_dpc(r, f.dpc.as_ref(), Some(CourseKind::Dpc))
+        });
+        assert_eq!(
+            programme.expect("kept").action_type,
+            DpcActionType::ProgrammeIntegre
+        );
+        let messages: Vec<&str> = warnings.iter().map(|w| w.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "[dpc] sans public cible (target_professions)",
+                "[dpc] sans date de mise à jour (updated_on)",
+                "[dpc] sans concepteurs ni experts ([[dpc.designers]])",
+                "[dpc] sans références ([[dpc.references]])",
+            ]
+        );
+
+        let text = dpc(
+            "target_professions = [\"medecin\", \"etudiant\"]\nupdated_on = 2026-12-06\n\
+             [[dpc.orientations]]\nnumber = 3\ntitle = \"Sans source\"\n\
+             [[dpc.designers]]\nname = \"Équipe\"\nrole = \"Conception\"\n\
+             [[dpc.references]]\ntitle = \"Stratégie\"\npublisher = \"Ministère\"\nyear = 2017\n",
+        );
+        let (programme, warnings) = warned("course.toml", &text, |r| {
+            let f: CourseFile = r.parse("x").expect("parses");
+            check_dpc(r, f.dpc.as_ref(), Some(CourseKind::Dpc))
+        });
+        let programme = programme.expect("kept");
+        assert_eq!(programme.target_professions, ["medecin"]);
+        assert!(programme.orientations.is_empty());
+        assert_exactly(
+            &warnings,
+            &[
+                (
+                    line_with(&text, "target_professions"),
+                    "profession « etudiant » non éligible au DPC (public cible d'une formation DPC)",
+                ),
+                (
+                    line_with(&text, "Équipe") - 1,
+                    "concepteur « Équipe » sans déclaration d'intérêts (interests)",
+                ),
+                (
+                    line_with(&text, "number = 3") - 1,
+                    "orientation 3 sans source : citez le texte qui la définit",
+                ),
+            ],
         );
     }
 

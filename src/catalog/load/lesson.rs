@@ -7,28 +7,36 @@ use std::path::Path;
 
 use toml::Spanned;
 
+use chrono::NaiveDate;
+
+use super::quality;
 use super::report::{read, sorted_files, stem, whole, FileReport};
 use super::{Diagnostic, MIN_LESSONS};
-use crate::catalog::files::{CourseFile, LessonFrontMatter, UnitFile};
+use crate::catalog::files::{ActivityFile, CourseFile, LessonFrontMatter, ReferenceFile, UnitFile};
 use crate::catalog::markdown;
-use crate::catalog::model::{CourseKind, Lesson, Unit};
+use crate::catalog::model::{
+    Activity, ActivityKind, AuditItem, CourseKind, Lesson, Reference, Seminar, Unit,
+};
 
 /// Every lesson of `dir` (in file-name order, which is their position), the units of
 /// `course.toml` placed over them, and the count rule. `r` reports on `course.toml`.
+/// Also returns the minutes the lessons' content takes (reading and activities).
 pub(super) fn check_lessons(
     r: &mut FileReport<'_>,
     dir: &Path,
     file: &CourseFile,
     kind: Option<CourseKind>,
     objectives: &HashSet<String>,
-) -> (Vec<Lesson>, Vec<Unit>) {
+) -> (Vec<Lesson>, Vec<Unit>, f64) {
     let mut lessons = Vec::new();
+    let mut content_minutes = 0.0;
     for (position, path) in sorted_files(dir, "md").into_iter().enumerate() {
         let position = position as u32 + 1;
-        if let Some(lesson) =
+        if let Some((lesson, minutes)) =
             check_lesson(&path, position, objectives, &file.configuration, r.problems)
         {
             lessons.push(lesson);
+            content_minutes += minutes;
         }
     }
     let lesson_ids: HashSet<String> = lessons.iter().map(|l| l.id.clone()).collect();
@@ -51,7 +59,7 @@ pub(super) fn check_lessons(
             ),
         ));
     }
-    (lessons, units)
+    (lessons, units, content_minutes)
 }
 
 /// The units, and which unit each placed lesson belongs to. A lesson may be in one unit
@@ -77,11 +85,35 @@ fn check_units(
         }
         if kind == Some(CourseKind::Du) && unit.lessons.len() < 2 {
             r.on(&unit.id, "chaque unité d'un DU compte au moins 2 leçons");
+        } else if kind == Some(CourseKind::Du) && unit.lessons.len() < DU_UNIT_LESSONS {
+            r.warn_on(
+                &unit.id,
+                format!(
+                    "unité « {} » : {} leçons, au moins {DU_UNIT_LESSONS} attendues pour un DU",
+                    unit.id.get_ref(),
+                    unit.lessons.len()
+                ),
+            );
+        }
+        for seminar in &unit.seminars {
+            if !(*seminar.hours.get_ref() > 0.0 && *seminar.hours.get_ref() <= 100.0) {
+                r.on(&seminar.hours, "heures du séminaire : entre 0 et 100");
+            }
         }
         units.push(Unit {
             id: unit.id.get_ref().clone(),
             title: unit.title.clone(),
             lessons: unit.lessons.iter().map(|l| l.get_ref().clone()).collect(),
+            assessment: unit.assessment.as_ref().map(|a| a.get_ref().clone()),
+            seminars: unit
+                .seminars
+                .iter()
+                .map(|s| Seminar {
+                    title: s.title.clone(),
+                    hours: *s.hours.get_ref(),
+                    programme: s.programme.clone(),
+                })
+                .collect(),
         });
     }
     if kind == Some(CourseKind::Du) && units.len() < 4 {
@@ -122,7 +154,7 @@ fn check_lesson(
     objectives: &HashSet<String>,
     configuration: &BTreeMap<String, String>,
     problems: &mut Vec<Diagnostic>,
-) -> Option<Lesson> {
+) -> Option<(Lesson, f64)> {
     let text = read(path, problems)?;
     let id = stem(path);
     let mut file = FileReport::new(path, &text, problems);
@@ -143,6 +175,35 @@ fn check_lesson(
         problems: file.problems,
     };
     let matter = check_front_matter(&mut fm, objectives)?;
+    let references = check_references(&mut fm, &matter.references);
+    let activities = check_activities(&mut fm, &matter.activities, configuration);
+    let reviewed_on = matter
+        .reviewed_on
+        .as_ref()
+        .and_then(|d| date_of(&mut fm, d));
+    if matter.reviewed_on.is_none() {
+        fm.warn_at(0, "leçon sans date de relecture (reviewed_on)");
+    }
+    if references.is_empty() {
+        fm.warn_at(0, "leçon sans sources ([[references]])");
+    }
+    // What the lesson really takes: reading its text, then doing its activities.
+    let words = quality::word_count(body);
+    let backed = quality::reading_minutes(words).ceil() as u32
+        + activities.iter().map(|a| a.minutes).sum::<u32>();
+    if *matter.minutes.get_ref() > backed + quality::LESSON_MINUTES_SLACK {
+        fm.warn_on(
+            &matter.minutes,
+            format!(
+                "minutes = {} mais la leçon se lit en {} min ({words} mots à {} mots/min) et ses activités durent {} min : annoncez au plus {}",
+                matter.minutes.get_ref(),
+                quality::reading_minutes(words).ceil(),
+                quality::READING_WORDS_PER_MINUTE,
+                activities.iter().map(|a| a.minutes).sum::<u32>(),
+                backed + quality::LESSON_MINUTES_SLACK
+            ),
+        );
+    }
     // The body starts after the opening `+++`, the front matter and the closing `+++`.
     let mut md = FileReport {
         path: path.to_path_buf(),
@@ -151,7 +212,9 @@ fn check_lesson(
         problems: fm.problems,
     };
     check_body(&mut md, configuration);
-    Some(Lesson {
+    let content_minutes = quality::reading_minutes(words)
+        + activities.iter().map(|a| f64::from(a.minutes)).sum::<f64>();
+    let lesson = Lesson {
         id,
         position,
         unit: None,
@@ -163,7 +226,169 @@ fn check_lesson(
             .map(Spanned::into_inner)
             .collect(),
         html: markdown::render(body, configuration),
-    })
+        reviewed_on,
+        references,
+        activities,
+    };
+    Some((lesson, content_minutes))
+}
+
+/// A TOML date (`2026-12-06`, no time) as a calendar date.
+pub(super) fn date_of(
+    r: &mut FileReport<'_>,
+    value: &Spanned<toml::value::Datetime>,
+) -> Option<NaiveDate> {
+    let date = value.get_ref();
+    match (date.date, date.time) {
+        (Some(d), None) => NaiveDate::from_ymd_opt(d.year.into(), d.month.into(), d.day.into()),
+        _ => {
+            r.on(value, "date attendue sous la forme 2026-12-06 (sans heure)");
+            None
+        }
+    }
+}
+
+/// Public sources: a title, a publisher, a plausible year, a web address if any.
+pub(super) fn check_references(
+    r: &mut FileReport<'_>,
+    written: &[Spanned<ReferenceFile>],
+) -> Vec<Reference> {
+    let mut references = Vec::new();
+    for reference in written {
+        let f = reference.get_ref();
+        if f.title.trim().is_empty() || f.publisher.trim().is_empty() {
+            r.on(
+                reference,
+                "une référence a un titre (title) et un éditeur (publisher)",
+            );
+        }
+        if !(1900..=2100).contains(f.year.get_ref()) {
+            r.on(&f.year, "année de la référence : entre 1900 et 2100");
+        }
+        if let Some(url) = &f.url {
+            if !url.get_ref().starts_with("https://") {
+                r.on(url, "adresse de la référence : https:// attendu");
+            }
+        }
+        references.push(Reference {
+            title: f.title.trim().to_owned(),
+            publisher: f.publisher.trim().to_owned(),
+            year: *f.year.get_ref(),
+            url: f.url.as_ref().map(|u| u.get_ref().clone()),
+        });
+    }
+    references
+}
+
+/// The activities of a lesson: each kind with what it needs, Markdown that passes the
+/// lesson rules, ids unique in the lesson.
+fn check_activities(
+    r: &mut FileReport<'_>,
+    written: &[Spanned<ActivityFile>],
+    configuration: &BTreeMap<String, String>,
+) -> Vec<Activity> {
+    let mut ids = HashSet::new();
+    let mut activities = Vec::new();
+    for spanned in written {
+        let a = spanned.get_ref();
+        if !ids.insert(a.id.get_ref().clone()) {
+            r.on(&a.id, format!("activité « {} » en double", a.id.get_ref()));
+        }
+        if !is_slug(a.id.get_ref()) {
+            r.on(
+                &a.id,
+                "identifiant d'activité : minuscules, chiffres et - seulement",
+            );
+        }
+        let Ok(kind) = ActivityKind::parse(a.kind.get_ref()) else {
+            r.on(
+                &a.kind,
+                "kind : self_audit, case, reflection ou action_plan",
+            );
+            continue;
+        };
+        if !(1..=120).contains(a.minutes.get_ref()) {
+            r.on(&a.minutes, "minutes de l'activité : entre 1 et 120");
+        }
+        if a.prompt.trim().is_empty() {
+            r.on(spanned, "consigne (prompt) obligatoire");
+        }
+        for text in std::iter::once(&a.prompt).chain(&a.commentary) {
+            for issue in markdown::check(text, configuration) {
+                r.on(spanned, issue.message);
+            }
+        }
+        match kind {
+            ActivityKind::SelfAudit if a.items.len() < 3 => {
+                r.on(
+                    spanned,
+                    "un auto-diagnostic compte au moins 3 items (items)",
+                );
+            }
+            ActivityKind::SelfAudit => {
+                if let Some(m) = &a.min_chars {
+                    r.on(m, "min_chars ne s'applique pas à un auto-diagnostic");
+                }
+            }
+            _ if !a.items.is_empty() => {
+                r.on(spanned, "items réservés aux auto-diagnostics (self_audit)");
+            }
+            ActivityKind::Case if a.commentary.is_none() => {
+                r.on(
+                    spanned,
+                    "une analyse de cas a un commentaire d'expert (commentary)",
+                );
+            }
+            _ => {}
+        }
+        let min_chars = a
+            .min_chars
+            .as_ref()
+            .map_or(DEFAULT_MIN_CHARS, |m| *m.get_ref());
+        if !(20..=5000).contains(&min_chars) {
+            if let Some(m) = &a.min_chars {
+                r.on(m, "min_chars : entre 20 et 5000");
+            }
+        }
+        activities.push(Activity {
+            id: a.id.get_ref().clone(),
+            kind,
+            title: a.title.clone(),
+            minutes: *a.minutes.get_ref(),
+            prompt_html: markdown::render(&a.prompt, configuration),
+            items: a
+                .items
+                .iter()
+                .map(|i| AuditItem {
+                    text: i.text.clone(),
+                    advice: i.advice.clone(),
+                })
+                .collect(),
+            commentary_html: a
+                .commentary
+                .as_ref()
+                .map(|c| markdown::render(c, configuration)),
+            min_chars: if kind == ActivityKind::SelfAudit {
+                0
+            } else {
+                min_chars
+            },
+        });
+    }
+    activities
+}
+
+/// A DU unit's lessons below this number is a warning (below 2, an error).
+const DU_UNIT_LESSONS: usize = 3;
+
+/// The shortest free-text answer an activity accepts unless it says otherwise.
+pub const DEFAULT_MIN_CHARS: u32 = 200;
+
+fn is_slug(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// `NN-name`: the number gives the order, so it must be there.
@@ -219,6 +444,88 @@ mod tests {
     };
 
     const FRONT: &str = "title = \"Leçon\"\nminutes = 10\nobjectives = [\"o1\"]\n";
+
+    /// The warnings of one lesson file of `fixture`, as `(line, message)`.
+    fn warnings_of(fixture: &Fixture, relative: &str) -> Vec<(usize, String)> {
+        fixture
+            .warnings()
+            .into_iter()
+            .filter(|w| w.path == fixture.path(relative))
+            .map(|w| (w.line, w.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_lesson_without_review_date_references_or_honest_minutes_is_warned() {
+        let fixture = Fixture::new();
+        let warned = warnings_of(&fixture, "lessons/01-lecon.md");
+        let messages: Vec<&str> = warned.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(
+            messages[..2],
+            [
+                "leçon sans date de relecture (reviewed_on)",
+                "leçon sans sources ([[references]])"
+            ]
+        );
+        // Ten minutes announced for a dozen words and no activity.
+        assert_eq!(warned[2].0, 3);
+        assert!(
+            warned[2]
+                .1
+                .starts_with("minutes = 10 mais la leçon se lit en 1 min"),
+            "{}",
+            warned[2].1
+        );
+    }
+
+    #[test]
+    fn references_review_date_and_activities_are_read_and_back_the_minutes() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "lessons/01-lecon.md",
+            &lesson(
+                "title = \"Leçon 1\"\nminutes = 10\nreviewed_on = 2026-12-06\n\n\
+                 [[references]]\ntitle = \"Stratégie nationale\"\npublisher = \"Ministère\"\n\
+                 year = 2017\nurl = \"https://solidarites-sante.gouv.fr\"\n\n\
+                 [[activities]]\nid = \"audit\"\nkind = \"self_audit\"\ntitle = \"Mon cabinet\"\n\
+                 minutes = 8\nprompt = \"Cochez.\"\nitems = [{ text = \"A\", advice = \"a\" }, \
+                 { text = \"B\", advice = \"b\" }, { text = \"C\", advice = \"c\" }]\n",
+                "\nTexte de la leçon 1.\n",
+            ),
+        );
+        assert!(warnings_of(&fixture, "lessons/01-lecon.md").is_empty());
+        let course = fixture.load().course;
+        let first = &course.lessons[0];
+        assert_eq!(first.reviewed_on, NaiveDate::from_ymd_opt(2026, 12, 6));
+        assert_eq!(first.references[0].year, 2017);
+        assert_eq!(first.activities[0].kind, ActivityKind::SelfAudit);
+        assert_eq!(first.activities[0].items.len(), 3);
+    }
+
+    #[test]
+    fn an_activity_must_have_what_its_kind_needs() {
+        let fixture = Fixture::new();
+        fixture.write(
+            "lessons/01-lecon.md",
+            &lesson(
+                "title = \"Leçon 1\"\nminutes = 10\n\n\
+                 [[activities]]\nid = \"cas\"\nkind = \"case\"\ntitle = \"Un cas\"\nminutes = 10\n\
+                 prompt = \"Que faites-vous ?\"\n\n\
+                 [[activities]]\nid = \"cas\"\nkind = \"quiz\"\ntitle = \"X\"\nminutes = 0\nprompt = \"\"\n",
+                "\nTexte.\n",
+            ),
+        );
+        let problems = fixture.problems();
+        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "une analyse de cas a un commentaire d'expert (commentary)",
+                "activité « cas » en double",
+                "kind : self_audit, case, reflection ou action_plan",
+            ]
+        );
+    }
 
     #[test]
     fn body_problems_count_the_front_matter_lines() {
@@ -333,6 +640,7 @@ mod tests {
                 path: fixture.path("lessons"),
                 line: 1,
                 message: "5 leçon(s) : au moins 6 attendues".into(),
+                warning: false,
             }]
         );
     }

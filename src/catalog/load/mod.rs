@@ -9,6 +9,7 @@
 mod bank;
 mod course;
 mod lesson;
+mod quality;
 mod question;
 mod quiz;
 mod report;
@@ -31,11 +32,21 @@ pub struct Diagnostic {
     pub path: PathBuf,
     pub line: usize,
     pub message: String,
+    /// A fault of quality (an item that gives its answer away, hours the content does not
+    /// back…): the course still loads; `courses check --strict` refuses it.
+    pub warning: bool,
 }
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}: {}", self.path.display(), self.line, self.message)
+        let label = if self.warning { "avertissement : " } else { "" };
+        write!(
+            f,
+            "{}:{}: {label}{}",
+            self.path.display(),
+            self.line,
+            self.message
+        )
     }
 }
 
@@ -44,6 +55,8 @@ pub struct LoadedCourse {
     pub course: Course,
     /// SHA-256 of every file of the course: the identity of a version.
     pub content_hash: String,
+    /// What `courses check --strict` refuses but a server still serves.
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads every course folder under `root` (sorted by name).
@@ -116,15 +129,17 @@ pub fn content_hash(dir: &Path) -> std::io::Result<String> {
 pub fn load_course(dir: &Path) -> Result<LoadedCourse, Vec<Diagnostic>> {
     let mut problems = Vec::new();
     let course = course::check_course(dir, &mut problems);
+    let (warnings, errors): (Vec<_>, Vec<_>) = problems.into_iter().partition(|p| p.warning);
     match course {
-        Some(course) if problems.is_empty() => {
+        Some(course) if errors.is_empty() => {
             let content_hash = content_hash(dir)
                 .map_err(|e| vec![whole(dir, format!("dossier illisible : {e}"))])?;
             Ok(LoadedCourse {
                 course,
                 content_hash,
+                warnings,
             })
         }
-        _ => Err(problems),
+        _ => Err(errors),
     }
 }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use toml::Spanned;
 
+use super::quality;
 use super::report::FileReport;
 use crate::catalog::files::{Answer, ChoiceFile, Correct, PairFile, QuestionFile};
 use crate::catalog::model::{Choice, Pair, Question, QuestionKind};
@@ -99,6 +100,7 @@ pub(super) fn check_question(
         Type::Ordering => ordering_question(r, id, q.items)?,
         Type::Numeric => numeric_question(r, id, q.answer, q.tolerance, q.unit)?,
     };
+    warn_on_cues(r, id, &q.prompt, &kind);
     Some(Question {
         id: q.id.into_inner(),
         objective: q.objective.into_inner(),
@@ -108,6 +110,29 @@ pub(super) fn check_question(
         kind,
         pool: q.pool.map(Spanned::into_inner),
     })
+}
+
+/// A statement keyed false that an absolute word gives away, a number to recall.
+fn warn_on_cues(r: &mut FileReport<'_>, id: &Spanned<String>, prompt: &str, kind: &QuestionKind) {
+    match kind {
+        QuestionKind::TrueFalse { answer: false } => {
+            if let Some(word) = quality::absolute_qualifier(prompt) {
+                r.warn_on(
+                    id,
+                    format!(
+                        "« {} » : affirmation fausse contenant « {word} », un indice qui donne la réponse",
+                        id.get_ref()
+                    ),
+                );
+            }
+        }
+        QuestionKind::Numeric { unit, .. } => {
+            if let Some(why) = quality::numeric_trivia(prompt, unit.as_deref()) {
+                r.warn_on(id, format!("« {} » : {why}", id.get_ref()));
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Keys a type does not use are refused, so a typo cannot silently drop an answer.

@@ -8,6 +8,7 @@ use std::path::Path;
 use toml::Spanned;
 
 use super::bank::check_bank;
+use super::quality;
 use super::report::{read, sorted_files, stem, whole, FileReport};
 use super::Diagnostic;
 use crate::catalog::files::{DrawFile, QuizFile};
@@ -70,7 +71,7 @@ fn check_quiz(
             return None;
         }
     };
-    Some(Quiz {
+    let quiz = Quiz {
         id: stem(path),
         title: file.title,
         role: role?,
@@ -95,7 +96,26 @@ fn check_quiz(
             .into_iter()
             .map(Spanned::into_inner)
             .collect(),
-    })
+    };
+    warn_on_longest_keys(&mut r, &quiz, bank);
+    Some(quiz)
+}
+
+/// Over 40 % of the single-choice items a quiz can draw keyed on their longest option.
+fn warn_on_longest_keys(r: &mut FileReport<'_>, quiz: &Quiz, bank: &Bank) {
+    let items: Vec<&str> = candidate_items(quiz, bank).into_iter().collect();
+    let (longest, single) = quality::longest_keys(bank, &items);
+    if quality::too_many_longest(longest.len(), single) {
+        r.warn_at(
+            0,
+            format!(
+                "la bonne réponse est l'option la plus longue dans {} questions à choix unique sur {single} que ce quiz peut tirer (au plus {} %) : {}",
+                longest.len(),
+                quality::LONGEST_KEY_MAX_PERCENT,
+                longest.join(", ")
+            ),
+        );
+    }
 }
 
 /// How much of a retake may repeat the previous attempt, and whether it is checked: only
@@ -550,6 +570,7 @@ mod tests {
                 path: fixture.path("quizzes"),
                 line: 1,
                 message: "il manque un quiz role = \"graded\"".into(),
+                warning: false,
             }]
         );
     }

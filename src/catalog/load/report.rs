@@ -33,16 +33,30 @@ impl<'a> FileReport<'a> {
     }
 
     pub(super) fn at(&mut self, offset: usize, message: impl Into<String>) {
-        let line = self.line_of(offset);
-        self.problems.push(Diagnostic {
-            path: self.path.clone(),
-            line,
-            message: message.into(),
-        });
+        self.push(offset, message.into(), false);
     }
 
     pub(super) fn on<T>(&mut self, value: &Spanned<T>, message: impl Into<String>) {
         self.at(value.span().start, message);
+    }
+
+    /// A warning at `offset`: the course loads, `--strict` refuses it.
+    pub(super) fn warn_at(&mut self, offset: usize, message: impl Into<String>) {
+        self.push(offset, message.into(), true);
+    }
+
+    pub(super) fn warn_on<T>(&mut self, value: &Spanned<T>, message: impl Into<String>) {
+        self.warn_at(value.span().start, message);
+    }
+
+    fn push(&mut self, offset: usize, message: String, warning: bool) {
+        let line = self.line_of(offset);
+        self.problems.push(Diagnostic {
+            path: self.path.clone(),
+            line,
+            message,
+            warning,
+        });
     }
 
     /// Parses the whole text; a syntax or shape error is reported where TOML saw it.
@@ -64,6 +78,7 @@ pub(super) fn whole(path: &Path, message: String) -> Diagnostic {
         path: path.to_path_buf(),
         line: 1,
         message,
+        warning: false,
     }
 }
 

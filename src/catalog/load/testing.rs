@@ -113,6 +113,11 @@ impl Fixture {
         load_course(&self.course).expect_err("the broken course is refused")
     }
 
+    /// The warnings of a course that loads.
+    pub(super) fn warnings(&self) -> Vec<Diagnostic> {
+        self.load().warnings
+    }
+
     /// 1-based line of the first line of a course file containing `needle`.
     pub(super) fn line_with(&self, relative: &str, needle: &str) -> usize {
         line_with(
@@ -130,8 +135,30 @@ pub(super) fn line_with(text: &str, needle: &str) -> usize {
         + 1
 }
 
-/// Runs `check` with a report on `text` (as file `path`) and returns what it reported.
+/// Runs `check` with a report on `text` (as file `path`) and returns the errors it
+/// reported (warnings have their own tests: [`warned`]).
 pub(super) fn reported<T>(
+    path: &str,
+    text: &str,
+    check: impl FnOnce(&mut FileReport<'_>) -> T,
+) -> (T, Vec<Diagnostic>) {
+    let (out, mut problems) = everything_reported(path, text, check);
+    problems.retain(|p| !p.warning);
+    (out, problems)
+}
+
+/// As [`reported`], the warnings only.
+pub(super) fn warned<T>(
+    path: &str,
+    text: &str,
+    check: impl FnOnce(&mut FileReport<'_>) -> T,
+) -> (T, Vec<Diagnostic>) {
+    let (out, mut problems) = everything_reported(path, text, check);
+    problems.retain(|p| p.warning);
+    (out, problems)
+}
+
+fn everything_reported<T>(
     path: &str,
     text: &str,
     check: impl FnOnce(&mut FileReport<'_>) -> T,

@@ -1,0 +1,5 @@
+//! An organisation's local resources (helpline, occupational health, referents, emergency
+//! conduct…): the catalogue of fields, the values its admins give them, and how a lesson
+//! shows them to a learner of that organisation.
+
+pub mod fields;
