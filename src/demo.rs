@@ -129,6 +129,7 @@ fn session(
         key: key.map(Into::into),
         dpc_action_ref: dpc.then(|| "12345678901".into()),
         dpc_session_no: dpc.then(|| "1".into()),
+        dpc_orientation: dpc.then(|| "1".into()),
         academic_year: (!dpc).then(|| format!("{year}-{}", year + 1)),
         curriculum: None,
     };

@@ -80,7 +80,13 @@ pub(crate) fn snapshot(
             odpc_number: odpc_number.clone(),
             action_type: dpc.action_type.code().to_owned(),
             modality: dpc.modality.code().to_owned(),
-            orientations: dpc.orientations.iter().map(|o| o.number).collect(),
+            // The orientation the training body declared for this session (the course's own
+            // list only says what it was designed for).
+            orientations: session
+                .dpc_orientation
+                .iter()
+                .filter_map(|o| o.parse().ok())
+                .collect(),
         }),
         organisation: AttestedOrganisation {
             name: organisation.name,

@@ -156,6 +156,7 @@ diesel::table! {
         enrolment_key_hash -> Nullable<Text>,
         dpc_action_ref -> Nullable<Text>,
         dpc_session_no -> Nullable<Text>,
+        dpc_orientation -> Nullable<Text>,
         odpc_number -> Nullable<Text>,
         academic_year -> Nullable<Text>,
         curriculum -> Nullable<Text>,
@@ -361,3 +362,24 @@ diesel::allow_tables_to_appear_in_same_query!(courses, course_versions, course_l
 diesel::allow_tables_to_appear_in_same_query!(training_sessions, enrolments, accounts);
 diesel::allow_tables_to_appear_in_same_query!(organisations, training_sessions);
 diesel::allow_tables_to_appear_in_same_query!(organisations, enrolments);
+
+diesel::table! {
+    organisation_resources (organisation_id, key) {
+        organisation_id -> Text,
+        key -> Text,
+        value -> Text,
+        updated_by -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    activity_answers (enrolment_id, lesson_id, activity_id) {
+        enrolment_id -> Text,
+        lesson_id -> Text,
+        activity_id -> Text,
+        answer -> Text,
+        first_answered_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}

@@ -43,6 +43,18 @@ pub fn parse_dpc_action_ref(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The orientation prioritaire of a DPC action, as the ANDPC numbers them in the decree in
+/// force: a number from 1 to 999 (the training body declares it; we check the shape only).
+pub fn parse_dpc_orientation(raw: &str) -> Result<String, String> {
+    let value = raw.trim().trim_start_matches("n°").trim();
+    match value.parse::<u16>() {
+        Ok(n) if (1..=999).contains(&n) && value.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(n.to_string())
+        }
+        _ => Err("orientation prioritaire : numéro de 1 à 999 (celui de l'arrêté en vigueur)".into()),
+    }
+}
+
 /// Session number of a DPC action: 1 to 4 digits.
 pub fn parse_dpc_session_no(raw: &str) -> Result<String, String> {
     let value = raw.trim();
@@ -141,6 +153,8 @@ pub struct CreateSession {
     pub dpc_action_ref: Option<String>,
     /// DPC only.
     pub dpc_session_no: Option<String>,
+    /// DPC only: the orientation prioritaire's number in the decree in force.
+    pub dpc_orientation: Option<String>,
     /// `2026-2027`.
     pub academic_year: Option<String>,
     /// DFGSM, DFASM, IFSI…
@@ -183,6 +197,11 @@ impl TryFrom<CreateSession> for NewSession {
             body.dpc_session_no.as_deref(),
             parse_dpc_session_no,
         );
+        let dpc_orientation = f.optional(
+            "dpc_orientation",
+            body.dpc_orientation.as_deref(),
+            parse_dpc_orientation,
+        );
         let academic_year = f.optional(
             "academic_year",
             body.academic_year.as_deref(),
@@ -214,6 +233,7 @@ impl TryFrom<CreateSession> for NewSession {
             key,
             dpc_action_ref,
             dpc_session_no,
+            dpc_orientation,
             academic_year,
             curriculum,
         })
@@ -231,6 +251,7 @@ pub struct NewSession {
     pub key: Option<String>,
     pub dpc_action_ref: Option<String>,
     pub dpc_session_no: Option<String>,
+    pub dpc_orientation: Option<String>,
     pub academic_year: Option<String>,
     pub curriculum: Option<String>,
 }
@@ -266,6 +287,7 @@ mod tests {
             enrolment_key: None,
             dpc_action_ref: None,
             dpc_session_no: None,
+            dpc_orientation: None,
             academic_year: None,
             curriculum: None,
         };
@@ -282,6 +304,7 @@ mod tests {
             enrolment_key: None,
             dpc_action_ref: None,
             dpc_session_no: None,
+            dpc_orientation: None,
             academic_year: None,
             curriculum: None,
         })
@@ -301,6 +324,10 @@ mod tests {
         );
         assert!(parse_dpc_action_ref("1234567890").is_err());
         assert!(parse_dpc_session_no("12345").is_err());
+        assert_eq!(parse_dpc_orientation(" n° 016 ").unwrap(), "16");
+        assert!(parse_dpc_orientation("0").is_err());
+        assert!(parse_dpc_orientation("1000").is_err());
+        assert!(parse_dpc_orientation("12a").is_err());
         assert_eq!(parse_academic_year("2026-2027").unwrap(), "2026-2027");
         assert!(parse_academic_year("2026-2028").is_err());
         assert!(parse_date("31/12/2026").is_err());

@@ -54,6 +54,8 @@ pub struct SessionView {
     pub enrolment_mode: EnrolmentMode,
     pub dpc_action_ref: Option<String>,
     pub dpc_session_no: Option<String>,
+    /// The orientation prioritaire declared for this DPC session.
+    pub dpc_orientation: Option<String>,
     pub odpc_number: Option<String>,
     pub academic_year: Option<String>,
     pub curriculum: Option<String>,
@@ -76,6 +78,7 @@ impl From<Session> for SessionView {
             enrolment_mode: s.enrolment_mode,
             dpc_action_ref: s.dpc_action_ref,
             dpc_session_no: s.dpc_session_no,
+            dpc_orientation: s.dpc_orientation,
             odpc_number: s.odpc_number,
             academic_year: s.academic_year,
             curriculum: s.curriculum,

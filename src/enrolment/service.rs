@@ -67,10 +67,19 @@ pub fn create_session(
                     "obligatoire pour une session DPC",
                 ));
             }
+            if new.dpc_orientation.is_none() {
+                missing.push(crate::error::FieldError::new(
+                    "dpc_orientation",
+                    "obligatoire pour une session DPC (numéro de l'orientation prioritaire)",
+                ));
+            }
             if !missing.is_empty() {
                 return Err(AppError::invalid_fields(missing));
             }
-        } else if new.dpc_action_ref.is_some() || new.dpc_session_no.is_some() {
+        } else if new.dpc_action_ref.is_some()
+            || new.dpc_session_no.is_some()
+            || new.dpc_orientation.is_some()
+        {
             return Err(AppError::invalid(
                 "dpc_action_ref",
                 "réservé aux sessions DPC",
@@ -91,6 +100,7 @@ pub fn create_session(
             enrolment_key_hash: key_hash.clone(),
             dpc_action_ref: new.dpc_action_ref.clone(),
             dpc_session_no: new.dpc_session_no.clone(),
+            dpc_orientation: new.dpc_orientation.clone(),
             odpc_number,
             academic_year: new.academic_year.clone(),
             curriculum: new.curriculum.clone(),

@@ -27,6 +27,8 @@ pub struct Session {
     pub enrolment_key_hash: Option<String>,
     pub dpc_action_ref: Option<String>,
     pub dpc_session_no: Option<String>,
+    /// The orientation prioritaire declared for this DPC session.
+    pub dpc_orientation: Option<String>,
     pub odpc_number: Option<String>,
     pub academic_year: Option<String>,
     pub curriculum: Option<String>,

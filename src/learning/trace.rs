@@ -63,6 +63,7 @@ impl Trace {
             ("Session", session.title.clone()),
             ("Référence action DPC", dash(&session.dpc_action_ref)),
             ("Numéro de session DPC", dash(&session.dpc_session_no)),
+            ("Orientation prioritaire", dash(&session.dpc_orientation)),
             ("Numéro ODPC", dash(&session.odpc_number)),
             ("Édité le", local_time(generated_at)),
         ];

@@ -337,7 +337,7 @@ async fn new_session_page(
             "courses": courses, "errors": errors, "problem": problem,
             "form": { "title": field("title"), "opens_on": field("opens_on"), "closes_on": field("closes_on"),
                       "academic_year": field("academic_year"), "dpc_action_ref": field("dpc_action_ref"),
-                      "dpc_session_no": field("dpc_session_no") },
+                      "dpc_session_no": field("dpc_session_no"), "dpc_orientation": field("dpc_orientation") },
         }),
     )
 }
@@ -360,6 +360,8 @@ struct NewSessionForm {
     dpc_action_ref: String,
     #[serde(default)]
     dpc_session_no: String,
+    #[serde(default)]
+    dpc_orientation: String,
 }
 
 async fn create_session(
@@ -389,6 +391,7 @@ async fn create_session(
             enrolment_key: filled(&form.enrolment_key),
             dpc_action_ref: filled(&form.dpc_action_ref),
             dpc_session_no: filled(&form.dpc_session_no),
+            dpc_orientation: filled(&form.dpc_orientation),
             academic_year: filled(&form.academic_year),
             curriculum: None,
         })?;
@@ -404,7 +407,7 @@ async fn create_session(
         Err(e) if e.status().is_client_error() => {
             let values = json!({ "title": form.title, "opens_on": form.opens_on, "closes_on": form.closes_on,
                                  "academic_year": form.academic_year, "dpc_action_ref": form.dpc_action_ref,
-                                 "dpc_session_no": form.dpc_session_no });
+                                 "dpc_session_no": form.dpc_session_no, "dpc_orientation": form.dpc_orientation });
             let problem = e.problem().detail;
             form_again(
                 &state,

@@ -46,7 +46,7 @@ async fn an_org_admin_opens_a_session_pinned_to_the_current_course_version() {
 
     let unknown = s.app.post_as(&s.dean.token, &format!("/api/v1/organisations/{}/sessions", s.university), &json!({ "course": "cours-inconnu", "title": "X", "opens_on": day(0), "closes_on": day(1), "enrolment_mode": "open" })).await;
     assert_eq!(field_names(&problem(unknown, 422).await), vec!["course"]);
-    let dpc_at_university = s.app.post_as(&s.dean.token, &format!("/api/v1/organisations/{}/sessions", s.university), &json!({ "course": "dpc-securite-exercice", "title": "X", "opens_on": day(0), "closes_on": day(1), "enrolment_mode": "open", "dpc_action_ref": "12345678901", "dpc_session_no": "1" })).await;
+    let dpc_at_university = s.app.post_as(&s.dean.token, &format!("/api/v1/organisations/{}/sessions", s.university), &json!({ "course": "dpc-securite-exercice", "title": "X", "opens_on": day(0), "closes_on": day(1), "enrolment_mode": "open", "dpc_action_ref": "12345678901", "dpc_session_no": "1", "dpc_orientation": "12" })).await;
     assert_eq!(
         field_names(&problem(dpc_at_university, 422).await),
         vec!["course"]
@@ -54,10 +54,11 @@ async fn an_org_admin_opens_a_session_pinned_to_the_current_course_version() {
     let dpc_without_ref = s.app.post_as(&s.odpc_admin.token, &format!("/api/v1/organisations/{}/sessions", s.training_body), &json!({ "course": "dpc-securite-exercice", "title": "X", "opens_on": day(0), "closes_on": day(1), "enrolment_mode": "open" })).await;
     let mut missing = field_names(&problem(dpc_without_ref, 422).await);
     missing.sort();
-    assert_eq!(missing, vec!["dpc_action_ref", "dpc_session_no"]);
-    let dpc = s.session(&s.odpc_admin, &s.training_body, json!({ "course": "dpc-securite-exercice", "title": "Session 1", "opens_on": day(0), "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "1" })).await;
+    assert_eq!(missing, vec!["dpc_action_ref", "dpc_orientation", "dpc_session_no"]);
+    let dpc = s.session(&s.odpc_admin, &s.training_body, json!({ "course": "dpc-securite-exercice", "title": "Session 1", "opens_on": day(0), "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "1", "dpc_orientation": "12" })).await;
     assert_eq!(dpc["odpc_number"], "4321");
     assert_eq!(dpc["dpc_action_ref"], "12345678901");
+    assert_eq!(dpc["dpc_orientation"], "12");
 }
 
 #[tokio::test]
@@ -189,7 +190,7 @@ async fn dates_and_closing_decide_whether_a_session_takes_enrolments() {
 #[tokio::test]
 async fn a_dpc_session_needs_an_rpps_or_adeli_number() {
     let s = setup().await;
-    let session = s.session(&s.odpc_admin, &s.training_body, json!({ "course": "dpc-tensions-conflits", "title": "Session 2", "opens_on": day(0), "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "12345678901", "dpc_session_no": "2" })).await;
+    let session = s.session(&s.odpc_admin, &s.training_body, json!({ "course": "dpc-tensions-conflits", "title": "Session 2", "opens_on": day(0), "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "12345678901", "dpc_session_no": "2", "dpc_orientation": "12" })).await;
     let session = session["id"].as_str().unwrap();
     let without = s.app.learner("sans-numero@exemple.fr").await;
     s.app

@@ -205,6 +205,7 @@ async fn a_training_body_declares_its_participants_and_a_practitioner_sees_their
     for row in &table[1..] {
         assert_eq!(row[col("Référence de l'action")], "12345678901");
         assert_eq!(row[col("N° de session")], "3");
+        assert_eq!(row[col("Orientation prioritaire")], "12");
         assert_eq!(row[col("Mode d'exercice")], "Libéral");
         assert_eq!(row[col("Profession")], "Infirmier");
     }

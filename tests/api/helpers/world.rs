@@ -36,7 +36,7 @@ pub async fn world_of(course: &'static str) -> World {
     let s = setup_in(courses.path().to_path_buf()).await;
     let session = if course.starts_with("dpc-") {
         let body = json!({ "course": course, "title": "Session de printemps", "opens_on": day(-1), "closes_on": day(10),
-                           "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "3" });
+                           "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "3", "dpc_orientation": "12" });
         s.session(&s.odpc_admin, &s.training_body, body).await["id"]
             .as_str()
             .unwrap()
