@@ -319,6 +319,7 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
             key: None,
             dpc_action_ref: None,
             dpc_session_no: None,
+            dpc_orientation: None,
             academic_year: Some("2026-2027".into()),
             curriculum: None,
         },

@@ -29,6 +29,7 @@ use crate::ops::{health, openapi};
 use crate::pages;
 use crate::quiz;
 use crate::reports;
+use crate::resources;
 use crate::templates::Templates;
 
 pub struct Application {
@@ -213,6 +214,7 @@ fn http_server(
                     .configure(quiz::routes::configure)
                     .configure(du::routes::configure)
                     .configure(reports::routes::configure)
+                    .configure(resources::routes::configure)
                     .configure(completion::routes::configure)
                     .configure(certificates::routes::configure),
             )

@@ -368,7 +368,7 @@ diesel::table! {
         organisation_id -> Text,
         key -> Text,
         value -> Text,
-        updated_by -> Text,
+        updated_by -> Nullable<Text>,
         updated_at -> Timestamp,
     }
 }

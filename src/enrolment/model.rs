@@ -51,7 +51,9 @@ pub fn parse_dpc_orientation(raw: &str) -> Result<String, String> {
         Ok(n) if (1..=999).contains(&n) && value.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(n.to_string())
         }
-        _ => Err("orientation prioritaire : numéro de 1 à 999 (celui de l'arrêté en vigueur)".into()),
+        _ => {
+            Err("orientation prioritaire : numéro de 1 à 999 (celui de l'arrêté en vigueur)".into())
+        }
     }
 }
 

@@ -515,6 +515,7 @@ mod tests {
             enrolment_key_hash: None,
             dpc_action_ref: dpc.then(|| "12345678901".into()),
             dpc_session_no: dpc.then(|| "1".into()),
+            dpc_orientation: None,
             odpc_number: None,
             academic_year: None,
             curriculum: None,

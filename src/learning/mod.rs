@@ -2,6 +2,7 @@
 //! kept as intervals (the evidence training bodies show their funders), the traceability
 //! record, and completion.
 
+pub mod activities;
 pub mod clock;
 pub mod routes;
 pub mod service;

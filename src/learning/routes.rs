@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::activities::{self, ActivityView, AnswerInput};
 use super::service::{self, BeatView, CompleteView, LessonView, ProgressView};
 use super::{store, trace};
 use crate::app::AppState;
@@ -19,6 +20,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/enrolments/{id}/lessons/{lesson}").get(open_lesson))
         .service(web::resource("/enrolments/{id}/lessons/{lesson}/complete").post(complete))
         .service(web::resource("/enrolments/{id}/lessons/{lesson}/heartbeat").post(heartbeat))
+        .service(
+            web::resource("/enrolments/{id}/lessons/{lesson}/activities/{activity}")
+                .put(answer_activity),
+        )
         .service(web::resource("/enrolments/{id}/progress").get(progress))
         .service(web::resource("/enrolments/{id}/trace.csv").get(trace_csv))
         .service(web::resource("/enrolments/{id}/trace.pdf").get(trace_pdf));
@@ -45,6 +50,33 @@ pub async fn open_lesson(
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
         service::open_lesson(conn, &s.courses, &user, lesson_at(&id, &lesson))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Records the learner's answer to an activity of an opened lesson (until the course is
+/// completed); the answer unlocks the activity's commentary.
+#[utoipa::path(put, path = "/api/v1/enrolments/{id}/lessons/{lesson}/activities/{activity}", tag = "learning", security(("bearer" = [])), request_body = AnswerInput, responses(
+    (status = 200, body = ActivityView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+))]
+pub async fn answer_activity(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String, String)>,
+    body: Json<AnswerInput>,
+) -> Result<HttpResponse, AppError> {
+    let (id, lesson, activity) = path.into_inner();
+    let s = state.clone();
+    let view = db::run(&state.pool, move |conn| {
+        activities::answer(
+            conn,
+            &s.courses,
+            &user,
+            lesson_at(&id, &lesson),
+            &activity,
+            body.0,
+        )
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

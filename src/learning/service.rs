@@ -5,14 +5,15 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use chrono::{NaiveDateTime, SubsecRound, Utc};
+use chrono::{NaiveDate, NaiveDateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::activities::{self, ActivityView};
 use super::clock::{Credit, Interval, Tracker};
 use super::store;
 use crate::catalog::cache::CourseCache;
-use crate::catalog::model::{Course, QuizRole};
+use crate::catalog::model::{Course, QuizRole, Reference};
 use crate::catalog::store as catalog;
 use crate::codes::code_list;
 use crate::completion::{self, rules::missing_requirements};
@@ -23,6 +24,7 @@ use crate::enrolment::store::{self as enrolment_store, Enrolment};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
 use crate::learning::LessonAt;
+use crate::resources::{self, fill::fill};
 
 /// What the learning path shares across requests.
 #[derive(Default)]
@@ -214,9 +216,15 @@ pub struct LessonView {
     pub minutes: u32,
     /// The course's minimum reading time per lesson, in seconds (0: none).
     pub min_lesson_seconds: u32,
-    /// Sanitised HTML of the enrolment's pinned version.
+    /// Sanitised HTML of the enrolment's pinned version, with the learner's organisation's
+    /// local resources filled in.
     pub html: String,
     pub completed: bool,
+    /// When the lesson's content was last reviewed.
+    pub reviewed_on: Option<NaiveDate>,
+    pub references: Vec<Reference>,
+    /// The work to do on the page, with the learner's answers.
+    pub activities: Vec<ActivityView>,
 }
 
 fn lesson_index(course: &Course, lesson_id: &str) -> Result<usize, AppError> {
@@ -255,6 +263,9 @@ pub fn open_lesson(
     }
     conn.write(|c| store::mark_viewed(c, lesson, now()))?;
     let lesson = &course.lessons[index];
+    let resources = resources::store::values_of(conn, &session.organisation_id)?;
+    let answers = activities::answers_of(conn, enrolment_id)?;
+    let html = catalog::lesson_html(conn, &enrolment.course_version_id, lesson_id)?;
     Ok(LessonView {
         lesson_id: lesson.id.clone(),
         title: lesson.title.clone(),
@@ -262,8 +273,20 @@ pub fn open_lesson(
         unit: lesson.unit.clone(),
         minutes: lesson.minutes,
         min_lesson_seconds: course.completion.min_lesson_seconds,
-        html: catalog::lesson_html(conn, &enrolment.course_version_id, lesson_id)?,
+        html: fill(&html, &resources),
         completed: done.contains(lesson_id),
+        reviewed_on: lesson.reviewed_on,
+        references: lesson.references.clone(),
+        activities: lesson
+            .activities
+            .iter()
+            .map(|a| {
+                let mut view = activities::view(a, answers.get(&(lesson.id.clone(), a.id.clone())));
+                view.prompt_html = fill(&view.prompt_html, &resources);
+                view.commentary_html = view.commentary_html.map(|c| fill(&c, &resources));
+                view
+            })
+            .collect(),
     })
 }
 
@@ -411,6 +434,16 @@ pub fn complete_lesson(
         .any(|p| p.lesson_id == lesson_id)
     {
         return Err(AppError::conflict("Ouvrez d'abord la leçon."));
+    }
+    if let Some(activity) = activities::unanswered(
+        &course,
+        lesson_id,
+        &activities::answers_of(conn, enrolment_id)?,
+    ) {
+        return Err(AppError::conflict(format!(
+            "Répondez d'abord à l'activité « {} » de cette leçon.",
+            activity.title
+        )));
     }
     let minimum = i64::from(course.completion.min_lesson_seconds);
     if minimum > 0 {

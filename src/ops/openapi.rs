@@ -21,6 +21,7 @@ use crate::learning::routes as learning;
 use crate::ops::health;
 use crate::quiz::routes as quiz;
 use crate::reports::routes as reports;
+use crate::resources::routes as resources;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,7 +41,7 @@ use crate::reports::routes as reports;
         enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import, enrolment_numbers::put,
-        learning::open_lesson, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
+        learning::open_lesson, learning::answer_activity, learning::complete, learning::heartbeat, learning::progress, learning::trace_csv, learning::trace_pdf,
         quiz::overview, quiz::start, quiz::save, quiz::submit, quiz::show, quiz::results, quiz::accommodation, quiz::statistics,
         certificates::get, certificates::mine, certificates::of_session, certificates::pdf,
         certificates::html, certificates::credential, certificates::revoke, completion::reissue,
@@ -49,6 +50,7 @@ use crate::reports::routes as reports;
         du::close_minutes, du::issue_record, du::issue_records, du::transcript_csv, du::transcript_pdf,
         reports::roster_csv, reports::roster_xlsx, reports::dashboard, reports::dpc_declarations,
         reports::promotion, reports::my_dpc, reports::my_dpc_pdf,
+        resources::list, resources::update,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),

@@ -23,9 +23,10 @@ use crate::identity::auth::CurrentUser;
 use crate::identity::model::{Adeli, Rpps};
 use crate::identity::service as identity_service;
 use crate::identity::store as identity_store;
+use crate::learning::activities::{self, ActivityView, AnswerInput, AuditAnswer};
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
-use crate::learning::trace::duration;
+use crate::learning::trace::{duration, local_time};
 use crate::learning::LessonAt;
 use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
@@ -40,6 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/apprendre/{enrolment}").get(next_step))
         .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}").get(lesson))
         .service(web::resource("/apprendre/{enrolment}/lecons/{lesson}/terminer").post(complete))
+        .service(
+            web::resource("/apprendre/{enrolment}/lecons/{lesson}/activites/{activity}")
+                .post(answer_activity),
+        )
         .service(
             web::resource("/apprendre/{enrolment}/quiz/{quiz}")
                 .get(super::quiz::intro)
@@ -219,9 +224,16 @@ async fn lesson(
 ) -> HttpResponse {
     let (enrolment_id, lesson_id) = path.into_inner();
     page(state, visitor, |state, user, visitor| async move {
-        lesson_page(&state, &visitor, user, enrolment_id, lesson_id, None).await
+        lesson_page(&state, &visitor, user, enrolment_id, lesson_id, None, None).await
     })
     .await
+}
+
+/// What the learner typed in an activity whose answer was refused: shown back, not lost.
+struct Draft {
+    activity_id: String,
+    form: ActivityForm,
+    problem: String,
 }
 
 /// The lesson reader, with a refusal of « J'ai terminé cette leçon » above its button when
@@ -233,6 +245,7 @@ async fn lesson_page(
     enrolment_id: String,
     lesson_id: String,
     refusal: Option<String>,
+    draft: Option<Draft>,
 ) -> Result<HttpResponse, AppError> {
     let s = state.clone();
     let (lesson, progress) = db::run(&state.pool, move |conn| {
@@ -275,12 +288,31 @@ async fn lesson_page(
         "credited": duration(credited),
         "remaining": duration((minimum - credited).max(0)),
     });
+    let activities: Vec<Value> = lesson
+        .activities
+        .iter()
+        .map(|a| activity_fields(a, draft.as_ref().filter(|d| d.activity_id == a.id)))
+        .collect();
+    let references: Vec<Value> = lesson
+        .references
+        .iter()
+        .map(
+            |r| json!({ "title": r.title, "publisher": r.publisher, "year": r.year, "url": r.url }),
+        )
+        .collect();
+    let activity_action = format!(
+        "/apprendre/{}/lecons/{}/activites",
+        progress.enrolment_id, lesson.lesson_id
+    );
+    let reviewed_on = lesson.reviewed_on.map(|d| d.format("%d/%m/%Y").to_string());
     render(
         state,
         visitor,
         "lecon",
         &lesson.title.clone(),
         json!({
+            "activities": activities, "activity_action": activity_action,
+            "references": references, "reviewed_on": reviewed_on,
             "enrolment": progress.enrolment_id, "lesson": lesson, "outline": outline,
             "percent": progress.percent, "reading": reading, "refusal": refusal,
             "previous": index.checked_sub(1).and_then(href), "next": href(index + 1),
@@ -346,10 +378,158 @@ async fn complete(
                 enrolment_id,
                 lesson_id,
                 Some(message(&refusal)),
+                None,
             )
             .await;
             form_again(&state, &visitor, &refusal, again)
         }
+    }
+}
+
+/// An activity's form as the page posts it: the text, and a self-audit's items as
+/// `item_0`, `item_1`…
+#[derive(Deserialize, Default)]
+struct ActivityForm {
+    #[serde(default)]
+    text: String,
+    #[serde(flatten)]
+    items: BTreeMap<String, String>,
+}
+
+impl ActivityForm {
+    /// The self-audit answers in item order (an item not answered is sent as empty, so the
+    /// answer is refused naming it).
+    fn items(&self, count: usize) -> Vec<String> {
+        (0..count)
+            .map(|i| {
+                self.items
+                    .get(&format!("item_{i}"))
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
+
+/// An activity for the template: its view, the radio buttons of a self-audit with the
+/// learner's answer (or draft) checked, the text to show in the box.
+fn activity_fields(a: &ActivityView, draft: Option<&Draft>) -> Value {
+    let items: Vec<Value> = a
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let chosen = match draft {
+                Some(d) => d.form.items.get(&format!("item_{i}")).cloned(),
+                None => item.answer.map(|x| x.code().to_owned()),
+            };
+            let options: Vec<Value> = AuditAnswer::ALL
+                .iter()
+                .map(|o| json!({ "value": o.code(), "label": o.label(),
+                                 "checked": chosen.as_deref() == Some(o.code()),
+                                 "id": format!("{}-{i}-{}", a.id, o.code()) }))
+                .collect();
+            json!({ "name": format!("item_{i}"), "text": item.text, "options": options, "advice": item.advice })
+        })
+        .collect();
+    let text = match draft {
+        Some(d) => d.form.text.clone(),
+        None => a
+            .answer
+            .as_ref()
+            .map(|x| x.text.clone())
+            .unwrap_or_default(),
+    };
+    json!({
+        "id": a.id, "kind_label": a.kind_label, "title": a.title, "minutes": a.minutes,
+        "prompt_html": a.prompt_html, "items": items, "audit": !a.items.is_empty(),
+        "min_chars": a.min_chars, "text": text, "answered": a.answer.is_some(),
+        "answered_at": a.answered_at.map(local_time),
+        "commentary_html": a.commentary_html, "problem": draft.map(|d| d.problem.clone()),
+    })
+}
+
+async fn answer_activity(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String, String)>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    let (enrolment_id, lesson_id, activity_id) = path.into_inner();
+    let mut fields: BTreeMap<String, String> = form.into_inner().into_iter().collect();
+    let csrf = fields.remove("csrf").unwrap_or_default();
+    let user = match visitor.for_form(&csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let typed = ActivityForm {
+        text: fields.remove("text").unwrap_or_default(),
+        items: fields,
+    };
+    let s = state.clone();
+    let (e, l, a) = (enrolment_id.clone(), lesson_id.clone(), activity_id.clone());
+    let reader = user.clone();
+    let input_items = typed.items.clone();
+    let text = typed.text.clone();
+    let saved = db::run(&state.pool, move |conn| {
+        let at = LessonAt {
+            enrolment_id: &e,
+            lesson_id: &l,
+        };
+        // A self-audit's item count comes from the course; the form says nothing of it.
+        let count = input_items
+            .keys()
+            .filter(|k| k.starts_with("item_"))
+            .count();
+        let items = (count > 0).then(|| {
+            ActivityForm {
+                text: String::new(),
+                items: input_items,
+            }
+            .items(count)
+        });
+        activities::answer(
+            conn,
+            &s.courses,
+            &user,
+            at,
+            &a,
+            AnswerInput {
+                text: Some(text),
+                items,
+            },
+        )
+    })
+    .await;
+    match saved {
+        Ok(_) => redirect(&format!(
+            "/apprendre/{enrolment_id}/lecons/{lesson_id}#activite-{activity_id}"
+        )),
+        Err(refusal) if refusal.status().is_client_error() && !refusal.errors().is_empty() => {
+            let problem = refusal
+                .errors()
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+                .join(" ; ");
+            let draft = Draft {
+                activity_id,
+                form: typed,
+                problem,
+            };
+            let again = lesson_page(
+                &state,
+                &visitor,
+                reader,
+                enrolment_id,
+                lesson_id,
+                None,
+                Some(draft),
+            )
+            .await;
+            form_again(&state, &visitor, &refusal, again)
+        }
+        Err(refusal) => error_page(&state, &visitor, &refusal),
     }
 }
 

@@ -161,6 +161,74 @@ async fn fill(client: &Client, id: &str, value: &str) {
     field.send_keys(value).await.unwrap();
 }
 
+/// Does the lesson's activities as a learner would: every self-audit item answered « Non »
+/// (to see its advice), a written answer typed where one is asked, each form sent in turn;
+/// checks each answer comes back saved with what it unlocks. Returns how many were done.
+async fn do_activities(client: &Client) -> usize {
+    let mut done = 0;
+    loop {
+        let mut pending = None;
+        for section in client
+            .find_all(Locator::Css("section.activity"))
+            .await
+            .unwrap()
+        {
+            if !section
+                .text()
+                .await
+                .unwrap()
+                .contains("réponse enregistrée")
+            {
+                pending = section.attr("id").await.unwrap();
+                break;
+            }
+        }
+        let Some(id) = pending else { return done };
+        let radios = client
+            .find_all(Locator::Css(&format!("#{id} input[type=radio][value=non]")))
+            .await
+            .unwrap();
+        for radio in &radios {
+            radio.click().await.unwrap();
+        }
+        let area = client
+            .find(Locator::Css(&format!("#{id} textarea")))
+            .await
+            .unwrap();
+        let needed: usize = area
+            .attr("minlength")
+            .await
+            .unwrap()
+            .map_or(0, |m| m.parse().unwrap());
+        let answer = "Je préviens l'équipe, je note les faits et j'en parle au référent. ";
+        area.send_keys(&answer.repeat(needed / answer.chars().count() + 1))
+            .await
+            .unwrap();
+        click(client, &format!("#{id} form button[type=submit]")).await;
+        let saved = client
+            .find(Locator::Id(&id))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(saved.contains("réponse enregistrée"), "{saved}");
+        if !radios.is_empty() {
+            assert!(
+                client
+                    .find_all(Locator::Css(&format!("#{id} .advice")))
+                    .await
+                    .unwrap()
+                    .len()
+                    == radios.len(),
+                "each « Non » shows its advice"
+            );
+        }
+        done += 1;
+        assert!(done < 20, "the activities end");
+    }
+}
+
 /// Clicks what leads to another page and waits for that page to be loaded.
 async fn click(client: &Client, css: &str) {
     client
@@ -287,8 +355,9 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
         text_of(&client).await
     );
 
-    // Every lesson, in order, to the end.
+    // Every lesson, in order, to the end, its activities done.
     let mut read = 0;
+    let mut activities = 0;
     while client
         .current_url()
         .await
@@ -300,11 +369,16 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
         if read == 0 {
             inspect.check(&client, "lecon").await;
         }
+        activities += do_activities(&client).await;
+        if read == 0 {
+            inspect.check(&client, "lecon-activites").await;
+        }
         click(&client, "form[action$='/terminer'] button").await;
         read += 1;
         assert!(read < 50, "the lessons end");
     }
     assert!(read >= 5, "{read} lessons");
+    assert!(activities >= read, "{activities} activities");
     assert!(text_of(&client).await.contains("quiz"));
     inspect.check(&client, "tableau-de-bord").await;
 
@@ -629,6 +703,7 @@ async fn a_reader_sees_the_minimum_counted_live_and_a_too_early_finish_stays_on_
     );
     inspect.check(&client, "lecon-temps-de-lecture").await;
 
+    do_activities(&client).await;
     click(&client, "form[action$='/terminer'] button").await;
     let refused = text_of(&client).await;
     assert!(

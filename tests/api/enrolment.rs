@@ -54,7 +54,10 @@ async fn an_org_admin_opens_a_session_pinned_to_the_current_course_version() {
     let dpc_without_ref = s.app.post_as(&s.odpc_admin.token, &format!("/api/v1/organisations/{}/sessions", s.training_body), &json!({ "course": "dpc-securite-exercice", "title": "X", "opens_on": day(0), "closes_on": day(1), "enrolment_mode": "open" })).await;
     let mut missing = field_names(&problem(dpc_without_ref, 422).await);
     missing.sort();
-    assert_eq!(missing, vec!["dpc_action_ref", "dpc_orientation", "dpc_session_no"]);
+    assert_eq!(
+        missing,
+        vec!["dpc_action_ref", "dpc_orientation", "dpc_session_no"]
+    );
     let dpc = s.session(&s.odpc_admin, &s.training_body, json!({ "course": "dpc-securite-exercice", "title": "Session 1", "opens_on": day(0), "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "1", "dpc_orientation": "12" })).await;
     assert_eq!(dpc["odpc_number"], "4321");
     assert_eq!(dpc["dpc_action_ref"], "12345678901");

@@ -63,6 +63,41 @@ impl TestApp {
             .await
     }
 
+    /// Opens a lesson and does its activities as a diligent learner would (every self-audit
+    /// item answered, a written answer long enough): what finishing a lesson now takes.
+    pub async fn work_through(&self, token: &str, enrolment: &str, lesson: &str) -> Value {
+        let path = format!("/api/v1/enrolments/{enrolment}/lessons/{lesson}");
+        let opened = self.get_as(token, &path).await;
+        assert_eq!(opened.status().as_u16(), 200, "{path}");
+        let view: Value = opened.json().await.unwrap();
+        for activity in view["activities"].as_array().unwrap() {
+            let items: Vec<&str> = activity["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, _)| ["oui", "en_partie", "non"][i % 3])
+                .collect();
+            let chars = activity["min_chars"].as_u64().unwrap() as usize;
+            let text = "Dans ma pratique, je commencerais par ".repeat(chars / 30 + 1);
+            let body = if items.is_empty() {
+                json!({ "text": text })
+            } else {
+                json!({ "text": "", "items": items })
+            };
+            let answered = self
+                .call(
+                    reqwest::Method::PUT,
+                    &format!("{path}/activities/{}", activity["id"].as_str().unwrap()),
+                    token,
+                    Some(&body),
+                )
+                .await;
+            assert_eq!(answered.status().as_u16(), 200, "{}", activity["id"]);
+        }
+        view
+    }
+
     pub async fn register(&self, email: &str) -> reqwest::Response {
         self.post_json(
             "/api/v1/auth/register",

@@ -48,11 +48,18 @@ impl Learner {
     fn path(&self, rest: &str) -> String {
         format!("/api/v1/enrolments/{}{rest}", self.enrolment)
     }
+    /// Opens a lesson and, if it opens, does its activities (what finishing it takes).
     async fn open(&self, lesson: &str) -> reqwest::Response {
+        let path = self.path(&format!("/lessons/{lesson}"));
+        let opened = self.s.app.get_as(&self.user.token, &path).await;
+        if !opened.status().is_success() {
+            return opened;
+        }
         self.s
             .app
-            .get_as(&self.user.token, &self.path(&format!("/lessons/{lesson}")))
-            .await
+            .work_through(&self.user.token, &self.enrolment, lesson)
+            .await;
+        self.s.app.get_as(&self.user.token, &path).await
     }
     async fn beat(&self, lesson: &str, id: &str) -> i64 {
         self.beat_on(&self.s.app, lesson, id).await

@@ -26,5 +26,6 @@ mod problems;
 mod quiz;
 mod quiz_proof;
 mod reports;
+mod resources;
 mod shutdown;
 mod time_on_task;

@@ -175,6 +175,7 @@ async fn a_heartbeat_answers_the_lessons_total_and_the_minutes_the_minimum_still
     let third = t.beat(&other, 0, "b3".into()).await;
     assert_eq!(third["lesson_seconds"].as_i64(), Some(credited), "{third}");
 
+    app.work_through(&t.user.token, e, lesson).await;
     let refused = problem(
         app.post_as(
             &t.user.token,
@@ -209,6 +210,9 @@ async fn the_lesson_page_states_the_minimum_and_a_refused_completion_stays_on_th
     let cookie = format!("qvt_access={}", access_cookie(&signed_in));
     let csrf = qvt_campus::identity::auth::csrf_of(access_cookie(&signed_in).as_str());
     let page = format!("/apprendre/{}/lecons/{}", t.enrolments[0], t.lesson);
+    t.s.app
+        .work_through(&t.user.token, &t.enrolments[0], &t.lesson)
+        .await;
 
     // Act
     let lesson = client

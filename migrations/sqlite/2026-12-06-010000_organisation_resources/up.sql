@@ -4,7 +4,8 @@ CREATE TABLE organisation_resources (
     organisation_id TEXT NOT NULL REFERENCES organisations(id),
     key TEXT NOT NULL,
     value TEXT NOT NULL,
-    updated_by TEXT NOT NULL REFERENCES accounts(id),
+    -- Who last changed it (forgotten when that account is purged).
+    updated_by TEXT REFERENCES accounts(id) ON DELETE SET NULL,
     updated_at TIMESTAMP NOT NULL,
     PRIMARY KEY (organisation_id, key)
 );
@@ -12,7 +13,7 @@ CREATE TABLE organisation_resources (
 -- Work learners do on a lesson's page (self-audits, cases, reflections, action plans):
 -- the last answer, kept for the learner and the trace record.
 CREATE TABLE activity_answers (
-    enrolment_id TEXT NOT NULL REFERENCES enrolments(id),
+    enrolment_id TEXT NOT NULL REFERENCES enrolments(id) ON DELETE CASCADE,
     lesson_id TEXT NOT NULL,
     activity_id TEXT NOT NULL,
     answer TEXT NOT NULL,
