@@ -230,7 +230,9 @@ async fn trace_of(
         let account = identity::account(conn, &enrolment.account_id)?;
         let intervals = store::intervals_of(conn, &id)?;
         let now = chrono::Utc::now().naive_utc();
-        let record = trace::Trace::new(&account, &session, &course, &intervals, now);
+        let answers = activities::answers_of(conn, &id)?;
+        let record = trace::Trace::new(&account, &session, &course, &intervals, now)
+            .with_activities(&course, &answers);
         Ok(render(&record)?)
     })
     .await

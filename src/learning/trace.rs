@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDateTime, TimeZone};
 use chrono_tz::Europe::Paris;
 
+use super::activities::{Answer, AuditAnswer};
 use super::store::IntervalRow;
 use crate::catalog::model::Course;
 use crate::enrolment::store::Session;
@@ -26,6 +27,17 @@ pub struct Trace {
     /// (day, lesson, seconds), days in order and lessons in course order within a day.
     pub per_day_and_lesson: Vec<(String, String, i64)>,
     pub total_seconds: i64,
+    /// The learner's answers to the lessons' activities, in course order.
+    pub activities: Vec<TraceActivity>,
+}
+
+/// One answered activity: what the learner did, as the record states it.
+pub struct TraceActivity {
+    pub lesson: String,
+    pub kind: String,
+    pub title: String,
+    pub saved_at: String,
+    pub answer: String,
 }
 
 pub struct TraceInterval {
@@ -116,7 +128,48 @@ impl Trace {
             per_lesson: lessons,
             per_day: per_day.into_iter().collect(),
             per_day_and_lesson,
+            activities: Vec::new(),
         }
+    }
+
+    /// Adds the learner's activity answers (a self-audit as its count of each answer, then
+    /// its comment; a written answer as written).
+    pub fn with_activities(
+        mut self,
+        course: &Course,
+        answers: &BTreeMap<(String, String), (Answer, NaiveDateTime)>,
+    ) -> Self {
+        for lesson in &course.lessons {
+            for activity in &lesson.activities {
+                let Some((answer, at)) = answers.get(&(lesson.id.clone(), activity.id.clone()))
+                else {
+                    continue;
+                };
+                let mut text = String::new();
+                if !answer.items.is_empty() {
+                    let count = |a: AuditAnswer| answer.items.iter().filter(|x| **x == a).count();
+                    text = format!(
+                        "{} item(s) : {} Oui, {} En partie, {} Non",
+                        answer.items.len(),
+                        count(AuditAnswer::Oui),
+                        count(AuditAnswer::EnPartie),
+                        count(AuditAnswer::Non)
+                    );
+                    if !answer.text.is_empty() {
+                        text.push_str(". Commentaire : ");
+                    }
+                }
+                text.push_str(&answer.text);
+                self.activities.push(TraceActivity {
+                    lesson: lesson.title.clone(),
+                    kind: activity.kind.label().to_owned(),
+                    title: activity.title.clone(),
+                    saved_at: local_time(*at),
+                    answer: text,
+                });
+            }
+        }
+        self
     }
 
     pub fn csv(&self) -> anyhow::Result<Vec<u8>> {
@@ -153,9 +206,22 @@ impl Trace {
                 .map(|(d, l, s)| row(&["", d, l, &s.to_string()])),
         );
         let totals = vec![row(&["Total", "", &self.total_seconds.to_string()])];
+        let mut activities = vec![row(&[
+            "Activités",
+            "Leçon",
+            "Type",
+            "Activité",
+            "Enregistrée le",
+            "Réponse",
+        ])];
+        activities.extend(
+            self.activities
+                .iter()
+                .map(|a| row(&["", &a.lesson, &a.kind, &a.title, &a.saved_at, &a.answer])),
+        );
 
         let mut out = Vec::new();
-        for (i, section) in [header, detail, lessons, days, pairs, totals]
+        for (i, section) in [header, detail, lessons, days, pairs, totals, activities]
             .into_iter()
             .enumerate()
         {
@@ -229,6 +295,23 @@ impl Trace {
             ],
             &rows,
         );
+
+        if !self.activities.is_empty() {
+            doc.heading("Activités réalisées");
+            for a in &self.activities {
+                doc.paragraph(
+                    &format!(
+                        "{} · {} : {} (enregistrée le {})",
+                        a.lesson, a.kind, a.title, a.saved_at
+                    ),
+                    10.0,
+                    true,
+                    false,
+                );
+                doc.paragraph(&a.answer, 10.0, false, false);
+                doc.space(6.0);
+            }
+        }
 
         doc.heading("Détail des intervalles d'activité");
         let rows: Vec<Vec<String>> = self

@@ -10,6 +10,7 @@ mod admin_du;
 mod learner;
 mod public;
 mod quiz;
+mod resources;
 pub mod session;
 
 use std::sync::LazyLock;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     public::configure(cfg);
     learner::configure(cfg);
     admin::configure(cfg);
+    resources::configure(cfg);
 }
 
 async fn stylesheet() -> HttpResponse {

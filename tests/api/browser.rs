@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{course_with_completion, day, eventually, free_port, setup, setup_in, Setup};
 
@@ -491,10 +491,49 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     let mut inspect = Inspector::new();
     let base = s.app.url("");
 
-    // A session opened from the pages.
+    // The university's helpline, given on « Ressources locales » for its learners' lessons.
     sign_in(&client, &base, &s.dean.email).await;
     client.goto(&format!("{base}/gestion")).await.unwrap();
     inspect.check(&client, "gestion").await;
+    click(
+        &client,
+        &format!(
+            "a[href='/gestion/organisations/{}/ressources']",
+            s.university
+        ),
+    )
+    .await;
+    let form = text_of(&client).await;
+    assert!(
+        form.contains("Dispositif d'écoute") && form.contains("À défaut"),
+        "{form}"
+    );
+    inspect.check(&client, "ressources-locales").await;
+    fill(
+        &client,
+        "res-ecoute",
+        "Cellule d'écoute étudiante : 01 23 45 67 89",
+    )
+    .await;
+    click(&client, "form.form button[type=submit]").await;
+    assert!(text_of(&client).await.contains("Ressources enregistrées"));
+    let listed: Value = s
+        .app
+        .get_as(
+            &s.dean.token,
+            &format!("/api/v1/organisations/{}/resources", s.university),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        listed.to_string().contains("Cellule d'écoute étudiante"),
+        "{listed}"
+    );
+
+    // A session opened from the pages.
+    client.goto(&format!("{base}/gestion")).await.unwrap();
     click(
         &client,
         &format!(

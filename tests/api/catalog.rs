@@ -85,6 +85,96 @@ fn the_real_courses_meet_the_programme_minimums() {
     }
 }
 
+/// `qvt-campus courses check [--strict] DIR`, as an author or CI runs it.
+fn check_command(dir: &std::path::Path, strict: bool) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_qvt-campus"));
+    command.args(["courses", "check"]);
+    if strict {
+        command.arg("--strict");
+    }
+    command.arg(dir).output().expect("the binary runs")
+}
+
+#[test]
+fn the_shipped_courses_pass_the_strict_check_and_their_dpc_and_du_rules() {
+    let strict = check_command(&real_courses(), true);
+    let said = String::from_utf8_lossy(&strict.stderr);
+    assert!(strict.status.success() && said.is_empty(), "{said}");
+    assert_eq!(
+        String::from_utf8_lossy(&strict.stdout)
+            .matches(": ok (")
+            .count(),
+        5
+    );
+
+    for loaded in catalog::load_dir(&real_courses()).unwrap() {
+        let c = &loaded.course;
+        // Every lesson dated and sourced; the hours backed by activities.
+        assert!(
+            c.lessons
+                .iter()
+                .all(|l| l.reviewed_on.is_some() && !l.references.is_empty()),
+            "{}",
+            c.slug
+        );
+        if let Some(dpc) = &c.dpc {
+            assert!(
+                c.lessons.iter().map(|l| l.activities.len()).sum::<usize>() >= c.lessons.len(),
+                "{}",
+                c.slug
+            );
+            assert!(
+                !dpc.designers.is_empty() && dpc.designers.iter().all(|d| !d.interests.is_empty())
+            );
+            assert!(!dpc
+                .target_professions
+                .iter()
+                .any(|p| p == "etudiant" || p == "autre"));
+        }
+        if c.kind == qvt_campus::catalog::model::CourseKind::Du {
+            assert!(c.lessons.len() >= 12, "{} lessons", c.lessons.len());
+            let graded = c
+                .units
+                .iter()
+                .filter_map(|u| u.assessment.as_ref())
+                .filter(|a| {
+                    c.quizzes.iter().any(|q| {
+                        &&q.id == a
+                            && q.role == qvt_campus::catalog::model::QuizRole::Graded
+                            && q.max_attempts.is_some()
+                    })
+                })
+                .count();
+            assert_eq!(graded, 4, "four graded unit assessments");
+            let thesis = c.thesis.as_ref().unwrap();
+            assert_eq!(thesis.criteria.iter().map(|k| k.weight).sum::<u32>(), 100);
+        }
+    }
+}
+
+#[test]
+fn strict_refuses_what_a_plain_check_only_warns_about() {
+    // A true/false statement keyed false that « uniquement » gives away.
+    let (dir, course) = copy_course(SAMPLE);
+    let bank = course.join("quizzes/banque.toml");
+    edit(&bank, |t| {
+        format!("{t}\n[[questions]]\nid = \"indice\"\ntype = \"true_false\"\nobjective = \"o1\"\n\
+                 prompt = \"Le stress concerne uniquement les internes.\"\nfeedback = \"Non.\"\nanswer = false\n")
+    });
+    let plain = check_command(dir.path(), false);
+    let said = String::from_utf8_lossy(&plain.stderr).into_owned();
+    assert!(plain.status.success(), "{said}");
+    assert!(
+        said.contains("banque.toml:")
+            && said.contains("avertissement")
+            && said.contains("« uniquement »"),
+        "{said}"
+    );
+    let strict = check_command(dir.path(), true);
+    assert!(!strict.status.success());
+    assert!(String::from_utf8_lossy(&strict.stderr).contains("refusés avec --strict"));
+}
+
 #[test]
 fn an_unknown_key_is_reported_with_its_line() {
     let (_dir, course) = copy_course(SAMPLE);
