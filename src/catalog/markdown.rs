@@ -70,6 +70,23 @@ fn config_keys(text: &str) -> Vec<(usize, Option<&str>)> {
         .collect()
 }
 
+/// French typography: the space before « : ; ? ! » and inside « » does not break, so a
+/// line never starts with a colon or a closing guillemet (authors type plain spaces).
+pub fn french_spaces(text: &str) -> String {
+    const NARROW: char = '\u{202F}';
+    const NBSP: char = '\u{00A0}';
+    let mut out = text
+        .replace(" :", &format!("{NBSP}:"))
+        .replace(" ;", &format!("{NARROW};"))
+        .replace(" ?", &format!("{NARROW}?"))
+        .replace(" !", &format!("{NARROW}!"))
+        .replace("« ", &format!("«{NBSP}"))
+        .replace(" »", &format!("{NBSP}»"));
+    // A lone « % » after a number too (« 40 % »).
+    out = out.replace(" %", &format!("{NBSP}%"));
+    out
+}
+
 fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -95,7 +112,11 @@ pub fn render(text: &str, configuration: &BTreeMap<String, String>) -> String {
     keyed.push_str(rest);
 
     let mut raw = String::new();
-    html::push_html(&mut raw, Parser::new_ext(&keyed, options()));
+    let events = Parser::new_ext(&keyed, options()).map(|event| match event {
+        Event::Text(text) => Event::Text(french_spaces(&text).into()),
+        other => other,
+    });
+    html::push_html(&mut raw, events);
     let mut clean = ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
         .clean(&raw)
@@ -130,6 +151,15 @@ mod tests {
         assert_eq!(issues[0].offset, 7);
         assert!(messages[1].contains("image"));
         assert!(messages[2].contains("javascript"));
+    }
+
+    #[test]
+    fn french_punctuation_keeps_to_its_word() {
+        let html = render("Objectif : agir ; vite ? « Oui » à 40 %.", &config());
+        assert_eq!(
+            html.trim(),
+            "<p>Objectif&nbsp;: agir\u{202f}; vite\u{202f}? «&nbsp;Oui&nbsp;» à 40&nbsp;%.</p>"
+        );
     }
 
     #[test]

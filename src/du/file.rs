@@ -36,18 +36,33 @@ pub(super) fn facts(
     let grades = store::grades_of(conn, enrolment_id)?;
     let attendance = store::attendance_of(conn, enrolment_id)?;
     let done = completion::store::lessons_done(conn, enrolment_id)?;
+    let best = store::best_percents(conn, enrolment_id)?;
+    let rules = course.du_rules.clone().unwrap_or_default();
     let units: Vec<UnitFacts> = course
         .units
         .iter()
         .map(|u| {
             let days: Vec<&Attendance> = attendance.iter().filter(|a| a.unit_id == u.id).collect();
+            let tutor_grade = grades
+                .iter()
+                .find(|g| g.unit_id == u.id)
+                .map(|g| Grade::from_hundredths(g.grade_hundredths).value());
+            let online_grade = u
+                .assessment
+                .as_ref()
+                .and_then(|quiz| best.get(quiz).copied())
+                .map(model::out_of_twenty);
             UnitFacts {
                 unit_id: u.id.clone(),
                 title: u.title.clone(),
-                grade: grades
-                    .iter()
-                    .find(|g| g.unit_id == u.id)
-                    .map(|g| Grade::from_hundredths(g.grade_hundredths).value()),
+                grade: model::unit_grade(
+                    tutor_grade,
+                    online_grade,
+                    u.assessment.is_some(),
+                    rules.online_required,
+                ),
+                tutor_grade,
+                online_grade,
                 seminar_days_recorded: days.len(),
                 seminar_days_present: days.iter().filter(|a| a.present).count(),
                 lessons_done: u.lessons.iter().filter(|l| done.contains(*l)).count(),
@@ -57,7 +72,6 @@ pub(super) fn facts(
         .collect();
     let thesis = store::thesis_of(conn, enrolment_id)?;
     let online_complete = completion::store::completion(conn, enrolment_id)?.is_some();
-    let rules = course.du_rules.clone().unwrap_or_default();
     let thesis_grade = thesis
         .as_ref()
         .and_then(|t| t.grade_hundredths)

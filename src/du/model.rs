@@ -130,12 +130,41 @@ impl Mention {
 pub struct UnitFacts {
     pub unit_id: String,
     pub title: String,
-    /// Out of 20.
+    /// The unit's grade out of 20, as the rules weigh it (see [`unit_grade`]).
     pub grade: Option<f64>,
+    /// What the tutors entered (seminar work, written assessment), out of 20.
+    #[serde(default)]
+    pub tutor_grade: Option<f64>,
+    /// The best score at the unit's graded online assessment, out of 20.
+    #[serde(default)]
+    pub online_grade: Option<f64>,
     pub seminar_days_recorded: usize,
     pub seminar_days_present: usize,
     pub lessons_done: usize,
     pub lessons_total: usize,
+}
+
+/// A unit's grade: with a graded online assessment, the mean of the tutors' grade and the
+/// online grade (the online part weighs half, so that it counts and cannot be skipped);
+/// the tutors' grade alone when the unit has none, or when the rules leave the online part
+/// out and the learner has not taken it. Rounded to the hundredth.
+pub fn unit_grade(
+    tutor: Option<f64>,
+    online: Option<f64>,
+    has_assessment: bool,
+    online_required: bool,
+) -> Option<f64> {
+    match (tutor, online) {
+        (Some(t), _) if !has_assessment => Some(t),
+        (Some(t), Some(o)) => Some(((t + o) / 2.0 * 100.0).round() / 100.0),
+        (Some(t), None) if !online_required => Some(t),
+        _ => None,
+    }
+}
+
+/// A percent score as a grade out of 20, to the hundredth.
+pub fn out_of_twenty(percent: f64) -> f64 {
+    (percent.clamp(0.0, 100.0) / 5.0 * 100.0).round() / 100.0
 }
 
 /// The jury's proposal under the course's rules; no decision while something is missing.
@@ -236,11 +265,27 @@ mod tests {
             unit_id: id.into(),
             title: id.into(),
             grade,
+            tutor_grade: grade,
+            online_grade: None,
             seminar_days_recorded: recorded,
             seminar_days_present: present,
             lessons_done: 2,
             lessons_total: 2,
         }
+    }
+
+    #[test]
+    fn the_online_assessment_weighs_half_of_a_units_grade() {
+        assert_eq!(unit_grade(Some(12.0), Some(15.55), true, true), Some(13.78));
+        assert_eq!(
+            unit_grade(Some(12.0), None, true, true),
+            None,
+            "not taken yet"
+        );
+        assert_eq!(unit_grade(Some(12.0), None, true, false), Some(12.0));
+        assert_eq!(unit_grade(Some(12.0), Some(4.0), false, true), Some(12.0));
+        assert_eq!(unit_grade(None, Some(18.0), true, true), None);
+        assert_eq!(out_of_twenty(77.75), 15.55);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use super::model::UnitAt;
 use crate::db::schema::{
     du_attendance, du_cohorts, du_decisions, du_record_counters, du_records, du_theses,
-    du_unit_grades,
+    du_unit_grades, quiz_attempts,
 };
 use crate::db::DbConn;
 
@@ -239,4 +239,27 @@ pub fn next_sequence(conn: &mut DbConn, organisation_id: &str, year: i32) -> Que
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The best submitted score (percent) of an enrolment at each quiz: what a DU unit's
+/// online assessment contributes to its grade.
+pub fn best_percents(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<std::collections::BTreeMap<String, f64>> {
+    let rows: Vec<(String, Option<f64>)> = quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::submitted_at.is_not_null())
+        .select((quiz_attempts::quiz_id, quiz_attempts::percent))
+        .load(conn)?;
+    let mut best = std::collections::BTreeMap::new();
+    for (quiz, percent) in rows {
+        if let Some(p) = percent {
+            let entry = best.entry(quiz).or_insert(p);
+            if p > *entry {
+                *entry = p;
+            }
+        }
+    }
+    Ok(best)
 }

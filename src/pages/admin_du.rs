@@ -36,14 +36,21 @@ async fn du_page(
         .clone()
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
-    let (file, name, session_id) = db::run(&state.pool, move |conn| {
+    let (file, name, session_id, course) = db::run(&state.pool, move |conn| {
         let (enrolment, session, course) =
             du::enrolment_for(conn, &s.courses, &user, &enrolment_id, du::Gate::Staff)?;
         let file = du::file_of(conn, &course, &enrolment, &session)?;
         let account = identity::account(conn, &enrolment.account_id)?;
-        Ok((file, account.full_name, session.id))
+        Ok((file, account.full_name, session.id, course))
     })
     .await?;
+    // The programme the jury grades against: each unit's seminars, the thesis rubric.
+    let seminars: Vec<Value> = course
+        .units
+        .iter()
+        .map(|u| json!({ "unit": u.title, "assessment": u.assessment.is_some(), "seminars": u.seminars }))
+        .collect();
+    let rubric = course.thesis.as_ref().map(|t| &t.criteria);
     let title = format!("Dossier de {name}");
     render(
         state,
@@ -58,7 +65,7 @@ async fn du_page(
                 "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), |g| g.to_string()),
                 "defended_on": file.thesis.as_ref().and_then(|t| t.defended_on).map_or(String::new(), |d| d.to_string()),
             },
-            "file": file,
+            "file": file, "programme": seminars, "rubric": rubric,
         }),
     )
 }
