@@ -383,3 +383,5 @@ diesel::table! {
         updated_at -> Timestamp,
     }
 }
+diesel::joinable!(activity_answers -> enrolments (enrolment_id));
+diesel::allow_tables_to_appear_in_same_query!(activity_answers, enrolments);

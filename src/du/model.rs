@@ -187,7 +187,11 @@ pub fn propose(
     let mut unmet = Vec::new();
     for unit in units {
         if unit.grade.is_none() {
-            missing.push(format!("note de l'unité « {} »", unit.title));
+            missing.push(if unit.tutor_grade.is_some() {
+                format!("évaluation en ligne de l'unité « {} »", unit.title)
+            } else {
+                format!("note de l'unité « {} »", unit.title)
+            });
         }
         if rules.attendance_required {
             if unit.seminar_days_recorded == 0 {

@@ -427,10 +427,19 @@ pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, 
         .collect();
     let sessions = store::refresh_tokens_of(conn, account_id)?;
     let audit = store::audit_about(conn, account_id)?;
+    let activity_answers: Vec<serde_json::Value> = store::activity_answers_of(conn, account_id)?
+        .into_iter()
+        .map(|(enrolment, lesson, activity, answer, at)| {
+            let answer: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+            json!({ "enrolment_id": enrolment, "lesson_id": lesson, "activity_id": activity,
+                    "answer": answer, "updated_at": at })
+        })
+        .collect();
     Ok(json!({
         "exported_at": now(),
         "account": account,
         "memberships": memberships,
+        "activity_answers": activity_answers,
         "sessions": sessions,
         "audit_log": audit,
     }))
@@ -467,6 +476,9 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<Sta
         store::revoke_all_refresh(conn, account_id)?;
         store::delete_one_time_of(conn, account_id)?;
         store::delete_memberships_of(conn, account_id)?;
+        // What the person wrote in activities is theirs, not proof of training (the time,
+        // the scores and the completion are): it goes with the identity.
+        store::delete_activity_answers_of(conn, account_id)?;
         store::clear_login_failures(conn, &account.email)?;
         store::audit(
             conn,

@@ -537,6 +537,38 @@ pub fn audit_of_organisation(
         .load(conn)
 }
 
+/// The answers an account gave to lesson activities, over all its enrolments:
+/// (enrolment, lesson, activity, answer JSON, last saved).
+#[allow(clippy::type_complexity)]
+pub fn activity_answers_of(
+    conn: &mut DbConn,
+    account_id: &str,
+) -> QueryResult<Vec<(String, String, String, String, NaiveDateTime)>> {
+    use crate::db::schema::{activity_answers, enrolments};
+    activity_answers::table
+        .inner_join(enrolments::table.on(enrolments::id.eq(activity_answers::enrolment_id)))
+        .filter(enrolments::account_id.eq(account_id))
+        .select((
+            activity_answers::enrolment_id,
+            activity_answers::lesson_id,
+            activity_answers::activity_id,
+            activity_answers::answer,
+            activity_answers::updated_at,
+        ))
+        .order((activity_answers::enrolment_id, activity_answers::lesson_id))
+        .load(conn)
+}
+
+/// Deletes what an account wrote in lesson activities (at erasure).
+pub fn delete_activity_answers_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::{activity_answers, enrolments};
+    let theirs = enrolments::table
+        .filter(enrolments::account_id.eq(account_id))
+        .select(enrolments::id);
+    diesel::delete(activity_answers::table.filter(activity_answers::enrolment_id.eq_any(theirs)))
+        .execute(conn)
+}
+
 /// Deletes accounts erased before `before` (their retention period is over).
 pub fn purge_erased(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(accounts::table.filter(accounts::erased_at.lt(before))).execute(conn)

@@ -13,7 +13,10 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::helpers::{course_with_completion, day, eventually, free_port, setup, setup_in, Setup};
+use crate::helpers::{
+    copy_courses, course_with_completion, day, eventually, free_port, replace_last_section,
+    setup_in, Setup,
+};
 
 const COURSE: &str = "qvt-formation-initiale";
 const KEY: &str = "DFGSM-2026";
@@ -487,7 +490,15 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     let Some((client, _driver)) = browser().await else {
         return;
     };
-    let s = setup().await;
+    // The DU's online part is left out of its rules here (its units' online assessments
+    // are another journey), as in the DU API tests.
+    let courses = copy_courses(&[COURSE, "du-soigner-les-soignants"]);
+    replace_last_section(
+        &courses.path().join("du-soigner-les-soignants"),
+        "[du_rules]",
+        "online_required = false",
+    );
+    let s = setup_in(courses.path().to_path_buf()).await;
     let mut inspect = Inspector::new();
     let base = s.app.url("");
 

@@ -6,7 +6,9 @@ mod courses;
 mod setup;
 mod world;
 
-pub use courses::{copy_course, course_with_completion, lesson_ids, replace_last_section};
+pub use courses::{
+    copy_course, copy_courses, course_with_completion, lesson_ids, replace_last_section,
+};
 pub use setup::{day, setup, setup_in, Setup};
 pub use world::{world, world_of, Learner, World, NAME};
 

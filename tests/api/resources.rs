@@ -314,3 +314,56 @@ async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_th
             .await;
     assert_eq!(stranger.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn a_learners_answers_are_in_their_export_and_go_with_their_erasure() {
+    let t = two_schools().await;
+    let view = t
+        .learner_reads(
+            "etudiante@univ-exemple.fr",
+            &t.s.dean,
+            &t.s.university,
+            "01-ce-que-recouvre-la-qvt",
+        )
+        .await;
+    let token = view["_token"].as_str().unwrap();
+    let enrolment = view["_path"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .nth(2)
+        .unwrap()
+        .to_owned();
+    t.s.app
+        .work_through(token, &enrolment, "01-ce-que-recouvre-la-qvt")
+        .await;
+
+    let export: Value =
+        t.s.app
+            .get_as(token, "/api/v1/me/export")
+            .await
+            .json()
+            .await
+            .unwrap();
+    let answers = export["activity_answers"].as_array().unwrap();
+    assert_eq!(answers.len(), view["activities"].as_array().unwrap().len());
+    assert_eq!(answers[0]["enrolment_id"], enrolment.as_str());
+
+    let erased =
+        t.s.app
+            .call(
+                Method::DELETE,
+                "/api/v1/me",
+                token,
+                Some(&json!({ "password": PASSWORD })),
+            )
+            .await;
+    assert_eq!(erased.status().as_u16(), 204);
+    use diesel::prelude::*;
+    use qvt_campus::db::schema::activity_answers;
+    let left: i64 = activity_answers::table
+        .count()
+        .get_result(&mut t.s.app.conn())
+        .unwrap();
+    assert_eq!(left, 0);
+}

@@ -29,6 +29,15 @@ pub fn copy_course(slug: &str) -> (TempDir, PathBuf) {
     (dir, course)
 }
 
+/// Scratch copies of the real courses `slugs`, side by side in one courses folder.
+pub fn copy_courses(slugs: &[&str]) -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for slug in slugs {
+        copy_dir(&real_courses().join(slug), &dir.path().join(slug));
+    }
+    dir
+}
+
 /// Replaces the last section of the course's `course.toml`, from `header` on, by `header`
 /// followed by `body`.
 ///
