@@ -99,13 +99,24 @@ async fn course(
                 })
             })
             .collect();
+        // The DPC programme sheet, in words: type, modality, professions, last update.
+        let sheet = outline.dpc.as_ref().map(|d| {
+            let professions: Vec<&str> = d
+                .target_professions
+                .iter()
+                .map(|p| Profession::parse(p).map_or(p.as_str(), |p| p.label()))
+                .collect();
+            json!({ "action_type": d.action_type.label(), "modality": d.modality.label(),
+                    "professions": professions.join(", "),
+                    "updated_on": d.updated_on.map(|u| u.format("%d/%m/%Y").to_string()) })
+        });
         render(
             &state,
             &visitor,
             "formation",
             &outline.title.clone(),
             json!({
-                "course": outline, "kind": outline.kind.label(),
+                "course": outline, "kind": outline.kind.label(), "sheet": sheet,
                 "hours": hours(outline.duration_hours), "sessions": sessions,
             }),
         )

@@ -92,3 +92,37 @@ async fn a_sign_in_posted_from_another_site_is_refused() {
     let page = refused.text().await.unwrap();
     assert!(page.contains("autre site"), "{page}");
 }
+
+#[tokio::test]
+async fn a_programmes_page_shows_its_dpc_sheet_or_its_du_units_and_rubric() {
+    let app = crate::helpers::setup().await.app;
+    let read = |slug: &'static str| {
+        let url = app.url(&format!("/formations/{slug}"));
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+
+    let dpc = read("dpc-securite-exercice").await;
+    for expected in [
+        "Fiche programme DPC",
+        "Programme intégré",
+        "Chirurgien-dentiste",
+        // (apostrophes are escaped in the HTML)
+        "intérêts : Aucun lien",
+        "organisme de DPC pour chaque session",
+    ] {
+        assert!(
+            dpc.contains(expected),
+            "{expected} in {}",
+            &dpc[..dpc.len().min(3000)]
+        );
+    }
+    let du = read("du-soigner-les-soignants").await;
+    for expected in [
+        "Unités, séminaires et évaluation",
+        "Grille d'évaluation",
+        "Évaluation en ligne notée",
+    ] {
+        assert!(du.contains(expected), "{expected}");
+    }
+    assert!(!du.contains("Fiche programme DPC"));
+}
