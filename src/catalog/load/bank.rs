@@ -79,6 +79,14 @@ fn check_vignette(
     for issue in markdown::check(v.case.get_ref(), configuration) {
         r.on(&v.case, issue.message);
     }
+    // Papers are drawn and shown without the learner's organisation at hand (the exam's
+    // hot path): its resources are filled into lessons only.
+    if v.case.get_ref().contains("{{config:") {
+        r.on(
+            &v.case,
+            "les ressources locales ({{config:…}}) s'affichent dans les leçons, pas dans les questions",
+        );
+    }
     if v.questions.is_empty() {
         r.on(&v.id, "une vignette regroupe au moins une question");
     }
@@ -147,9 +155,14 @@ mod tests {
         let text: String = (1..=18)
             .map(|n| true_false(&format!("q{n}")))
             .collect::<String>()
-            + &vignette("v1", "o1", "Un cas ({{config:referent}}).", &["v1a", "v1b"]);
+            + &vignette("v1", "o1", "Un cas.", &["v1a", "v1b"]);
         let (bank, problems) = check(&text);
         assert!(problems.is_empty(), "{problems:#?}");
+        let (_, problems) = check(&text.replace("Un cas.", "Appelez {{config:referent}}."));
+        assert!(
+            problems[0].message.starts_with("les ressources locales"),
+            "{problems:#?}"
+        );
         let bank = bank.unwrap();
         assert_eq!(bank.question_count(), 20);
         assert_eq!(bank.pool_items("o1", None).len(), 19);
