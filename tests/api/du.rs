@@ -495,3 +495,55 @@ async fn only_the_universitys_staff_grade_only_its_admins_decide_and_every_chang
     assert_eq!(grades[1]["actor_id"], c.tutor.id.as_str());
     assert!(grades[1]["at"].is_string());
 }
+
+#[tokio::test]
+async fn a_units_online_assessment_weighs_half_of_its_grade() {
+    // Arrange: a candidate who took the unit 1 assessment and answered nothing (0 %).
+    let c = cohort(1).await;
+    let (learner, enrolment) = &c.learners[0];
+    let started =
+        c.s.app
+            .post_as(
+                &learner.token,
+                &format!("/api/v1/enrolments/{enrolment}/quizzes/evaluation-u1/attempts"),
+                &json!({}),
+            )
+            .await;
+    assert_eq!(started.status().as_u16(), 201);
+    let attempt: Value = started.json().await.unwrap();
+    let submitted =
+        c.s.app
+            .post_as(
+                &learner.token,
+                &format!(
+                    "/api/v1/attempts/{}/submit",
+                    attempt["id"].as_str().unwrap()
+                ),
+                &json!({ "answers": {} }),
+            )
+            .await;
+    assert_eq!(submitted.status().as_u16(), 200);
+
+    // Act: the tutors grade every unit 14/20.
+    c.grade(enrolment, [14.0; 4], 12.0).await;
+
+    // Assert: unit 1 counts its online 0/20 for half; the others have no score yet and, the
+    // online part being out of these rules, keep the tutors' grade.
+    let file: Value = c.file(&c.tutor, enrolment).await.json().await.unwrap();
+    let u1 = &file["units"][0];
+    assert_eq!(
+        (
+            u1["online_grade"].as_f64(),
+            u1["tutor_grade"].as_f64(),
+            u1["grade"].as_f64()
+        ),
+        (Some(0.0), Some(14.0), Some(7.0)),
+        "{u1}"
+    );
+    assert_eq!(file["units"][1]["grade"].as_f64(), Some(14.0));
+    assert_eq!(
+        file["proposal"]["decision"], "ajourne",
+        "{}",
+        file["proposal"]
+    );
+}
