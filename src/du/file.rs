@@ -36,7 +36,8 @@ pub(super) fn facts(
     let grades = store::grades_of(conn, enrolment_id)?;
     let attendance = store::attendance_of(conn, enrolment_id)?;
     let done = completion::store::lessons_done(conn, enrolment_id)?;
-    let best = store::best_percents(conn, enrolment_id)?;
+    let closed_at = store::minutes_closed_at_of_enrolment(conn, enrolment_id)?;
+    let best = store::best_percents(conn, enrolment_id, closed_at)?;
     let rules = course.du_rules.clone().unwrap_or_default();
     let units: Vec<UnitFacts> = course
         .units

@@ -156,7 +156,11 @@ pub fn unit_grade(
 ) -> Option<f64> {
     match (tutor, online) {
         (Some(t), _) if !has_assessment => Some(t),
-        (Some(t), Some(o)) => Some(((t + o) / 2.0 * 100.0).round() / 100.0),
+        (Some(t), Some(o)) => {
+            // In hundredths, so that x.xx5 always rounds up.
+            let hundredths = |g: f64| (g * 100.0).round() as i64;
+            Some(((hundredths(t) + hundredths(o) + 1) / 2) as f64 / 100.0)
+        }
         (Some(t), None) if !online_required => Some(t),
         _ => None,
     }
@@ -290,6 +294,7 @@ mod tests {
         assert_eq!(unit_grade(Some(12.0), Some(4.0), false, true), Some(12.0));
         assert_eq!(unit_grade(None, Some(18.0), true, true), None);
         assert_eq!(out_of_twenty(77.75), 15.55);
+        assert_eq!(unit_grade(Some(0.02), Some(10.01), true, true), Some(5.02));
     }
 
     #[test]

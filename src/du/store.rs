@@ -243,15 +243,22 @@ pub fn next_sequence(conn: &mut DbConn, organisation_id: &str, year: i32) -> Que
 
 /// The best submitted score (percent) of an enrolment at each quiz: what a DU unit's
 /// online assessment contributes to its grade.
+/// Attempts submitted after `until` (the jury's closed minutes) do not count: what the jury
+/// decided on stays what the records state.
 pub fn best_percents(
     conn: &mut DbConn,
     enrolment_id: &str,
+    until: Option<NaiveDateTime>,
 ) -> QueryResult<std::collections::BTreeMap<String, f64>> {
-    let rows: Vec<(String, Option<f64>)> = quiz_attempts::table
+    let mut query = quiz_attempts::table
         .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
         .filter(quiz_attempts::submitted_at.is_not_null())
         .select((quiz_attempts::quiz_id, quiz_attempts::percent))
-        .load(conn)?;
+        .into_boxed();
+    if let Some(until) = until {
+        query = query.filter(quiz_attempts::submitted_at.le(until));
+    }
+    let rows: Vec<(String, Option<f64>)> = query.load(conn)?;
     let mut best = std::collections::BTreeMap::new();
     for (quiz, percent) in rows {
         if let Some(p) = percent {
@@ -262,4 +269,22 @@ pub fn best_percents(
         }
     }
     Ok(best)
+}
+
+/// When the jury's minutes of the enrolment's cohort were closed, if they were.
+pub fn minutes_closed_at_of_enrolment(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    use crate::db::schema::enrolments;
+    let session: String = enrolments::table
+        .find(enrolment_id)
+        .select(enrolments::session_id)
+        .first(conn)?;
+    Ok(du_cohorts::table
+        .find(session)
+        .select(du_cohorts::minutes_closed_at)
+        .first::<Option<NaiveDateTime>>(conn)
+        .optional()?
+        .flatten())
 }

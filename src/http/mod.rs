@@ -26,6 +26,9 @@ pub struct BodyLimit(pub usize);
 /// Extractor settings that turn every path, query and body failure into a problem.
 pub fn configure_extractors(cfg: &mut web::ServiceConfig, body_limit: usize) {
     cfg.app_data(web::PayloadConfig::new(body_limit))
+        // Pages post forms (an activity's answer, an organisation's 28 resources): the
+        // same limit as JSON, not actix's 16 KiB default, or a long answer would be lost.
+        .app_data(web::FormConfig::default().limit(body_limit))
         .app_data(BodyLimit(body_limit))
         .app_data(
             web::PathConfig::default()

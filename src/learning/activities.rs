@@ -19,6 +19,7 @@ use crate::enrolment::access::{ensure_recording, own_enrolment};
 use crate::error::{AppError, FieldError};
 use crate::identity::auth::CurrentUser;
 use crate::learning::LessonAt;
+use crate::resources::fill::fill;
 
 /// The longest free-text answer, in characters.
 pub const MAX_TEXT_CHARS: usize = 10_000;
@@ -53,7 +54,13 @@ pub struct AnswerInput {
 /// Parses an answer against its activity, naming every problem.
 pub fn parse_answer(activity: &Activity, input: AnswerInput) -> Result<Answer, AppError> {
     let mut errors = Vec::new();
-    let text = input.text.unwrap_or_default().trim().to_owned();
+    // Browsers send line breaks as \r\n but count them as one character.
+    let text = input
+        .text
+        .unwrap_or_default()
+        .replace("\r\n", "\n")
+        .trim()
+        .to_owned();
     let length = text.chars().count();
     if length > MAX_TEXT_CHARS {
         errors.push(FieldError::new(
@@ -256,7 +263,12 @@ pub fn answer(
         save(c, lesson, activity_id, &parsed, at)?;
         Ok::<_, AppError>(())
     })?;
-    Ok(view(activity, Some(&(parsed, at))))
+    // Shown as the lesson shows it: with the learner's organisation's resources.
+    let resources = crate::resources::store::values_of(conn, &session.organisation_id)?;
+    let mut shown = view(activity, Some(&(parsed, at)));
+    shown.prompt_html = fill(&shown.prompt_html, &resources);
+    shown.commentary_html = shown.commentary_html.map(|c| fill(&c, &resources));
+    Ok(shown)
 }
 
 /// The first activity of a lesson still without an answer, if any.

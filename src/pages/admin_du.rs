@@ -51,6 +51,17 @@ async fn du_page(
         .map(|u| json!({ "unit": u.title, "assessment": u.assessment.is_some(), "seminars": u.seminars }))
         .collect();
     let rubric = course.thesis.as_ref().map(|t| &t.criteria);
+    // Grades as words here: a template's `if` reads 0/20 as « nothing ».
+    let mut shown = serde_json::to_value(&file).map_err(anyhow::Error::from)?;
+    for unit in shown["units"].as_array_mut().into_iter().flatten() {
+        let label = |g: &Value, none: &str| {
+            g.as_f64().map_or(none.to_owned(), |g| {
+                format!("{}/20", g.to_string().replace('.', ","))
+            })
+        };
+        unit["online_label"] = label(&unit["online_grade"], "pas encore passée").into();
+        unit["grade_label"] = label(&unit["grade"], "en attente").into();
+    }
     let title = format!("Dossier de {name}");
     render(
         state,
@@ -65,7 +76,7 @@ async fn du_page(
                 "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), |g| g.to_string()),
                 "defended_on": file.thesis.as_ref().and_then(|t| t.defended_on).map_or(String::new(), |d| d.to_string()),
             },
-            "file": file, "programme": seminars, "rubric": rubric,
+            "file": shown, "programme": seminars, "rubric": rubric,
         }),
     )
 }

@@ -397,8 +397,8 @@ struct ActivityForm {
 }
 
 impl ActivityForm {
-    /// The self-audit answers in item order (an item not answered is sent as empty, so the
-    /// answer is refused naming it).
+    /// The self-audit answers in item order (an item not answered is empty, so the answer
+    /// is refused naming it).
     fn items(&self, count: usize) -> Vec<String> {
         (0..count)
             .map(|i| {
@@ -476,11 +476,13 @@ async fn answer_activity(
             enrolment_id: &e,
             lesson_id: &l,
         };
-        // A self-audit's item count comes from the course; the form says nothing of it.
+        // Every item the form sent, up to the last one answered: an unanswered radio group
+        // is not sent at all, and is then refused by its name (`items[i]`).
         let count = input_items
             .keys()
-            .filter(|k| k.starts_with("item_"))
-            .count();
+            .filter_map(|k| k.strip_prefix("item_")?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |last| last + 1);
         let items = (count > 0).then(|| {
             ActivityForm {
                 text: String::new(),

@@ -66,7 +66,10 @@ pub fn parse_changes(
             ));
             continue;
         }
-        let value = value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        // Browsers send line breaks as \r\n but count them as one character.
+        let value = value
+            .map(|v| v.replace("\r\n", "\n").trim().to_owned())
+            .filter(|v| !v.is_empty());
         if let Some(v) = &value {
             if v.chars().count() > fields::MAX_VALUE_CHARS {
                 errors.push(FieldError::new(
@@ -101,18 +104,28 @@ pub fn update(
     conn.write(|conn| {
         require_org_admin(conn, user, organisation_id)?;
         let now = Utc::now().naive_utc().trunc_subsecs(0);
+        let before = store::values_of(conn, organisation_id)?;
+        // Only what changes is written and audited, with the value it replaces: a helpline
+        // number quietly swapped can be traced.
+        let mut changed = serde_json::Map::new();
         for (key, value) in &changes {
+            let old = before.get(key);
+            if old == value.as_ref() {
+                continue;
+            }
             store::set(conn, organisation_id, key, value.as_deref(), &user.id, now)?;
+            changed.insert(key.clone(), json!({ "old": old, "new": value }));
         }
-        let keys: Vec<&String> = changes.keys().collect();
-        identity_store::audit(
-            conn,
-            Some(&user.id),
-            "organisation.resources_updated",
-            Some(organisation_id),
-            None,
-            json!({ "fields": keys }),
-        )?;
+        if !changed.is_empty() {
+            identity_store::audit(
+                conn,
+                Some(&user.id),
+                "organisation.resources_updated",
+                Some(organisation_id),
+                None,
+                serde_json::Value::Object(changed),
+            )?;
+        }
         Ok::<_, AppError>(())
     })?;
     list(conn, user, organisation_id)

@@ -367,3 +367,86 @@ async fn a_learners_answers_are_in_their_export_and_go_with_their_erasure() {
         .unwrap();
     assert_eq!(left, 0);
 }
+
+#[tokio::test]
+async fn the_resources_page_saves_long_values_and_the_audit_names_what_changed() {
+    // Arrange: the school's admin, signed in on the pages.
+    let t = two_schools().await;
+    let client = crate::helpers::no_redirects();
+    let signed_in = client
+        .post(t.s.app.url("/connexion"))
+        .form(&[
+            ("email", t.school_admin.email.as_str()),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let cookie = format!("qvt_access={}", crate::helpers::access_cookie(&signed_in));
+    let csrf =
+        qvt_campus::identity::auth::csrf_of(crate::helpers::access_cookie(&signed_in).as_str());
+
+    // Act: every field filled with 590 characters of French (well over actix's default
+    // 16 KiB form once encoded), posted as the page posts it.
+    let long = "Écoute à l'IFSI, « bureau 12 » : lundi–vendredi. ".repeat(12);
+    let long: String = long.chars().take(590).collect();
+    let mut form: Vec<(String, String)> = vec![("csrf".into(), csrf)];
+    for field in qvt_campus::resources::fields::all() {
+        form.push((field.key.clone(), long.clone()));
+    }
+    let page = format!("/gestion/organisations/{}/ressources", t.school);
+    let saved = client
+        .post(t.s.app.url(&page))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: saved, shown back, audited with old and new values; saving again unchanged
+    // audits nothing.
+    assert_eq!(
+        saved.status().as_u16(),
+        303,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let shown = client
+        .get(t.s.app.url(&format!("{page}?enregistre=1")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(shown.contains("Ressources enregistrées"));
+    let again = client
+        .post(t.s.app.url(&page))
+        .header("cookie", &cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status().as_u16(), 303);
+    let audit: Vec<Value> =
+        t.s.app
+            .get_as(
+                &t.school_admin.token,
+                &format!("/api/v1/organisations/{}/audit-log", t.school),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+    let updates: Vec<&Value> = audit
+        .iter()
+        .filter(|e| e["action"] == "organisation.resources_updated")
+        .collect();
+    assert_eq!(updates.len(), 1, "{audit:?}");
+    let details = updates[0]["details"].as_str().unwrap();
+    assert!(
+        details.contains("\"ecoute\"") && details.contains("\"old\":null"),
+        "{details}"
+    );
+}

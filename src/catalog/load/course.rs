@@ -269,7 +269,12 @@ fn check_thesis(
                     description: c.get_ref().description.clone(),
                 })
                 .collect();
-            let total: u32 = criteria.iter().map(|c| c.weight).sum();
+            for c in &t.get_ref().criteria {
+                if !(1..=100).contains(&c.get_ref().weight) {
+                    r.on(c, "poids d'un critère du mémoire : entre 1 et 100");
+                }
+            }
+            let total: u64 = criteria.iter().map(|c| u64::from(c.weight)).sum();
             if criteria.is_empty() {
                 r.warn_on(t, "mémoire sans grille d'évaluation ([[thesis.criteria]])");
             } else if total != 100 {

@@ -189,9 +189,11 @@ fn check_lesson(
     }
     // What the lesson really takes: reading its text, then doing its activities.
     let words = quality::word_count(body);
-    let backed = quality::reading_minutes(words).ceil() as u32
-        + activities.iter().map(|a| a.minutes).sum::<u32>();
-    if *matter.minutes.get_ref() > backed + quality::LESSON_MINUTES_SLACK {
+    // In u64: out-of-range minutes are reported, and must not overflow the sum meanwhile.
+    let activity_minutes: u64 = activities.iter().map(|a| u64::from(a.minutes)).sum();
+    let backed = quality::reading_minutes(words).ceil() as u64 + activity_minutes;
+    let slack = u64::from(quality::LESSON_MINUTES_SLACK);
+    if u64::from(*matter.minutes.get_ref()) > backed + slack {
         fm.warn_on(
             &matter.minutes,
             format!(
@@ -199,8 +201,8 @@ fn check_lesson(
                 matter.minutes.get_ref(),
                 quality::reading_minutes(words).ceil(),
                 quality::READING_WORDS_PER_MINUTE,
-                activities.iter().map(|a| a.minutes).sum::<u32>(),
-                backed + quality::LESSON_MINUTES_SLACK
+                activity_minutes,
+                backed + slack
             ),
         );
     }

@@ -50,7 +50,7 @@ const ABSOLUTES: &[&str] = &[
 
 /// The absolute qualifier of a statement, if it has one (« ne … que » included).
 pub(super) fn absolute_qualifier(statement: &str) -> Option<String> {
-    let lower = statement.to_lowercase();
+    let lower = statement.to_lowercase().replace('\u{2019}', "'");
     let words: Vec<&str> = lower
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
@@ -68,12 +68,24 @@ pub(super) fn absolute_qualifier(statement: &str) -> Option<String> {
     // « ne … que » / « n'… qu' »: a negation followed, within a few words, by « que ».
     for (i, w) in words.iter().enumerate() {
         let negation = *w == "ne" || w.starts_with("n'");
-        if negation
-            && words[i + 1..]
-                .iter()
-                .take(5)
-                .any(|w| *w == "que" || w.starts_with("qu'"))
-        {
+        if !negation {
+            continue;
+        }
+        // « ne … que » restricts; « ne … pas … que » (« il n'est pas certain que ») does not.
+        let window: Vec<&str> = words[i + 1..].iter().take(5).copied().collect();
+        let Some(que) = window
+            .iter()
+            .position(|w| *w == "que" || w.starts_with("qu'"))
+        else {
+            continue;
+        };
+        let other_negation = window[..que].iter().any(|w| {
+            matches!(
+                *w,
+                "pas" | "plus" | "jamais" | "rien" | "personne" | "guère" | "point"
+            )
+        });
+        if !other_negation {
             return Some("ne … que".to_owned());
         }
     }
@@ -166,6 +178,14 @@ mod tests {
         assert_eq!(
             absolute_qualifier("Il n'est utile qu'en cas de danger.").as_deref(),
             Some("ne … que")
+        );
+        assert_eq!(
+            absolute_qualifier("Il n'est pas certain que le patient revienne."),
+            None
+        );
+        assert_eq!(
+            absolute_qualifier("Il ne faut pas croire que tout est réglé."),
+            None
         );
         assert_eq!(
             absolute_qualifier("Un entretien suffit à régler le conflit.").as_deref(),
