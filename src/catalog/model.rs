@@ -122,7 +122,7 @@ pub struct Criterion {
 code_list!(
     /// What a lesson's activity asks of the learner.
     ActivityKind, "type d'activité" {
-    SelfAudit = "self_audit": "Auto-diagnostic",
+    SelfAudit = "self_audit": "Autodiagnostic",
     Case = "case": "Analyse de cas",
     Reflection = "reflection": "Analyse réflexive",
     ActionPlan = "action_plan": "Plan d'action",

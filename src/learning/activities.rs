@@ -26,7 +26,7 @@ pub const MAX_TEXT_CHARS: usize = 10_000;
 
 code_list!(
     /// A self-audit item's answer.
-    AuditAnswer, "réponse d'auto-diagnostic" {
+    AuditAnswer, "réponse d'autodiagnostic" {
     Oui = "oui": "Oui",
     EnPartie = "en_partie": "En partie",
     Non = "non": "Non",
@@ -93,7 +93,7 @@ pub fn parse_answer(activity: &Activity, input: AnswerInput) -> Result<Answer, A
             "items",
             format!("une réponse par item ({} attendues)", activity.items.len()),
         )),
-        (_, Some(_)) => errors.push(FieldError::new("items", "réservé aux auto-diagnostics")),
+        (_, Some(_)) => errors.push(FieldError::new("items", "réservé aux autodiagnostics")),
         (_, None) => {}
     }
     if errors.is_empty() {

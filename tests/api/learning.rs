@@ -358,7 +358,7 @@ async fn the_trace_pdf_states_the_learner_the_session_and_the_same_totals() {
         "page 1 / ",
         // What the learner wrote in the lesson's activities is part of the record.
         "Activités réalisées",
-        "Auto-diagnostic : Les cinq dimensions",
+        "Autodiagnostic : Les cinq dimensions",
     ] {
         assert!(text.contains(expected), "{expected} missing from:\n{text}");
     }

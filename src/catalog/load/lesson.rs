@@ -322,18 +322,15 @@ fn check_activities(
         }
         match kind {
             ActivityKind::SelfAudit if a.items.len() < 3 => {
-                r.on(
-                    spanned,
-                    "un auto-diagnostic compte au moins 3 items (items)",
-                );
+                r.on(spanned, "un autodiagnostic compte au moins 3 items (items)");
             }
             ActivityKind::SelfAudit => {
                 if let Some(m) = &a.min_chars {
-                    r.on(m, "min_chars ne s'applique pas à un auto-diagnostic");
+                    r.on(m, "min_chars ne s'applique pas à un autodiagnostic");
                 }
             }
             _ if !a.items.is_empty() => {
-                r.on(spanned, "items réservés aux auto-diagnostics (self_audit)");
+                r.on(spanned, "items réservés aux autodiagnostics (self_audit)");
             }
             ActivityKind::Case if a.commentary.is_none() => {
                 r.on(
