@@ -165,8 +165,8 @@ mod reqwest {
     }
 }
 
-/// The bench's copy of the QVT module: its final quiz with no attempt limit, so one
-/// learner may submit again and again.
+/// The bench's copy of the QVT module: its final quiz with attempts enough (a graded quiz
+/// must have a limit) and retakes once passed, so one learner may submit again and again.
 fn bench_courses(dir: &Path) -> PathBuf {
     let target = dir.join("courses");
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("courses/qvt-formation-initiale");
@@ -175,9 +175,15 @@ fn bench_courses(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(&quiz).unwrap();
     let text: String = text
         .lines()
-        .filter(|l| !l.starts_with("max_attempts"))
+        .filter(|l| !l.starts_with("max_attempts") && !l.starts_with("improvement_attempts"))
         .map(|l| format!("{l}\n"))
         .collect();
+    // Top-level keys go before the first table.
+    let text = text.replacen(
+        "[[draw]]",
+        "max_attempts = 1000000\nimprovement_attempts = true\n\n[[draw]]",
+        1,
+    );
     std::fs::write(&quiz, text).unwrap();
     target
 }
