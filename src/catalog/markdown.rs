@@ -75,19 +75,18 @@ fn config_keys(text: &str) -> Vec<(usize, Option<&str>)> {
 pub fn french_spaces(text: &str) -> String {
     const NARROW: char = '\u{202F}';
     const NBSP: char = '\u{00A0}';
-    let mut out = text
-        .replace(" :", &format!("{NBSP}:"))
+    text.replace(" :", &format!("{NBSP}:"))
         .replace(" ;", &format!("{NARROW};"))
         .replace(" ?", &format!("{NARROW}?"))
         .replace(" !", &format!("{NARROW}!"))
         .replace("« ", &format!("«{NBSP}"))
-        .replace(" »", &format!("{NBSP}»"));
-    // A lone « % » after a number too (« 40 % »).
-    out = out.replace(" %", &format!("{NBSP}%"));
-    out
+        .replace(" »", &format!("{NBSP}»"))
+        // « 40 % » too.
+        .replace(" %", &format!("{NBSP}%"))
 }
 
-fn escape(text: &str) -> String {
+/// Text as HTML text or attribute value.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

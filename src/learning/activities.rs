@@ -129,7 +129,13 @@ pub struct AuditItemView {
     pub advice: Option<String>,
 }
 
-pub fn view(activity: &Activity, stored: Option<&(Answer, NaiveDateTime)>) -> ActivityView {
+/// The activity for the learner, with their organisation's local resources (`resources`)
+/// filled in, as in the lesson.
+pub fn view(
+    activity: &Activity,
+    stored: Option<&(Answer, NaiveDateTime)>,
+    resources: &BTreeMap<String, String>,
+) -> ActivityView {
     let answer = stored.map(|(a, _)| a);
     ActivityView {
         id: activity.id.clone(),
@@ -137,7 +143,7 @@ pub fn view(activity: &Activity, stored: Option<&(Answer, NaiveDateTime)>) -> Ac
         kind_label: activity.kind.label().to_owned(),
         title: activity.title.clone(),
         minutes: activity.minutes,
-        prompt_html: activity.prompt_html.clone(),
+        prompt_html: fill(&activity.prompt_html, resources),
         items: activity
             .items
             .iter()
@@ -156,7 +162,12 @@ pub fn view(activity: &Activity, stored: Option<&(Answer, NaiveDateTime)>) -> Ac
         min_chars: activity.min_chars,
         answer: answer.cloned(),
         answered_at: stored.map(|(_, at)| *at),
-        commentary_html: stored.and(activity.commentary_html.clone()),
+        commentary_html: stored.and(
+            activity
+                .commentary_html
+                .as_ref()
+                .map(|c| fill(c, resources)),
+        ),
     }
 }
 
@@ -263,12 +274,8 @@ pub fn answer(
         save(c, lesson, activity_id, &parsed, at)?;
         Ok::<_, AppError>(())
     })?;
-    // Shown as the lesson shows it: with the learner's organisation's resources.
     let resources = crate::resources::store::values_of(conn, &session.organisation_id)?;
-    let mut shown = view(activity, Some(&(parsed, at)));
-    shown.prompt_html = fill(&shown.prompt_html, &resources);
-    shown.commentary_html = shown.commentary_html.map(|c| fill(&c, &resources));
-    Ok(shown)
+    Ok(view(activity, Some(&(parsed, at)), &resources))
 }
 
 /// The first activity of a lesson still without an answer, if any.
@@ -384,14 +391,18 @@ mod tests {
     #[test]
     fn the_commentary_and_advice_wait_for_the_answer() {
         let audit = activity(ActivityKind::SelfAudit);
-        let before = view(&audit, None);
+        let before = view(&audit, None, &BTreeMap::new());
         assert!(before.commentary_html.is_none());
         assert!(before.items.iter().all(|i| i.advice.is_none()));
         let answer = Answer {
             text: String::new(),
             items: vec![AuditAnswer::Oui, AuditAnswer::Non, AuditAnswer::EnPartie],
         };
-        let after = view(&audit, Some(&(answer, NaiveDateTime::default())));
+        let after = view(
+            &audit,
+            Some(&(answer, NaiveDateTime::default())),
+            &BTreeMap::new(),
+        );
         assert!(after.commentary_html.is_some());
         let advice: Vec<Option<&str>> = after.items.iter().map(|i| i.advice.as_deref()).collect();
         assert_eq!(advice, [None, Some("Conseil 1"), Some("Conseil 2")]);

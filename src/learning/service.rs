@@ -281,10 +281,8 @@ pub fn open_lesson(
             .activities
             .iter()
             .map(|a| {
-                let mut view = activities::view(a, answers.get(&(lesson.id.clone(), a.id.clone())));
-                view.prompt_html = fill(&view.prompt_html, &resources);
-                view.commentary_html = view.commentary_html.map(|c| fill(&c, &resources));
-                view
+                let stored = answers.get(&(lesson.id.clone(), a.id.clone()));
+                activities::view(a, stored, &resources)
             })
             .collect(),
     })

@@ -388,26 +388,36 @@ async fn complete(
 
 /// An activity's form as the page posts it: the text, and a self-audit's items as
 /// `item_0`, `item_1`…
-#[derive(Deserialize, Default)]
 struct ActivityForm {
-    #[serde(default)]
     text: String,
-    #[serde(flatten)]
     items: BTreeMap<String, String>,
 }
 
 impl ActivityForm {
-    /// The self-audit answers in item order (an item not answered is empty, so the answer
-    /// is refused naming it).
-    fn items(&self, count: usize) -> Vec<String> {
-        (0..count)
-            .map(|i| {
-                self.items
-                    .get(&format!("item_{i}"))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .collect()
+    /// The answer it carries. A self-audit's items in order, up to the last one answered:
+    /// an unanswered radio group is not sent at all, so it is empty here and the answer is
+    /// refused naming it (`items[i]`).
+    fn input(&self) -> AnswerInput {
+        let count = self
+            .items
+            .keys()
+            .filter_map(|k| k.strip_prefix("item_")?.parse::<usize>().ok())
+            .max()
+            .map_or(0, |last| last + 1);
+        let items = (count > 0).then(|| {
+            (0..count)
+                .map(|i| {
+                    self.items
+                        .get(&format!("item_{i}"))
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect()
+        });
+        AnswerInput {
+            text: Some(self.text.clone()),
+            items,
+        }
     }
 }
 
@@ -469,38 +479,13 @@ async fn answer_activity(
     let s = state.clone();
     let (e, l, a) = (enrolment_id.clone(), lesson_id.clone(), activity_id.clone());
     let reader = user.clone();
-    let input_items = typed.items.clone();
-    let text = typed.text.clone();
+    let input = typed.input();
     let saved = db::run(&state.pool, move |conn| {
         let at = LessonAt {
             enrolment_id: &e,
             lesson_id: &l,
         };
-        // Every item the form sent, up to the last one answered: an unanswered radio group
-        // is not sent at all, and is then refused by its name (`items[i]`).
-        let count = input_items
-            .keys()
-            .filter_map(|k| k.strip_prefix("item_")?.parse::<usize>().ok())
-            .max()
-            .map_or(0, |last| last + 1);
-        let items = (count > 0).then(|| {
-            ActivityForm {
-                text: String::new(),
-                items: input_items,
-            }
-            .items(count)
-        });
-        activities::answer(
-            conn,
-            &s.courses,
-            &user,
-            at,
-            &a,
-            AnswerInput {
-                text: Some(text),
-                items,
-            },
-        )
+        activities::answer(conn, &s.courses, &user, at, &a, input)
     })
     .await;
     match saved {

@@ -6,16 +6,10 @@
 use std::collections::BTreeMap;
 
 use super::fields;
+use crate::catalog::markdown::escape;
 
 const MARKER: &str = "<span class=\"a-configurer\" data-config=\"";
 const END: &str = "</span>";
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// A value as HTML: escaped, its line breaks kept.
 fn as_html(value: &str) -> String {

@@ -374,6 +374,18 @@ pub fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// Signs in through the sign-in page; returns the session cookie's token.
+pub async fn page_session(app: &TestApp, email: &str) -> String {
+    let signed_in = no_redirects()
+        .post(app.url("/connexion"))
+        .form(&[("email", email), ("password", crate::journeys::PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status().as_u16(), 303);
+    access_cookie(&signed_in)
+}
+
 /// The page-session token a sign-in response sets (`qvt_access`).
 pub fn access_cookie(response: &reqwest::Response) -> String {
     response

@@ -14,7 +14,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    access_cookie, field_names, no_redirects, problem, setup, world_of, Setup, TestApp,
+    field_names, no_redirects, page_session, problem, setup, world_of, Setup, TestApp,
 };
 use crate::journeys::{adeli_of, PASSWORD};
 
@@ -377,18 +377,6 @@ async fn a_number_on_a_dpc_certificate_is_changed_by_the_training_body_and_audit
             json!({ "rpps": { "from": null, "to": RPPS } }),
         ]
     );
-}
-
-/// Signs in through the sign-in page; returns the session cookie's token.
-async fn page_session(app: &TestApp, email: &str) -> String {
-    let signed_in = no_redirects()
-        .post(app.url("/connexion"))
-        .form(&[("email", email), ("password", PASSWORD)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed_in.status().as_u16(), 303);
-    access_cookie(&signed_in)
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ impl TwoSchools {
         by: &User,
         organisation: &str,
         lesson: &str,
-    ) -> Value {
+    ) -> Reading {
         let session = self
             .s
             .session(
@@ -86,11 +86,21 @@ impl TwoSchools {
         );
         let opened = self.s.app.get_as(&learner.token, &path).await;
         assert_eq!(opened.status().as_u16(), 200);
-        let mut view: Value = opened.json().await.unwrap();
-        view["_token"] = learner.token.clone().into();
-        view["_path"] = path.into();
-        view
+        Reading {
+            view: opened.json().await.unwrap(),
+            token: learner.token,
+            enrolment: enrolment["id"].as_str().unwrap().to_owned(),
+            path,
+        }
     }
+}
+
+/// A lesson as a learner read it, and where: their token, enrolment and the lesson's path.
+struct Reading {
+    view: Value,
+    token: String,
+    enrolment: String,
+    path: String,
 }
 
 #[tokio::test]
@@ -128,8 +138,8 @@ async fn each_organisations_learners_read_its_own_helpline_and_the_national_defa
         .await;
 
     // Assert: each reads their own, escaped, and never the other's.
-    let university_html = at_university["html"].as_str().unwrap();
-    let school_html = at_school["html"].as_str().unwrap();
+    let university_html = at_university.view["html"].as_str().unwrap();
+    let school_html = at_school.view["html"].as_str().unwrap();
     assert!(
         university_html.contains("Cellule d'écoute de l'Université Exemple : 01 23 45 67 89"),
         "{university_html}"
@@ -150,10 +160,7 @@ async fn each_organisations_learners_read_its_own_helpline_and_the_national_defa
     assert_eq!(cleared.status().as_u16(), 200);
     let again: Value =
         t.s.app
-            .get_as(
-                at_school["_token"].as_str().unwrap(),
-                at_school["_path"].as_str().unwrap(),
-            )
+            .get_as(&at_school.token, &at_school.path)
             .await
             .json()
             .await
@@ -220,7 +227,7 @@ async fn only_an_organisations_admins_change_its_resources_and_bad_fields_are_na
 #[tokio::test]
 async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_the_commentary() {
     let t = two_schools().await;
-    let view = t
+    let reading = t
         .learner_reads(
             "etudiante@univ-exemple.fr",
             &t.s.dean,
@@ -228,10 +235,7 @@ async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_th
             "01-ce-que-recouvre-la-qvt",
         )
         .await;
-    let (token, path) = (
-        view["_token"].as_str().unwrap(),
-        view["_path"].as_str().unwrap(),
-    );
+    let (view, token, path) = (&reading.view, reading.token.as_str(), &reading.path);
     let activities = view["activities"].as_array().unwrap();
     assert!(!activities.is_empty(), "{view}");
     assert!(
@@ -275,11 +279,7 @@ async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_th
     // Answered: stored, shown back with what it unlocks; then the lesson can be done.
     let done =
         t.s.app
-            .work_through(
-                token,
-                view["_path"].as_str().unwrap().rsplit('/').nth(2).unwrap(),
-                "01-ce-que-recouvre-la-qvt",
-            )
+            .work_through(token, &reading.enrolment, "01-ce-que-recouvre-la-qvt")
             .await;
     assert_eq!(done["lesson_id"], "01-ce-que-recouvre-la-qvt");
     let reread: Value = t.s.app.get_as(token, path).await.json().await.unwrap();
@@ -318,7 +318,7 @@ async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_th
 #[tokio::test]
 async fn a_learners_answers_are_in_their_export_and_go_with_their_erasure() {
     let t = two_schools().await;
-    let view = t
+    let reading = t
         .learner_reads(
             "etudiante@univ-exemple.fr",
             &t.s.dean,
@@ -326,16 +326,9 @@ async fn a_learners_answers_are_in_their_export_and_go_with_their_erasure() {
             "01-ce-que-recouvre-la-qvt",
         )
         .await;
-    let token = view["_token"].as_str().unwrap();
-    let enrolment = view["_path"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let (view, token, enrolment) = (&reading.view, reading.token.as_str(), &reading.enrolment);
     t.s.app
-        .work_through(token, &enrolment, "01-ce-que-recouvre-la-qvt")
+        .work_through(token, enrolment, "01-ce-que-recouvre-la-qvt")
         .await;
 
     let export: Value =
@@ -373,18 +366,9 @@ async fn the_resources_page_saves_long_values_and_the_audit_names_what_changed()
     // Arrange: the school's admin, signed in on the pages.
     let t = two_schools().await;
     let client = crate::helpers::no_redirects();
-    let signed_in = client
-        .post(t.s.app.url("/connexion"))
-        .form(&[
-            ("email", t.school_admin.email.as_str()),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let cookie = format!("qvt_access={}", crate::helpers::access_cookie(&signed_in));
-    let csrf =
-        qvt_campus::identity::auth::csrf_of(crate::helpers::access_cookie(&signed_in).as_str());
+    let token = crate::helpers::page_session(&t.s.app, &t.school_admin.email).await;
+    let cookie = format!("qvt_access={token}");
+    let csrf = qvt_campus::identity::auth::csrf_of(&token);
 
     // Act: every field filled with 590 characters of French (well over actix's default
     // 16 KiB form once encoded), posted as the page posts it.

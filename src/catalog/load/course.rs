@@ -305,19 +305,18 @@ fn check_thesis(
 /// settings, so they are kept to a spelling that survives both.
 fn check_configuration(r: &mut FileReport<'_>, configuration: &BTreeMap<String, String>) {
     for key in configuration.keys() {
+        // The map keeps no spans: the first occurrence of the key is close enough.
+        let offset = r.text.find(key.as_str()).unwrap_or(0);
         if key.is_empty()
             || !key
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         {
-            // The map keeps no spans: the first occurrence of the key is close enough.
-            let offset = r.text.find(key.as_str()).unwrap_or(0);
             r.at(
                 offset,
                 format!("clé de configuration « {key} » : minuscules, chiffres et _ seulement"),
             );
         } else if resources::fields::get(key).is_none() {
-            let offset = r.text.find(key.as_str()).unwrap_or(0);
             r.warn_at(
                 offset,
                 format!("clé « {key} » non reliée à un champ des ressources locales des organisations (src/resources/fields.toml)"),

@@ -214,8 +214,7 @@ fn check_lesson(
         problems: fm.problems,
     };
     check_body(&mut md, configuration);
-    let content_minutes = quality::reading_minutes(words)
-        + activities.iter().map(|a| f64::from(a.minutes)).sum::<f64>();
+    let content_minutes = quality::reading_minutes(words) + activity_minutes as f64;
     let lesson = Lesson {
         id,
         position,
