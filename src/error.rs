@@ -91,7 +91,7 @@ impl AppError {
             "validation",
             "Données invalides",
         );
-        e.detail = Some("Certains champs sont invalides : voir `errors`.".into());
+        e.detail = Some("Certains champs sont invalides.".into());
         e.errors = errors;
         e
     }

@@ -192,6 +192,8 @@ fn http_server(
             // problem, then it is counted, then logged with its request id.
             .wrap(from_fn(http::catch_panic))
             .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
+            // A browser navigating gets the problem as a French page (or the sign-in page).
+            .wrap(from_fn(pages::errors::html_errors))
             .wrap(metrics.clone())
             .wrap(from_fn(http::request_id))
             .app_data(state.clone())

@@ -46,6 +46,18 @@ pub fn decide(
             ))
             .with_field("decision", "notes, présences ou mémoire manquants"));
         }
+        // The jury is sovereign, but a decision against the rules' proposal says why.
+        if let Some(proposed) = facts.proposal.decision {
+            if input.decision != proposed && input.decision != Decision::Absent && input.reason.is_none() {
+                return Err(AppError::invalid(
+                    "reason",
+                    format!(
+                        "la décision diffère de la proposition des règles (« {} ») : indiquez le motif",
+                        proposed.label()
+                    ),
+                ));
+            }
+        }
         let closed = minutes_closed(c, &session.id)?;
         if closed && input.reason.is_none() {
             return Err(AppError::invalid(

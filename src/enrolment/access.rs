@@ -38,12 +38,19 @@ pub fn readable_enrolment(
     Ok((enrolment, session))
 }
 
-/// Progress is recorded only for an active enrolment in a session still running.
+/// Progress is recorded only for an active enrolment in a session that has opened and
+/// still runs.
 pub fn ensure_recording(enrolment: &Enrolment, session: &Session) -> Result<(), AppError> {
     if enrolment.status != EnrolmentStatus::Active {
         return Err(AppError::conflict(
             "Cette inscription est retirée : la progression n'est plus enregistrée.",
         ));
+    }
+    if session.opens_on > super::service::today() {
+        return Err(AppError::conflict(format!(
+            "Cette session ouvre le {} : ses leçons et ses quiz seront accessibles à partir de cette date.",
+            crate::certificates::render::french_date(session.opens_on)
+        )));
     }
     if session.closed_at.is_some() {
         return Err(AppError::conflict(

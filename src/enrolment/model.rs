@@ -6,9 +6,29 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::catalog::model::CourseKind;
 use crate::codes::code_list;
 use crate::error::AppError;
 use crate::http::Fields;
+use crate::identity::model::OrgKind;
+
+/// Which organisations may run a kind of course: DPC actions are a training body's (it
+/// holds the ODPC registration), the diploma a university's; the initial-training module
+/// belongs to the curricula of universities and schools. The platform runs anything.
+/// `Err` says why not, in words for the form.
+pub fn may_run(organisation: OrgKind, course: CourseKind) -> Result<(), &'static str> {
+    match (course, organisation) {
+        (_, OrgKind::Platform)
+        | (CourseKind::Dpc, OrgKind::TrainingBody)
+        | (CourseKind::Du, OrgKind::University)
+        | (CourseKind::InitialModule, OrgKind::University | OrgKind::NursingSchool) => Ok(()),
+        (CourseKind::Dpc, _) => Err("seul un organisme de DPC peut ouvrir une session DPC"),
+        (CourseKind::Du, _) => Err("seule une université peut ouvrir une session de diplôme d'université"),
+        (CourseKind::InitialModule, _) => {
+            Err("le module de formation initiale est ouvert par une université ou un institut de formation")
+        }
+    }
+}
 
 code_list!(
     /// Where an enrolment stands: active until withdrawn (never deleted, for the proof).
@@ -260,6 +280,23 @@ pub struct NewSession {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn each_kind_of_organisation_runs_its_own_kind_of_course() {
+        use super::may_run;
+        use crate::catalog::model::CourseKind::*;
+        use crate::identity::model::OrgKind::*;
+        assert!(may_run(TrainingBody, Dpc).is_ok());
+        assert!(may_run(University, Dpc).is_err());
+        assert!(may_run(University, Du).is_ok());
+        assert!(may_run(TrainingBody, Du)
+            .unwrap_err()
+            .contains("université"));
+        assert!(may_run(NursingSchool, Du).is_err());
+        assert!(may_run(NursingSchool, InitialModule).is_ok());
+        assert!(may_run(TrainingBody, InitialModule).is_err());
+        assert!(may_run(Platform, Du).is_ok());
+    }
+
     use super::*;
 
     fn d(s: &str) -> NaiveDate {

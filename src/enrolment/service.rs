@@ -14,7 +14,6 @@ use crate::db::DbConn;
 use crate::enrolment::model::EnrolmentStatus;
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, CurrentUser};
-use crate::identity::model::OrgKind;
 use crate::identity::password;
 use crate::identity::store::{self as identity, Account};
 use crate::mail::{self, NewMail};
@@ -45,14 +44,10 @@ pub fn create_session(
                 AppError::invalid("course", format!("aucune formation « {} »", new.course))
             })?;
         let kind = version.kind;
+        super::model::may_run(organisation.kind, kind)
+            .map_err(|why| AppError::invalid("course", why))?;
         let mut odpc_number = None;
         if kind == CourseKind::Dpc {
-            if organisation.kind != OrgKind::TrainingBody {
-                return Err(AppError::invalid(
-                    "course",
-                    "seul un organisme de DPC peut ouvrir une session DPC",
-                ));
-            }
             odpc_number = organisation.odpc_number.clone();
             let mut missing = Vec::new();
             if new.dpc_action_ref.is_none() {

@@ -6,8 +6,8 @@ use diesel::OptionalExtension;
 use serde_json::json;
 
 use super::auth::{require_org_admin, CurrentUser};
-use super::model::Role;
-use super::store::{self, Membership};
+use super::model::{Email, Role};
+use super::store::{self, Account, Membership};
 use crate::db::DbConn;
 use crate::error::AppError;
 use crate::stale::Stale;
@@ -38,6 +38,52 @@ fn existing_membership(
 ) -> Result<Membership, AppError> {
     store::membership(conn, organisation_id, account_id)?
         .ok_or_else(|| AppError::not_found("Ce compte n'est pas membre de l'organisation."))
+}
+
+/// Adds an existing, confirmed account to the organisation with a role (its admins, or a
+/// platform admin): anyone can register any address, so only its verified owner may be
+/// given a role.
+pub fn add_member(
+    conn: &mut DbConn,
+    by: &CurrentUser,
+    organisation_id: &str,
+    email: &Email,
+    role: Role,
+) -> Result<(Membership, Account), AppError> {
+    conn.write(|conn| {
+        require_org_admin(conn, by, organisation_id)?;
+        let account = store::account_by_email(conn, email.as_str())?
+            .filter(|a| a.is_active())
+            .ok_or_else(|| AppError::invalid("email", "aucun compte actif avec cette adresse"))?;
+        if account.email_verified_at.is_none() {
+            return Err(AppError::invalid(
+                "email",
+                "ce compte n'a pas encore confirmé son adresse e-mail",
+            ));
+        }
+        if store::membership(conn, organisation_id, &account.id)?.is_some() {
+            return Err(
+                AppError::conflict("Ce compte est déjà membre de l'organisation.")
+                    .with_field("email", "déjà membre"),
+            );
+        }
+        let membership = Membership {
+            organisation_id: organisation_id.to_owned(),
+            account_id: account.id.clone(),
+            role,
+            created_at: store::now(),
+        };
+        store::insert_membership(conn, &membership)?;
+        store::audit(
+            conn,
+            Some(&by.id),
+            "membership.added",
+            Some(organisation_id),
+            Some(&account.id),
+            json!({ "role": role.code() }),
+        )?;
+        Ok((membership, account))
+    })
 }
 
 /// Gives a member another role (the organisation's admins, or a platform admin). Nothing

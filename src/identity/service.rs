@@ -352,6 +352,14 @@ pub fn request_password_reset(
     })
 }
 
+/// A password chosen from a mailed link: the account, whose page sessions start again at
+/// `epoch` (so the page can sign the person in), and what caches must forget.
+pub struct PasswordSet {
+    pub account_id: String,
+    pub epoch: i32,
+    pub stale: Stale,
+}
+
 /// Sets a new password from a reset link; every open session is closed. The caller applies
 /// the returned [`Stale`] once this has committed: a page session opened with the old
 /// password must not live on in this instance's account cache.
@@ -359,7 +367,7 @@ pub fn confirm_password_reset(
     conn: &mut DbConn,
     presented: &str,
     new_password: &Password,
-) -> Result<Stale, AppError> {
+) -> Result<PasswordSet, AppError> {
     let password_hash = password::hash(new_password)?;
     conn.write(|conn| {
         let account_id =
@@ -394,7 +402,11 @@ pub fn confirm_password_reset(
             Some(&account_id),
             json!({}),
         )?;
-        Ok(Stale::Account(account_id))
+        Ok(PasswordSet {
+            epoch: account.page_session_epoch,
+            stale: Stale::Account(account_id.clone()),
+            account_id,
+        })
     })
 }
 

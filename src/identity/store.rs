@@ -537,6 +537,40 @@ pub fn audit_of_organisation(
         .load(conn)
 }
 
+/// One page of an organisation's audit log, newest first, and how many entries it has.
+pub fn audit_page(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    limit: i64,
+    offset: i64,
+) -> QueryResult<(Vec<AuditEntry>, i64)> {
+    let total = audit_log::table
+        .filter(audit_log::organisation_id.eq(organisation_id))
+        .count()
+        .get_result(conn)?;
+    let entries = audit_log::table
+        .filter(audit_log::organisation_id.eq(organisation_id))
+        .order((audit_log::at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .offset(offset)
+        .select(AuditEntry::as_select())
+        .load(conn)?;
+    Ok((entries, total))
+}
+
+/// The names of accounts, by id (an erased account keeps the name it was erased to).
+pub fn names_of(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, String>> {
+    Ok(accounts::table
+        .filter(accounts::id.eq_any(ids))
+        .select((accounts::id, accounts::full_name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// The answers an account gave to lesson activities, over all its enrolments:
 /// (enrolment, lesson, activity, answer JSON, last saved).
 #[allow(clippy::type_complexity)]

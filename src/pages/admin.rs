@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::learners::{self, TableQuery};
 use super::session::Visitor;
 use super::{error_page, field_errors, filled, form_again, message, redirect, render};
 use crate::app::AppState;
@@ -34,13 +35,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(create_session),
         )
         .service(web::resource("/gestion/attestations/{id}/revoquer").post(revoke))
+        .service(web::resource("/gestion/attestations/{id}/redelivrer").post(reissue))
         .service(web::resource("/gestion/inscriptions/{id}/numeros").post(change_numbers))
         .configure(super::admin_du::configure);
 }
 
 async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
     let Some(user) = visitor.user.clone() else {
-        return redirect("/connexion");
+        return visitor.sign_in_first();
     };
     let loaded = db::run(&state.pool, move |conn| {
         let mut organisations = Vec::new();
@@ -52,7 +54,8 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
                                  "dates": format!("du {} au {}", s.opens_on.format("%d/%m/%Y"), s.closes_on.format("%d/%m/%Y")) }))
                 .collect();
             let admin = role == Role::OrgAdmin;
-            organisations.push(json!({ "id": org.id, "name": org.name, "role": role, "admin": admin, "sessions": sessions }));
+            organisations.push(json!({ "id": org.id, "name": org.name, "role": role.label(), "admin": admin, "sessions": sessions,
+                                       "training_body": org.kind == OrgKind::TrainingBody }));
         }
         Ok(organisations)
     })
@@ -73,6 +76,7 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
 fn line_view(line: &RosterLine, du: bool) -> Value {
     json!({
         "name": line.name, "email": line.email, "status": line.status, "percent": line.progress_percent,
+        "withdrawn": line.status != crate::enrolment::model::EnrolmentStatus::Active,
         "minutes": line.active_seconds / 60, "completed": line.completed_at.map(|d| d.format("%d/%m/%Y").to_string()),
         "code": line.certificate_code.as_deref().map(crate::certificates::model::grouped),
         "revoked": line.certificate_status == Some(Validity::Revoked),
@@ -87,6 +91,17 @@ async fn session_page(
     visitor: &Visitor,
     session_id: String,
     import: Value,
+) -> Result<HttpResponse, AppError> {
+    session_page_with(state, visitor, session_id, import, &TableQuery::default()).await
+}
+
+/// A session's page with its learners table searched, filtered, sorted and paged.
+async fn session_page_with(
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    session_id: String,
+    import: Value,
+    table: &TableQuery,
 ) -> Result<HttpResponse, AppError> {
     let user = visitor
         .user
@@ -122,9 +137,9 @@ async fn session_page(
         .iter()
         .map(|c| (c.code.clone(), c.id.clone()))
         .collect();
-    let learners: Vec<Value> = lines
-        .iter()
-        .take(500)
+    let (shown, matching, page) = learners::select(&lines, table);
+    let learners: Vec<Value> = shown
+        .into_iter()
         .map(|l| {
             let mut v = line_view(l, du);
             v["certificate_id"] = l
@@ -145,9 +160,14 @@ async fn session_page(
             "session": { "id": session.id, "title": session.title, "course": course.title,
                          "closes_on": session.closes_on.to_string(), "closed": session.closed_at.is_some(),
                          "dpc": session.dpc_action_ref.is_some() },
-            "figures": figures, "learners": learners, "more": lines.len() > 500, "du": du,
+            "figures": figures_view(&figures), "learners": learners, "du": du,
+            "du_grid": du.then(|| format!("/gestion/sessions/{}/diplome", session.id)),
+            "table": table_view(&session.id, table, matching, page, lines.len()),
+            "quizzes": course.quizzes.iter().filter(|q| q.role != crate::catalog::model::QuizRole::Practice)
+                .map(|q| json!({ "title": q.title, "href": format!("/gestion/sessions/{}/quiz/{}", session.id, q.id) }))
+                .collect::<Vec<_>>(),
             "exports": [
-                { "href": format!("{api}/report.csv"), "label": "Liste des inscrits (CSV)" },
+                { "href": format!("{api}/report.csv?bom=true"), "label": "Liste des inscrits (CSV pour Excel)" },
                 { "href": format!("{api}/report.xlsx"), "label": "Liste des inscrits (Excel)" },
                 { "href": format!("{api}/certificates.zip"), "label": "Toutes les attestations (ZIP de PDF)" },
             ],
@@ -156,16 +176,55 @@ async fn session_page(
     )
 }
 
+/// The dashboard's figures as a French reader writes them.
+fn figures_view(figures: &roster::Dashboard) -> Value {
+    let decimal = |v: f64| format!("{v:.1}").replace('.', ",").replace(",0", "");
+    json!({
+        "enrolled": figures.enrolled, "withdrawn": figures.withdrawn,
+        "active_last_7_days": figures.active_last_7_days, "completed": figures.completed,
+        "completion_rate": decimal(figures.completion_rate),
+        "median_hours": figures.median_hours_to_completion.map(decimal),
+        "average_gain": figures.average_gain.map(|g| format!("{}{}", if g > 0.0 { "+" } else { "" }, decimal(g))),
+    })
+}
+
+/// The state of the learners table's form, and the links to its other pages.
+fn table_view(session: &str, t: &TableQuery, matching: usize, page: usize, all: usize) -> Value {
+    let pages = matching.div_ceil(learners::PAGE).max(1);
+    let link = |p: usize| {
+        let query = serde_urlencoded::to_string([
+            ("q", t.q.as_str()),
+            ("statut", t.statut.as_str()),
+            ("tri", t.tri.as_str()),
+            ("page", &p.to_string()),
+        ])
+        .unwrap_or_default();
+        format!("/gestion/sessions/{session}?{query}#apprenants")
+    };
+    let option = |value: &str, label: &str, current: &str| json!({ "value": value, "label": label, "selected": value == current });
+    json!({
+        "q": t.q, "matching": matching, "all": all, "page": page, "pages": pages,
+        "previous": (page > 1).then(|| link(page - 1)), "next": (page < pages).then(|| link(page + 1)),
+        "statuses": [option("", "Tous", &t.statut), option("en_cours", "En cours", &t.statut),
+                     option("termine", "Formation terminée", &t.statut), option("attestation", "Attestation valide", &t.statut),
+                     option("retire", "Désinscrits", &t.statut)],
+        "sorts": [option("", "Nom", &t.tri), option("progression", "Progression", &t.tri),
+                  option("temps", "Temps de formation", &t.tri), option("termine", "Date d'achèvement", &t.tri),
+                  option("activite", "Dernière activité", &t.tri)],
+    })
+}
+
 async fn session(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<String>,
+    table: web::Query<TableQuery>,
 ) -> HttpResponse {
     if visitor.user.is_none() {
-        return redirect("/connexion");
+        return visitor.sign_in_first();
     }
     let empty = json!({ "csv": "", "report": null, "done": false, "problem": null, "errors": [] });
-    session_page(&state, &visitor, path.into_inner(), empty)
+    session_page_with(&state, &visitor, path.into_inner(), empty, &table)
         .await
         .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
@@ -250,6 +309,34 @@ async fn revoke(
         Err(e) => error_page(&state, &visitor, &e),
     }
 }
+/// A corrected certificate (after a name or a reference was fixed): the old one revoked
+/// with the reason, a new code issued for the same completion.
+async fn reissue(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<RevokeForm>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let RevokeForm { csrf, reason, .. } = form.into_inner();
+    let done = async {
+        let user = visitor.for_form(&csrf)?.clone();
+        let reason = certificates::parse_reason(&reason)?;
+        let s = state.clone();
+        db::run(&state.pool, move |conn| {
+            let new = crate::completion::service::reissue(conn, &s.courses, &user, &id, &reason)?;
+            s.status_lists.clear();
+            Ok(new.session_id)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(session) => redirect(&format!("/gestion/sessions/{session}#apprenants")),
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
 #[derive(Deserialize)]
 struct NumbersForm {
     csrf: String,
@@ -290,7 +377,7 @@ async fn new_session_form(
     path: web::Path<String>,
 ) -> HttpResponse {
     if visitor.user.is_none() {
-        return redirect("/connexion");
+        return visitor.sign_in_first();
     }
     new_session_page(
         &state,
@@ -322,9 +409,11 @@ async fn new_session_page(
         Ok((org, crate::catalog::store::catalogue(conn)?))
     })
     .await?;
+    // Only what this organisation may run (a training body is not offered the diploma).
     let courses: Vec<Value> = courses
         .into_iter()
-        .map(|c| json!({ "slug": c.course_slug, "title": c.title }))
+        .filter(|c| crate::enrolment::model::may_run(org.kind, c.kind).is_ok())
+        .map(|c| json!({ "slug": c.course_slug, "title": c.title, "selected": form.get("course").and_then(Value::as_str) == Some(c.course_slug.as_str()) }))
         .collect();
     let field = |k: &str| form.get(k).cloned().unwrap_or_else(|| json!(""));
     render(
@@ -333,7 +422,8 @@ async fn new_session_page(
         "gestion-nouvelle-session",
         "Nouvelle session",
         json!({
-            "organisation": { "id": org.id, "name": org.name, "training_body": org.kind == OrgKind::TrainingBody },
+            "organisation": { "id": org.id, "name": org.name, "training_body": org.kind == OrgKind::TrainingBody,
+                              "university": org.kind == OrgKind::University || org.kind == OrgKind::Platform },
             "courses": courses, "errors": errors, "problem": problem,
             "form": { "title": field("title"), "opens_on": field("opens_on"), "closes_on": field("closes_on"),
                       "academic_year": field("academic_year"), "dpc_action_ref": field("dpc_action_ref"),
@@ -405,7 +495,7 @@ async fn create_session(
     match created {
         Ok(session) => redirect(&format!("/gestion/sessions/{}", session.id)),
         Err(e) if e.status().is_client_error() => {
-            let values = json!({ "title": form.title, "opens_on": form.opens_on, "closes_on": form.closes_on,
+            let values = json!({ "course": form.course, "title": form.title, "opens_on": form.opens_on, "closes_on": form.closes_on,
                                  "academic_year": form.academic_year, "dpc_action_ref": form.dpc_action_ref,
                                  "dpc_session_no": form.dpc_session_no, "dpc_orientation": form.dpc_orientation });
             let problem = e.problem().detail;

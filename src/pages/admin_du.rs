@@ -6,11 +6,13 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::du_cohort::{decision_label, grade_text};
 use super::session::Visitor;
 use super::{error_page, field, field_errors, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
+use crate::certificates::render::french_date;
 use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
 use crate::du::service::UnitAt;
@@ -36,12 +38,13 @@ async fn du_page(
         .clone()
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
-    let (file, name, session_id, course) = db::run(&state.pool, move |conn| {
+    let (file, name, session_id, course, attendance) = db::run(&state.pool, move |conn| {
         let (enrolment, session, course) =
             du::enrolment_for(conn, &s.courses, &user, &enrolment_id, du::Gate::Staff)?;
         let file = du::file_of(conn, &course, &enrolment, &session)?;
         let account = identity::account(conn, &enrolment.account_id)?;
-        Ok((file, account.full_name, session.id, course))
+        let attendance = crate::du::store::attendance_of(conn, &enrolment.id)?;
+        Ok((file, account.full_name, session.id, course, attendance))
     })
     .await?;
     // The programme the jury grades against: each unit's seminars, the thesis rubric.
@@ -55,13 +58,41 @@ async fn du_page(
     let mut shown = serde_json::to_value(&file).map_err(anyhow::Error::from)?;
     for unit in shown["units"].as_array_mut().into_iter().flatten() {
         let label = |g: &Value, none: &str| {
-            g.as_f64().map_or(none.to_owned(), |g| {
-                format!("{}/20", g.to_string().replace('.', ","))
-            })
+            g.as_f64()
+                .map_or(none.to_owned(), |g| format!("{}/20", grade_text(g)))
         };
         unit["online_label"] = label(&unit["online_grade"], "pas encore passée").into();
         unit["grade_label"] = label(&unit["grade"], "en attente").into();
+        unit["tutor_grade"] = unit["tutor_grade"]
+            .as_f64()
+            .map_or(String::new(), grade_text)
+            .into();
+        let id = unit["unit_id"].as_str().unwrap_or_default();
+        unit["days"] = attendance
+            .iter()
+            .filter(|a| a.unit_id == id)
+            .map(|a| json!({ "day": french_date(a.day), "present": a.present }))
+            .collect::<Vec<_>>()
+            .into();
     }
+    // Codes in words: « Ajourné », « Admis (Bien) », dates as a French reader writes them.
+    let words = |d: &crate::du::service::DecisionView| {
+        json!({ "decision": d.decision.label(), "mention": d.mention.map(|m| m.label()),
+                "decided_on": french_date(d.decided_on), "reason": d.reason, "jury": d.jury.join(", ") })
+    };
+    shown["proposal"]["label"] = decision_label(file.proposal.decision).into();
+    shown["decision"] = file.decision.as_ref().map_or(Value::Null, words);
+    shown["earlier_decisions"] = file
+        .earlier_decisions
+        .iter()
+        .map(words)
+        .collect::<Vec<_>>()
+        .into();
+    shown["differs"] = file
+        .decision
+        .as_ref()
+        .is_some_and(|d| file.proposal.decision.is_some_and(|p| p != d.decision))
+        .into();
     let title = format!("Dossier de {name}");
     render(
         state,
@@ -73,7 +104,7 @@ async fn du_page(
             "thesis": {
                 "title": file.thesis.as_ref().map_or("", |t| t.title.as_str()),
                 "supervisor": file.thesis.as_ref().map_or("", |t| t.supervisor.as_str()),
-                "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), |g| g.to_string()),
+                "grade": file.thesis.as_ref().and_then(|t| t.grade).map_or(String::new(), grade_text),
                 "defended_on": file.thesis.as_ref().and_then(|t| t.defended_on).map_or(String::new(), |d| d.to_string()),
             },
             "file": shown, "programme": seminars, "rubric": rubric,
@@ -87,7 +118,7 @@ async fn du_file(
     path: web::Path<String>,
 ) -> HttpResponse {
     if visitor.user.is_none() {
-        return redirect("/connexion");
+        return visitor.sign_in_first();
     }
     du_page(
         &state,

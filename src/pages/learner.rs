@@ -70,7 +70,7 @@ where
     Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
 {
     let Some(user) = visitor.user.clone() else {
-        return redirect("/connexion");
+        return visitor.sign_in_first();
     };
     let s = state.clone();
     match work(s, user, visitor.clone()).await {
@@ -79,8 +79,13 @@ where
     }
 }
 
-async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
-    page(state, visitor, |state, user, visitor| async move {
+async fn dashboard(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    let password_set = query.get("mot-de-passe").is_some_and(|v| v == "enregistre");
+    page(state, visitor, move |state, user, visitor| async move {
         let s = state.clone();
         let (courses, mine) = db::run(&state.pool, move |conn| {
             let mut courses = Vec::new();
@@ -130,7 +135,7 @@ async fn dashboard(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse
             &visitor,
             "tableau-de-bord",
             "Mon tableau de bord",
-            json!({ "courses": courses, "certificates": certificates,
+            json!({ "courses": courses, "certificates": certificates, "password_set": password_set,
                     "unconfirmed": visitor.user.as_ref().filter(|u| !u.email_verified).map(|u| u.email.clone()) }),
         )
     })
@@ -172,7 +177,7 @@ async fn enrol(
         Ok(user) => user.clone(),
         Err(e) if visitor.user.is_none() => {
             let _ = e;
-            return redirect("/connexion");
+            return visitor.sign_in_first();
         }
         Err(e) => return error_page(&state, &visitor, &e),
     };

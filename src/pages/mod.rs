@@ -7,11 +7,16 @@
 
 mod admin;
 mod admin_du;
+mod du_cohort;
+pub mod errors;
 mod learner;
+mod learners;
+mod organisation;
 mod public;
 mod quiz;
 mod resources;
 pub mod session;
+mod statistics;
 
 use std::sync::LazyLock;
 
@@ -21,7 +26,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, Problem};
 use session::Visitor;
 
 const CSS: &str = include_str!("../../templates/static/app.css");
@@ -39,6 +44,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     public::configure(cfg);
     learner::configure(cfg);
     admin::configure(cfg);
+    organisation::configure(cfg);
+    statistics::configure(cfg);
+    du_cohort::configure(cfg);
     resources::configure(cfg);
 }
 
@@ -65,6 +73,7 @@ pub fn render(
         |u| json!({ "email": u.email, "name": visitor.name }),
     );
     data["csrf"] = visitor.csrf.clone().into();
+    data["staff"] = visitor.staff.into();
     let html = state.templates.render(&format!("pages/{name}"), &data)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -76,17 +85,12 @@ pub fn render(
 pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> HttpResponse {
     // The API's answer logs the cause and carries Retry-After: the page keeps both.
     let api = actix_web::ResponseError::error_response(error);
-    let problem = error.problem();
-    let mut response = render(
-        state,
-        visitor,
-        "erreur",
-        &problem.title,
-        json!({ "title": problem.title, "detail": problem.detail, "errors": problem.errors,
-                // An unconfirmed account is offered a new link, for the address it signed in with.
-                "resend": if error.is_unconfirmed() { visitor.user.as_ref().map(|u| u.email.clone()) } else { None } }),
-    )
-    .unwrap_or_else(|_| HttpResponse::InternalServerError().finish());
+    // An unconfirmed account is offered a new link, for the address it signed in with.
+    let resend = error
+        .is_unconfirmed()
+        .then(|| visitor.user.as_ref().map(|u| u.email.clone()))
+        .flatten();
+    let mut response = problem_page(state, visitor, &error.problem(), resend);
     *response.status_mut() = error.status();
     if let Some(retry) = api.headers().get(header::RETRY_AFTER) {
         response
@@ -94,6 +98,77 @@ pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> Http
             .insert(header::RETRY_AFTER, retry.clone());
     }
     response
+}
+
+/// A problem as a page: its title and detail, each offending field by its French label,
+/// a way back.
+pub fn problem_page(
+    state: &AppState,
+    visitor: &Visitor,
+    problem: &Problem,
+    resend: Option<String>,
+) -> HttpResponse {
+    let errors: Vec<Value> = problem
+        .errors
+        .iter()
+        .map(|e| json!({ "field": label_of(&e.field), "message": e.message }))
+        .collect();
+    let back = visitor.back.clone();
+    render(
+        state,
+        visitor,
+        "erreur",
+        &problem.title,
+        json!({ "title": problem.title, "detail": problem.detail, "errors": errors,
+                "resend": resend, "back": back,
+                "sign_in": visitor.user.is_none().then(|| errors::sign_in_then(&visitor.path)) }),
+    )
+    .unwrap_or_else(|_| HttpResponse::InternalServerError().finish())
+}
+
+/// The French label of a request field, for people reading a refusal (the API names
+/// fields by their JSON path; a page names them as its form does).
+pub fn label_of(field: &str) -> String {
+    let base = field.rsplit('.').next().unwrap_or(field);
+    let base = base.split('[').next().unwrap_or(base);
+    let label = match base {
+        "email" => "Adresse e-mail",
+        "password" => "Mot de passe",
+        "full_name" => "Nom complet",
+        "first_name" | "prenom" => "Prénom",
+        "last_name" | "nom" => "Nom",
+        "profession" => "Profession",
+        "mode_exercice" => "Mode d'exercice",
+        "rpps" => "Numéro RPPS",
+        "adeli" => "Numéro ADELI",
+        "student_number" => "Numéro étudiant",
+        "enrolment_key" => "Clé d'inscription",
+        "title" => "Intitulé",
+        "course" => "Formation",
+        "opens_on" => "Date d'ouverture",
+        "closes_on" => "Date de clôture",
+        "capacity" => "Nombre de places",
+        "academic_year" => "Année universitaire",
+        "dpc_orientation" => "Orientation prioritaire",
+        "reason" => "Motif",
+        "role" => "Rôle",
+        "grade" => "Note",
+        "decision" => "Décision",
+        "mention" => "Mention",
+        "decided_on" => "Date de la délibération",
+        "jury" => "Membres du jury",
+        "date" | "days" => "Date",
+        "csv" | "fichier" => "Fichier",
+        "name" => "Nom",
+        "siret" => "SIRET",
+        "uai" => "UAI",
+        "token" | "jeton" => "Lien reçu par courriel",
+        "body" => "Contenu envoyé",
+        "content-type" => "Type de contenu",
+        "answers" | "items" => "Réponses",
+        _ => return field.replace('_', " "),
+    };
+    label.into()
 }
 
 /// A form's page shown again after the form was refused: with the refusal's status, and an

@@ -8,16 +8,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::{same_site, sign_in, sign_out_everywhere, Visitor};
-use super::{error_page, field_errors, filled, form_again, message, redirect, render};
+use super::{error_page, field_errors, filled, form_again, message, render};
 use crate::app::AppState;
 use crate::catalog::model::CourseOutline;
 use crate::catalog::store as catalog;
 use crate::db;
-use crate::enrolment::model::EnrolmentMode;
+use crate::enrolment::model::{EnrolmentMode, EnrolmentStatus};
 use crate::enrolment::{service as enrolment_service, store as enrolment_store};
 use crate::error::AppError;
 use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
 use crate::identity::service;
+use crate::identity::store as identity_store;
 use crate::reports::dpc::hours;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -80,22 +81,43 @@ async fn course(
     path: web::Path<String>,
 ) -> HttpResponse {
     let slug = path.into_inner();
+    let account = visitor.user.as_ref().map(|u| u.id.clone());
     let loaded = db::run(&state.pool, move |conn| {
         let version = catalog::current_version(conn, &slug)?;
         let course = version.course()?;
         let sessions =
             enrolment_store::public_sessions(conn, enrolment_service::today(), Some(&course.slug))?;
-        Ok((CourseOutline::of(course, version.id), sessions))
+        let mut runs = Vec::new();
+        for session in sessions {
+            let organisation = identity_store::organisation(conn, &session.organisation_id)?.name;
+            runs.push((session, organisation));
+        }
+        // The learner's own enrolments in this course: « Continuer », not « S'inscrire ».
+        let mine: HashMap<String, (String, EnrolmentStatus)> = match account {
+            Some(id) => enrolment_store::enrolments_of_account(conn, &id)?
+                .into_iter()
+                .map(|(e, s)| (s.id, (e.id, e.status)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        Ok((CourseOutline::of(course, version.id), runs, mine))
     })
     .await;
-    let result = loaded.and_then(|(outline, sessions)| {
+    let result = loaded.and_then(|(outline, sessions, mine)| {
         let sessions: Vec<Value> = sessions
             .iter()
-            .map(|s| {
+            .map(|(s, organisation)| {
+                let enrolment = mine.get(&s.id);
                 json!({
-                    "id": s.id, "title": s.title, "opens_on": s.opens_on.format("%d/%m/%Y").to_string(),
+                    "id": s.id, "title": s.title, "organisation": organisation,
+                    "opens_on": s.opens_on.format("%d/%m/%Y").to_string(),
                     "closes_on": s.closes_on.format("%d/%m/%Y").to_string(),
                     "needs_key": s.enrolment_mode == EnrolmentMode::Key,
+                    "seats_left": s.capacity.map(|c| (c - s.active_count).max(0)),
+                    "full": s.capacity.is_some_and(|c| s.active_count >= c),
+                    "enrolled": enrolment.filter(|(_, st)| *st == EnrolmentStatus::Active)
+                        .map(|(id, _)| format!("/apprendre/{id}")),
+                    "withdrawn": enrolment.is_some_and(|(_, st)| *st != EnrolmentStatus::Active),
                 })
             })
             .collect();
@@ -288,13 +310,25 @@ async fn resend_verification(
     }
 }
 
-async fn sign_in_form(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
+/// `?retour=` is where a signed-out visitor was going (only a path of this site).
+fn return_of(query: &HashMap<String, String>) -> Option<String> {
+    query
+        .get("retour")
+        .and_then(|to| super::errors::safe_return(to))
+        .map(str::to_owned)
+}
+
+async fn sign_in_form(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
     render(
         &state,
         &visitor,
         "connexion",
         "Se connecter",
-        json!({ "email": "", "problem": null }),
+        json!({ "email": "", "problem": null, "retour": return_of(&query) }),
     )
     .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
@@ -303,6 +337,8 @@ async fn sign_in_form(state: web::Data<AppState>, visitor: Visitor) -> HttpRespo
 struct SignIn {
     email: String,
     password: String,
+    #[serde(default)]
+    retour: String,
 }
 
 async fn sign_in_post(
@@ -314,7 +350,14 @@ async fn sign_in_post(
     if let Err(e) = same_site(&req) {
         return error_page(&state, &visitor, &e);
     }
-    let SignIn { email, password } = form.into_inner();
+    let SignIn {
+        email,
+        password,
+        retour,
+    } = form.into_inner();
+    let to = super::errors::safe_return(&retour)
+        .unwrap_or("/tableau-de-bord")
+        .to_owned();
     let ip = req
         .peer_addr()
         .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
@@ -332,8 +375,9 @@ async fn sign_in_post(
     };
     let s = state.clone();
     match outcome.await {
-        Ok((account_id, epoch)) => sign_in(&s, &account_id, epoch, "/tableau-de-bord")
-            .unwrap_or_else(|e| error_page(&s, &visitor, &e)),
+        Ok((account_id, epoch)) => {
+            sign_in(&s, &account_id, epoch, &to).unwrap_or_else(|e| error_page(&s, &visitor, &e))
+        }
         Err(e) if e.status().is_client_error() => form_again(
             &state,
             &visitor,
@@ -343,7 +387,7 @@ async fn sign_in_post(
                 &visitor,
                 "connexion",
                 "Se connecter",
-                json!({ "email": email, "problem": message(&e) }),
+                json!({ "email": email, "problem": message(&e), "retour": super::errors::safe_return(&to) }),
             ),
         ),
         Err(e) => error_page(&state, &visitor, &e),
@@ -453,16 +497,23 @@ async fn reset(
     let typed = token.clone();
     let done = async move {
         let password = Password::parse(&password).map_err(|m| AppError::invalid("password", m))?;
-        let stale = db::run(&s.pool, move |conn| {
+        let set = db::run(&s.pool, move |conn| {
             service::confirm_password_reset(conn, &typed, &password)
         })
         .await?;
-        s.forget(stale);
-        Ok::<(), AppError>(())
+        let signed_in = sign_in(
+            &s,
+            &set.account_id,
+            set.epoch,
+            "/tableau-de-bord?mot-de-passe=enregistre",
+        );
+        s.forget(set.stale);
+        signed_in
     }
     .await;
     match done {
-        Ok(()) => redirect("/connexion"),
+        // The link proved the mailbox and the password is new: the person is signed in.
+        Ok(page) => page,
         Err(e) if e.status().is_client_error() => form_again(
             &state,
             &visitor,

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::dev::Payload;
+use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
 use crate::identity::auth::{csrf_of, user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
+use crate::identity::model::Role;
 use crate::identity::{service, store};
 
 /// How long a page session lasts: a working day. API clients keep short tokens.
@@ -23,9 +25,54 @@ pub struct Visitor {
     pub user: Option<CurrentUser>,
     pub name: String,
     pub csrf: String,
+    /// Whether the account tutors or administers an organisation (the « Gestion » link).
+    pub staff: bool,
+    /// The address asked for (path and query), to come back to after signing in.
+    pub path: String,
+    /// The page of this site the visitor came from, for an error page's way back.
+    pub back: Option<String>,
 }
 
 impl Visitor {
+    /// A signed-out visitor on a page that needs an account: the sign-in page, which
+    /// brings them back here.
+    pub fn sign_in_first(&self) -> HttpResponse {
+        super::redirect(&super::errors::sign_in_then(&self.path))
+    }
+
+    /// The visitor behind an access token (the page-session cookie), if it is still good.
+    pub async fn of_token(state: &AppState, token: Option<String>, path: String) -> Self {
+        let csrf = token.as_deref().map(csrf_of).unwrap_or_default();
+        let user = match token {
+            Some(token) => user_of_token(state, &token).await.ok(),
+            None => None,
+        };
+        let (name, staff) = match &user {
+            Some(u) => {
+                let (id, admin) = (u.id.clone(), u.is_platform_admin);
+                db::run(&state.pool, move |conn| {
+                    let name = store::account(conn, &id)?.full_name;
+                    let staff = admin
+                        || store::organisations_of(conn, &id)?
+                            .iter()
+                            .any(|(_, role)| *role != Role::Learner);
+                    Ok((name, staff))
+                })
+                .await
+                .unwrap_or_default()
+            }
+            None => Default::default(),
+        };
+        Visitor {
+            user,
+            name,
+            csrf,
+            staff,
+            path,
+            back: None,
+        }
+    }
+
     /// The user a form acts for: signed in, and the form carries the session's token.
     pub fn for_form(&self, sent: &str) -> Result<&CurrentUser, AppError> {
         let user = self
@@ -47,28 +94,30 @@ impl FromRequest for Visitor {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned());
-        let csrf = token.as_deref().map(csrf_of).unwrap_or_default();
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.path().to_owned(), |p| p.as_str().to_owned());
+        let back = came_from(req);
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| AppError::internal(anyhow::anyhow!("AppState missing")))?;
-            let user = match token {
-                Some(token) => user_of_token(&state, &token).await.ok(),
-                None => None,
-            };
-            let name = match &user {
-                Some(u) => {
-                    let id = u.id.clone();
-                    db::run(&state.pool, move |conn| {
-                        Ok(store::account(conn, &id)?.full_name)
-                    })
-                    .await?
-                }
-                None => String::new(),
-            };
-            Ok(Visitor { user, name, csrf })
+            let mut visitor = Visitor::of_token(&state, token, path).await;
+            visitor.back = back;
+            Ok(visitor)
         })
     }
+}
+
+/// The page of this site named by `Referer`, if any (another site's address is not a way
+/// back this site offers).
+fn came_from(req: &HttpRequest) -> Option<String> {
+    let referer = req.headers().get(header::REFERER)?.to_str().ok()?;
+    let host = req.headers().get(header::HOST)?.to_str().ok()?;
+    let rest = referer.split_once("://")?.1;
+    let path = rest.strip_prefix(host)?;
+    super::errors::safe_return(path).map(str::to_owned)
 }
 
 fn cookie(

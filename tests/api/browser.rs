@@ -508,6 +508,12 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     inspect.check(&client, "gestion").await;
     click(
         &client,
+        &format!("a[href='/gestion/organisations/{}']", s.university),
+    )
+    .await;
+    inspect.check(&client, "organisation").await;
+    click(
+        &client,
         &format!(
             "a[href='/gestion/organisations/{}/ressources']",
             s.university

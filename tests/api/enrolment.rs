@@ -168,13 +168,29 @@ async fn dates_and_closing_decide_whether_a_session_takes_enrolments() {
     )
     .await;
     problem(s.enrol(&learner, &future, json!({})).await, 409).await;
+    let early = s
+        .enrol(&s.dean, &future, json!({ "user_id": learner.id }))
+        .await;
     assert_eq!(
-        s.enrol(&s.dean, &future, json!({ "user_id": learner.id }))
-            .await
-            .status()
-            .as_u16(),
+        early.status().as_u16(),
         201,
         "admins may enrol before opening"
+    );
+    let early: Value = early.json().await.unwrap();
+    let lesson = s
+        .app
+        .get_as(
+            &learner.token,
+            &format!(
+                "/api/v1/enrolments/{}/lessons/01-ce-que-recouvre-la-qvt",
+                early["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+    let refused = problem(lesson, 409).await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("ouvre le"),
+        "the lessons wait for the session to open: {refused}"
     );
 
     let closed = s

@@ -2,10 +2,12 @@
 //! fixtures that several test modules share (course copies, organisations, a world of
 //! learners heading for their certificates).
 
+mod browse;
 mod courses;
 mod setup;
 mod world;
 
+pub use browse::{unescape, Browsing, HTML};
 pub use courses::{
     copy_course, copy_courses, course_with_completion, lesson_ids, replace_last_section,
 };

@@ -616,7 +616,22 @@ async fn importing_a_pre_claimed_unconfirmed_address_gives_the_account_to_its_ow
         .send()
         .await
         .unwrap();
-    assert_eq!(set.status().as_u16(), 303);
+    // She is signed in at once and told so on her dashboard.
+    assert_eq!(
+        set.headers()["location"],
+        "/tableau-de-bord?mot-de-passe=enregistre"
+    );
+    let session = crate::helpers::access_cookie(&set);
+    let dashboard = no_redirects()
+        .get(app.url("/tableau-de-bord?mot-de-passe=enregistre"))
+        .header("cookie", format!("qvt_access={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status().as_u16(), 200);
+    let text = dashboard.text().await.unwrap();
+    assert!(text.contains("Vraie Etudiante"), "signed in as herself");
+    assert!(text.contains("Votre mot de passe est enregistré"), "{text}");
     let owner = app.logged_in(victim, "mon vrai mot de passe").await;
     let me: Value = app
         .get_as(&owner.token, "/api/v1/me")

@@ -28,4 +28,5 @@ mod quiz_proof;
 mod reports;
 mod resources;
 mod shutdown;
+mod staff_pages;
 mod time_on_task;

@@ -218,10 +218,10 @@ pub async fn confirm_password_reset(
     let mut f = Fields::new();
     let password = f.required("password", Some(&password), Password::parse);
     f.finish()?;
-    let stale = db::run(&state.pool, move |conn| {
+    let set = db::run(&state.pool, move |conn| {
         service::confirm_password_reset(conn, &token, &password.expect("checked"))
     })
     .await?;
-    state.forget(stale);
+    state.forget(set.stale);
     Ok(HttpResponse::NoContent().finish())
 }

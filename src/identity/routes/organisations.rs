@@ -12,7 +12,7 @@ use crate::http::{Fields, Json};
 use crate::identity::auth::{require_member, require_org_admin, CurrentUser};
 use crate::identity::members;
 use crate::identity::model::{Email, OdpcNumber, OrgKind, Role, Siret, Uai};
-use crate::identity::store::{self, AuditEntry, Membership, Organisation};
+use crate::identity::store::{self, AuditEntry, Organisation};
 
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct OrganisationView {
@@ -237,49 +237,14 @@ pub async fn add_member(
     f.finish()?;
     let (email, role) = (email.expect("checked"), role.expect("checked"));
     let view = db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            require_org_admin(conn, &user, &id)?;
-            let account = store::account_by_email(conn, email.as_str())?
-                .filter(|a| a.is_active())
-                .ok_or_else(|| {
-                    AppError::invalid("email", "aucun compte actif avec cette adresse")
-                })?;
-            // Anyone can register any address: only its verified owner may be given a role.
-            if account.email_verified_at.is_none() {
-                return Err(AppError::invalid(
-                    "email",
-                    "ce compte n'a pas encore confirmé son adresse e-mail",
-                ));
-            }
-            if store::membership(conn, &id, &account.id)?.is_some() {
-                return Err(
-                    AppError::conflict("Ce compte est déjà membre de l'organisation.")
-                        .with_field("email", "déjà membre"),
-                );
-            }
-            let membership = Membership {
-                organisation_id: id.clone(),
-                account_id: account.id.clone(),
-                role,
-                created_at: store::now(),
-            };
-            store::insert_membership(conn, &membership)?;
-            store::audit(
-                conn,
-                Some(&user.id),
-                "membership.added",
-                Some(&id),
-                Some(&account.id),
-                json!({ "role": role.code() }),
-            )?;
-            Ok(MemberView {
-                account_id: account.id,
-                email: account.email,
-                full_name: account.full_name,
-                profession: account.profession,
-                role: membership.role,
-                member_since: membership.created_at,
-            })
+        let (membership, account) = members::add_member(conn, &user, &id, &email, role)?;
+        Ok(MemberView {
+            account_id: account.id,
+            email: account.email,
+            full_name: account.full_name,
+            profession: account.profession,
+            role: membership.role,
+            member_since: membership.created_at,
         })
     })
     .await?;

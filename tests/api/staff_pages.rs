@@ -1,0 +1,362 @@
+//! The jobs of a training body's admin and of a school done from the pages, as a browser
+//! does them (cookie session, forms with the CSRF token, `Accept: text/html`): French
+//! error pages, sign-in that leads back, members, the audit log, exports, the learners
+//! table, quiz statistics, and the session forms that fit the organisation.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{day, no_redirects, setup, unescape, Browsing, HTML};
+
+#[tokio::test]
+async fn a_browser_gets_french_error_pages_and_a_signed_out_link_leads_to_sign_in_and_back() {
+    let s = setup().await;
+    let visitor = Browsing::signed_out(&s.app);
+
+    // A missing page, a wrong method: French pages with a way back, not JSON.
+    let missing = visitor.get("/nulle-part").await;
+    assert_eq!(missing.status().as_u16(), 404);
+    assert!(missing.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let text = missing.text().await.unwrap();
+    assert!(
+        text.contains("<html lang=\"fr\">") && text.contains("Retour à l'accueil"),
+        "{text}"
+    );
+    let wrong_method = visitor.post("/tableau-de-bord", &[]).await;
+    assert_eq!(wrong_method.status().as_u16(), 405);
+    assert!(wrong_method
+        .text()
+        .await
+        .unwrap()
+        .contains("Retour à l'accueil"));
+    // API clients keep their problem documents.
+    let api = s.app.get("/nulle-part").await;
+    assert_eq!(api.headers()["content-type"], "application/problem+json");
+
+    // The certificate link of a mail, followed signed out: sign in, then back to it.
+    let link = "/api/v1/me/certificates";
+    let to_sign_in = Browsing::location(&visitor.get(link).await);
+    assert_eq!(
+        to_sign_in,
+        "/connexion?retour=%2Fapi%2Fv1%2Fme%2Fcertificates"
+    );
+    let (status, form) = visitor.page(&to_sign_in).await;
+    assert_eq!(status, 200);
+    assert!(
+        form.contains("name=\"retour\" value=\"/api/v1/me/certificates\""),
+        "{form}"
+    );
+    let signed_in = no_redirects()
+        .post(s.app.url("/connexion"))
+        .form(&[
+            ("email", s.dean.email.as_str()),
+            ("password", crate::journeys::PASSWORD),
+            ("retour", link),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Browsing::location(&signed_in), link);
+    // Another site is never where the sign-in leads.
+    let elsewhere = no_redirects()
+        .post(s.app.url("/connexion"))
+        .form(&[
+            ("email", s.dean.email.as_str()),
+            ("password", crate::journeys::PASSWORD),
+            ("retour", "//evil.example/"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(Browsing::location(&elsewhere), "/tableau-de-bord");
+}
+
+#[tokio::test]
+async fn a_refused_key_is_named_in_french_and_an_enrolled_learner_is_offered_to_continue() {
+    let s = setup().await;
+    let session = s
+        .qvt_session(
+            json!({ "enrolment_mode": "key", "enrolment_key": "IFSI-2026", "capacity": 30 }),
+        )
+        .await;
+    let learner = s.app.learner("etudiante@ifsi-exemple.fr").await;
+    let student = Browsing::signed_in(&s.app, &learner.email).await;
+
+    let (_, course) = student.page("/formations/qvt-formation-initiale").await;
+    assert!(
+        course.contains("Organisée par <strong>Université Exemple</strong>"),
+        "{course}"
+    );
+    assert!(course.contains("Places restantes : 30."));
+    assert!(course.contains("S'inscrire"));
+
+    let refused = student
+        .post(
+            &format!("/sessions/{session}/inscription"),
+            &[("key", "MAUVAISE")],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let text = unescape(&refused.text().await.unwrap());
+    assert!(text.contains("Clé d'inscription"), "{text}");
+    for developer in ["enrolment_key", "`errors`", "voir errors"] {
+        assert!(
+            !text.contains(developer),
+            "{developer} shown to a learner: {text}"
+        );
+    }
+
+    let enrolled = student
+        .post(
+            &format!("/sessions/{session}/inscription"),
+            &[("key", "IFSI-2026")],
+        )
+        .await;
+    let path = Browsing::location(&enrolled);
+    let (_, course) = student.page("/formations/qvt-formation-initiale").await;
+    assert!(
+        course.contains("Continuer la formation") && course.contains(&path),
+        "{course}"
+    );
+    assert!(!course.contains("name=\"key\""), "no second enrolment form");
+    assert!(course.contains("Places restantes : 29."));
+    // A learner has no « Gestion » link to a page that would say there is nothing there.
+    let (_, dashboard) = student.page("/tableau-de-bord").await;
+    assert!(!dashboard.contains("href=\"/gestion\""));
+}
+
+#[tokio::test]
+async fn a_training_body_is_offered_its_own_courses_and_manages_its_members_from_the_pages() {
+    let s = setup().await;
+    let admin = Browsing::signed_in(&s.app, &s.odpc_admin.email).await;
+    let org = format!("/gestion/organisations/{}", s.training_body);
+
+    // The new-session form: no diploma, no academic year, the DPC references asked.
+    let (_, form) = admin.page(&format!("{org}/sessions/nouvelle")).await;
+    assert!(form.contains("dpc-securite-exercice") && form.contains("dpc_orientation"));
+    assert!(
+        !form.contains("du-soigner-les-soignants"),
+        "the DU is not a training body's"
+    );
+    assert!(!form.contains("qvt-formation-initiale"));
+    assert!(!form.contains("academic_year"));
+    let (_, gestion) = admin.page("/gestion").await;
+    assert!(gestion.contains("Administrateur de l'organisation"));
+    assert!(!gestion.contains("org_admin"), "{gestion}");
+
+    // Members: add a confirmed account as tutor, make them admin, remove them.
+    let tutor = s.app.learner("formatrice@odpc-exemple.fr").await;
+    let unknown = admin
+        .post(
+            &format!("{org}/membres"),
+            &[("email", "personne@nulle-part.fr"), ("role", "tutor")],
+        )
+        .await;
+    assert_eq!(unknown.status().as_u16(), 422);
+    let text = unescape(&unknown.text().await.unwrap());
+    assert!(
+        text.contains("Adresse e-mail : aucun compte actif avec cette adresse"),
+        "{text}"
+    );
+    assert!(
+        text.contains("value=\"personne@nulle-part.fr\""),
+        "what was typed is kept"
+    );
+    let added = admin
+        .post(
+            &format!("{org}/membres"),
+            &[("email", tutor.email.as_str()), ("role", "tutor")],
+        )
+        .await;
+    assert_eq!(Browsing::location(&added), format!("{org}#membres"));
+    let (_, page) = admin.page(&org).await;
+    assert!(page.contains("formatrice@odpc-exemple.fr"));
+    let members: Vec<Value> = s
+        .app
+        .get_as(
+            &s.odpc_admin.token,
+            &format!("/api/v1/organisations/{}/members", s.training_body),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tutor_id = members
+        .iter()
+        .find(|m| m["email"] == tutor.email.as_str())
+        .unwrap()["account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let promoted = admin
+        .post(
+            &format!("{org}/membres/{tutor_id}/role"),
+            &[("role", "org_admin")],
+        )
+        .await;
+    assert_eq!(promoted.status().as_u16(), 303);
+    let removed = admin
+        .post(&format!("{org}/membres/{tutor_id}/retirer"), &[])
+        .await;
+    assert_eq!(removed.status().as_u16(), 303);
+    // The last admin cannot leave the body without one.
+    let me: Value = s
+        .app
+        .get_as(&s.odpc_admin.token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let alone = admin
+        .post(
+            &format!("{org}/membres/{}/role", me["id"].as_str().unwrap()),
+            &[("role", "learner")],
+        )
+        .await;
+    assert_eq!(alone.status().as_u16(), 409);
+    assert!(alone
+        .text()
+        .await
+        .unwrap()
+        .contains("au moins un administrateur"));
+
+    // The audit log, newest first, in words and by name.
+    let (status, log) = admin.page(&format!("{org}/journal")).await;
+    assert_eq!(status, 200);
+    let removed_at = log.find("Membre retiré").expect("removal logged");
+    let changed_at = log.find("Rôle modifié").expect("role change logged");
+    let added_at = log.find("Membre ajouté").expect("addition logged");
+    assert!(
+        removed_at < changed_at && changed_at < added_at,
+        "newest first"
+    );
+    assert!(
+        log.contains("<td>Camille Soignant</td>"),
+        "people by name: {log}"
+    );
+    assert!(!log.contains("membership."), "actions in words");
+
+    // The DPC declarations export, for Excel, from the page.
+    assert!(page.contains(&format!(
+        "/api/v1/organisations/{}/dpc-declarations.csv",
+        s.training_body
+    )));
+    let csv = admin
+        .get(&format!(
+            "/api/v1/organisations/{}/dpc-declarations.csv?bom=true&from=&to=",
+            s.training_body
+        ))
+        .await;
+    assert_eq!(
+        csv.status().as_u16(),
+        200,
+        "the page's form sends empty dates"
+    );
+    let bytes = csv.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with(b"\xEF\xBB\xBF"),
+        "a byte-order mark for Excel"
+    );
+
+    // Someone else's organisation does not exist for this admin.
+    let (status, _) = admin
+        .page(&format!("/gestion/organisations/{}", s.university))
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_learners_table_is_searched_filtered_sorted_and_paged() {
+    let s = setup().await;
+    let session = s.qvt_session(json!({})).await;
+    for i in 0..60 {
+        let learner = s
+            .app
+            .learner(&format!("etudiant{i:02}@univ-exemple.fr"))
+            .await;
+        let r = s.enrol(&learner, &session, json!({})).await;
+        assert_eq!(r.status().as_u16(), 201);
+    }
+    let helene = s.app.learner("helene.petit@univ-exemple.fr").await;
+    s.enrol(&helene, &session, json!({})).await;
+    let dean = Browsing::signed_in(&s.app, &s.dean.email).await;
+    let page = format!("/gestion/sessions/{session}");
+
+    let (_, first) = dean.page(&page).await;
+    assert!(
+        first.contains("61 apprenant·s sur 61 · page 1 sur 2"),
+        "{first}"
+    );
+    assert_eq!(first.matches("<tr>").count() - 1, 50, "50 learners a page");
+    let (_, second) = dean.page(&format!("{page}?page=2")).await;
+    assert_eq!(second.matches("<tr>").count() - 1, 11);
+    let (_, found) = dean.page(&format!("{page}?q=HELENE")).await;
+    assert!(
+        found.contains("1 apprenant·s sur 61"),
+        "accents and case aside"
+    );
+    assert!(found.contains("helene.petit@univ-exemple.fr"));
+    let (_, none_done) = dean.page(&format!("{page}?statut=termine")).await;
+    assert!(none_done.contains("0 apprenant·s sur 61"));
+    // Exports from the page open in French Excel.
+    assert!(first.contains(&format!("/api/v1/sessions/{session}/report.csv?bom=true")));
+    // Median and gain have their place, even before anyone has finished.
+    assert!(first.contains("Durée médiane jusqu'à l'achèvement"));
+    // The quiz's item statistics have a page.
+    let stats = format!("/gestion/sessions/{session}/quiz/quiz-final");
+    assert!(first.contains(&stats), "{first}");
+    let (status, stats) = dean.page(&stats).await;
+    assert_eq!(status, 200);
+    assert!(stats.contains("Statistiques par question"), "{stats}");
+}
+
+#[tokio::test]
+async fn lessons_wait_for_the_session_to_open_and_the_error_page_offers_a_way_back() {
+    let s = setup().await;
+    let later = s
+        .qvt_session(json!({ "opens_on": day(10), "closes_on": day(40) }))
+        .await;
+    let learner = s.app.learner("avance@univ-exemple.fr").await;
+    s.app
+        .post_as(
+            &s.dean.token,
+            &format!("/api/v1/organisations/{}/members", s.university),
+            &json!({ "email": learner.email, "role": "learner" }),
+        )
+        .await;
+    let enrolment: Value = s
+        .enrol(&s.dean, &later, json!({ "user_id": learner.id }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let student = Browsing::signed_in(&s.app, &learner.email).await;
+    let lesson = format!(
+        "/apprendre/{}/lecons/01-ce-que-recouvre-la-qvt",
+        enrolment["id"].as_str().unwrap()
+    );
+    let response = no_redirects()
+        .get(s.app.url(&lesson))
+        .header("accept", HTML)
+        .header(
+            "cookie",
+            format!(
+                "qvt_access={}",
+                crate::helpers::page_session(&s.app, &learner.email).await
+            ),
+        )
+        .header("referer", s.app.url("/tableau-de-bord"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 409);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Cette session ouvre le"), "{text}");
+    assert!(
+        text.contains("href=\"/tableau-de-bord\""),
+        "a way back to where the learner came from"
+    );
+    drop(student);
+}
