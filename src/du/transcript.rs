@@ -127,12 +127,12 @@ pub fn pdf(t: &Transcript) -> anyhow::Result<Vec<u8>> {
     }
     doc.space(10.0);
     let units: Vec<String> = (1..=t.unit_titles.len()).map(|i| format!("U{i}")).collect();
-    let mut columns = vec![Column::name("Nom")];
+    let mut columns = vec![Column::keep("Nom")];
     columns.extend(units.iter().map(|u| Column::number(u)));
     columns.extend([
         Column::number("Mémoire"),
-        Column::text("Décision"),
-        Column::text("Mention"),
+        Column::keep("Décision"),
+        Column::keep("Mention"),
         Column::whole("Relevé"),
     ]);
     let rows: Vec<Vec<String>> = t

@@ -18,6 +18,8 @@ use measure::face_of;
 pub use measure::{longest_word, natural_width, text_width, words, wrap};
 pub use table::Column;
 
+use crate::fr::NBSP;
+
 pub const PAGE_WIDTH: f32 = 595.28;
 pub const PAGE_HEIGHT: f32 = 841.89;
 pub const MARGIN: f32 = 50.0;
@@ -180,11 +182,13 @@ impl Document {
                         text,
                     } => {
                         surface.set_fill(Some(Fill::default()));
+                        // Lines are broken already: a no-break space is drawn as the space
+                        // it is as wide as, which readers (pdftotext) take for one.
                         surface.draw_text(
                             Point::from_xy(*x, *y),
                             face_of(*bold).font.clone(),
                             *size,
-                            text,
+                            &text.replace(NBSP, " "),
                             false,
                             TextDirection::Auto,
                         );

@@ -7,18 +7,19 @@
 use super::{natural_width, text_width, words, wrap, Document, Op, LEADING, MARGIN, PAGE_WIDTH};
 
 /// Space between a cell's text and its column's edges, each side.
-const PAD: f32 = 4.0;
+const PAD: f32 = 3.0;
 /// The type size tables start from, and the smallest they shrink to before names wrap.
 const TABLE_SIZE: f32 = 9.0;
-const SMALLEST: f32 = 7.0;
+const SMALLEST: f32 = 6.5;
 
 /// How a column's values may be broken across lines.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fit {
     /// Prose: wraps at spaces.
     Text,
-    /// A person's name: kept on one line unless the row cannot fit even in small type.
-    Name,
+    /// A name or a short label: kept on one line unless the row cannot hold it even in
+    /// small type.
+    Keep,
     /// Dates, numbers, durations, codes: always whole on one line.
     Whole,
 }
@@ -40,11 +41,11 @@ impl<'a> Column<'a> {
         }
     }
 
-    /// Names, left-aligned, whole whenever the row can hold them.
-    pub fn name(title: &'a str) -> Self {
+    /// Names and short labels, left-aligned, whole whenever the row can hold them.
+    pub fn keep(title: &'a str) -> Self {
         Self {
             title,
-            fit: Fit::Name,
+            fit: Fit::Keep,
             right: false,
         }
     }
@@ -86,15 +87,19 @@ fn bounds(
         .iter()
         .enumerate()
         .map(|(i, column)| {
-            // Titles wrap at spaces, whatever the column holds.
-            let mut min = super::longest_word(column.title, size, true);
+            // Titles of prose columns wrap at spaces; the others' too, once names do.
             let mut max = natural_width(column.title, size, true);
+            let mut min = if names_whole && column.fit != Fit::Text {
+                max
+            } else {
+                super::longest_word(column.title, size, true)
+            };
             for cell in rows.iter().filter_map(|r| r.get(i)) {
                 let whole = natural_width(cell, size, false);
                 let least = match column.fit {
                     Fit::Whole => whole,
-                    Fit::Name if names_whole => whole,
-                    Fit::Name | Fit::Text => super::longest_word(cell, size, false),
+                    Fit::Keep if names_whole => whole,
+                    Fit::Keep | Fit::Text => super::longest_word(cell, size, false),
                 };
                 min = min.max(least);
                 max = max.max(whole);
@@ -138,7 +143,7 @@ fn share(columns: &[Column<'_>], min: &[f32], max: &[f32], width: f32) -> Vec<f3
         .collect()
 }
 
-/// Sizes a table to `width`: names whole from 9 pt down to 7 pt, then names wrapped, then,
+/// Sizes a table to `width`: names whole from 9 pt down to 6.5 pt, then names wrapped, then,
 /// for a row that holds only unbreakable values too wide for the page, smaller type still.
 pub(super) fn layout(columns: &[Column<'_>], rows: &[Vec<String>], width: f32) -> Layout {
     let steps = ((TABLE_SIZE - SMALLEST) / 0.5) as usize;
@@ -350,7 +355,7 @@ mod tests {
 
     #[test]
     fn names_stay_whole_in_smaller_type_then_wrap_and_tokens_shrink_the_type() {
-        let mut columns = vec![Column::name("Nom")];
+        let mut columns = vec![Column::keep("Nom")];
         columns.extend((0..8).map(|_| Column::number("U1")));
         columns.push(Column::whole("Relevé"));
         let mut row = vec!["Marie-Christine Delacroix-Beaumont de Saint-Exupéry".to_owned()];
