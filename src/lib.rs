@@ -15,6 +15,7 @@ pub mod demo;
 pub mod du;
 pub mod enrolment;
 pub mod error;
+pub mod fr;
 pub mod http;
 pub mod identity;
 pub mod learning;

@@ -4,7 +4,8 @@
 //!
 //! Two registries, both strict (a missing variable is an error, not an empty string):
 //! HTML templates escape every `{{value}}`; plain-text ones (`*text.hbs`, `*subject.hbs`)
-//! do not, since escaping `&` in a subject line would show `&amp;` to the reader.
+//! do not, since escaping `&` in a subject line would show `&amp;` to the reader. Both know
+//! the French formatter's helpers (`crate::fr::helpers`).
 
 use std::path::Path;
 
@@ -38,6 +39,9 @@ impl Templates {
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
+        // One French formatter for every template: `{{date x}}`, `{{heures x}}`…
+        crate::fr::helpers::register(&mut html);
+        crate::fr::helpers::register(&mut text);
         let mut templates = Self { html, text };
 
         for path in Embedded::iter() {
@@ -110,6 +114,21 @@ mod tests {
         assert!(html.contains("&lt;b&gt;Zoé &amp; Co&lt;/b&gt;"), "{html}");
         let text = t.render("email/essai/text", &data).unwrap();
         assert!(text.contains("<b>Zoé & Co</b>"), "{text}");
+    }
+
+    #[test]
+    fn templates_format_the_french_way() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("email/essai")).unwrap();
+        std::fs::write(
+            dir.path().join("email/essai/subject.hbs"),
+            "{{date_courte opens_on}}, {{heures hours}}, {{pourcent score}}",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let data = json!({"opens_on": "2026-12-05", "hours": 4.5, "score": 50});
+        let subject = t.render("email/essai/subject", &data).unwrap();
+        assert_eq!(subject, "05/12/2026, 4,5\u{a0}h, 50\u{a0}%");
     }
 
     #[test]

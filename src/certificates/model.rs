@@ -213,8 +213,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// "3 h 25 min": the measured time as printed.
     pub fn measured_time(&self) -> String {
-        let minutes = self.measured_seconds / 60;
-        format!("{} h {:02} min", minutes / 60, minutes % 60)
+        crate::fr::duration_minutes(self.measured_seconds)
     }
 }
 

@@ -4,7 +4,6 @@
 //! and the printable HTML page, each with the QR code to the public verification page.
 //! Values are flattened to one line before rendering, and HTML escapes every piece.
 
-use chrono::{Datelike, NaiveDate};
 use handlebars::html_escape;
 use qrcode::QrCode;
 use serde_json::{json, Value};
@@ -12,6 +11,7 @@ use serde_json::{json, Value};
 use super::model::CertificateKind;
 use super::model::{grouped, Snapshot};
 use crate::catalog::model::{DpcActionType, DpcModality};
+use crate::fr;
 use crate::pdf::{self, Document};
 use crate::templates::Templates;
 
@@ -34,43 +34,8 @@ pub fn template_of(kind: CertificateKind) -> &'static str {
     }
 }
 
-const MONTHS: [&str; 12] = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-];
-
-/// "1er décembre 2026".
-pub fn french_date(date: NaiveDate) -> String {
-    let day = match date.day() {
-        1 => "1er".to_owned(),
-        d => d.to_string(),
-    };
-    format!("{day} {} {}", MONTHS[date.month0() as usize], date.year())
-}
-
 fn percent(value: Option<f64>) -> Value {
-    value.map_or(Value::Null, |v| {
-        json!(format!("{} %", format_number(v)).replace('.', ","))
-    })
-}
-
-fn format_number(value: f64) -> String {
-    let rounded = (value * 10.0).round() / 10.0;
-    if rounded.fract() == 0.0 {
-        format!("{rounded:.0}")
-    } else {
-        format!("{rounded:.1}")
-    }
+    value.map_or(Value::Null, |v| json!(fr::percent(v)))
 }
 
 /// Replaces control characters (line breaks above all) so that no value can add a line.
@@ -92,22 +57,22 @@ fn flatten(value: Value) -> Value {
 /// What the templates see: the snapshot, formatted for reading in French.
 pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
     let s = snapshot;
-    let gain = s.evaluation.gain.map_or(Value::Null, |g| {
-        let sign = if g >= 0.0 { "+" } else { "" };
-        json!(format!("{sign}{} points", format_number(g)).replace('.', ","))
-    });
+    let gain = s
+        .evaluation
+        .gain
+        .map_or(Value::Null, |g| json!(fr::points(g)));
     flatten(json!({
         "holder": s.holder,
         "course": {
             "title": s.course.title,
             "version": s.course.version,
-            "hours": format!("{} h", format_number(s.course.duration_hours)).replace('.', ","),
+            "hours": fr::hours(s.course.duration_hours),
             "objectives": s.course.objectives,
         },
         "session": {
             "title": s.session.title,
-            "opens_on": french_date(s.session.opens_on),
-            "closes_on": french_date(s.session.closes_on),
+            "opens_on": fr::date(s.session.opens_on),
+            "closes_on": fr::date(s.session.closes_on),
             "academic_year": s.session.academic_year,
             "curriculum": s.session.curriculum,
         },
@@ -120,9 +85,9 @@ pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
             "modality": DpcModality::label_of(&d.modality),
             "orientations": d.orientations.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         })),
-        "started_on": french_date(s.started_on),
-        "completed_on": french_date(s.completed_on),
-        "issued_on": french_date(s.issued_at.date()),
+        "started_on": fr::date(s.started_on),
+        "completed_on": fr::date(s.completed_on),
+        "issued_on": fr::date(fr::paris_day(s.issued_at)),
         "measured_time": s.measured_time(),
         "evaluation": {
             "pre_test": percent(s.evaluation.pre_test),
@@ -139,11 +104,11 @@ pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
                 "title": r.thesis.title,
                 "supervisor": r.thesis.supervisor,
                 "grade": r.thesis.grade,
-                "defended_on": r.thesis.defended_on.map(french_date),
+                "defended_on": r.thesis.defended_on.map(fr::date),
             },
             "decision": r.decision,
             "mention": r.mention,
-            "decided_on": french_date(r.decided_on),
+            "decided_on": fr::date(r.decided_on),
             "jury": r.jury.join(", "),
         })),
         "code": grouped(code),
@@ -222,7 +187,16 @@ impl Rendered {
             doc.paragraph(revoked, 12.0, true, true);
             doc.space(6.0);
         }
+        // Consecutive fields go to the layout together, so that their values line up.
+        let mut fields: Vec<(&str, String)> = Vec::new();
         for line in &self.lines {
+            if let Line::Field(label, value) = line {
+                fields.push((label.as_str(), value.clone()));
+                continue;
+            }
+            if !fields.is_empty() {
+                doc.fields(&std::mem::take(&mut fields));
+            }
             match line {
                 Line::Title(t) => {
                     doc.paragraph(t, 20.0, true, true);
@@ -234,12 +208,15 @@ impl Rendered {
                     doc.space(4.0);
                     doc.paragraph(t, 10.5, false, false);
                 }
-                Line::Field(label, value) => doc.fields(&[(label.as_str(), value.clone())]),
+                Line::Field(..) => {} // gathered above
                 Line::Small(t) => {
                     doc.space(3.0);
                     doc.paragraph(t, 8.5, false, false);
                 }
             }
+        }
+        if !fields.is_empty() {
+            doc.fields(&fields);
         }
         let qr = QrCode::new(self.verify_url.as_bytes())?;
         let width = qr.width();
@@ -325,14 +302,7 @@ dl{display:grid;grid-template-columns:minmax(8rem,14rem) 1fr;gap:.2rem 1rem}dt{f
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_read_in_french() {
-        let d = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
-        assert_eq!(french_date(d), "1er décembre 2026");
-        let d = NaiveDate::from_ymd_opt(2026, 8, 15).unwrap();
-        assert_eq!(french_date(d), "15 août 2026");
-    }
+    use chrono::NaiveDate;
 
     #[test]
     fn lines_are_tagged_and_values_cannot_add_lines() {
@@ -436,15 +406,15 @@ mod tests {
             assert!(html.contains("Sécurité &amp; exercice"));
             assert!(doc.pdf().unwrap().starts_with(b"%PDF"));
             if kind == CertificateKind::Dpc {
-                assert!(html.contains("+47,5 points"), "{html}");
+                assert!(html.contains("+47,5\u{a0}points"), "{html}");
             }
         }
     }
 
     #[test]
     fn numbers_print_the_french_way() {
-        assert_eq!(percent(Some(87.5)), json!("87,5 %"));
-        assert_eq!(percent(Some(80.0)), json!("80 %"));
+        assert_eq!(percent(Some(87.5)), json!("87,5\u{a0}%"));
+        assert_eq!(percent(Some(80.0)), json!("80\u{a0}%"));
         assert_eq!(percent(None), Value::Null);
     }
 }

@@ -9,13 +9,14 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::render::{french_date, Rendered};
+use super::render::Rendered;
 use super::service::{self, CertificateView, CredentialCheck, Verification};
 use super::store::Certificate;
 use crate::app::AppState;
 use crate::certificates::model::Validity;
 use crate::db;
 use crate::error::{AppError, Problem};
+use crate::fr;
 use crate::http::stream::{stream_blocking, ChannelWriter};
 use crate::http::{limit, Json};
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
@@ -132,7 +133,7 @@ fn rendered(state: &AppState, certificate: &Certificate) -> Result<Rendered, App
     doc.revoked = certificate.revoked_at.map(|at| {
         format!(
             "ATTESTATION RÉVOQUÉE le {} : {}",
-            french_date(at.date()),
+            fr::date(fr::paris_day(at)),
             certificate.revocation_reason.as_deref().unwrap_or("")
         )
     });
@@ -295,7 +296,7 @@ pub async fn verify_page(
         &serde_json::json!({
             "found": answer.status != Validity::Unknown,
             "revoked": answer.status == Validity::Revoked,
-            "revoked_on": answer.revoked_at.map(|at| french_date(at.date())),
+            "revoked_on": answer.revoked_at.map(|at| fr::date(fr::paris_day(at))),
             "reason": answer.revocation_reason,
             "replaced_by_code": answer.replaced_by_code,
             "replaced_by_code_path": answer.replaced_by_code.as_ref().map(|c| format!("/verifier/{}", c.replace('-', ""))),

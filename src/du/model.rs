@@ -44,14 +44,7 @@ impl Grade {
 
     /// "12,5/20" as printed in French.
     pub fn printed(self) -> String {
-        let text = if self.0 % 100 == 0 {
-            format!("{}", self.0 / 100)
-        } else if self.0 % 10 == 0 {
-            format!("{:.1}", self.value())
-        } else {
-            format!("{:.2}", self.value())
-        };
-        format!("{}/20", text.replace('.', ","))
+        crate::fr::grade(self.value())
     }
 }
 

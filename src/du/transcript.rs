@@ -72,9 +72,7 @@ pub fn transcript(
 fn grade(value: Option<f64>) -> String {
     value
         .and_then(|g| Grade::parse(g).ok())
-        .map_or(String::new(), |g| {
-            g.printed().trim_end_matches("/20").to_owned()
-        })
+        .map_or(String::new(), |g| crate::fr::grade_value(g.value()))
 }
 
 pub fn csv(t: &Transcript) -> anyhow::Result<Vec<u8>> {
@@ -129,37 +127,13 @@ pub fn pdf(t: &Transcript) -> anyhow::Result<Vec<u8>> {
     }
     doc.space(10.0);
     let units: Vec<String> = (1..=t.unit_titles.len()).map(|i| format!("U{i}")).collect();
-    let mut columns = vec![Column {
-        title: "Nom",
-        share: 3.0,
-        right: false,
-    }];
-    columns.extend(units.iter().map(|u| Column {
-        title: u,
-        share: 0.9,
-        right: true,
-    }));
+    let mut columns = vec![Column::keep("Nom")];
+    columns.extend(units.iter().map(|u| Column::number(u)));
     columns.extend([
-        Column {
-            title: "Mémoire",
-            share: 1.0,
-            right: true,
-        },
-        Column {
-            title: "Décision",
-            share: 1.4,
-            right: false,
-        },
-        Column {
-            title: "Mention",
-            share: 1.2,
-            right: false,
-        },
-        Column {
-            title: "Relevé",
-            share: 2.2,
-            right: false,
-        },
+        Column::number("Mémoire"),
+        Column::keep("Décision"),
+        Column::keep("Mention"),
+        Column::whole("Relevé"),
     ]);
     let rows: Vec<Vec<String>> = t
         .lines

@@ -514,8 +514,8 @@ impl Target<'_> {
             "course_title": self.course_title,
             "session_title": self.session.title,
             "organisation": self.organisation,
-            "opens_on": self.session.opens_on.format("%d/%m/%Y").to_string(),
-            "closes_on": self.session.closes_on.format("%d/%m/%Y").to_string(),
+            "opens_on": crate::fr::short_date(self.session.opens_on),
+            "closes_on": crate::fr::short_date(self.session.closes_on),
         })
     }
 }

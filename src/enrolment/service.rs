@@ -385,8 +385,8 @@ fn queue_mail(
             "full_name": account.full_name,
             "course_title": course_title,
             "session_title": session.title,
-            "opens_on": session.opens_on.format("%d/%m/%Y").to_string(),
-            "closes_on": session.closes_on.format("%d/%m/%Y").to_string(),
+            "opens_on": crate::fr::short_date(session.opens_on),
+            "closes_on": crate::fr::short_date(session.closes_on),
         }),
     )?;
     mail::enqueue(conn, &mail)?;

@@ -2,18 +2,19 @@
 //! its DPC references), every interval of activity, and totals per lesson and per day —
 //! computed once as a [`Trace`], then written as CSV (sections separated by an empty line)
 //! or as an A4 PDF. Times are stored in UTC and stated in Europe/Paris local time with
-//! their offset (`2026-12-05 17:04:12 +01:00`), so an auditor reads the learner's clock and
-//! can still get back to UTC without knowing when summer time started; days are local too.
+//! their offset (`2026-12-05 17:04:12 +01:00` in the CSV, `05/12/2026 17:04:12 UTC+01:00`
+//! in the PDF, both from `crate::fr`), so an auditor reads the learner's clock and can
+//! still get back to UTC without knowing when summer time started; days are local too.
 
 use std::collections::BTreeMap;
 
-use chrono::{NaiveDateTime, TimeZone};
-use chrono_tz::Europe::Paris;
+use chrono::{NaiveDate, NaiveDateTime};
 
 use super::activities::{Answer, AuditAnswer};
 use super::store::IntervalRow;
 use crate::catalog::model::Course;
 use crate::enrolment::store::Session;
+use crate::fr;
 use crate::http::csv::cell;
 use crate::identity::store::Account;
 use crate::pdf::{self, Column};
@@ -21,11 +22,14 @@ use crate::pdf::{self, Column};
 /// Everything the record states, in the order it states it.
 pub struct Trace {
     pub identity: Vec<(&'static str, String)>,
+    /// When the record was made (UTC), stated last in its identity.
+    pub generated_at: NaiveDateTime,
     pub intervals: Vec<TraceInterval>,
     pub per_lesson: Vec<(String, i64)>,
-    pub per_day: Vec<(String, i64)>,
+    /// Local days in Paris.
+    pub per_day: Vec<(NaiveDate, i64)>,
     /// (day, lesson, seconds), days in order and lessons in course order within a day.
-    pub per_day_and_lesson: Vec<(String, String, i64)>,
+    pub per_day_and_lesson: Vec<(NaiveDate, String, i64)>,
     pub total_seconds: i64,
     /// The learner's answers to the lessons' activities, in course order.
     pub activities: Vec<TraceActivity>,
@@ -36,15 +40,18 @@ pub struct TraceActivity {
     pub lesson: String,
     pub kind: String,
     pub title: String,
-    pub saved_at: String,
+    /// UTC.
+    pub saved_at: NaiveDateTime,
     pub answer: String,
 }
 
 pub struct TraceInterval {
-    pub day: String,
+    /// The local day in Paris it started on.
+    pub day: NaiveDate,
     pub lesson: String,
-    pub start: String,
-    pub end: String,
+    /// UTC.
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
     pub seconds: i64,
 }
 
@@ -77,31 +84,27 @@ impl Trace {
             ("Numéro de session DPC", dash(&session.dpc_session_no)),
             ("Orientation prioritaire", dash(&session.dpc_orientation)),
             ("Numéro ODPC", dash(&session.odpc_number)),
-            ("Édité le", local_time(generated_at)),
         ];
         let position = |id: &str| course.lessons.iter().position(|l| l.id == id);
         let mut per_lesson: BTreeMap<&str, i64> = BTreeMap::new();
-        let mut per_day: BTreeMap<String, i64> = BTreeMap::new();
-        let mut per_pair: BTreeMap<(String, Option<usize>, &str), i64> = BTreeMap::new();
+        let mut per_day: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+        let mut per_pair: BTreeMap<(NaiveDate, Option<usize>, &str), i64> = BTreeMap::new();
         let rows = intervals
             .iter()
             .map(|i| {
                 // An interval belongs to the local day it started on.
-                let day = Paris
-                    .from_utc_datetime(&i.started_at)
-                    .format("%Y-%m-%d")
-                    .to_string();
+                let day = fr::paris_day(i.started_at);
                 let seconds = i64::from(i.active_seconds);
                 *per_lesson.entry(&i.lesson_id).or_default() += seconds;
-                *per_day.entry(day.clone()).or_default() += seconds;
+                *per_day.entry(day).or_default() += seconds;
                 *per_pair
-                    .entry((day.clone(), position(&i.lesson_id), &i.lesson_id))
+                    .entry((day, position(&i.lesson_id), &i.lesson_id))
                     .or_default() += seconds;
                 TraceInterval {
                     day,
                     lesson: title_of(&i.lesson_id),
-                    start: local_time(i.started_at),
-                    end: local_time(i.ended_at),
+                    start: i.started_at,
+                    end: i.ended_at,
                     seconds,
                 }
             })
@@ -123,6 +126,7 @@ impl Trace {
         lessons.extend(per_lesson.into_iter().map(|(id, s)| (id.to_owned(), s)));
         Self {
             identity,
+            generated_at,
             intervals: rows,
             total_seconds: per_day.values().sum(),
             per_lesson: lessons,
@@ -164,7 +168,7 @@ impl Trace {
                     lesson: lesson.title.clone(),
                     kind: activity.kind.label().to_owned(),
                     title: activity.title.clone(),
-                    saved_at: local_time(*at),
+                    saved_at: *at,
                     answer: text,
                 });
             }
@@ -176,12 +180,17 @@ impl Trace {
         let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
         let mut header = vec![row(&["Relevé de connexion", "QVT Campus", ZONE_NOTE])];
         header.extend(self.identity.iter().map(|(k, v)| row(&[k, v])));
+        header.push(row(&["Édité le", &fr::export_time(self.generated_at)]));
         let mut detail = vec![row(&["Date", "Leçon", "Début", "Fin", "Secondes actives"])];
-        detail.extend(
-            self.intervals
-                .iter()
-                .map(|i| row(&[&i.day, &i.lesson, &i.start, &i.end, &i.seconds.to_string()])),
-        );
+        detail.extend(self.intervals.iter().map(|i| {
+            row(&[
+                &i.day.to_string(),
+                &i.lesson,
+                &fr::export_time(i.start),
+                &fr::export_time(i.end),
+                &i.seconds.to_string(),
+            ])
+        }));
         let mut lessons = vec![row(&["Total par leçon", "Leçon", "Secondes actives"])];
         lessons.extend(
             self.per_lesson
@@ -192,7 +201,7 @@ impl Trace {
         days.extend(
             self.per_day
                 .iter()
-                .map(|(d, s)| row(&["", d, &s.to_string()])),
+                .map(|(d, s)| row(&["", &d.to_string(), &s.to_string()])),
         );
         let mut pairs = vec![row(&[
             "Total par jour et par leçon",
@@ -203,7 +212,7 @@ impl Trace {
         pairs.extend(
             self.per_day_and_lesson
                 .iter()
-                .map(|(d, l, s)| row(&["", d, l, &s.to_string()])),
+                .map(|(d, l, s)| row(&["", &d.to_string(), l, &s.to_string()])),
         );
         let totals = vec![row(&["Total", "", &self.total_seconds.to_string()])];
         let mut activities = vec![row(&[
@@ -214,11 +223,16 @@ impl Trace {
             "Enregistrée le",
             "Réponse",
         ])];
-        activities.extend(
-            self.activities
-                .iter()
-                .map(|a| row(&["", &a.lesson, &a.kind, &a.title, &a.saved_at, &a.answer])),
-        );
+        activities.extend(self.activities.iter().map(|a| {
+            row(&[
+                "",
+                &a.lesson,
+                &a.kind,
+                &a.title,
+                &fr::export_time(a.saved_at),
+                &a.answer,
+            ])
+        }));
 
         let mut out = Vec::new();
         for (i, section) in [header, detail, lessons, days, pairs, totals, activities]
@@ -251,21 +265,27 @@ impl Trace {
             true,
         );
         doc.space(12.0);
-        let identity: Vec<(&str, String)> =
+        let mut identity: Vec<(&str, String)> =
             self.identity.iter().map(|(k, v)| (*k, v.clone())).collect();
+        identity.push(("Édité le", fr::record_time(self.generated_at)));
         doc.fields(&identity);
 
         doc.heading("Total");
-        doc.fields(&[("Temps actif total", duration(self.total_seconds))]);
+        doc.fields(&[("Temps actif total", fr::duration(self.total_seconds))]);
 
+        let seconds = |s: &i64| s.to_string();
         doc.heading("Total par leçon");
         let rows: Vec<Vec<String>> = self
             .per_lesson
             .iter()
-            .map(|(l, s)| vec![l.clone(), duration(*s), s.to_string()])
+            .map(|(l, s)| vec![l.clone(), fr::duration(*s), seconds(s)])
             .collect();
         doc.table(
-            &[col("Leçon", 5.0), num("Durée", 1.5), num("Secondes", 1.2)],
+            &[
+                Column::text("Leçon"),
+                Column::number("Durée"),
+                Column::number("Secondes"),
+            ],
             &rows,
         );
 
@@ -273,10 +293,14 @@ impl Trace {
         let rows: Vec<Vec<String>> = self
             .per_day
             .iter()
-            .map(|(d, s)| vec![d.clone(), duration(*s), s.to_string()])
+            .map(|(d, s)| vec![fr::short_date(*d), fr::duration(*s), seconds(s)])
             .collect();
         doc.table(
-            &[col("Date", 5.0), num("Durée", 1.5), num("Secondes", 1.2)],
+            &[
+                Column::whole("Date"),
+                Column::number("Durée"),
+                Column::number("Secondes"),
+            ],
             &rows,
         );
 
@@ -284,14 +308,14 @@ impl Trace {
         let rows: Vec<Vec<String>> = self
             .per_day_and_lesson
             .iter()
-            .map(|(d, l, s)| vec![d.clone(), l.clone(), duration(*s), s.to_string()])
+            .map(|(d, l, s)| vec![fr::short_date(*d), l.clone(), fr::duration(*s), seconds(s)])
             .collect();
         doc.table(
             &[
-                col("Date", 1.6),
-                col("Leçon", 3.6),
-                num("Durée", 1.5),
-                num("Secondes", 1.2),
+                Column::whole("Date"),
+                Column::text("Leçon"),
+                Column::number("Durée"),
+                Column::number("Secondes"),
             ],
             &rows,
         );
@@ -302,7 +326,10 @@ impl Trace {
                 doc.paragraph(
                     &format!(
                         "{} · {} : {} (enregistrée le {})",
-                        a.lesson, a.kind, a.title, a.saved_at
+                        a.lesson,
+                        a.kind,
+                        a.title,
+                        fr::date_time(a.saved_at)
                     ),
                     10.0,
                     true,
@@ -320,19 +347,19 @@ impl Trace {
             .map(|i| {
                 vec![
                     i.lesson.clone(),
-                    i.start.clone(),
-                    i.end.clone(),
-                    i.seconds.to_string(),
+                    fr::record_time(i.start),
+                    fr::record_time(i.end),
+                    seconds(&i.seconds),
                 ]
             })
             .collect();
         // No date column: each time carries its date, whole on one line.
         doc.table(
             &[
-                col("Leçon", 3.0),
-                col("Début", 2.7),
-                col("Fin", 2.7),
-                num("Secondes", 1.1),
+                Column::text("Leçon"),
+                Column::whole("Début"),
+                Column::whole("Fin"),
+                Column::number("Secondes"),
             ],
             &rows,
         );
@@ -340,82 +367,11 @@ impl Trace {
     }
 }
 
-fn col(title: &str, share: f32) -> Column<'_> {
-    Column {
-        title,
-        share,
-        right: false,
-    }
-}
-
-fn num(title: &str, share: f32) -> Column<'_> {
-    Column {
-        title,
-        share,
-        right: true,
-    }
-}
-
 /// What the record says of its times, at the top of both formats.
 const ZONE_NOTE: &str = "heures de Paris (Europe/Paris), suivies de leur décalage avec UTC";
 
-/// `2026-12-05 17:04:12 +01:00`: the learner's wall clock, with the offset that makes it
-/// unambiguous (the hour repeated when summer time ends included).
-pub fn local_time(utc: NaiveDateTime) -> String {
-    Paris
-        .from_utc_datetime(&utc)
-        .format("%Y-%m-%d %H:%M:%S %:z")
-        .to_string()
-}
+/// `2026-12-05 17:04:12 +01:00` (kept here for the pages, until they call `crate::fr`).
+pub use crate::fr::export_time as local_time;
 
-/// "1 h 05 min 07 s": how people read time on a record.
-pub fn duration(seconds: i64) -> String {
-    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    if h > 0 {
-        format!("{h} h {m:02} min {s:02} s")
-    } else {
-        format!("{m} min {s:02} s")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{duration, local_time};
-
-    fn utc(text: &str) -> chrono::NaiveDateTime {
-        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap()
-    }
-
-    #[test]
-    fn times_read_in_paris_with_their_offset_across_both_changes() {
-        assert_eq!(
-            local_time(utc("2026-12-05 16:04:12")),
-            "2026-12-05 17:04:12 +01:00"
-        );
-        assert_eq!(
-            local_time(utc("2026-07-01 10:00:00")),
-            "2026-07-01 12:00:00 +02:00"
-        );
-        // Summer time ends on 25 October 2026 at 01:00 UTC: 02:30 happens twice in Paris.
-        assert_eq!(
-            local_time(utc("2026-10-25 00:30:00")),
-            "2026-10-25 02:30:00 +02:00"
-        );
-        assert_eq!(
-            local_time(utc("2026-10-25 01:30:00")),
-            "2026-10-25 02:30:00 +01:00"
-        );
-        // And a UTC evening is already the next day in Paris.
-        assert_eq!(
-            local_time(utc("2026-12-31 23:30:00")),
-            "2027-01-01 00:30:00 +01:00"
-        );
-    }
-
-    #[test]
-    fn durations_read_as_hours_minutes_seconds() {
-        assert_eq!(duration(0), "0 min 00 s");
-        assert_eq!(duration(3907), "1 h 05 min 07 s");
-        assert_eq!(duration(59), "0 min 59 s");
-    }
-}
+/// "1 h 05 min 07 s" (kept here for the pages, until they call `crate::fr`).
+pub use crate::fr::duration;

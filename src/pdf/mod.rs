@@ -3,88 +3,28 @@
 //! reader. Layout happens first into pages of drawing operations, rendering last, so every
 //! page can say "page i / n".
 
-use std::sync::LazyLock;
+mod measure;
+mod table;
 
 use krilla::color::luma;
 use krilla::geom::{PathBuilder, Point, Rect};
 use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, Stroke};
-use krilla::text::{Font, TextDirection};
+use krilla::text::TextDirection;
 use krilla::Document as PdfDocument;
-use skrifa::instance::{LocationRef, Size};
-use skrifa::{FontRef, MetadataProvider};
+
+use measure::face_of;
+pub use measure::{longest_word, natural_width, text_width, words, wrap};
+pub use table::Column;
+
+use crate::fr::NBSP;
 
 pub const PAGE_WIDTH: f32 = 595.28;
 pub const PAGE_HEIGHT: f32 = 841.89;
 pub const MARGIN: f32 = 50.0;
 const FOOTER_SPACE: f32 = 30.0;
 const LEADING: f32 = 1.3;
-
-struct Face {
-    font: Font,
-    metrics: FontRef<'static>,
-}
-
-static REGULAR: LazyLock<Face> = LazyLock::new(|| face(dejavu::sans::regular()));
-static BOLD: LazyLock<Face> = LazyLock::new(|| face(dejavu::sans::bold()));
-
-fn face(data: &'static [u8]) -> Face {
-    Face {
-        font: Font::new(data.into(), 0).expect("DejaVu Sans is a valid font"),
-        metrics: FontRef::new(data).expect("DejaVu Sans is a valid font"),
-    }
-}
-
-fn face_of(bold: bool) -> &'static Face {
-    if bold {
-        &BOLD
-    } else {
-        &REGULAR
-    }
-}
-
-/// The width of `text` set in `size` points.
-pub fn text_width(text: &str, size: f32, bold: bool) -> f32 {
-    let metrics = &face_of(bold).metrics;
-    let charmap = metrics.charmap();
-    let glyphs = metrics.glyph_metrics(Size::new(size), LocationRef::default());
-    text.chars()
-        .filter_map(|c| charmap.map(c))
-        .filter_map(|g| glyphs.advance_width(g))
-        .sum()
-}
-
-/// Greedy line breaking at spaces; a word wider than the line is cut between characters.
-pub fn wrap(text: &str, size: f32, bold: bool, width: f32) -> Vec<String> {
-    let mut lines = Vec::new();
-    for paragraph in text.split('\n') {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            let candidate = if line.is_empty() {
-                word.to_owned()
-            } else {
-                format!("{line} {word}")
-            };
-            if text_width(&candidate, size, bold) <= width {
-                line = candidate;
-                continue;
-            }
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            for c in word.chars() {
-                line.push(c);
-                if text_width(&line, size, bold) > width && line.chars().count() > 1 {
-                    let last = line.pop().expect("two characters at least");
-                    lines.push(std::mem::replace(&mut line, last.to_string()));
-                }
-            }
-        }
-        lines.push(line);
-    }
-    lines
-}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -106,13 +46,6 @@ enum Op {
         y: f32,
         side: f32,
     },
-}
-
-/// A column of a table: its title, its share of the line and whether numbers align right.
-pub struct Column<'a> {
-    pub title: &'a str,
-    pub share: f32,
-    pub right: bool,
 }
 
 /// A document being laid out, top to bottom.
@@ -195,90 +128,6 @@ impl Document {
         self.y += 6.0;
     }
 
-    /// Label / value lines, labels in bold in a fixed left column.
-    pub fn fields(&mut self, fields: &[(&str, String)]) {
-        let size = 10.0;
-        let label_width = 170.0;
-        let value_width = Self::content_width() - label_width;
-        for (label, value) in fields {
-            let lines = wrap(value, size, false, value_width);
-            self.ensure(lines.len() as f32 * size * LEADING);
-            let top = self.y;
-            for (i, line) in lines.iter().enumerate() {
-                let y = top + (i as f32 + 1.0) * size * LEADING - size * (LEADING - 1.0);
-                if i == 0 {
-                    self.text_at(MARGIN, y, size, true, label);
-                }
-                self.text_at(MARGIN + label_width, y, size, false, line);
-            }
-            self.y = top + lines.len() as f32 * size * LEADING;
-        }
-    }
-
-    /// A table whose rows wrap inside their cells and break across pages, repeating the
-    /// header on each page.
-    pub fn table(&mut self, columns: &[Column<'_>], rows: &[Vec<String>]) {
-        let size = 9.0;
-        let total: f32 = columns.iter().map(|c| c.share).sum();
-        let widths: Vec<f32> = columns
-            .iter()
-            .map(|c| c.share / total * Self::content_width())
-            .collect();
-        let header: Vec<String> = columns.iter().map(|c| c.title.to_owned()).collect();
-        self.table_row(columns, &widths, &header, size, true);
-        for row in rows {
-            let height = self.row_height(&widths, row, size);
-            if self.y + height > PAGE_HEIGHT - MARGIN - FOOTER_SPACE {
-                self.ensure(PAGE_HEIGHT);
-                self.table_row(columns, &widths, &header, size, true);
-            }
-            self.table_row(columns, &widths, row, size, false);
-        }
-    }
-
-    fn row_height(&self, widths: &[f32], row: &[String], size: f32) -> f32 {
-        let lines = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, w)| wrap(cell, size, false, w - 6.0).len())
-            .max()
-            .unwrap_or(1);
-        lines as f32 * size * LEADING + 4.0
-    }
-
-    fn table_row(
-        &mut self,
-        columns: &[Column<'_>],
-        widths: &[f32],
-        row: &[String],
-        size: f32,
-        bold: bool,
-    ) {
-        let height = self.row_height(widths, row, size);
-        self.ensure(height);
-        let top = self.y;
-        let mut x = MARGIN;
-        for ((cell, width), column) in row.iter().zip(widths).zip(columns) {
-            for (i, line) in wrap(cell, size, bold, width - 6.0).iter().enumerate() {
-                let y = top + 2.0 + (i as f32 + 1.0) * size * LEADING - size * (LEADING - 1.0);
-                let lx = if column.right {
-                    x + width - 3.0 - text_width(line, size, bold)
-                } else {
-                    x + 3.0
-                };
-                self.text_at(lx, y, size, bold, line);
-            }
-            x += width;
-        }
-        self.y = top + height;
-        self.ops().push(Op::Line {
-            x1: MARGIN,
-            y1: top + height,
-            x2: PAGE_WIDTH - MARGIN,
-            y2: top + height,
-        });
-    }
-
     /// Draws a square matrix of dark modules (a QR code) of `side` points at (x, top).
     pub fn matrix(&mut self, x: f32, top: f32, side: f32, dark: &[bool], width: usize) {
         let module = side / width as f32;
@@ -333,11 +182,13 @@ impl Document {
                         text,
                     } => {
                         surface.set_fill(Some(Fill::default()));
+                        // Lines are broken already: a no-break space is drawn as the space
+                        // it is as wide as, which readers (pdftotext) take for one.
                         surface.draw_text(
                             Point::from_xy(*x, *y),
                             face_of(*bold).font.clone(),
                             *size,
-                            text,
+                            &text.replace(NBSP, " "),
                             false,
                             TextDirection::Auto,
                         );
@@ -374,51 +225,5 @@ impl Document {
         }
         pdf.finish()
             .map_err(|e| anyhow::anyhow!("PDF rendering failed: {e:?}"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapping_keeps_every_word_within_the_width() {
-        let text = "Prévention, détection et prise en charge de l'épuisement professionnel";
-        let lines = wrap(text, 10.0, false, 120.0);
-        assert!(lines.len() > 1);
-        assert!(lines.iter().all(|l| text_width(l, 10.0, false) <= 120.0));
-        assert_eq!(lines.join(" "), text);
-    }
-
-    #[test]
-    fn a_word_wider_than_the_line_is_cut() {
-        let lines = wrap(&"é".repeat(200), 10.0, false, 100.0);
-        assert!(lines.len() > 1);
-        assert_eq!(lines.concat(), "é".repeat(200));
-    }
-
-    #[test]
-    fn long_tables_break_across_pages_and_render() {
-        let mut doc = Document::new("Essai");
-        doc.paragraph("Relevé de connexion", 16.0, true, true);
-        let rows: Vec<Vec<String>> = (0..200)
-            .map(|i| vec![format!("Leçon n° {i}"), i.to_string()])
-            .collect();
-        let columns = [
-            Column {
-                title: "Leçon",
-                share: 3.0,
-                right: false,
-            },
-            Column {
-                title: "Secondes",
-                share: 1.0,
-                right: true,
-            },
-        ];
-        doc.table(&columns, &rows);
-        assert!(doc.pages.len() > 2);
-        let bytes = doc.finish().unwrap();
-        assert!(bytes.starts_with(b"%PDF-"));
     }
 }

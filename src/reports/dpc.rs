@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use crate::catalog::model::DpcActionType;
 use crate::certificates::model::Snapshot;
+use crate::fr;
 use crate::pdf::{Column, Document};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,15 +128,8 @@ pub fn record(period: &Period, mut actions: Vec<Action>) -> DpcRecord {
     }
 }
 
-/// "7 h", "4,5 h".
-pub fn hours(h: f64) -> String {
-    let text = if h.fract() == 0.0 {
-        format!("{h:.0}")
-    } else {
-        format!("{h:.1}")
-    };
-    format!("{} h", text.replace('.', ","))
-}
+/// « 7 h », « 4,5 h » (kept here for the pages, until they call `crate::fr` themselves).
+pub use crate::fr::hours;
 
 pub fn pdf(name: &str, record: &DpcRecord) -> anyhow::Result<Vec<u8>> {
     let mut doc = Document::new("Parcours de DPC");
@@ -158,8 +152,8 @@ pub fn pdf(name: &str, record: &DpcRecord) -> anyhow::Result<Vec<u8>> {
             "Période",
             format!(
                 "du {} au {}",
-                record.starts_on.format("%d/%m/%Y"),
-                record.ends_on.format("%d/%m/%Y")
+                fr::short_date(record.starts_on),
+                fr::short_date(record.ends_on)
             ),
         ),
         ("Heures de formation", hours(record.hours)),
@@ -181,7 +175,7 @@ pub fn pdf(name: &str, record: &DpcRecord) -> anyhow::Result<Vec<u8>> {
                 a.course_title.clone(),
                 DpcActionType::label_of(&a.action_type).to_owned(),
                 a.action_reference.clone().unwrap_or_default(),
-                a.completed_on.format("%d/%m/%Y").to_string(),
+                fr::short_date(a.completed_on),
                 hours(a.hours),
                 a.certificate_code.clone(),
             ]
@@ -189,36 +183,12 @@ pub fn pdf(name: &str, record: &DpcRecord) -> anyhow::Result<Vec<u8>> {
         .collect();
     doc.table(
         &[
-            Column {
-                title: "Action",
-                share: 3.0,
-                right: false,
-            },
-            Column {
-                title: "Type",
-                share: 2.0,
-                right: false,
-            },
-            Column {
-                title: "Référence",
-                share: 1.6,
-                right: false,
-            },
-            Column {
-                title: "Achevée le",
-                share: 1.3,
-                right: false,
-            },
-            Column {
-                title: "Durée",
-                share: 0.8,
-                right: true,
-            },
-            Column {
-                title: "Code de vérification",
-                share: 2.6,
-                right: false,
-            },
+            Column::text("Action"),
+            Column::text("Type"),
+            Column::whole("Référence"),
+            Column::whole("Achevée le"),
+            Column::number("Durée"),
+            Column::whole("Code de vérification"),
         ],
         &rows,
     );

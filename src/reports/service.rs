@@ -17,6 +17,7 @@ use crate::db::{DbConn, Pool};
 use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::store::{self as enrolment_store, Session};
 use crate::error::AppError;
+use crate::fr;
 use crate::http::csv::Csv;
 use crate::identity::auth::{require_staff, CurrentUser};
 use crate::identity::model::{ModeExercice, Profession};
@@ -54,12 +55,14 @@ pub fn staff_sessions(
     Ok(sessions)
 }
 
+/// « 87,5 »: the column says « (%) ».
 fn percent(value: Option<f64>) -> String {
-    value.map_or(String::new(), |v| format!("{v:.1}").replace('.', ","))
+    value.map_or(String::new(), |v| fr::fixed(v, 1))
 }
 
+/// Paris time with its offset, as every export states an instant.
 fn date_time(value: Option<NaiveDateTime>) -> String {
-    value.map_or(String::new(), |v| v.format("%Y-%m-%d %H:%M").to_string())
+    value.map_or(String::new(), fr::export_time)
 }
 
 fn profession(code: &str) -> String {
@@ -227,8 +230,8 @@ pub fn dpc_declarations(
                     session.dpc_orientation.clone().unwrap_or_default(),
                     session.opens_on.to_string(),
                     session.closes_on.to_string(),
-                    format!("{}", f64::from(course.duration_minutes) / 60.0).replace('.', ","),
-                    completed_at.date().to_string(),
+                    fr::number_upto(f64::from(course.duration_minutes) / 60.0, 2),
+                    fr::paris_day(completed_at).to_string(),
                     (seconds / 60).to_string(),
                 ])?;
             }
@@ -278,7 +281,7 @@ pub fn promotion(
                     }
                     .into(),
                     line.completed_at
-                        .map_or(String::new(), |d| d.date().to_string()),
+                        .map_or(String::new(), |d| fr::paris_day(d).to_string()),
                     percent(line.final_score.or(line.post_test)),
                 ])?;
             }

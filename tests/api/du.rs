@@ -21,17 +21,17 @@ fn du_course() -> tempfile::TempDir {
     dir
 }
 
-struct Cohort {
-    s: Setup,
-    tutor: User,
+pub(crate) struct Cohort {
+    pub s: Setup,
+    pub tutor: User,
     /// Admin of the partner university: staff elsewhere, nobody here.
     other_dean: User,
-    session: String,
-    learners: Vec<(User, String)>,
+    pub session: String,
+    pub learners: Vec<(User, String)>,
     _courses: tempfile::TempDir,
 }
 
-async fn cohort(size: usize) -> Cohort {
+pub(crate) async fn cohort(size: usize) -> Cohort {
     let courses = du_course();
     let s = setup_in(courses.path().to_path_buf()).await;
     let admin = s.app.logged_in("admin@qvt-campus.fr", PASSWORD).await;
@@ -96,7 +96,7 @@ impl Cohort {
     }
 
     /// Attendance (every day present unless `absent_day`), four grades, the thesis.
-    async fn grade(&self, enrolment: &str, grades: [f64; 4], thesis: f64) {
+    pub async fn grade(&self, enrolment: &str, grades: [f64; 4], thesis: f64) {
         for (unit, grade) in UNITS.iter().zip(grades) {
             let base = format!("/api/v1/enrolments/{enrolment}/du/units/{unit}");
             let days = json!({ "days": [{ "day": "2026-11-05", "present": true }, { "day": "2026-11-06", "present": true }] });
@@ -124,7 +124,7 @@ impl Cohort {
         assert_eq!(r.status().as_u16(), 204);
     }
 
-    async fn decide(&self, enrolment: &str, body: Value) -> reqwest::Response {
+    pub async fn decide(&self, enrolment: &str, body: Value) -> reqwest::Response {
         self.s
             .app
             .post_as(
@@ -143,7 +143,7 @@ impl Cohort {
     }
 }
 
-fn admis(mention: Option<&str>) -> Value {
+pub(crate) fn admis(mention: Option<&str>) -> Value {
     json!({ "decision": "admis", "mention": mention, "decided_on": "2027-06-30",
             "jury": ["Pr Anne Martin", "Dr Éric Durand", "Dr Léa Petit"] })
 }

@@ -22,6 +22,7 @@ mod learning;
 mod migrations;
 mod outbox;
 mod pages;
+mod pdf_tables;
 mod problems;
 mod quiz;
 mod quiz_proof;

@@ -346,7 +346,8 @@ async fn the_trace_states_paris_times_with_offsets_and_runs_no_formula() {
     }
 
     // Assert: the PDF, through pdftotext.
-    let local = qvt_campus::learning::trace::local_time(stored[0].0);
+    // The PDF states the same instant for people: « 05/12/2026 17:04:12 UTC+01:00 ».
+    let local = qvt_campus::fr::record_time(stored[0].0);
     for expected in [
         "heures de Paris (Europe/Paris)",
         local.as_str(),
