@@ -49,7 +49,7 @@ pub fn ensure_recording(enrolment: &Enrolment, session: &Session) -> Result<(), 
     if session.opens_on > super::service::today() {
         return Err(AppError::conflict(format!(
             "Cette session ouvre le {} : ses leçons et ses quiz seront accessibles à partir de cette date.",
-            crate::certificates::render::french_date(session.opens_on)
+            crate::fr::date(session.opens_on)
         )));
     }
     if session.closed_at.is_some() {

@@ -3,6 +3,7 @@
 //! capability reuses ([`auth`]).
 
 pub mod auth;
+pub mod credentials;
 pub mod members;
 pub mod model;
 pub mod numbers;

@@ -82,7 +82,7 @@ pub fn register(
     })
 }
 
-fn send_verification(
+pub(super) fn send_verification(
     conn: &mut DbConn,
     settings: &IdentitySettings,
     public_url: &str,

@@ -18,6 +18,7 @@ use crate::enrolment::model::{CreateSession, NewSession};
 use crate::enrolment::store as enrolment_store;
 use crate::enrolment::{import, numbers};
 use crate::error::AppError;
+use crate::fr;
 use crate::identity::model::{OrgKind, Role};
 use crate::identity::store as identity;
 use crate::reports::roster::{self, RosterLine};
@@ -51,7 +52,7 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
             let sessions: Vec<Value> = report_store::sessions_of(conn, &org.id)?
                 .into_iter()
                 .map(|s| json!({ "id": s.id, "title": s.title, "course": s.course_slug,
-                                 "dates": format!("du {} au {}", s.opens_on.format("%d/%m/%Y"), s.closes_on.format("%d/%m/%Y")) }))
+                                 "dates": format!("du {} au {}", fr::short_date(s.opens_on), fr::short_date(s.closes_on)) }))
                 .collect();
             let admin = role == Role::OrgAdmin;
             organisations.push(json!({ "id": org.id, "name": org.name, "role": role.label(), "admin": admin, "sessions": sessions,
@@ -77,7 +78,7 @@ fn line_view(line: &RosterLine, du: bool) -> Value {
     json!({
         "name": line.name, "email": line.email, "status": line.status, "percent": line.progress_percent,
         "withdrawn": line.status != crate::enrolment::model::EnrolmentStatus::Active,
-        "minutes": line.active_seconds / 60, "completed": line.completed_at.map(|d| d.format("%d/%m/%Y").to_string()),
+        "minutes": line.active_seconds / 60, "completed": line.completed_at.map(|d| fr::short_date(fr::paris_day(d))),
         "code": line.certificate_code.as_deref().map(crate::certificates::model::grouped),
         "revoked": line.certificate_status == Some(Validity::Revoked),
         "du_href": du.then(|| format!("/gestion/du/{}", line.enrolment_id)),
@@ -158,7 +159,7 @@ async fn session_page_with(
         &session.title.clone(),
         json!({
             "session": { "id": session.id, "title": session.title, "course": course.title,
-                         "closes_on": session.closes_on.to_string(), "closed": session.closed_at.is_some(),
+                         "closes_on": session.closes_on.to_string(), "closes_on_text": fr::date(session.closes_on), "closed": session.closed_at.is_some(),
                          "dpc": session.dpc_action_ref.is_some() },
             "figures": figures_view(&figures), "learners": learners, "du": du,
             "du_grid": du.then(|| format!("/gestion/sessions/{}/diplome", session.id)),
@@ -178,13 +179,13 @@ async fn session_page_with(
 
 /// The dashboard's figures as a French reader writes them.
 fn figures_view(figures: &roster::Dashboard) -> Value {
-    let decimal = |v: f64| format!("{v:.1}").replace('.', ",").replace(",0", "");
+    let decimal = fr::number;
     json!({
         "enrolled": figures.enrolled, "withdrawn": figures.withdrawn,
         "active_last_7_days": figures.active_last_7_days, "completed": figures.completed,
         "completion_rate": decimal(figures.completion_rate),
         "median_hours": figures.median_hours_to_completion.map(decimal),
-        "average_gain": figures.average_gain.map(|g| format!("{}{}", if g > 0.0 { "+" } else { "" }, decimal(g))),
+        "average_gain": figures.average_gain.map(fr::points),
     })
 }
 

@@ -12,7 +12,7 @@ use super::{error_page, field, field_errors, form_again, message, redirect, rend
 use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
-use crate::certificates::render::french_date;
+use crate::fr::date as french_date;
 use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
 use crate::du::service::UnitAt;

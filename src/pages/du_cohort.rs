@@ -28,9 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// A grade as a French reader writes it: « 12,5 », « 14 ».
 pub fn grade_text(grade: f64) -> String {
-    let text = format!("{grade:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.replace('.', ",")
+    crate::fr::grade_value(grade)
 }
 
 pub fn decision_label(decision: Option<Decision>) -> &'static str {

@@ -18,11 +18,6 @@ use crate::enrolment::model::EnrolmentStatus;
 use crate::enrolment::service::{self as enrolment_service, Enroller};
 use crate::enrolment::store as enrolment_store;
 use crate::error::AppError;
-use crate::http::Fields;
-use crate::identity::auth::CurrentUser;
-use crate::identity::model::{Adeli, Rpps};
-use crate::identity::service as identity_service;
-use crate::identity::store as identity_store;
 use crate::learning::activities::{self, ActivityView, AnswerInput, AuditAnswer};
 use crate::learning::service as learning;
 use crate::learning::service::{LessonState, QuizState};
@@ -53,9 +48,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tentatives/{id}").get(attempt))
         .service(web::resource("/tentatives/{id}/enregistrer").post(save))
         .service(web::resource("/tentatives/{id}/rendre").post(submit))
-        .service(web::resource("/mon-compte").get(account_page))
-        .service(web::resource("/mon-compte/numeros").post(change_numbers))
-        .service(web::resource("/mon-compte/supprimer").post(erase));
+;
 }
 
 /// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
@@ -127,7 +120,7 @@ async fn dashboard(
             .map(|c| json!({
                 "title": c.attested.course.title, "code": c.code, "valid": c.status == Validity::Valid,
                 "pdf": format!("/api/v1/certificates/{}.pdf", c.id), "html": format!("/api/v1/certificates/{}.html", c.id),
-                "verify": c.verify_url, "issued_on": c.issued_at.format("%d/%m/%Y").to_string(),
+                "verify": c.verify_url, "issued_on": crate::fr::short_date(crate::fr::paris_day(c.issued_at)),
             }))
             .collect();
         render(
@@ -144,9 +137,7 @@ async fn dashboard(
 
 /// A number as a French reader writes it: « 33,33 », « 100 ».
 fn decimal(x: f64) -> String {
-    let text = format!("{:.2}", x);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.replace('.', ",")
+    crate::fr::number_upto(x, 2)
 }
 
 /// A gain in points: « +12,5 », « −4 », « 0 ».
@@ -309,7 +300,7 @@ async fn lesson_page(
         "/apprendre/{}/lecons/{}/activites",
         progress.enrolment_id, lesson.lesson_id
     );
-    let reviewed_on = lesson.reviewed_on.map(|d| d.format("%d/%m/%Y").to_string());
+    let reviewed_on = lesson.reviewed_on.map(crate::fr::date);
     render(
         state,
         visitor,
@@ -637,7 +628,7 @@ async fn attempt(
         };
         let result = view.result.as_ref().map(|r| {
             json!({
-                "percent": format!("{:.1}", r.percent).replace('.', ","), "passed": r.passed,
+                "percent": crate::fr::number(r.percent), "passed": r.passed,
                 "pass_mark": r.pass_mark, "auto": r.auto_submitted,
                 "assessed": matches!(view.role, QuizRole::Graded | QuizRole::PostTest),
                 "objectives": r.objectives.iter().map(|o| json!({
@@ -778,117 +769,6 @@ async fn submit(
         .await;
     match done {
         Ok(_) => redirect(&target),
-        Err(e) => error_page(&state, &visitor, &e),
-    }
-}
-
-/// What the account page shows besides a form's refusal: the DPC record and the numbers.
-async fn account_data(state: &AppState, user: CurrentUser) -> Result<Value, AppError> {
-    let day = chrono::Utc::now().date_naive();
-    let (dpc, account) = db::run(&state.pool, move |conn| {
-        let dpc = crate::reports::service::my_dpc(conn, &user, day).ok();
-        Ok((dpc, identity_store::account(conn, &user.id)?))
-    })
-    .await?;
-    Ok(json!({
-        "dpc": dpc, "problem": null, "numbers_problem": null, "errors": {},
-        "numbers": { "rpps": account.rpps, "adeli": account.adeli },
-    }))
-}
-
-/// My account: what the platform holds (export), my professional numbers, erasing it.
-async fn account_page(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
-    page(state, visitor, |state, user, visitor| async move {
-        let data = account_data(&state, user).await?;
-        render(&state, &visitor, "mon-compte", "Mon compte", data)
-    })
-    .await
-}
-
-#[derive(Deserialize)]
-struct NumbersForm {
-    csrf: String,
-    rpps: String,
-    adeli: String,
-}
-
-/// The learner's own RPPS and ADELI numbers (empty clears one): refused when another
-/// account holds it, or once a DPC certificate attests it.
-async fn change_numbers(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    form: web::Form<NumbersForm>,
-) -> HttpResponse {
-    let NumbersForm { csrf, rpps, adeli } = form.into_inner();
-    let done = async {
-        let user = visitor.for_form(&csrf)?.clone();
-        db::run(&state.pool, move |conn| {
-            identity_service::update_own_profile(conn, &user.id, |account| {
-                let mut f = Fields::new();
-                let rpps_parsed = f.optional("rpps", Some(&rpps), Rpps::parse);
-                let adeli_parsed = f.optional("adeli", Some(&adeli), Adeli::parse);
-                f.finish()?;
-                account.rpps = rpps_parsed.map(|r| r.as_str().to_owned());
-                account.adeli = adeli_parsed.map(|a| a.as_str().to_owned());
-                Ok(())
-            })
-        })
-        .await
-    }
-    .await;
-    match (done, visitor.user.clone()) {
-        (Ok(_), _) => redirect("/mon-compte"),
-        (Err(e), Some(user)) if e.status().is_client_error() => {
-            let page = account_data(&state, user).await.and_then(|mut data| {
-                data["numbers_problem"] = message(&e).into();
-                data["errors"] = super::field_errors(&e);
-                render(&state, &visitor, "mon-compte", "Mon compte", data)
-            });
-            form_again(&state, &visitor, &e, page)
-        }
-        (Err(e), _) => error_page(&state, &visitor, &e),
-    }
-}
-
-#[derive(Deserialize)]
-struct EraseForm {
-    csrf: String,
-    password: String,
-}
-
-async fn erase(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    form: web::Form<EraseForm>,
-) -> HttpResponse {
-    let EraseForm { csrf, password } = form.into_inner();
-    let done = async {
-        let user = visitor.for_form(&csrf)?.clone();
-        let stale = db::run(&state.pool, move |conn| {
-            crate::identity::service::erase(conn, &user.id, &password)
-        })
-        .await?;
-        state.forget(stale);
-        Ok::<(), AppError>(())
-    }
-    .await;
-    match done {
-        Ok(()) => {
-            super::session::sign_out(&state).unwrap_or_else(|e| error_page(&state, &visitor, &e))
-        }
-        Err(e) if e.status().is_client_error() => form_again(
-            &state,
-            &visitor,
-            &e,
-            render(
-                &state,
-                &visitor,
-                "mon-compte",
-                "Mon compte",
-                json!({ "dpc": null, "problem": message(&e), "numbers": null, "numbers_problem": null,
-                        "errors": super::field_errors(&e) }),
-            ),
-        ),
         Err(e) => error_page(&state, &visitor, &e),
     }
 }

@@ -5,6 +5,7 @@
 //! timer). Sign-in keeps the access token in an HttpOnly, SameSite cookie; every form that
 //! changes something carries the CSRF token of the session.
 
+mod account;
 mod admin;
 mod admin_du;
 mod du_cohort;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(CSS_PATH.as_str()).get(stylesheet));
     public::configure(cfg);
     learner::configure(cfg);
+    account::configure(cfg);
     admin::configure(cfg);
     organisation::configure(cfg);
     statistics::configure(cfg);

@@ -5,7 +5,6 @@
 //! the audit entries are the same.
 
 use actix_web::{web, HttpResponse};
-use chrono_tz::Europe::Paris;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,6 +14,7 @@ use super::{error_page, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
+use crate::fr;
 use crate::identity::auth::{require_org_admin, CurrentUser};
 use crate::identity::model::{Email, OrgKind, Role};
 use crate::identity::{members, store};
@@ -66,7 +66,7 @@ async fn organisation_page(
     let sessions: Vec<Value> = sessions
         .iter()
         .map(|s| json!({ "id": s.id, "title": s.title,
-                         "dates": format!("du {} au {}", s.opens_on.format("%d/%m/%Y"), s.closes_on.format("%d/%m/%Y")) }))
+                         "dates": format!("du {} au {}", fr::short_date(s.opens_on), fr::short_date(s.closes_on)) }))
         .collect();
     let roles: Vec<Value> = Role::ALL
         .iter()
@@ -77,7 +77,7 @@ async fn organisation_page(
         .map(|(m, a)| {
             json!({ "id": a.id, "name": a.full_name, "email": a.email, "role": m.role.label(),
                     "roles": Role::ALL.iter().map(|r| json!({ "code": r.code(), "label": r.label(), "selected": *r == m.role })).collect::<Vec<_>>(),
-                    "me": a.id == me, "since": m.created_at.format("%d/%m/%Y").to_string() })
+                    "me": a.id == me, "since": fr::short_date(fr::paris_day(m.created_at)) })
         })
         .collect();
     let api = format!("/api/v1/organisations/{}", org.id);
@@ -257,8 +257,7 @@ async fn audit_log(
         let rows: Vec<Value> = entries
             .iter()
             .map(|e| {
-                let at = e.at.and_utc().with_timezone(&Paris);
-                json!({ "at": at.format("%d/%m/%Y %H:%M").to_string(), "actor": who(&e.actor_id),
+                json!({ "at": fr::date_time(e.at), "actor": who(&e.actor_id),
                         "action": action_label(&e.action), "target": who(&e.target_id),
                         "details": if e.details == "{}" { String::new() } else { e.details.clone() } })
             })

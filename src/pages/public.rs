@@ -19,7 +19,7 @@ use crate::error::AppError;
 use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
 use crate::identity::service;
 use crate::identity::store as identity_store;
-use crate::reports::dpc::hours;
+use crate::fr::hours;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(home))
@@ -110,8 +110,8 @@ async fn course(
                 let enrolment = mine.get(&s.id);
                 json!({
                     "id": s.id, "title": s.title, "organisation": organisation,
-                    "opens_on": s.opens_on.format("%d/%m/%Y").to_string(),
-                    "closes_on": s.closes_on.format("%d/%m/%Y").to_string(),
+                    "opens_on": crate::fr::short_date(s.opens_on),
+                    "closes_on": crate::fr::short_date(s.closes_on),
                     "needs_key": s.enrolment_mode == EnrolmentMode::Key,
                     "seats_left": s.capacity.map(|c| (c - s.active_count).max(0)),
                     "full": s.capacity.is_some_and(|c| s.active_count >= c),
@@ -130,7 +130,7 @@ async fn course(
                 .collect();
             json!({ "action_type": d.action_type.label(), "modality": d.modality.label(),
                     "professions": professions.join(", "),
-                    "updated_on": d.updated_on.map(|u| u.format("%d/%m/%Y").to_string()) })
+                    "updated_on": d.updated_on.map(crate::fr::date) })
         });
         render(
             &state,

@@ -35,7 +35,7 @@ pub(super) async fn intro(
                 let outcome = match (a.submitted, a.percent) {
                     (false, _) => "en cours".to_owned(),
                     (true, Some(p)) => {
-                        let score = format!("{p:.1} %").replace('.', ",");
+                        let score = crate::fr::percent(p);
                         match (o.assessed, a.passed) {
                             (true, Some(true)) => format!("{score}, réussi"),
                             (true, _) => format!("{score}, non réussi"),

@@ -40,7 +40,7 @@ fn advice(facility: Option<f64>, discrimination: Option<f64>) -> &'static str {
 }
 
 fn percent(v: Option<f64>) -> String {
-    v.map_or("—".into(), |v| format!("{:.0} %", v * 100.0))
+    v.map_or("—".into(), |v| crate::fr::percent((v * 100.0).round()))
 }
 
 async fn statistics(
@@ -73,7 +73,7 @@ async fn statistics(
                 let st = &i.statistics;
                 json!({ "prompt": i.prompt, "drawn": st.drawn, "answered": st.answered,
                         "facility": percent(st.facility),
-                        "discrimination": st.discrimination.map_or("—".into(), |d| format!("{d:.2}").replace('.', ",")),
+                        "discrimination": st.discrimination.map_or("—".into(), |d| crate::fr::fixed(d, 2)),
                         "advice": advice(st.facility, st.discrimination) })
             })
             .collect();

@@ -91,22 +91,24 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[derive(Default)]
 pub struct UpdateMe {
-    full_name: Option<String>,
-    profession: Option<String>,
+    pub full_name: Option<String>,
+    pub profession: Option<String>,
     /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
-    rpps: Option<Option<String>>,
+    pub rpps: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    adeli: Option<Option<String>>,
+    pub adeli: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    student_number: Option<Option<String>>,
+    pub student_number: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    mode_exercice: Option<Option<String>>,
+    pub mode_exercice: Option<Option<String>>,
 }
 
-/// Applies a patch to `account`, collecting every invalid field.
-fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
+/// Applies a patch to `account`, collecting every invalid field (the API's PATCH and the
+/// account page share it).
+pub fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
     let mut f = Fields::new();
     if let Some(raw) = patch.full_name {
         if let Some(name) = f.required("full_name", Some(&raw), FullName::parse) {
