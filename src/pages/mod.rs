@@ -12,6 +12,7 @@ mod public;
 mod quiz;
 mod resources;
 pub mod session;
+mod upload;
 
 use std::sync::LazyLock;
 
