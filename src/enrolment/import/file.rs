@@ -292,7 +292,6 @@ mod tests {
     fn windows_1252_files_from_french_excel_keep_their_accents() {
         // « Hélène;Infirmière;Œuvre » as Excel saves it: é = E9, è = E8, Œ = 8C.
         let bytes = b"Nom;Pr\xe9nom;Courriel;Profession\r\nDupr\xe9;H\xe9l\xe8ne;helene@exemple.fr;Infirmi\xe8re\r\n\x8cuvre;No\xebl;noel@exemple.fr;IDE\r\n";
-        assert!(std::str::from_utf8(bytes).is_err());
         let rows = read_csv(bytes).unwrap();
         assert_eq!(
             rows.iter()
