@@ -41,7 +41,8 @@ macro_rules! code_list {
             pub fn parse(raw: &str) -> Result<Self, String> {
                 Self::ALL.iter().copied().find(|v| v.code() == raw.trim()).ok_or_else(|| {
                     let codes: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
-                    format!("{} inconnu ; valeurs possibles : {}", $what, codes.join(", "))
+                    // No agreement to get wrong: « profession » and « rôle » differ in gender.
+                    format!("{} : valeur inconnue ; valeurs possibles : {}", $what, codes.join(", "))
                 })
             }
         }

@@ -34,7 +34,7 @@ impl Upload {
     }
 
     /// The file chosen in an input, or `None` when none was (browsers then send an empty
-    /// part without a name).
+    /// part whose file name is empty).
     pub fn file(&self, name: &str) -> Option<&UploadedFile> {
         self.files
             .iter()
