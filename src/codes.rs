@@ -41,7 +41,8 @@ macro_rules! code_list {
             pub fn parse(raw: &str) -> Result<Self, String> {
                 Self::ALL.iter().copied().find(|v| v.code() == raw.trim()).ok_or_else(|| {
                     let codes: Vec<&str> = Self::ALL.iter().map(|v| v.code()).collect();
-                    format!("{} inconnu ; valeurs possibles : {}", $what, codes.join(", "))
+                    // No agreement to get wrong: « profession » and « rôle » differ in gender.
+                    format!("{} : valeur inconnue ; valeurs possibles : {}", $what, codes.join(", "))
                 })
             }
         }
@@ -78,3 +79,57 @@ macro_rules! code_list {
     };
 }
 pub(crate) use code_list;
+
+/// Text as people type it, reduced to what a match should compare: lower case, French
+/// accents and ligatures dropped (`É` → `e`, `œ` → `oe`), every run of other characters
+/// (spaces, hyphens, apostrophes, `°`) turned into one space, trimmed.
+pub fn fold(raw: &str) -> String {
+    let mut folded = String::with_capacity(raw.len());
+    let mut gap = false;
+    for c in raw.chars().flat_map(char::to_lowercase) {
+        let plain = match c {
+            'à' | 'â' | 'ä' | 'á' | 'ã' | 'å' => "a",
+            'é' | 'è' | 'ê' | 'ë' => "e",
+            'î' | 'ï' | 'í' | 'ì' => "i",
+            'ô' | 'ö' | 'ó' | 'ò' | 'õ' => "o",
+            'û' | 'ù' | 'ü' | 'ú' => "u",
+            'ÿ' => "y",
+            'ç' => "c",
+            'ñ' => "n",
+            'œ' => "oe",
+            'æ' => "ae",
+            c if c.is_ascii_alphanumeric() => {
+                if gap && !folded.is_empty() {
+                    folded.push(' ');
+                }
+                gap = false;
+                folded.push(c);
+                continue;
+            }
+            _ => {
+                gap = true;
+                continue;
+            }
+        };
+        if gap && !folded.is_empty() {
+            folded.push(' ');
+        }
+        gap = false;
+        folded.push_str(plain);
+    }
+    folded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn folding_drops_case_accents_and_punctuation() {
+        assert_eq!(fold("  Numéro d'ÉTUDIANT "), "numero d etudiant");
+        assert_eq!(fold("Masseur-Kinésithérapeute"), "masseur kinesitherapeute");
+        assert_eq!(fold("N° RPPS"), "n rpps");
+        assert_eq!(fold("Cœur--Ça"), "coeur ca");
+        assert_eq!(fold(""), "");
+    }
+}

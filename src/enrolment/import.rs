@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+pub use self::file::{decode, read_csv, read_text, CsvRow, FIELD as FILE_FIELD};
 use self::rows::{Candidate, Checked, Known, Requirements};
 pub use self::rows::{RowReport, RowStatus};
 use super::model::closed_reason;
@@ -28,171 +29,10 @@ use crate::identity::tokens::{hash_token, random_token};
 use crate::mail::{self, NewMail};
 use crate::stale::Stale;
 
+mod file;
 mod rows;
 
 const INVITATION_DAYS: i64 = 14;
-
-/// A row as read, before any check.
-#[derive(Debug, Default, Clone)]
-pub struct CsvRow {
-    pub line: u64,
-    pub email: String,
-    pub last_name: String,
-    pub first_name: String,
-    pub student_number: String,
-    pub profession: String,
-    pub rpps: String,
-    pub adeli: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Column {
-    Email,
-    LastName,
-    FirstName,
-    StudentNumber,
-    Profession,
-    Rpps,
-    Adeli,
-}
-
-/// Header names as universities and schools export them, accents and case aside.
-fn column_of(header: &str) -> Option<Column> {
-    let folded: String = header
-        .trim()
-        .to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'à' | 'â' => 'a',
-            'î' | 'ï' => 'i',
-            'ô' => 'o',
-            'û' | 'ù' => 'u',
-            'ç' => 'c',
-            other => other,
-        })
-        .filter(|c| c.is_ascii_alphanumeric())
-        .collect();
-    Some(match folded.as_str() {
-        "email" | "mail" | "courriel" | "adressemail" | "adresseemail" | "adressecourriel" => {
-            Column::Email
-        }
-        "nom" | "lastname" | "nomdefamille" | "nomdusage" => Column::LastName,
-        "prenom" | "firstname" => Column::FirstName,
-        "numeroetudiant" | "numetudiant" | "noetudiant" | "netudiant" | "nodetudiant"
-        | "studentnumber" | "numerodetudiant" => Column::StudentNumber,
-        "profession" => Column::Profession,
-        "rpps" | "numerorpps" => Column::Rpps,
-        "adeli" | "numeroadeli" => Column::Adeli,
-        _ => return None,
-    })
-}
-
-/// Counts lines as records go by (the reader's own count skips blank lines, and
-/// recounting from the start for each record would be quadratic).
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    line: u64,
-}
-
-impl LineCounter<'_> {
-    /// The line where the record at `byte` starts (past any blank lines before it).
-    fn line_at(&mut self, byte: usize) -> u64 {
-        let mut start = byte.min(self.bytes.len());
-        while matches!(self.bytes.get(start), Some(b'\n' | b'\r')) {
-            start += 1;
-        }
-        if start >= self.offset {
-            self.line += self.bytes[self.offset..start]
-                .iter()
-                .filter(|b| **b == b'\n')
-                .count() as u64;
-            self.offset = start;
-        }
-        self.line
-    }
-}
-
-/// Reads the CSV: UTF-8 (a BOM is fine), `;` or `,` chosen from the header line.
-pub fn read_csv(bytes: &[u8]) -> Result<Vec<CsvRow>, AppError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        AppError::invalid(
-            "csv",
-            format!(
-                "encodage UTF-8 attendu (octet {} invalide)",
-                e.valid_up_to()
-            ),
-        )
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let header_line = text.lines().next().unwrap_or_default();
-    let delimiter = if header_line.matches(';').count() >= header_line.matches(',').count() {
-        b';'
-    } else {
-        b','
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|e| AppError::invalid("csv", format!("en-tête illisible : {e}")))?
-        .clone();
-    let columns: Vec<Option<Column>> = headers.iter().map(column_of).collect();
-    for (needed, name) in [
-        (Column::Email, "email"),
-        (Column::LastName, "nom"),
-        (Column::FirstName, "prénom"),
-    ] {
-        if !columns.contains(&Some(needed)) {
-            return Err(AppError::invalid(
-                "csv",
-                format!("colonne « {name} » absente de l'en-tête"),
-            ));
-        }
-    }
-    let mut rows = Vec::new();
-    let mut lines = LineCounter {
-        bytes: text.as_bytes(),
-        offset: 0,
-        line: 1,
-    };
-    for record in reader.records() {
-        let record =
-            record.map_err(|e| AppError::invalid("csv", format!("ligne illisible : {e}")))?;
-        let line = record
-            .position()
-            .map_or(0, |p| lines.line_at(p.byte() as usize));
-        let mut row = CsvRow {
-            line,
-            ..CsvRow::default()
-        };
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        for (value, column) in record.iter().zip(&columns) {
-            let slot = match column {
-                Some(Column::Email) => &mut row.email,
-                Some(Column::LastName) => &mut row.last_name,
-                Some(Column::FirstName) => &mut row.first_name,
-                Some(Column::StudentNumber) => &mut row.student_number,
-                Some(Column::Profession) => &mut row.profession,
-                Some(Column::Rpps) => &mut row.rpps,
-                Some(Column::Adeli) => &mut row.adeli,
-                None => continue,
-            };
-            *slot = value.to_owned();
-        }
-        rows.push(row);
-    }
-    if rows.is_empty() {
-        return Err(AppError::invalid("csv", "aucune ligne après l'en-tête"));
-    }
-    Ok(rows)
-}
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ImportReport {
@@ -558,9 +398,10 @@ pub struct ImportQuery {
     dry_run: bool,
 }
 
-/// Enrols the learners of a CSV file (`text/csv`, UTF-8, `;` or `,`; columns email, nom,
-/// prénom, numéro étudiant, profession, RPPS, ADELI). `?dry_run=true` reports without
-/// writing; a real run writes every row or none.
+/// Enrols the learners of a CSV file (`text/csv`; UTF-8, Windows-1252 or UTF-16 with its
+/// mark; `;`, `,` or tab; columns email, nom, prénom, numéro étudiant, profession, RPPS,
+/// ADELI, or a Moodle user export's). `?dry_run=true` reports without writing; a real run
+/// writes every row or none.
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/enrolments/import", tag = "enrolment", security(("bearer" = [])),
     params(("dry_run" = Option<bool>, Query, description = "check only")),
     request_body(content = String, content_type = "text/csv"),
@@ -602,31 +443,6 @@ pub async fn import(
 mod tests {
     use super::*;
     use crate::catalog::model::CourseKind;
-
-    #[test]
-    fn semicolon_exports_with_french_headers_and_a_bom_are_read() {
-        let csv = "\u{feff}Nom;Prénom;Courriel;N° étudiant;Profession\nMartin;Zoé;zoe@univ.fr;E123;etudiant\n\nDurand;Léo;leo@univ.fr;;\n";
-        let rows = read_csv(csv.as_bytes()).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(
-            (
-                rows[0].line,
-                rows[0].first_name.as_str(),
-                rows[0].email.as_str()
-            ),
-            (2, "Zoé", "zoe@univ.fr")
-        );
-        assert_eq!(rows[1].line, 4);
-        assert_eq!(rows[0].student_number, "E123");
-    }
-
-    #[test]
-    fn comma_exports_are_read_and_a_missing_column_is_named() {
-        let rows = read_csv(b"email,last_name,first_name\na@b.fr,A,B\n").unwrap();
-        assert_eq!(rows[0].last_name, "A");
-        let err = read_csv(b"email;nom\na@b.fr;A\n").unwrap_err();
-        assert_eq!(err.errors()[0].field, "csv");
-    }
 
     #[test]
     fn the_summary_counts_rows_by_status_and_lists_errors_by_line() {

@@ -337,6 +337,165 @@ code_list!(
     Autre = "autre": "Autre (personnel non soignant)",
 });
 
+/// Other names a profession goes by in files: abbreviations, specialties, older titles.
+/// Compared after [`profession_key`], like the codes and labels.
+const PROFESSION_ALIASES: &[(Profession, &[&str])] = &[
+    (
+        Profession::Medecin,
+        &[
+            "docteur en médecine",
+            "médecin généraliste",
+            "médecin spécialiste",
+            "généraliste",
+        ],
+    ),
+    (Profession::ChirurgienDentiste, &["dentiste"]),
+    (Profession::SageFemme, &["maïeuticien"]),
+    (Profession::Pharmacien, &["docteur en pharmacie"]),
+    (
+        Profession::Infirmier,
+        &[
+            "IDE",
+            "IDEL",
+            "infirmier diplômé d'État",
+            "IBODE",
+            "IADE",
+            "IPA",
+            "puéricultrice",
+        ],
+    ),
+    (
+        Profession::MasseurKinesitherapeute,
+        &["kiné", "kinésithérapeute", "masseur kiné", "MK"],
+    ),
+    (Profession::PedicurePodologue, &["podologue"]),
+    (
+        Profession::ManipulateurElectroradiologie,
+        &["manipulateur radio", "manip radio", "MERM"],
+    ),
+    (
+        Profession::TechnicienLaboratoire,
+        &["technicien de laboratoire"],
+    ),
+    (Profession::OpticienLunetier, &["opticien"]),
+    (Profession::PreparateurPharmacie, &["préparateur"]),
+    (Profession::AideSoignant, &["AS"]),
+    (Profession::Etudiant, &["élève", "ESI"]),
+];
+
+/// Words that say nothing about a profession (« technicien de laboratoire »).
+const PROFESSION_STOPWORDS: &[&str] = &["d", "de", "du", "des", "en", "et", "l", "la", "le"];
+
+/// Feminine and inclusive suffixes written after a `(`, `·`, `.` or `/`:
+/// « aide-soignant(e) », « infirmier·ère », « étudiant.e ».
+const INCLUSIVE_SUFFIXES: &[&str] = &[
+    "e", "ne", "ère", "ere", "se", "euse", "rice", "trice", "ienne", "ière", "iere",
+];
+
+/// A profession as written, reduced to the words that name it, in the masculine, without
+/// case, accents, punctuation, inclusive suffixes or articles; joined with no space, so
+/// « Masseur-kinésithérapeute », « masseuse kinésithérapeute » and `masseur_kinesitherapeute`
+/// meet. The second key keeps the articles (« I.D.E » is not « i » « e »).
+fn profession_key(raw: &str) -> (String, String) {
+    let lower = raw.to_lowercase();
+    let mut plain = String::with_capacity(lower.len());
+    let mut chars = lower.chars().peekable();
+    while let Some(c) = chars.next() {
+        // A word of three letters at least before the mark: « I.D.E » keeps its letters.
+        let after_word = plain
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphabetic())
+            .count()
+            >= 3;
+        if c == '(' {
+            // A bracketed remark or feminine form: « (e) », « (IDE) », « (personnel …) ».
+            for skipped in chars.by_ref() {
+                if skipped == ')' {
+                    break;
+                }
+            }
+            continue;
+        }
+        if matches!(c, '·' | '.' | '/' | '•') && after_word {
+            let rest: String = chars.clone().take_while(|c| c.is_alphabetic()).collect();
+            if INCLUSIVE_SUFFIXES.contains(&rest.as_str()) {
+                for _ in 0..rest.chars().count() {
+                    chars.next();
+                }
+                continue;
+            }
+        }
+        plain.push(c);
+    }
+    let mut words: Vec<String> = Vec::new();
+    for word in crate::codes::fold(&plain).split(' ') {
+        let masculine = masculine(word);
+        if words.last() != Some(&masculine) && !masculine.is_empty() {
+            words.push(masculine);
+        }
+    }
+    let full = words.concat();
+    let short = words
+        .iter()
+        .filter(|w| !PROFESSION_STOPWORDS.contains(&w.as_str()))
+        .map(String::as_str)
+        .collect();
+    (short, full)
+}
+
+/// The masculine form of a folded word, for the endings professions use.
+fn masculine(word: &str) -> String {
+    for (feminine, masculine) in [
+        ("iere", "ier"),
+        ("ienne", "ien"),
+        ("trice", "teur"),
+        ("euse", "eur"),
+        ("ante", "ant"),
+        ("ee", "e"),
+    ] {
+        if let Some(stem) = word.strip_suffix(feminine) {
+            if !stem.is_empty() {
+                return format!("{stem}{masculine}");
+            }
+        }
+    }
+    word.to_owned()
+}
+
+impl Profession {
+    /// A profession as people write it in a file: the label or the code, feminine or
+    /// inclusive forms, abbreviations (« IDE », « kiné »), case, accents, hyphens and
+    /// spaces aside. Anything starting with « étudiant » is a student. The error lists
+    /// the labels, in French.
+    pub fn from_label(raw: &str) -> Result<Self, String> {
+        let (short, full) = profession_key(raw);
+        let same = |name: &str| {
+            let (s, f) = profession_key(name);
+            (!short.is_empty() && s == short) || (!full.is_empty() && f == full)
+        };
+        let aliases = |p: Profession| {
+            PROFESSION_ALIASES
+                .iter()
+                .filter(move |(of, _)| *of == p)
+                .flat_map(|(_, names)| names.iter().copied())
+        };
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|p| same(p.label()) || same(p.code()) || aliases(*p).any(same))
+            .or_else(|| short.starts_with("etudiant").then_some(Self::Etudiant))
+            .ok_or_else(|| {
+                let labels: Vec<&str> = Self::ALL.iter().map(|p| p.label()).collect();
+                let shown: String = raw.trim().chars().take(60).collect();
+                format!(
+                    "profession « {shown} » non reconnue ; professions acceptées : {}",
+                    labels.join(", ")
+                )
+            })
+    }
+}
+
 code_list!(ModeExercice, "mode d'exercice" {
     Liberal = "liberal": "Libéral",
     Salarie = "salarie": "Salarié",
@@ -439,6 +598,92 @@ mod tests {
         assert!(err.contains("medecin") && err.contains("etudiant"), "{err}");
         assert_eq!(Role::parse("org_admin").unwrap(), Role::OrgAdmin);
         assert!(ModeExercice::parse("libéral").is_err());
+    }
+
+    #[test]
+    fn professions_are_read_as_people_write_them() {
+        let cases = [
+            ("Infirmier", Profession::Infirmier),
+            ("Infirmière", Profession::Infirmier),
+            ("INFIRMIERE", Profession::Infirmier),
+            ("infirmier·ère", Profession::Infirmier),
+            ("Infirmier/Infirmière", Profession::Infirmier),
+            ("IDE", Profession::Infirmier),
+            ("I.D.E.", Profession::Infirmier),
+            ("Médecin", Profession::Medecin),
+            ("medecin generaliste", Profession::Medecin),
+            (
+                "Masseur-kinésithérapeute",
+                Profession::MasseurKinesitherapeute,
+            ),
+            (
+                "masseuse kinesitherapeute",
+                Profession::MasseurKinesitherapeute,
+            ),
+            ("kiné", Profession::MasseurKinesitherapeute),
+            ("Sage-femme", Profession::SageFemme),
+            ("sage femme", Profession::SageFemme),
+            ("Pharmacien", Profession::Pharmacien),
+            ("Pharmacienne", Profession::Pharmacien),
+            ("Chirurgien-dentiste", Profession::ChirurgienDentiste),
+            ("chirurgienne dentiste", Profession::ChirurgienDentiste),
+            ("Aide-soignant(e)", Profession::AideSoignant),
+            ("aide soignante", Profession::AideSoignant),
+            ("Étudiant(e)", Profession::Etudiant),
+            ("étudiante en soins infirmiers", Profession::Etudiant),
+            ("étudiant.e", Profession::Etudiant),
+            (
+                "Manipulatrice d'électroradiologie médicale",
+                Profession::ManipulateurElectroradiologie,
+            ),
+            (
+                "technicienne de laboratoire",
+                Profession::TechnicienLaboratoire,
+            ),
+            (
+                "Préparatrice en pharmacie",
+                Profession::PreparateurPharmacie,
+            ),
+            (
+                "Auxiliaire de puériculture",
+                Profession::AuxiliairePuericulture,
+            ),
+            ("Ambulancière", Profession::Ambulancier),
+            ("Diététicienne", Profession::Dieteticien),
+            ("Autre (personnel non soignant)", Profession::Autre),
+            // The codes the API uses still work.
+            (
+                "masseur_kinesitherapeute",
+                Profession::MasseurKinesitherapeute,
+            ),
+            ("etudiant", Profession::Etudiant),
+        ];
+        for (written, expected) in cases {
+            assert_eq!(Profession::from_label(written), Ok(expected), "{written}");
+        }
+        for profession in Profession::ALL {
+            assert_eq!(Profession::from_label(profession.label()), Ok(*profession));
+        }
+    }
+
+    #[test]
+    fn an_unknown_profession_is_refused_with_the_french_labels() {
+        let err = Profession::from_label("Sorcier").unwrap_err();
+        assert!(
+            err.starts_with("profession « Sorcier » non reconnue ; professions acceptées : Médecin, Chirurgien-dentiste, Sage-femme,"),
+            "{err}"
+        );
+        assert!(
+            err.contains("Masseur-kinésithérapeute") && err.contains("Étudiant"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("chirurgien_dentiste"),
+            "no developer codes: {err}"
+        );
+        assert!(Profession::from_label("").is_err());
+        assert!(Profession::from_label("()").is_err());
+        assert!(Profession::from_label("de la").is_err());
     }
 
     #[test]

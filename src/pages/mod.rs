@@ -18,6 +18,7 @@ mod quiz;
 mod resources;
 pub mod session;
 mod statistics;
+mod upload;
 
 use std::sync::LazyLock;
 

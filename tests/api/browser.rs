@@ -586,18 +586,25 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
         .unwrap_or_else(|| panic!("{at}: {}", "session page expected"))
         .to_owned();
     inspect.check(&client, "gestion-session").await;
-    let csv = "Nom;Prénom;Courriel\nBernard;Inès;ines.bernard@univ-exemple.fr\nRoux;Malo;malo.roux@univ-exemple.fr\n";
+    // The file as French Excel saves it: Windows-1252 (è = E8), `;`, CRLF.
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("promotion.csv");
+    std::fs::write(
+        &file,
+        b"Nom;Pr\xe9nom;Courriel\r\nBernard;In\xe8s;ines.bernard@univ-exemple.fr\r\nRoux;Malo;malo.roux@univ-exemple.fr\r\n",
+    )
+    .unwrap();
     client
-        .execute(
-            "document.getElementById('csv').value = arguments[0];",
-            vec![json!(csv)],
-        )
+        .find(Locator::Id("fichier"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
         .await
         .unwrap();
     click(&client, "button[value=verifier]").await;
     let checked = text_of(&client).await;
     assert!(
-        checked.contains("Vérification : 2 ligne(s), 2 compte(s) à créer"),
+        checked.contains("Vérification de « promotion.csv » : 2 ligne(s), 2 compte(s) à créer"),
         "{checked}"
     );
     let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();
@@ -611,6 +618,7 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     let roster = download(&client, &format!("/api/v1/sessions/{session}/report.csv")).await;
     assert!(
         roster.contains("ines.bernard@univ-exemple.fr")
+            && roster.contains("Inès Bernard")
             && roster.contains("malo.roux@univ-exemple.fr")
     );
 

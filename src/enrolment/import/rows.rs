@@ -92,7 +92,7 @@ fn check_row(row: &CsvRow) -> (Option<Checked>, Vec<FieldError>) {
     );
     let profession = optional(
         &row.profession,
-        Profession::parse,
+        Profession::from_label,
         "profession",
         &mut errors,
     );
