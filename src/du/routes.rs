@@ -362,15 +362,25 @@ pub async fn issue_records(
 }
 
 /// The cohort's transcript for the registrar, one line per learner (org admins).
-#[utoipa::path(get, path = "/api/v1/sessions/{id}/du/transcript.csv", tag = "du", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/sessions/{id}/du/transcript.csv", tag = "du", security(("bearer" = [])), params(("bom" = Option<bool>, Query, description = "byte-order mark first")), responses(
     (status = 200, content_type = "text/csv"), (status = 404, body = Problem),
 ))]
 pub async fn transcript_csv(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<std::collections::HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    let body = rendered(state, user, path.into_inner(), transcript::csv).await?;
+    // `?bom=true` (what the pages link to): a byte-order mark first, for French Excel.
+    let bom = match query.get("bom").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(AppError::malformed("bom", "true ou false attendu")),
+    };
+    let mut body = rendered(state, user, path.into_inner(), transcript::csv).await?;
+    if bom {
+        body.splice(0..0, *b"\xEF\xBB\xBF");
+    }
     Ok(attachment(
         body,
         "text/csv; charset=utf-8",

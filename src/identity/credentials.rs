@@ -6,9 +6,9 @@
 use serde_json::json;
 
 use super::model::{Email, Password};
+use super::password;
 use super::service::{authenticate, send_verification, PasswordSet};
 use super::store::{self, now, Account};
-use super::password;
 use crate::config::IdentitySettings;
 use crate::db::DbConn;
 use crate::error::AppError;
@@ -52,7 +52,14 @@ pub fn change_password(
         account.updated_at = now();
         store::update_account(conn, &account)?;
         store::revoke_all_refresh(conn, account_id)?;
-        store::audit(conn, Some(account_id), "account.password_changed", None, Some(account_id), json!({}))?;
+        store::audit(
+            conn,
+            Some(account_id),
+            "account.password_changed",
+            None,
+            Some(account_id),
+            json!({}),
+        )?;
         Ok(PasswordSet {
             epoch: account.page_session_epoch,
             stale: Stale::Account(account_id.to_owned()),
@@ -77,8 +84,10 @@ pub fn change_email(
     }
     conn.write(|conn| {
         if store::email_taken(conn, new.as_str())? {
-            return Err(AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
-                .with_field("email", "adresse déjà utilisée"));
+            return Err(
+                AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
+                    .with_field("email", "adresse déjà utilisée"),
+            );
         }
         let mut account = store::account_for_update(conn, account_id)?;
         account.email = new.as_str().to_owned();
@@ -86,7 +95,14 @@ pub fn change_email(
         account.updated_at = now();
         store::update_account(conn, &account)?;
         send_verification(conn, settings, public_url, &account)?;
-        store::audit(conn, Some(account_id), "account.email_changed", None, Some(account_id), json!({}))?;
+        store::audit(
+            conn,
+            Some(account_id),
+            "account.email_changed",
+            None,
+            Some(account_id),
+            json!({}),
+        )?;
         Ok(Stale::Account(account_id.to_owned()))
     })
 }

@@ -47,7 +47,12 @@ struct Refusal {
 
 impl Refusal {
     fn of(form: &'static str, e: &AppError, typed: Value) -> Self {
-        Self { form, problem: message(e), errors: super::field_errors(e), typed }
+        Self {
+            form,
+            problem: message(e),
+            errors: super::field_errors(e),
+            typed,
+        }
     }
 }
 
@@ -81,8 +86,11 @@ async fn account_data(
     let refusal = refusal.unwrap_or_default();
     let typed = |k: &str| refusal.typed.get(k).cloned();
     let option = |value: &str, label: &str, current: &str| json!({ "value": value, "label": label, "selected": value == current });
-    let profession = typed("profession").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or(account.profession.clone());
-    let mode = typed("mode_exercice").and_then(|v| v.as_str().map(str::to_owned))
+    let profession = typed("profession")
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or(account.profession.clone());
+    let mode = typed("mode_exercice")
+        .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or(account.mode_exercice.clone().unwrap_or_default());
     Ok(json!({
         "dpc": dpc, "dpc_obligation": has_dpc_obligation(&account.profession),
@@ -122,7 +130,13 @@ async fn account_page(
 }
 
 /// The page again after a refused form.
-async fn refused(state: &web::Data<AppState>, visitor: &Visitor, e: AppError, form: &'static str, typed: Value) -> HttpResponse {
+async fn refused(
+    state: &web::Data<AppState>,
+    visitor: &Visitor,
+    e: AppError,
+    form: &'static str,
+    typed: Value,
+) -> HttpResponse {
     match visitor.user.clone() {
         Some(user) if e.status().is_client_error() => {
             let page = account_data(state, user, Some(Refusal::of(form, &e, typed)))
@@ -189,14 +203,24 @@ async fn change_email(
 ) -> HttpResponse {
     let form = form.into_inner();
     let typed = json!({ "email": form.email });
-    let ip = req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let ip = req
+        .peer_addr()
+        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
     let done = async {
         let user = visitor.for_form(&form.csrf)?.clone();
         let email = Email::parse(&form.email).map_err(|m| AppError::invalid("email", m))?;
         let s = state.clone();
         let current = form.current_password.clone();
         let stale = db::run(&state.pool, move |conn| {
-            credentials::change_email(conn, &s.settings.identity, &s.settings.public_url, &user.id, &current, &email, &ip)
+            credentials::change_email(
+                conn,
+                &s.settings.identity,
+                &s.settings.public_url,
+                &user.id,
+                &current,
+                &email,
+                &ip,
+            )
         })
         .await?;
         state.forget(stale);
@@ -223,7 +247,9 @@ async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let ip = req.peer_addr().map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let ip = req
+        .peer_addr()
+        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
     let done = async {
         let user = visitor.for_form(&form.csrf)?.clone();
         let new = Password::parse(&form.password).map_err(|m| AppError::invalid("password", m))?;
@@ -234,7 +260,12 @@ async fn change_password(
         })
         .await?;
         // Every session ended with the old password; this browser goes on with the new one.
-        let page = sign_in(&state, &set.account_id, set.epoch, "/mon-compte?enregistre=mot-de-passe");
+        let page = sign_in(
+            &state,
+            &set.account_id,
+            set.epoch,
+            "/mon-compte?enregistre=mot-de-passe",
+        );
         state.forget(set.stale);
         page
     }

@@ -12,12 +12,12 @@ use super::{error_page, field, field_errors, form_again, message, redirect, rend
 use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::Course;
-use crate::fr::date as french_date;
 use crate::db;
 use crate::du::model::{Decision, Grade, Mention};
 use crate::du::service::UnitAt;
 use crate::du::service::{self as du, DecisionInput, SeminarDay, ThesisInput};
 use crate::error::AppError;
+use crate::fr::date as french_date;
 use crate::identity::auth::CurrentUser;
 use crate::identity::store as identity;
 

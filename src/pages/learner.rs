@@ -47,8 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/tentatives/{id}").get(attempt))
         .service(web::resource("/tentatives/{id}/enregistrer").post(save))
-        .service(web::resource("/tentatives/{id}/rendre").post(submit))
-;
+        .service(web::resource("/tentatives/{id}/rendre").post(submit));
 }
 
 /// Runs a page's work, turning a missing sign-in into the sign-in page and any error into

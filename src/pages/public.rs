@@ -16,10 +16,10 @@ use crate::db;
 use crate::enrolment::model::{EnrolmentMode, EnrolmentStatus};
 use crate::enrolment::{service as enrolment_service, store as enrolment_store};
 use crate::error::AppError;
+use crate::fr::hours;
 use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
 use crate::identity::service;
 use crate::identity::store as identity_store;
-use crate::fr::hours;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/").get(home))

@@ -116,8 +116,38 @@ impl Inspector {
 
     async fn check(&mut self, client: &Client, name: &str) {
         self.count += 1;
-        let png = client.screenshot().await.unwrap();
-        std::fs::write(self.dir.join(format!("{:02}-{name}.png", self.count)), png).unwrap();
+        // A phone, then a laptop: no page wider than the screen at either width.
+        for width in [390u32, 1280] {
+            client.set_window_size(width, 900).await.unwrap();
+            let png = client.screenshot().await.unwrap();
+            std::fs::write(
+                self.dir
+                    .join(format!("{:02}-{name}-{width}.png", self.count)),
+                png,
+            )
+            .unwrap();
+            // The page's width, and the outermost elements that stick out (to name them).
+            let overflow = client
+                .execute(
+                    "const w = document.documentElement.clientWidth;
+                     const out = [...document.querySelectorAll('body *')]
+                        .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.table'))
+                        .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= w + 1)
+                        .slice(0, 5).map(e => e.tagName + '.' + e.className);
+                     return [document.documentElement.scrollWidth, w, out];",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            let (scroll, client_width) =
+                (overflow[0].as_u64().unwrap(), overflow[1].as_u64().unwrap());
+            assert!(
+                scroll <= client_width,
+                "{name} at {width} px: the page is {scroll} px wide: {}",
+                overflow[2]
+            );
+        }
+        client.set_window_size(390, 900).await.unwrap();
         let html = client.source().await.unwrap();
         assert!(html.len() < 100_000, "{name}: {} bytes", html.len());
         assert!(html.contains("<html lang=\"fr\">"), "{name}");
@@ -672,7 +702,14 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     fill(&client, "thesis_grade", "14").await;
     click(&client, "form[action$='/notes'] button").await;
     let file = text_of(&client).await;
-    assert!(file.contains("admis"), "the rules propose admis: {file}");
+    assert!(
+        file.contains("Proposition selon les règles du diplôme\nAdmis"),
+        "the rules propose « Admis »: {file}"
+    );
+    assert!(
+        !file.contains("ajourne") && !file.contains("12.5"),
+        "no codes, no decimal points: {file}"
+    );
 
     sign_out(&client).await;
     sign_in(&client, &base, &s.dean.email).await;
@@ -698,10 +735,22 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     click(&client, "form[action$='/decision'] button").await;
     let decided = text_of(&client).await;
     assert!(
-        decided.contains("Décision en vigueur : admis (bien)"),
+        decided.contains("Décision en vigueur : Admis (Bien), le 30 juin 2027"),
         "{decided}"
     );
     inspect.check(&client, "decision-du").await;
+
+    // The cohort's end of year: the grid, the minutes closed, the numbered records.
+    click(&client, "nav.crumbs a[href$='/diplome']").await;
+    let grid = text_of(&client).await;
+    assert!(grid.contains("Admis (Bien)"), "{grid}");
+    inspect.check(&client, "grille-du").await;
+    click(&client, "form[action$='/proces-verbal'] button").await;
+    assert!(text_of(&client).await.contains("Le procès-verbal est clos"));
+    click(&client, "form[action$='/releves'] button").await;
+    let issued = text_of(&client).await;
+    assert!(issued.contains("Relevé n°"), "{issued}");
+    inspect.check(&client, "releves-du").await;
     client.close().await.unwrap();
 }
 

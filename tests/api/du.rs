@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    copy_course, day, field_names, pdf_text, problem, replace_last_section, setup_in, Setup,
+    copy_course, day, field_names, pdf_text, problem, replace_last_section, setup_in, unescape,
+    Browsing, Setup,
 };
 use crate::journeys::{User, PASSWORD};
 
@@ -546,4 +547,129 @@ async fn a_units_online_assessment_weighs_half_of_its_grade() {
         "{}",
         file["proposal"]
     );
+}
+
+#[tokio::test]
+async fn the_coordinator_grades_the_cohort_in_one_grid_closes_the_minutes_and_issues_the_records() {
+    let c = cohort(2).await;
+    let (first, second) = (&c.learners[0].1, &c.learners[1].1);
+    c.grade(first, [14.0, 12.0, 15.0, 13.0], 15.0).await;
+    c.grade(second, [8.0, 12.0, 15.0, 13.0], 15.0).await;
+    let tutor = Browsing::signed_in(&c.s.app, &c.tutor.email).await;
+    let grid = format!("/gestion/sessions/{}/diplome", c.session);
+
+    // The grid shows every candidate × unit, grades the French way, the live proposal.
+    let (status, page) = tutor.page(&grid).await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("name=\"grade.{first}.u1\" value=\"14\"")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("name=\"grade.{second}.u1\" value=\"8\"")));
+
+    // One refused cell: nothing of the form is written, what was typed comes back.
+    let refused = tutor
+        .post(
+            &format!("{grid}/notes"),
+            &[
+                (&format!("grade.{first}.u1"), "16,5"),
+                (&format!("grade.{second}.u1"), "25"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let text = unescape(&refused.text().await.unwrap());
+    assert!(text.contains("Une note est invalide"), "{text}");
+    assert!(
+        text.contains(&format!("name=\"grade.{second}.u1\" value=\"25\"")),
+        "typed kept"
+    );
+    let file: Value = c.file(&c.tutor, first).await.json().await.unwrap();
+    assert_eq!(
+        file["units"][0]["tutor_grade"], 14.0,
+        "nothing half-written"
+    );
+
+    // Both cells right: both saved in one go.
+    let saved = tutor
+        .post(
+            &format!("{grid}/notes"),
+            &[
+                (&format!("grade.{first}.u1"), "16,5"),
+                (&format!("grade.{second}.u1"), "11"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status().as_u16(), 303);
+    let file: Value = c.file(&c.tutor, first).await.json().await.unwrap();
+    assert_eq!(file["units"][0]["tutor_grade"], 16.5);
+    let (_, page) = tutor.page(&grid).await;
+    assert!(page.contains(&format!("name=\"grade.{first}.u1\" value=\"16,5\"")));
+    assert!(
+        !page.contains("proces-verbal"),
+        "a tutor does not close the minutes"
+    );
+
+    // The jury goes against the rules' proposal only with a reason.
+    let against = problem(
+        c.decide(second, json!({ "decision": "ajourne", "decided_on": "2027-06-30", "jury": ["Pr Anne Martin"] })).await,
+        422,
+    )
+    .await;
+    assert_eq!(field_names(&against), ["reason"]);
+    assert!(against["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("« Admis »"));
+    let dean = Browsing::signed_in(&c.s.app, &c.s.dean.email).await;
+    let closing = dean.post(&format!("{grid}/proces-verbal"), &[]).await;
+    assert_eq!(
+        closing.status().as_u16(),
+        409,
+        "candidates without a decision"
+    );
+    assert!(unescape(&closing.text().await.unwrap()).contains("sans décision du jury"));
+    assert_eq!(
+        c.decide(first, admis(Some("bien"))).await.status().as_u16(),
+        200
+    );
+    let reasoned = json!({ "decision": "ajourne", "decided_on": "2027-06-30", "jury": ["Pr Anne Martin"],
+                           "reason": "Mémoire non soutenu en présence du jury" });
+    assert_eq!(c.decide(second, reasoned).await.status().as_u16(), 200);
+    let (_, page) = dean.page(&grid).await;
+    assert!(
+        page.contains("Admis (Bien)") && page.contains("≠ proposition"),
+        "{page}"
+    );
+
+    // End of year: the minutes closed, the records numbered, the transcript for Excel.
+    assert_eq!(
+        dean.post(&format!("{grid}/proces-verbal"), &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    assert_eq!(
+        dean.post(&format!("{grid}/releves"), &[])
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let (_, page) = dean.page(&grid).await;
+    assert!(page.contains("Le procès-verbal est clos"));
+    assert_eq!(
+        page.matches("Relevé n°").count(),
+        1,
+        "one record, for the admitted candidate"
+    );
+    let csv = dean
+        .get(&format!(
+            "/api/v1/sessions/{}/du/transcript.csv?bom=true",
+            c.session
+        ))
+        .await;
+    assert_eq!(csv.status().as_u16(), 200);
+    assert!(csv.bytes().await.unwrap().starts_with(b"\xEF\xBB\xBF"));
 }
