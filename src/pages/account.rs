@@ -75,7 +75,7 @@ async fn account_data(
     .await?;
     let dpc = dpc.map(|d| {
         let period = crate::reports::dpc::period_of(day);
-        let extended = period.filter(|p| p.last_day() > d.ends_on).map(|p| fr::date(p.last_day()));
+        let extended = period.filter(|p| p.extended_to.is_some()).map(|p| fr::date(p.last_day()));
         json!({
             "period": d.period, "extended_to": extended, "obligation_met": d.obligation_met,
             "hours": fr::hours(d.hours), "count": d.actions.len(),

@@ -24,6 +24,22 @@ impl Browsing {
         }
     }
 
+    /// Signed in through the sign-in page with another password than the journeys' one.
+    pub async fn signed_in_with(app: &TestApp, email: &str, password: &str) -> Self {
+        let signed_in = no_redirects()
+            .post(app.url("/connexion"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status().as_u16(), 303);
+        Self {
+            base: app.address.clone(),
+            token: Some(super::access_cookie(&signed_in)),
+            client: no_redirects(),
+        }
+    }
+
     pub fn signed_out(app: &TestApp) -> Self {
         Self {
             base: app.address.clone(),
