@@ -61,8 +61,16 @@ pub fn context(snapshot: &Snapshot, code: &str, verify_url: &str) -> Value {
         .evaluation
         .gain
         .map_or(Value::Null, |g| json!(fr::points(g)));
+    // The account does not say « Étudiante » or « Étudiant »: the status is worded so that
+    // it fits everyone.
+    let status = match s.holder.profession.as_str() {
+        "Étudiant" | "Étudiante" => "En formation initiale en santé".to_owned(),
+        other => other.to_owned(),
+    };
+    let mut holder = serde_json::to_value(&s.holder).unwrap_or_default();
+    holder["profession"] = status.into();
     flatten(json!({
-        "holder": s.holder,
+        "holder": holder,
         "course": {
             "title": s.course.title,
             "version": s.course.version,
@@ -320,6 +328,16 @@ mod tests {
         assert!(parse_lines("script: alert(1)").is_err());
         let flat = flatten(json!({"name": "Zoé\ntitle: Faux"}));
         assert_eq!(flat["name"], "Zoé title: Faux");
+    }
+
+    #[test]
+    fn a_students_status_is_worded_for_everyone() {
+        let mut student = sample("qvt");
+        student.holder.profession = "Étudiant".into();
+        let c = context(&student, "ABCD", "https://x/verifier/ABCD");
+        assert_eq!(c["holder"]["profession"], "En formation initiale en santé");
+        let nurse = context(&sample("qvt"), "ABCD", "https://x/verifier/ABCD");
+        assert_eq!(nurse["holder"]["profession"], "Infirmier");
     }
 
     fn sample(kind: &str) -> Snapshot {

@@ -185,17 +185,33 @@ pub async fn html(
 }
 
 /// The Open Badges 3.0 credential, a VC-JWT signed RS256 by the issuer key (see the JWKS).
-#[utoipa::path(get, path = "/api/v1/certificates/{id}/credential", tag = "certificates", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/certificates/{id}/credential", tag = "certificates", security(("bearer" = [])), params(("format" = Option<String>, Query, description = "`jwt` (default): the signed VC-JWT; `json`: the credential document it signs")), responses(
     (status = 200, content_type = "application/vc+jwt"), (status = 404, body = Problem),
 ))]
 pub async fn credential(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<String>,
+    query: web::Query<std::collections::HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let certificate = readable(&state, user, path.into_inner()).await?;
     let snapshot = service::snapshot_of(&certificate)?;
     let vc = super::credential::credential(&state.settings.public_url, &certificate, snapshot);
+    // « Ajouter à mon portefeuille »: a file a wallet imports, named after the code.
+    let name = format!("attestation-{}", certificate.code.replace('-', ""));
+    match query.get("format").map(String::as_str) {
+        None | Some("jwt") => {}
+        Some("json") => {
+            return Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .insert_header((
+                    "content-disposition",
+                    format!("attachment; filename=\"{name}.json\""),
+                ))
+                .json(&vc))
+        }
+        Some(_) => return Err(AppError::malformed("format", "jwt ou json attendu")),
+    }
     // An RSA signature takes a good part of a millisecond: off the HTTP worker.
     let s = state.clone();
     let jwt = web::block(move || s.issuer.sign(&vc))
@@ -203,6 +219,10 @@ pub async fn credential(
         .map_err(|e| AppError::internal(anyhow::anyhow!("signing failed: {e}")))??;
     Ok(HttpResponse::Ok()
         .content_type("application/vc+jwt")
+        .insert_header((
+            "content-disposition",
+            format!("attachment; filename=\"{name}.jwt\""),
+        ))
         .body(jwt))
 }
 

@@ -119,6 +119,7 @@ async fn dashboard(
             .map(|c| json!({
                 "title": c.attested.course.title, "code": c.code, "valid": c.status == Validity::Valid,
                 "pdf": format!("/api/v1/certificates/{}.pdf", c.id), "html": format!("/api/v1/certificates/{}.html", c.id),
+                "credential": format!("/api/v1/certificates/{}/credential", c.id),
                 "verify": c.verify_url, "issued_on": crate::fr::short_date(crate::fr::paris_day(c.issued_at)),
             }))
             .collect();

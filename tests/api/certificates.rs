@@ -220,7 +220,27 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
             )
             .await;
     assert_eq!(response.status().as_u16(), 200);
+    // « Ajouter à mon portefeuille »: a file named after the code.
+    let code = certificate["code"].as_str().unwrap().replace('-', "");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("attachment; filename=\"attestation-{code}.jwt\"").as_str()
+    );
     let jwt = response.text().await.unwrap();
+    let json: Value =
+        w.s.app
+            .get_as(
+                &learner.user.token,
+                &format!(
+                    "/api/v1/certificates/{}/credential?format=json",
+                    id_of(&certificate)
+                ),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(json, part(&jwt, 1), "the JSON is what the JWT signs");
     let jwks: Value =
         w.s.app
             .get("/.well-known/jwks.json")

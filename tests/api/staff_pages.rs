@@ -368,53 +368,144 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
     let me = Browsing::signed_in(&s.app, &nurse.email).await;
 
     let (_, page) = me.page("/mon-compte").await;
-    assert!(page.contains("Mon parcours de DPC"), "a nurse has the DPC obligation");
-    assert!(page.contains("prolongée"), "the 2023-2025 period runs to the end of 2026");
+    assert!(
+        page.contains("Mon parcours de DPC"),
+        "a nurse has the DPC obligation"
+    );
+    assert!(
+        page.contains("prolongée"),
+        "the 2023-2025 period runs to the end of 2026"
+    );
     assert!(!page.contains("-0"), "no negative zero: {page}");
 
     // Profile: a refused name is named next to its field, the rest kept.
     let refused = me
-        .post("/mon-compte/profil", &[("full_name", " "), ("profession", "infirmier"), ("mode_exercice", "mixte"), ("student_number", "")])
+        .post(
+            "/mon-compte/profil",
+            &[
+                ("full_name", " "),
+                ("profession", "infirmier"),
+                ("mode_exercice", "mixte"),
+                ("student_number", ""),
+            ],
+        )
         .await;
     assert_eq!(refused.status().as_u16(), 422);
     let text = unescape(&refused.text().await.unwrap());
     assert!(text.contains("id=\"err-full_name\""), "{text}");
     let saved = me
-        .post("/mon-compte/profil", &[("full_name", "Claire Dubois"), ("profession", "infirmier"), ("mode_exercice", "mixte"), ("student_number", "")])
+        .post(
+            "/mon-compte/profil",
+            &[
+                ("full_name", "Claire Dubois"),
+                ("profession", "infirmier"),
+                ("mode_exercice", "mixte"),
+                ("student_number", ""),
+            ],
+        )
         .await;
     assert_eq!(Browsing::location(&saved), "/mon-compte?enregistre=profil");
-    let account: Value = s.app.get_as(&nurse.token, "/api/v1/me").await.json().await.unwrap();
-    assert_eq!((account["full_name"].as_str(), account["mode_exercice"].as_str()), (Some("Claire Dubois"), Some("mixte")));
+    let account: Value = s
+        .app
+        .get_as(&nurse.token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            account["full_name"].as_str(),
+            account["mode_exercice"].as_str()
+        ),
+        (Some("Claire Dubois"), Some("mixte"))
+    );
 
     // Password: the current one is asked; the new one signs this browser in again.
     let wrong = me
-        .post("/mon-compte/mot-de-passe", &[("current_password", "pas le bon mot de passe"), ("password", "un nouveau mot de passe")])
+        .post(
+            "/mon-compte/mot-de-passe",
+            &[
+                ("current_password", "pas le bon mot de passe"),
+                ("password", "un nouveau mot de passe"),
+            ],
+        )
         .await;
     assert_eq!(wrong.status().as_u16(), 422);
     assert!(unescape(&wrong.text().await.unwrap()).contains("mot de passe actuel incorrect"));
     let changed = me
-        .post("/mon-compte/mot-de-passe", &[("current_password", crate::journeys::PASSWORD), ("password", "un nouveau mot de passe")])
+        .post(
+            "/mon-compte/mot-de-passe",
+            &[
+                ("current_password", crate::journeys::PASSWORD),
+                ("password", "un nouveau mot de passe"),
+            ],
+        )
         .await;
-    assert_eq!(Browsing::location(&changed), "/mon-compte?enregistre=mot-de-passe");
-    assert_eq!(s.app.login(&nurse.email, crate::journeys::PASSWORD).await.status().as_u16(), 401);
-    assert_eq!(s.app.login(&nurse.email, "un nouveau mot de passe").await.status().as_u16(), 200);
+    assert_eq!(
+        Browsing::location(&changed),
+        "/mon-compte?enregistre=mot-de-passe"
+    );
+    assert_eq!(
+        s.app
+            .login(&nurse.email, crate::journeys::PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    assert_eq!(
+        s.app
+            .login(&nurse.email, "un nouveau mot de passe")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
     let (status, _) = me.page("/mon-compte").await;
-    assert_eq!(status, 303, "the old page session ended with the old password");
+    assert_eq!(
+        status, 303,
+        "the old page session ended with the old password"
+    );
 
     // Address: moved, then unconfirmed until the link sent to the new one is opened.
     let me = Browsing::signed_in_with(&s.app, &nurse.email, "un nouveau mot de passe").await;
     let taken = me
-        .post("/mon-compte/adresse", &[("email", s.dean.email.as_str()), ("current_password", "un nouveau mot de passe")])
+        .post(
+            "/mon-compte/adresse",
+            &[
+                ("email", s.dean.email.as_str()),
+                ("current_password", "un nouveau mot de passe"),
+            ],
+        )
         .await;
     assert_eq!(taken.status().as_u16(), 409);
     let moved = me
-        .post("/mon-compte/adresse", &[("email", "claire.dubois@exemple.fr"), ("current_password", "un nouveau mot de passe")])
+        .post(
+            "/mon-compte/adresse",
+            &[
+                ("email", "claire.dubois@exemple.fr"),
+                ("current_password", "un nouveau mot de passe"),
+            ],
+        )
         .await;
     assert_eq!(Browsing::location(&moved), "/mon-compte?enregistre=adresse");
     let (_, page) = me.page("/mon-compte?enregistre=adresse").await;
     assert!(page.contains("n'est pas encore confirmée"), "{page}");
-    let token = s.app.token_from_mail("claire.dubois@exemple.fr", "confirmez votre adresse").await;
-    let confirmed = s.app.post_json("/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    let token = s
+        .app
+        .token_from_mail("claire.dubois@exemple.fr", "confirmez votre adresse")
+        .await;
+    let confirmed = s
+        .app
+        .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
+        .await;
     assert_eq!(confirmed.status().as_u16(), 204);
-    assert_eq!(s.app.login("claire.dubois@exemple.fr", "un nouveau mot de passe").await.status().as_u16(), 200);
+    assert_eq!(
+        s.app
+            .login("claire.dubois@exemple.fr", "un nouveau mot de passe")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 }
