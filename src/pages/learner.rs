@@ -86,11 +86,6 @@ async fn dashboard(
                     continue;
                 }
                 let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment.id)?;
-                let next = progress
-                    .lessons
-                    .iter()
-                    .find(|l| l.state != LessonState::Completed)
-                    .map(|l| json!({ "title": l.title, "href": format!("/apprendre/{}/lecons/{}", enrolment.id, l.lesson_id) }));
                 let quizzes: Vec<Value> = progress
                     .quizzes
                     .iter()
@@ -98,6 +93,8 @@ async fn dashboard(
                                      "action": format!("/apprendre/{}/quiz/{}", enrolment.id, q.quiz_id) }))
                     .collect();
                 let results = quiz_results::results(conn, &s.courses, &user, &enrolment.id)?;
+                let steps = steps(&progress, results.pre_test.is_some(), results.post_test.is_some());
+                let next_step = steps.iter().find(|st| !st.done && st.counts).cloned();
                 let gain = results.gain.map(|gain| json!({
                     "pre": results.pre_test.map(decimal), "post": results.post_test.map(decimal), "gain": signed(gain),
                     "objectives": results.gain_by_objective.iter().map(|o| json!({
@@ -106,8 +103,9 @@ async fn dashboard(
                 }));
                 courses.push(json!({
                     "enrolment": enrolment.id, "title": session.title, "percent": progress.percent,
-                    "completed": progress.completed, "missing": progress.missing, "next": next,
+                    "completed": progress.completed, "missing": progress.missing,
                     "quizzes": quizzes, "minutes": progress.active_seconds / 60, "gain": gain,
+                    "steps": steps, "next_step": next_step,
                 }));
             }
             let mine = certificates::mine(conn, &s.settings.public_url, &user)?;
@@ -133,6 +131,51 @@ async fn dashboard(
         )
     })
     .await
+}
+
+/// One step of a course on the dashboard.
+#[derive(Clone, serde::Serialize)]
+struct Step {
+    kind: &'static str,
+    title: String,
+    href: String,
+    done: bool,
+    /// Whether the course asks for it (a practice quiz is offered, never the next step).
+    counts: bool,
+}
+
+/// A course's steps in the order a learner takes them: the pre-test first (the gain means
+/// nothing otherwise), the lessons, practice, the post-test, the final evaluation.
+fn steps(progress: &learning::ProgressView, pre_taken: bool, post_taken: bool) -> Vec<Step> {
+    let quiz = |role: QuizRole, kind: &'static str, taken: bool| {
+        progress
+            .quizzes
+            .iter()
+            .filter(move |q| q.role == role)
+            .map(move |q| Step {
+                kind,
+                title: q.title.clone(),
+                href: format!("/apprendre/{}/quiz/{}", progress.enrolment_id, q.quiz_id),
+                done: q.state == QuizState::Passed || taken,
+                counts: role != QuizRole::Practice || q.required,
+            })
+    };
+    let lessons = progress.lessons.iter().enumerate().map(|(i, l)| Step {
+        kind: if i == 0 { "Leçons" } else { "" },
+        title: l.title.clone(),
+        href: format!(
+            "/apprendre/{}/lecons/{}",
+            progress.enrolment_id, l.lesson_id
+        ),
+        done: l.state == LessonState::Completed,
+        counts: true,
+    });
+    quiz(QuizRole::PreTest, "Test de positionnement", pre_taken)
+        .chain(lessons)
+        .chain(quiz(QuizRole::Practice, "Entraînement", false))
+        .chain(quiz(QuizRole::PostTest, "Test final", post_taken))
+        .chain(quiz(QuizRole::Graded, "Évaluation", false))
+        .collect()
 }
 
 /// A number as a French reader writes it: « 33,33 », « 100 ».
@@ -184,7 +227,8 @@ async fn enrol(
     }
 }
 
-/// Where the learner takes up the course: the first lesson not done.
+/// Where the learner takes up the course: the next step (the pre-test before the first
+/// lesson), or the dashboard once every step is done.
 async fn next_step(
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -193,22 +237,25 @@ async fn next_step(
     let id = path.into_inner();
     page(state, visitor, |state, user, _| async move {
         let s = state.clone();
-        let progress = db::run(&state.pool, move |conn| {
-            learning::progress(conn, &s.courses, &s.learning, &user, &id)
+        let (progress, pre, post) = db::run(&state.pool, move |conn| {
+            let progress = learning::progress(conn, &s.courses, &s.learning, &user, &id)?;
+            let results = quiz_results::results(conn, &s.courses, &user, &id)?;
+            Ok((
+                progress,
+                results.pre_test.is_some(),
+                results.post_test.is_some(),
+            ))
         })
         .await?;
-        let lesson = progress
-            .lessons
-            .iter()
-            .find(|l| l.state != LessonState::Completed)
-            .or(progress.lessons.first());
-        Ok(match lesson {
-            Some(l) => redirect(&format!(
-                "/apprendre/{}/lecons/{}",
-                progress.enrolment_id, l.lesson_id
-            )),
-            None => redirect("/tableau-de-bord"),
-        })
+        Ok(
+            match steps(&progress, pre, post)
+                .into_iter()
+                .find(|st| !st.done && st.counts)
+            {
+                Some(step) => redirect(&step.href),
+                None => redirect("/tableau-de-bord"),
+            },
+        )
     })
     .await
 }

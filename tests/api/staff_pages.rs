@@ -509,3 +509,39 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
         200
     );
 }
+
+#[tokio::test]
+async fn a_practitioner_is_led_to_the_pre_test_first_and_sees_the_steps_in_course_order() {
+    let w = crate::helpers::world_of("dpc-securite-exercice").await;
+    let nurse = w.s.app.learner("infirmier.liberal@exemple.fr").await;
+    let me = Browsing::signed_in(&w.s.app, &nurse.email).await;
+
+    let enrolled = me
+        .post(&format!("/sessions/{}/inscription", w.session), &[])
+        .await;
+    let start = Browsing::location(&enrolled);
+    let next = Browsing::location(&me.get(&start).await);
+    assert!(
+        next.ends_with("/quiz/pre-test"),
+        "the pre-test comes first, not lesson 1: {next}"
+    );
+
+    let (_, dashboard) = me.page("/tableau-de-bord").await;
+    assert!(
+        dashboard.contains("Prochaine étape (Test de positionnement) : Test de positionnement"),
+        "{dashboard}"
+    );
+    let pre = dashboard
+        .find("<strong>Test de positionnement</strong>")
+        .expect("the pre-test step");
+    let lessons = dashboard
+        .find("<strong>Leçons</strong>")
+        .expect("the lessons");
+    let post = dashboard
+        .find("<strong>Test final</strong> : <a")
+        .expect("the post-test step");
+    assert!(
+        pre < lessons && lessons < post,
+        "pre-test, lessons, post-test"
+    );
+}
