@@ -17,7 +17,9 @@ use crate::enrolment::model::{EnrolmentMode, EnrolmentStatus};
 use crate::enrolment::{service as enrolment_service, store as enrolment_store};
 use crate::error::AppError;
 use crate::fr::hours;
-use crate::identity::model::{Email, NewAccount, Password, Profession, RegisterRequest};
+use crate::identity::model::{
+    Email, ModeExercice, NewAccount, Password, Profession, RegisterRequest,
+};
 use crate::identity::service;
 use crate::identity::store as identity_store;
 
@@ -146,6 +148,16 @@ async fn course(
     result.unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
 
+fn modes() -> Vec<Value> {
+    std::iter::once(json!({ "code": "", "label": "Non concerné·e (étudiant·e)" }))
+        .chain(
+            ModeExercice::ALL
+                .iter()
+                .map(|m| json!({ "code": m.code(), "label": m.label() })),
+        )
+        .collect()
+}
+
 fn professions() -> Vec<Value> {
     Profession::ALL
         .iter()
@@ -160,8 +172,8 @@ async fn sign_up_form(state: web::Data<AppState>, visitor: Visitor) -> HttpRespo
         "inscription",
         "Créer un compte",
         json!({
-            "professions": professions(), "errors": {}, "problem": null,
-            "form": { "email": "", "full_name": "", "profession": "", "rpps": "", "adeli": "", "student_number": "" },
+            "professions": professions(), "modes": modes(), "errors": {}, "problem": null,
+            "form": { "email": "", "full_name": "", "profession": "", "rpps": "", "adeli": "", "student_number": "", "mode_exercice": "" },
         }),
     )
     .unwrap_or_else(|e| error_page(&state, &visitor, &e))
@@ -179,6 +191,8 @@ struct SignUp {
     adeli: String,
     #[serde(default)]
     student_number: String,
+    #[serde(default)]
+    mode_exercice: String,
 }
 
 async fn sign_up(
@@ -199,7 +213,7 @@ async fn sign_up(
         rpps: filled(&form.rpps),
         adeli: filled(&form.adeli),
         student_number: filled(&form.student_number),
-        mode_exercice: None,
+        mode_exercice: filled(&form.mode_exercice),
     };
     let s = state.clone();
     let created = async move {
@@ -218,7 +232,8 @@ async fn sign_up(
             "message",
             "Vérifiez votre messagerie",
             json!({ "title": "Vérifiez votre messagerie",
-                    "text": "Votre compte est créé. Ouvrez le lien que nous venons de vous envoyer par courriel pour confirmer votre adresse, puis connectez-vous." }),
+                    "text": "Votre compte est créé. Ouvrez le lien que nous venons de vous envoyer par courriel pour confirmer votre adresse, puis connectez-vous.",
+                    "link": "/connexion", "link_text": "Se connecter" }),
         )
         .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
         Err(e) if e.status().is_client_error() => {
@@ -228,9 +243,10 @@ async fn sign_up(
                 "inscription",
                 "Créer un compte",
                 json!({
-                    "professions": professions(),
+                    "professions": professions(), "modes": modes(),
                     "form": { "email": form.email, "full_name": form.full_name, "profession": form.profession,
-                              "rpps": form.rpps, "adeli": form.adeli, "student_number": form.student_number },
+                              "rpps": form.rpps, "adeli": form.adeli, "student_number": form.student_number,
+                              "mode_exercice": form.mode_exercice },
                     "errors": field_errors(&e),
                     "problem": e.problem().detail,
                 }),

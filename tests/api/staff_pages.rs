@@ -545,3 +545,50 @@ async fn a_practitioner_is_led_to_the_pre_test_first_and_sees_the_steps_in_cours
         "pre-test, lessons, post-test"
     );
 }
+
+#[tokio::test]
+async fn the_sign_up_page_asks_the_mode_of_practice_and_says_what_is_kept_and_why() {
+    let app = crate::helpers::spawn_app().await;
+    let visitor = Browsing::signed_out(&app);
+    let (_, form) = visitor.page("/inscription").await;
+    assert!(form.contains("name=\"mode_exercice\"") && form.contains("Libéral"));
+    for words in [
+        "Ce que nous gardons",
+        "Qui les voit",
+        "RGPD, article 6",
+        "Combien de temps",
+        "Vos droits",
+    ] {
+        assert!(form.contains(words), "the privacy notice says « {words} »");
+    }
+    let created = no_redirects()
+        .post(app.url("/inscription"))
+        .form(&[
+            ("email", "kine@exemple.fr"),
+            ("password", crate::journeys::PASSWORD),
+            ("full_name", "Jeanne Martin"),
+            ("profession", "masseur_kinesitherapeute"),
+            ("adeli", "751234567"),
+            ("mode_exercice", "liberal"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 200);
+    assert!(unescape(&created.text().await.unwrap()).contains("href=\"/connexion\""));
+    let token = app
+        .token_from_mail("kine@exemple.fr", "confirmez votre adresse")
+        .await;
+    app.post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
+        .await;
+    let kine = app
+        .logged_in("kine@exemple.fr", crate::journeys::PASSWORD)
+        .await;
+    let me: Value = app
+        .get_as(&kine.token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["mode_exercice"], "liberal");
+}
