@@ -18,7 +18,7 @@ pub const PASSWORD: &str = "demo-qvt-campus-2026";
 const ADMIN: &str = "admin@demo.qvt-campus.fr";
 
 /// (role, e-mail) of every demo account.
-pub const ACCOUNTS: [(&str, &str); 7] = [
+pub const ACCOUNTS: [(&str, &str); 10] = [
     ("administrateur de la plateforme", ADMIN),
     (
         "administratrice de l'université",
@@ -32,7 +32,16 @@ pub const ACCOUNTS: [(&str, &str); 7] = [
     ),
     ("étudiante", "etudiante@demo-universite.fr"),
     ("infirmier libéral", "infirmier@demo-cabinet.fr"),
+    ("étudiant, module QVT terminé", "diplome@demo-universite.fr"),
+    (
+        "infirmière libérale, action DPC terminée",
+        "infirmiere@demo-cabinet.fr",
+    ),
+    ("candidat au DU, notes saisies", "candidat@demo-chu.fr"),
 ];
+
+/// The enrolment keys of the demo sessions that ask for one: (session, key).
+pub const KEYS: [(&str, &str); 1] = [("Module QVT — IFSI démo", "IFSI-DEMO")];
 
 fn user(conn: &mut DbConn, email: &str) -> anyhow::Result<CurrentUser> {
     let account = store::account_by_email(conn, email)?
@@ -48,14 +57,20 @@ fn user(conn: &mut DbConn, email: &str) -> anyhow::Result<CurrentUser> {
 fn account(
     conn: &mut DbConn,
     settings: &Settings,
-    (email, name, profession, adeli): (&str, &str, Profession, Option<&str>),
+    (email, name, profession, adeli, rpps): Person,
 ) -> anyhow::Result<()> {
+    // A practitioner says how they practise (the DPC declarations carry it).
+    let practises =
+        !matches!(profession, Profession::Etudiant) && (adeli.is_some() || rpps.is_some());
     let new = NewAccount {
         email: Email::parse(email).map_err(anyhow::Error::msg)?,
         password: Password::parse(PASSWORD).map_err(anyhow::Error::msg)?,
         full_name: FullName::parse(name).map_err(anyhow::Error::msg)?,
         profession,
-        rpps: None,
+        rpps: rpps
+            .map(crate::identity::model::Rpps::parse)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         adeli: adeli
             .map(crate::identity::model::Adeli::parse)
             .transpose()
@@ -64,15 +79,20 @@ fn account(
             .then(|| crate::identity::model::StudentNumber::parse("22001234"))
             .transpose()
             .map_err(anyhow::Error::msg)?,
-        mode_exercice: None,
+        mode_exercice: practises.then_some(crate::identity::model::ModeExercice::Liberal),
     };
-    let created = identity::register(conn, &settings.identity, &settings.public_url, new)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    // Demo addresses are not real: they are confirmed here rather than by mail.
-    let mut account = store::account_for_update(conn, &created.id)?;
-    account.email_verified_at = Some(store::now());
-    store::update_account(conn, &account)?;
-    Ok(())
+    // Demo addresses are not real: they are confirmed here rather than by mail, and the
+    // confirmation mail queued for them is dropped in the same transaction (so the mail
+    // worker never sees it).
+    conn.write(|conn| {
+        let created = identity::register(conn, &settings.identity, &settings.public_url, new)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut account = store::account_for_update(conn, &created.id)?;
+        account.email_verified_at = Some(store::now());
+        store::update_account(conn, &account)?;
+        crate::mail::outbox::drop_queued_to(conn, email)?;
+        Ok(())
+    })
 }
 
 fn organisation(
@@ -122,7 +142,7 @@ fn session(
     let new = NewSession {
         course: course.into(),
         title: title.into(),
-        opens_on: today - Duration::days(1),
+        opens_on: today - Duration::days(10),
         closes_on: today + Duration::days(180),
         capacity: None,
         mode,
@@ -157,7 +177,7 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
         account(conn, settings, *person)?;
     }
     let [university, school, training_body] = organisations(conn)?;
-    let [qvt, dpc] = sessions(
+    let [qvt, dpc, du] = sessions(
         conn,
         [&university, &school, &training_body].map(String::as_str),
     )?;
@@ -165,19 +185,115 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
         ("etudiante@demo-universite.fr", &qvt),
         ("infirmier@demo-cabinet.fr", &dpc),
     ] {
-        let learner = user(conn, email)?;
-        enrolment::enrol(conn, &learner, session, Enroller::Learner { key: None })
-            .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
+        enrol(conn, email, session)?;
     }
+    // Journeys already done, to look at and to verify: the QVT module and a DPC action,
+    // each lesson read for its planned minutes, with their certificates.
+    for (email, session) in [
+        ("diplome@demo-universite.fr", &qvt),
+        ("infirmiere@demo-cabinet.fr", &dpc),
+    ] {
+        completed(conn, email, session)?;
+    }
+    du_candidate(conn, &du)?;
     Ok(true)
 }
 
-/// The demo's people: e-mail, name, profession, ADELI number.
-const PEOPLE: &[(&str, &str, Profession, Option<&str>)] = &[
+fn enrol(conn: &mut DbConn, email: &str, session: &str) -> anyhow::Result<String> {
+    let learner = user(conn, email)?;
+    let enrolment = enrolment::enrol(conn, &learner, session, Enroller::Learner { key: None })
+        .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
+    Ok(enrolment.id)
+}
+
+/// A completed enrolment, as if each lesson had been read for its planned minutes over the
+/// last days: lessons done, time intervals, the completion and its certificate. Demo data:
+/// the demo organisations' certificates prove nothing outside a demo run.
+fn completed(conn: &mut DbConn, email: &str, session: &str) -> anyhow::Result<()> {
+    use crate::learning::LessonAt;
+    let id = enrol(conn, email, session)?;
+    let enrolment = crate::enrolment::store::enrolment_with_session(conn, &id)?
+        .ok_or_else(|| anyhow::anyhow!("demo enrolment {id} missing"))?
+        .0;
+    let course = crate::catalog::store::version(conn, &enrolment.course_version_id)?.course()?;
+    let start = store::now() - Duration::days(3);
+    let mut seconds = 0i64;
+    for (i, lesson) in course.lessons.iter().enumerate() {
+        let at = start + Duration::minutes(90 * i as i64);
+        let lesson_at = LessonAt {
+            enrolment_id: &id,
+            lesson_id: &lesson.id,
+        };
+        crate::learning::store::mark_viewed(conn, lesson_at, at)?;
+        crate::learning::store::mark_completed(
+            conn,
+            lesson_at,
+            at + Duration::minutes(lesson.minutes.into()),
+        )?;
+        seconds += i64::from(lesson.minutes) * 60;
+    }
+    let completed_at = store::now() - Duration::days(1);
+    crate::completion::store::insert_completion(conn, &id, completed_at, seconds)?;
+    crate::completion::service::issue_certificate(conn, &course, &id, completed_at, seconds)
+        .map_err(|e| anyhow::anyhow!("demo certificate: {e}"))?;
+    Ok(())
+}
+
+/// A DU candidate whose tutor has entered each unit's grade, the seminar days and the
+/// thesis: the coordinator's grid has something to show.
+fn du_candidate(conn: &mut DbConn, du: &str) -> anyhow::Result<()> {
+    use crate::du::model::{Grade, UnitAt};
+    use crate::du::service::{self as du_service, SeminarDay, ThesisInput};
+    let id = enrol(conn, "candidat@demo-chu.fr", du)?;
+    let tutor = user(conn, "tutrice@demo-universite.fr")?;
+    let courses = crate::catalog::cache::CourseCache::default();
+    let enrolment = crate::enrolment::store::enrolment_with_session(conn, &id)?
+        .ok_or_else(|| anyhow::anyhow!("demo enrolment {id} missing"))?
+        .0;
+    let course = courses.get(conn, &enrolment.course_version_id)?;
+    let day = enrolment::today() - Duration::days(30);
+    for (i, unit) in course.units.iter().enumerate() {
+        let at = UnitAt {
+            enrolment_id: &id,
+            unit_id: &unit.id,
+        };
+        let grade = Grade::parse(12.0 + i as f64 * 1.5).map_err(anyhow::Error::msg)?;
+        du_service::set_grade(conn, &courses, &tutor, at, grade)
+            .map_err(|e| anyhow::anyhow!("demo grade: {e}"))?;
+        let days = [SeminarDay {
+            day: day + Duration::days(7 * i as i64),
+            present: true,
+        }];
+        du_service::set_attendance(conn, &courses, &tutor, at, &days)
+            .map_err(|e| anyhow::anyhow!("demo attendance: {e}"))?;
+    }
+    let thesis = ThesisInput {
+        title: "Le soignant face à l'erreur : récit et soutien entre pairs".into(),
+        supervisor: "Dr Léa Petit".into(),
+        grade: Some(Grade::parse(15.5).map_err(anyhow::Error::msg)?),
+        defended_on: None,
+    };
+    du_service::set_thesis(conn, &courses, &tutor, &id, thesis)
+        .map_err(|e| anyhow::anyhow!("demo thesis: {e}"))?;
+    Ok(())
+}
+
+/// A demo person: e-mail, name, profession, ADELI number, RPPS number.
+type Person = (
+    &'static str,
+    &'static str,
+    Profession,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// The demo's people.
+const PEOPLE: &[Person] = &[
     (
         "doyenne@demo-universite.fr",
         "Anne Martin",
         Profession::Medecin,
+        None,
         None,
     ),
     (
@@ -185,11 +301,13 @@ const PEOPLE: &[(&str, &str, Profession, Option<&str>)] = &[
         "Léa Petit",
         Profession::Medecin,
         None,
+        None,
     ),
     (
         "direction@demo-ifsi.fr",
         "Paul Durand",
         Profession::Infirmier,
+        None,
         None,
     ),
     (
@@ -197,18 +315,42 @@ const PEOPLE: &[(&str, &str, Profession, Option<&str>)] = &[
         "Claire Moreau",
         Profession::Pharmacien,
         None,
+        None,
     ),
     (
         "etudiante@demo-universite.fr",
         "Zoé Lefèvre",
         Profession::Etudiant,
         None,
+        None,
     ),
     (
         "infirmier@demo-cabinet.fr",
         "Hugo Bernard",
         Profession::Infirmier,
-        Some("691234567"),
+        None,
+        Some("10012345673"),
+    ),
+    (
+        "diplome@demo-universite.fr",
+        "Yanis Morel",
+        Profession::Etudiant,
+        None,
+        None,
+    ),
+    (
+        "infirmiere@demo-cabinet.fr",
+        "Inès Garnier",
+        Profession::Infirmier,
+        Some("751234567"),
+        None,
+    ),
+    (
+        "candidat@demo-chu.fr",
+        "Karim Haddad",
+        Profession::Medecin,
+        None,
+        None,
     ),
 ];
 
@@ -244,11 +386,11 @@ fn organisations(conn: &mut DbConn) -> anyhow::Result<[String; 3]> {
     Ok([university, school, training_body])
 }
 
-/// One session of each course; returns the open QVT and DPC sessions the learners join.
+/// One session of each course; returns the open QVT, DPC and DU sessions the learners join.
 fn sessions(
     conn: &mut DbConn,
     [university, school, training_body]: [&str; 3],
-) -> anyhow::Result<[String; 2]> {
+) -> anyhow::Result<[String; 3]> {
     let qvt = session(
         conn,
         "doyenne@demo-universite.fr",
@@ -276,7 +418,7 @@ fn sessions(
         (EnrolmentMode::Open, None),
         true,
     )?;
-    session(
+    let du = session(
         conn,
         "doyenne@demo-universite.fr",
         university,
@@ -285,5 +427,5 @@ fn sessions(
         (EnrolmentMode::Open, None),
         false,
     )?;
-    Ok([qvt, dpc])
+    Ok([qvt, dpc, du])
 }

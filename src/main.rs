@@ -243,6 +243,7 @@ fn pool_kind(settings: &Settings) -> &'static str {
 #[actix_web::main]
 async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let app = Application::build(settings.clone()).await?;
+    let url = settings.public_url.clone();
     if demo {
         let pool = db::connect(&settings.database)?;
         let seeded =
@@ -255,8 +256,12 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
         for (role, email) in qvt_campus::demo::ACCOUNTS {
             println!("  {email:<36} {role}");
         }
+        for (session, key) in qvt_campus::demo::KEYS {
+            println!("Clé d'inscription de « {session} » : {key}");
+        }
+        println!("Ouvrez {url}/ et connectez-vous avec l'un de ces comptes.");
     }
-    tracing::info!(port = app.port(), "qvt-campus is listening");
+    tracing::info!(port = app.port(), url = %url, "qvt-campus is listening");
     app.run_until_stopped().await?;
     tracing::info!("qvt-campus stopped");
     Ok(())

@@ -3,7 +3,7 @@
 //! `templates/email/<name>/{subject,text,html}.hbs` and hands them to the configured
 //! transport, retrying with back-off. Nothing here decides *when* mail is owed.
 
-mod outbox;
+pub(crate) mod outbox;
 mod sender;
 mod transport;
 mod worker;

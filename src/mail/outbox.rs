@@ -103,6 +103,18 @@ pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
     Ok(row.id)
 }
 
+/// Drops the confirmation links still queued for an address (the demo confirms its made-up
+/// addresses itself: mail to them would only bounce).
+pub fn drop_queued_to(conn: &mut DbConn, recipient: &str) -> QueryResult<usize> {
+    diesel::delete(
+        mail_outbox::table
+            .filter(mail_outbox::recipient.eq(recipient))
+            .filter(mail_outbox::template.eq("verification_email"))
+            .filter(mail_outbox::sent_at.is_null()),
+    )
+    .execute(conn)
+}
+
 /// Inserts many pending messages at once (bulk imports); inside the caller's transaction.
 pub fn enqueue_many(conn: &mut DbConn, mails: &[NewMail]) -> QueryResult<usize> {
     let at = now();

@@ -60,3 +60,86 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
         assert_eq!(orgs[0]["my_role"], "org_admin", "{email}: {orgs}");
     }
 }
+
+#[tokio::test]
+async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mail() {
+    let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
+    let (pool, settings) = (app.pool.clone(), app.settings.clone());
+    tokio::task::spawn_blocking(move || demo::seed(&pool, &settings))
+        .await
+        .unwrap()
+        .unwrap();
+
+    // A finished QVT module and a finished DPC action, each with a certificate anyone verifies.
+    for (email, kind) in [
+        ("diplome@demo-universite.fr", "initial_module"),
+        ("infirmiere@demo-cabinet.fr", "dpc"),
+    ] {
+        let user = app.logged_in(email, demo::PASSWORD).await;
+        let mine: Value = app
+            .get_as(&user.token, "/api/v1/me/certificates")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine[0]["kind"], kind, "{email}: {mine}");
+        let code = mine[0]["code"].as_str().unwrap();
+        let page = app
+            .get(&format!("/verifier/{code}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Attestation valide"), "{email}: {page}");
+    }
+    // The nurse's declarations carry a mode d'exercice and an RPPS.
+    let odpc = app
+        .logged_in("direction@demo-odpc.fr", demo::PASSWORD)
+        .await;
+    let orgs: Value = app
+        .get_as(&odpc.token, "/api/v1/organisations")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let csv = app
+        .get_as(
+            &odpc.token,
+            &format!(
+                "/api/v1/organisations/{}/dpc-declarations.csv",
+                orgs[0]["id"].as_str().unwrap()
+            ),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains("Libéral") || csv.contains("liberal"), "{csv}");
+    // The DU candidate's grades are in the coordinator's grid.
+    let dean = crate::helpers::Browsing::signed_in_with(
+        &app,
+        "doyenne@demo-universite.fr",
+        demo::PASSWORD,
+    )
+    .await;
+    let (_, gestion) = dean.page("/gestion").await;
+    let du = gestion
+        .split("href=\"/gestion/sessions/")
+        .filter_map(|rest| rest.split_once('"'))
+        .find(|(_, after)| after.starts_with(">DU Soigner"))
+        .map(|(id, _)| id.to_owned())
+        .expect("the DU session is listed");
+    let (status, grid) = dean.page(&format!("/gestion/sessions/{du}/diplome")).await;
+    assert_eq!(status, 200);
+    assert!(
+        grid.contains("Karim Haddad") && grid.contains("value=\"12\""),
+        "{grid}"
+    );
+    // Demo addresses are made up: no confirmation mail waits for them.
+    let stray: Vec<_> = app
+        .mails_to("etudiante@demo-universite.fr")
+        .into_iter()
+        .filter(|(subject, _)| subject.contains("onfirmez votre adresse"))
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+}
