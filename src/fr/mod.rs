@@ -120,6 +120,11 @@ pub fn points(value: f64) -> String {
     format!("{sign}{text}{NBSP}points")
 }
 
+/// A number typed as an answer, up to three decimals: « 2,5 », « 0,125 ».
+pub fn number_upto_3(value: f64) -> String {
+    number_upto(value, 3)
+}
+
 /// « 12,5 », « 9,75 »: a grade out of 20 without its scale (a column titled « /20 »).
 pub fn grade_value(value: f64) -> String {
     number_upto(value, 2)

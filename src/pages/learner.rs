@@ -599,6 +599,66 @@ async fn start_quiz(
 }
 
 /// A question as form fields (the names the form parser below reads back).
+/// An answer (the learner's, or the expected one) in the words of the paper: the text of
+/// the chosen options, « Vrai »/« Faux », the pairs and the order, a number the French way.
+fn answer_words(question: Option<&QuestionView>, answer: &Value) -> String {
+    let text_of = |list: &Option<Vec<crate::quiz::paper::OptionView>>, id: &str| {
+        list.iter()
+            .flatten()
+            .find(|o| o.id == id)
+            .map_or(id.to_owned(), |o| o.text.clone())
+    };
+    let Some(q) = question else {
+        return answer.to_string();
+    };
+    match answer {
+        Value::Bool(true) => "Vrai".into(),
+        Value::Bool(false) => "Faux".into(),
+        Value::Number(n) => n.as_f64().map_or(n.to_string(), crate::fr::number_upto_3),
+        Value::String(id) => text_of(&q.choices, id),
+        Value::Array(ids) => {
+            let list = if q.items.is_some() {
+                &q.items
+            } else {
+                &q.choices
+            };
+            let words: Vec<String> = ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|id| text_of(list, id))
+                .collect();
+            words.join(if q.items.is_some() { " → " } else { " ; " })
+        }
+        Value::Object(map) if map.contains_key("value") => {
+            let value = map["value"]
+                .as_f64()
+                .map_or(String::new(), crate::fr::number_upto_3);
+            match map
+                .get("tolerance")
+                .and_then(Value::as_f64)
+                .filter(|t| *t > 0.0)
+            {
+                Some(t) => format!("{value} (à {} près)", crate::fr::number_upto_3(t)),
+                None => value,
+            }
+        }
+        Value::Object(pairs) => pairs
+            .iter()
+            .map(|(left, right)| {
+                format!(
+                    "{} : {}",
+                    text_of(&q.left, left),
+                    right
+                        .as_str()
+                        .map_or(String::new(), |r| text_of(&q.right, r))
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" ; "),
+        Value::Null => "sans réponse".into(),
+    }
+}
+
 fn question_fields(q: &QuestionView, answers: &BTreeMap<String, Value>) -> Value {
     let given = answers.get(&q.id);
     let chosen = |label: &str| match given {
@@ -673,6 +733,7 @@ async fn attempt(
                 .find(|q| q.id == id)
                 .map_or(String::new(), |q| q.prompt.clone())
         };
+        let find = |id: &str| paper.iter().find(|q| q.id == id);
         let result = view.result.as_ref().map(|r| {
             json!({
                 "percent": crate::fr::number(r.percent), "passed": r.passed,
@@ -684,6 +745,8 @@ async fn attempt(
                 "feedback_note": r.feedback_note,
                 "questions": r.questions.as_ref().map(|qs| qs.iter().map(|f| json!({
                     "prompt": prompt(&f.id), "correct": f.correct, "feedback": f.feedback,
+                    "answer": f.answer.as_ref().map_or("sans réponse".into(), |a| answer_words(find(&f.id), a)),
+                    "expected": answer_words(find(&f.id), &f.correct_answer),
                 })).collect::<Vec<_>>()),
             })
         });

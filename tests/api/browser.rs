@@ -447,7 +447,13 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
     click(&client, "#rendre").await;
     let result = text_of(&client).await;
     assert!(
-        result.contains("Résultat") && result.contains("Réussi"),
+        result.contains("Résultat : 100 %") && result.contains("Réussi"),
+        "{result}"
+    );
+    // The review of one's answers, in words (the policy shows them once passed).
+    assert!(result.contains("Revoir mes réponses"), "{result}");
+    assert!(
+        result.contains("Votre réponse : Vrai") || result.contains("Votre réponse : Faux"),
         "{result}"
     );
     inspect.check(&client, "resultat").await;
