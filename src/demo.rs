@@ -66,6 +66,9 @@ fn account(
         email: Email::parse(email).map_err(anyhow::Error::msg)?,
         password: Password::parse(PASSWORD).map_err(anyhow::Error::msg)?,
         full_name: FullName::parse(name).map_err(anyhow::Error::msg)?,
+        names: name.split_once(' ').and_then(|(first, last)| {
+            Some((FullName::parse(first).ok()?, FullName::parse(last).ok()?))
+        }),
         profession,
         rpps: rpps
             .map(crate::identity::model::Rpps::parse)

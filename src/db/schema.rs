@@ -35,6 +35,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         page_session_epoch -> Integer,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
     }
 }
 

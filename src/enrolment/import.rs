@@ -319,6 +319,8 @@ fn new_account(c: &Checked, now: NaiveDateTime) -> Account {
         created_at: now,
         updated_at: now,
         page_session_epoch: 0,
+        first_name: Some(c.first_name.clone()),
+        last_name: Some(c.last_name.clone()),
     }
 }
 

@@ -539,6 +539,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
         }
     }
 

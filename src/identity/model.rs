@@ -250,7 +250,14 @@ pub struct RegisterRequest {
     pub email: Option<String>,
     /// At least 12 characters.
     pub password: Option<String>,
+    /// The name as shown; made of `first_name` and `last_name` when it is not given.
+    #[serde(default)]
     pub full_name: Option<String>,
+    /// First name and last name apart (certificates and DPC declarations need them).
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
     /// `medecin`, `infirmier`, `pharmacien`, `chirurgien_dentiste`, `sage_femme`, … `etudiant`.
     pub profession: Option<String>,
     /// 11 digits with a Luhn key.
@@ -267,6 +274,8 @@ pub struct NewAccount {
     pub email: Email,
     pub password: Password,
     pub full_name: FullName,
+    /// Apart, when given.
+    pub names: Option<(FullName, FullName)>,
     pub profession: Profession,
     pub rpps: Option<Rpps>,
     pub adeli: Option<Adeli>,
@@ -282,7 +291,30 @@ impl TryFrom<RegisterRequest> for NewAccount {
         let mut f = Fields::new();
         let email = f.required("email", raw.email.as_deref(), Email::parse);
         let password = f.required("password", raw.password.as_deref(), Password::parse);
-        let full_name = f.required("full_name", raw.full_name.as_deref(), FullName::parse);
+        // First and last name apart, or the full name alone (API clients written before).
+        let part = |raw: Option<&str>, what: &str| {
+            let text = raw.map(str::trim).unwrap_or_default();
+            if text.is_empty() {
+                Err(format!("{what} obligatoire"))
+            } else {
+                FullName::parse(text)
+            }
+        };
+        let apart = raw.first_name.is_some() || raw.last_name.is_some() || raw.full_name.is_none();
+        let names = if apart {
+            let first = f.check("first_name", part(raw.first_name.as_deref(), "prénom"));
+            let last = f.check("last_name", part(raw.last_name.as_deref(), "nom"));
+            first.zip(last)
+        } else {
+            None
+        };
+        let full_name = match (&raw.full_name, &names) {
+            (Some(full), _) => f.required("full_name", Some(full), FullName::parse),
+            (None, Some((first, last))) => {
+                FullName::parse(&format!("{} {}", first.as_str(), last.as_str())).ok()
+            }
+            (None, None) => None,
+        };
         let profession = f.required("profession", raw.profession.as_deref(), Profession::parse);
         let rpps = f.optional("rpps", raw.rpps.as_deref(), Rpps::parse);
         let adeli = f.optional("adeli", raw.adeli.as_deref(), Adeli::parse);
@@ -301,6 +333,7 @@ impl TryFrom<RegisterRequest> for NewAccount {
             email: email.expect("checked"),
             password: password.expect("checked"),
             full_name: full_name.expect("checked"),
+            names,
             profession: profession.expect("checked"),
             rpps,
             adeli,

@@ -74,6 +74,11 @@ pub fn register(
             created_at: at,
             updated_at: at,
             page_session_epoch: 0,
+            first_name: new
+                .names
+                .as_ref()
+                .map(|(first, _)| first.as_str().to_owned()),
+            last_name: new.names.as_ref().map(|(_, last)| last.as_str().to_owned()),
         };
         numbers::ensure_free(conn, &account)?;
         store::insert_account(conn, &account).map_err(numbers::claimed)?;
@@ -482,6 +487,8 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<Sta
             erased_at: Some(at),
             updated_at: at,
             page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
             ..account.clone()
         };
         store::update_account(conn, &erased)?;
@@ -537,6 +544,8 @@ pub fn create_platform_admin(
             created_at: at,
             updated_at: at,
             page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
         };
         store::insert_account(conn, &account)?;
         store::audit(

@@ -41,6 +41,9 @@ pub struct Account {
     pub updated_at: NaiveDateTime,
     /// Page sessions carry it; it moves on at sign-out and password reset.
     pub page_session_epoch: i32,
+    /// Apart, for certificates and declarations (None for accounts made before).
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
 }
 
 impl Account {

@@ -96,7 +96,10 @@ async fn account_data(
         "dpc": dpc, "dpc_obligation": has_dpc_obligation(&account.profession),
         "refusal": { "form": refusal.form, "problem": refusal.problem }, "errors": refusal.errors,
         "profile": {
-            "full_name": typed("full_name").unwrap_or_else(|| account.full_name.clone().into()),
+            // Accounts made before names were kept apart: the whole name as the last name,
+            // for the person to split.
+            "first_name": typed("first_name").unwrap_or_else(|| account.first_name.clone().unwrap_or_default().into()),
+            "last_name": typed("last_name").unwrap_or_else(|| account.last_name.clone().unwrap_or_else(|| account.full_name.clone()).into()),
             "student_number": typed("student_number").unwrap_or_else(|| account.student_number.clone().unwrap_or_default().into()),
             "professions": Profession::ALL.iter().map(|p| option(p.code(), p.label(), &profession)).collect::<Vec<_>>(),
             "modes": std::iter::once(option("", "Non précisé", &mode))
@@ -151,7 +154,8 @@ async fn refused(
 #[derive(Deserialize)]
 struct ProfileForm {
     csrf: String,
-    full_name: String,
+    first_name: String,
+    last_name: String,
     profession: String,
     #[serde(default)]
     mode_exercice: String,
@@ -165,12 +169,13 @@ async fn change_profile(
     form: web::Form<ProfileForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let typed = json!({ "full_name": form.full_name, "profession": form.profession,
+    let typed = json!({ "first_name": form.first_name, "last_name": form.last_name, "profession": form.profession,
                         "mode_exercice": form.mode_exercice, "student_number": form.student_number });
     let done = async {
         let user = visitor.for_form(&form.csrf)?.clone();
         let patch = UpdateMe {
-            full_name: Some(form.full_name.clone()),
+            first_name: Some(form.first_name.clone()),
+            last_name: Some(form.last_name.clone()),
             profession: Some(form.profession.clone()),
             student_number: Some(Some(form.student_number.clone())),
             mode_exercice: Some(Some(form.mode_exercice.clone())),

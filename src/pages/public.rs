@@ -173,7 +173,7 @@ async fn sign_up_form(state: web::Data<AppState>, visitor: Visitor) -> HttpRespo
         "Créer un compte",
         json!({
             "professions": professions(), "modes": modes(), "errors": {}, "problem": null,
-            "form": { "email": "", "full_name": "", "profession": "", "rpps": "", "adeli": "", "student_number": "", "mode_exercice": "" },
+            "form": { "email": "", "first_name": "", "last_name": "", "profession": "", "rpps": "", "adeli": "", "student_number": "", "mode_exercice": "" },
         }),
     )
     .unwrap_or_else(|e| error_page(&state, &visitor, &e))
@@ -183,7 +183,8 @@ async fn sign_up_form(state: web::Data<AppState>, visitor: Visitor) -> HttpRespo
 struct SignUp {
     email: String,
     password: String,
-    full_name: String,
+    first_name: String,
+    last_name: String,
     profession: String,
     #[serde(default)]
     rpps: String,
@@ -208,7 +209,9 @@ async fn sign_up(
     let request = RegisterRequest {
         email: Some(form.email.clone()),
         password: Some(form.password.clone()),
-        full_name: Some(form.full_name.clone()),
+        full_name: None,
+        first_name: Some(form.first_name.clone()),
+        last_name: Some(form.last_name.clone()),
         profession: Some(form.profession.clone()),
         rpps: filled(&form.rpps),
         adeli: filled(&form.adeli),
@@ -244,7 +247,7 @@ async fn sign_up(
                 "Créer un compte",
                 json!({
                     "professions": professions(), "modes": modes(),
-                    "form": { "email": form.email, "full_name": form.full_name, "profession": form.profession,
+                    "form": { "email": form.email, "first_name": form.first_name, "last_name": form.last_name, "profession": form.profession,
                               "rpps": form.rpps, "adeli": form.adeli, "student_number": form.student_number,
                               "mode_exercice": form.mode_exercice },
                     "errors": field_errors(&e),

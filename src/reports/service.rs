@@ -169,6 +169,7 @@ pub fn dpc_declarations(
         "RPPS",
         "ADELI",
         "Nom",
+        "Prénom",
         "Profession",
         "Mode d'exercice",
         "Référence de l'action",
@@ -216,7 +217,9 @@ pub fn dpc_declarations(
                 csv.row(&[
                     account.rpps.unwrap_or_default(),
                     account.adeli.unwrap_or_default(),
-                    account.full_name,
+                    // Accounts made before names were kept apart: the whole name as « Nom ».
+                    account.last_name.unwrap_or(account.full_name),
+                    account.first_name.unwrap_or_default(),
                     profession(&account.profession),
                     account
                         .mode_exercice

@@ -182,6 +182,19 @@ fn course() -> tempfile::TempDir {
     dir
 }
 
+/// The page's source once the browser has a whole document (under load, a navigation may
+/// report done before the new document is there).
+async fn loaded_source(client: &Client) -> String {
+    for _ in 0..100 {
+        let source = client.source().await.unwrap();
+        if source.contains("</main>") {
+            return source;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.source().await.unwrap()
+}
+
 async fn text_of(client: &Client) -> String {
     match client.find(Locator::Css("main")).await {
         Ok(main) => main.text().await.unwrap(),
@@ -307,7 +320,8 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
     inspect.check(&client, "accueil").await;
     click(&client, "a[href='/inscription']").await;
     inspect.check(&client, "inscription").await;
-    fill(&client, "full_name", "Zoé Lefèvre").await;
+    fill(&client, "first_name", "Zoé").await;
+    fill(&client, "last_name", "Lefèvre").await;
     fill(&client, "email", email).await;
     fill(&client, "password", "prendre soin de soi 2017").await;
     client
@@ -479,7 +493,7 @@ async fn a_student_signs_up_enrols_learns_passes_the_quiz_and_verifies_the_certi
         .goto(&format!("{base}/verifier/{code}"))
         .await
         .unwrap();
-    let page = client.source().await.unwrap();
+    let page = loaded_source(&client).await;
     assert!(
         page.contains("Attestation valide") && page.contains("Zoé Lefèvre"),
         "verifying {code} from the dashboard ({dashboard}): {page}"

@@ -329,6 +329,8 @@ async fn a_hundred_simultaneous_requests_fill_ten_seats_exactly() {
             created_at: now,
             updated_at: now,
             page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
         };
         identity::insert_account(&mut s.app.conn(), &account).unwrap();
         tokens.push(

@@ -150,7 +150,8 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
         .form(&[
             ("email", "dr.d@exemple.fr"),
             ("password", PASSWORD),
-            ("full_name", "D D"),
+            ("first_name", "D"),
+            ("last_name", "D"),
             ("profession", "medecin"),
             ("rpps", RPPS),
         ])

@@ -99,9 +99,10 @@ async fn missing_and_unknown_fields_are_named() {
         .await,
     );
     missing.sort();
+    // Without a full name, the first and last names are asked apart.
     assert_eq!(
         missing,
-        vec!["email", "full_name", "password", "profession"]
+        vec!["email", "first_name", "last_name", "password", "profession"]
     );
 
     let unknown = app

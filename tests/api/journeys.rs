@@ -102,7 +102,7 @@ impl TestApp {
         self.post_json(
             "/api/v1/auth/register",
             &json!({
-                "email": email, "password": PASSWORD, "full_name": "Camille Soignant",
+                "email": email, "password": PASSWORD, "full_name": "Camille Soignant", "first_name": "Camille", "last_name": "Soignant",
                 "profession": "infirmier", "adeli": adeli_of(email), "mode_exercice": "liberal",
             }),
         )

@@ -208,6 +208,10 @@ async fn a_training_body_declares_its_participants_and_a_practitioner_sees_their
         assert_eq!(row[col("Orientation prioritaire")], "12");
         assert_eq!(row[col("Mode d'exercice")], "Libéral");
         assert_eq!(row[col("Profession")], "Infirmier");
+        assert_eq!(
+            (row[col("Nom")].as_str(), row[col("Prénom")].as_str()),
+            ("Soignant", "Camille")
+        );
     }
     let long_ago = rows(
         &csv_of(
@@ -316,6 +320,8 @@ async fn a_hundred_thousand_enrolments_stream_out() {
                 created_at: now,
                 updated_at: now,
                 page_session_epoch: 0,
+                first_name: None,
+                last_name: None,
             })
             .collect();
         let enrolled: Vec<Enrolment> = people

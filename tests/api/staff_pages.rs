@@ -383,7 +383,8 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
         .post(
             "/mon-compte/profil",
             &[
-                ("full_name", " "),
+                ("first_name", "Claire"),
+                ("last_name", " "),
                 ("profession", "infirmier"),
                 ("mode_exercice", "mixte"),
                 ("student_number", ""),
@@ -392,12 +393,16 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
         .await;
     assert_eq!(refused.status().as_u16(), 422);
     let text = unescape(&refused.text().await.unwrap());
-    assert!(text.contains("id=\"err-full_name\""), "{text}");
+    assert!(
+        text.contains("id=\"err-last_name\"") && text.contains("nom obligatoire"),
+        "{text}"
+    );
     let saved = me
         .post(
             "/mon-compte/profil",
             &[
-                ("full_name", "Claire Dubois"),
+                ("first_name", "Claire"),
+                ("last_name", "Dubois"),
                 ("profession", "infirmier"),
                 ("mode_exercice", "mixte"),
                 ("student_number", ""),
@@ -566,7 +571,8 @@ async fn the_sign_up_page_asks_the_mode_of_practice_and_says_what_is_kept_and_wh
         .form(&[
             ("email", "kine@exemple.fr"),
             ("password", crate::journeys::PASSWORD),
-            ("full_name", "Jeanne Martin"),
+            ("first_name", "Jeanne"),
+            ("last_name", "Martin"),
             ("profession", "masseur_kinesitherapeute"),
             ("adeli", "751234567"),
             ("mode_exercice", "liberal"),
@@ -591,4 +597,12 @@ async fn the_sign_up_page_asks_the_mode_of_practice_and_says_what_is_kept_and_wh
         .await
         .unwrap();
     assert_eq!(me["mode_exercice"], "liberal");
+    assert_eq!(
+        (
+            me["first_name"].as_str(),
+            me["last_name"].as_str(),
+            me["full_name"].as_str()
+        ),
+        (Some("Jeanne"), Some("Martin"), Some("Jeanne Martin"))
+    );
 }

@@ -50,6 +50,9 @@ pub struct RowReport {
 pub(super) struct Checked {
     pub email: Email,
     pub full_name: FullName,
+    /// Apart, as the file gives them (spaces tidied).
+    pub first_name: String,
+    pub last_name: String,
     pub student_number: Option<StudentNumber>,
     pub profession: Option<Profession>,
     pub rpps: Option<Rpps>,
@@ -68,6 +71,10 @@ fn optional<T>(
     parse(raw)
         .map_err(|m| errors.push(FieldError::new(field, m)))
         .ok()
+}
+
+fn tidy(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn check_row(row: &CsvRow) -> (Option<Checked>, Vec<FieldError>) {
@@ -102,6 +109,8 @@ fn check_row(row: &CsvRow) -> (Option<Checked>, Vec<FieldError>) {
         (Some(email), Some(full_name), true) => Some(Checked {
             email,
             full_name,
+            first_name: tidy(&row.first_name),
+            last_name: tidy(&row.last_name),
             student_number,
             profession,
             rpps,
@@ -340,6 +349,8 @@ mod tests {
             created_at: at,
             updated_at: at,
             page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct AccountView {
     pub id: String,
     pub email: String,
     pub full_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub profession: String,
     /// French label of the profession, for display.
     pub profession_label: String,
@@ -59,6 +61,8 @@ impl AccountView {
             id: account.id,
             email: account.email,
             full_name: account.full_name,
+            first_name: account.first_name,
+            last_name: account.last_name,
             profession: account.profession,
             rpps: account.rpps,
             adeli: account.adeli,
@@ -94,6 +98,9 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D:
 #[derive(Default)]
 pub struct UpdateMe {
     pub full_name: Option<String>,
+    /// First and last name apart: both together; the full name follows unless given.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
     pub profession: Option<String>,
     /// `null` or `""` clears it.
     #[serde(default, deserialize_with = "present")]
@@ -110,6 +117,19 @@ pub struct UpdateMe {
 /// account page share it).
 pub fn apply(patch: UpdateMe, account: &mut Account) -> Result<(), AppError> {
     let mut f = Fields::new();
+    if patch.first_name.is_some() || patch.last_name.is_some() {
+        let part = |raw: &Option<String>, what: &str| match raw.as_deref().map(str::trim) {
+            None | Some("") => Err(format!("{what} obligatoire")),
+            Some(text) => FullName::parse(text),
+        };
+        let first = f.check("first_name", part(&patch.first_name, "prénom"));
+        let last = f.check("last_name", part(&patch.last_name, "nom"));
+        if let (Some(first), Some(last)) = (first, last) {
+            account.full_name = format!("{} {}", first.as_str(), last.as_str());
+            account.first_name = Some(first.as_str().to_owned());
+            account.last_name = Some(last.as_str().to_owned());
+        }
+    }
     if let Some(raw) = patch.full_name {
         if let Some(name) = f.required("full_name", Some(&raw), FullName::parse) {
             account.full_name = name.as_str().to_owned();
