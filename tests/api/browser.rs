@@ -861,3 +861,191 @@ async fn a_reader_sees_the_minimum_counted_live_and_a_too_early_finish_stays_on_
     inspect.check(&client, "lecon-trop-tot").await;
     client.close().await.unwrap();
 }
+
+/// The DPC « Sécurité de l'exercice » with one known item in each test: q10 (true) in the
+/// pre-test, q11 (false) in the post-test; no minimum time, so the journey is quick.
+fn dpc_course() -> tempfile::TempDir {
+    let slug = "dpc-securite-exercice";
+    let dir = course_with_completion(
+        slug,
+        "min_lesson_seconds = 0\nrequired_quizzes = [\"pre-test\", \"post-test\"]",
+    );
+    for (file, item) in [("pre-test", "q10"), ("post-test", "q11")] {
+        let path = dir.path().join(slug).join(format!("quizzes/{file}.toml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let draws = text.find("[[draw]]").unwrap();
+        std::fs::write(&path, format!("{}items = [\"{item}\"]\n", &text[..draws])).unwrap();
+    }
+    dir
+}
+
+/// Answers a one-item true/false quiz from its introduction page and submits it.
+async fn take_quiz(client: &Client, quiz: &str, answer: bool) -> String {
+    click(client, &format!("a[href$='/quiz/{quiz}']")).await;
+    click(client, &format!("form[action$='/quiz/{quiz}'] button")).await;
+    client
+        .find(Locator::Css(&format!(
+            "#quiz input[type=radio][value={answer}]"
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .execute("window.confirm = () => true;", vec![])
+        .await
+        .unwrap();
+    click(client, "#rendre").await;
+    text_of(client).await
+}
+
+#[tokio::test]
+async fn a_liberal_nurse_earns_a_dpc_attestation_and_the_training_body_declares_it() {
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    let courses = dpc_course();
+    let s: Setup = setup_in(courses.path().to_path_buf()).await;
+    s.session(
+        &s.odpc_admin,
+        &s.training_body,
+        json!({ "course": "dpc-securite-exercice", "title": "Sécurité de l'exercice — printemps", "opens_on": day(-1),
+                "closes_on": day(60), "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "4",
+                "dpc_orientation": "12", "capacity": 20 }),
+    )
+    .await;
+    let mut inspect = Inspector::new();
+    let base = s.app.url("");
+    let email = "hugo.bernard@cabinet-exemple.fr";
+
+    // Sign-up: names apart, RPPS, mode d'exercice.
+    client.goto(&format!("{base}/inscription")).await.unwrap();
+    fill(&client, "first_name", "Hugo").await;
+    fill(&client, "last_name", "Bernard").await;
+    fill(&client, "email", email).await;
+    fill(&client, "password", crate::journeys::PASSWORD).await;
+    for option in [
+        "#profession option[value='infirmier']",
+        "#mode_exercice option[value='liberal']",
+    ] {
+        client
+            .find(Locator::Css(option))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    fill(&client, "rpps", "10012345673").await;
+    click(&client, "form button[type=submit]").await;
+    let token = s
+        .app
+        .token_from_mail(email, "confirmez votre adresse")
+        .await;
+    client
+        .goto(&format!("{base}/verifier-email?jeton={token}"))
+        .await
+        .unwrap();
+    sign_in(&client, &base, email).await;
+
+    // The course page: who runs the session, seats left; enrolling leads to the pre-test.
+    client
+        .goto(&format!("{base}/formations/dpc-securite-exercice"))
+        .await
+        .unwrap();
+    let course = text_of(&client).await;
+    assert!(
+        course.contains("Organisée par ODPC Exemple") && course.contains("Places restantes : 20."),
+        "{course}"
+    );
+    click(&client, "section.card form button[type=submit]").await;
+    let rules = text_of(&client).await;
+    assert!(
+        rules.contains("Test de positionnement"),
+        "the pre-test comes first: {rules}"
+    );
+    inspect.check(&client, "dpc-pre-test-regles").await;
+    client
+        .goto(&format!("{base}/tableau-de-bord"))
+        .await
+        .unwrap();
+    let pre = take_quiz(&client, "pre-test", true).await;
+    assert!(pre.contains("Quiz non noté"), "{pre}");
+
+    // The lessons in order, their activities done, then the post-test.
+    client
+        .goto(&format!("{base}/tableau-de-bord"))
+        .await
+        .unwrap();
+    click(&client, "p a.button").await;
+    let mut read = 0;
+    while client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .contains("/lecons/")
+    {
+        do_activities(&client).await;
+        click(&client, "form[action$='/terminer'] button").await;
+        read += 1;
+        assert!(read < 30, "the lessons end");
+    }
+    client
+        .goto(&format!("{base}/tableau-de-bord"))
+        .await
+        .unwrap();
+    let post = take_quiz(&client, "post-test", false).await;
+    assert!(post.contains("Réussi"), "{post}");
+    client
+        .goto(&format!("{base}/tableau-de-bord"))
+        .await
+        .unwrap();
+    let dashboard = text_of(&client).await;
+    assert!(
+        dashboard.contains("Formation terminée")
+            && dashboard.contains("Ajouter à mon portefeuille"),
+        "{dashboard}"
+    );
+    inspect.check(&client, "dpc-tableau-de-bord").await;
+    client.goto(&format!("{base}/mon-compte")).await.unwrap();
+    let account = text_of(&client).await;
+    assert!(
+        account.contains("Mon parcours de DPC") && account.contains("1 action·s suivie·s ici"),
+        "{account}"
+    );
+    inspect.check(&client, "dpc-mon-compte").await;
+    sign_out(&client).await;
+
+    // The training body: its page, the declarations for its funder.
+    sign_in(&client, &base, &s.odpc_admin.email).await;
+    client
+        .goto(&format!("{base}/gestion/organisations/{}", s.training_body))
+        .await
+        .unwrap();
+    inspect.check(&client, "odpc-organisation").await;
+    let declarations = download(
+        &client,
+        &format!(
+            "/api/v1/organisations/{}/dpc-declarations.csv?bom=true",
+            s.training_body
+        ),
+    )
+    .await;
+    let line = declarations
+        .lines()
+        .find(|l| l.contains("10012345673"))
+        .expect("the nurse is declared");
+    for value in [
+        "Bernard",
+        "Hugo",
+        "Infirmier",
+        "Libéral",
+        "12345678901",
+        "12",
+    ] {
+        assert!(line.contains(value), "{value} in {line}");
+    }
+    client.close().await.unwrap();
+}
