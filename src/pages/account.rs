@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::learner::page;
-use super::session::{sign_in, Visitor};
+use super::session::{sign_in_after, Visitor};
 use super::{error_page, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::db;
@@ -265,14 +265,7 @@ async fn change_password(
         })
         .await?;
         // Every session ended with the old password; this browser goes on with the new one.
-        let page = sign_in(
-            &state,
-            &set.account_id,
-            set.epoch,
-            "/mon-compte?enregistre=mot-de-passe",
-        );
-        state.forget(set.stale);
-        page
+        sign_in_after(&state, set, "/mon-compte?enregistre=mot-de-passe")
     }
     .await;
     match done {

@@ -9,8 +9,9 @@ use serde_json::{json, Value};
 
 use super::learner::page;
 use super::session::Visitor;
-use super::{error_page, field, form_again, message, redirect, render};
+use super::{error_page, field, form_again, message, redirect, render, CsrfForm};
 use crate::app::AppState;
+use crate::catalog::cache::CourseCache;
 use crate::db;
 use crate::du::model::{Decision, Grade, UnitAt};
 use crate::du::service::{self as du, Gate};
@@ -244,35 +245,49 @@ async fn close_minutes(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
+    form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let id = path.into_inner();
-    let user = match visitor.for_form(field(&form, "csrf")) {
-        Ok(user) => user.clone(),
-        Err(e) => return error_page(&state, &visitor, &e),
-    };
-    let (s, session_id, by) = (state.clone(), id.clone(), user.clone());
-    let done = db::run(&state.pool, move |conn| {
-        du::close_minutes(conn, &s.courses, &by, &session_id).map(drop)
-    })
-    .await;
-    after(&state, &visitor, user, id, done).await
+    end_of_year(
+        state,
+        visitor,
+        path.into_inner(),
+        &form.csrf,
+        |conn, courses, by, id| du::close_minutes(conn, courses, by, id).map(drop),
+    )
+    .await
 }
 
 async fn issue_records(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
+    form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let id = path.into_inner();
-    let user = match visitor.for_form(field(&form, "csrf")) {
+    end_of_year(
+        state,
+        visitor,
+        path.into_inner(),
+        &form.csrf,
+        |conn, courses, by, id| du::issue_records(conn, courses, by, id).map(drop),
+    )
+    .await
+}
+
+/// One of the cohort's end-of-year acts, by an admin, then back to the grid.
+async fn end_of_year(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    id: String,
+    csrf: &str,
+    act: fn(&mut db::DbConn, &CourseCache, &CurrentUser, &str) -> Result<(), AppError>,
+) -> HttpResponse {
+    let user = match visitor.for_form(csrf) {
         Ok(user) => user.clone(),
         Err(e) => return error_page(&state, &visitor, &e),
     };
     let (s, session_id, by) = (state.clone(), id.clone(), user.clone());
     let done = db::run(&state.pool, move |conn| {
-        du::issue_records(conn, &s.courses, &by, &session_id).map(drop)
+        act(conn, &s.courses, &by, &session_id)
     })
     .await;
     after(&state, &visitor, user, id, done).await

@@ -365,16 +365,11 @@ async fn lesson_page(
     )
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn complete(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (enrolment_id, lesson_id) = path.into_inner();
     let user = match visitor.for_form(&form.csrf) {
@@ -567,7 +562,7 @@ async fn start_quiz(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (enrolment_id, quiz_id) = path.into_inner();
     let user = match visitor.for_form(&form.csrf) {

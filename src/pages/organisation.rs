@@ -176,16 +176,11 @@ async fn change_role(
     changed(&state, &visitor, user, id, done.await, String::new()).await
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn remove_member(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<(String, String)>,
-    form: web::Form<CsrfForm>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let (id, account) = path.into_inner();
     let user = match visitor.for_form(&form.csrf) {

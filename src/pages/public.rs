@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::session::{same_site, sign_in, sign_out_everywhere, Visitor};
+use super::session::{same_site, sign_in, sign_in_after, sign_out_everywhere, Visitor};
 use super::{error_page, field_errors, filled, form_again, message, render};
 use crate::app::AppState;
 use crate::catalog::model::CourseOutline;
@@ -413,15 +413,10 @@ async fn sign_in_post(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
 async fn sign_out_post(
     state: web::Data<AppState>,
     visitor: Visitor,
-    form: web::Form<CsrfOnly>,
+    form: web::Form<super::CsrfForm>,
 ) -> HttpResponse {
     let user = match visitor.for_form(&form.csrf) {
         Ok(user) => user.clone(),
@@ -520,14 +515,7 @@ async fn reset(
             service::confirm_password_reset(conn, &typed, &password)
         })
         .await?;
-        let signed_in = sign_in(
-            &s,
-            &set.account_id,
-            set.epoch,
-            "/tableau-de-bord?mot-de-passe=enregistre",
-        );
-        s.forget(set.stale);
-        signed_in
+        sign_in_after(&s, set, "/tableau-de-bord?mot-de-passe=enregistre")
     }
     .await;
     match done {

@@ -159,6 +159,18 @@ pub fn sign_in(
     Ok(response)
 }
 
+/// Signs in again after a new password (every session of the account ended with the old
+/// one), then lets the caches forget what they knew of the account.
+pub fn sign_in_after(
+    state: &AppState,
+    set: service::PasswordSet,
+    to: &str,
+) -> Result<HttpResponse, AppError> {
+    let page = sign_in(state, &set.account_id, set.epoch, to);
+    state.forget(set.stale);
+    page
+}
+
 /// Refuses a page form posted from another site (login CSRF: being signed in to someone
 /// else's account), by the browser's own `Sec-Fetch-Site` and `Origin` headers.
 pub fn same_site(req: &HttpRequest) -> Result<(), AppError> {
