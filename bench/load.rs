@@ -221,6 +221,8 @@ fn student(id: String, prefix: &str, i: usize, password_hash: &str) -> Account {
         created_at: now,
         updated_at: now,
         page_session_epoch: 0,
+        first_name: None,
+        last_name: None,
     }
 }
 

@@ -109,7 +109,7 @@ async fn session_page_with(
         .clone()
         .ok_or_else(|| AppError::unauthorized("Connexion requise."))?;
     let s = state.clone();
-    let (session, course, certificates) = db::run(&state.pool, move |conn| {
+    let (session, course, certificates, gains) = db::run(&state.pool, move |conn| {
         let (session, course) = reports::staff_session(conn, &s.courses, &user, &session_id)?;
         let (_, certificates) = certificates::of_session(
             conn,
@@ -117,9 +117,16 @@ async fn session_page_with(
             &session.id,
             crate::identity::auth::require_staff,
         )?;
-        Ok((session, course, certificates))
+        let gains =
+            crate::quiz::results::session_gain_by_objective(conn, &s.courses, &user, &session.id)?;
+        Ok((session, course, certificates, gains))
     })
     .await?;
+    let (gains, gain_learners) = gains;
+    let gains: Vec<Value> = gains
+        .iter()
+        .map(|g| json!({ "text": g.text, "pre": fr::percent(g.pre_test), "post": fr::percent(g.post_test), "gain": fr::points(g.gain) }))
+        .collect();
     let pool = state.pool.clone();
     let (session_id, c) = (session.id.clone(), course.clone());
     let (lines, figures) = web::block(move || -> anyhow::Result<_> {
@@ -162,6 +169,7 @@ async fn session_page_with(
                          "closes_on": session.closes_on.to_string(), "closes_on_text": fr::date(session.closes_on), "closed": session.closed_at.is_some(),
                          "dpc": session.dpc_action_ref.is_some() },
             "figures": figures_view(&figures), "learners": learners, "du": du,
+            "gains": gains, "gain_learners": gain_learners,
             "du_grid": du.then(|| format!("/gestion/sessions/{}/diplome", session.id)),
             "table": table_view(&session.id, table, matching, page, lines.len()),
             "quizzes": course.quizzes.iter().filter(|q| q.role != crate::catalog::model::QuizRole::Practice)

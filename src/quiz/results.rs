@@ -35,6 +35,55 @@ pub fn results(
     Ok(view)
 }
 
+/// The session's gain per objective, averaged over the learners who took both tests, for
+/// its staff; and how many learners that is. Empty when the course has no pre/post pair.
+pub fn session_gain_by_objective(
+    conn: &mut DbConn,
+    courses: &CourseCache,
+    user: &CurrentUser,
+    session_id: &str,
+) -> Result<(Vec<ObjectiveGain>, usize), AppError> {
+    let session = crate::enrolment::service::staff_session(conn, user, session_id)?;
+    let course = courses.get(conn, &session.course_version_id)?;
+    let mut each = Vec::new();
+    for (enrolment, _) in enrolment_store::enrolments_of_session(conn, &session.id)? {
+        if enrolment.status == crate::enrolment::model::EnrolmentStatus::Active {
+            let gains = gain_by_objective(&course, &store::attempts_of(conn, &enrolment.id)?);
+            if !gains.is_empty() {
+                each.push(gains);
+            }
+        }
+    }
+    let learners = each.len();
+    Ok((mean_gains(&each), learners))
+}
+
+/// The mean of each objective's scores over learners (pure: the tests sum by hand).
+pub fn mean_gains(each: &[Vec<ObjectiveGain>]) -> Vec<ObjectiveGain> {
+    let Some(first) = each.first() else {
+        return Vec::new();
+    };
+    first
+        .iter()
+        .map(|o| {
+            let same: Vec<&ObjectiveGain> = each
+                .iter()
+                .filter_map(|gains| gains.iter().find(|g| g.objective == o.objective))
+                .collect();
+            let n = same.len() as f64;
+            let mean = |f: fn(&ObjectiveGain) -> f64| same.iter().map(|g| f(g)).sum::<f64>() / n;
+            let (pre, post) = (mean(|g| g.pre_test), mean(|g| g.post_test));
+            ObjectiveGain {
+                objective: o.objective.clone(),
+                text: o.text.clone(),
+                pre_test: pre,
+                post_test: post,
+                gain: post - pre,
+            }
+        })
+        .collect()
+}
+
 /// The gain per objective: the first pre-test attempt against the best post-test one (the
 /// attempts the overall gain compares), each grading split by the objectives of its items.
 fn gain_by_objective(course: &Course, attempts: &[Attempt]) -> Vec<ObjectiveGain> {
@@ -154,4 +203,37 @@ pub fn statistics(
         sessions: sessions.len(),
         items,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gain(objective: &str, pre: f64, post: f64) -> ObjectiveGain {
+        ObjectiveGain {
+            objective: objective.into(),
+            text: format!("Objectif {objective}"),
+            pre_test: pre,
+            post_test: post,
+            gain: post - pre,
+        }
+    }
+
+    #[test]
+    fn a_sessions_gain_is_the_mean_of_its_learners_per_objective() {
+        let each = vec![
+            vec![gain("o1", 50.0, 100.0), gain("o2", 0.0, 50.0)],
+            vec![gain("o1", 0.0, 50.0), gain("o2", 100.0, 100.0)],
+        ];
+        let mean = mean_gains(&each);
+        assert_eq!(
+            (mean[0].pre_test, mean[0].post_test, mean[0].gain),
+            (25.0, 75.0, 50.0)
+        );
+        assert_eq!(
+            (mean[1].pre_test, mean[1].post_test, mean[1].gain),
+            (50.0, 75.0, 25.0)
+        );
+        assert!(mean_gains(&[]).is_empty());
+    }
 }

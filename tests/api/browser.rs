@@ -907,14 +907,17 @@ async fn a_liberal_nurse_earns_a_dpc_attestation_and_the_training_body_declares_
     };
     let courses = dpc_course();
     let s: Setup = setup_in(courses.path().to_path_buf()).await;
-    s.session(
+    let session = s.session(
         &s.odpc_admin,
         &s.training_body,
         json!({ "course": "dpc-securite-exercice", "title": "Sécurité de l'exercice — printemps", "opens_on": day(-1),
                 "closes_on": day(60), "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "4",
                 "dpc_orientation": "12", "capacity": 20 }),
     )
-    .await;
+    .await["id"]
+    .as_str()
+    .unwrap()
+    .to_owned();
     let mut inspect = Inspector::new();
     let base = s.app.url("");
     let email = "hugo.bernard@cabinet-exemple.fr";
@@ -1047,5 +1050,16 @@ async fn a_liberal_nurse_earns_a_dpc_attestation_and_the_training_body_declares_
     ] {
         assert!(line.contains(value), "{value} in {line}");
     }
+    // The session's figures: the gain per objective of those who took both tests.
+    client
+        .goto(&format!("{base}/gestion/sessions/{session}"))
+        .await
+        .unwrap();
+    let figures = text_of(&client).await;
+    assert!(
+        figures.contains("Progression par objectif (1 apprenant·s ayant passé les deux tests)"),
+        "{figures}"
+    );
+    inspect.check(&client, "odpc-session").await;
     client.close().await.unwrap();
 }
