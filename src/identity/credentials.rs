@@ -1,17 +1,19 @@
 //! A person changing their own password or e-mail address. Both ask for the current
 //! password, checked with the sign-in's throttle (a borrowed session must not become a way
 //! to guess it). A new password ends every other session; a new address must be confirmed
-//! again (the account is inactive until it is, as at sign-up), from a link sent to it.
+//! again (the account is inactive until it is, as at sign-up), from a link sent to it, and
+//! the old address is told.
 
 use serde_json::json;
 
 use super::model::{Email, Password};
 use super::password;
-use super::service::{authenticate, send_verification, PasswordSet};
+use super::service::{authenticate, send_confirmation_link, PasswordSet};
 use super::store::{self, now, Account};
 use crate::config::IdentitySettings;
 use crate::db::DbConn;
 use crate::error::AppError;
+use crate::mail::{self, NewMail};
 use crate::stale::Stale;
 
 /// The account, if `current` is its password (throttled like a sign-in).
@@ -90,11 +92,18 @@ pub fn change_email(
             );
         }
         let mut account = store::account_for_update(conn, account_id)?;
-        account.email = new.as_str().to_owned();
+        let old = std::mem::replace(&mut account.email, new.as_str().to_owned());
         account.email_verified_at = None;
         account.updated_at = now();
         store::update_account(conn, &account)?;
-        send_verification(conn, settings, public_url, &account)?;
+        send_confirmation_link(conn, settings, public_url, &account, "nouvelle_adresse")?;
+        // The old address hears of it: a stolen password must not move an account silently.
+        let notice = NewMail::new(
+            &old,
+            "adresse_modifiee",
+            json!({ "full_name": account.full_name, "new_email": account.email }),
+        )?;
+        mail::enqueue(conn, &notice)?;
         store::audit(
             conn,
             Some(account_id),

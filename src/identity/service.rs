@@ -93,6 +93,17 @@ pub(super) fn send_verification(
     public_url: &str,
     account: &Account,
 ) -> Result<(), AppError> {
+    send_confirmation_link(conn, settings, public_url, account, "verification_email")
+}
+
+/// Queues a link that confirms the account's address, in the mail `template`.
+pub(super) fn send_confirmation_link(
+    conn: &mut DbConn,
+    settings: &IdentitySettings,
+    public_url: &str,
+    account: &Account,
+    template: &str,
+) -> Result<(), AppError> {
     let token = random_token();
     store::insert_one_time(
         conn,
@@ -103,7 +114,7 @@ pub(super) fn send_verification(
     )?;
     let mail = NewMail::new(
         &account.email,
-        "verification_email",
+        template,
         json!({ "full_name": account.full_name, "link": link(public_url, "/verifier-email", &token), "token": token }),
     )?;
     mail::enqueue(conn, &mail)?;

@@ -498,8 +498,24 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
     assert!(page.contains("n'est pas encore confirmée"), "{page}");
     let token = s
         .app
-        .token_from_mail("claire.dubois@exemple.fr", "confirmez votre adresse")
+        .token_from_mail(
+            "claire.dubois@exemple.fr",
+            "confirmez votre nouvelle adresse",
+        )
         .await;
+    // The old address is told, in case it was not her.
+    let notice = crate::helpers::eventually(std::time::Duration::from_secs(10), || {
+        s.app
+            .mails_to(&nurse.email)
+            .into_iter()
+            .find(|(subject, _)| subject.contains("l'adresse de votre compte a changé"))
+    })
+    .await;
+    assert!(
+        notice.1.contains("claire.dubois@exemple.fr"),
+        "{}",
+        notice.1
+    );
     let confirmed = s
         .app
         .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
