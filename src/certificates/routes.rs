@@ -360,6 +360,17 @@ pub async fn status_list(
         .body(jwt))
 }
 
+/// A PDF's name in a session's ZIP: the holder first, so the files sort by person as a
+/// secretary looks for them (« zoe-lefevre-ABCD-….pdf »); the code keeps names unique.
+fn zip_entry(holder: &str, code: &str) -> String {
+    let person = crate::codes::fold(holder).replace(' ', "-");
+    if person.is_empty() {
+        format!("attestation-{code}.pdf")
+    } else {
+        format!("{person}-{code}.pdf")
+    }
+}
+
 fn write_zip(
     state: &AppState,
     certificates: &[Certificate],
@@ -372,7 +383,11 @@ fn write_zip(
         let pdf = rendered(state, certificate)
             .map_err(|e| anyhow::anyhow!("{e}"))?
             .pdf()?;
-        zip.start_file(file_name(certificate, "pdf"), options)?;
+        let holder = service::snapshot_of(certificate)
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .holder
+            .name;
+        zip.start_file(zip_entry(&holder, &certificate.code), options)?;
         zip.write_all(&pdf)?;
     }
     zip.finish()?;
@@ -400,4 +415,16 @@ pub async fn session_zip(
     });
     let name = format!("attestations-{}.zip", session.id);
     Ok(crate::http::download("application/zip", &name).streaming(body))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zip_entries_are_named_by_person_then_code() {
+        assert_eq!(
+            super::zip_entry("Zoé Lefèvre-Martin", "AB-CD"),
+            "zoe-lefevre-martin-AB-CD.pdf"
+        );
+        assert_eq!(super::zip_entry("  ", "AB-CD"), "attestation-AB-CD.pdf");
+    }
 }

@@ -56,6 +56,15 @@ pub fn paris_day(utc: NaiveDateTime) -> NaiveDate {
     paris(utc).date_naive()
 }
 
+/// The UTC instant at which a Paris day begins (a filter « from day D » for people who
+/// count days in Paris).
+pub fn paris_midnight(day: NaiveDate) -> NaiveDateTime {
+    Paris
+        .from_local_datetime(&day.and_time(chrono::NaiveTime::MIN))
+        .earliest()
+        .map_or_else(|| day.and_time(chrono::NaiveTime::MIN), |d| d.naive_utc())
+}
+
 /// « 05/12/2026 à 14 h 30 », Paris time: pages, mail and PDFs.
 pub fn date_time(utc: NaiveDateTime) -> String {
     paris(utc)
@@ -262,5 +271,20 @@ mod tests {
         assert_eq!(duration(3907), "1 h 05 min 07 s");
         assert_eq!(duration(59), "0 min 59 s");
         assert_eq!(duration_minutes(12_300), "3 h 25 min");
+    }
+
+    #[test]
+    fn a_paris_day_begins_an_hour_or_two_before_utc_midnight() {
+        let winter = NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+        assert_eq!(paris_midnight(winter).to_string(), "2026-12-05 23:00:00");
+        let summer = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap();
+        assert_eq!(paris_midnight(summer).to_string(), "2026-06-30 22:00:00");
+        // Completed at 23:30 UTC on 5 December: the 6th in Paris, inside a filter from the 6th.
+        let late = NaiveDate::from_ymd_opt(2026, 12, 5)
+            .unwrap()
+            .and_hms_opt(23, 30, 0)
+            .unwrap();
+        assert_eq!(paris_day(late), winter);
+        assert!(late >= paris_midnight(winter));
     }
 }

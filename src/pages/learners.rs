@@ -25,23 +25,10 @@ pub struct TableQuery {
     pub page: Option<usize>,
 }
 
-/// Lower case without the accents French names carry, for a search that finds « Hélène »
-/// when « helene » is typed.
+/// Lower case without accents or punctuation (`codes::fold`), for a search that finds
+/// « Hélène » when « helene » is typed.
 pub fn fold(text: &str) -> String {
-    text.chars()
-        .flat_map(char::to_lowercase)
-        .map(|c| match c {
-            'à' | 'â' | 'ä' | 'á' | 'ã' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'î' | 'ï' | 'í' => 'i',
-            'ô' | 'ö' | 'ó' => 'o',
-            'ù' | 'û' | 'ü' | 'ú' => 'u',
-            'ç' => 'c',
-            'ÿ' => 'y',
-            'ñ' => 'n',
-            other => other,
-        })
-        .collect()
+    crate::codes::fold(text)
 }
 
 fn matches_status(line: &RosterLine, status: &str) -> bool {

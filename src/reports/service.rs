@@ -185,10 +185,8 @@ pub fn dpc_declarations(
     let end = to
         .checked_add_days(chrono::Days::new(1))
         .ok_or_else(|| anyhow::anyhow!("date out of range"))?;
-    let (from, to) = (
-        from.and_time(chrono::NaiveTime::MIN),
-        end.and_time(chrono::NaiveTime::MIN),
-    );
+    // Days as the export's column shows them: Paris days.
+    let (from, to) = (fr::paris_midnight(from), fr::paris_midnight(end));
     for (session, course) in sessions {
         let mut after = String::new();
         loop {

@@ -504,6 +504,8 @@ async fn an_org_admin_downloads_a_sessions_certificates_as_one_zip_of_pdfs() {
     let mut codes = Vec::new();
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).unwrap();
+        let name = file.name().unwrap().into_owned();
+        assert!(name.starts_with("zoe-lefevre-muller-"), "{name}");
         let mut pdf = Vec::new();
         file.read_to_end(&mut pdf).unwrap();
         let text = pdf_text(&pdf);
