@@ -10,13 +10,13 @@ use serde_json::{json, Value};
 
 use super::learner::page;
 use super::session::Visitor;
-use super::{error_page, form_again, message, redirect, render};
+use super::{error_page, filled, form_again, message, redirect, render};
 use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
 use crate::fr;
 use crate::identity::auth::{require_org_admin, CurrentUser};
-use crate::identity::model::{Email, OrgKind, Role};
+use crate::identity::model::{Email, FullName, OrgKind, Role};
 use crate::identity::{members, store};
 use crate::reports::store as report_store;
 
@@ -104,6 +104,11 @@ struct AddForm {
     csrf: String,
     email: String,
     role: String,
+    /// Only for someone without an account, who is then invited.
+    #[serde(default)]
+    first_name: String,
+    #[serde(default)]
+    last_name: String,
 }
 
 async fn add_member(
@@ -124,8 +129,16 @@ async fn add_member(
     let done = async move {
         let email = Email::parse(&typed).map_err(|m| AppError::invalid("email", m))?;
         let role = Role::parse(&form.role).map_err(|m| AppError::invalid("role", m))?;
+        let names = match (filled(&form.first_name), filled(&form.last_name)) {
+            (Some(first), Some(last)) => Some((
+                FullName::parse(&first).map_err(|m| AppError::invalid("first_name", m))?,
+                FullName::parse(&last).map_err(|m| AppError::invalid("last_name", m))?,
+            )),
+            _ => None,
+        };
+        let public_url = s.settings.public_url.clone();
         db::run(&s.pool, move |conn| {
-            members::add_member(conn, &by, &org, &email, role).map(drop)
+            members::add_or_invite(conn, &by, &org, email, role, names, &public_url)
         })
         .await
     };
@@ -293,6 +306,9 @@ fn action_label(action: &str) -> &str {
         "enrolment.imported" => "Inscriptions importées",
         "enrolment.withdrawn" => "Désinscription",
         "membership.added" => "Membre ajouté",
+        "membership.invited" => "Membre invité par courriel",
+        "account.password_changed" => "Mot de passe changé",
+        "account.email_changed" => "Adresse e-mail changée",
         "membership.removed" => "Membre retiré",
         "membership.role_changed" => "Rôle modifié",
         "organisation.created" => "Organisation créée",

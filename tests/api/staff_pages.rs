@@ -157,7 +157,7 @@ async fn a_training_body_is_offered_its_own_courses_and_manages_its_members_from
     assert_eq!(unknown.status().as_u16(), 422);
     let text = unescape(&unknown.text().await.unwrap());
     assert!(
-        text.contains("Adresse e-mail : aucun compte actif avec cette adresse"),
+        text.contains("Prénom : cette adresse n'a pas de compte : indiquez le prénom et le nom"),
         "{text}"
     );
     assert!(
@@ -237,6 +237,51 @@ async fn a_training_body_is_offered_its_own_courses_and_manages_its_members_from
         "people by name: {log}"
     );
     assert!(!log.contains("membership."), "actions in words");
+
+    // Someone without an account is invited by mail, sets a password and is staff at once.
+    let invited = admin
+        .post(
+            &format!("{org}/membres"),
+            &[
+                ("email", "nouvelle.formatrice@odpc-exemple.fr"),
+                ("role", "tutor"),
+                ("first_name", "Louise"),
+                ("last_name", "Perrin"),
+            ],
+        )
+        .await;
+    assert_eq!(Browsing::location(&invited), format!("{org}#membres"));
+    let token = s
+        .app
+        .token_from_mail("nouvelle.formatrice@odpc-exemple.fr", "vous invite")
+        .await;
+    let set = no_redirects()
+        .post(s.app.url("/reinitialiser-mot-de-passe"))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "une formatrice invitée"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        set.status().as_u16(),
+        303,
+        "the invitation link sets the password"
+    );
+    let louise = Browsing::signed_in_with(
+        &s.app,
+        "nouvelle.formatrice@odpc-exemple.fr",
+        "une formatrice invitée",
+    )
+    .await;
+    let (_, gestion) = louise.page("/gestion").await;
+    assert!(
+        gestion.contains("ODPC Exemple") && gestion.contains("Tuteur"),
+        "{gestion}"
+    );
+    let (_, log) = admin.page(&format!("{org}/journal")).await;
+    assert!(log.contains("Membre invité par courriel"));
 
     // The DPC declarations export, for Excel, from the page.
     assert!(page.contains(&format!(
