@@ -8,8 +8,10 @@
 mod account;
 mod admin;
 mod admin_du;
+mod attempt;
 mod du_cohort;
 pub mod errors;
+mod import;
 mod learner;
 mod learners;
 mod organisation;
@@ -17,6 +19,7 @@ mod public;
 mod quiz;
 mod resources;
 pub mod session;
+mod session_forms;
 mod statistics;
 mod upload;
 
