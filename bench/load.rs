@@ -338,7 +338,11 @@ fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result<Seeded> {
     for (account, enrolment) in enrol_students(conn, &session, "apprenant", 1..=n, &hash)? {
         learners.push((
             enrolment.id,
-            keys.issue_access(&account.id, Duration::from_secs(4 * 3600))?,
+            keys.issue_access(
+                &account.id,
+                Duration::from_secs(4 * 3600),
+                account.page_session_epoch,
+            )?,
         ));
     }
     let course = qvt_campus::catalog::store::version(conn, &session.course_version_id)?.course()?;
@@ -1029,7 +1033,11 @@ async fn main() -> anyhow::Result<()> {
             let admin =
                 identity::account_by_email(&mut conn, "apprenant0@banc-essai.fr")?.expect("seeded");
             KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?
-                .issue_access(&admin.id, Duration::from_secs(3600))?
+                .issue_access(
+                    &admin.id,
+                    Duration::from_secs(3600),
+                    admin.page_session_epoch,
+                )?
         };
         let rss_before = server.rss_mib();
         let cpu_before = server.cpu_seconds();

@@ -43,6 +43,10 @@ pub struct Settings {
     pub identity: IdentitySettings,
     /// Public verification codes looked up per minute and client address.
     pub verify_per_minute: u32,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed.
+    pub trusted_proxies: crate::http::TrustedProxies,
+    /// `/metrics` is served only with this bearer token (`QVT_METRICS_TOKEN`); unset, not at all.
+    pub metrics_token: Option<Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +62,8 @@ pub struct IdentitySettings {
     pub login_window: Duration,
     pub login_max_failures_per_account: i64,
     pub login_max_failures_per_address: i64,
+    /// Sign-ups allowed per client address and hour.
+    pub sign_ups_per_address_per_hour: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,10 +248,25 @@ impl Settings {
                     "QVT_LOGIN_MAX_FAILURES_PER_ADDRESS",
                     50,
                 )?,
+                sign_ups_per_address_per_hour: number(
+                    &get,
+                    "QVT_SIGN_UPS_PER_ADDRESS_PER_HOUR",
+                    100,
+                )?,
             },
             verify_per_minute: number(&get, "QVT_VERIFY_PER_MINUTE", 30)?,
+            trusted_proxies: crate::http::TrustedProxies::parse(
+                &get("QVT_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|e| anyhow!("QVT_TRUSTED_PROXIES: {e}"))?,
+            metrics_token: get("QVT_METRICS_TOKEN").map(Secret::new),
             data_dir,
         })
+    }
+
+    /// Whether the site is served over https (then cookies are Secure, HSTS is sent).
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
     }
 
     pub fn sqlite_path(&self) -> Option<&Path> {

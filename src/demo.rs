@@ -14,7 +14,11 @@ use crate::identity::model::{Email, FullName, OrgKind, Password, Profession, Rol
 use crate::identity::service::{self as identity, NewAccount};
 use crate::identity::store::{self, Membership, Organisation};
 
-pub const PASSWORD: &str = "demo-qvt-campus-2026";
+/// A password for the demo accounts, new for each demo: a fixed one would be known to
+/// anyone who read this file, on any server started with `--demo`.
+pub fn new_password() -> String {
+    format!("demo-{}", &crate::identity::tokens::random_token()[..16])
+}
 const ADMIN: &str = "admin@demo.qvt-campus.fr";
 
 /// (role, e-mail) of every demo account.
@@ -57,6 +61,7 @@ fn user(conn: &mut DbConn, email: &str) -> anyhow::Result<CurrentUser> {
 fn account(
     conn: &mut DbConn,
     settings: &Settings,
+    password: &str,
     (email, name, profession, adeli, rpps): Person,
 ) -> anyhow::Result<()> {
     // A practitioner says how they practise (the DPC declarations carry it).
@@ -64,7 +69,7 @@ fn account(
         !matches!(profession, Profession::Etudiant) && (adeli.is_some() || rpps.is_some());
     let new = NewAccount {
         email: Email::parse(email).map_err(anyhow::Error::msg)?,
-        password: Password::parse(PASSWORD).map_err(anyhow::Error::msg)?,
+        password: Password::parse(password).map_err(anyhow::Error::msg)?,
         full_name: FullName::parse(name).map_err(anyhow::Error::msg)?,
         names: name.split_once(' ').and_then(|(first, last)| {
             Some((FullName::parse(first).ok()?, FullName::parse(last).ok()?))
@@ -88,8 +93,9 @@ fn account(
     // confirmation mail queued for them is dropped in the same transaction (so the mail
     // worker never sees it).
     conn.write(|conn| {
-        let created = identity::register(conn, &settings.identity, &settings.public_url, new)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let created =
+            identity::register(conn, &settings.identity, &settings.public_url, new, "demo")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut account = store::account_for_update(conn, &created.id)?;
         account.email_verified_at = Some(store::now());
         store::update_account(conn, &account)?;
@@ -162,8 +168,8 @@ fn session(
     Ok(created.id)
 }
 
-/// Seeds the demo once; returns whether it did anything.
-pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
+/// Seeds the demo once, every account with `password`; returns whether it did anything.
+pub fn seed(pool: &Pool, settings: &Settings, password: &str) -> anyhow::Result<bool> {
     let mut conn = pool.get()?;
     let conn = &mut *conn;
     if store::account_by_email(conn, ADMIN)?.is_some() {
@@ -173,11 +179,11 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
         conn,
         &Email::parse(ADMIN).map_err(anyhow::Error::msg)?,
         &FullName::parse("Admin Démo").map_err(anyhow::Error::msg)?,
-        &Password::parse(PASSWORD).map_err(anyhow::Error::msg)?,
+        &Password::parse(password).map_err(anyhow::Error::msg)?,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     for person in PEOPLE {
-        account(conn, settings, *person)?;
+        account(conn, settings, password, *person)?;
     }
     let [university, school, training_body] = organisations(conn)?;
     let [qvt, dpc, du] = sessions(
@@ -204,8 +210,16 @@ pub fn seed(pool: &Pool, settings: &Settings) -> anyhow::Result<bool> {
 
 fn enrol(conn: &mut DbConn, email: &str, session: &str) -> anyhow::Result<String> {
     let learner = user(conn, email)?;
-    let enrolment = enrolment::enrol(conn, &learner, session, Enroller::Learner { key: None })
-        .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
+    let enrolment = enrolment::enrol(
+        conn,
+        &learner,
+        session,
+        Enroller::Learner {
+            key: None,
+            from: "demo",
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("demo enrolment: {e}"))?;
     Ok(enrolment.id)
 }
 

@@ -246,13 +246,19 @@ async fn serve(settings: Settings, demo: bool) -> anyhow::Result<()> {
     let url = settings.public_url.clone();
     if demo {
         let pool = db::connect(&settings.database)?;
+        let password = qvt_campus::demo::new_password();
+        let chosen = password.clone();
         let seeded =
-            tokio::task::spawn_blocking(move || qvt_campus::demo::seed(&pool, &settings)).await??;
-        println!(
-            "Démo {} — comptes (mot de passe : {}) :",
-            if seeded { "créée" } else { "déjà en place" },
-            qvt_campus::demo::PASSWORD
-        );
+            tokio::task::spawn_blocking(move || qvt_campus::demo::seed(&pool, &settings, &chosen))
+                .await??;
+        if seeded {
+            println!("Démo créée — comptes (mot de passe, propre à cette démo : {password}) :");
+        } else {
+            println!(
+                "Démo déjà en place — comptes (mot de passe affiché lors de sa création ; \
+                 ou « Mot de passe oublié ») :"
+            );
+        }
         for (role, email) in qvt_campus::demo::ACCOUNTS {
             println!("  {email:<36} {role}");
         }

@@ -25,7 +25,7 @@ use crate::http;
 use crate::identity::{self, tokens::KeyRing};
 use crate::learning::{self, Learning};
 use crate::mail;
-use crate::ops::{health, openapi};
+use crate::ops::{self, health, openapi};
 use crate::pages;
 use crate::quiz;
 use crate::reports;
@@ -97,8 +97,16 @@ impl Application {
 
 /// The data folder, the database (migrated) and the courses imported from their folder.
 async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("cannot create QVT_DATA_DIR {}", settings.data_dir.display()))?;
+    crate::private::dir(&settings.data_dir).context("QVT_DATA_DIR")?;
+    if let Some(file) = settings
+        .sqlite_path()
+        .filter(|f| !f.to_string_lossy().starts_with(':'))
+    {
+        if let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            crate::private::dir(parent)?;
+        }
+        crate::private::database_file(file)?;
+    }
     let database = settings.database.clone();
     let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<Pool> {
         let pool = db::connect(&database)?;
@@ -149,6 +157,34 @@ fn spawn_workers(
         true,
         move || learning::service::flush(&flush_pool, &flush_courses, &flush_learning).map(drop),
     ));
+    // Reset links asked for are sent in the background (the request's answer tells nothing).
+    let (reset_pool, identity, public_url) = (
+        pool.clone(),
+        settings.identity.clone(),
+        settings.public_url.clone(),
+    );
+    workers.push(Periodic::spawn(
+        "reset links",
+        Duration::from_millis(500),
+        false,
+        move || {
+            let mut conn = reset_pool.get()?;
+            identity::service::send_reset_links(&mut conn, &identity, &public_url)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(())
+        },
+    ));
+    let throttle_pool = pool.clone();
+    workers.push(Periodic::spawn(
+        "throttle pruning",
+        Duration::from_secs(600),
+        false,
+        move || {
+            let mut conn = throttle_pool.get()?;
+            crate::throttle::prune(&mut conn)?;
+            Ok(())
+        },
+    ));
     // Attempts abandoned past their deadline are graded with what was saved.
     let (due_pool, due_courses) = (pool.clone(), courses.clone());
     workers.push(Periodic::spawn(
@@ -178,7 +214,7 @@ fn http_server(
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
     let port = listener.local_addr()?.port();
     let metrics = PrometheusMetricsBuilder::new("qvt")
-        .endpoint("/metrics")
+        .endpoint(ops::metrics::PATH)
         .mask_unmatched_patterns("UNKNOWN")
         .build()
         .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
@@ -186,6 +222,8 @@ fn http_server(
     // One limiter for every verification route, shared by all workers.
     let verify_limiter = web::Data::new(certificates::routes::limiter(settings.verify_per_minute));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let https = settings.https();
+    let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
     let server = HttpServer::new(move || {
         App::new()
             // Innermost first: a panic becomes a 500, then any bare error becomes a
@@ -193,11 +231,18 @@ fn http_server(
             .wrap(from_fn(http::catch_panic))
             .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
             // A browser navigating gets the problem as a French page (or the sign-in page).
+            .wrap(from_fn(pages::session::cross_site_forms))
             .wrap(from_fn(pages::errors::html_errors))
             .wrap(metrics.clone())
+            .wrap(from_fn(ops::metrics::guard))
             .wrap(from_fn(http::request_id))
+            .wrap(http::headers::security_headers(
+                https,
+                &[certificates::render::STYLE],
+            ))
             .app_data(state.clone())
             .app_data(verify_limiter.clone())
+            .app_data(trusted_proxies.clone())
             .configure(|cfg| http::configure_extractors(cfg, body_limit))
             // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
             .service(web::resource("/healthz").get(health::healthz))

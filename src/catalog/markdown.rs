@@ -93,43 +93,78 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Private-use characters around a configuration reference's number while Markdown is
+/// parsed: no course text has them (they are removed from it first).
+const MARK_OPEN: char = '\u{E000}';
+const MARK_CLOSE: char = '\u{E001}';
+
 /// Renders checked Markdown to HTML, sanitised whatever the input. Configuration
-/// references become a marked span that pages fill in per institution.
+/// references become a marked span that pages fill in per institution; the spans are put
+/// in before sanitising, so whatever surrounds a reference (a link's address, say) cannot
+/// turn one into markup.
 pub fn render(text: &str, configuration: &BTreeMap<String, String>) -> String {
     // Keys are swapped for inert markers first, so Markdown cannot mangle them.
+    let text: String = text
+        .chars()
+        .filter(|c| *c != MARK_OPEN && *c != MARK_CLOSE)
+        .collect();
     let mut keyed = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut keys = Vec::new();
+    let mut rest = text.as_str();
+    let mut spans = Vec::new();
     while let Some(start) = rest.find(CONFIG_OPEN) {
         let after = &rest[start + CONFIG_OPEN.len()..];
         let Some(end) = after.find("}}") else { break };
         keyed.push_str(&rest[..start]);
-        keyed.push_str(&format!("QVTCONFIGMARKER{}X", keys.len()));
-        keys.push(after[..end].trim().to_owned());
+        keyed.push_str(&format!("{MARK_OPEN}{}{MARK_CLOSE}", spans.len()));
+        let key = after[..end].trim();
+        let description = configuration.get(key).map(String::as_str).unwrap_or(key);
+        spans.push(format!(
+            "<span class=\"a-configurer\" data-config=\"{}\">[à compléter par l'établissement : {}]</span>",
+            escape(key),
+            escape(description)
+        ));
         rest = &after[end + 2..];
     }
     keyed.push_str(rest);
 
     let mut raw = String::new();
-    let events = Parser::new_ext(&keyed, options()).map(|event| match event {
-        Event::Text(text) => Event::Text(french_spaces(&text).into()),
-        other => other,
+    // Only where text is shown does a marker become its span (never inside an address).
+    let events = Parser::new_ext(&keyed, options()).flat_map(|event| match event {
+        Event::Text(text) => with_spans(&french_spaces(&text), &spans),
+        other => vec![other],
     });
     html::push_html(&mut raw, events);
-    let mut clean = ammonia::Builder::default()
+    ammonia::Builder::default()
         .link_rel(Some("noopener noreferrer"))
+        .add_tags(["span"])
+        .add_tag_attributes("span", ["data-config"])
+        .add_allowed_classes("span", ["a-configurer"])
         .clean(&raw)
-        .to_string();
-    for (i, key) in keys.iter().enumerate().rev() {
-        let description = configuration.get(key).map(String::as_str).unwrap_or(key);
-        let span = format!(
-            "<span class=\"a-configurer\" data-config=\"{}\">[à compléter par l'établissement : {}]</span>",
-            escape(key),
-            escape(description)
-        );
-        clean = clean.replace(&format!("QVTCONFIGMARKER{i}X"), &span);
+        .to_string()
+}
+
+/// A text's markers replaced by their spans (as inline HTML), the rest kept as text.
+fn with_spans<'a>(text: &str, spans: &[String]) -> Vec<Event<'a>> {
+    let mut events = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(MARK_OPEN) {
+        let after = &rest[start + MARK_OPEN.len_utf8()..];
+        let Some(end) = after.find(MARK_CLOSE) else {
+            break;
+        };
+        let Some(span) = after[..end]
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| spans.get(i))
+        else {
+            break;
+        };
+        events.push(Event::Text(rest[..start].to_owned().into()));
+        events.push(Event::InlineHtml(span.clone().into()));
+        rest = &after[end + MARK_CLOSE.len_utf8()..];
     }
-    clean
+    events.push(Event::Text(rest.to_owned().into()));
+    events
 }
 
 #[cfg(test)]
@@ -181,5 +216,27 @@ mod tests {
         assert!(html.contains("data-config=\"ecoute\""), "{html}");
         assert!(html.contains("Ligne d'écoute &lt;locale&gt;"), "{html}");
         assert!(!html.contains("onerror"), "{html}");
+    }
+
+    #[test]
+    fn a_reference_inside_a_link_address_cannot_become_markup() {
+        let html = render(
+            "[site](https://exemple.fr/{{config:ecoute}}) et QVTCONFIGMARKER0X {{config:ecoute}}",
+            &config(),
+        );
+        // The link's address holds no span; the one in the text is the only span.
+        assert_eq!(html.matches("<span").count(), 1, "{html}");
+        let href = html
+            .split("href=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(!href.contains('<') && !href.contains("span"), "{href}");
+        assert!(
+            html.contains("QVTCONFIGMARKER0X"),
+            "text that looks like a marker stays text"
+        );
     }
 }

@@ -298,7 +298,9 @@ impl Rendered {
     }
 }
 
-const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;color:#1b1b1b;margin:0;background:#f4f4f4}\
+/// The certificate page's style, inline so a saved page prints the same (the Content
+/// Security Policy allows exactly this text).
+pub const STYLE: &str = "body{font-family:'DejaVu Sans',Arial,sans-serif;color:#1b1b1b;margin:0;background:#f4f4f4}\
 main{max-width:48rem;margin:0 auto;padding:2rem;background:#fff}\
 h1{text-align:center;font-size:1.6rem}h2{font-size:1.1rem;margin-top:1.5rem}\
 .subtitle{text-align:center}.small{font-size:.8rem;color:#444}\

@@ -322,6 +322,7 @@ pub async fn verify_page(
             "replaced_by_code_path": answer.replaced_by_code.as_ref().map(|c| format!("/verifier/{}", c.replace('-', ""))),
             "code": code,
             "c": c,
+            "css": crate::pages::assets::VERIFIER_CSS.path.as_str(),
         }),
     )?;
     Ok(HttpResponse::Ok()

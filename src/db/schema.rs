@@ -387,3 +387,20 @@ diesel::table! {
 }
 diesel::joinable!(activity_answers -> enrolments (enrolment_id));
 diesel::allow_tables_to_appear_in_same_query!(activity_answers, enrolments);
+
+diesel::table! {
+    throttle_events (id) {
+        id -> Text,
+        action -> Text,
+        subject -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    password_reset_requests (id) {
+        id -> Text,
+        email -> Text,
+        requested_at -> Timestamp,
+    }
+}

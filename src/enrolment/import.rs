@@ -404,6 +404,9 @@ pub struct ImportQuery {
 /// mark; `;`, `,` or tab; columns email, nom, prénom, numéro étudiant, profession, RPPS,
 /// ADELI, or a Moodle user export's). `?dry_run=true` reports without writing; a real run
 /// writes every row or none.
+/// A school's whole promotion fits: 10,000 rows are about 1 MB.
+pub const IMPORT_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
 #[utoipa::path(post, path = "/api/v1/sessions/{id}/enrolments/import", tag = "enrolment", security(("bearer" = [])),
     params(("dry_run" = Option<bool>, Query, description = "check only")),
     request_body(content = String, content_type = "text/csv"),
@@ -418,7 +421,7 @@ pub async fn import(
     req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ImportQuery>,
-    body: web::Bytes,
+    mut body: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     let is_csv = req
         .headers()
@@ -428,8 +431,23 @@ pub async fn import(
     if !is_csv {
         return Err(AppError::unsupported_media_type("text/csv"));
     }
-    let rows = read_csv(&body)?;
     let (session_id, dry_run) = (path.into_inner(), query.dry_run);
+    // Who may import is known before the file is read: a stranger's 16 MB upload is
+    // refused unread (404 as for any session they do not administer).
+    let (id, caller) = (session_id.clone(), user.clone());
+    db::run(&state.pool, move |conn| {
+        administered_session(conn, &caller, &id).map(drop)
+    })
+    .await?;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|e| AppError::malformed("body", e.to_string()))?;
+        if bytes.len() + chunk.len() > IMPORT_BODY_LIMIT {
+            return Err(AppError::payload_too_large(IMPORT_BODY_LIMIT));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let rows = read_csv(&bytes)?;
     let public_url = state.settings.public_url.clone();
     let (report, stale) = db::run(&state.pool, move |conn| {
         run(conn, &user, &session_id, rows, dry_run, &public_url)

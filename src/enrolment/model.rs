@@ -103,6 +103,10 @@ pub fn parse_academic_year(raw: &str) -> Result<String, String> {
 
 pub fn parse_title(raw: &str) -> Result<String, String> {
     let value = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A NUL or an escape would reach pages, PDFs and CSV files as is.
+    if value.chars().any(char::is_control) {
+        return Err("caractères de contrôle interdits".into());
+    }
     match value.chars().count() {
         0 => Err("titre obligatoire".into()),
         n if n > 200 => Err("au plus 200 caractères".into()),
@@ -280,6 +284,17 @@ pub struct NewSession {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_title_has_no_control_character_and_its_spaces_are_collapsed() {
+        use super::parse_title;
+        assert_eq!(
+            parse_title("  Session\t de\nprintemps ").unwrap(),
+            "Session de printemps"
+        );
+        assert!(parse_title("Session\u{0}1").is_err());
+        assert!(parse_title("Session \u{1b}[31m").is_err());
+    }
+
     #[test]
     fn each_kind_of_organisation_runs_its_own_kind_of_course() {
         use super::may_run;

@@ -1,6 +1,6 @@
 //! Sessions and enrolments over HTTP (under `/api/v1`).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -28,12 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(list_enrolments)
             .post(enrol),
     )
-    .service(
-        web::resource("/sessions/{id}/enrolments/import")
-            // A school's whole promotion fits: 10,000 rows are about 1 MB.
-            .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-            .post(super::import::import),
-    )
+    .service(web::resource("/sessions/{id}/enrolments/import").post(super::import::import))
     .service(web::resource("/enrolments/{id}").delete(withdraw))
     .service(web::resource("/enrolments/{id}/professional-numbers").put(super::numbers::put))
     .service(web::resource("/me/enrolments").get(my_enrolments));
@@ -278,6 +273,7 @@ pub struct EnrolRequest {
 ))]
 pub async fn enrol(
     state: web::Data<AppState>,
+    req: HttpRequest,
     user: CurrentUser,
     path: web::Path<String>,
     body: Json<EnrolRequest>,
@@ -287,11 +283,13 @@ pub async fn enrol(
         enrolment_key,
         user_id,
     } = body.0;
+    let from = crate::http::client_ip(&req).to_string();
     let enrolment = db::run(&state.pool, move |conn| {
         let who = match &user_id {
             Some(account_id) => Enroller::Admin { account_id },
             None => Enroller::Learner {
                 key: enrolment_key.as_deref(),
+                from: &from,
             },
         };
         service::enrol(conn, &user, &id, who)

@@ -18,6 +18,7 @@ use crate::identity::password;
 use crate::identity::store::{self as identity, Account};
 use crate::mail::{self, NewMail};
 use crate::stale::Stale;
+use crate::throttle;
 
 pub fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -217,8 +218,8 @@ pub fn update_session(
 
 /// Who asks for an enrolment.
 pub enum Enroller<'a> {
-    /// The learner, with the key if the session needs one.
-    Learner { key: Option<&'a str> },
+    /// The learner, with the key if the session needs one, from a client address.
+    Learner { key: Option<&'a str>, from: &'a str },
     /// An admin of the organisation, enrolling a member.
     Admin { account_id: &'a str },
 }
@@ -236,15 +237,26 @@ pub fn enrol(
     }
     let visible = visible_session(conn, user, session_id)?;
     // The key check (argon2) runs before the transaction, so the write lock is short.
-    if let Enroller::Learner { key } = who {
+    // Each try counts against the learner and the address before the check (parallel
+    // guesses cannot slip under the limit); a right key forgets the learner's.
+    if let Enroller::Learner { key, from } = who {
         let mode = visible.enrolment_mode;
         if let Some(key) = key_to_check(mode, key)? {
+            let learner = format!("{}:{}", visible.id, user.id);
+            throttle::take(
+                conn,
+                &[
+                    (throttle::KEY_PER_LEARNER, &learner),
+                    (throttle::KEY_PER_ADDRESS, from),
+                ],
+            )?;
             if !password::verify(key, visible.enrolment_key_hash.as_deref()) {
                 return Err(AppError::invalid(
                     "enrolment_key",
                     "clé d'inscription incorrecte",
                 ));
             }
+            conn.write(|c| throttle::KEY_PER_LEARNER.clear(c, &learner))?;
         }
     }
     conn.write(|conn| {

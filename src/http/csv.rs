@@ -28,6 +28,19 @@ impl<W: Write> Csv<W> {
         })
     }
 
+    /// Like [`Csv::new`], for a table whose rows differ in length.
+    pub fn flexible(mut out: W, bom: bool) -> std::io::Result<Self> {
+        if bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        Ok(Self {
+            writer: csv::WriterBuilder::new()
+                .delimiter(b';')
+                .flexible(true)
+                .from_writer(out),
+        })
+    }
+
     /// Writes a row of text cells, each neutralised.
     pub fn row<S: AsRef<str>>(&mut self, cells: &[S]) -> csv::Result<()> {
         self.writer

@@ -51,10 +51,8 @@ pub async fn per_address(
     let limiter = req
         .app_data::<web::Data<PerAddress>>()
         .ok_or_else(|| AppError::from(anyhow::anyhow!("no rate limiter registered")))?;
-    // Without a peer address (not over TCP), requests share one quota.
-    let ip = req
-        .peer_addr()
-        .map_or(IpAddr::from([0, 0, 0, 0]), |a| a.ip());
+    // Behind a trusted proxy, the client it forwarded for (see `http::client`).
+    let ip = super::client_ip(req.request());
     limiter.check(ip).map_err(AppError::too_many_requests)?;
     next.call(req).await
 }

@@ -1,8 +1,10 @@
 //! What every route shares: the JSON extractor, problem responses for errors produced
 //! outside handlers (routing 404/405, extractor failures), request ids and panic capture.
 
+pub mod client;
 pub mod csv;
 mod fields;
+pub mod headers;
 mod json;
 pub mod limit;
 mod middleware;
@@ -13,6 +15,7 @@ use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{web, HttpRequest, HttpResponse};
 
+pub use client::{client_ip, TrustedProxies};
 pub use fields::Fields;
 pub use json::{is_json, parse_json, Json};
 pub use middleware::{catch_panic, request_id};

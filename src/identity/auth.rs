@@ -1,6 +1,6 @@
 //! Who is calling, and may they? [`CurrentUser`] authenticates a request by its bearer
-//! token or, for browser pages, by the `qvt_access` cookie (then unsafe methods must echo
-//! the `qvt_csrf` cookie in `x-csrf-token`). The `require_*` helpers are the authorisation
+//! token or, for browser pages, by the page-session cookie (then unsafe methods must send
+//! the session's CSRF token in `x-csrf-token`). The `require_*` helpers are the authorisation
 //! rules other capabilities reuse: to callers outside an organisation, its resources do
 //! not exist (404); members without the needed role get 403.
 
@@ -18,8 +18,24 @@ use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 
-pub const ACCESS_COOKIE: &str = "qvt_access";
-pub const CSRF_COOKIE: &str = "qvt_csrf";
+/// The page session's cookie. Under https it takes the `__Host-` prefix: the browser then
+/// accepts it only if Secure, for the whole site and from this host alone (a sibling
+/// sub-domain cannot plant one).
+pub fn access_cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-qvt_access"
+    } else {
+        "qvt_access"
+    }
+}
+
+/// The page-session cookie a request carries, under the name this deployment uses.
+pub fn access_cookie(req: &HttpRequest) -> Option<actix_web::cookie::Cookie<'static>> {
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.settings.https());
+    req.cookie(access_cookie_name(https))
+}
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 #[derive(Debug, Clone)]
@@ -81,7 +97,7 @@ pub fn token_of(req: &HttpRequest) -> Result<String, AppError> {
             )),
         };
     }
-    if let Some(cookie) = req.cookie(ACCESS_COOKIE) {
+    if let Some(cookie) = access_cookie(req) {
         let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         if !safe {
             let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
@@ -149,8 +165,8 @@ fn invalid_token() -> AppError {
 /// The active account an access token stands for.
 pub async fn user_of_token(state: &AppState, token: &str) -> Result<CurrentUser, AppError> {
     let claims = state.keys.verify_access(token).ok_or_else(invalid_token)?;
-    // A page session signed out (or whose password was reset) since it was issued.
-    let current = |epoch: i32| claims.sev.is_none_or(|sev| sev == epoch);
+    // A session signed out (or whose password was reset) since the token was issued.
+    let current = |epoch: i32| claims.sev == epoch;
     let ended = || AppError::unauthorized("Session terminée : reconnectez-vous.");
     if let Some((user, epoch)) = state.accounts.get(&claims.sub) {
         return if current(epoch) {

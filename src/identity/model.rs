@@ -9,22 +9,38 @@ use crate::codes::code_list;
 use crate::error::AppError;
 use crate::http::Fields;
 
-/// Lower-cased, trimmed e-mail address: accounts are unique case-insensitively.
+/// An e-mail address in one canonical form, so that two spellings a person cannot tell
+/// apart are one account: trimmed, NFKC-normalised (fullwidth `ａ` is `a`), lower-cased,
+/// the domain processed by IDNA (UTS #46). Look-alikes are refused (UTS #39): a local
+/// part or a domain label that mixes scripts (a Cyrillic `а` among Latin letters), or
+/// that uses a character confusable with another script's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let value = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let value: String = raw.trim().nfkc().collect::<String>().to_lowercase();
         if value.is_empty() {
             return Err("adresse e-mail obligatoire".into());
         }
+        let invalid = || "adresse e-mail invalide".to_string();
         if value.len() > 254 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err("adresse e-mail invalide".into());
+            return Err(invalid());
         }
-        let address: lettre::Address = value
-            .parse()
-            .map_err(|_| "adresse e-mail invalide".to_string())?;
+        let (local, domain) = value.rsplit_once('@').ok_or_else(invalid)?;
+        let ascii_domain = idna::domain_to_ascii(domain).map_err(|_| invalid())?;
+        let (domain, checked) = idna::domain_to_unicode(&ascii_domain);
+        checked.map_err(|_| invalid())?;
+        if !unconfusable(local) || !domain.split('.').all(unconfusable) {
+            return Err(
+                "adresse e-mail refusée : elle mêle des caractères d'alphabets différents \
+                 ou qui imitent des lettres latines"
+                    .into(),
+            );
+        }
+        let value = format!("{local}@{domain}");
+        let address: lettre::Address = value.parse().map_err(|_| invalid())?;
         if !address.domain().contains('.') {
             return Err("adresse e-mail invalide : domaine incomplet".into());
         }
@@ -33,6 +49,16 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// ASCII, or letters of one script none of which imitates another script's (UTS #39).
+fn unconfusable(part: &str) -> bool {
+    use unicode_security::mixed_script::{is_potential_mixed_script_confusable_char, MixedScript};
+    part.is_ascii()
+        || (part.is_single_script()
+            && !part
+                .chars()
+                .any(|c| !c.is_ascii() && is_potential_mixed_script_confusable_char(c)))
 }
 
 /// A password as typed, kept out of `Debug` output.
@@ -571,6 +597,33 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn look_alike_addresses_are_refused_or_folded_into_the_real_one() {
+        // Fullwidth letters and the Kelvin sign are the ASCII ones once normalised.
+        assert_eq!(
+            Email::parse("ａdmin@demo.qvt-campus.fr").unwrap().as_str(),
+            "admin@demo.qvt-campus.fr"
+        );
+        assert_eq!(
+            Email::parse("\u{212a}im@chu.fr").unwrap().as_str(),
+            "kim@chu.fr"
+        );
+        // A Cyrillic « а » in the local part or the domain.
+        for bad in [
+            "\u{430}dmin@demo.qvt-campus.fr",
+            "admin@demo.qvt-c\u{430}mpus.fr",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        // Accents are one script with the rest: a French address stays as typed.
+        assert_eq!(
+            Email::parse("Zoé.Lefèvre@hôpital-exemple.fr")
+                .unwrap()
+                .as_str(),
+            "zoé.lefèvre@hôpital-exemple.fr"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::db::DbConn;
 use crate::error::AppError;
 use crate::mail::{self, NewMail};
 use crate::stale::Stale;
+use crate::throttle;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPair {
@@ -42,20 +43,32 @@ fn link(public_url: &str, path: &str, token: &str) -> String {
 }
 
 /// Creates a learner account and queues its verification mail, in one transaction.
+///
+/// An address that already has an account gets the same answer, so that sign-up does not
+/// tell who is registered: its owner is mailed instead (« vous avez déjà un compte »),
+/// and the account returned is the one that would have been created, never stored.
 pub fn register(
     conn: &mut DbConn,
     settings: &IdentitySettings,
     public_url: &str,
     new: NewAccount,
+    from: &str,
 ) -> Result<Account, AppError> {
+    throttle::take(
+        conn,
+        &[
+            (
+                throttle::Limit {
+                    max: settings.sign_ups_per_address_per_hour,
+                    ..throttle::SIGN_UPS_PER_ADDRESS
+                },
+                from,
+            ),
+            (throttle::SIGN_UPS_PER_EMAIL, new.email.as_str()),
+        ],
+    )?;
     let password_hash = password::hash(&new.password)?;
     conn.write(|conn| {
-        if store::email_taken(conn, new.email.as_str())? {
-            return Err(
-                AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
-                    .with_field("email", "adresse déjà utilisée"),
-            );
-        }
         let at = now();
         let account = Account {
             id: store::new_id(),
@@ -80,11 +93,38 @@ pub fn register(
                 .map(|(first, _)| first.as_str().to_owned()),
             last_name: new.names.as_ref().map(|(_, last)| last.as_str().to_owned()),
         };
+        if let Some(owner) = store::account_by_email(conn, new.email.as_str())? {
+            tell_owner_of_sign_up(conn, public_url, &owner)?;
+            return Ok(account);
+        }
         numbers::ensure_free(conn, &account)?;
         store::insert_account(conn, &account).map_err(numbers::claimed)?;
         send_verification(conn, settings, public_url, &account)?;
         Ok(account)
     })
+}
+
+/// Tells the owner of an address that someone asked for an account with it, with the ways
+/// in (sign in, choose a new password). An erased or disabled account is told nothing.
+fn tell_owner_of_sign_up(
+    conn: &mut DbConn,
+    public_url: &str,
+    owner: &Account,
+) -> Result<(), AppError> {
+    if !owner.is_active() {
+        return Ok(());
+    }
+    let mail = NewMail::new(
+        &owner.email,
+        "compte_existant",
+        json!({
+            "full_name": owner.full_name,
+            "sign_in": format!("{public_url}/connexion"),
+            "reset": format!("{public_url}/mot-de-passe-oublie"),
+        }),
+    )?;
+    mail::enqueue(conn, &mail)?;
+    Ok(())
 }
 
 pub(super) fn send_verification(
@@ -121,25 +161,34 @@ pub(super) fn send_confirmation_link(
     Ok(())
 }
 
-/// Seconds to wait before trying again, if this e-mail or address failed too often lately.
+/// Seconds to wait before trying again, if this account from this address, this account
+/// from everywhere, or this address failed too often lately.
+///
+/// The lock is per (account, address) first: strangers cannot lock an account out by
+/// failing on purpose from their own address. Only a spread-out attack (many addresses)
+/// reaches the account-wide limit, which is ten times higher; its owner still gets in by
+/// the e-mailed reset link, which signs in.
 pub fn throttle(
     settings: &IdentitySettings,
     at: NaiveDateTime,
-    by_email: store::FailureCount,
-    by_ip: store::FailureCount,
+    failures: &store::LoginFailures,
 ) -> Option<u64> {
     let window =
         chrono::Duration::from_std(settings.login_window).unwrap_or(chrono::Duration::minutes(15));
     let wait = |(count, oldest): store::FailureCount, max: i64| {
         (count >= max).then(|| oldest.map_or(60, |o| (o + window - at).num_seconds().max(1) as u64))
     };
-    match (
-        wait(by_email, settings.login_max_failures_per_account),
-        wait(by_ip, settings.login_max_failures_per_address),
-    ) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
+    [
+        wait(failures.pair, settings.login_max_failures_per_account),
+        wait(
+            failures.account,
+            settings.login_max_failures_per_account * 10,
+        ),
+        wait(failures.address, settings.login_max_failures_per_address),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
 }
 
 /// Checks a password and opens a session. Unknown e-mail and wrong password get the same
@@ -153,7 +202,7 @@ pub fn login(
     ip: &str,
 ) -> Result<TokenPair, AppError> {
     let account = authenticate(conn, settings, email, candidate, ip)?;
-    conn.write(|c| open_session(c, settings, keys, &account.id, &store::new_id()))
+    conn.write(|c| open_session(c, settings, keys, &account, &store::new_id()))
 }
 
 /// The account an e-mail and password stand for, with the throttling and failure counting
@@ -172,8 +221,8 @@ pub fn authenticate(
     // The attempt counts as a failure before the (slow) password check, so parallel
     // guesses cannot all slip under the limit; a success clears it.
     let wait = conn.write(|c| {
-        let (by_email, by_ip) = store::login_failures_since(c, email.as_str(), ip, since)?;
-        if let Some(wait) = throttle(settings, at, by_email, by_ip) {
+        let failures = store::login_failures_since(c, email.as_str(), ip, since)?;
+        if let Some(wait) = throttle(settings, at, &failures) {
             return Ok::<_, AppError>(Some(wait));
         }
         store::record_login_failure(c, email.as_str(), ip)?;
@@ -193,7 +242,7 @@ pub fn authenticate(
     }
     let account = account.expect("verified against a real hash");
     conn.write(|c| {
-        store::clear_login_failures(c, email.as_str())?;
+        store::clear_login_failures(c, email.as_str(), ip)?;
         store::prune_login_failures(c, since)
     })?;
     Ok(account)
@@ -203,9 +252,10 @@ fn open_session(
     conn: &mut DbConn,
     settings: &IdentitySettings,
     keys: &KeyRing,
-    account_id: &str,
+    account: &Account,
     family_id: &str,
 ) -> Result<TokenPair, AppError> {
+    let account_id = account.id.as_str();
     let refresh = random_token();
     store::insert_refresh(
         conn,
@@ -221,7 +271,11 @@ fn open_session(
         },
     )?;
     Ok(TokenPair {
-        access_token: keys.issue_access(account_id, settings.access_ttl)?,
+        access_token: keys.issue_access(
+            account_id,
+            settings.access_ttl,
+            account.page_session_epoch,
+        )?,
         token_type: "Bearer",
         expires_in: settings.access_ttl.as_secs(),
         refresh_token: refresh,
@@ -257,24 +311,31 @@ pub fn refresh(
             )?;
             return Ok(None);
         }
-        let active = store::account(conn, &token.account_id)
+        let Some(account) = store::account(conn, &token.account_id)
             .optional()?
-            .is_some_and(|a| a.is_active());
-        if !active {
+            .filter(Account::is_active)
+        else {
             return Ok(None);
-        }
-        open_session(conn, settings, keys, &token.account_id, &token.family_id).map(Some)
+        };
+        open_session(conn, settings, keys, &account, &token.family_id).map(Some)
     })?;
     outcome.ok_or_else(refused)
 }
 
-/// Ends the session a refresh token belongs to. Unknown tokens are ignored.
-pub fn logout(conn: &mut DbConn, presented: &str) -> Result<(), AppError> {
+/// Ends the session a refresh token belongs to, and every access token of the account
+/// issued before (their epoch is now stale; other devices refresh theirs, page sessions
+/// sign in again). Unknown tokens are ignored. The caller applies the returned [`Stale`]
+/// once this has committed.
+pub fn logout(conn: &mut DbConn, presented: &str) -> Result<Option<Stale>, AppError> {
     conn.write(|conn| {
-        if let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? {
-            store::revoke_family(conn, &token.family_id)?;
-        }
-        Ok(())
+        let Some(token) = store::refresh_by_hash(conn, &hash_token(presented))? else {
+            return Ok(None);
+        };
+        store::revoke_family(conn, &token.family_id)?;
+        let mut account = store::account_for_update(conn, &token.account_id)?;
+        account.page_session_epoch += 1;
+        store::update_account(conn, &account)?;
+        Ok(Some(Stale::Account(account.id)))
     })
 }
 
@@ -341,30 +402,52 @@ pub fn resend_verification(
     })
 }
 
-/// Queues a reset link if the account exists; says nothing either way.
+/// Records a request for a reset link; [`send_reset_links`] handles it in the background.
+/// The answer costs the same whether the address has an account or not (one insert), so
+/// neither its words nor its timing tell who is registered. Requests from one client
+/// address are limited, whatever the accounts they name.
 pub fn request_password_reset(
+    conn: &mut DbConn,
+    email: &Email,
+    from: &str,
+) -> Result<(), AppError> {
+    throttle::take(conn, &[(throttle::RESETS_PER_ADDRESS, from)])?;
+    conn.write(|c| store::insert_reset_request(c, email.as_str()))?;
+    Ok(())
+}
+
+/// Sends the reset links asked for: to active accounts only, at most [`LINKS_PER_HOUR`] an
+/// account. Each request is handled once (taken and its link queued in one transaction).
+pub fn send_reset_links(
     conn: &mut DbConn,
     settings: &IdentitySettings,
     public_url: &str,
-    email: &Email,
-) -> Result<(), AppError> {
+) -> Result<usize, AppError> {
+    // Most runs find nothing: a read, not a write lock, to learn it.
+    if !store::reset_requests_pending(conn)? {
+        return Ok(0);
+    }
     conn.write(|conn| {
-        let Some(account) = store::account_by_email(conn, email.as_str())?.filter(Account::is_active) else {
-            return Ok(());
-        };
-        let hour_ago = now() - chrono::Duration::hours(1);
-        if store::count_one_time_since(conn, &account.id, store::PASSWORD_RESET, hour_ago)? >= LINKS_PER_HOUR {
-            return Ok(());
+        let requests = store::take_reset_requests(conn, 100)?;
+        let handled = requests.len();
+        for email in requests {
+            let Some(account) = store::account_by_email(conn, &email)?.filter(Account::is_active) else {
+                continue;
+            };
+            let hour_ago = now() - chrono::Duration::hours(1);
+            if store::count_one_time_since(conn, &account.id, store::PASSWORD_RESET, hour_ago)? >= LINKS_PER_HOUR {
+                continue;
+            }
+            let token = random_token();
+            store::insert_one_time(conn, &account.id, store::PASSWORD_RESET, &hash_token(&token), after(settings.password_reset_ttl))?;
+            let mail = NewMail::new(
+                &account.email,
+                "reinitialisation_mot_de_passe",
+                json!({ "full_name": account.full_name, "link": link(public_url, "/reinitialiser-mot-de-passe", &token), "token": token }),
+            )?;
+            mail::enqueue(conn, &mail)?;
         }
-        let token = random_token();
-        store::insert_one_time(conn, &account.id, store::PASSWORD_RESET, &hash_token(&token), after(settings.password_reset_ttl))?;
-        let mail = NewMail::new(
-            &account.email,
-            "reinitialisation_mot_de_passe",
-            json!({ "full_name": account.full_name, "link": link(public_url, "/reinitialiser-mot-de-passe", &token), "token": token }),
-        )?;
-        mail::enqueue(conn, &mail)?;
-        Ok(())
+        Ok(handled)
     })
 }
 
@@ -409,7 +492,7 @@ pub fn confirm_password_reset(
         account.updated_at = now();
         store::update_account(conn, &account)?;
         store::revoke_all_refresh(conn, &account_id)?;
-        store::clear_login_failures(conn, &account.email)?;
+        store::clear_all_login_failures(conn, &account.email)?;
         store::audit(
             conn,
             Some(&account_id),
@@ -509,7 +592,7 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<Sta
         // What the person wrote in activities is theirs, not proof of training (the time,
         // the scores and the completion are): it goes with the identity.
         store::delete_activity_answers_of(conn, account_id)?;
-        store::clear_login_failures(conn, &account.email)?;
+        store::clear_all_login_failures(conn, &account.email)?;
         store::audit(
             conn,
             Some(account_id),
@@ -580,21 +663,44 @@ mod tests {
         Settings::from_lookup(|_| None).unwrap().identity
     }
 
+    fn failures(
+        pair: i64,
+        account: i64,
+        address: i64,
+        oldest: NaiveDateTime,
+    ) -> store::LoginFailures {
+        store::LoginFailures {
+            pair: (pair, Some(oldest)),
+            account: (account, Some(oldest)),
+            address: (address, Some(oldest)),
+        }
+    }
+
     #[test]
-    fn ten_failures_for_one_account_block_until_the_oldest_leaves_the_window() {
+    fn ten_failures_for_one_account_from_one_address_block_until_the_oldest_leaves_the_window() {
         let s = settings();
         let at = now();
         let oldest = at - chrono::Duration::minutes(5);
-        assert_eq!(throttle(&s, at, (9, Some(oldest)), (9, Some(oldest))), None);
-        let wait = throttle(&s, at, (10, Some(oldest)), (10, Some(oldest))).unwrap();
+        assert_eq!(throttle(&s, at, &failures(9, 9, 9, oldest)), None);
+        let wait = throttle(&s, at, &failures(10, 10, 10, oldest)).unwrap();
         assert!((599..=600).contains(&wait), "{wait}");
+    }
+
+    #[test]
+    fn failures_from_elsewhere_do_not_lock_the_owner_out_until_an_attack_is_spread_wide() {
+        let s = settings();
+        let at = now();
+        // Ten strangers' failures (from their own address) leave this address free.
+        assert_eq!(throttle(&s, at, &failures(0, 10, 0, at)), None);
+        assert_eq!(throttle(&s, at, &failures(0, 99, 0, at)), None);
+        assert!(throttle(&s, at, &failures(0, 100, 0, at)).is_some());
     }
 
     #[test]
     fn many_failures_from_one_address_block_it_whatever_the_accounts() {
         let s = settings();
         let at = now();
-        assert!(throttle(&s, at, (0, None), (50, Some(at))).is_some());
-        assert!(throttle(&s, at, (0, None), (49, Some(at))).is_none());
+        assert!(throttle(&s, at, &failures(0, 0, 50, at)).is_some());
+        assert!(throttle(&s, at, &failures(0, 0, 49, at)).is_none());
     }
 }

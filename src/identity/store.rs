@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::db::schema::{
     accounts, audit_log, certificates, login_failures, memberships, one_time_tokens, organisations,
-    refresh_tokens,
+    password_reset_requests, refresh_tokens,
 };
 use crate::db::{locked, native, DbConn};
 use crate::identity::model::{OrgKind, Role};
@@ -446,38 +446,100 @@ pub fn record_login_failure(conn: &mut DbConn, email: &str, ip: &str) -> QueryRe
 /// How many login failures, and the oldest of them.
 pub type FailureCount = (i64, Option<NaiveDateTime>);
 
-/// Failures since `since` for this e-mail and for this address.
+/// Login failures since `since`, counted three ways.
+pub struct LoginFailures {
+    /// For this account from this address.
+    pub pair: FailureCount,
+    /// For this account from every address.
+    pub account: FailureCount,
+    /// From this address for every account.
+    pub address: FailureCount,
+}
+
+/// Failures since `since` for this e-mail and address, this e-mail, and this address.
 pub fn login_failures_since(
     conn: &mut DbConn,
     email: &str,
     ip: &str,
     since: NaiveDateTime,
-) -> QueryResult<(FailureCount, FailureCount)> {
-    let by_email = login_failures::table
-        .filter(login_failures::email.eq(email))
-        .filter(login_failures::at.gt(since))
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::min(login_failures::at),
-        ))
-        .first(conn)?;
-    let by_ip = login_failures::table
-        .filter(login_failures::ip.eq(ip))
-        .filter(login_failures::at.gt(since))
-        .select((
-            diesel::dsl::count_star(),
-            diesel::dsl::min(login_failures::at),
-        ))
-        .first(conn)?;
-    Ok((by_email, by_ip))
+) -> QueryResult<LoginFailures> {
+    let counted = || {
+        login_failures::table
+            .filter(login_failures::at.gt(since))
+            .select((
+                diesel::dsl::count_star(),
+                diesel::dsl::min(login_failures::at),
+            ))
+            .into_boxed()
+    };
+    Ok(LoginFailures {
+        pair: counted()
+            .filter(login_failures::email.eq(email))
+            .filter(login_failures::ip.eq(ip))
+            .first(conn)?,
+        account: counted()
+            .filter(login_failures::email.eq(email))
+            .first(conn)?,
+        address: counted().filter(login_failures::ip.eq(ip)).first(conn)?,
+    })
 }
 
-pub fn clear_login_failures(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
+/// Forgets every failure of this account (its owner proved itself by the mailed link).
+pub fn clear_all_login_failures(conn: &mut DbConn, email: &str) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::email.eq(email))).execute(conn)
+}
+
+/// Forgets this account's failures from this address (its owner got in from there; the
+/// failures from elsewhere still count).
+pub fn clear_login_failures(conn: &mut DbConn, email: &str, ip: &str) -> QueryResult<usize> {
+    diesel::delete(
+        login_failures::table
+            .filter(login_failures::email.eq(email))
+            .filter(login_failures::ip.eq(ip)),
+    )
+    .execute(conn)
 }
 
 pub fn prune_login_failures(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(login_failures::table.filter(login_failures::at.lt(before))).execute(conn)
+}
+
+// ---- password-reset requests
+
+pub fn insert_reset_request(conn: &mut DbConn, email: &str) -> QueryResult<()> {
+    diesel::insert_into(password_reset_requests::table)
+        .values((
+            password_reset_requests::id.eq(new_id()),
+            password_reset_requests::email.eq(email),
+            password_reset_requests::requested_at.eq(now()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn reset_requests_pending(conn: &mut DbConn) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        password_reset_requests::table.select(password_reset_requests::id),
+    ))
+    .get_result(conn)
+}
+
+/// The oldest `limit` requests' addresses, removed from the queue (call it in the
+/// transaction that handles them).
+pub fn take_reset_requests(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<String>> {
+    let query = password_reset_requests::table
+        .order(password_reset_requests::requested_at)
+        .limit(limit)
+        .select((password_reset_requests::id, password_reset_requests::email));
+    // Several instances run this job: each takes rows the others have not locked.
+    let taken: Vec<(String, String)> = match &mut *conn {
+        DbConn::Pg(c) => query.for_update().skip_locked().load(c)?,
+        DbConn::Sqlite(c) => query.load(c)?,
+    };
+    let ids: Vec<&String> = taken.iter().map(|(id, _)| id).collect();
+    diesel::delete(password_reset_requests::table.filter(password_reset_requests::id.eq_any(ids)))
+        .execute(conn)?;
+    Ok(taken.into_iter().map(|(_, email)| email).collect())
 }
 
 // ---- audit log

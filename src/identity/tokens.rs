@@ -43,11 +43,16 @@ pub struct AccessClaims {
     pub jti: String,
     /// Always `access`: refuses any other kind of JWT signed with our keys.
     pub typ: String,
-    /// Page sessions only: the account's page-session epoch when signed in (see
-    /// `Account::page_session_epoch`); a different one means signed out since.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sev: Option<i32>,
+    /// Not before (the time of issue).
+    pub nbf: i64,
+    /// The account's session epoch when issued (see `Account::page_session_epoch`): a
+    /// different one means signed out, or the password changed, since.
+    pub sev: i32,
 }
+
+/// No token of ours lives longer than a page session (8 h); one that claims to is forged
+/// with a stolen key, or minted by a bug.
+const LONGEST_LIFETIME: i64 = 8 * 3600;
 
 struct VerifyingKey {
     decoding: DecodingKey,
@@ -124,29 +129,12 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
+    /// An access token (API or page session) for the account at its session `epoch`.
     pub fn issue_access(
         &self,
         account_id: &str,
         ttl: std::time::Duration,
-    ) -> anyhow::Result<String> {
-        self.issue(account_id, ttl, None)
-    }
-
-    /// A page session's token: it carries the account's page-session epoch.
-    pub fn issue_page_session(
-        &self,
-        account_id: &str,
-        ttl: std::time::Duration,
         epoch: i32,
-    ) -> anyhow::Result<String> {
-        self.issue(account_id, ttl, Some(epoch))
-    }
-
-    fn issue(
-        &self,
-        account_id: &str,
-        ttl: std::time::Duration,
-        sev: Option<i32>,
     ) -> anyhow::Result<String> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
@@ -157,7 +145,8 @@ impl KeyRing {
             exp: now + ttl.as_secs() as i64,
             jti: uuid::Uuid::new_v4().to_string(),
             typ: "access".into(),
-            sev,
+            nbf: now,
+            sev: epoch,
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.signing_kid.clone());
@@ -194,10 +183,17 @@ impl KeyRing {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECONDS;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation).ok()?;
-        (data.claims.typ == "access").then_some(data.claims)
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .ok()?
+            .claims;
+        // Issued in the future, or living longer than any token we issue: not ours.
+        let now = jsonwebtoken::get_current_timestamp() as i64;
+        let plausible = claims.iat <= now + LEEWAY_SECONDS as i64
+            && claims.exp - claims.iat <= LONGEST_LIFETIME;
+        (claims.typ == "access" && plausible).then_some(claims)
     }
 }
 
@@ -259,7 +255,7 @@ mod tests {
         );
 
         let token = ring
-            .issue_access("account-1", Duration::from_secs(60))
+            .issue_access("account-1", Duration::from_secs(60), 0)
             .unwrap();
         let claims = ring.verify_access(&token).unwrap();
         assert_eq!(claims.sub, "account-1");
@@ -270,7 +266,9 @@ mod tests {
     fn after_a_rotation_old_tokens_still_verify_and_new_ones_use_the_new_key() {
         let dir = tempfile::tempdir().unwrap();
         let before = KeyRing::load_or_create(dir.path(), "iss").unwrap();
-        let old_token = before.issue_access("a", Duration::from_secs(60)).unwrap();
+        let old_token = before
+            .issue_access("a", Duration::from_secs(60), 0)
+            .unwrap();
         let new_kid = generate_key(dir.path()).unwrap();
         let after = KeyRing::load_or_create(dir.path(), "iss").unwrap();
         assert_eq!(after.signing_kid(), new_kid);
@@ -282,7 +280,7 @@ mod tests {
     fn a_verified_token_is_remembered_but_an_altered_or_expired_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let ring = KeyRing::load_or_create(dir.path(), "iss").unwrap();
-        let token = ring.issue_access("a", Duration::from_secs(60)).unwrap();
+        let token = ring.issue_access("a", Duration::from_secs(60), 0).unwrap();
         assert_eq!(ring.verify_access(&token).unwrap().sub, "a");
         assert_eq!(ring.verify_access(&token).unwrap().sub, "a", "from memory");
 
@@ -305,8 +303,51 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ours = KeyRing::load_or_create(dir.path(), "iss-a").unwrap();
         let theirs = KeyRing::load_or_create(dir.path(), "iss-b").unwrap();
-        let token = theirs.issue_access("a", Duration::from_secs(60)).unwrap();
+        let token = theirs
+            .issue_access("a", Duration::from_secs(60), 0)
+            .unwrap();
         assert!(ours.verify_access(&token).is_none());
+    }
+
+    #[test]
+    fn a_token_not_yet_valid_issued_in_the_future_or_living_too_long_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path(), "iss").unwrap();
+        let now = chrono::Utc::now().timestamp();
+        let sign = |iat: i64, nbf: i64, exp: i64| {
+            let claims = AccessClaims {
+                iss: "iss".into(),
+                aud: AUDIENCE.into(),
+                sub: "a".into(),
+                exp,
+                iat,
+                jti: "j".into(),
+                typ: "access".into(),
+                nbf,
+                sev: 0,
+            };
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(ring.signing_kid.clone());
+            header.typ = Some(TOKEN_TYPE.into());
+            jsonwebtoken::encode(&header, &claims, &ring.signing).unwrap()
+        };
+        assert!(ring.verify_access(&sign(now, now, now + 60)).is_some());
+        let day = 86_400;
+        assert!(
+            ring.verify_access(&sign(now, now + day, now + 2 * day))
+                .is_none(),
+            "nbf"
+        );
+        assert!(
+            ring.verify_access(&sign(now + day, now, now + 2 * day))
+                .is_none(),
+            "iat"
+        );
+        assert!(
+            ring.verify_access(&sign(now, now, now + 3650 * day))
+                .is_none(),
+            "10 years"
+        );
     }
 
     #[test]

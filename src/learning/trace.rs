@@ -15,7 +15,7 @@ use super::store::IntervalRow;
 use crate::catalog::model::Course;
 use crate::enrolment::store::Session;
 use crate::fr;
-use crate::http::csv::cell;
+use crate::http::csv::Csv;
 use crate::identity::store::Account;
 use crate::pdf::{self, Column};
 
@@ -234,6 +234,8 @@ impl Trace {
             ])
         }));
 
+        // Names and titles are typed by people: every cell goes through the neutralising
+        // writer, so none runs as a formula. The tables are separated by an empty line.
         let mut out = Vec::new();
         for (i, section) in [header, detail, lessons, days, pairs, totals, activities]
             .into_iter()
@@ -242,15 +244,11 @@ impl Trace {
             if i > 0 {
                 out.push(b'\n');
             }
-            let mut writer = csv::WriterBuilder::new()
-                .delimiter(b';')
-                .flexible(true)
-                .from_writer(Vec::new());
-            // Names and titles are typed by people: no cell may run as a formula.
+            let mut csv = Csv::flexible(out, false)?;
             for record in section {
-                writer.write_record(record.iter().map(|c| cell(c).into_owned()))?;
+                csv.row(&record)?;
             }
-            out.extend(writer.into_inner()?);
+            out = csv.finish()?;
         }
         Ok(out)
     }

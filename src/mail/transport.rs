@@ -1,6 +1,5 @@
 //! Where rendered messages go: `.eml` files (default), an SMTP server, or the log.
 
-use anyhow::Context;
 use lettre::{FileTransport, Message, SmtpTransport, Transport as _};
 
 use crate::config::{MailSettings, MailTransportKind};
@@ -21,8 +20,8 @@ impl Transport {
     pub fn from_settings(settings: &MailSettings) -> anyhow::Result<Self> {
         Ok(match &settings.transport {
             MailTransportKind::File => {
-                std::fs::create_dir_all(&settings.outbox_dir)
-                    .with_context(|| format!("cannot create {}", settings.outbox_dir.display()))?;
+                // The messages hold live one-time links: the folder is the owner's alone.
+                crate::private::dir(&settings.outbox_dir)?;
                 Transport::File(FileTransport::new(&settings.outbox_dir))
             }
             MailTransportKind::Smtp { url } => Transport::Smtp(

@@ -208,9 +208,7 @@ async fn change_email(
 ) -> HttpResponse {
     let form = form.into_inner();
     let typed = json!({ "email": form.email });
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let ip = crate::http::client_ip(&req).to_string();
     let done = async {
         let user = visitor.for_form(&form.csrf)?.clone();
         let email = Email::parse(&form.email).map_err(|m| AppError::invalid("email", m))?;
@@ -252,9 +250,7 @@ async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> HttpResponse {
     let form = form.into_inner();
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let ip = crate::http::client_ip(&req).to_string();
     let done = async {
         let user = visitor.for_form(&form.csrf)?.clone();
         let new = Password::parse(&form.password).map_err(|m| AppError::invalid("password", m))?;

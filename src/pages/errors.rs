@@ -13,7 +13,7 @@ use actix_web::web;
 use super::session::Visitor;
 use crate::app::AppState;
 use crate::error::{AppError, Problem};
-use crate::identity::auth::ACCESS_COOKIE;
+use crate::identity::auth::access_cookie;
 
 /// Whether the caller is a browser asking for a page (API clients ask for JSON or `*/*`).
 fn wants_html(req: &ServiceRequest) -> bool {
@@ -56,7 +56,7 @@ pub async fn html_errors(
             .map(ServiceResponse::map_into_boxed_body);
     }
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let token = req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned());
+    let token = access_cookie(req.request()).map(|c| c.value().to_owned());
     let is_get = req.method() == Method::GET;
     let target = req
         .uri()

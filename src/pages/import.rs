@@ -83,7 +83,8 @@ pub(super) async fn import_csv(
                     "checked": checked, "file_name": file_name,
                     "report": report, "done": report["dry_run"] == false, "problem": null, "errors": [] })
         }
-        Err(e) if e.status().is_client_error() => {
+        // A refused form (expired CSRF token, no right) is a refusal, not a file to fix.
+        Err(e) if e.status().is_client_error() && !refused(&e) => {
             let mut errors = json!(e.problem().errors);
             french_fields(&mut errors);
             json!({ "csv": pasted, "checked": "", "report": null, "done": false,
@@ -94,6 +95,10 @@ pub(super) async fn import_csv(
     session_page(&state, &visitor, session_id, import)
         .await
         .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+fn refused(e: &AppError) -> bool {
+    matches!(e.status().as_u16(), 401 | 403 | 404)
 }
 
 /// The import's field names as the page shows them: « Fichier », « Ligne 7, Prénom ».

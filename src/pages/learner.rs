@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -197,6 +197,7 @@ struct EnrolForm {
 async fn enrol(
     state: web::Data<AppState>,
     visitor: Visitor,
+    req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<EnrolForm>,
 ) -> HttpResponse {
@@ -211,9 +212,11 @@ async fn enrol(
         Err(e) => return error_page(&state, &visitor, &e),
     };
     let key = form.key.trim().to_owned();
+    let from = crate::http::client_ip(&req).to_string();
     let enrolled = db::run(&state.pool, move |conn| {
         let key = (!key.is_empty()).then_some(key.as_str());
-        enrolment_service::enrol(conn, &user, &session_id, Enroller::Learner { key })
+        let who = Enroller::Learner { key, from: &from };
+        enrolment_service::enrol(conn, &user, &session_id, who)
     })
     .await;
     match enrolled {

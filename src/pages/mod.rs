@@ -8,6 +8,7 @@
 mod account;
 mod admin;
 mod admin_du;
+pub mod assets;
 mod attempt;
 mod du_cohort;
 pub mod errors;
@@ -23,29 +24,16 @@ mod session_forms;
 mod statistics;
 mod upload;
 
-use std::sync::LazyLock;
-
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use session::Visitor;
 
-const CSS: &str = include_str!("../../templates/static/app.css");
-
-/// `/static/app-<hash>.css`: a new stylesheet gets a new address, so browsers may keep
-/// this one for a year.
-pub static CSS_PATH: LazyLock<String> = LazyLock::new(|| {
-    let hash = Sha256::digest(CSS.as_bytes());
-    let hex: String = hash.iter().take(6).map(|b| format!("{b:02x}")).collect();
-    format!("/static/app-{hex}.css")
-});
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(CSS_PATH.as_str()).get(stylesheet));
+    assets::configure(cfg);
     public::configure(cfg);
     learner::configure(cfg);
     account::configure(cfg);
@@ -54,13 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     statistics::configure(cfg);
     du_cohort::configure(cfg);
     resources::configure(cfg);
-}
-
-async fn stylesheet() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/css; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
-        .body(CSS)
 }
 
 /// Renders `pages/<name>` inside the layout, with what every page needs (title, the
@@ -73,7 +54,8 @@ pub fn render(
     mut data: Value,
 ) -> Result<HttpResponse, AppError> {
     data["page_title"] = title.into();
-    data["css"] = CSS_PATH.as_str().into();
+    data["css"] = assets::APP_CSS.path.as_str().into();
+    data["js"] = assets::links();
     data["user"] = visitor.user.as_ref().map_or(
         Value::Null,
         |u| json!({ "email": u.email, "name": visitor.name }),

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::session::{same_site, sign_in, sign_in_after, sign_out_everywhere, Visitor};
+use super::session::{sign_in, sign_in_after, sign_out_everywhere, Visitor};
 use super::{error_page, field_errors, filled, form_again, message, render};
 use crate::app::AppState;
 use crate::catalog::model::CourseOutline;
@@ -202,9 +202,6 @@ async fn sign_up(
     req: HttpRequest,
     form: web::Form<SignUp>,
 ) -> HttpResponse {
-    if let Err(e) = same_site(&req) {
-        return error_page(&state, &visitor, &e);
-    }
     let form = form.into_inner();
     let request = RegisterRequest {
         email: Some(form.email.clone()),
@@ -219,11 +216,18 @@ async fn sign_up(
         mode_exercice: filled(&form.mode_exercice),
     };
     let s = state.clone();
+    let from = crate::http::client_ip(&req).to_string();
     let created = async move {
         let new = NewAccount::try_from(request)?;
         let pool = s.pool.clone();
         db::run(&pool, move |conn| {
-            service::register(conn, &s.settings.identity, &s.settings.public_url, new)
+            service::register(
+                conn,
+                &s.settings.identity,
+                &s.settings.public_url,
+                new,
+                &from,
+            )
         })
         .await
     }
@@ -235,7 +239,7 @@ async fn sign_up(
             "message",
             "Vérifiez votre messagerie",
             json!({ "title": "Vérifiez votre messagerie",
-                    "text": "Votre compte est créé. Ouvrez le lien que nous venons de vous envoyer par courriel pour confirmer votre adresse, puis connectez-vous.",
+                    "text": "Nous venons d'envoyer un courriel à cette adresse. Ouvrez-le pour confirmer votre adresse (ou, si vous aviez déjà un compte, pour vous connecter), puis connectez-vous.",
                     "link": "/connexion", "link_text": "Se connecter" }),
         )
         .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
@@ -298,12 +302,8 @@ struct ResendForm {
 async fn resend_verification(
     state: web::Data<AppState>,
     visitor: Visitor,
-    req: HttpRequest,
     form: web::Form<ResendForm>,
 ) -> HttpResponse {
-    if let Err(e) = same_site(&req) {
-        return error_page(&state, &visitor, &e);
-    }
     let s = state.clone();
     let email = form.into_inner().email;
     let done = async move {
@@ -366,9 +366,6 @@ async fn sign_in_post(
     req: HttpRequest,
     form: web::Form<SignIn>,
 ) -> HttpResponse {
-    if let Err(e) = same_site(&req) {
-        return error_page(&state, &visitor, &e);
-    }
     let SignIn {
         email,
         password,
@@ -377,9 +374,7 @@ async fn sign_in_post(
     let to = super::errors::safe_return(&retour)
         .unwrap_or("/tableau-de-bord")
         .to_owned();
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".into(), |a| a.ip().to_string());
+    let ip = crate::http::client_ip(&req).to_string();
     let s = state.clone();
     let typed = email.clone();
     let outcome = async move {
@@ -446,20 +441,17 @@ struct ResetRequest {
 async fn reset_request(
     state: web::Data<AppState>,
     visitor: Visitor,
+    req: HttpRequest,
     form: web::Form<ResetRequest>,
 ) -> HttpResponse {
     let s = state.clone();
+    let from = crate::http::client_ip(&req).to_string();
     let email = form.into_inner().email;
     let done = async move {
         let email = Email::parse(&email).map_err(|m| AppError::invalid("email", m))?;
         let pool = s.pool.clone();
         db::run(&pool, move |conn| {
-            service::request_password_reset(
-                conn,
-                &s.settings.identity,
-                &s.settings.public_url,
-                &email,
-            )
+            service::request_password_reset(conn, &email, &from)
         })
         .await
     }

@@ -5,15 +5,19 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+use actix_web::body::MessageBody;
 use actix_web::cookie::{time, Cookie, SameSite};
-use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::Next;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
 use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
-use crate::identity::auth::{csrf_of, user_of_token, CurrentUser, ACCESS_COOKIE, CSRF_COOKIE};
+use crate::identity::auth::{
+    access_cookie, access_cookie_name, csrf_of, user_of_token, CurrentUser,
+};
 use crate::identity::model::Role;
 use crate::identity::{service, store};
 
@@ -93,7 +97,7 @@ impl FromRequest for Visitor {
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = req.cookie(ACCESS_COOKIE).map(|c| c.value().to_owned());
+        let token = access_cookie(req).map(|c| c.value().to_owned());
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let path = req
             .uri()
@@ -120,13 +124,9 @@ fn came_from(req: &HttpRequest) -> Option<String> {
     super::errors::safe_return(path).map(str::to_owned)
 }
 
-fn cookie(
-    name: &'static str,
-    value: String,
-    secure: bool,
-    max_age: time::Duration,
-) -> Cookie<'static> {
-    Cookie::build(name, value)
+/// The page-session cookie: `Secure` and `__Host-`-prefixed when the site is https.
+fn cookie(value: String, secure: bool, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build(access_cookie_name(secure), value)
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -148,13 +148,10 @@ pub fn sign_in(
     epoch: i32,
     to: &str,
 ) -> Result<HttpResponse, AppError> {
-    let token = state
-        .keys
-        .issue_page_session(account_id, PAGE_SESSION, epoch)?;
-    let secure = state.settings.public_url.starts_with("https://");
+    let token = state.keys.issue_access(account_id, PAGE_SESSION, epoch)?;
     let age = time::Duration::seconds(PAGE_SESSION.as_secs() as i64);
     let mut response = super::redirect(to);
-    add(&mut response, cookie(ACCESS_COOKIE, token, secure, age))?;
+    add(&mut response, cookie(token, state.settings.https(), age))?;
 
     Ok(response)
 }
@@ -171,24 +168,41 @@ pub fn sign_in_after(
     page
 }
 
-/// Refuses a page form posted from another site (login CSRF: being signed in to someone
-/// else's account), by the browser's own `Sec-Fetch-Site` and `Origin` headers.
+/// Refuses a page form posted from another site (CSRF, login CSRF: being signed in to
+/// someone else's account), by the browser's own `Sec-Fetch-Site` and `Origin` headers.
+/// One rule for every state-changing page request: a request the browser says came from
+/// elsewhere — another site, a sibling sub-domain, or an opaque origin (`Origin: null`,
+/// sent by sandboxed frames and `data:` pages) — is refused before any handler runs.
+/// Requests without either header (old browsers, scripts) still need the session's CSRF
+/// token wherever a session is involved.
 pub fn same_site(req: &HttpRequest) -> Result<(), AppError> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if header("sec-fetch-site") == Some("cross-site") {
-        return Err(AppError::forbidden(
-            "Formulaire envoyé depuis un autre site.",
-        ));
+    let refused = || AppError::forbidden("Formulaire envoyé depuis un autre site.");
+    if let Some(site) = header("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return Err(refused());
+        }
     }
-    if let (Some(origin), Some(host)) = (header("origin"), header("host")) {
-        let origin_host = origin.split_once("://").map_or(origin, |(_, rest)| rest);
-        if origin != "null" && origin_host != host {
-            return Err(AppError::forbidden(
-                "Formulaire envoyé depuis un autre site.",
-            ));
+    if let Some(origin) = header("origin") {
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        if origin_host.is_none() || origin_host != header("host") {
+            return Err(refused());
         }
     }
     Ok(())
+}
+
+/// The middleware applying [`same_site`] to every unsafe request outside the API (the
+/// API's callers authenticate with a bearer token or the CSRF header, never a form).
+pub async fn cross_site_forms(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !req.path().starts_with("/api/") {
+        same_site(req.request())?;
+    }
+    next.call(req).await
 }
 
 /// Ends every page session of the account (the cookie of a stolen session included),
@@ -207,13 +221,10 @@ pub async fn sign_out_everywhere(
 }
 
 pub fn sign_out(state: &AppState) -> Result<HttpResponse, AppError> {
-    let secure = state.settings.public_url.starts_with("https://");
     let mut response = super::redirect("/");
-    for name in [ACCESS_COOKIE, CSRF_COOKIE] {
-        add(
-            &mut response,
-            cookie(name, String::new(), secure, time::Duration::ZERO),
-        )?;
-    }
+    add(
+        &mut response,
+        cookie(String::new(), state.settings.https(), time::Duration::ZERO),
+    )?;
     Ok(response)
 }

@@ -4,6 +4,7 @@ use qvt_campus::demo;
 use serde_json::Value;
 
 use crate::helpers::{real_courses, spawn_app_with};
+use crate::journeys::PASSWORD;
 
 #[tokio::test]
 async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
@@ -12,12 +13,12 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
 
     // Act: seeded twice, as when the demo server is started again.
     let (pool, settings) = (app.pool.clone(), app.settings.clone());
-    let first = tokio::task::spawn_blocking(move || demo::seed(&pool, &settings))
+    let first = tokio::task::spawn_blocking(move || demo::seed(&pool, &settings, PASSWORD))
         .await
         .unwrap()
         .unwrap();
     let (pool, settings) = (app.pool.clone(), app.settings.clone());
-    let again = tokio::task::spawn_blocking(move || demo::seed(&pool, &settings))
+    let again = tokio::task::spawn_blocking(move || demo::seed(&pool, &settings, PASSWORD))
         .await
         .unwrap()
         .unwrap();
@@ -26,7 +27,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
     assert!(first, "a fresh database is seeded");
     assert!(!again, "an existing demo is left as it is");
     for (_, email) in demo::ACCOUNTS {
-        let user = app.logged_in(email, demo::PASSWORD).await;
+        let user = app.logged_in(email, PASSWORD).await;
         assert!(!user.token.is_empty(), "{email}");
     }
     // The student is enrolled in the QVT module; the nurse in the DPC session.
@@ -34,7 +35,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
         ("etudiante@demo-universite.fr", "qvt-formation-initiale"),
         ("infirmier@demo-cabinet.fr", "dpc-securite-exercice"),
     ] {
-        let user = app.logged_in(email, demo::PASSWORD).await;
+        let user = app.logged_in(email, PASSWORD).await;
         let enrolments: Value = app
             .get_as(&user.token, "/api/v1/me/enrolments")
             .await
@@ -50,7 +51,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
         "direction@demo-ifsi.fr",
         "direction@demo-odpc.fr",
     ] {
-        let admin = app.logged_in(email, demo::PASSWORD).await;
+        let admin = app.logged_in(email, PASSWORD).await;
         let orgs: Value = app
             .get_as(&admin.token, "/api/v1/organisations")
             .await
@@ -65,7 +66,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
 async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mail() {
     let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
     let (pool, settings) = (app.pool.clone(), app.settings.clone());
-    tokio::task::spawn_blocking(move || demo::seed(&pool, &settings))
+    tokio::task::spawn_blocking(move || demo::seed(&pool, &settings, PASSWORD))
         .await
         .unwrap()
         .unwrap();
@@ -75,7 +76,7 @@ async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mai
         ("diplome@demo-universite.fr", "initial_module"),
         ("infirmiere@demo-cabinet.fr", "dpc"),
     ] {
-        let user = app.logged_in(email, demo::PASSWORD).await;
+        let user = app.logged_in(email, PASSWORD).await;
         let mine: Value = app
             .get_as(&user.token, "/api/v1/me/certificates")
             .await
@@ -93,9 +94,7 @@ async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mai
         assert!(page.contains("Attestation valide"), "{email}: {page}");
     }
     // The nurse's declarations carry a mode d'exercice and an RPPS.
-    let odpc = app
-        .logged_in("direction@demo-odpc.fr", demo::PASSWORD)
-        .await;
+    let odpc = app.logged_in("direction@demo-odpc.fr", PASSWORD).await;
     let orgs: Value = app
         .get_as(&odpc.token, "/api/v1/organisations")
         .await
@@ -116,12 +115,9 @@ async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mai
         .unwrap();
     assert!(csv.contains("Libéral") || csv.contains("liberal"), "{csv}");
     // The DU candidate's grades are in the coordinator's grid.
-    let dean = crate::helpers::Browsing::signed_in_with(
-        &app,
-        "doyenne@demo-universite.fr",
-        demo::PASSWORD,
-    )
-    .await;
+    let dean =
+        crate::helpers::Browsing::signed_in_with(&app, "doyenne@demo-universite.fr", PASSWORD)
+            .await;
     let (_, gestion) = dean.page("/gestion").await;
     let du = gestion
         .split("href=\"/gestion/sessions/")

@@ -334,7 +334,7 @@ async fn a_hundred_simultaneous_requests_fill_ten_seats_exactly() {
         };
         identity::insert_account(&mut s.app.conn(), &account).unwrap();
         tokens.push(
-            keys.issue_access(&account.id, Duration::from_secs(900))
+            keys.issue_access(&account.id, Duration::from_secs(900), 0)
                 .unwrap(),
         );
     }

@@ -411,6 +411,21 @@ async fn the_session_page_checks_an_uploaded_file_then_imports_what_it_checked()
         "{text}"
     );
 
+    // A form whose CSRF token is not the session's is refused as such (403), unread.
+    let (status, _) = post_page_form(
+        &s,
+        &session,
+        &cookie,
+        vec![
+            ("csrf", Part::text("jeton-d-un-autre-site")),
+            ("verifie", Part::text(text.clone())),
+            ("action", Part::text("importer")),
+        ],
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(count(&s.app), before, "nothing imported");
+
     // Act 2: « Importer », the file input now empty, as after a page load.
     let (status, imported) = post_page_form(
         &s,

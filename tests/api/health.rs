@@ -1,7 +1,7 @@
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
 
-use crate::helpers::{postgres_base_url, spawn_app};
+use crate::helpers::{postgres_base_url, problem, spawn_app};
 
 #[tokio::test]
 async fn healthz_says_the_process_is_up() {
@@ -61,13 +61,24 @@ async fn a_plain_request_id_is_echoed_and_a_hostile_one_replaced() {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_and_time_them_per_route() {
-    let app = spawn_app().await;
+async fn metrics_count_requests_and_time_them_per_route_for_the_operator_only() {
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.metrics_token = Some(qvt_campus::config::Secret::new("jeton-de-supervision"));
+    })
+    .await;
     app.get("/healthz").await;
     app.get("/healthz").await;
     app.get("/no/such/page").await;
 
-    let text = app.get("/metrics").await.text().await.unwrap();
+    // The public, and a wrong token, find nothing there.
+    problem(app.get("/metrics").await, 404).await;
+    problem(app.get_as("autre-jeton", "/metrics").await, 404).await;
+    let text = app
+        .get_as("jeton-de-supervision", "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
 
     assert!(
         text.contains(

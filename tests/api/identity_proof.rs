@@ -416,7 +416,10 @@ async fn an_unconfirmed_account_cannot_enrol_nor_start_a_quiz_until_it_follows_t
         &mut app.conn(),
         &account,
         &session,
-        Enroller::Learner { key: None },
+        Enroller::Learner {
+            key: None,
+            from: "127.0.0.1",
+        },
     )
     .unwrap();
     let quiz_path = format!(

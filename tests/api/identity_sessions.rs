@@ -46,7 +46,8 @@ async fn login_refresh_and_logout() {
         200
     );
 
-    // Logout ends the session.
+    // Logout ends the session: its refresh token, and at once the access token too.
+    let current = rotated["access_token"].as_str().unwrap();
     let out = app
         .post_json("/api/v1/auth/logout", &json!({ "refresh_token": second }))
         .await;
@@ -55,6 +56,7 @@ async fn login_refresh_and_logout() {
         .post_json("/api/v1/auth/refresh", &json!({ "refresh_token": second }))
         .await;
     problem(after, 401).await;
+    problem(app.get_as(current, "/api/v1/me").await, 401).await;
 }
 
 #[tokio::test]
@@ -244,6 +246,8 @@ async fn a_password_reset_goes_through_the_mail_and_closes_every_session() {
         .await;
     assert_eq!(done.status().as_u16(), 204);
 
+    // The access token issued before the reset is refused at once, not in 15 minutes.
+    problem(app.get_as(&user.token, "/api/v1/me").await, 401).await;
     problem(app.login(&user.email, PASSWORD).await, 401).await;
     assert_eq!(
         app.login(&user.email, new_password).await.status().as_u16(),
@@ -298,4 +302,71 @@ async fn reset_links_are_limited_to_three_an_hour() {
         .filter(|(s, _)| s.contains("réinitialisation"))
         .count();
     assert_eq!(resets, 3);
+}
+
+/// Logs in as if from `client`, through a reverse proxy that says so in X-Forwarded-For.
+async fn login_from(
+    app: &crate::helpers::TestApp,
+    client: &str,
+    email: &str,
+    password: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", client)
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stranger_failing_on_purpose_does_not_lock_the_owner_out() {
+    // Behind a trusted reverse proxy (here, on loopback), clients are told apart by the
+    // address it forwards.
+    let app = spawn_app_with(|s| {
+        s.trusted_proxies = qvt_campus::http::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    app.learner("infirmier.cible@exemple.fr").await;
+    for _ in 0..10 {
+        let refused = login_from(
+            &app,
+            "198.51.100.66",
+            "infirmier.cible@exemple.fr",
+            "mauvais mot de passe",
+        )
+        .await;
+        problem(refused, 401).await;
+    }
+    // The stranger is locked out of this account…
+    let stranger = login_from(
+        &app,
+        "198.51.100.66",
+        "infirmier.cible@exemple.fr",
+        PASSWORD,
+    )
+    .await;
+    problem(stranger, 429).await;
+    // …its owner, elsewhere, is not.
+    let owner = login_from(&app, "203.0.113.7", "infirmier.cible@exemple.fr", PASSWORD).await;
+    assert_eq!(owner.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn a_forged_forwarding_header_does_not_dodge_the_limit_without_a_trusted_proxy() {
+    let app = spawn_app().await;
+    app.learner("pharmacienne@exemple.fr").await;
+    for i in 0..10 {
+        let refused = login_from(
+            &app,
+            &format!("192.0.2.{i}"),
+            "pharmacienne@exemple.fr",
+            "mauvais mot de passe",
+        )
+        .await;
+        problem(refused, 401).await;
+    }
+    let next = login_from(&app, "192.0.2.200", "pharmacienne@exemple.fr", PASSWORD).await;
+    problem(next, 429).await;
 }

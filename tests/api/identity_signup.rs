@@ -133,8 +133,33 @@ async fn a_valid_rpps_is_kept_and_an_address_is_unique_whatever_its_case() {
         "10000000009"
     );
 
+    // A taken address gets the same answer as a new one (sign-up does not tell who is
+    // registered); its owner is mailed instead, and no second account exists.
+    let fresh = app.register("nouvelle.venue@exemple.fr").await;
     let duplicate = app.register("DR.MARTIN@exemple.fr").await;
-    assert_eq!(field_names(&problem(duplicate, 409).await), vec!["email"]);
+    assert_eq!(duplicate.status(), fresh.status());
+    let (fresh, duplicate): (Value, Value) =
+        (fresh.json().await.unwrap(), duplicate.json().await.unwrap());
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&duplicate), keys(&fresh));
+    assert_eq!(duplicate["email_verified"], false);
+    crate::helpers::eventually(std::time::Duration::from_secs(10), || {
+        app.mails_to("dr.martin@exemple.fr")
+            .iter()
+            .any(|(subject, _)| subject.contains("déjà un compte"))
+            .then_some(())
+    })
+    .await;
+    let count: i64 = {
+        use diesel::prelude::*;
+        use qvt_campus::db::schema::accounts;
+        accounts::table
+            .filter(accounts::email.eq("dr.martin@exemple.fr"))
+            .count()
+            .get_result(&mut app.conn())
+            .unwrap()
+    };
+    assert_eq!(count, 1);
 }
 
 #[tokio::test]

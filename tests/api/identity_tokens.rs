@@ -36,8 +36,8 @@ fn sign(
 
 fn claims(sub: &str, aud: &str, exp_offset: i64) -> Value {
     let now = chrono::Utc::now().timestamp();
-    json!({ "iss": "http://campus.test", "aud": aud, "sub": sub, "iat": now, "exp": now + exp_offset,
-            "jti": "test", "typ": "access" })
+    json!({ "iss": "http://campus.test", "aud": aud, "sub": sub, "iat": now, "nbf": now,
+            "exp": now + exp_offset, "jti": "test", "typ": "access", "sev": 0 })
 }
 
 async fn status_with(app: &TestApp, token: &str) -> u16 {
@@ -105,8 +105,31 @@ async fn a_token_signed_like_ours_gets_in_and_every_deviation_is_refused() {
         None,
     );
 
+    // Valid once, but not yet (nbf a day ahead), issued in the future, or for ten years.
+    let day = 86_400;
+    let shifted = |field: &str, by: i64| {
+        let mut c = claims(&user.id, "qvt-campus", 600);
+        c[field] = json!(c[field].as_i64().unwrap() + by);
+        sign(&app, &c, None, "at+jwt", None)
+    };
+    let not_yet = shifted("nbf", day);
+    let from_the_future = shifted("iat", day);
+    let ten_years = shifted("exp", 3650 * day);
+    // Without the session epoch, or with an old one (signed out since).
+    let mut no_epoch = claims(&user.id, "qvt-campus", 600);
+    no_epoch.as_object_mut().unwrap().remove("sev");
+    let no_epoch = sign(&app, &no_epoch, None, "at+jwt", None);
+    let mut old_epoch = claims(&user.id, "qvt-campus", 600);
+    old_epoch["sev"] = json!(-1);
+    let old_epoch = sign(&app, &old_epoch, None, "at+jwt", None);
+
     // Act & Assert
     for (name, token) in [
+        ("not yet valid", not_yet),
+        ("issued in the future", from_the_future),
+        ("ten years", ten_years),
+        ("no epoch", no_epoch),
+        ("old epoch", old_epoch),
         ("tampered", tampered),
         ("expired", expired),
         ("alg none", alg_none),

@@ -28,6 +28,7 @@ mod quiz;
 mod quiz_proof;
 mod reports;
 mod resources;
+mod security;
 mod shutdown;
 mod staff_pages;
 mod time_on_task;

@@ -22,6 +22,7 @@ fn rows(csv: &str) -> Vec<Vec<String>> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
         .has_headers(false)
+        .flexible(true)
         .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
     reader
         .records()
@@ -369,4 +370,59 @@ async fn a_hundred_thousand_enrolments_stream_out() {
     assert_eq!(lines, 100_001);
     assert!(chunks > 50, "{chunks} chunks");
     assert!(biggest <= 256 * 1024, "chunks stay small: {biggest}");
+}
+
+#[tokio::test]
+async fn no_csv_export_lets_a_typed_name_run_as_a_formula() {
+    // Arrange: a learner whose name is a formula, enrolled and active.
+    let w = world().await;
+    let hostile = w.nearly_done("formule@univ-exemple.fr").await;
+    rename(&w, &hostile, "@SUM(1+1)*cmd|' /C calc'!A0").await;
+
+    // Every CSV the API serves is one of these (a new one fails here until scanned too).
+    let doc: Value = w.s.app.get("/api/openapi.json").await.json().await.unwrap();
+    let mut documented: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|p| p.ends_with(".csv"))
+        .map(String::as_str)
+        .collect();
+    documented.sort_unstable();
+    assert_eq!(
+        documented,
+        [
+            "/api/v1/enrolments/{id}/trace.csv",
+            "/api/v1/organisations/{id}/dpc-declarations.csv",
+            "/api/v1/organisations/{id}/promotion.csv",
+            "/api/v1/sessions/{id}/du/transcript.csv",
+            "/api/v1/sessions/{id}/report.csv",
+        ]
+    );
+
+    // Act: the exports that can hold this learner's name (the DPC and DU ones are
+    // scanned in their own tests, with their own learners).
+    let exports = [
+        format!("/api/v1/sessions/{}/report.csv", w.session),
+        format!("/api/v1/enrolments/{}/trace.csv", hostile.enrolment),
+        format!(
+            "/api/v1/organisations/{}/promotion.csv?academic_year=2026-2027",
+            w.s.university
+        ),
+    ];
+    for path in exports {
+        let table = rows(&csv_of(&w, &w.s.dean.token, &path).await);
+        // Assert: the name is there, as text.
+        let cells: Vec<&String> = table.iter().flatten().collect();
+        assert!(
+            cells.iter().any(|c| c.contains("SUM(1+1)")),
+            "{path}: the name is exported"
+        );
+        for cell in cells {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{path}: {cell:?}"
+            );
+        }
+    }
 }

@@ -15,17 +15,26 @@ use crate::identity::service::{self, TokenPair};
 /// Creates a learner account and sends the e-mail verification link.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "identity", request_body = RegisterRequest, responses(
     (status = 201, body = AccountView),
-    (status = 409, body = Problem, description = "e-mail, RPPS or ADELI already used"),
+    (status = 409, body = Problem, description = "RPPS or ADELI already used (an address already used gets the same answer as a new one; its owner is mailed)"),
     (status = 422, body = Problem, description = "invalid fields, all named"),
+    (status = 429, body = Problem, description = "too many sign-ups from this address, or for this e-mail; see Retry-After"),
 ))]
 pub async fn register(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let new = NewAccount::try_from(body.0)?;
     let s = state.clone();
+    let from = client_address(&req);
     let view = db::run(&state.pool, move |conn| {
-        let account = service::register(conn, &s.settings.identity, &s.settings.public_url, new)?;
+        let account = service::register(
+            conn,
+            &s.settings.identity,
+            &s.settings.public_url,
+            new,
+            &from,
+        )?;
         AccountView::load(conn, account)
     })
     .await?;
@@ -41,10 +50,9 @@ pub struct LoginRequest {
     password: String,
 }
 
+/// The client's address (behind a trusted proxy, the one it forwarded for).
 fn client_address(req: &HttpRequest) -> String {
-    // The socket peer, not X-Forwarded-For: a client could forge that header to dodge throttling.
-    req.peer_addr()
-        .map_or_else(|| "unknown".into(), |a| a.ip().to_string())
+    crate::http::client_ip(req).to_string()
 }
 
 /// Opens a session: a 15-minute access token and a rotating refresh token.
@@ -105,14 +113,18 @@ pub async fn refresh(
         .json(pair))
 }
 
-/// Ends the session of this refresh token.
+/// Ends the session of this refresh token, and at once every access token of the account
+/// issued before (other devices get new ones with their refresh tokens).
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "identity", request_body = RefreshRequest, responses((status = 204)))]
 pub async fn logout(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, AppError> {
     let token = body.0.refresh_token;
-    db::run(&state.pool, move |conn| service::logout(conn, &token)).await?;
+    let stale = db::run(&state.pool, move |conn| service::logout(conn, &token)).await?;
+    if let Some(stale) = stale {
+        state.forget(stale);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -176,22 +188,20 @@ pub struct ResetRequest {
 }
 
 /// Sends a reset link if the account exists; the answer is the same either way.
-#[utoipa::path(post, path = "/api/v1/auth/password-reset/request", tag = "identity", request_body = ResetRequest, responses((status = 202)))]
+#[utoipa::path(post, path = "/api/v1/auth/password-reset/request", tag = "identity", request_body = ResetRequest, responses(
+    (status = 202), (status = 429, body = Problem, description = "too many requests from this address; see Retry-After"),
+))]
 pub async fn request_password_reset(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: Json<ResetRequest>,
 ) -> Result<HttpResponse, AppError> {
     let mut f = Fields::new();
     let email = f.required("email", Some(&body.0.email), Email::parse);
     f.finish()?;
-    let s = state.clone();
+    let from = client_address(&req);
     db::run(&state.pool, move |conn| {
-        service::request_password_reset(
-            conn,
-            &s.settings.identity,
-            &s.settings.public_url,
-            &email.expect("checked"),
-        )
+        service::request_password_reset(conn, &email.expect("checked"), &from)
     })
     .await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({

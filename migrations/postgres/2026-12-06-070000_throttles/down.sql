@@ -1,0 +1,2 @@
+DROP TABLE password_reset_requests;
+DROP TABLE throttle_events;
