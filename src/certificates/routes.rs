@@ -332,6 +332,10 @@ pub async fn verify_page(
 }
 
 /// A signed Bitstring Status List credential; fetched by verifiers, never cached long.
+#[utoipa::path(get, path = "/status-lists/{n}", tag = "certificates", params(("n" = i64, Path, description = "the list's number, as in a credential's `statusListCredential`")), responses(
+    (status = 200, description = "the status list credential as a VC-JWT", content_type = "application/vc+jwt"),
+    (status = 404, body = Problem),
+))]
 pub async fn status_list(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -1,6 +1,9 @@
 //! `GET /api/openapi.json`: the OpenAPI 3.1 document, generated from the handlers'
 //! `#[utoipa::path]` annotations. Every new endpoint is listed in `paths(...)` below.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use actix_web::HttpResponse;
 use utoipa::OpenApi;
 
@@ -30,7 +33,8 @@ use crate::resources::routes as resources;
         description = "Formations QVT des professionnels de santé : module de formation initiale, DPC, DU « Soigner les soignants ». Errors are RFC 9457 problem documents.",
     ),
     paths(
-        health::healthz, health::readyz, identity::jwks,
+        health::healthz, health::readyz, identity::jwks, openapi_json, metrics,
+        certificates::status_list,
         auth::register, auth::login, auth::refresh, auth::logout, auth::verify_email, auth::resend_verification,
         auth::request_password_reset, auth::confirm_password_reset,
         me::get, me::update, me::export, me::erase,
@@ -87,6 +91,50 @@ impl Modify for BearerAuth {
     }
 }
 
-pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+/// The document as served: built once, every operation id unique (utoipa names an
+/// operation after its handler, and several modules have a `get` or a `list`: those are
+/// named `<tag>_<handler>`, which generated clients need).
+static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
+    unique_operation_ids(&mut doc);
+    doc
+});
+
+fn unique_operation_ids(doc: &mut serde_json::Value) {
+    fn operations(doc: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {
+        doc["paths"]
+            .as_object_mut()
+            .into_iter()
+            .flat_map(|paths| paths.values_mut())
+            .filter_map(|item| item.as_object_mut())
+            .flat_map(|item| item.values_mut())
+            .filter(|op| op.get("operationId").is_some())
+    }
+    let id = |op: &serde_json::Value| op["operationId"].as_str().unwrap_or_default().to_owned();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for op in operations(doc) {
+        *seen.entry(id(op)).or_default() += 1;
+    }
+    for op in operations(doc) {
+        if seen[&id(op)] > 1 {
+            let tag = op["tags"][0].as_str().unwrap_or("api").to_owned();
+            op["operationId"] = format!("{tag}_{}", id(op)).into();
+        }
+    }
 }
+
+#[utoipa::path(get, path = "/api/openapi.json", tag = "ops", responses(
+    (status = 200, description = "this OpenAPI 3.1 document", content_type = "application/json"),
+))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(&*DOCUMENT)
+}
+
+/// Prometheus metrics, for the operator: only with `QVT_METRICS_TOKEN` set, to that bearer
+/// token (otherwise 404). Served by the `actix-web-prom` middleware; documented here.
+#[utoipa::path(get, path = "/metrics", tag = "ops", security(("bearer" = [])), responses(
+    (status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+    (status = 404, body = Problem, description = "no token configured, or not this one"),
+))]
+#[allow(dead_code)]
+fn metrics() {}

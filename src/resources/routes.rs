@@ -30,7 +30,7 @@ pub struct ResourceChanges {
 }
 
 /// The local resources of an organisation (its members): every field, with its value.
-#[utoipa::path(get, path = "/api/v1/organisations/{id}/resources", tag = "organisations", security(("bearer" = [])), responses(
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/resources", tag = "organisations", operation_id = "list_resources", security(("bearer" = [])), responses(
     (status = 200, body = [ResourceView]), (status = 404, body = Problem),
 ))]
 pub async fn list(
@@ -47,7 +47,7 @@ pub async fn list(
 }
 
 /// Sets or clears local resources (org admins), all or none.
-#[utoipa::path(put, path = "/api/v1/organisations/{id}/resources", tag = "organisations", security(("bearer" = [])), request_body = ResourceChanges, responses(
+#[utoipa::path(put, path = "/api/v1/organisations/{id}/resources", tag = "organisations", operation_id = "update_resources", security(("bearer" = [])), request_body = ResourceChanges, responses(
     (status = 200, body = [ResourceView]), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem),
 ))]
 pub async fn update(

@@ -20,6 +20,7 @@ mod identity_tokens;
 mod journeys;
 mod learning;
 mod migrations;
+mod openapi;
 mod outbox;
 mod pages;
 mod pdf_tables;

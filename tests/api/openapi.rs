@@ -1,0 +1,120 @@
+//! The OpenAPI document checked by something other than us: `openapi-spec-validator`
+//! (Python, installed by `scripts/test` under `target/py`) validates it, and every route
+//! the server mounts outside the pages is in it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::spawn_app;
+
+/// Python with `openapi-spec-validator` importable, if installed (required under CI).
+fn validator() -> Option<Command> {
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py");
+    let mut probe = Command::new("python3");
+    probe
+        .env("PYTHONPATH", &lib)
+        .args(["-c", "import openapi_spec_validator"]);
+    if probe.output().is_ok_and(|o| o.status.success()) {
+        let mut command = Command::new("python3");
+        command.env("PYTHONPATH", &lib);
+        return Some(command);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true: openapi-spec-validator is missing ({}); scripts/test installs it with pip",
+        lib.display()
+    );
+    eprintln!("openapi-spec-validator not installed: the document is not validated");
+    None
+}
+
+#[tokio::test]
+async fn an_independent_validator_accepts_the_document() {
+    let app = spawn_app().await;
+    let doc = app.get("/api/openapi.json").await.text().await.unwrap();
+    let Some(mut python) = validator() else {
+        return;
+    };
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &doc).unwrap();
+    let out = python
+        .args(["-m", "openapi_spec_validator"])
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("OK"), "{said}");
+}
+
+/// The routes mounted by a `configure*` function of `file`, as its source names them.
+fn mounted(file: &str, function: &str) -> Vec<String> {
+    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+    let start = source
+        .find(&format!("pub fn {function}("))
+        .unwrap_or_else(|| panic!("{file}: no {function}"));
+    let body = &source[start..];
+    let body = &body[..body.find("\n}\n").unwrap()];
+    body.split("web::resource(\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn every_route_outside_the_pages_is_documented() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let documented: BTreeSet<String> = doc["paths"].as_object().unwrap().keys().cloned().collect();
+
+    // The API's scope (startup mounts these under /api/v1) and the public machine routes.
+    let mut served: BTreeSet<String> = BTreeSet::new();
+    for (file, function) in [
+        ("src/identity/routes/mod.rs", "configure"),
+        ("src/catalog/routes.rs", "configure"),
+        ("src/enrolment/routes.rs", "configure"),
+        ("src/learning/routes.rs", "configure"),
+        ("src/quiz/routes.rs", "configure"),
+        ("src/du/routes.rs", "configure"),
+        ("src/reports/routes.rs", "configure"),
+        ("src/resources/routes.rs", "configure"),
+        ("src/completion/routes.rs", "configure"),
+        ("src/certificates/routes.rs", "configure"),
+    ] {
+        served.extend(
+            mounted(file, function)
+                .into_iter()
+                .map(|p| format!("/api/v1{p}")),
+        );
+    }
+    served.extend(mounted(
+        "src/identity/routes/mod.rs",
+        "configure_well_known",
+    ));
+    // The verification page is a page (HTML for people); its API twin is documented.
+    served.extend(
+        mounted("src/certificates/routes.rs", "configure_public")
+            .into_iter()
+            .filter(|p| !p.starts_with("/verifier/")),
+    );
+    served.extend(["/healthz", "/readyz", "/api/openapi.json", "/metrics"].map(String::from));
+
+    let missing: Vec<&String> = served.difference(&documented).collect();
+    assert!(missing.is_empty(), "served but not documented: {missing:?}");
+    let stale: Vec<&String> = documented.difference(&served).collect();
+    assert!(stale.is_empty(), "documented but not served: {stale:?}");
+    // Every operation has its own id (generated clients name their functions after them).
+    let mut ids = BTreeSet::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            if let Some(id) = op["operationId"].as_str() {
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            }
+        }
+    }
+}
