@@ -34,13 +34,18 @@ mod rows;
 
 const INVITATION_DAYS: i64 = 14;
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ImportReport {
     pub dry_run: bool,
     pub rows: usize,
+    /// Accounts created (not sent: the report does not tell who had an account).
+    #[serde(skip)]
     pub new_accounts: usize,
     /// Existing accounts never confirmed: credential reset, address invited, then enrolled.
+    #[serde(skip)]
     pub invited_existing: usize,
+    /// Rows enrolled (to enrol, in a dry run); each person gets an invitation or a
+    /// confirmation by mail.
     pub enrolled: usize,
     pub already_enrolled: usize,
     pub errors: usize,

@@ -42,79 +42,124 @@ fn existing_membership(
         .ok_or_else(|| AppError::not_found("Ce compte n'est pas membre de l'organisation."))
 }
 
-/// Adds an existing, confirmed account to the organisation with a role (its admins, or a
-/// platform admin): anyone can register any address, so only its verified owner may be
-/// given a role.
-pub fn add_member(
+/// Adds someone to the organisation with a role (its admins, or a platform admin), by
+/// address, without telling the admin whether the address had an account:
+/// - a confirmed account becomes a member and is told by mail;
+/// - an address without an account is invited (an account without a password, a one-time
+///   link that sets it); its names are the ones given, else the address's local part;
+/// - an account never confirmed is invited the same way, its password and sessions
+///   cleared: anyone can register any address, so only the mailbox's owner may take the
+///   role (this is also how the CSV import treats it).
+///
+/// Only a disabled account is refused. An existing member is a conflict.
+pub fn add_or_invite(
     conn: &mut DbConn,
     by: &CurrentUser,
     organisation_id: &str,
-    email: &Email,
-    role: Role,
-) -> Result<(Membership, Account), AppError> {
+    invitee: Invitee,
+    public_url: &str,
+) -> Result<(Membership, Account, Option<Stale>), AppError> {
     conn.write(|conn| {
-        require_org_admin(conn, by, organisation_id)?;
-        let account = store::account_by_email(conn, email.as_str())?
-            .filter(|a| a.is_active())
-            .ok_or_else(|| AppError::invalid("email", "aucun compte actif avec cette adresse"))?;
-        if account.email_verified_at.is_none() {
-            return Err(AppError::invalid(
-                "email",
-                "ce compte n'a pas encore confirmé son adresse e-mail",
-            ));
+        let organisation = require_org_admin(conn, by, organisation_id)?;
+        let existing = store::account_by_email(conn, invitee.email.as_str())?;
+        if let Some(account) = &existing {
+            if !account.is_active() {
+                return Err(AppError::invalid(
+                    "email",
+                    "cette adresse ne peut pas être ajoutée (compte désactivé)",
+                ));
+            }
+            if store::membership(conn, organisation_id, &account.id)?.is_some() {
+                return Err(
+                    AppError::conflict("Ce compte est déjà membre de l'organisation.")
+                        .with_field("email", "déjà membre"),
+                );
+            }
         }
-        if store::membership(conn, organisation_id, &account.id)?.is_some() {
-            return Err(
-                AppError::conflict("Ce compte est déjà membre de l'organisation.")
-                    .with_field("email", "déjà membre"),
-            );
-        }
+        let at = store::now();
+        let (account, stale, invited) = match existing {
+            Some(account) if account.email_verified_at.is_some() => (account, None, false),
+            Some(mut account) => {
+                account.password_hash = String::new();
+                account.page_session_epoch += 1;
+                account.updated_at = at;
+                store::update_account(conn, &account)?;
+                store::revoke_all_refresh(conn, &account.id)?;
+                let stale = Stale::Account(account.id.clone());
+                (account, Some(stale), true)
+            }
+            None => {
+                let account = invitee.new_account(at);
+                store::insert_account(conn, &account)?;
+                (account, None, true)
+            }
+        };
         let membership = Membership {
             organisation_id: organisation_id.to_owned(),
             account_id: account.id.clone(),
-            role,
-            created_at: store::now(),
+            role: invitee.role,
+            created_at: at,
         };
         store::insert_membership(conn, &membership)?;
+        let mut context = json!({ "full_name": account.full_name, "organisation": organisation.name,
+                                  "role": invitee.role.label() });
+        let template = if invited {
+            let token = random_token();
+            store::insert_one_time(
+                conn,
+                &account.id,
+                store::INVITATION,
+                &hash_token(&token),
+                at + chrono::Duration::days(INVITATION_DAYS),
+            )?;
+            context["link"] = format!("{public_url}/definir-mot-de-passe?jeton={token}").into();
+            "invitation_membre"
+        } else {
+            context["sign_in"] = format!("{public_url}/connexion").into();
+            "membre_ajoute"
+        };
+        mail::enqueue(conn, &NewMail::new(&account.email, template, context)?)?;
         store::audit(
             conn,
             Some(&by.id),
-            "membership.added",
+            if invited {
+                "membership.invited"
+            } else {
+                "membership.added"
+            },
             Some(organisation_id),
             Some(&account.id),
-            json!({ "role": role.code() }),
+            json!({ "role": invitee.role.code(), "reclaimed": stale.is_some() }),
         )?;
-        Ok((membership, account))
+        Ok((membership, account, stale))
     })
 }
 
 /// How long a staff invitation stays good, as the import's.
 const INVITATION_DAYS: i64 = 14;
 
-/// Invites someone without an account into the organisation (its admins): an account at
-/// that address with no password, the membership, and a mail whose one-time link sets the
-/// password (which confirms the address). Until then the account cannot sign in.
-pub fn invite(
-    conn: &mut DbConn,
-    by: &CurrentUser,
-    organisation_id: &str,
-    invitee: Invitee,
-    public_url: &str,
-) -> Result<Account, AppError> {
-    conn.write(|conn| {
-        let organisation = require_org_admin(conn, by, organisation_id)?;
-        if store::email_taken(conn, invitee.email.as_str())? {
-            return Err(
-                AppError::conflict("Un compte existe déjà avec cette adresse e-mail.")
-                    .with_field("email", "adresse déjà utilisée"),
-            );
-        }
-        let at = store::now();
-        let (first, last) = (invitee.first_name.as_str(), invitee.last_name.as_str());
-        let account = Account {
+/// Someone to add or invite: their address, names (if given) and role, each parsed.
+pub struct Invitee {
+    pub email: Email,
+    pub names: Option<(FullName, FullName)>,
+    pub role: Role,
+}
+
+impl Invitee {
+    /// The account an invitation creates: no password until the link sets one.
+    fn new_account(&self, at: chrono::NaiveDateTime) -> Account {
+        let local = self.email.as_str().split('@').next().unwrap_or_default();
+        let (first, last) = match &self.names {
+            Some((first, last)) => (Some(first.as_str()), Some(last.as_str())),
+            None => (None, None),
+        };
+        Account {
             id: store::new_id(),
-            email: invitee.email.as_str().to_owned(),
-            full_name: format!("{first} {last}"),
+            email: self.email.as_str().to_owned(),
+            full_name: match (first, last) {
+                (Some(first), Some(last)) => format!("{first} {last}"),
+                _ => local.to_owned(),
+            },
             password_hash: String::new(),
             // Staff say what they are on their account page.
             profession: super::model::Profession::Autre.code().to_owned(),
@@ -129,83 +174,10 @@ pub fn invite(
             created_at: at,
             updated_at: at,
             page_session_epoch: 0,
-            first_name: Some(first.to_owned()),
-            last_name: Some(last.to_owned()),
-        };
-        store::insert_account(conn, &account)?;
-        store::insert_membership(
-            conn,
-            &Membership {
-                organisation_id: organisation_id.to_owned(),
-                account_id: account.id.clone(),
-                role: invitee.role,
-                created_at: at,
-            },
-        )?;
-        let token = random_token();
-        store::insert_one_time(
-            conn,
-            &account.id,
-            store::INVITATION,
-            &hash_token(&token),
-            at + chrono::Duration::days(INVITATION_DAYS),
-        )?;
-        let mail = NewMail::new(
-            &account.email,
-            "invitation_membre",
-            json!({ "full_name": account.full_name, "organisation": organisation.name,
-                    "role": invitee.role.label(),
-                    "link": format!("{public_url}/definir-mot-de-passe?jeton={token}") }),
-        )?;
-        mail::enqueue(conn, &mail)?;
-        store::audit(
-            conn,
-            Some(&by.id),
-            "membership.invited",
-            Some(organisation_id),
-            Some(&account.id),
-            json!({ "role": invitee.role.code() }),
-        )?;
-        Ok(account)
-    })
-}
-
-/// What the organisation page's « Ajouter un membre » does: an existing, confirmed account
-/// is added; an address without an account is invited, given the person's names.
-pub fn add_or_invite(
-    conn: &mut DbConn,
-    by: &CurrentUser,
-    organisation_id: &str,
-    email: Email,
-    role: Role,
-    names: Option<(FullName, FullName)>,
-    public_url: &str,
-) -> Result<(), AppError> {
-    if store::account_by_email(conn, email.as_str())?.is_some() {
-        return add_member(conn, by, organisation_id, &email, role).map(drop);
+            first_name: first.map(str::to_owned),
+            last_name: last.map(str::to_owned),
+        }
     }
-    let Some((first_name, last_name)) = names else {
-        require_org_admin(conn, by, organisation_id)?;
-        return Err(AppError::invalid(
-            "first_name",
-            "cette adresse n'a pas de compte : indiquez le prénom et le nom de la personne pour l'inviter",
-        ));
-    };
-    let invitee = Invitee {
-        email,
-        first_name,
-        last_name,
-        role,
-    };
-    invite(conn, by, organisation_id, invitee, public_url).map(drop)
-}
-
-/// Someone to invite: their address, names and role, each already parsed.
-pub struct Invitee {
-    pub email: Email,
-    pub first_name: FullName,
-    pub last_name: FullName,
-    pub role: Role,
 }
 
 /// Gives a member another role (the organisation's admins, or a platform admin). Nothing

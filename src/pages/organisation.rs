@@ -137,10 +137,15 @@ async fn add_member(
             _ => None,
         };
         let public_url = s.settings.public_url.clone();
-        db::run(&s.pool, move |conn| {
-            members::add_or_invite(conn, &by, &org, email, role, names, &public_url)
+        let invitee = members::Invitee { email, names, role };
+        let (_, _, stale) = db::run(&s.pool, move |conn| {
+            members::add_or_invite(conn, &by, &org, invitee, &public_url)
         })
-        .await
+        .await?;
+        if let Some(stale) = stale {
+            s.forget(stale);
+        }
+        Ok(())
     };
     changed(&state, &visitor, user, id, done.await, form.email).await
 }

@@ -654,7 +654,8 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     click(&client, "button[value=verifier]").await;
     let checked = text_of(&client).await;
     assert!(
-        checked.contains("Vérification de « promotion.csv » : 2 ligne(s), 2 compte(s) à créer"),
+        checked
+            .contains("Vérification de « promotion.csv » : 2 ligne(s), 2 inscription(s) à faire"),
         "{checked}"
     );
     let rows = client.find_all(Locator::Css("tbody tr")).await.unwrap();

@@ -38,12 +38,42 @@ impl RowStatus {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RowReport {
     pub line: u64,
     pub email: String,
+    /// What the organisation is told: `to_enrol` whether the address has an account, a
+    /// never-confirmed one or none (an import does not reveal who is registered; each gets
+    /// an invitation or a confirmation by mail), `already_enrolled` or `error`.
+    #[serde(serialize_with = "told")]
+    #[schema(value_type = ToldStatus)]
     pub status: RowStatus,
     pub errors: Vec<FieldError>,
+}
+
+/// A row's status as the report shows it (see [`RowReport::status`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ToldStatus {
+    ToEnrol,
+    AlreadyEnrolled,
+    Error,
+}
+
+impl From<RowStatus> for ToldStatus {
+    fn from(status: RowStatus) -> Self {
+        match status {
+            RowStatus::NewAccount | RowStatus::ExistingAccount | RowStatus::InvitedExisting => {
+                Self::ToEnrol
+            }
+            RowStatus::AlreadyEnrolled => Self::AlreadyEnrolled,
+            RowStatus::Error => Self::Error,
+        }
+    }
+}
+
+fn told<S: serde::Serializer>(status: &RowStatus, serializer: S) -> Result<S::Ok, S::Error> {
+    ToldStatus::from(*status).serialize(serializer)
 }
 
 /// A row once checked on its own.

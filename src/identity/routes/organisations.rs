@@ -11,7 +11,7 @@ use crate::error::{AppError, Problem};
 use crate::http::{Fields, Json};
 use crate::identity::auth::{require_member, require_org_admin, CurrentUser};
 use crate::identity::members;
-use crate::identity::model::{Email, OdpcNumber, OrgKind, Role, Siret, Uai};
+use crate::identity::model::{Email, FullName, OdpcNumber, OrgKind, Role, Siret, Uai};
 use crate::identity::store::{self, AuditEntry, Organisation};
 
 #[derive(Serialize, Deserialize, ToSchema)]
@@ -218,11 +218,17 @@ pub struct AddMember {
     email: Option<String>,
     /// `learner`, `tutor` or `org_admin`.
     role: Option<String>,
+    /// For an address that gets an invitation: the person's names (both or neither).
+    first_name: Option<String>,
+    last_name: Option<String>,
 }
 
-/// Adds an existing account to the organisation with a role.
+/// Adds someone to the organisation with a role, by address. The answer does not say
+/// whether the address had an account: a confirmed account is added and told by mail; any
+/// other address (never confirmed included) is invited by a mail whose link sets the
+/// password.
 #[utoipa::path(post, path = "/api/v1/organisations/{id}/members", tag = "organisations", security(("bearer" = [])), request_body = AddMember, responses(
-    (status = 201, body = MemberView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+    (status = 201, body = MemberView), (status = 404, body = Problem), (status = 409, body = Problem, description = "already a member"), (status = 422, body = Problem),
 ))]
 pub async fn add_member(
     state: web::Data<AppState>,
@@ -231,24 +237,49 @@ pub async fn add_member(
     body: Json<AddMember>,
 ) -> Result<HttpResponse, AppError> {
     let id = path.into_inner();
+    let AddMember {
+        email,
+        role,
+        first_name,
+        last_name,
+    } = body.0;
     let mut f = Fields::new();
-    let email = f.required("email", body.0.email.as_deref(), Email::parse);
-    let role = f.required("role", body.0.role.as_deref(), Role::parse);
+    let email = f.required("email", email.as_deref(), Email::parse);
+    let role = f.required("role", role.as_deref(), Role::parse);
+    let first = f.optional("first_name", first_name.as_deref(), FullName::parse);
+    let last = f.optional("last_name", last_name.as_deref(), FullName::parse);
     f.finish()?;
-    let (email, role) = (email.expect("checked"), role.expect("checked"));
-    let view = db::run(&state.pool, move |conn| {
-        let (membership, account) = members::add_member(conn, &user, &id, &email, role)?;
-        Ok(MemberView {
-            account_id: account.id,
-            email: account.email,
-            full_name: account.full_name,
-            profession: account.profession,
-            role: membership.role,
-            member_since: membership.created_at,
-        })
+    let names = match (first, last) {
+        (Some(first), Some(last)) => Some((first, last)),
+        (None, None) => None,
+        _ => {
+            return Err(AppError::invalid(
+                "last_name",
+                "le prénom et le nom vont ensemble",
+            ))
+        }
+    };
+    let invitee = members::Invitee {
+        email: email.expect("checked"),
+        names,
+        role: role.expect("checked"),
+    };
+    let public_url = state.settings.public_url.clone();
+    let (membership, account, stale) = db::run(&state.pool, move |conn| {
+        members::add_or_invite(conn, &user, &id, invitee, &public_url)
     })
     .await?;
-    Ok(HttpResponse::Created().json(view))
+    if let Some(stale) = stale {
+        state.forget(stale);
+    }
+    Ok(HttpResponse::Created().json(MemberView {
+        account_id: account.id,
+        email: account.email,
+        full_name: account.full_name,
+        profession: account.profession,
+        role: membership.role,
+        member_since: membership.created_at,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
