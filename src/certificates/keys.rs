@@ -104,22 +104,35 @@ impl IssuerKey {
     }
 
     /// The public keys as JWKs, for the JWKS.
-    pub fn jwks(&self) -> Vec<serde_json::Value> {
+    /// Where a key is published on its own, as Open Badges 3.0 has a VC-JWT's `kid`: a
+    /// URL that dereferences to the public JWK.
+    pub fn kid_url(public_url: &str, kid: &str) -> String {
+        format!("{public_url}/.well-known/jwks/{kid}")
+    }
+
+    /// The public keys as JWKs, each named by its URL.
+    pub fn jwks(&self, public_url: &str) -> Vec<serde_json::Value> {
         self.keys
-            .iter()
-            .map(|(kid, key)| {
-                serde_json::json!({
-                    "kty": "RSA", "alg": "RS256", "use": "sig", "kid": kid, "n": key.n, "e": key.e,
-                })
-            })
+            .keys()
+            .filter_map(|kid| self.jwk(public_url, kid))
             .collect()
     }
 
-    /// A JWS of `payload` (a credential), typed `vc+jwt` as VC-JOSE-COSE has it.
-    pub fn sign(&self, payload: &impl Serialize) -> anyhow::Result<String> {
+    /// One public key, by the thumbprint that ends its URL.
+    pub fn jwk(&self, public_url: &str, kid: &str) -> Option<serde_json::Value> {
+        let key = self.keys.get(kid)?;
+        Some(serde_json::json!({
+            "kty": "RSA", "alg": "RS256", "use": "sig",
+            "kid": Self::kid_url(public_url, kid), "n": key.n, "e": key.e,
+        }))
+    }
+
+    /// Signs `payload` as Open Badges 3.0's VC-JWT proof format has it: RS256, `typ` JWT,
+    /// `kid` the URL of the key (§ 8.2.3, no other header).
+    pub fn sign(&self, payload: &impl Serialize, public_url: &str) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.signing_kid.clone());
-        header.typ = Some(TYPE.into());
+        header.kid = Some(Self::kid_url(public_url, &self.signing_kid));
+        header.typ = Some("JWT".into());
         Ok(jsonwebtoken::encode(
             &header,
             payload,
@@ -127,15 +140,20 @@ impl IssuerKey {
         )?)
     }
 
-    /// The payload of a JWS signed RS256 by one of these keys; None for anything else
-    /// (unknown key, another algorithm or type, a bad signature). Dates are the
-    /// credential's (`validFrom`, `validUntil`), checked by the caller.
+    /// The payload of a VC-JWT signed by one of our keys: the current form (`typ` JWT, `kid`
+    /// a URL ending in the thumbprint) or the one issued before (`typ` vc+jwt, `kid` the
+    /// thumbprint), so credentials already handed out keep verifying.
     pub fn verify<T: DeserializeOwned>(&self, token: &str) -> Option<T> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::RS256 || header.typ.as_deref() != Some(TYPE) {
+        let typ = header.typ.as_deref();
+        if header.alg != Algorithm::RS256 || !matches!(typ, Some("JWT" | LEGACY_TYPE)) {
             return None;
         }
-        let key = self.keys.get(header.kid.as_deref()?)?;
+        let kid = header.kid.as_deref()?;
+        let kid = kid
+            .rsplit_once("/.well-known/jwks/")
+            .map_or(kid, |(_, k)| k);
+        let key = self.keys.get(kid)?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_required_spec_claims::<&str>(&[]);
         validation.validate_exp = false;
@@ -146,7 +164,8 @@ impl IssuerKey {
     }
 }
 
-const TYPE: &str = "vc+jwt";
+/// The header type of the credentials issued before the OB 3.0 proof format was followed.
+const LEGACY_TYPE: &str = "vc+jwt";
 
 fn write_new(dir: &Path, pem: &str) -> anyhow::Result<()> {
     let path = dir.join(format!(
@@ -174,9 +193,21 @@ mod tests {
         let key = IssuerKey::load_or_create(dir.path()).unwrap();
         let again = IssuerKey::load_or_create(dir.path()).unwrap();
         assert_eq!(key.kid(), again.kid(), "the key is kept across restarts");
-        let jwt = key.sign(&serde_json::json!({"name": "Zoé"})).unwrap();
+        let jwt = key
+            .sign(&serde_json::json!({"name": "Zoé"}), "https://campus.test")
+            .unwrap();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("JWT"));
+        assert_eq!(
+            header.kid.unwrap(),
+            format!("https://campus.test/.well-known/jwks/{}", key.kid())
+        );
         let back: serde_json::Value = key.verify(&jwt).unwrap();
         assert_eq!(back["name"], "Zoé");
+        assert_eq!(
+            key.jwk("https://campus.test", key.kid()).unwrap()["kty"],
+            "RSA"
+        );
         let mut tampered = jwt.clone().into_bytes();
         let i = tampered.len() / 2;
         tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
@@ -187,7 +218,7 @@ mod tests {
         write_new(&issuer_dir(dir.path()), &generate_pem().unwrap()).unwrap();
         let rotated = IssuerKey::load_or_create(dir.path()).unwrap();
         assert_ne!(rotated.kid(), key.kid());
-        assert_eq!(rotated.jwks().len(), 2);
+        assert_eq!(rotated.jwks("https://campus.test").len(), 2);
         assert!(rotated.verify::<serde_json::Value>(&jwt).is_some());
     }
 }

@@ -57,7 +57,10 @@ pub fn configure_public(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(limit::per_address))
             .get(verify_page),
     )
-    .service(web::resource("/status-lists/{n}").get(status_list));
+    .service(web::resource("/status-lists/{n}").get(status_list))
+    .service(web::resource("/issuers/{id}").get(issuer_profile))
+    .service(web::resource("/issuers/{id}/status-lists/{n}").get(issuer_status_list))
+    .service(web::resource("/.well-known/jwks/{kid}").get(issuer_key));
 }
 
 async fn readable(
@@ -214,7 +217,7 @@ pub async fn credential(
     }
     // An RSA signature takes a good part of a millisecond: off the HTTP worker.
     let s = state.clone();
-    let jwt = web::block(move || s.issuer.sign(&vc))
+    let jwt = web::block(move || s.issuer.sign(&vc, &s.settings.public_url))
         .await
         .map_err(|e| AppError::internal(anyhow::anyhow!("signing failed: {e}")))??;
     Ok(HttpResponse::Ok()
@@ -332,27 +335,60 @@ pub async fn verify_page(
 }
 
 /// A signed Bitstring Status List credential; fetched by verifiers, never cached long.
-#[utoipa::path(get, path = "/status-lists/{n}", tag = "certificates", params(("n" = i64, Path, description = "the list's number, as in a credential's `statusListCredential`")), responses(
-    (status = 200, description = "the status list credential as a VC-JWT", content_type = "application/vc+jwt"),
+#[utoipa::path(get, path = "/status-lists/{n}", tag = "certificates", params(("n" = i64, Path, description = "the list's number, as in the `statusListCredential` of a credential issued before organisations had their own")), responses(
+    (status = 200, description = "the status list credential as a VC-JWT, issued by the platform", content_type = "application/vc+jwt"),
     (status = 404, body = Problem),
 ))]
 pub async fn status_list(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let list: i64 = path
+    let list = path
         .into_inner()
         .parse()
         .map_err(|_| AppError::not_found("Liste de statuts introuvable."))?;
-    let jwt = match state.status_lists.get(list) {
+    signed_list(state, None, list).await
+}
+
+/// An organisation's status list (the one its credentials point to).
+#[utoipa::path(get, path = "/issuers/{id}/status-lists/{n}", tag = "certificates", params(
+    ("id" = String, Path, description = "the issuing organisation"), ("n" = i64, Path, description = "the list's number"),
+), responses(
+    (status = 200, description = "the status list credential as a VC-JWT, issued by the organisation", content_type = "application/vc+jwt"),
+    (status = 404, body = Problem),
+))]
+pub async fn issuer_status_list(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (organisation, list) = path.into_inner();
+    let list = list
+        .parse()
+        .map_err(|_| AppError::not_found("Liste de statuts introuvable."))?;
+    signed_list(state, Some(organisation), list).await
+}
+
+async fn signed_list(
+    state: web::Data<AppState>,
+    organisation: Option<String>,
+    list: i64,
+) -> Result<HttpResponse, AppError> {
+    let key = (organisation, list);
+    let jwt = match state.status_lists.get(&key) {
         Some(jwt) => jwt,
         None => {
-            let s = state.clone();
+            let (s, org) = (state.clone(), key.0.clone());
             let jwt = db::run(&state.pool, move |conn| {
-                service::status_list(conn, &s.issuer, &s.settings.public_url, list)
+                service::status_list(
+                    conn,
+                    &s.issuer,
+                    &s.settings.public_url,
+                    org.as_deref(),
+                    list,
+                )
             })
             .await?;
-            state.status_lists.put(list, jwt.clone());
+            state.status_lists.put(key, jwt.clone());
             jwt
         }
     };
@@ -363,6 +399,51 @@ pub async fn status_list(
             format!("max-age={}", super::status::CACHE_SECONDS),
         ))
         .body(jwt))
+}
+
+/// An organisation as an issuer of credentials: its Open Badges 3.0 Profile, at the URL
+/// its credentials name as `issuer.id`.
+#[utoipa::path(get, path = "/issuers/{id}", tag = "certificates", params(("id" = String, Path, description = "the organisation")), responses(
+    (status = 200, description = "the issuer's Profile (Open Badges 3.0)", content_type = "application/json"),
+    (status = 404, body = Problem),
+))]
+pub async fn issuer_profile(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let id = path.into_inner();
+    let organisation = db::run(&state.pool, move |conn| {
+        diesel::OptionalExtension::optional(crate::identity::store::organisation(conn, &id))?
+            .ok_or_else(|| AppError::not_found("Émetteur inconnu."))
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "public, max-age=300"))
+        .json(super::credential::profile_document(
+            &state.settings.public_url,
+            &organisation.id,
+            &organisation.name,
+        )))
+}
+
+/// One certificate-signing key as a bare JWK, at the URL a credential's `kid` names (OB 3.0
+/// § 8.5: the `kid` dereferences to the key).
+#[utoipa::path(get, path = "/.well-known/jwks/{kid}", tag = "certificates", params(("kid" = String, Path, description = "the key's RFC 7638 thumbprint")), responses(
+    (status = 200, description = "the public key as a JWK", content_type = "application/jwk+json"),
+    (status = 404, body = Problem),
+))]
+pub async fn issuer_key(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let jwk = state
+        .issuer
+        .jwk(&state.settings.public_url, &path.into_inner())
+        .ok_or_else(|| AppError::not_found("Clé inconnue."))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/jwk+json")
+        .insert_header(("cache-control", "public, max-age=300"))
+        .body(jwk.to_string()))
 }
 
 /// A PDF's name in a session's ZIP: the holder first, so the files sort by person as a

@@ -405,19 +405,40 @@ pub fn verify_code(conn: &mut DbConn, raw: &str) -> Result<Verification, AppErro
 }
 
 /// The signed status list `n`, as a VC-JWT.
+///
+/// With `organisation`, the list as that organisation publishes it (its credentials point
+/// there); without, as the platform published it before.
 pub fn status_list(
     conn: &mut DbConn,
     key: &IssuerKey,
     public_url: &str,
+    organisation: Option<&str>,
     list: i64,
 ) -> Result<String, AppError> {
+    let missing = || AppError::not_found("Liste de statuts introuvable.");
     let lists = store::lists_in_use(conn, status::LIST_SIZE)?;
     if !(0..lists).contains(&list) {
-        return Err(AppError::not_found("Liste de statuts introuvable."));
+        return Err(missing());
     }
+    let issuer = match organisation {
+        Some(id) => {
+            let org = diesel::OptionalExtension::optional(identity::organisation(conn, id))?
+                .ok_or_else(missing)?;
+            Some((org.id, org.name))
+        }
+        None => None,
+    };
     let revoked = store::revoked_in_list(conn, list, status::LIST_SIZE)?;
-    let payload = credential::status_list(public_url, list, &status::encode(revoked), now());
-    Ok(key.sign(&payload)?)
+    let payload = credential::status_list(
+        public_url,
+        issuer
+            .as_ref()
+            .map(|(id, name)| (id.as_str(), name.as_str())),
+        list,
+        &status::encode(revoked),
+        now(),
+    );
+    Ok(key.sign(&payload, public_url)?)
 }
 
 /// What `POST /verify` says of a VC-JWT.
@@ -452,7 +473,9 @@ pub fn verify_credential(
     let Some(vc) = key.verify::<credential::Credential>(jwt.trim()) else {
         return Ok(invalid("signature ou clé non reconnues"));
     };
-    if vc.issuer.id != public_url {
+    // An organisation's Profile here, or the platform (credentials issued before).
+    let issuers = format!("{public_url}/issuers/");
+    if vc.issuer.id != public_url && !vc.issuer.id.starts_with(&issuers) {
         return Ok(invalid("émetteur inconnu"));
     }
     let now = Utc::now();
@@ -463,12 +486,14 @@ pub fn verify_credential(
         return Ok(invalid("attestation pas encore valable"));
     }
     let entry = &vc.credential_status;
-    let prefix = format!("{public_url}/status-lists/");
+    // `…/issuers/{id}/status-lists/{n}`, or `…/status-lists/{n}` before: this site's.
     let (Some(list), Ok(index)) = (
         entry
             .status_list_credential
-            .strip_prefix(&prefix)
-            .and_then(|n| n.parse::<i64>().ok()),
+            .strip_prefix(public_url)
+            .and_then(|path| path.rsplit_once("/status-lists/"))
+            .filter(|(before, _)| before.is_empty() || before.starts_with("/issuers/"))
+            .and_then(|(_, n)| n.parse::<i64>().ok()),
         entry.status_list_index.parse::<i64>(),
     ) else {
         return Ok(invalid("statut de révocation illisible"));

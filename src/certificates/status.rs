@@ -59,24 +59,28 @@ pub fn is_set(encoded: &str, index: i64) -> Option<bool> {
 /// Signed lists kept for a minute: anonymous verifiers fetch them often, and each costs a
 /// scan, a GZIP and an RSA signature. A revocation here drops the cache at once; other
 /// instances serve the new bit within the minute (the `max-age` verifiers are told).
+/// A published list: (issuing organisation, or none for the platform's, list number).
+pub type ListKey = (Option<String>, i64);
+
 #[derive(Default)]
 pub struct Cache {
-    lists: Mutex<HashMap<i64, (Instant, String)>>,
+    lists: Mutex<HashMap<ListKey, (Instant, String)>>,
 }
 
 pub const CACHE_SECONDS: u64 = 60;
 
 impl Cache {
-    pub fn get(&self, list: i64) -> Option<String> {
+    pub fn get(&self, list: &ListKey) -> Option<String> {
         let lists = self.lists.lock().expect("not poisoned");
         lists
-            .get(&list)
+            .get(list)
             .filter(|(at, _)| at.elapsed() < Duration::from_secs(CACHE_SECONDS))
             .map(|(_, jwt)| jwt.clone())
     }
 
-    pub fn put(&self, list: i64, jwt: String) {
+    pub fn put(&self, list: ListKey, jwt: String) {
         let mut lists = self.lists.lock().expect("not poisoned");
+        // Lists of organisations that do not exist are never put; the rest are few.
         lists.insert(list, (Instant::now(), jwt));
     }
 

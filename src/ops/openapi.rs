@@ -34,7 +34,8 @@ use crate::resources::routes as resources;
     ),
     paths(
         health::healthz, health::readyz, identity::jwks, openapi_json, metrics,
-        certificates::status_list,
+        certificates::status_list, certificates::issuer_status_list, certificates::issuer_profile,
+        certificates::issuer_key,
         auth::register, auth::login, auth::refresh, auth::logout, auth::verify_email, auth::resend_verification,
         auth::request_password_reset, auth::confirm_password_reset,
         me::get, me::update, me::export, me::erase,

@@ -251,10 +251,39 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
 
     let header = part(&jwt, 0);
     assert_eq!(header["alg"], "RS256");
-    assert_eq!(header["typ"], "vc+jwt");
+    // OB 3.0's proof format: typ JWT, kid the key's URL, the claims mapped from the credential.
+    assert_eq!(header["typ"], "JWT");
+    assert!(header["kid"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://campus.test/.well-known/jwks/"));
     let payload = part(&jwt, 1);
     let vc = &payload;
-    assert_eq!(vc["issuer"]["id"], "http://campus.test");
+    // The issuer is the organisation that awards, with its Profile at that URL.
+    let issuer = vc["issuer"]["id"].as_str().unwrap();
+    assert_eq!(
+        issuer,
+        format!("http://campus.test/issuers/{}", w.s.university)
+    );
+    assert_eq!(vc["iss"], issuer);
+    assert_eq!(vc["jti"], vc["id"]);
+    assert_eq!(vc["sub"], vc["credentialSubject"]["id"]);
+    let profile: Value =
+        w.s.app
+            .get(issuer.strip_prefix("http://campus.test").unwrap())
+            .await
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(profile["type"], json!(["Profile"]));
+    assert_eq!(profile["name"], vc["issuer"]["name"]);
+    assert!(
+        vc["credentialSubject"]["achievement"]["description"]
+            .as_str()
+            .unwrap()
+            .contains(".\n- "),
+        "objectives apart"
+    );
     assert_eq!(vc["@context"][0], "https://www.w3.org/ns/credentials/v2");
     assert!(vc["type"]
         .as_array()
@@ -304,6 +333,64 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
             .post_json("/api/v1/verify", &json!({ "credential": "" }))
             .await;
     problem(bad, 422).await;
+}
+
+/// What `tests/tools/ob3_verify.py` (PyJWT and openbadgeslib) says of a credential.
+fn independently_verified(w: &World, jwt: &str) -> Option<Value> {
+    let mut python = crate::helpers::python_with(&["jwt", "openbadgeslib"])?;
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), jwt).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/ob3_verify.py");
+    let out = python
+        .arg(script)
+        .arg(&w.s.app.settings.public_url)
+        .arg(&w.s.app.address)
+        .arg(file.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(serde_json::from_str(&said).unwrap())
+}
+
+#[tokio::test]
+async fn an_independent_open_badges_verifier_accepts_the_credential_then_sees_it_revoked() {
+    // Arrange
+    let w = world().await;
+    let (learner, certificate) = w.certified("portefeuille@univ-exemple.fr").await;
+    let id = id_of(&certificate);
+    let path = format!("/api/v1/certificates/{id}/credential");
+    let jwt =
+        w.s.app
+            .get_as(&learner.user.token, &path)
+            .await
+            .text()
+            .await
+            .unwrap();
+
+    // Act & Assert: valid, issued by the university, by both libraries.
+    let Some(said) = independently_verified(&w, &jwt) else {
+        return;
+    };
+    assert_eq!(said["openbadgeslib"], "valid", "{said}");
+    assert_eq!(said["pyjwt"]["issuer"], "Université Exemple", "{said}");
+
+    // Revoked: the status list the credential points to says so.
+    let revoked =
+        w.s.app
+            .post_as(
+                &w.s.dean.token,
+                &format!("/api/v1/certificates/{id}/revoke"),
+                &json!({ "reason": "Erreur de saisie" }),
+            )
+            .await;
+    assert!(revoked.status().is_success());
+    let said = independently_verified(&w, &jwt).unwrap();
+    assert_eq!(said["openbadgeslib"], "revoked", "{said}");
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 mod browse;
 mod courses;
+mod python;
 mod setup;
 mod world;
 
@@ -11,6 +12,7 @@ pub use browse::{unescape, Browsing, HTML};
 pub use courses::{
     copy_course, copy_courses, course_with_completion, lesson_ids, replace_last_section,
 };
+pub use python::python_with;
 pub use setup::{day, setup, setup_in, Setup};
 pub use world::{world, world_of, Learner, World, NAME};
 

@@ -1,39 +1,17 @@
 //! The OpenAPI document checked by something other than us: `openapi-spec-validator`
-//! (Python, installed by `scripts/test` under `target/py`) validates it, and every route
+//! (see `helpers::python_with`) validates it, and every route
 //! the server mounts outside the pages is in it.
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
-use crate::helpers::spawn_app;
-
-/// Python with `openapi-spec-validator` importable, if installed (required under CI).
-fn validator() -> Option<Command> {
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/py");
-    let mut probe = Command::new("python3");
-    probe
-        .env("PYTHONPATH", &lib)
-        .args(["-c", "import openapi_spec_validator"]);
-    if probe.output().is_ok_and(|o| o.status.success()) {
-        let mut command = Command::new("python3");
-        command.env("PYTHONPATH", &lib);
-        return Some(command);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true: openapi-spec-validator is missing ({}); scripts/test installs it with pip",
-        lib.display()
-    );
-    eprintln!("openapi-spec-validator not installed: the document is not validated");
-    None
-}
+use crate::helpers::{python_with, spawn_app};
 
 #[tokio::test]
 async fn an_independent_validator_accepts_the_document() {
     let app = spawn_app().await;
     let doc = app.get("/api/openapi.json").await.text().await.unwrap();
-    let Some(mut python) = validator() else {
+    let Some(mut python) = python_with(&["openapi_spec_validator"]) else {
         return;
     };
     let file = tempfile::NamedTempFile::new().unwrap();

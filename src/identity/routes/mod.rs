@@ -55,7 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(("cache-control", "public, max-age=300"))
-        .json(jwks_with(state.keys.jwks(), state.issuer.jwks()))
+        .json(jwks_with(
+            state.keys.jwks(),
+            state.issuer.jwks(&state.settings.public_url),
+        ))
 }
 
 fn jwks_with(mut set: serde_json::Value, more: Vec<serde_json::Value>) -> serde_json::Value {
