@@ -204,6 +204,7 @@ pub struct Snapshot {
     /// Time on task measured by the platform.
     pub measured_seconds: i64,
     pub evaluation: Evaluation,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub issued_at: NaiveDateTime,
     /// For a DU completion record only.
     #[serde(default)]

@@ -180,7 +180,9 @@ pub struct CertificateView {
     pub code: String,
     pub kind: CertificateKind,
     pub status: Validity,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub issued_at: NaiveDateTime,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
     pub replaces_id: Option<String>,
@@ -364,7 +366,9 @@ pub struct Verification {
     /// `valid`, `revoked` or `unknown`.
     pub status: Validity,
     pub code: Option<String>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub issued_at: Option<NaiveDateTime>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
     /// The verification code of the corrected certificate that replaced a revoked one.
@@ -449,6 +453,7 @@ pub struct CredentialCheck {
     /// Why it is invalid, in French.
     pub errors: Vec<String>,
     pub credential_id: Option<String>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub revoked_at: Option<NaiveDateTime>,
     pub revocation_reason: Option<String>,
     pub attested: Option<Snapshot>,

@@ -22,6 +22,7 @@ pub struct CohortView {
     pub academic_year: Option<String>,
     pub partner_organisation_id: Option<String>,
     pub responsibles: Vec<String>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub minutes_closed_at: Option<NaiveDateTime>,
 }
 

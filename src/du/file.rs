@@ -101,6 +101,7 @@ pub struct DecisionView {
     pub decided_on: NaiveDate,
     pub jury: Vec<String>,
     pub reason: Option<String>,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub recorded_at: NaiveDateTime,
 }
 

@@ -239,7 +239,9 @@ pub struct EnrolmentView {
     pub account_id: String,
     pub course_version_id: String,
     pub status: EnrolmentStatus,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub enrolled_at: NaiveDateTime,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub withdrawn_at: Option<NaiveDateTime>,
 }
 

@@ -9,6 +9,7 @@ mod json;
 pub mod limit;
 mod middleware;
 pub mod stream;
+pub mod timestamps;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::http::header;

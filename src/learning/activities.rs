@@ -116,6 +116,7 @@ pub struct ActivityView {
     pub items: Vec<AuditItemView>,
     pub min_chars: u32,
     pub answer: Option<Answer>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub answered_at: Option<NaiveDateTime>,
     /// Shown once answered.
     pub commentary_html: Option<String>,

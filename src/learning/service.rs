@@ -523,6 +523,7 @@ pub struct ProgressView {
     /// Lessons done, in percent.
     pub percent: u32,
     pub completed: bool,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub completed_at: Option<NaiveDateTime>,
     /// What is still required, in French.
     pub missing: Vec<String>,

@@ -250,8 +250,10 @@ fn own_attempt(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SavedView {
+    #[serde(with = "crate::http::timestamps::utc")]
     pub saved_at: NaiveDateTime,
     pub answered: usize,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub deadline: Option<NaiveDateTime>,
 }
 

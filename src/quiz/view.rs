@@ -56,6 +56,7 @@ pub struct ResultView {
     pub percent: f64,
     pub pass_mark: u8,
     pub passed: bool,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub submitted_at: NaiveDateTime,
     /// Graded by the server at the deadline, without a submit.
     pub auto_submitted: bool,
@@ -79,8 +80,10 @@ pub struct AttemptView {
     pub number: i32,
     pub max_attempts: Option<u32>,
     pub status: AttemptStatus,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub started_at: NaiveDateTime,
     /// Answers are accepted until then (plus a short grace for the network).
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub deadline: Option<NaiveDateTime>,
     pub items: Vec<ItemView>,
     #[schema(value_type = Object)]

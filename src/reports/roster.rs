@@ -29,15 +29,18 @@ pub struct RosterLine {
     pub mode_exercice: Option<String>,
     /// `active` or `withdrawn`.
     pub status: EnrolmentStatus,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub enrolled_at: NaiveDateTime,
     /// Lessons done, in percent.
     pub progress_percent: u32,
     pub active_seconds: i64,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub last_activity: Option<NaiveDateTime>,
     pub pre_test: Option<f64>,
     pub post_test: Option<f64>,
     /// Best score at the graded quizzes.
     pub final_score: Option<f64>,
+    #[serde(with = "crate::http::timestamps::utc_option")]
     pub completed_at: Option<NaiveDateTime>,
     pub certificate_code: Option<String>,
     /// `valid` or `revoked`.

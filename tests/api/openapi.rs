@@ -96,3 +96,23 @@ async fn every_route_outside_the_pages_is_documented() {
         }
     }
 }
+
+#[tokio::test]
+async fn timestamps_are_sent_in_utc_with_their_offset_as_the_document_says() {
+    let app = spawn_app().await;
+    let admin = app.platform_admin().await;
+    let dean = app.learner("doyenne@faculte-exemple.fr").await;
+    let org = app.organisation(&admin, "Faculté", &dean).await;
+    let members: Vec<serde_json::Value> = app
+        .get_as(&dean.token, &format!("/api/v1/organisations/{org}/members"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let since = members[0]["member_since"].as_str().unwrap();
+    assert!(since.ends_with('Z'), "{since}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(since).is_ok(),
+        "{since}"
+    );
+}

@@ -608,16 +608,12 @@ async fn the_deadline_is_the_servers_and_an_abandoned_attempt_is_graded() {
 
     let attempt = e.start("minute").await;
 
-    let started = chrono::NaiveDateTime::parse_from_str(
-        attempt["started_at"].as_str().unwrap(),
-        "%Y-%m-%dT%H:%M:%S%.f",
-    )
-    .unwrap();
-    let deadline = chrono::NaiveDateTime::parse_from_str(
-        attempt["deadline"].as_str().unwrap(),
-        "%Y-%m-%dT%H:%M:%S%.f",
-    )
-    .unwrap();
+    let started = chrono::DateTime::parse_from_rfc3339(attempt["started_at"].as_str().unwrap())
+        .unwrap()
+        .naive_utc();
+    let deadline = chrono::DateTime::parse_from_rfc3339(attempt["deadline"].as_str().unwrap())
+        .unwrap()
+        .naive_utc();
     assert_eq!((deadline - started).num_minutes(), 30);
     let answers = e.answers(&attempt, 9);
     let first = questions(&attempt)[0]["id"].as_str().unwrap().to_owned();

@@ -181,6 +181,7 @@ pub struct MemberView {
     pub full_name: String,
     pub profession: String,
     pub role: Role,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub member_since: chrono::NaiveDateTime,
 }
 
