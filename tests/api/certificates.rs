@@ -11,7 +11,9 @@ use qvt_campus::db::schema::{accounts, certificates, completions};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, pdf_text, problem, spawn_app_with, world, world_of, World, NAME};
+use crate::helpers::{
+    eventually, pdf_text, problem, spawn_app_with, world, world_of, Learner, World, NAME,
+};
 use crate::journeys::adeli_of;
 
 /// What only the certificate tests ask of a world.
@@ -335,6 +337,14 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
     problem(bad, 422).await;
 }
 
+/// The holder's certificate `id` as a VC-JWT.
+async fn credential_of(w: &World, holder: &Learner, id: &str) -> String {
+    let path = format!("/api/v1/certificates/{id}/credential");
+    let response = w.s.app.get_as(&holder.user.token, &path).await;
+    assert_eq!(response.status().as_u16(), 200);
+    response.text().await.unwrap()
+}
+
 /// What `tests/tools/ob3_verify.py` (PyJWT and openbadgeslib) says of a credential.
 fn independently_verified(w: &World, jwt: &str) -> Option<Value> {
     let mut python = crate::helpers::python_with(&["jwt", "openbadgeslib"])?;
@@ -363,14 +373,7 @@ async fn an_independent_open_badges_verifier_accepts_the_credential_then_sees_it
     let w = world().await;
     let (learner, certificate) = w.certified("portefeuille@univ-exemple.fr").await;
     let id = id_of(&certificate);
-    let path = format!("/api/v1/certificates/{id}/credential");
-    let jwt =
-        w.s.app
-            .get_as(&learner.user.token, &path)
-            .await
-            .text()
-            .await
-            .unwrap();
+    let jwt = credential_of(&w, &learner, id).await;
 
     // Act & Assert: valid, issued by the university, by both libraries.
     let Some(said) = independently_verified(&w, &jwt) else {
@@ -399,16 +402,7 @@ async fn revocation_flips_the_status_list_bit_and_every_verifier_says_revoked() 
     let (learner, certificate) = w.certified("etudiante@univ-exemple.fr").await;
     let id = id_of(&certificate);
     let code = certificate["code"].as_str().unwrap().to_owned();
-    let jwt =
-        w.s.app
-            .get_as(
-                &learner.user.token,
-                &format!("/api/v1/certificates/{id}/credential"),
-            )
-            .await
-            .text()
-            .await
-            .unwrap();
+    let jwt = credential_of(&w, &learner, id).await;
     let entry = part(&jwt, 1)["credentialStatus"].clone();
     let index: usize = entry["statusListIndex"].as_str().unwrap().parse().unwrap();
     let list_url = entry["statusListCredential"].as_str().unwrap().to_owned();
@@ -718,14 +712,7 @@ async fn a_completion_recorded_before_certificates_existed_gets_its_certificate_
 async fn a_certificate_purged_with_its_holders_account_stays_revoked_for_verifiers() {
     let w = world().await;
     let (learner, certificate) = w.certified("partie@univ-exemple.fr").await;
-    let path = format!("/api/v1/certificates/{}/credential", id_of(&certificate));
-    let jwt =
-        w.s.app
-            .get_as(&learner.user.token, &path)
-            .await
-            .text()
-            .await
-            .unwrap();
+    let jwt = credential_of(&w, &learner, id_of(&certificate)).await;
     assert_eq!(w.check_credential(&jwt).await["status"], "valid");
 
     // Erased long ago, purged now (what `qvt-campus purge` does).
