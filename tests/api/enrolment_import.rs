@@ -547,3 +547,34 @@ async fn the_session_page_says_in_french_what_is_wrong_with_a_file() {
     );
     assert_eq!(count(&s.app).1, 0, "nothing enrolled");
 }
+
+#[tokio::test]
+async fn who_may_import_is_checked_before_the_file_is_read() {
+    let s = setup().await;
+    let session = s.qvt_session(json!({})).await;
+    let learner = s.app.learner("curieux@univ-exemple.fr").await;
+    let send = |token: String, body: Vec<u8>| {
+        let request = s
+            .app
+            .client
+            .post(
+                s.app
+                    .url(&format!("/api/v1/sessions/{session}/enrolments/import")),
+            )
+            .bearer_auth(token)
+            .header("content-type", "text/csv")
+            .body(body);
+        async move { request.send().await.unwrap() }
+    };
+
+    // A file nobody could read, and one past the size limit: to someone who does not
+    // administer the session, the session does not exist (404) — the file is not looked at.
+    let unreadable = send(learner.token.clone(), vec![0xff, 0xfe, 0x00, b';', 0x81]).await;
+    problem(unreadable, 404).await;
+    let huge = send(learner.token.clone(), vec![b'a'; 17 * 1024 * 1024]).await;
+    problem(huge, 404).await;
+
+    // The administrator gets the file's own problems.
+    let too_big = send(s.dean.token.clone(), vec![b'a'; 17 * 1024 * 1024]).await;
+    problem(too_big, 413).await;
+}
