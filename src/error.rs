@@ -212,6 +212,7 @@ impl AppError {
         );
         e.detail = Some("Réessayez dans quelques instants.".into());
         e.cause = Some(cause);
+        e.retry_after = Some(UNAVAILABLE_RETRY_SECONDS);
         e
     }
 
@@ -290,8 +291,57 @@ pub fn problem_response(status: StatusCode, problem: &Problem) -> HttpResponse {
         .body(serde_json::to_string(problem).expect("a problem always serialises"))
 }
 
+/// What a client is told to wait when the database cannot answer (a restart, a failover,
+/// a full disk being freed take seconds).
+const UNAVAILABLE_RETRY_SECONDS: u64 = 5;
+
+/// Whether a database error is the database being unreachable or unable to write for now —
+/// an outage to wait out (503), not a bug (500). SQLite and libpq say so in words only.
+fn is_outage(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match e {
+        Error::DatabaseError(
+            Kind::ClosedConnection
+            | Kind::UnableToSendCommand
+            | Kind::ReadOnlyTransaction
+            | Kind::SerializationFailure,
+            _,
+        ) => true,
+        Error::DatabaseError(_, info) => {
+            let message = info.message().to_lowercase();
+            [
+                // SQLite
+                "database is locked",
+                "database table is locked",
+                "database or disk is full",
+                "disk i/o error",
+                "attempt to write a readonly database",
+                "unable to open database file",
+                // PostgreSQL (libpq and server)
+                "server closed the connection",
+                "terminating connection",
+                "could not connect",
+                "connection refused",
+                "no connection to the server",
+                "the database system is",
+                "could not extend file",
+                "no space left on device",
+                "read-only transaction",
+                "lock timeout",
+                "canceling statement due to",
+            ]
+            .iter()
+            .any(|needle| message.contains(needle))
+        }
+        _ => false,
+    }
+}
+
 impl From<diesel::result::Error> for AppError {
     fn from(e: diesel::result::Error) -> Self {
+        if is_outage(&e) {
+            return Self::unavailable(e.into());
+        }
         match e {
             diesel::result::Error::NotFound => {
                 Self::not_found("La ressource demandée n'existe pas.")
@@ -322,6 +372,38 @@ mod tests {
         assert_eq!(p.status, 422);
         assert_eq!(p.type_, "/problems/validation");
         assert_eq!(p.errors, vec![FieldError::new("email", "adresse invalide")]);
+    }
+
+    #[test]
+    fn an_unreachable_or_full_database_is_a_503_to_retry() {
+        use diesel::result::{DatabaseErrorKind, Error};
+        for e in [
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                Box::new("gone".to_owned()),
+            ),
+            Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("database or disk is full".to_owned()),
+            ),
+            Error::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new("server closed the connection unexpectedly".to_owned()),
+            ),
+        ] {
+            let e = AppError::from(e);
+            assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+            let response = actix_web::ResponseError::error_response(&e);
+            assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "5");
+        }
+        let bug = Error::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("no such column: x".to_owned()),
+        );
+        assert_eq!(
+            AppError::from(bug).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 
     #[test]

@@ -404,3 +404,10 @@ diesel::table! {
         requested_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    readiness_probe (id) {
+        id -> Integer,
+        probed_at -> Timestamp,
+    }
+}

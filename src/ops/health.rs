@@ -1,5 +1,6 @@
-//! `GET /healthz` (the process answers) and `GET /readyz` (the database answers and every
-//! migration is applied), for load balancers and orchestrators.
+//! `GET /healthz` (the process answers) and `GET /readyz` (the database answers, takes a
+//! write, and every migration is applied), for load balancers and orchestrators. Readiness
+//! is told within a second: a load balancer must not wait on a database that is down.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,27 @@ pub async fn healthz() -> HttpResponse {
     (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let (kind, pending) = db::run(&state.pool, |conn| {
+    let probe = db::run_within(&state.pool, READY_WITHIN, |conn| {
         let pending = db::has_pending_migrations(conn).map_err(AppError::unavailable)?;
+        // A write, as the learners' own: refused on a full disk, a read-only file or a
+        // standby, where reads still work.
+        conn.write(|c| {
+            use crate::db::schema::readiness_probe::dsl::*;
+            use diesel::prelude::*;
+            diesel::update(readiness_probe.find(1))
+                .set(probed_at.eq(chrono::Utc::now().naive_utc()))
+                .execute(c)
+        })
+        .map_err(|e| AppError::unavailable(e.into()))?;
         Ok((conn.kind(), pending))
-    })
-    .await?;
+    });
+    let (kind, pending) = tokio::time::timeout(READY_WITHIN, probe)
+        .await
+        .map_err(|_| {
+            AppError::unavailable(anyhow::anyhow!(
+                "the database did not answer within {READY_WITHIN:?}"
+            ))
+        })??;
     if pending {
         return Err(AppError::unavailable(anyhow::anyhow!(
             "migrations are pending"
@@ -57,3 +74,6 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
         migrations: "applied".into(),
     }))
 }
+
+/// How long readiness may take to tell.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(1);

@@ -173,3 +173,50 @@ async fn connections_the_postgresql_server_closed_are_replaced_after_one_failed_
         "{statuses:?}"
     );
 }
+
+#[tokio::test]
+async fn a_database_that_reads_but_cannot_write_is_not_ready() {
+    let Some(_) = postgres_base_url() else {
+        return; // A standby-like, read-only database: PostgreSQL only.
+    };
+    let app = spawn_app().await;
+    assert_eq!(app.get("/readyz").await.status().as_u16(), 200);
+    let mut admin = diesel::PgConnection::establish(app.settings.database.url.expose()).unwrap();
+    // New sessions are read-only (as on a standby); the pool's are closed to take it.
+    admin
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = on', current_database()); END $$; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+
+    // Reads work, readiness does not, and a write is an outage (503 with Retry-After).
+    let mut last = 0;
+    for _ in 0..app.settings.database.pool_size + 2 {
+        last = app.get("/readyz").await.status().as_u16();
+    }
+    assert_eq!(last, 503);
+    let refused = app
+        .post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({ "email": "lecture.seule@exemple.fr", "password": "un mot de passe assez long",
+                                 "full_name": "Lecture Seule", "profession": "infirmier" }),
+        )
+        .await;
+    assert_eq!(refused.status().as_u16(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+
+    admin
+        .batch_execute(
+            "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I RESET default_transaction_read_only', current_database()); END $$; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..app.settings.database.pool_size + 2 {
+        statuses.push(app.get("/readyz").await.status().as_u16());
+    }
+    assert_eq!(*statuses.last().unwrap(), 200, "{statuses:?}");
+}
