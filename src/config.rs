@@ -228,7 +228,9 @@ impl Settings {
                 poll_interval: Duration::from_millis(number(&get, "QVT_MAIL_POLL_MS", 2000)?),
                 retry_base: Duration::from_secs(number(&get, "QVT_MAIL_RETRY_BASE_SECONDS", 30)?),
                 max_attempts: number(&get, "QVT_MAIL_MAX_ATTEMPTS", 8)?,
-                lease: Duration::from_secs(number(&get, "QVT_MAIL_LEASE_SECONDS", 300)?),
+                // The SMTP timeout (20 s) and a margin: a message claimed by an instance that
+                // died is sent by another within this.
+                lease: Duration::from_secs(number(&get, "QVT_MAIL_LEASE_SECONDS", 30)?),
             },
             identity: IdentitySettings {
                 keys_dir: get("QVT_KEYS_DIR")

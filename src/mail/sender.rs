@@ -13,7 +13,10 @@ use crate::config::MailSettings;
 use crate::db::DbConn;
 use crate::templates::Templates;
 
-const BATCH: i64 = 50;
+/// Messages claimed at a time: one. A claimed message is sent and recorded before the next
+/// is claimed, so a crash leaves at most one message sent but not recorded (sent again,
+/// with the same Message-ID, once its lease runs out) and holds back no other.
+const BATCH: i64 = 1;
 
 pub struct Sender {
     transport: Transport,
