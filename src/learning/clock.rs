@@ -197,6 +197,43 @@ impl Tracker {
         Some(open.interval.clone())
     }
 
+    /// Whether this instance holds an open stretch for the enrolment.
+    pub fn is_open(&self, enrolment_id: &str) -> bool {
+        self.open.contains_key(enrolment_id)
+    }
+
+    /// Picks up where the stored time of an enrolment ended (`lesson_id` at `ended_at`),
+    /// when this instance holds nothing for it — after a restart, or when another instance
+    /// had it: the stretch from there to the next beat is credited as if the tracker had
+    /// never stopped (within the idle gap), in a new interval of its own, so two instances
+    /// never write one interval.
+    pub fn resume(&mut self, account_id: &str, lesson: LessonAt<'_>, ended_at: NaiveDateTime) {
+        if self.open.contains_key(lesson.enrolment_id) {
+            return;
+        }
+        self.open.insert(
+            lesson.enrolment_id.to_owned(),
+            Open {
+                interval: Interval {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    enrolment_id: lesson.enrolment_id.to_owned(),
+                    lesson_id: lesson.lesson_id.to_owned(),
+                    started_at: ended_at,
+                    ended_at,
+                    active_seconds: 0,
+                },
+                last_beat_id: String::new(),
+                last_beat_at: ended_at,
+                dirty: false,
+            },
+        );
+        let until = self
+            .credited_until
+            .entry(account_id.to_owned())
+            .or_insert(ended_at);
+        *until = (*until).max(ended_at);
+    }
+
     /// Puts back a batch whose write failed, so it is retried at the next flush.
     pub fn restore(&mut self, batch: Vec<Interval>) {
         for interval in batch {
@@ -485,6 +522,37 @@ mod tests {
             )
         };
         assert_eq!((of("e1"), of("e2"), of("f1")), (30, 60, 30));
+    }
+
+    #[test]
+    fn after_a_restart_the_stretch_since_the_stored_time_is_credited_within_the_idle_gap() {
+        let t0 = chrono::NaiveDate::from_ymd_opt(2026, 12, 6)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let at = |s: i64| t0 + chrono::Duration::seconds(s);
+        let lesson = LessonAt {
+            enrolment_id: "e",
+            lesson_id: "l1",
+        };
+        // A new tracker (restarted): the stored time ended at t0; the next beat 30 s later.
+        let mut tracker = Tracker::default();
+        tracker.resume("a", lesson, at(0));
+        assert_eq!(tracker.beat("a", lesson, "b1", at(30)).seconds, 30);
+        // Too long a silence is idleness, restart or not.
+        let mut tracker = Tracker::default();
+        tracker.resume("a", lesson, at(0));
+        assert_eq!(
+            tracker
+                .beat("a", lesson, "b1", at(MAX_GAP_SECONDS + 5))
+                .seconds,
+            0
+        );
+        // What this instance already holds is not replaced.
+        let mut tracker = Tracker::default();
+        tracker.beat("a", lesson, "b1", at(100));
+        tracker.resume("a", lesson, at(0));
+        assert_eq!(tracker.beat("a", lesson, "b2", at(130)).seconds, 30);
     }
 
     #[test]

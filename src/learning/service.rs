@@ -331,12 +331,29 @@ pub fn heartbeat(
     // Usually writes nothing (the periodic flush came first): the total read is complete.
     flush_enrolment(conn, courses, learning, enrolment_id)?;
     let written = store::seconds_of_lesson(conn, lesson)?;
-    let credit =
-        learning
-            .tracker
-            .lock()
-            .expect("not poisoned")
-            .beat(&user.id, lesson, beat_id, now());
+    // Nothing in memory (a restart, or another instance had it): continue from where the
+    // stored time ends, so the stretch across a restart is counted, not dropped.
+    let held = learning
+        .tracker
+        .lock()
+        .expect("not poisoned")
+        .is_open(enrolment_id);
+    let last = if held {
+        None
+    } else {
+        store::last_stretch(conn, enrolment_id)?
+    };
+    let credit = {
+        let mut tracker = learning.tracker.lock().expect("not poisoned");
+        if let Some((stored_lesson, ended_at)) = &last {
+            let at = LessonAt {
+                enrolment_id,
+                lesson_id: stored_lesson,
+            };
+            tracker.resume(&user.id, at, *ended_at);
+        }
+        tracker.beat(&user.id, lesson, beat_id, now())
+    };
     let lesson_seconds = written + credited_to(&credit, lesson_id);
     let mut recording = learning.recording.lock().expect("not poisoned");
     if recording.len() > 200_000 {

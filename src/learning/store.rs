@@ -189,6 +189,19 @@ pub fn seconds_of_lesson(conn: &mut DbConn, lesson: LessonAt<'_>) -> QueryResult
     Ok(total.unwrap_or(0))
 }
 
+/// Where the enrolment's stored time ends: the lesson and the end of its latest interval.
+pub fn last_stretch(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<Option<(String, NaiveDateTime)>> {
+    native!(conn, |c| time_intervals::table
+        .filter(time_intervals::enrolment_id.eq(enrolment_id))
+        .order(time_intervals::ended_at.desc())
+        .select((time_intervals::lesson_id, time_intervals::ended_at))
+        .first(c)
+        .optional())
+}
+
 pub fn intervals_of(conn: &mut DbConn, enrolment_id: &str) -> QueryResult<Vec<IntervalRow>> {
     native!(conn, |c| time_intervals::table
         .filter(time_intervals::enrolment_id.eq(enrolment_id))

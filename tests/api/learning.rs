@@ -546,3 +546,23 @@ async fn heartbeats_answered_from_memory_stop_at_once_when_the_page_session_sign
         "the signed-out session is refused"
     );
 }
+
+#[tokio::test]
+async fn the_stretch_across_a_restart_is_counted() {
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let lesson = &l.lessons[0];
+    l.open(lesson).await;
+    assert_eq!(l.beat(lesson, "avant-1").await, 0);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    assert!(l.beat(lesson, "avant-2").await >= 1);
+    // What was acknowledged is written (the periodic flush; here, reading the progress).
+    l.progress().await;
+
+    // The instance dies; another one (a restart: an empty tracker) takes the next beat.
+    let restarted = l.s.app.another_instance().await;
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let credited = l.beat_on(&restarted, lesson, "apres-1").await;
+
+    // The reading went on across the restart: the next beat credits it, not 0.
+    assert!((2..=4).contains(&credited), "{credited}");
+}
