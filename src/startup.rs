@@ -36,6 +36,8 @@ pub struct Application {
     port: u16,
     server: Server,
     workers: Vec<Periodic>,
+    /// Writes the time on task held in memory (run first when a stop signal comes).
+    flush_time: Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
 }
 
 impl Application {
@@ -54,6 +56,10 @@ impl Application {
         let courses = Arc::new(CourseCache::default());
         let learning = Arc::new(Learning::default());
         let workers = spawn_workers(&settings, &pool, &templates, &courses, &learning)?;
+        let flush_time: Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync> = {
+            let (pool, courses, learning) = (pool.clone(), courses.clone(), learning.clone());
+            Arc::new(move || learning::service::flush(&pool, &courses, &learning).map(drop))
+        };
         let writer = db::writer(&settings.database)?;
         let state = web::Data::new(AppState {
             pool,
@@ -72,6 +78,7 @@ impl Application {
             port,
             server,
             workers,
+            flush_time,
         })
     }
 
@@ -85,13 +92,41 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or a handle's stop), then stops the background jobs
-    /// (the last time on task is flushed).
+    /// (the last time on task is flushed). On the signal, the time on task held in memory
+    /// is written at once, before in-flight requests (slow clients among them) are waited
+    /// for: a stop forced at the end of the grace period then loses none of it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let flush = self.flush_time.clone();
+        let on_signal = tokio::spawn(async move {
+            stop_signal().await;
+            let flushed = tokio::task::spawn_blocking(move || flush()).await;
+            if let Ok(Err(e)) = flushed {
+                tracing::error!(error = %e, "time on task not written at the stop signal");
+            }
+        });
         let result = self.server.await;
+        on_signal.abort();
         for worker in self.workers {
             worker.stop().await;
         }
         result
+    }
+}
+
+/// SIGTERM or SIGINT, whichever comes first (the signals actix stops on).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => std::future::pending().await,
     }
 }
 
@@ -222,6 +257,8 @@ fn http_server(
     // One limiter for every verification route, shared by all workers.
     let verify_limiter = web::Data::new(certificates::routes::limiter(settings.verify_per_minute));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
+    let max_connections = settings.max_connections_per_worker;
+    let body_deadline = web::Data::new(http::deadline::BodyDeadline(settings.body_deadline));
     let https = settings.https();
     let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
     let server = HttpServer::new(move || {
@@ -232,6 +269,7 @@ fn http_server(
             .wrap(ErrorHandlers::new().default_handler(http::problem_for_bare_errors))
             // A browser navigating gets the problem as a French page (or the sign-in page).
             .wrap(from_fn(pages::session::cross_site_forms))
+            .wrap(from_fn(http::deadline::body_deadline))
             .wrap(from_fn(pages::errors::html_errors))
             .wrap(metrics.clone())
             .wrap(from_fn(ops::metrics::guard))
@@ -243,6 +281,7 @@ fn http_server(
             .app_data(state.clone())
             .app_data(verify_limiter.clone())
             .app_data(trusted_proxies.clone())
+            .app_data(body_deadline.clone())
             .configure(|cfg| http::configure_extractors(cfg, body_limit))
             // Resources (not bare routes) so a wrong method is a 405 with `Allow`.
             .service(web::resource("/healthz").get(health::healthz))
@@ -270,6 +309,9 @@ fn http_server(
             .default_service(web::to(http::not_found))
     })
     .listen(listener)?
+    // A cap per worker thread: past it, new connections wait in the backlog instead of
+    // exhausting file descriptors.
+    .max_connections(max_connections)
     .shutdown_timeout(shutdown_timeout)
     .run();
     Ok((server, port))

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod csv;
+pub mod deadline;
 mod fields;
 pub mod headers;
 mod json;

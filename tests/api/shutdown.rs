@@ -78,3 +78,46 @@ async fn sigterm_stops_the_serve_command_cleanly() {
     let status = eventually(Duration::from_secs(15), || child.try_wait().unwrap()).await;
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn a_body_sent_a_byte_now_and_then_is_cut_off_at_the_deadline() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::helpers::spawn_app_with(|s| s.body_deadline = Duration::from_secs(1)).await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // Promises 100 bytes, sends 1 per 300 ms.
+    stream
+        .write_all(
+            format!(
+                "POST /api/v1/auth/login HTTP/1.1\r\nHost: {address}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    loop {
+        if stream.write_all(b" ").await.is_err() {
+            break;
+        }
+        match tokio::time::timeout(Duration::from_millis(300), stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buffer[..n]);
+                break;
+            }
+            Err(_) => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never cut off");
+    }
+    // Answered (and freed) after about the deadline, long before the body would be whole.
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+}
