@@ -28,6 +28,9 @@ pub struct AppState {
     pub learning: Arc<Learning>,
     /// Accounts checked in the last seconds (see `identity::auth::AccountCache`).
     pub accounts: AccountCache,
+    /// Courses whose files were broken at start, served at their last good version: each
+    /// with its problems (`path:line: message`), for the platform's admins.
+    pub broken_courses: Vec<(String, Vec<String>)>,
 }
 
 /// Forgets what `caches` remember of a [`Stale`] item.

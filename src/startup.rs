@@ -50,7 +50,7 @@ impl Application {
         settings: Settings,
         extra_routes: impl Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
     ) -> anyhow::Result<Self> {
-        let pool = open_database(&settings).await?;
+        let (pool, broken_courses) = open_database(&settings).await?;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
         let (keys, issuer) = load_keys(&settings).await?;
         let courses = Arc::new(CourseCache::default());
@@ -72,6 +72,7 @@ impl Application {
             courses,
             learning,
             accounts: Default::default(),
+            broken_courses,
         });
         let (server, port) = http_server(state, extra_routes)?;
         Ok(Self {
@@ -130,8 +131,9 @@ async fn stop_signal() {
     }
 }
 
-/// The data folder, the database (migrated) and the courses imported from their folder.
-async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
+/// The data folder, the database (migrated) and the courses imported from their folder;
+/// and the courses whose files are broken (served at their last good version).
+async fn open_database(settings: &Settings) -> anyhow::Result<(Pool, Vec<(String, Vec<String>)>)> {
     crate::private::dir(&settings.data_dir).context("QVT_DATA_DIR")?;
     if let Some(file) = settings
         .sqlite_path()
@@ -151,8 +153,17 @@ async fn open_database(settings: &Settings) -> anyhow::Result<Pool> {
     })
     .await??;
     let (import_pool, courses_dir) = (pool.clone(), settings.courses_dir.clone());
-    tokio::task::spawn_blocking(move || catalog::import_dir(&import_pool, &courses_dir)).await??;
-    Ok(pool)
+    let outcomes =
+        tokio::task::spawn_blocking(move || catalog::import_dir(&import_pool, &courses_dir))
+            .await??;
+    let broken = outcomes
+        .into_iter()
+        .filter_map(|(slug, outcome)| match outcome {
+            catalog::store::ImportOutcome::KeptLastGood { problems, .. } => Some((slug, problems)),
+            _ => None,
+        })
+        .collect();
+    Ok((pool, broken))
 }
 
 /// The access-token keys and the certificate issuer's key (created the first time).

@@ -15,6 +15,7 @@ use crate::error::{AppError, Problem};
 /// The catalogue endpoints, mounted under `/api/v1`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/courses").get(list))
+        .service(web::resource("/courses/problems").get(problems))
         .service(web::resource("/courses/{slug}").get(outline));
 }
 
@@ -30,6 +31,34 @@ pub struct CatalogueEntry {
     /// The stored version enrolments pin.
     pub version_id: String,
     pub lesson_count: i32,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct BrokenCourse {
+    pub slug: String,
+    /// Each `path:line: message`, as `qvt-campus courses check` prints it.
+    pub problems: Vec<String>,
+}
+
+/// Courses whose files were broken when the instance started: their last good version is
+/// served meanwhile (platform administrators).
+#[utoipa::path(get, path = "/api/v1/courses/problems", tag = "catalogue", security(("bearer" = [])), responses(
+    (status = 200, body = [BrokenCourse]), (status = 401, body = Problem), (status = 403, body = Problem),
+))]
+pub async fn problems(
+    state: web::Data<AppState>,
+    user: crate::identity::auth::CurrentUser,
+) -> Result<HttpResponse, AppError> {
+    user.require_platform_admin()?;
+    let broken: Vec<BrokenCourse> = state
+        .broken_courses
+        .iter()
+        .map(|(slug, problems)| BrokenCourse {
+            slug: slug.clone(),
+            problems: problems.clone(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(broken))
 }
 
 /// Every course of the platform, in its current version.

@@ -20,12 +20,20 @@ pub enum ImportOutcome {
     Imported { version_id: String },
     /// This content was already stored; it is (again) the current version.
     Unchanged { version_id: String },
+    /// The files are broken (`problems`, each `path:line: message`): the last good version
+    /// stays current and is served.
+    KeptLastGood {
+        version_id: String,
+        problems: Vec<String>,
+    },
 }
 
 impl ImportOutcome {
     pub fn version_id(&self) -> &str {
         match self {
-            Self::Imported { version_id } | Self::Unchanged { version_id } => version_id,
+            Self::Imported { version_id }
+            | Self::Unchanged { version_id }
+            | Self::KeptLastGood { version_id, .. } => version_id,
         }
     }
 }

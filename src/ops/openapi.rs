@@ -42,7 +42,7 @@ use crate::resources::routes as resources;
         organisations::create, organisations::list, organisations::get, organisations::members,
         organisations::add_member, organisations::change_role, organisations::remove_member,
         organisations::audit_log, organisations::disable_account,
-        catalogue::list, catalogue::outline,
+        catalogue::list, catalogue::outline, catalogue::problems,
         enrolment::create, enrolment::list_for_organisation, enrolment::public_list, enrolment::get,
         enrolment::update, enrolment::enrol, enrolment::list_enrolments, enrolment::withdraw,
         enrolment::my_enrolments, enrolment_import::import, enrolment_numbers::put,

@@ -40,6 +40,17 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
     let Some(user) = visitor.user.clone() else {
         return visitor.sign_in_first();
     };
+    // Platform admins are told which course files are broken (their last good version is
+    // served meanwhile).
+    let broken: Vec<Value> = if user.is_platform_admin {
+        state
+            .broken_courses
+            .iter()
+            .map(|(slug, problems)| json!({ "slug": slug, "problems": problems }))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let loaded = db::run(&state.pool, move |conn| {
         let mut organisations = Vec::new();
         let mine = identity::organisations_of(conn, &user.id)?;
@@ -62,7 +73,7 @@ async fn home(state: web::Data<AppState>, visitor: Visitor) -> HttpResponse {
             &visitor,
             "gestion",
             "Gestion des formations",
-            json!({ "organisations": organisations }),
+            json!({ "organisations": organisations, "broken_courses": broken }),
         )
         .unwrap_or_else(|e| error_page(&state, &visitor, &e)),
         Err(e) => error_page(&state, &visitor, &e),

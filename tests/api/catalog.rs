@@ -414,3 +414,52 @@ async fn outlines_never_reveal_questions_or_answers() {
     }
     problem(app.get("/api/v1/courses/inexistant").await, 404).await;
 }
+
+#[tokio::test]
+async fn a_broken_course_file_keeps_its_last_good_version_online_and_tells_the_platform_admins() {
+    // Arrange: the course imported, then its course.toml broken by an edit.
+    let (dir, course) = copy_course(SAMPLE);
+    let app = spawn_app_with(|s| s.courses_dir = dir.path().to_path_buf()).await;
+    let good = store::current_version(&mut app.conn(), SAMPLE).unwrap();
+    edit(&course.join("course.toml"), |t| {
+        format!("{t}\n[[[ pas du TOML\n")
+    });
+
+    // Act: the platform restarts on the broken file.
+    let restarted = app.another_instance().await;
+
+    // Assert: the last good version is served, and platform admins are told where it broke.
+    assert_eq!(
+        store::current_version(&mut app.conn(), SAMPLE).unwrap().id,
+        good.id
+    );
+    let outline = restarted.get(&format!("/api/v1/courses/{SAMPLE}")).await;
+    assert_eq!(outline.status().as_u16(), 200);
+    let admin = restarted.platform_admin().await;
+    let broken: Vec<Value> = restarted
+        .get_as(&admin.token, "/api/v1/courses/problems")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(broken.len(), 1, "{broken:?}");
+    assert_eq!(broken[0]["slug"], SAMPLE);
+    let first = broken[0]["problems"][0].as_str().unwrap();
+    assert!(first.contains("course.toml:"), "{first}");
+    let learner = restarted.learner("curieuse@exemple.fr").await;
+    problem(
+        restarted
+            .get_as(&learner.token, "/api/v1/courses/problems")
+            .await,
+        403,
+    )
+    .await;
+
+    // A course that never had a good version cannot be served: the start fails.
+    let (fresh_dir, fresh) = copy_course("dpc-epuisement-professionnel");
+    edit(&fresh.join("course.toml"), |t| {
+        format!("{t}\n[[[ pas du TOML\n")
+    });
+    let refused = qvt_campus::catalog::import_dir(&app.pool, fresh_dir.path());
+    assert!(refused.is_err());
+}

@@ -60,9 +60,11 @@ pub struct LoadedCourse {
 }
 
 /// Loads every course folder under `root` (sorted by name).
-pub fn load_dir(root: &Path) -> Result<Vec<LoadedCourse>, Vec<Diagnostic>> {
-    let entries = std::fs::read_dir(root)
-        .map_err(|e| vec![whole(root, format!("dossier illisible : {e}"))])?;
+/// Every course folder of `root` (by name), each loaded or refused on its own.
+pub fn load_each(root: &Path) -> Vec<(String, Result<LoadedCourse, Vec<Diagnostic>>)> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -73,10 +75,25 @@ pub fn load_dir(root: &Path) -> Result<Vec<LoadedCourse>, Vec<Diagnostic>> {
         })
         .collect();
     dirs.sort();
+    dirs.into_iter()
+        .map(|dir| {
+            let name = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, load_course(&dir))
+        })
+        .collect()
+}
+
+pub fn load_dir(root: &Path) -> Result<Vec<LoadedCourse>, Vec<Diagnostic>> {
+    if let Err(e) = std::fs::read_dir(root) {
+        return Err(vec![whole(root, format!("dossier illisible : {e}"))]);
+    }
     let mut courses = Vec::new();
     let mut problems = Vec::new();
-    for dir in dirs {
-        match load_course(&dir) {
+    for (_, loaded) in load_each(root) {
+        match loaded {
             Ok(course) => courses.push(course),
             Err(mut found) => problems.append(&mut found),
         }
