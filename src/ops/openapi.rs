@@ -98,8 +98,47 @@ impl Modify for BearerAuth {
 static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).expect("the document serialises");
     unique_operation_ids(&mut doc);
+    common_refusals(&mut doc);
     doc
 });
+
+/// Documents the refusals every operation can give, as the server gives them (one
+/// middleware or extractor for all, so no handler lists them): 401 where a token is
+/// needed; 400, 413, 415 and 422 where a body is read; all as problem documents.
+fn common_refusals(doc: &mut serde_json::Value) {
+    let problem = |description: &str| {
+        serde_json::json!({
+            "description": description,
+            "content": { "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } },
+        })
+    };
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for op in item.values_mut().filter(|op| op.get("responses").is_some()) {
+            let secured = op.get("security").is_some();
+            let with_body = op.get("requestBody").is_some();
+            let Some(responses) = op["responses"].as_object_mut() else {
+                continue;
+            };
+            let mut add = |code: &str, description: &str| {
+                responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| problem(description));
+            };
+            if secured {
+                add("401", "no valid token (or the session ended)");
+            }
+            if with_body {
+                add("400", "a body that cannot be read");
+                add("413", "a body over the size limit");
+                add("415", "a body of another media type");
+                add("422", "invalid fields, each named");
+            }
+        }
+    }
+}
 
 fn unique_operation_ids(doc: &mut serde_json::Value) {
     fn operations(doc: &mut serde_json::Value) -> impl Iterator<Item = &mut serde_json::Value> {

@@ -116,3 +116,22 @@ async fn timestamps_are_sent_in_utc_with_their_offset_as_the_document_says() {
         "{since}"
     );
 }
+
+#[tokio::test]
+async fn every_operation_documents_the_refusals_it_can_give() {
+    let app = spawn_app().await;
+    let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let responses = op["responses"].as_object().unwrap();
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path}: 401");
+            }
+            if op.get("requestBody").is_some() {
+                for code in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(code), "{method} {path}: {code}");
+                }
+            }
+        }
+    }
+}
