@@ -2,7 +2,7 @@
 //! between `+++` lines, Markdown body), the `[[units]]` of `course.toml` that group them,
 //! and the minimum number of lessons.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use toml::Spanned;
@@ -30,8 +30,37 @@ pub(super) fn check_lessons(
 ) -> (Vec<Lesson>, Vec<Unit>, f64) {
     let mut lessons = Vec::new();
     let mut content_minutes = 0.0;
+    // A folder among the lessons is not read: say so rather than skip it.
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut folders: Vec<std::path::PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        folders.sort();
+        for folder in folders {
+            r.problems.push(whole(
+                &folder,
+                "dossier inattendu parmi les leçons : une leçon est un fichier NN-nom.md".into(),
+            ));
+        }
+    }
+    let mut numbers: HashMap<String, String> = HashMap::new();
     for (position, path) in sorted_files(dir, "md").into_iter().enumerate() {
         let position = position as u32 + 1;
+        // Two lessons numbered alike leave their order to chance.
+        let id = stem(&path);
+        if let Some(number) = id
+            .split('-')
+            .next()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            if let Some(first) = numbers.insert(number.to_owned(), id.clone()) {
+                r.problems.push(whole(
+                    &path,
+                    format!("numéro de leçon {number} déjà pris par {first}.md"),
+                ));
+            }
+        }
         if let Some((lesson, minutes)) =
             check_lesson(&path, position, objectives, &file.configuration, r.problems)
         {
@@ -612,6 +641,35 @@ mod tests {
         );
         assert_eq!(at("lessons/09-vide.md"), [(6, "leçon vide")]);
         assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn a_second_lesson_with_a_taken_number_a_folder_and_a_huge_file_are_reported() {
+        let fixture = Fixture::new();
+        fixture.write("lessons/03-doublon.md", &lesson(FRONT, "\nTexte.\n"));
+        fixture.write("lessons/07-dossier.md/notes.md", "Notes.\n");
+        let huge = "a".repeat(super::super::report::MAX_FILE_BYTES as usize + 1);
+        fixture.write("lessons/08-enorme.md", &huge);
+        let problems = fixture.problems();
+        assert_reported(
+            &problems,
+            &fixture.path("lessons/03-lecon.md"),
+            1,
+            "numéro de leçon 03 déjà pris par 03-doublon.md",
+        );
+        assert_reported(
+            &problems,
+            &fixture.path("lessons/07-dossier.md"),
+            1,
+            "dossier inattendu parmi les leçons",
+        );
+        assert_reported(
+            &problems,
+            &fixture.path("lessons/08-enorme.md"),
+            1,
+            "fichier trop volumineux : 2.0 Mo, au plus 2 Mo",
+        );
+        assert_eq!(problems.len(), 3, "{problems:#?}");
     }
 
     #[test]

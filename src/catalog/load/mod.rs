@@ -131,9 +131,17 @@ pub fn content_hash(dir: &Path) -> std::io::Result<String> {
             .replace('\\', "/");
         hasher.update(relative.as_bytes());
         hasher.update([0]);
-        let bytes = std::fs::read(&file)?;
-        hasher.update((bytes.len() as u64).to_le_bytes());
-        hasher.update(&bytes);
+        // Streamed: an oversized file (refused by the checker) must not be held in memory.
+        let mut reader = std::fs::File::open(&file)?;
+        hasher.update(reader.metadata()?.len().to_le_bytes());
+        let mut buffer = [0u8; 64 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buffer)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
     }
     Ok(hasher
         .finalize()

@@ -82,7 +82,24 @@ pub(super) fn whole(path: &Path, message: String) -> Diagnostic {
     }
 }
 
+/// The largest course file read: a lesson is a few pages of Markdown, a question bank a few
+/// hundred questions. A larger file is an accident (or worse), refused before it is read.
+pub(super) const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+
 pub(super) fn read(path: &Path, problems: &mut Vec<Diagnostic>) -> Option<String> {
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > MAX_FILE_BYTES {
+            problems.push(whole(
+                path,
+                format!(
+                    "fichier trop volumineux : {:.1} Mo, au plus {} Mo",
+                    meta.len() as f64 / (1024.0 * 1024.0),
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            ));
+            return None;
+        }
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) => {
