@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 pub struct Periodic {
@@ -34,14 +34,37 @@ impl Periodic {
         on_stop: bool,
         job: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
     ) -> Self {
+        Self::spawn_woken(name, every, on_stop, None, job)
+    }
+
+    /// As [`Periodic::spawn`], and also run when `wake` is notified, `gather` later (what
+    /// else arrives meanwhile is done in the same run); a wake during a run starts another
+    /// right after it.
+    pub fn spawn_woken(
+        name: &'static str,
+        every: Duration,
+        on_stop: bool,
+        wake: Option<(Arc<Notify>, Duration)>,
+        job: impl Fn() -> anyhow::Result<()> + Send + Sync + 'static,
+    ) -> Self {
         let job: Job = Arc::new(job);
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
+            let woken = || async {
+                match &wake {
+                    Some((notify, gather)) => {
+                        notify.notified().await;
+                        tokio::time::sleep(*gather).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             loop {
                 run_once(name, &job).await;
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = tokio::time::sleep(every) => {}
+                    _ = woken() => {}
                 }
             }
             if on_stop {

@@ -193,14 +193,16 @@ fn spawn_workers(
             settings.mail.poll_interval,
         ));
     }
-    // Heartbeats are coalesced in memory and written every few seconds (and once more
-    // at shutdown): a crash loses at most that much time on task.
+    // Time on task is written in groups, woken by the beats waiting for their credit to be
+    // written (`learning::commit`), and every few seconds for the stretches that close
+    // without a beat; once more at shutdown. A crash loses no credit answered.
     let (flush_pool, flush_courses, flush_learning) =
         (pool.clone(), courses.clone(), learning.clone());
-    workers.push(Periodic::spawn(
+    workers.push(Periodic::spawn_woken(
         "time on task",
         Duration::from_secs(5),
         true,
+        Some((learning.commits.wake.clone(), learning::commit::GATHER)),
         move || learning::service::flush(&flush_pool, &flush_courses, &flush_learning).map(drop),
     ));
     // Reset links asked for are sent in the background (the request's answer tells nothing).

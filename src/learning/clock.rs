@@ -3,7 +3,7 @@
 //! twice), only if that gap is short enough to mean the learner was there; a retried
 //! heartbeat (same id) credits nothing. An account has one clock: time already credited to
 //! one of its enrolments is not credited again to another (two courses in two tabs).
-//! Credits accumulate in memory and are flushed in batches as intervals. Pure: the caller
+//! Credits accumulate in memory and are written in groups as intervals (`commit`). Pure: the caller
 //! passes the clock.
 
 use std::collections::HashMap;
@@ -166,17 +166,6 @@ impl Tracker {
         // hold back last beat before it, and a gap that long is idle.
         self.credited_until
             .retain(|_, until| (now - *until).num_seconds() <= 2 * MAX_GAP_SECONDS);
-        batch
-    }
-
-    /// What [`Tracker::take_flush`] would write of one enrolment, taken alone: a request
-    /// about that enrolment writes its time without waiting for the periodic flush.
-    pub fn take_enrolment(&mut self, enrolment_id: &str, now: NaiveDateTime) -> Vec<Interval> {
-        let (mut batch, others): (Vec<Interval>, Vec<Interval>) = std::mem::take(&mut self.closed)
-            .into_iter()
-            .partition(|i| i.enrolment_id == enrolment_id);
-        self.closed = others;
-        batch.extend(self.take_open(enrolment_id, now));
         batch
     }
 
@@ -431,30 +420,6 @@ mod tests {
             tracker.take_flush(t(1000)).is_empty(),
             "stale and already written"
         );
-    }
-
-    #[test]
-    fn one_enrolment_is_taken_alone_and_the_rest_waits_for_the_flush() {
-        let mut tracker = Tracker::default();
-        beat(&mut tracker, "a", at("e", "l1"), "b1", t(0));
-        beat(&mut tracker, "a", at("e", "l1"), "b2", t(30));
-        beat(&mut tracker, "b", at("f", "l1"), "c1", t(0));
-        beat(&mut tracker, "b", at("f", "l1"), "c2", t(30));
-        // A lesson change closes e's first stretch.
-        beat(&mut tracker, "a", at("e", "l2"), "b3", t(40));
-        beat(&mut tracker, "a", at("e", "l2"), "b4", t(50));
-        let mine = tracker.take_enrolment("e", t(51));
-        assert_eq!(total(&mine), 50);
-        assert!(mine.iter().all(|i| i.enrolment_id == "e"));
-        assert!(tracker.take_enrolment("e", t(52)).is_empty(), "taken once");
-        let rest = tracker.take_flush(t(53));
-        assert_eq!(total(&rest), 30);
-        assert!(rest.iter().all(|i| i.enrolment_id == "f"));
-        // The open stretch goes on growing under the same id.
-        beat(&mut tracker, "a", at("e", "l2"), "b5", t(60));
-        let more = tracker.take_enrolment("e", t(61));
-        assert_eq!((more.len(), more[0].id.clone()), (1, mine[1].id.clone()));
-        assert_eq!(more[0].active_seconds, 20);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod activities;
 pub mod clock;
+pub mod commit;
 pub mod routes;
 pub mod service;
 pub mod store;

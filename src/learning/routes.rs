@@ -94,13 +94,7 @@ pub async fn complete(
     let (id, lesson) = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::complete_lesson(
-            conn,
-            &s.courses,
-            &s.learning,
-            &user,
-            lesson_at(&id, &lesson),
-        )
+        service::complete_lesson(conn, &s.courses, &user, lesson_at(&id, &lesson))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -158,6 +152,10 @@ pub async fn heartbeat(
             .await?
         }
     };
+    // A credit is answered only once written: a crash right after the answer keeps it.
+    if view.credited_seconds > 0 {
+        state.learning.commits.written().await?;
+    }
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -173,7 +171,7 @@ pub async fn progress(
     let id = path.into_inner();
     let s = state.clone();
     let view = db::run(&state.pool, move |conn| {
-        service::progress(conn, &s.courses, &s.learning, &user, &id)
+        service::progress(conn, &s.courses, &user, &id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -214,8 +212,8 @@ pub async fn trace_pdf(
     ))
 }
 
-/// Flushes pending time first, so the record includes the last heartbeats; rendering runs
-/// off the actix workers with the query.
+/// The record holds every credit answered (each is written first, see `commit`);
+/// rendering runs off the actix workers with the query.
 async fn trace_of(
     state: web::Data<AppState>,
     user: CurrentUser,
@@ -225,7 +223,6 @@ async fn trace_of(
     let s = state.clone();
     db::run(&state.pool, move |conn| {
         let (enrolment, session) = readable_enrolment(conn, &user, &id)?;
-        service::flush_enrolment(conn, &s.courses, &s.learning, &id)?;
         let course = s.courses.get(conn, &enrolment.course_version_id)?;
         let account = identity::account(conn, &enrolment.account_id)?;
         let intervals = store::intervals_of(conn, &id)?;

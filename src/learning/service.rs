@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::activities::{self, ActivityView};
 use super::clock::{Credit, Interval, Tracker};
+use super::commit::Commits;
 use super::store;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole, Reference};
@@ -30,6 +31,8 @@ use crate::resources::{self, fill::fill};
 #[derive(Default)]
 pub struct Learning {
     pub tracker: Mutex<Tracker>,
+    /// Beats waiting for their credit to be written (see `commit`).
+    pub commits: Commits,
     /// (account, enrolment) → (checked at, course version) for heartbeats: a learner's
     /// beats every 30 s need no database while the check is fresh.
     recording: Mutex<HashMap<(String, String), Recording>>,
@@ -87,39 +90,29 @@ fn not_found() -> AppError {
     AppError::not_found("Inscription introuvable.")
 }
 
-/// Writes the heartbeats collected so far; on failure they stay in memory for next time.
+/// Writes the time on task held in memory, in one transaction, and answers the beats that
+/// waited for it (see `commit`); on failure the time stays in memory for the next run. The
+/// only writer of the tracker's time: requests read what it wrote.
 pub fn flush(pool: &Pool, courses: &CourseCache, learning: &Learning) -> anyhow::Result<usize> {
+    let waiting = learning.commits.take();
     let batch = learning
         .tracker
         .lock()
         .expect("not poisoned")
         .take_flush(now());
-    if batch.is_empty() {
-        return Ok(0);
-    }
-    match pool.get() {
-        Ok(mut conn) => write_batch(&mut conn, courses, learning, batch),
-        Err(e) => {
-            learning.put_back(batch);
-            Err(e.into())
+    let written = if batch.is_empty() {
+        Ok(0)
+    } else {
+        match pool.get() {
+            Ok(mut conn) => write_batch(&mut conn, courses, learning, batch),
+            Err(e) => {
+                learning.put_back(batch);
+                Err(e.into())
+            }
         }
-    }
-}
-
-/// Writes the heartbeats collected so far for one enrolment, on the caller's connection
-/// (a request that reads its time must not wait for a second connection).
-pub fn flush_enrolment(
-    conn: &mut DbConn,
-    courses: &CourseCache,
-    learning: &Learning,
-    enrolment_id: &str,
-) -> anyhow::Result<usize> {
-    let batch = learning
-        .tracker
-        .lock()
-        .expect("not poisoned")
-        .take_enrolment(enrolment_id, now());
-    write_batch(conn, courses, learning, batch)
+    };
+    waiting.answer(written.is_ok());
+    written
 }
 
 /// Writes a batch taken from the tracker in one transaction, or puts it back.
@@ -328,8 +321,8 @@ pub fn heartbeat(
     ensure_recording(&enrolment, &session)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
     lesson_index(&course, lesson_id)?;
-    // Usually writes nothing (the periodic flush came first): the total read is complete.
-    flush_enrolment(conn, courses, learning, enrolment_id)?;
+    // Every credit answered is written (`commit`): the total read lacks at most the
+    // beats still in flight.
     let written = store::seconds_of_lesson(conn, lesson)?;
     // Nothing in memory (a restart, or another instance had it): continue from where the
     // stored time ends, so the stretch across a restart is counted, not dropped.
@@ -432,7 +425,6 @@ pub struct CompleteView {
 pub fn complete_lesson(
     conn: &mut DbConn,
     courses: &CourseCache,
-    learning: &Learning,
     user: &CurrentUser,
     lesson: LessonAt<'_>,
 ) -> Result<CompleteView, AppError> {
@@ -462,7 +454,6 @@ pub fn complete_lesson(
     }
     let minimum = i64::from(course.completion.min_lesson_seconds);
     if minimum > 0 {
-        flush_enrolment(conn, courses, learning, enrolment_id)?;
         let read = store::seconds_by_lesson(conn, enrolment_id)?
             .get(lesson_id)
             .copied()
@@ -549,12 +540,10 @@ pub struct ProgressView {
 pub fn progress(
     conn: &mut DbConn,
     courses: &CourseCache,
-    learning: &Learning,
     user: &CurrentUser,
     enrolment_id: &str,
 ) -> Result<ProgressView, AppError> {
     let (enrolment, _) = readable_enrolment(conn, user, enrolment_id)?;
-    flush_enrolment(conn, courses, learning, enrolment_id)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
     let rows: HashMap<String, store::LessonProgress> = store::progress_of(conn, enrolment_id)?
         .into_iter()

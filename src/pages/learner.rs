@@ -80,7 +80,7 @@ async fn dashboard(
                 if enrolment.status != EnrolmentStatus::Active {
                     continue;
                 }
-                let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment.id)?;
+                let progress = learning::progress(conn, &s.courses, &user, &enrolment.id)?;
                 let quizzes: Vec<Value> = progress
                     .quizzes
                     .iter()
@@ -236,7 +236,7 @@ async fn next_step(
     page(state, visitor, |state, user, _| async move {
         let s = state.clone();
         let (progress, pre, post) = db::run(&state.pool, move |conn| {
-            let progress = learning::progress(conn, &s.courses, &s.learning, &user, &id)?;
+            let progress = learning::progress(conn, &s.courses, &user, &id)?;
             let results = quiz_results::results(conn, &s.courses, &user, &id)?;
             Ok((
                 progress,
@@ -299,7 +299,7 @@ async fn lesson_page(
                 lesson_id: &lesson_id,
             },
         )?;
-        let progress = learning::progress(conn, &s.courses, &s.learning, &user, &enrolment_id)?;
+        let progress = learning::progress(conn, &s.courses, &user, &enrolment_id)?;
         Ok((lesson, progress))
     })
     .await?;
@@ -381,14 +381,13 @@ async fn complete(
         learning::complete_lesson(
             conn,
             &s.courses,
-            &s.learning,
             &user,
             LessonAt {
                 enrolment_id: &e,
                 lesson_id: &l,
             },
         )?;
-        learning::progress(conn, &s.courses, &s.learning, &user, &e)
+        learning::progress(conn, &s.courses, &user, &e)
     })
     .await;
     match done {
