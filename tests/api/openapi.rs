@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::helpers::{python_with, spawn_app};
+use crate::helpers::{python_with, real_courses, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn an_independent_validator_accepts_the_document() {
@@ -133,5 +133,32 @@ async fn every_operation_documents_the_refusals_it_can_give() {
                 }
             }
         }
+    }
+}
+
+/// Codes (statuses, kinds, modes) are documented as the API sends them: a course listed
+/// carries a kind the document's enum names (Schemathesis found them in Rust's case).
+#[tokio::test]
+async fn codes_are_documented_as_the_api_spells_them() {
+    let app = spawn_app_with(|s| s.courses_dir = real_courses()).await;
+    let doc: serde_json::Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    let schemas = &doc["components"]["schemas"];
+    assert_eq!(
+        schemas["EnrolmentStatus"]["enum"],
+        serde_json::json!(["active", "withdrawn"])
+    );
+    assert_eq!(
+        schemas["EnrolmentMode"]["enum"],
+        serde_json::json!(["open", "key", "admin_only"])
+    );
+    let courses: Vec<serde_json::Value> = app.get("/api/v1/courses").await.json().await.unwrap();
+    let kinds = schemas["CourseKind"]["enum"].as_array().unwrap();
+    assert!(!courses.is_empty());
+    for course in &courses {
+        assert!(
+            kinds.contains(&course["kind"]),
+            "{} not in {kinds:?}",
+            course["kind"]
+        );
     }
 }
