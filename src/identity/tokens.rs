@@ -358,3 +358,44 @@ mod tests {
         assert_ne!(hash_token(&token), token);
     }
 }
+
+/// A bearer token is whatever a client sends: refused unless it is ours, unchanged.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    /// One ring for every case (a key is slow to make), and one token it signed.
+    fn ring() -> &'static (KeyRing, String) {
+        static RING: OnceLock<(KeyRing, String)> = OnceLock::new();
+        RING.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap().keep();
+            let ring = KeyRing::load_or_create(&dir, "iss").unwrap();
+            let token = ring.issue_access("a", Duration::from_secs(600), 0).unwrap();
+            (ring, token)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_string_is_refused(text in "(?s).{0,600}|[A-Za-z0-9_-]{10,80}\\.[A-Za-z0-9_-]{10,200}\\.[A-Za-z0-9_-]{0,400}") {
+            prop_assert!(ring().0.verify_access(&text).is_none());
+        }
+
+        #[test]
+        fn a_token_changed_anywhere_is_refused(at in any::<prop::sample::Index>(), with in "[A-Za-z0-9_.-]") {
+            let (ring, token) = ring();
+            let bytes = token.as_bytes();
+            let i = at.index(bytes.len() - 1);
+            // The last character of a segment may carry bits base64 ignores.
+            let at_end_of_segment = bytes[i + 1] == b'.';
+            prop_assume!(bytes[i] != with.as_bytes()[0] && !at_end_of_segment);
+            let mut changed = bytes.to_vec();
+            changed[i] = with.as_bytes()[0];
+            prop_assert!(ring.verify_access(std::str::from_utf8(&changed).unwrap()).is_none());
+        }
+    }
+}

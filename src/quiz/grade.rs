@@ -551,3 +551,100 @@ mod tests {
         assert!(empty.results.iter().all(|r| !r.answered));
     }
 }
+
+/// Answers come from the learner's browser as any JSON: read or refused, never a panic,
+/// and never worth less than nothing or more than the question.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::catalog::model::{Choice, Pair};
+    use proptest::prelude::*;
+
+    fn json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            "[A-Ea-e]{0,2}".prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 40, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                proptest::collection::btree_map("[A-Ea-e]{1,2}|.{0,6}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn kinds() -> Vec<QuestionKind> {
+        let choices: Vec<Choice> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| Choice {
+                id: (*id).into(),
+                text: id.to_uppercase(),
+            })
+            .collect();
+        vec![
+            QuestionKind::SingleChoice {
+                choices: choices.clone(),
+                correct: "b".into(),
+            },
+            QuestionKind::MultipleChoice {
+                choices: choices.clone(),
+                correct: vec!["a".into(), "c".into()],
+                partial: true,
+            },
+            QuestionKind::MultipleChoice {
+                choices,
+                correct: vec!["d".into()],
+                partial: false,
+            },
+            QuestionKind::TrueFalse { answer: false },
+            QuestionKind::Matching {
+                pairs: (0..4)
+                    .map(|i| Pair {
+                        left: format!("l{i}"),
+                        right: format!("r{i}"),
+                    })
+                    .collect(),
+            },
+            QuestionKind::Ordering {
+                items: (0..4).map(|i| format!("i{i}")).collect(),
+            },
+            QuestionKind::Numeric {
+                answer: 12.5,
+                tolerance: 0.5,
+                unit: None,
+            },
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_json_answer_is_read_or_refused_and_earns_between_nothing_and_everything(
+            value in json(),
+            order in Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+        ) {
+            for kind in kinds() {
+                let question = Question {
+                    id: "q".into(),
+                    objective: "o".into(),
+                    prompt: "?".into(),
+                    points: 3,
+                    feedback: "!".into(),
+                    kind,
+                    pool: None,
+                };
+                let paper = PaperQuestion { id: "q".into(), order: order.clone() };
+                if let Ok(response) = parse_response(&question, &paper, &value) {
+                    let share = credit(&question, &paper, &response);
+                    prop_assert!((0.0..=1.0).contains(&share), "{share} for {value}");
+                }
+            }
+        }
+    }
+}

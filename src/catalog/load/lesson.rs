@@ -773,3 +773,29 @@ mod tests {
         assert_eq!(units, [Some("u1"), Some("u1"), None, None, None, None]);
     }
 }
+
+/// A lesson file is text an author (or an editor's accident) wrote: loaded or reported on a
+/// line of its own file, never a panic.
+#[cfg(test)]
+mod properties {
+    use super::super::testing::Fixture;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn any_lesson_text_is_loaded_or_reported_on_one_of_its_lines(
+            text in "(?s)(\\+\\+\\+\n)?(title = \"[^\"]{0,10}\"\n|minutes = -?[0-9]{1,3}\n|objectives = \\[\"o1\"\\]\n|.{0,40}\n){0,6}(\\+\\+\\+\n)?.{0,300}",
+        ) {
+            let fixture = Fixture::new();
+            fixture.write("lessons/07-essai.md", &text);
+            let path = fixture.path("lessons/07-essai.md");
+            if let Err(problems) = super::super::load_course(&fixture.course) {
+                let lines = text.lines().count().max(1);
+                for p in problems.iter().filter(|p| p.path == path) {
+                    prop_assert!((1..=lines + 1).contains(&p.line), "{p:?} in {lines} lines");
+                }
+            }
+        }
+    }
+}

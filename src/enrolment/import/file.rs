@@ -402,3 +402,56 @@ mod tests {
         assert_eq!(column_of("profile_field_service"), None);
     }
 }
+
+/// An uploaded file is anything: read or refused, never a panic; and what a CSV writer
+/// (Excel, LibreOffice, Python) quotes comes back as written.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn any_bytes_are_read_or_refused(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let _ = read_csv(&bytes);
+        }
+
+        #[test]
+        fn any_text_is_read_or_refused(text in "(?s).{0,600}") {
+            let _ = read_text(&text);
+        }
+
+        #[test]
+        fn names_with_quotes_and_separators_come_back_as_written(
+            people in proptest::collection::vec(
+                (
+                    "[A-Za-zéÉèçïÀ][A-Za-zéèç ,;'\"-]{0,14}[A-Za-zé]",
+                    "[A-Za-zéÉèçïÀ][A-Za-zéèç ,;'\"-]{0,14}[A-Za-zé]",
+                    "[a-z]{1,8}@[a-z]{1,8}\\.fr",
+                ),
+                1..12,
+            ),
+            semicolon in any::<bool>(),
+        ) {
+            let mut writer = csv::WriterBuilder::new()
+                .delimiter(if semicolon { b';' } else { b',' })
+                .from_writer(Vec::new());
+            writer.write_record(["Nom", "Prénom", "Courriel"]).unwrap();
+            for (last, first, email) in &people {
+                writer.write_record([last, first, email]).unwrap();
+            }
+            let bytes = writer.into_inner().unwrap();
+            let rows = read_csv(&bytes).unwrap();
+            let read: Vec<(&str, &str, &str)> = rows
+                .iter()
+                .map(|r| (r.last_name.as_str(), r.first_name.as_str(), r.email.as_str()))
+                .collect();
+            let written: Vec<(&str, &str, &str)> = people
+                .iter()
+                .map(|(l, f, e)| (l.as_str(), f.as_str(), e.as_str()))
+                .collect();
+            prop_assert_eq!(read, written);
+        }
+    }
+}
