@@ -17,10 +17,10 @@ use tokio::sync::{oneshot, Notify};
 
 use crate::error::AppError;
 
-/// How long the job waits for more beats once one arrived: an fsync per ~10 ms at most,
+/// How long the job waits for more beats once one arrived: one write per 100 ms at most,
 /// whatever the number of learners; a beat's answer is a background request nobody reads
 /// sooner.
-pub const GATHER: Duration = Duration::from_millis(10);
+pub const GATHER: Duration = Duration::from_millis(100);
 
 /// The beats waiting for their time to be written.
 #[derive(Default)]
