@@ -94,10 +94,9 @@ impl Server {
     }
 
     fn spawn(&mut self) {
-        let binary = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "target/{}/qvt-campus",
-            std::env::var("QVT_FAULTS_PROFILE").unwrap_or_else(|_| "debug".into())
-        ));
+        // Built by `scripts/faults` beside this example: target/<profile>/qvt-campus.
+        let exe = std::env::current_exe().unwrap();
+        let binary = exe.parent().unwrap().parent().unwrap().join("qvt-campus");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
