@@ -2,13 +2,14 @@
 //! keep the two backends behaving alike (pragmas, IMMEDIATE write transactions, running
 //! blocking diesel calls off the actix executor).
 
+mod circuit;
 mod migrations;
 pub mod schema;
 mod writer;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use diesel::connection::{
@@ -20,12 +21,20 @@ use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, QueryResult};
 
+use circuit::Circuit;
 pub use migrations::{has_pending_migrations, migrate};
 pub use writer::{Plan, Writer};
 
 use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;
 
+/// How long a request (or a job) waits for a pooled connection while the database is up.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+/// r2d2's own timeout, which also caps its back-off between attempts to reconnect: a
+/// restarted database is back in the pool within about this long.
+const RECONNECT_WITHIN: Duration = Duration::from_secs(2);
+/// A request waiting for a connection looks at the circuit this often.
+const CHECKOUT_SLICE: Duration = Duration::from_millis(250);
 /// How long a write waits for its database's in-process turn (see [`DbConn::write`]).
 const WRITER_WAIT: Duration = Duration::from_secs(10);
 /// The WAL size (in 4 KiB pages) past which a committing connection copies it back into the
@@ -155,6 +164,8 @@ impl<T, V, W, C> diesel::RunQueryDsl<C> for CachedUpdate<T, V, W> {}
 pub struct Pool {
     connections: r2d2::Pool<Manager>,
     turns: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Open while the manager's connection attempts fail (see [`circuit`]).
+    circuit: Arc<Circuit>,
 }
 
 impl Pool {
@@ -165,15 +176,38 @@ impl Pool {
         self.turns.clone().acquire_owned().await.ok()
     }
 
-    /// A pooled connection, on a blocking thread; none within the pool's timeout is a 503.
-    fn checkout(&self) -> Result<PooledConn, AppError> {
-        self.get()
-            .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
+    /// A pooled connection for a job or a command, waiting up to 10 s (shadows r2d2's `get`,
+    /// whose timeout is the short reconnection back-off).
+    pub fn get(&self) -> Result<PooledConn, r2d2::PoolError> {
+        self.connections.get_timeout(CHECKOUT_TIMEOUT)
     }
 
+    /// A pooled connection for a request, on a blocking thread; none within 10 s is a 503.
+    fn checkout(&self) -> Result<PooledConn, AppError> {
+        self.checkout_within(CHECKOUT_TIMEOUT)
+    }
+
+    /// Waits up to `timeout` for a connection, unless the database is found unreachable: then
+    /// an idle connection (which may still work) or a 503 at once.
     fn checkout_within(&self, timeout: Duration) -> Result<PooledConn, AppError> {
-        self.get_timeout(timeout)
-            .map_err(|e| AppError::unavailable(anyhow::Error::new(e)))
+        let started = Instant::now();
+        loop {
+            if self.circuit.is_open() {
+                return self.connections.try_get().ok_or_else(|| {
+                    AppError::unavailable(anyhow::anyhow!(
+                        "the database refuses connections (circuit open)"
+                    ))
+                });
+            }
+            let left = timeout.saturating_sub(started.elapsed());
+            match self.connections.get_timeout(left.min(CHECKOUT_SLICE)) {
+                Ok(conn) => return Ok(conn),
+                Err(e) if started.elapsed() >= timeout => {
+                    return Err(AppError::unavailable(anyhow::Error::new(e)))
+                }
+                Err(_) => {}
+            }
+        }
     }
 }
 
@@ -196,6 +230,8 @@ pub struct Manager {
     busy_timeout: Duration,
     /// On SQLite, the database's writer turn, handed to each connection opened.
     turn: Option<WriterTurn>,
+    /// Told of every connection attempt's outcome.
+    circuit: Arc<Circuit>,
 }
 
 /// The in-process turn for one SQLite database's writes (see [`DbConn::write`]): one per
@@ -248,6 +284,25 @@ impl ManageConnection for Manager {
     type Error = r2d2::Error;
 
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        let opened = self.open();
+        match &opened {
+            Ok(_) => self.circuit.succeeded(),
+            Err(_) => self.circuit.failed(),
+        }
+        opened
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        conn.is_broken()
+    }
+}
+
+impl Manager {
+    fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.kind {
             DatabaseKind::Postgres => {
                 PgConnection::establish(&with_connect_timeout(self.url.expose()))
@@ -274,14 +329,6 @@ impl ManageConnection for Manager {
                 Ok(DbConn::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        conn.is_broken()
     }
 }
 
@@ -321,18 +368,27 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
             settings.sqlite_busy_timeout.as_millis()
         ))?;
     }
+    let manager = manager(settings);
+    let circuit = manager.circuit.clone();
     let connections = r2d2::Pool::builder()
         .max_size(settings.pool_size)
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(RECONNECT_WITHIN)
         .test_on_check_out(false)
-        .build(manager(settings))
-        .with_context(|| format!("cannot open the {} database", kind.name()))?;
+        // Unchecked, then checked below with the checkout timeout: r2d2's own check would
+        // allow the whole pool only the short reconnection timeout to open.
+        .build_unchecked(manager);
+    drop(
+        connections
+            .get_timeout(CHECKOUT_TIMEOUT)
+            .with_context(|| format!("cannot open the {} database", kind.name()))?,
+    );
     Ok(Pool {
         connections,
         turns: std::sync::Arc::new(tokio::sync::Semaphore::new(match kind {
             DatabaseKind::Sqlite => settings.pool_size as usize,
             DatabaseKind::Postgres => tokio::sync::Semaphore::MAX_PERMITS,
         })),
+        circuit,
     })
 }
 
@@ -344,6 +400,7 @@ fn manager(settings: &DatabaseSettings) -> Manager {
         synchronous: settings.sqlite_synchronous,
         busy_timeout: settings.sqlite_busy_timeout,
         turn: (kind == DatabaseKind::Sqlite).then(|| writer_turn(settings.url.expose())),
+        circuit: Arc::default(),
     }
 }
 
