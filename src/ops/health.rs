@@ -1,5 +1,5 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (the database answers, takes a
-//! write, and every migration is applied), for load balancers and orchestrators. Readiness
+//! write, has room on SQLite, and every migration is applied), for load balancers and orchestrators. Readiness
 //! is told within a second: a load balancer must not wait on a database that is down.
 
 use actix_web::{web, HttpResponse};
@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::config::DatabaseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
 
@@ -68,11 +69,35 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError
             "migrations are pending"
         )));
     }
+    if kind == DatabaseKind::Sqlite {
+        let file = std::path::Path::new(state.settings.database.url.expose());
+        if let Some(free) = free_bytes_beside(file).filter(|free| *free < MIN_FREE_BYTES) {
+            return Err(AppError::unavailable(anyhow::anyhow!(
+                "{free} bytes free beside the database {}",
+                file.display()
+            )));
+        }
+    }
     Ok(HttpResponse::Ok().json(Readiness {
         status: "ready".into(),
         database: kind.name().into(),
         migrations: "applied".into(),
     }))
+}
+
+/// Below this much free space beside an SQLite database, the instance is not ready. The probe's
+/// one-row write still fits in the write-ahead log's reused space on a full disk, while a
+/// learner's submission, or the next checkpoint (1 MiB of log, see `db`), no longer does.
+const MIN_FREE_BYTES: u64 = 4 << 20;
+
+/// The space left to unprivileged writers on the file system of `file`'s folder.
+fn free_bytes_beside(file: &std::path::Path) -> Option<u64> {
+    let folder = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    let stats = rustix::fs::statvfs(folder).ok()?;
+    Some(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
 /// How long readiness may take to tell.
