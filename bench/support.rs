@@ -122,6 +122,9 @@ pub(crate) fn enrol_students(
 }
 
 pub(crate) struct Seeded {
+    /// The access token of the organisation's admin (who runs the session).
+    #[allow(dead_code)] // The fault suite's; the bench drives learners only.
+    pub(crate) admin: String,
     pub(crate) session: String,
     /// (enrolment id, access token), one per learner.
     pub(crate) learners: Vec<(String, String)>,
@@ -148,8 +151,9 @@ pub(crate) fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result
         odpc_number: None,
         created_at: now,
     };
+    let admin_account = student(admin_id.clone(), "apprenant", 0, &hash);
     conn.write(|c| -> anyhow::Result<()> {
-        identity::insert_account(c, &student(admin_id.clone(), "apprenant", 0, &hash))?;
+        identity::insert_account(c, &admin_account)?;
         identity::insert_organisation(c, &org)?;
         identity::insert_membership(
             c,
@@ -203,6 +207,11 @@ pub(crate) fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result
     }
     let course = qvt_campus::catalog::store::version(conn, &session.course_version_id)?.course()?;
     Ok(Seeded {
+        admin: keys.issue_access(
+            &admin_account.id,
+            Duration::from_secs(4 * 3600),
+            admin_account.page_session_epoch,
+        )?,
         session: session.id,
         learners,
         lesson: course.lessons[0].id.clone(),
