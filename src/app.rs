@@ -9,7 +9,7 @@ use crate::config::Settings;
 use crate::db::{self, Pool};
 use crate::identity::{auth::AccountCache, tokens::KeyRing};
 use crate::learning::Learning;
-use crate::stale::Stale;
+use crate::stale::{peers::Peers, Stale};
 use crate::templates::Templates;
 
 pub struct AppState {
@@ -27,7 +27,9 @@ pub struct AppState {
     /// Time on task and the heartbeats' recent checks.
     pub learning: Arc<Learning>,
     /// Accounts checked in the last seconds (see `identity::auth::AccountCache`).
-    pub accounts: AccountCache,
+    pub accounts: Arc<AccountCache>,
+    /// The other instances, told of what a change made stale (PostgreSQL).
+    pub peers: Peers,
     /// Courses whose files were broken at start, served at their last good version: each
     /// with its problems (`path:line: message`), for the platform's admins.
     pub broken_courses: Vec<(String, Vec<String>)>,
@@ -46,8 +48,10 @@ pub(crate) fn forget_in(stale: Stale, accounts: &AccountCache, learning: &Learni
 }
 
 impl AppState {
-    /// Forgets what a committed change made stale (see [`Stale`]).
+    /// Forgets what a committed change made stale (see [`Stale`]), here and, within a
+    /// fraction of a second, on the other instances.
     pub fn forget(&self, stale: Stale) {
+        self.peers.tell(&stale);
         forget_in(stale, &self.accounts, &self.learning);
     }
 }

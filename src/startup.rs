@@ -17,12 +17,12 @@ use crate::background::Periodic;
 use crate::catalog::{self, cache::CourseCache};
 use crate::certificates::{self, keys::IssuerKey};
 use crate::completion;
-use crate::config::Settings;
+use crate::config::{DatabaseKind, Settings};
 use crate::db::{self, Pool};
 use crate::du;
 use crate::enrolment;
 use crate::http;
-use crate::identity::{self, tokens::KeyRing};
+use crate::identity::{self, auth::AccountCache, tokens::KeyRing};
 use crate::learning::{self, Learning};
 use crate::mail;
 use crate::ops::{self, health, openapi};
@@ -30,6 +30,7 @@ use crate::pages;
 use crate::quiz;
 use crate::reports;
 use crate::resources;
+use crate::stale::peers::Peers;
 use crate::templates::Templates;
 
 pub struct Application {
@@ -61,6 +62,15 @@ impl Application {
             Arc::new(move || learning::service::flush(&pool, &courses, &learning).map(drop))
         };
         let writer = db::writer(&settings.database)?;
+        let accounts = Arc::new(AccountCache::default());
+        let peers = match settings.database.kind() {
+            DatabaseKind::Postgres => Peers::start(
+                settings.database.url.expose().to_owned(),
+                accounts.clone(),
+                learning.clone(),
+            ),
+            DatabaseKind::Sqlite => Peers::alone(),
+        };
         let state = web::Data::new(AppState {
             pool,
             writer,
@@ -71,7 +81,8 @@ impl Application {
             status_lists: Default::default(),
             courses,
             learning,
-            accounts: Default::default(),
+            accounts,
+            peers,
             broken_courses,
         });
         let (server, port) = http_server(state, extra_routes)?;

@@ -344,6 +344,11 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
+/// A PostgreSQL connection outside the pool (for `LISTEN`), with the pool's connect timeout.
+pub(crate) fn establish_pg(url: &str) -> diesel::ConnectionResult<PgConnection> {
+    PgConnection::establish(&with_connect_timeout(url))
+}
+
 /// Builds the pool and checks that one connection can be opened.
 pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Pool> {
     let kind = settings.kind();

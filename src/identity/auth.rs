@@ -146,6 +146,11 @@ impl AccountCache {
     pub(crate) fn forget(&self, id: &str) {
         self.entries.lock().expect("not poisoned").remove(id);
     }
+
+    /// Forgets every account (what other instances said may have been missed).
+    pub(crate) fn forget_all(&self) {
+        self.entries.lock().expect("not poisoned").clear();
+    }
 }
 
 /// The account a valid access token was issued to, without checking that it is still active

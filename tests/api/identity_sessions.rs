@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{problem, spawn_app, spawn_app_on, spawn_app_with, test_settings, TestDb};
+use crate::helpers::{
+    postgres_base_url, problem, spawn_app, spawn_app_on, spawn_app_with, test_settings, TestDb,
+};
 use crate::journeys::PASSWORD;
 
 #[tokio::test]
@@ -369,4 +371,51 @@ async fn a_forged_forwarding_header_does_not_dodge_the_limit_without_a_trusted_p
     }
     let next = login_from(&app, "192.0.2.200", "pharmacienne@exemple.fr", PASSWORD).await;
     problem(next, 429).await;
+}
+
+/// Two instances on one PostgreSQL database: a sign-out on one refuses the access token on
+/// the other within a second (told by `NOTIFY`), not at the end of its 5 s account cache.
+/// SQLite serves a single instance.
+#[tokio::test]
+async fn a_sign_out_on_one_instance_is_refused_on_another_within_a_second() {
+    if postgres_base_url().is_none() {
+        return;
+    }
+    let first = spawn_app().await;
+    let second = first.another_instance().await;
+    let user = first.learner("interne@chu-exemple.fr").await;
+    // The second instance has just checked, and cached, the account.
+    assert_eq!(
+        second
+            .get_as(&user.token, "/api/v1/me")
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+
+    let out = first
+        .post_json(
+            "/api/v1/auth/logout",
+            &json!({ "refresh_token": user.refresh_token }),
+        )
+        .await;
+    assert_eq!(out.status().as_u16(), 204);
+    let asked = std::time::Instant::now();
+    loop {
+        let status = second
+            .get_as(&user.token, "/api/v1/me")
+            .await
+            .status()
+            .as_u16();
+        if status == 401 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(1),
+            "the other instance still lets a signed-out token in after 1 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }

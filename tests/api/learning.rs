@@ -8,8 +8,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    access_cookie, course_with_completion, lesson_ids, no_redirects, pdf_text, problem,
-    real_courses, setup_in, Setup, TestApp,
+    access_cookie, course_with_completion, lesson_ids, no_redirects, pdf_text, postgres_base_url,
+    problem, real_courses, setup_in, Setup, TestApp,
 };
 use crate::journeys::{adeli_of, User};
 
@@ -577,4 +577,65 @@ async fn a_credit_is_written_before_it_is_answered() {
         tokio::time::sleep(Duration::from_millis(1_100)).await;
     }
     assert!(answered >= 2, "{answered}");
+}
+
+/// Two instances on one PostgreSQL database: a withdrawal on one stops the heartbeats the
+/// other answers from memory within a second (told by `NOTIFY`), not after its 90 s check.
+/// SQLite serves a single instance.
+#[tokio::test]
+async fn a_withdrawal_on_one_instance_stops_the_heartbeats_on_another_within_a_second() {
+    if postgres_base_url().is_none() {
+        return;
+    }
+    let l = enrolled_learner("min_lesson_seconds = 0").await;
+    let lesson = &l.lessons[0];
+    let other = l.s.app.another_instance().await;
+    assert_eq!(
+        other
+            .get_as(&l.user.token, &l.path(&format!("/lessons/{lesson}")))
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let (beat_path, token, other) = (
+        l.path(&format!("/lessons/{lesson}/heartbeat")),
+        &l.user.token,
+        &other,
+    );
+    let beat = |n: usize| {
+        let path = beat_path.clone();
+        async move {
+            let body = json!({ "beat_id": format!("beat-{n}") });
+            other.post_as(token, &path, &body).await
+        }
+    };
+    // The other instance now answers this enrolment's beats from memory.
+    assert_eq!(beat(0).await.status().as_u16(), 200);
+
+    let withdrawn =
+        l.s.app
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/enrolments/{}", l.enrolment),
+                &l.user.token,
+                None,
+            )
+            .await;
+    assert_eq!(withdrawn.status().as_u16(), 200);
+    let asked = std::time::Instant::now();
+    let mut n = 1;
+    loop {
+        let status = beat(n).await.status().as_u16();
+        if status == 409 {
+            break;
+        }
+        assert_eq!(status, 200);
+        assert!(
+            asked.elapsed() < Duration::from_secs(1),
+            "the other instance still credits a withdrawn enrolment after 1 s"
+        );
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
