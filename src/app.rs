@@ -30,6 +30,8 @@ pub struct AppState {
     pub accounts: Arc<AccountCache>,
     /// The other instances, told of what a change made stale (PostgreSQL).
     pub peers: Peers,
+    /// Set at SIGTERM: `/readyz` says not ready while requests are still served.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
     /// Courses whose files were broken at start, served at their last good version: each
     /// with its problems (`path:line: message`), for the platform's admins.
     pub broken_courses: Vec<(String, Vec<String>)>,

@@ -37,6 +37,10 @@ pub struct Settings {
     pub public_url: String,
     pub body_limit: usize,
     pub shutdown_timeout: Duration,
+    /// After SIGTERM, how long `/readyz` says not ready while requests are still served
+    /// (`QVT_DRAIN_SECONDS`): behind a load balancer, longer than its health checks take to
+    /// see it, so that it stops sending requests before the instance stops taking them.
+    pub drain: Duration,
     /// How long a request's body may take to arrive (`QVT_BODY_DEADLINE_SECONDS`): enough
     /// for a 16 MB roster on a slow line, far below a connection hoarder's patience.
     pub body_deadline: Duration,
@@ -207,6 +211,7 @@ impl Settings {
             public_url,
             body_limit: number(&get, "QVT_BODY_LIMIT", 1024 * 1024)?,
             shutdown_timeout: Duration::from_secs(number(&get, "QVT_SHUTDOWN_TIMEOUT", 30)?),
+            drain: Duration::from_secs(number(&get, "QVT_DRAIN_SECONDS", 0)?),
             max_connections_per_worker: number(&get, "QVT_MAX_CONNECTIONS_PER_WORKER", 1024)?,
             body_deadline: Duration::from_secs(number(&get, "QVT_BODY_DEADLINE_SECONDS", 60)?),
             log_format: match get("QVT_LOG_FORMAT").as_deref().unwrap_or("text") {

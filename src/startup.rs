@@ -3,6 +3,7 @@
 //! [`Application::port`]). The state handlers share is [`crate::app::AppState`].
 
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub struct Application {
     workers: Vec<Periodic>,
     /// Writes the time on task held in memory (run first when a stop signal comes).
     flush_time: Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync>,
+    /// Set at the stop signal (see `AppState::draining`), for `drain` before the stop.
+    draining: Arc<AtomicBool>,
+    drain: Duration,
 }
 
 impl Application {
@@ -71,6 +75,8 @@ impl Application {
             ),
             DatabaseKind::Sqlite => Peers::alone(),
         };
+        let draining = Arc::new(AtomicBool::new(false));
+        let drain = settings.drain;
         let state = web::Data::new(AppState {
             pool,
             writer,
@@ -83,6 +89,7 @@ impl Application {
             learning,
             accounts,
             peers,
+            draining: draining.clone(),
             broken_courses,
         });
         let (server, port) = http_server(state, extra_routes)?;
@@ -91,6 +98,8 @@ impl Application {
             server,
             workers,
             flush_time,
+            draining,
+            drain,
         })
     }
 
@@ -104,17 +113,24 @@ impl Application {
     }
 
     /// Serves until SIGTERM/SIGINT (or a handle's stop), then stops the background jobs
-    /// (the last time on task is flushed). On the signal, the time on task held in memory
-    /// is written at once, before in-flight requests (slow clients among them) are waited
-    /// for: a stop forced at the end of the grace period then loses none of it.
+    /// (the last time on task is flushed). On the signal, `/readyz` says not ready and the
+    /// time on task held in memory is written at once; requests are still taken for the
+    /// drain time (`QVT_DRAIN_SECONDS`, for a load balancer to notice), then the server
+    /// stops taking them and waits for those in flight (slow clients among them): a stop
+    /// forced at the end of the grace period then loses no time on task.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let flush = self.flush_time.clone();
+        let (handle, draining, drain) = (self.server.handle(), self.draining, self.drain);
         let on_signal = tokio::spawn(async move {
             stop_signal().await;
+            draining.store(true, Ordering::Relaxed);
+            let drained = tokio::time::sleep(drain);
             let flushed = tokio::task::spawn_blocking(move || flush()).await;
             if let Ok(Err(e)) = flushed {
                 tracing::error!(error = %e, "time on task not written at the stop signal");
             }
+            drained.await;
+            handle.stop(true).await;
         });
         let result = self.server.await;
         on_signal.abort();
@@ -337,6 +353,8 @@ fn http_server(
     // exhausting file descriptors.
     .max_connections(max_connections)
     .shutdown_timeout(shutdown_timeout)
+    // `Application::run_until_stopped` stops it on the signals, after the drain.
+    .disable_signals()
     .run();
     Ok((server, port))
 }

@@ -43,6 +43,11 @@ pub async fn healthz() -> HttpResponse {
     (status = 503, body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    if state.draining.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(AppError::unavailable(anyhow::anyhow!(
+            "this instance is stopping (draining)"
+        )));
+    }
     let probe = db::run_within(&state.pool, READY_WITHIN, |conn| {
         let pending = db::has_pending_migrations(conn).map_err(AppError::unavailable)?;
         // A write, as the learners' own: refused on a full disk, a read-only file or a

@@ -79,6 +79,63 @@ async fn sigterm_stops_the_serve_command_cleanly() {
     assert!(status.success(), "{status:?}");
 }
 
+/// Behind a load balancer: after SIGTERM the instance says not ready for the drain time
+/// (`QVT_DRAIN_SECONDS`) while it still serves, then stops.
+#[tokio::test]
+async fn after_sigterm_an_instance_drains_not_ready_but_serving_then_stops() {
+    // Arrange
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDb::fresh(dir.path());
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
+        .arg("serve")
+        .env("QVT_BIND", format!("127.0.0.1:{port}"))
+        .env("QVT_DATA_DIR", dir.path())
+        .env("DATABASE_URL", &database.url)
+        .env("QVT_MAIL_TRANSPORT", "log")
+        .env("QVT_DRAIN_SECONDS", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let status_of = |path: &str| {
+        let url = format!("{base}{path}");
+        async move { reqwest::get(url).await.map(|r| r.status().as_u16()).ok() }
+    };
+    let started = Instant::now();
+    while status_of("/readyz").await != Some(200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Act
+    let signalled = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+
+    // Assert: not ready at once, still serving, then gone and exited cleanly.
+    while status_of("/readyz").await != Some(503) {
+        assert!(signalled.elapsed() < Duration::from_secs(1), "still ready");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(status_of("/healthz").await, Some(200));
+    assert_eq!(status_of("/api/v1/courses").await, Some(200));
+    assert!(signalled.elapsed() < Duration::from_secs(3));
+    let status = eventually(Duration::from_secs(15), || child.try_wait().unwrap()).await;
+    assert!(status.success(), "{status:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(3),
+        "stopped before the drain time"
+    );
+}
+
 #[tokio::test]
 async fn a_body_sent_a_byte_now_and_then_is_cut_off_at_the_deadline() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
