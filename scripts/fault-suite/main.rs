@@ -7,9 +7,11 @@
 //!
 //!   faults [--database-url URL --pg-ctl "pg_ctl -D DATA"] [--kills N]
 
-#[path = "../bench/support.rs"]
+#[path = "../../bench/support.rs"]
 #[allow(dead_code)]
 mod support;
+
+mod cluster;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,7 +34,8 @@ struct Options {
     /// The command that stops and starts the PostgreSQL server (`pg_ctl -D …`).
     pg_ctl: Option<String>,
     kills: usize,
-    /// `--only kills,disk`: just these phases (kills, restart, sigterm, disk, schemathesis).
+    /// `--only kills,disk`: just these phases (kills, restart, cluster, sigterm, disk,
+    /// schemathesis).
     only: Option<String>,
 }
 
@@ -73,6 +76,11 @@ struct Server {
     log: PathBuf,
     courses: PathBuf,
     database_url: String,
+    /// `QVT_DRAIN_SECONDS`: 0 but behind the load balancer.
+    drain: u64,
+    /// `QVT_PUBLIC_URL`, the tokens' issuer: its own address, or the first instance's for
+    /// the others of a cluster (as the balancer's would be for all).
+    public_url: String,
 }
 
 impl Server {
@@ -89,6 +97,8 @@ impl Server {
             log: dir.join("server.log"),
             courses: courses.to_owned(),
             database_url: database_url.to_owned(),
+            drain: 0,
+            public_url: format!("http://127.0.0.1:{port}"),
         }
     }
 
@@ -113,6 +123,8 @@ impl Server {
             .env("DATABASE_URL", &self.database_url)
             .env("QVT_MAIL_TRANSPORT", "log")
             .env("QVT_SHUTDOWN_TIMEOUT", "10")
+            .env("QVT_DRAIN_SECONDS", self.drain.to_string())
+            .env("QVT_PUBLIC_URL", &self.public_url)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)
@@ -981,7 +993,7 @@ fn settings_for(url: &str, dir: &Path, server: &Server) -> Settings {
     let mut settings = Settings::from_lookup(|_| None).unwrap();
     settings.database.url = qvt_campus::config::Secret::new(url.to_owned());
     settings.identity.keys_dir = dir.join("keys");
-    settings.public_url = server.url("");
+    settings.public_url = server.public_url.clone();
     settings
 }
 
@@ -1016,6 +1028,9 @@ async fn main() {
     if let (Some(pg_ctl), true) = (&o.pg_ctl, o.runs("restart")) {
         database_restart(&mut verdict, &server, &client, &seeded, &pool, pg_ctl).await;
     }
+    if o.database_url.is_some() && o.runs("cluster") {
+        cluster::three_instances(&mut verdict, &server, &client, &seeded, &pool).await;
+    }
     if o.runs("sigterm") {
         sigterm(&mut verdict, &mut server, &client, &seeded, &pool).await;
     }
@@ -1029,6 +1044,8 @@ async fn main() {
             schemathesis(&mut verdict, &server, "admin", &seeded.admin);
         });
     }
+    // Before `exit`, which runs no destructor: the server must not outlive the suite.
+    drop(server);
     if !verdict.failures.is_empty() {
         eprintln!(
             "faults: {} broken guarantees (server log: {})",

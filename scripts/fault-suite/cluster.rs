@@ -1,0 +1,251 @@
+//! Three instances on one PostgreSQL database behind HAProxy (Debian's `haproxy`, health
+//! checks on `/readyz`): the same quiz start and the same submission raced across the
+//! instances give one attempt and one grading; under exam load through the balancer, one
+//! instance stopped by SIGTERM drains (not ready, still serving) and no client sees an error.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::{audit, support, Load, Server, Shared, Verdict};
+
+/// HAProxy in front of the instances, on free ports, with its statistics as CSV.
+struct Balancer {
+    child: Child,
+    port: u16,
+    stats_port: u16,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Balancer {
+    fn start(dir: &Path, instances: &[u16]) -> Option<Self> {
+        let (port, stats_port) = (free_port(), free_port());
+        let servers: String = instances
+            .iter()
+            .enumerate()
+            .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
+            .collect();
+        // A connection refused (an instance that stopped taking them) is retried on
+        // another; a request already sent is never replayed.
+        let config = format!(
+            "global\n    maxconn 4096\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
+             \x20   timeout server 65s\n    retries 3\n    option redispatch\n\
+             frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+             backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
+             \x20   http-check expect status 200\n\
+             \x20   default-server inter 300ms fall 2 rise 2\n{servers}\
+             listen stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n\
+             \x20   stats uri /stats\n"
+        );
+        let file = dir.join("haproxy.cfg");
+        std::fs::write(&file, config).unwrap();
+        let child = Command::new("haproxy")
+            .arg("-db")
+            .arg("-f")
+            .arg(&file)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Self {
+            child,
+            port,
+            stats_port,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// How many instances HAProxy sends requests to now.
+    async fn up(&self, client: &reqwest::Client) -> usize {
+        let Ok(r) = client
+            .get(format!("http://127.0.0.1:{}/stats;csv", self.stats_port))
+            .send()
+            .await
+        else {
+            return 0;
+        };
+        let csv = r.text().await.unwrap_or_default();
+        csv.lines()
+            .filter(|l| l.starts_with("app,i"))
+            .filter(|l| l.split(',').nth(17) == Some("UP"))
+            .count()
+    }
+
+    /// Waits (with a deadline) until exactly `n` instances are up.
+    async fn until_up(&self, client: &reqwest::Client, n: usize) -> Option<Duration> {
+        let asked = Instant::now();
+        while asked.elapsed() < Duration::from_secs(20) {
+            if self.up(client).await == n {
+                return Some(asked.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub(crate) async fn three_instances(
+    verdict: &mut Verdict,
+    first: &Server,
+    client: &reqwest::Client,
+    seeded: &support::Seeded,
+    pool: &qvt_campus::db::Pool,
+) {
+    println!("== three instances behind HAProxy");
+    if Command::new("haproxy").arg("-v").output().is_err() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        verdict.check(!ci, "HAProxy installed (Debian's haproxy)");
+        println!("  skipped: no haproxy");
+        return;
+    }
+    let mut others: Vec<Server> = (0..2)
+        .map(|_| {
+            let mut s = Server::new(&first.dir, &first.courses, &first.database_url);
+            s.log = first.dir.join("server-others.log");
+            s.drain = 2;
+            s.public_url = first.public_url.clone();
+            s
+        })
+        .collect();
+    for server in &mut others {
+        server.start(client).await;
+    }
+    let ports = [first.port, others[0].port, others[1].port];
+    let Some(lb) = Balancer::start(&first.dir, &ports) else {
+        verdict.check(false, "HAProxy started");
+        return;
+    };
+    let all_up = lb.until_up(client, 3).await;
+    verdict.check(
+        all_up.is_some(),
+        format!("HAProxy sees the three instances up ({all_up:?})"),
+    );
+
+    race(verdict, client, &[first, &others[0], &others[1]], seeded).await;
+
+    let ledger = Shared::default();
+    let load = Load::start(client, &lb.url(""), seeded, &ledger);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = ledger.lock().unwrap().submitted.len();
+    let (status, took) = tokio::task::block_in_place(|| others[0].terminate());
+    let down = lb.until_up(client, 2).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    load.stop().await;
+    let (submitted, broken) = {
+        let l = ledger.lock().unwrap();
+        (l.submitted.len(), l.broken.len())
+    };
+    println!(
+        "  one instance stopped by SIGTERM in {:.2} s ({status}); {submitted} submissions \
+         through HAProxy, {} after the stop began, {broken} errors",
+        took.as_secs_f64(),
+        submitted - before
+    );
+    verdict.check(
+        status.success() && down.is_some(),
+        "the stopped instance drained (out of HAProxy) and exited 0",
+    );
+    verdict.check(
+        submitted > before,
+        "the exam went on through the two others",
+    );
+    audit(verdict, pool, client, first, seeded, &ledger).await;
+}
+
+/// The same start, then the same submission (one `Idempotency-Key`), sent at once to each
+/// instance, for a few learners: one attempt, one grading, every answer alike.
+async fn race(
+    verdict: &mut Verdict,
+    client: &reqwest::Client,
+    servers: &[&Server],
+    seeded: &support::Seeded,
+) {
+    let mut differing = Vec::new();
+    let learners = &seeded.learners[seeded.learners.len() - 10..];
+    for (enrolment, token) in learners {
+        let starts = servers.iter().map(|s| {
+            client
+                .post(s.url(&format!(
+                    "/api/v1/enrolments/{enrolment}/quizzes/quiz-final/attempts"
+                )))
+                .bearer_auth(token)
+                .send()
+        });
+        let mut ids = Vec::new();
+        let mut paper = None;
+        for answer in futures_util::future::join_all(starts).await {
+            let Ok(answer) = answer else { continue };
+            let status = answer.status().as_u16();
+            let text = answer.text().await.unwrap_or_default();
+            if status != 200 && status != 201 {
+                differing.push(format!("start: {status} {text}"));
+                continue;
+            }
+            let body: Value = serde_json::from_str(&text).unwrap_or_default();
+            ids.push(body["id"].as_str().unwrap_or_default().to_owned());
+            paper = Some(text);
+        }
+        ids.dedup();
+        if ids.len() != 1 {
+            differing.push(format!("{enrolment}: attempts {ids:?} for one start"));
+            continue;
+        }
+        let paper = paper.unwrap();
+        let paper: support::Paper<'_> = serde_json::from_str(&paper).expect("a paper");
+        let body = json!({ "answers": support::answers_for(&paper.items) }).to_string();
+        let key = uuid::Uuid::new_v4().to_string();
+        let submits = servers.iter().map(|s| {
+            client
+                .post(s.url(&format!("/api/v1/attempts/{}/submit", ids[0])))
+                .bearer_auth(token)
+                .header("idempotency-key", &key)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+        });
+        let mut scores = Vec::new();
+        for answer in futures_util::future::join_all(submits).await {
+            let Ok(answer) = answer else { continue };
+            let status = answer.status().as_u16();
+            let body: Value = answer.json().await.unwrap_or_default();
+            if status != 200 {
+                differing.push(format!("submit: {status} {body}"));
+                continue;
+            }
+            scores.push(super::score(&body));
+        }
+        scores.dedup();
+        if scores.len() != 1 {
+            differing.push(format!("{enrolment}: scores {scores:?} for one submission"));
+        }
+    }
+    verdict.check(
+        differing.is_empty(),
+        format!(
+            "10 starts and 10 submissions each raced on the three instances: one attempt, one \
+             result ({:?})",
+            differing.iter().take(3).collect::<Vec<_>>()
+        ),
+    );
+}
