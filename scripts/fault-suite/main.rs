@@ -12,6 +12,7 @@
 mod support;
 
 mod cluster;
+mod failover;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -35,8 +36,11 @@ struct Options {
     pg_ctl: Option<String>,
     kills: usize,
     /// `--only kills,disk`: just these phases (kills, restart, cluster, sigterm, disk,
-    /// schemathesis).
+    /// schemathesis, failover).
     only: Option<String>,
+    /// The commands that stop the primary hard and promote its standby (`failover`).
+    stop_primary: Option<String>,
+    promote: Option<String>,
 }
 
 impl Options {
@@ -53,6 +57,8 @@ fn options() -> Options {
         pg_ctl: None,
         kills: 10,
         only: None,
+        stop_primary: None,
+        promote: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -61,6 +67,8 @@ fn options() -> Options {
             "--pg-ctl" => o.pg_ctl = args.next(),
             "--kills" => o.kills = args.next().and_then(|n| n.parse().ok()).unwrap_or(10),
             "--only" => o.only = args.next(),
+            "--stop-primary" => o.stop_primary = args.next(),
+            "--promote" => o.promote = args.next(),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -1043,6 +1051,19 @@ async fn main() {
             schemathesis(&mut verdict, &server, "learner", &learner);
             schemathesis(&mut verdict, &server, "admin", &seeded.admin);
         });
+    }
+    // Last: the database is then the promoted standby.
+    if let (Some(stop), Some(promote), true) = (&o.stop_primary, &o.promote, o.runs("failover")) {
+        failover::lose_the_primary(
+            &mut verdict,
+            &server,
+            &client,
+            &seeded,
+            &pool,
+            stop,
+            promote,
+        )
+        .await;
     }
     // Before `exit`, which runs no destructor: the server must not outlive the suite.
     drop(server);
