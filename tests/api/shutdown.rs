@@ -1,6 +1,6 @@
 //! Graceful shutdown: in-flight requests finish; SIGTERM stops the binary cleanly.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
@@ -41,38 +41,56 @@ async fn an_in_flight_request_finishes_when_the_server_stops() {
     );
 }
 
-#[tokio::test]
-async fn sigterm_stops_the_serve_command_cleanly() {
-    // Arrange
+/// The `serve` command on a fresh database, once ready; its address. `env`: extra settings.
+async fn serve_binary(env: &[(&str, &str)]) -> (Child, String, tempfile::TempDir, TestDb) {
     let dir = tempfile::tempdir().unwrap();
     let database = TestDb::fresh(dir.path());
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
+    let child = Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
         .arg("serve")
         .env("QVT_BIND", format!("127.0.0.1:{port}"))
         .env("QVT_DATA_DIR", dir.path())
         .env("DATABASE_URL", &database.url)
         .env("QVT_MAIL_TRANSPORT", "log")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}/readyz");
+    let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
-    while reqwest::get(&url).await.map(|r| r.status().as_u16()).ok() != Some(200) {
+    while status_of(&base, "/readyz").await != Some(200) {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the server did not start"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (child, base, dir, database)
+}
 
-    // Act
+async fn status_of(base: &str, path: &str) -> Option<u16> {
+    reqwest::get(format!("{base}{path}"))
+        .await
+        .map(|r| r.status().as_u16())
+        .ok()
+}
+
+fn sigterm(child: &Child) {
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_serve_command_cleanly() {
+    // Arrange
+    let (mut child, _base, _dir, _db) = serve_binary(&[]).await;
+
+    // Act
+    sigterm(&child);
 
     // Assert: it exits by itself, successfully.
     let status = eventually(Duration::from_secs(15), || child.try_wait().unwrap()).await;
@@ -84,49 +102,19 @@ async fn sigterm_stops_the_serve_command_cleanly() {
 #[tokio::test]
 async fn after_sigterm_an_instance_drains_not_ready_but_serving_then_stops() {
     // Arrange
-    let dir = tempfile::tempdir().unwrap();
-    let database = TestDb::fresh(dir.path());
-    let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qvt-campus"))
-        .arg("serve")
-        .env("QVT_BIND", format!("127.0.0.1:{port}"))
-        .env("QVT_DATA_DIR", dir.path())
-        .env("DATABASE_URL", &database.url)
-        .env("QVT_MAIL_TRANSPORT", "log")
-        .env("QVT_DRAIN_SECONDS", "3")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let status_of = |path: &str| {
-        let url = format!("{base}{path}");
-        async move { reqwest::get(url).await.map(|r| r.status().as_u16()).ok() }
-    };
-    let started = Instant::now();
-    while status_of("/readyz").await != Some(200) {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (mut child, base, _dir, _db) = serve_binary(&[("QVT_DRAIN_SECONDS", "3")]).await;
 
     // Act
     let signalled = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    sigterm(&child);
 
     // Assert: not ready at once, still serving, then gone and exited cleanly.
-    while status_of("/readyz").await != Some(503) {
+    while status_of(&base, "/readyz").await != Some(503) {
         assert!(signalled.elapsed() < Duration::from_secs(1), "still ready");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(status_of("/healthz").await, Some(200));
-    assert_eq!(status_of("/api/v1/courses").await, Some(200));
+    assert_eq!(status_of(&base, "/healthz").await, Some(200));
+    assert_eq!(status_of(&base, "/api/v1/courses").await, Some(200));
     assert!(signalled.elapsed() < Duration::from_secs(3));
     let status = eventually(Duration::from_secs(15), || child.try_wait().unwrap()).await;
     assert!(status.success(), "{status:?}");
