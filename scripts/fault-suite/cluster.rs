@@ -3,28 +3,19 @@
 //! instances give one attempt and one grading; under exam load through the balancer, one
 //! instance stopped by SIGTERM drains (not ready, still serving) and no client sees an error.
 
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{audit, support, Load, Server, Shared, Verdict};
+use super::{audit, free_port, support, Load, Server, Shared, Verdict};
 
 /// HAProxy in front of the instances, on free ports, with its statistics as CSV.
 struct Balancer {
     child: Child,
     port: u16,
     stats_port: u16,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Balancer {

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{audit, sh, support, Load, Server, Shared, Verdict};
+use super::{audit, next_submission, sh, support, Load, Server, Shared, Verdict};
 
 pub(crate) async fn lose_the_primary(
     verdict: &mut Verdict,
@@ -25,14 +25,7 @@ pub(crate) async fn lose_the_primary(
     verdict.check(sh(stop_primary), "primary stopped (immediate)");
     verdict.check(sh(promote), "standby promoted");
     let promoted_in = lost_at.elapsed();
-    let mut back = None;
-    while lost_at.elapsed() < Duration::from_secs(30) {
-        if ledger.lock().unwrap().submitted.len() > before {
-            back = Some(lost_at.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let back = next_submission(&ledger, before, lost_at).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop().await;
     let (unavailable, slowest, submitted) = {

@@ -75,6 +75,27 @@ fn options() -> Options {
     o
 }
 
+/// A loopback port nobody listens on now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// How long after `since` the load had a submission acknowledged beyond the first `before`
+/// (within 30 s): when it went on after a fault.
+async fn next_submission(ledger: &Shared, before: usize, since: Instant) -> Option<Duration> {
+    while since.elapsed() < Duration::from_secs(30) {
+        if ledger.lock().unwrap().submitted.len() > before {
+            return Some(since.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
 /// The server binary, started and stopped as an operator (or a crash) would.
 struct Server {
     child: Option<Child>,
@@ -93,11 +114,7 @@ struct Server {
 
 impl Server {
     fn new(dir: &Path, courses: &Path, database_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         Self {
             child: None,
             port,
@@ -776,15 +793,7 @@ async fn database_restart(
     let before = ledger.lock().unwrap().submitted.len();
     let started = sh(&format!("{pg_ctl} -w start"));
     verdict.check(started, "PostgreSQL started again");
-    let up = Instant::now();
-    let mut recovered = None;
-    while up.elapsed() < Duration::from_secs(30) {
-        if ledger.lock().unwrap().submitted.len() > before {
-            recovered = Some(up.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let recovered = next_submission(&ledger, before, Instant::now()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop().await;
     let (unavailable, slowest) = {

@@ -304,11 +304,9 @@ impl ManageConnection for Manager {
 impl Manager {
     fn open(&self) -> Result<DbConn, r2d2::Error> {
         match self.kind {
-            DatabaseKind::Postgres => {
-                PgConnection::establish(&with_connect_timeout(self.url.expose()))
-                    .map(DbConn::Pg)
-                    .map_err(r2d2::Error::ConnectionError)
-            }
+            DatabaseKind::Postgres => establish_pg(self.url.expose())
+                .map(DbConn::Pg)
+                .map_err(r2d2::Error::ConnectionError),
             DatabaseKind::Sqlite => {
                 let mut conn = SqliteConnection::establish(self.url.expose())
                     .map_err(r2d2::Error::ConnectionError)?;
@@ -344,7 +342,8 @@ fn with_connect_timeout(url: &str) -> String {
     }
 }
 
-/// A PostgreSQL connection outside the pool (for `LISTEN`), with the pool's connect timeout.
+/// A PostgreSQL connection, the pool's or a dedicated one (`LISTEN`), with the connect
+/// timeout.
 pub(crate) fn establish_pg(url: &str) -> diesel::ConnectionResult<PgConnection> {
     PgConnection::establish(&with_connect_timeout(url))
 }

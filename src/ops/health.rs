@@ -1,6 +1,7 @@
 //! `GET /healthz` (the process answers) and `GET /readyz` (the database answers, takes a
-//! write, has room on SQLite, and every migration is applied), for load balancers and orchestrators. Readiness
-//! is told within a second: a load balancer must not wait on a database that is down.
+//! write, has room on SQLite, every migration is applied, and the instance is not draining),
+//! for load balancers and orchestrators. Readiness is told within a second: a load balancer
+//! must not wait on a database that is down.
 
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
