@@ -8,7 +8,8 @@ use crate::enrolment::model::EnrolmentStatus;
 use crate::error::AppError;
 use crate::identity::auth::{require_staff, CurrentUser};
 
-fn not_found() -> AppError {
+/// The answer for an enrolment that does not exist, or not for the caller.
+pub fn not_found() -> AppError {
     AppError::not_found("Inscription introuvable.")
 }
 

@@ -20,8 +20,9 @@ use crate::mail::{self, NewMail};
 use crate::stale::Stale;
 use crate::throttle;
 
+/// Sessions open and close on Paris days.
 pub fn today() -> NaiveDate {
-    Utc::now().date_naive()
+    crate::fr::paris_today()
 }
 
 fn hash_key(key: Option<&str>) -> Result<Option<String>, AppError> {

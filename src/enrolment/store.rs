@@ -3,14 +3,14 @@
 use chrono::NaiveDate;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::{accounts, enrolments, training_sessions};
 use crate::db::{locked, native, DbConn};
 use crate::enrolment::model::{EnrolmentMode, EnrolmentStatus};
 use crate::identity::store::Account;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset, Serialize, Deserialize)]
 #[diesel(table_name = training_sessions, treat_none_as_null = true)]
 pub struct Session {
     pub id: String,
@@ -23,7 +23,7 @@ pub struct Session {
     pub capacity: Option<i32>,
     pub active_count: i32,
     pub enrolment_mode: EnrolmentMode,
-    #[serde(skip)]
+    #[serde(skip_serializing)]
     pub enrolment_key_hash: Option<String>,
     pub dpc_action_ref: Option<String>,
     pub dpc_session_no: Option<String>,
@@ -37,7 +37,7 @@ pub struct Session {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = enrolments)]
 pub struct Enrolment {
     pub id: String,

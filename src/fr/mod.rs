@@ -56,6 +56,11 @@ pub fn paris_day(utc: NaiveDateTime) -> NaiveDate {
     paris(utc).date_naive()
 }
 
+/// Today in Paris: the day people here count in (from 23:00 or 22:00 UTC, tomorrow's).
+pub fn paris_today() -> NaiveDate {
+    paris_day(chrono::Utc::now().naive_utc())
+}
+
 /// The UTC instant at which a Paris day begins (a filter « from day D » for people who
 /// count days in Paris).
 pub fn paris_midnight(day: NaiveDate) -> NaiveDateTime {

@@ -18,7 +18,6 @@ use crate::quiz::paper::QuestionType;
 use crate::quiz::paper::{ItemView, QuestionView};
 use crate::quiz::service as quiz;
 use crate::quiz::view::AttemptStatus;
-use crate::quiz::QuizAt;
 
 pub(super) async fn start_quiz(
     state: web::Data<AppState>,
@@ -34,21 +33,7 @@ pub(super) async fn start_quiz(
     if let Err(e) = user.require_confirmed() {
         return error_page(&state, &visitor, &e);
     }
-    let s = state.clone();
-    let started = state
-        .writer
-        .run(&state.pool, move |conn| {
-            quiz::start(
-                conn,
-                &s.courses,
-                &user,
-                QuizAt {
-                    enrolment_id: &enrolment_id,
-                    quiz_id: &quiz_id,
-                },
-            )
-        })
-        .await;
+    let started = quiz::start_attempt(&state, user, enrolment_id, quiz_id).await;
     match started {
         Ok((view, _)) => redirect(&format!("/tentatives/{}", view.id)),
         Err(e) => error_page(&state, &visitor, &e),

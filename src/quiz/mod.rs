@@ -3,6 +3,7 @@
 //! feedback policy allows, item statistics for the people who write the questions.
 
 mod decide;
+mod facts;
 pub mod grade;
 pub mod overview;
 pub mod paper;

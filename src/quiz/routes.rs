@@ -70,21 +70,7 @@ pub async fn start(
 ) -> Result<HttpResponse, AppError> {
     user.require_confirmed()?;
     let (id, quiz) = path.into_inner();
-    let s = state.clone();
-    let (view, created) = state
-        .writer
-        .run(&state.pool, move |conn| {
-            service::start(
-                conn,
-                &s.courses,
-                &user,
-                QuizAt {
-                    enrolment_id: &id,
-                    quiz_id: &quiz,
-                },
-            )
-        })
-        .await?;
+    let (view, created) = service::start_attempt(&state, user, id, quiz).await?;
     Ok(if created {
         HttpResponse::Created().json(view)
     } else {

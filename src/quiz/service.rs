@@ -4,6 +4,7 @@
 //! their facts once, under lock, and the quiz's `decide` module says what to do with them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -17,14 +18,18 @@ use super::decide::{
     self, grade_attempt, merge_answers, past_deadline, Grade, Start, StartFacts, Submit,
     SubmitFacts,
 };
+use super::facts;
 use super::paper::{self, Paper};
 use super::store::{self, Attempt, Graded};
 use super::view::{parse_answers, parse_paper, view, view_of, AttemptView, Seen};
+use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, Quiz};
 use crate::completion;
 use crate::db::{DbConn, Plan, Pool};
-use crate::enrolment::access::{ensure_recording, own_enrolment, readable_enrolment};
+use crate::enrolment::access::{
+    ensure_recording, not_found as enrolment_not_found, readable_enrolment,
+};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
@@ -112,38 +117,39 @@ fn grade_saved(
     record(conn, course, attempt, grade, true, None, at)
 }
 
-/// Starts an attempt, or returns the open one; (view, created). Reads what
-/// [`decide::start`] needs under the enrolment's lock, so that two parallel starts make one
-/// attempt, and returns the decision as a plan, which
-/// [`Writer::run`](crate::db::Writer::run) carries out in the same transaction (on SQLite,
-/// a savepoint of the writer's group).
+/// An attempt shown at its start, and whether the start created it.
+pub type Opened = (AttemptView, bool);
+
+/// Starts an attempt, or returns the open one: `Some((view, created))`, or `None` when a
+/// concurrent start or grading changed the attempts after they were read (ask again). Reads
+/// what [`decide::start`] needs with the enrolment locked ([`facts::for_start`]), and
+/// returns the decision as a plan, which [`Writer::run`](crate::db::Writer::run) carries out
+/// in the same transaction (on SQLite, a savepoint of the writer's group).
 pub fn start(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
     at_quiz: QuizAt<'_>,
-) -> Result<Plan<(AttemptView, bool), Started>, AppError> {
+) -> Result<Plan<Option<Opened>, Option<Started>>, AppError> {
     let QuizAt {
         enrolment_id,
         quiz_id,
     } = at_quiz;
-    // The lock first: everything read below is then what the write will find.
-    enrolment_store::enrolment_for_update(conn, enrolment_id)?;
-    let (enrolment, session) = own_enrolment(conn, user, enrolment_id)?;
+    let read = facts::for_start(conn, at_quiz)?
+        .filter(|r| r.enrolment.account_id == user.id)
+        .ok_or_else(enrolment_not_found)?;
+    let (enrolment, session) = (read.enrolment, read.session);
     let course = courses.get(conn, &enrolment.course_version_id)?;
-    let attempts = store::attempt_states(conn, at_quiz)?;
-    let lessons_done = completion::store::lessons_done(conn, enrolment_id)?;
-    let submitted_quizzes = store::submitted_quizzes(conn, enrolment_id)?;
     let at = now();
     let decided = decide::start(&StartFacts {
         enrolment: &enrolment,
         session: &session,
         course: &course,
         quiz_id,
-        attempts: &attempts,
-        extra_time_percent: store::extra_time_percent(conn, enrolment_id)?,
-        lessons_done: &lessons_done,
-        submitted_quizzes: &submitted_quizzes,
+        attempts: &read.attempts,
+        extra_time_percent: read.extra_time_percent,
+        lessons_done: &read.lessons_done,
+        submitted_quizzes: &read.submitted_quizzes,
         at,
     })?;
     let seen = |settled| Seen {
@@ -154,8 +160,15 @@ pub fn start(
     let (started, overdue) = match decided {
         Start::Resume { attempt_id } => {
             let open = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
+            if open.submitted_at.is_some() {
+                // Submitted since it was read: the start is decided again.
+                return Ok(Plan::Answer(None));
+            }
             // Open: no result to show, whatever the policy.
-            return Ok(Plan::Answer((view(&open, &course, seen(false))?, false)));
+            return Ok(Plan::Answer(Some((
+                view(&open, &course, seen(false))?,
+                false,
+            ))));
         }
         Start::New {
             quiz,
@@ -176,20 +189,62 @@ pub fn start(
     Ok(Plan::Write {
         write: Box::new(move |c| {
             if let Some(mut overdue) = overdue {
-                grade_saved(c, &written, &mut overdue, at)?;
+                if !grade_saved(c, &written, &mut overdue, at)? {
+                    // Graded meanwhile: the attempts read are out of date.
+                    return Ok(None);
+                }
             }
-            store::insert(c, &started.attempt)?;
-            Ok(started)
+            // Not inserted: the number, or the one open attempt, was taken meanwhile.
+            Ok(store::insert_new(c, &started.attempt)?.then_some(started))
         }),
-        then: Box::new(move |Started { attempt, paper }| {
+        then: Box::new(move |started| {
+            let Some(Started { attempt, paper }) = started else {
+                return Ok(None);
+            };
             let seen = Seen {
                 session: &session,
                 at,
                 settled: false,
             };
-            Ok((view_of(&attempt, &paper, &course, seen)?, true))
+            Ok(Some((view_of(&attempt, &paper, &course, seen)?, true)))
         }),
     })
+}
+
+/// Runs [`start`] through the writer: `(view, created)`. A start that read the attempts
+/// just before a concurrent one changed them is decided again (see `quiz::facts`); three
+/// times in a row means a storm of double clicks.
+pub async fn start_attempt(
+    state: &AppState,
+    user: CurrentUser,
+    enrolment_id: String,
+    quiz_id: String,
+) -> Result<Opened, AppError> {
+    let user = Arc::new(user);
+    for _ in 0..3 {
+        let (courses, user, enrolment_id, quiz_id) = (
+            state.courses.clone(),
+            user.clone(),
+            enrolment_id.clone(),
+            quiz_id.clone(),
+        );
+        let started = state
+            .writer
+            .run(&state.pool, move |conn| {
+                let at = QuizAt {
+                    enrolment_id: &enrolment_id,
+                    quiz_id: &quiz_id,
+                };
+                start(conn, &courses, &user, at)
+            })
+            .await?;
+        if let Some(started) = started {
+            return Ok(started);
+        }
+    }
+    Err(AppError::conflict(
+        "Une autre ouverture de ce quiz est en cours : réessayez dans un instant.",
+    ))
 }
 
 /// A new attempt, and its paper as drawn: the view is built from it after the commit,
@@ -308,9 +363,15 @@ pub fn submit(
 ) -> Result<Plan<AttemptView, Attempt>, AppError> {
     // Time on task still in memory is not needed here: when it is the last missing rule,
     // the flush that writes it completes the enrolment.
-    let (mut attempt, enrolment, session) = own_attempt(conn, user, attempt_id)?;
+    let facts::SubmitRead {
+        mut attempt,
+        enrolment,
+        session,
+        attempts: mut states,
+    } = facts::for_submit(conn, attempt_id)?
+        .filter(|r| r.enrolment.account_id == user.id)
+        .ok_or_else(attempt_not_found)?;
     let course = courses.get(conn, &enrolment.course_version_id)?;
-    let mut states = store::attempt_states(conn, attempt.quiz_at())?;
     let quiz = quiz_of(&course, &attempt.quiz_id)?;
     let at = now();
     let decided = decide::submit(&SubmitFacts {

@@ -134,7 +134,7 @@ pub async fn dpc_declarations(
     path: web::Path<String>,
     query: Query,
 ) -> Result<HttpResponse, AppError> {
-    let today = Utc::now().date_naive();
+    let today = crate::fr::paris_today();
     let mut f = Fields::new();
     let from = f
         .optional("from", query.get("from").map(String::as_str), date)
@@ -195,7 +195,7 @@ fn day_of(query: &Query) -> Result<NaiveDate, AppError> {
     let mut f = Fields::new();
     let day = f.optional("date", query.get("date").map(String::as_str), date);
     f.finish()?;
-    Ok(day.unwrap_or_else(|| Utc::now().date_naive()))
+    Ok(day.unwrap_or_else(crate::fr::paris_today))
 }
 
 /// The caller's DPC record over the period a date counts for (default: today).

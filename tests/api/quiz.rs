@@ -821,7 +821,7 @@ async fn passing_the_required_quiz_completes_the_course_and_pre_post_gain_is_sho
 
 /// Sets the session's dates, as if the calendar had moved on.
 fn move_session(e: &Exam, opens_on: i64, closes_on: i64) {
-    let day = |offset: i64| chrono::Utc::now().date_naive() + chrono::Duration::days(offset);
+    let day = |offset: i64| qvt_campus::fr::paris_today() + chrono::Duration::days(offset);
     diesel::update(training_sessions::table.find(&e.session))
         .set((
             training_sessions::opens_on.eq(day(opens_on)),
@@ -1233,4 +1233,87 @@ async fn statistics_over_all_sessions_keep_to_the_course_version() {
             .sum::<f64>()
     };
     assert_eq!((facility(&old), facility(&new)), (9.0, 0.0));
+}
+
+#[derive(QueryableByName)]
+struct Statement {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    calls: i64,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    query: String,
+}
+
+/// The statements PostgreSQL ran in this test's database since the last reset, as its
+/// `pg_stat_statements` counts them (transaction control included), most called first;
+/// without this test's own and the background jobs' single statements (the reset links'
+/// look, the deadlines' look, the other instances' channel), which may run meanwhile.
+fn statements_run(e: &Exam) -> Vec<Statement> {
+    diesel::sql_query(
+        "SELECT calls, query FROM pg_stat_statements \
+         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         AND query NOT LIKE '%pg_stat_statements%' \
+         AND query NOT LIKE '%password_reset_requests%' \
+         AND query NOT LIKE '%\"quiz_attempts\".\"deadline\" <%' \
+         AND query NOT IN ('SELECT 1', 'LISTEN qvt_stale') ORDER BY calls DESC",
+    )
+    .load(&mut e.s.app.conn())
+    .unwrap()
+}
+
+fn reset_statements(e: &Exam) {
+    diesel::sql_query(
+        "SELECT pg_stat_statements_reset(0, \
+         (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
+    )
+    .execute(&mut e.s.app.conn())
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_start_and_submit_pair_runs_at_most_eight_statements_on_postgresql() {
+    use diesel::connection::SimpleConnection;
+    if crate::helpers::postgres_base_url().is_none() {
+        return;
+    }
+    let e = exam(&[("examen", quiz("graded", "max_attempts = 50"))], None).await;
+    e.s.app
+        .conn()
+        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .expect("scripts/test starts PostgreSQL with shared_preload_libraries=pg_stat_statements");
+    // One pair first: the course is then in memory, as it is all day long.
+    let attempt = e.start("examen").await;
+    let body = json!({ "answers": e.answers(&attempt, 4) });
+    assert_eq!(e.submit(&attempt, None, body).await.status().as_u16(), 200);
+
+    const PAIRS: usize = 20;
+    reset_statements(&e);
+    for _ in 0..PAIRS {
+        let attempt = e.start("examen").await;
+        let body = json!({ "answers": e.answers(&attempt, 4) });
+        assert_eq!(e.submit(&attempt, None, body).await.status().as_u16(), 200);
+    }
+    let run = statements_run(&e);
+
+    // The mail worker polls meanwhile: one transaction (BEGIN, claim, COMMIT) per look.
+    let mail_polls: i64 = run
+        .iter()
+        .filter(|s| s.query.contains("mail_outbox") && s.query.contains("SKIP LOCKED"))
+        .map(|s| s.calls)
+        .sum();
+    let run: Vec<Statement> = run
+        .into_iter()
+        .filter(|s| !s.query.contains("mail_outbox"))
+        .collect();
+    let total = run.iter().map(|s| s.calls).sum::<i64>() - 2 * mail_polls;
+    let listing: Vec<String> = run
+        .iter()
+        .map(|s| format!("{:>4} × {}", s.calls, s.query))
+        .collect();
+    let per_pair = total as f64 / PAIRS as f64;
+    println!("{per_pair:.2} statements per pair:\n{}", listing.join("\n"));
+    assert!(
+        per_pair <= 8.0,
+        "{per_pair:.2} statements per pair:\n{}",
+        listing.join("\n")
+    );
 }

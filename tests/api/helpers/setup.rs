@@ -1,15 +1,14 @@
 //! Two organisations ready to run sessions: a university and a DPC training body, each
 //! with its admin, on an app serving a given courses folder.
 
-use chrono::Utc;
 use serde_json::{json, Value};
 
 use super::{real_courses, spawn_app_with, TestApp};
 use crate::journeys::User;
 
-/// The date `offset` days from today (`YYYY-MM-DD`).
+/// The date `offset` days from today in Paris (`YYYY-MM-DD`).
 pub fn day(offset: i64) -> String {
-    (Utc::now().date_naive() + chrono::Duration::days(offset))
+    (qvt_campus::fr::paris_today() + chrono::Duration::days(offset))
         .format("%Y-%m-%d")
         .to_string()
 }

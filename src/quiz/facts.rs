@@ -1,0 +1,208 @@
+//! What a quiz start and a quiz submit read before deciding: on PostgreSQL in one statement
+//! that also takes the locks, on SQLite (serial already, on the writer's connection) in
+//! several small ones.
+//!
+//! On PostgreSQL each statement is a round trip, and the exam path used to make seven reads
+//! per pair besides the lock (`pg_stat_statements`: 15 statements per start and submit;
+//! 8 now, held by `quiz::a_start_and_submit_pair_runs_at_most_eight_statements_on_postgresql`).
+//! The rows come back as JSON (`row_to_json`): three tables share column names, which
+//! diesel's by-name mapping cannot tell apart.
+//!
+//! One statement reads under one snapshot, taken *before* it waits for its locks. The locked
+//! rows themselves come back as they are once the lock is granted (PostgreSQL re-reads a
+//! row updated meanwhile), but what the subqueries read (the other attempts, lessons done)
+//! may predate a transaction that held the lock just before. What depends on that is
+//! guarded by the write instead: a start that read too early inserts an attempt number
+//! already taken, or finds the attempt it was to grade graded, and starts over
+//! (`Started::Raced`); a submit's own attempt is the locked row, and the other attempts only
+//! decide whether the quiz is settled, which an early read can only under-state (attempts
+//! are graded, never ungraded): less feedback shown, never more.
+
+use std::collections::HashSet;
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Integer, Nullable, Text};
+use serde::de::DeserializeOwned;
+
+use super::store::{self, Attempt, AttemptState};
+use super::QuizAt;
+use crate::completion;
+use crate::db::DbConn;
+use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
+
+/// What [`decide::start`](super::decide::start) rests on.
+pub struct StartRead {
+    pub enrolment: Enrolment,
+    pub session: Session,
+    pub attempts: Vec<AttemptState>,
+    pub lessons_done: HashSet<String>,
+    pub submitted_quizzes: HashSet<String>,
+    pub extra_time_percent: i32,
+}
+
+/// What [`decide::submit`](super::decide::submit) rests on.
+pub struct SubmitRead {
+    pub attempt: Attempt,
+    pub enrolment: Enrolment,
+    pub session: Session,
+    /// The quiz's attempts (this one as locked), oldest first.
+    pub attempts: Vec<AttemptState>,
+}
+
+/// The attempts of the enrolment `e` at quiz `$quiz`, oldest first, as a JSON array of
+/// [`AttemptState`].
+macro_rules! attempt_states {
+    ($quiz:literal) => {
+        concat!(
+            "COALESCE((SELECT json_agg(json_build_object('id', o.id, 'deadline', o.deadline, \
+             'submitted_at', o.submitted_at, 'passed', o.passed, 'paper', o.paper) \
+             ORDER BY o.number) FROM quiz_attempts o \
+             WHERE o.enrolment_id = e.id AND o.quiz_id = ",
+            $quiz,
+            "), '[]')::text AS attempts"
+        )
+    };
+}
+
+/// Reads an enrolment with its session and what a start of the quiz needs, the enrolment
+/// locked on PostgreSQL; `None` when there is no such enrolment.
+pub fn for_start(conn: &mut DbConn, at: QuizAt<'_>) -> QueryResult<Option<StartRead>> {
+    match conn {
+        DbConn::Pg(c) => pg_start(c, at),
+        DbConn::Sqlite(_) => {
+            let Some((enrolment, session)) =
+                enrolment_store::enrolment_with_session(conn, at.enrolment_id)?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(StartRead {
+                attempts: store::attempt_states(conn, at)?,
+                lessons_done: completion::store::lessons_done(conn, at.enrolment_id)?,
+                submitted_quizzes: store::submitted_quizzes(conn, at.enrolment_id)?,
+                extra_time_percent: store::extra_time_percent(conn, at.enrolment_id)?,
+                enrolment,
+                session,
+            }))
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct StartRow {
+    #[diesel(sql_type = Text)]
+    enrolment: String,
+    #[diesel(sql_type = Text)]
+    session: String,
+    #[diesel(sql_type = Text)]
+    attempts: String,
+    #[diesel(sql_type = Array<Text>)]
+    lessons_done: Vec<String>,
+    #[diesel(sql_type = Array<Text>)]
+    submitted_quizzes: Vec<String>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    extra_time_percent: Option<i32>,
+}
+
+fn pg_start(c: &mut PgConnection, at: QuizAt<'_>) -> QueryResult<Option<StartRead>> {
+    const SQL: &str = concat!(
+        "SELECT row_to_json(e)::text AS enrolment, row_to_json(s)::text AS session, ",
+        attempt_states!("$2"),
+        ", ARRAY(SELECT p.lesson_id FROM lesson_progress p \
+               WHERE p.enrolment_id = e.id AND p.completed_at IS NOT NULL) AS lessons_done, \
+         ARRAY(SELECT DISTINCT q.quiz_id FROM quiz_attempts q \
+               WHERE q.enrolment_id = e.id AND q.submitted_at IS NOT NULL) AS submitted_quizzes, \
+         (SELECT x.extra_time_percent FROM quiz_accommodations x \
+          WHERE x.enrolment_id = e.id) AS extra_time_percent \
+         FROM enrolments e JOIN training_sessions s ON s.id = e.session_id \
+         WHERE e.id = $1 FOR UPDATE OF e"
+    );
+    let row: Option<StartRow> = diesel::sql_query(SQL)
+        .bind::<Text, _>(at.enrolment_id)
+        .bind::<Text, _>(at.quiz_id)
+        .get_result(c)
+        .optional()?;
+    row.map(|r| {
+        Ok(StartRead {
+            enrolment: json(&r.enrolment)?,
+            session: json(&r.session)?,
+            attempts: json(&r.attempts)?,
+            lessons_done: r.lessons_done.into_iter().collect(),
+            submitted_quizzes: r.submitted_quizzes.into_iter().collect(),
+            extra_time_percent: r.extra_time_percent.unwrap_or(0),
+        })
+    })
+    .transpose()
+}
+
+/// Reads an attempt with its enrolment, session and the quiz's attempts, the attempt and
+/// its enrolment locked on PostgreSQL (the enrolment first: see
+/// [`store::attempt_for_update`]); `None` when there is no such attempt.
+pub fn for_submit(conn: &mut DbConn, attempt_id: &str) -> QueryResult<Option<SubmitRead>> {
+    let read = match conn {
+        DbConn::Pg(c) => pg_submit(c, attempt_id)?,
+        DbConn::Sqlite(_) => {
+            let Some((enrolment, attempt)) = store::attempt_for_update(conn, attempt_id)? else {
+                return Ok(None);
+            };
+            let Some(session) = enrolment_store::session(conn, &enrolment.session_id)? else {
+                return Ok(None);
+            };
+            Some(SubmitRead {
+                attempts: store::attempt_states(conn, attempt.quiz_at())?,
+                attempt,
+                enrolment,
+                session,
+            })
+        }
+    };
+    Ok(read.map(|mut read| {
+        // The locked row is the truth about this attempt.
+        if let Some(this) = read.attempts.iter_mut().find(|s| s.id == read.attempt.id) {
+            this.submitted_at = read.attempt.submitted_at;
+            this.passed = read.attempt.passed;
+        }
+        read
+    }))
+}
+
+#[derive(QueryableByName)]
+struct SubmitRow {
+    #[diesel(sql_type = Text)]
+    enrolment: String,
+    #[diesel(sql_type = Text)]
+    attempt: String,
+    #[diesel(sql_type = Text)]
+    session: String,
+    #[diesel(sql_type = Text)]
+    attempts: String,
+}
+
+fn pg_submit(c: &mut PgConnection, attempt_id: &str) -> QueryResult<Option<SubmitRead>> {
+    const SQL: &str = concat!(
+        "SELECT row_to_json(e)::text AS enrolment, row_to_json(a)::text AS attempt, \
+         row_to_json(s)::text AS session, ",
+        attempt_states!("a.quiz_id"),
+        " FROM enrolments e JOIN quiz_attempts a ON a.enrolment_id = e.id \
+         JOIN training_sessions s ON s.id = e.session_id \
+         WHERE a.id = $1 FOR UPDATE OF e, a"
+    );
+    let row: Option<SubmitRow> = diesel::sql_query(SQL)
+        .bind::<Text, _>(attempt_id)
+        .get_result(c)
+        .optional()?;
+    row.map(|r| {
+        Ok(SubmitRead {
+            attempt: json(&r.attempt)?,
+            enrolment: json(&r.enrolment)?,
+            session: json(&r.session)?,
+            attempts: json(&r.attempts)?,
+        })
+    })
+    .transpose()
+}
+
+/// A row as PostgreSQL's `row_to_json` wrote it (timestamps without zone, as the columns).
+fn json<T: DeserializeOwned>(text: &str) -> QueryResult<T> {
+    serde_json::from_str(text).map_err(|e| diesel::result::Error::DeserializationError(e.into()))
+}
