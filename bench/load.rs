@@ -23,6 +23,8 @@ use support::{answers_for, bench_courses, enrol_students, seed, Paper, Seeded};
 struct Options {
     quick: bool,
     database_url: Option<String>,
+    /// `--instances N`: N servers on the one PostgreSQL database, behind HAProxy.
+    instances: usize,
     /// `--only quiz,verify`: just these scenarios (by name prefix), and no results file.
     only: Option<Vec<String>>,
 }
@@ -39,6 +41,7 @@ fn options() -> Options {
     let mut o = Options {
         quick: false,
         database_url: None,
+        instances: 1,
         only: None,
     };
     let mut args = std::env::args().skip(1);
@@ -46,6 +49,13 @@ fn options() -> Options {
         match a.as_str() {
             "--quick" => o.quick = true,
             "--database-url" => o.database_url = args.next(),
+            "--instances" => {
+                o.instances = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n >= 1)
+                    .expect("--instances N, N ≥ 1")
+            }
             "--only" => {
                 o.only = args
                     .next()
@@ -57,49 +67,64 @@ fn options() -> Options {
     o
 }
 
-/// The server under test, and its /proc figures.
+/// The server under test: one instance, or several behind HAProxy (`--instances N`); and
+/// their /proc figures.
 struct Server {
-    child: Child,
+    instances: Vec<Child>,
+    proxy: Option<Child>,
     url: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for child in self.instances.iter_mut().chain(&mut self.proxy) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Server {
-    fn pid(&self) -> u32 {
-        self.child.id()
+    fn pids(&self) -> Vec<u32> {
+        self.instances.iter().map(Child::id).collect()
     }
 
-    /// CPU seconds used so far (user + system).
+    /// CPU seconds used so far (user + system) by each instance.
+    fn cpu_each(&self) -> Vec<f64> {
+        self.pids().into_iter().map(cpu_seconds_of).collect()
+    }
+
+    /// CPU seconds used so far by all the instances.
     fn cpu_seconds(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
-            + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-        ticks / 100.0
+        self.cpu_each().iter().sum()
     }
 
     fn rss_mib(&self) -> f64 {
-        let status =
-            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+        self.pids().into_iter().map(rss_kib_of).sum::<u64>() as f64 / 1024.0
     }
+}
+
+fn cpu_seconds_of(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn rss_kib_of(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse().ok())
+        .unwrap_or(0)
 }
 
 fn free_port() -> u16 {
@@ -110,7 +135,35 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_server(dir: &Path, courses: &Path, database_url: &str) -> Server {
+fn start_server(dir: &Path, courses: &Path, database_url: &str, instances: usize) -> Server {
+    let mut server = Server {
+        instances: Vec::new(),
+        proxy: None,
+        url: String::new(),
+    };
+    let mut ports = Vec::new();
+    for _ in 0..instances {
+        let (child, port) = start_instance(dir, courses, database_url);
+        server.instances.push(child);
+        ports.push(port);
+    }
+    server.url = format!("http://127.0.0.1:{}", ports[0]);
+    if instances > 1 {
+        let (proxy, port) = start_balancer(dir, &ports);
+        server.proxy = Some(proxy);
+        server.url = format!("http://127.0.0.1:{port}");
+    }
+    for _ in 0..600 {
+        if reqwest::blocking_get(&format!("{}/readyz", server.url)) {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not become ready");
+}
+
+/// One release server on a free port; the instances share `dir` (their signing keys).
+fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16) {
     let port = free_port();
     // Another build of the server, to compare two (see bench/compare).
     let binary = std::env::var_os("QVT_BENCH_SERVER")
@@ -129,17 +182,44 @@ fn start_server(dir: &Path, courses: &Path, database_url: &str) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("the release server starts (bench/run builds it)");
-    let server = Server {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
     for _ in 0..600 {
-        if reqwest::blocking_get(&format!("{}/readyz", server.url)) {
-            return server;
+        if reqwest::blocking_get(&format!("http://127.0.0.1:{port}/readyz")) {
+            return (child, port);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("the server did not become ready");
+    panic!("an instance did not become ready");
+}
+
+/// HAProxy (Debian's `haproxy`) in front of the instances, as `scripts/cluster` sets it up:
+/// round robin, `/readyz` checks, keep-alive to the instances.
+fn start_balancer(dir: &Path, ports: &[u16]) -> (Child, u16) {
+    let port = free_port();
+    let servers: String = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
+        .collect();
+    let config = format!(
+        "global\n    maxconn 8192\n\
+         defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
+         \x20   timeout server 65s\n    option http-keep-alive\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+         backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
+         \x20   http-check expect status 200\n\
+         \x20   default-server inter 1s fall 2 rise 2\n{servers}"
+    );
+    let file = dir.join("haproxy.cfg");
+    std::fs::write(&file, config).unwrap();
+    let child = Command::new("haproxy")
+        .arg("-db")
+        .arg("-f")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("--instances needs HAProxy (Debian's haproxy)");
+    (child, port)
 }
 
 mod reqwest {
@@ -283,6 +363,8 @@ struct Row {
     p99: f64,
     cpu: f64,
     rss: f64,
+    /// With several instances: each one's CPU, in cores.
+    per_instance: Vec<f64>,
     note: String,
 }
 
@@ -295,7 +377,8 @@ impl Row {
             "scenario": self.name, "requests": self.requests, "seconds": self.seconds,
             "throughput_per_s": self.throughput(), "errors": self.errors,
             "p50_ms": self.p50, "p95_ms": self.p95, "p99_ms": self.p99,
-            "server_cpu_cores": self.cpu, "server_peak_rss_mib": self.rss, "note": self.note,
+            "server_cpu_cores": self.cpu, "server_cpu_cores_per_instance": self.per_instance,
+            "server_peak_rss_mib": self.rss, "note": self.note,
         })
     }
 }
@@ -347,25 +430,18 @@ where
     let step = Arc::new(step);
     let stop = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(AtomicU64::new(0));
-    let pid = server.pid();
+    let pids = server.pids();
     let sampler = {
         let (stop, peak) = (stop.clone(), peak.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let status =
-                    std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-                let kb = status
-                    .lines()
-                    .find(|l| l.starts_with("VmRSS:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|kb| kb.parse::<u64>().ok())
-                    .unwrap_or(0);
+                let kb = pids.iter().map(|&pid| rss_kib_of(pid)).sum();
                 peak.fetch_max(kb, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         })
     };
-    let cpu_before = server.cpu_seconds();
+    let cpu_before = server.cpu_each();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
@@ -395,7 +471,12 @@ where
         all.errors += stats.errors;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let cpu = (server.cpu_seconds() - cpu_before) / seconds;
+    let per_instance: Vec<f64> = server
+        .cpu_each()
+        .iter()
+        .zip(&cpu_before)
+        .map(|(after, before)| (after - before) / seconds)
+        .collect();
     sampler.await.unwrap();
     if let Some(dir) = std::env::var_os("QVT_BENCH_TRACE") {
         write_trace(Path::new(&dir), name, &mut all.ends);
@@ -410,8 +491,9 @@ where
         p50: percentile(&latencies, 0.50),
         p95: percentile(&latencies, 0.95),
         p99: percentile(&latencies, 0.99),
-        cpu,
+        cpu: per_instance.iter().sum(),
         rss: peak.load(Ordering::Relaxed) as f64 / 1024.0,
+        per_instance,
         note: String::new(),
     }
 }
@@ -445,6 +527,7 @@ fn raw_commits(dir: &Path, duration: Duration) -> Row {
         p99: percentile(&latencies, 0.99),
         cpu: 0.0,
         rss: 0.0,
+        per_instance: Vec::new(),
         note: "raw durable single-row SQLite commits, no server".into(),
     }
 }
@@ -466,7 +549,11 @@ async fn main() -> anyhow::Result<()> {
             .to_string_lossy()
             .into_owned()
     });
-    let server = start_server(dir.path(), &courses, &database_url);
+    assert!(
+        o.instances == 1 || o.database_url.is_some(),
+        "--instances needs PostgreSQL (--postgres): SQLite serves one instance"
+    );
+    let server = start_server(dir.path(), &courses, &database_url, o.instances);
     let mut settings = Settings::from_lookup(|_| None)?;
     settings.database.url = qvt_campus::config::Secret::new(database_url.clone());
     settings.identity.keys_dir = dir.path().join("keys");
@@ -502,10 +589,17 @@ async fn main() -> anyhow::Result<()> {
 
     // The exam peak: start and submit a 10-question quiz, graded and stored, as fast as
     // 16, 64 and 256 learners can go.
-    // Then offered at the target, 2,000 pairs/s, by 256 learners: at that many learners
+    // Then offered at the targets, 1,500 and 2,000 pairs/s, by 256 learners: at that many learners
     // going as fast as they can, the pair's mean latency is 256 / throughput (Little's
     // law), 128 ms at 2,000/s, so only an open loop tells whether the target's p99 holds.
-    let runs = [(16, None), (64, None), (256, None), (256, Some(2_000.0))];
+    // PostgreSQL's target is 1,500 pairs/s (issue 27): offered at that rate too.
+    let runs = [
+        (16, None),
+        (64, None),
+        (256, None),
+        (256, Some(1_500.0)),
+        (256, Some(2_000.0)),
+    ];
     for (concurrency, rate) in runs {
         let name = match rate {
             None => format!("quiz_submit_c{concurrency}"),
@@ -718,6 +812,7 @@ async fn main() -> anyhow::Result<()> {
             p99: 0.0,
             cpu: (server.cpu_seconds() - cpu_before) / total,
             rss: server.rss_mib(),
+            per_instance: Vec::new(),
             note: format!(
                 "{count} certificates: issued in {issue_seconds:.2} s (in-process, 16 at once through db::Writer), PDF + credential served in {:.2} s (16 connections)",
                 fetch_started.elapsed().as_secs_f64()
@@ -809,6 +904,7 @@ async fn main() -> anyhow::Result<()> {
             p99: seconds * 1000.0,
             cpu: (server.cpu_seconds() - cpu_before) / seconds,
             rss: peak,
+            per_instance: Vec::new(),
             note: format!(
                 "{lines} lines, {:.1} MiB streamed; server RSS {rss_before:.0} → peak {peak:.0} MiB",
                 bytes as f64 / 1048576.0
@@ -822,6 +918,7 @@ async fn main() -> anyhow::Result<()> {
         "database": if o.database_url.is_some() { "postgresql" } else { "sqlite" },
         "quick": o.quick,
         "learners": learners,
+        "instances": o.instances,
         "at": Utc::now().to_rfc3339(),
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
     });
@@ -829,11 +926,14 @@ async fn main() -> anyhow::Result<()> {
         eprintln!("--only: the results file is left as it was");
         return Ok(());
     }
-    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join(if o.database_url.is_some() {
-        "bench/results-postgres.json"
-    } else {
-        "bench/results.json"
-    });
+    let file = match (&o.database_url, o.instances) {
+        (None, _) => "results.json".to_owned(),
+        (Some(_), 1) => "results-postgres.json".to_owned(),
+        (Some(_), n) => format!("results-postgres-{n}-instances.json"),
+    };
+    let out = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("bench")
+        .join(file);
     std::fs::write(&out, serde_json::to_string_pretty(&results)?)?;
     eprintln!("written to {}", out.display());
     Ok(())
@@ -885,6 +985,15 @@ fn print_table(rows: &[Row]) {
     for r in rows {
         if !r.note.is_empty() {
             println!("  {}: {}", r.name, r.note);
+        }
+        if r.per_instance.len() > 1 {
+            let each: Vec<String> = r.per_instance.iter().map(|c| format!("{c:.2}")).collect();
+            println!(
+                "  {}: cores per instance {}; server CPU per request {:.3} ms",
+                r.name,
+                each.join(" / "),
+                r.cpu * 1000.0 / r.throughput().max(f64::MIN_POSITIVE)
+            );
         }
     }
 }

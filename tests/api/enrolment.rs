@@ -339,10 +339,11 @@ async fn a_hundred_simultaneous_requests_fill_ten_seats_exactly() {
         );
     }
 
-    // Act: all at once.
-    let url = s.app.url(&format!("/api/v1/sessions/{session}/enrolments"));
-    let requests = tokens.into_iter().map(|token| {
-        let (client, url) = (s.app.client.clone(), url.clone());
+    // Act: all at once (on PostgreSQL, spread over three instances).
+    let instances = s.app.instances().await;
+    let path = format!("/api/v1/sessions/{session}/enrolments");
+    let requests = tokens.into_iter().enumerate().map(|(i, token)| {
+        let (client, url) = (s.app.client.clone(), instances.nth(i).url(&path));
         tokio::spawn(async move {
             client
                 .post(url)

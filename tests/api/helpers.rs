@@ -204,6 +204,21 @@ impl TestApp {
         spawn_app_on(self.settings.clone(), self._db.clone(), self._dir.clone()).await
     }
 
+    /// This app and, on PostgreSQL, two more instances on its database: racing requests
+    /// are spread over them (`Instances::nth`). SQLite serves one instance.
+    pub async fn instances(&self) -> Instances<'_> {
+        let mut others = Vec::new();
+        if postgres_base_url().is_some() {
+            for _ in 0..2 {
+                others.push(self.another_instance().await);
+            }
+        }
+        Instances {
+            first: self,
+            others,
+        }
+    }
+
     pub fn conn(&self) -> db::PooledConn {
         self.pool.get().expect("a connection")
     }
@@ -400,4 +415,20 @@ pub fn access_cookie(response: &reqwest::Response) -> String {
         .find_map(|c| c.strip_prefix("qvt_access="))
         .map(|c| c.split(';').next().unwrap().to_owned())
         .expect("a session cookie")
+}
+
+/// An app and the other instances serving its database (see [`TestApp::instances`]).
+pub struct Instances<'a> {
+    first: &'a TestApp,
+    others: Vec<TestApp>,
+}
+
+impl Instances<'_> {
+    /// The instance the `i`-th of many racing requests goes to, in turn.
+    pub fn nth(&self, i: usize) -> &TestApp {
+        match i % (self.others.len() + 1) {
+            0 => self.first,
+            k => &self.others[k - 1],
+        }
+    }
 }
