@@ -169,7 +169,7 @@ fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16
     let binary = std::env::var_os("QVT_BENCH_SERVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/qvt-campus"));
-    let child = Command::new(binary)
+    let mut child = Command::new(binary)
         .arg("serve")
         .env("QVT_DATA_DIR", dir)
         .env("QVT_COURSES_DIR", courses)
@@ -188,6 +188,8 @@ fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("an instance did not become ready");
 }
 
