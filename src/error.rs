@@ -190,6 +190,17 @@ impl AppError {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflit").with_detail(detail)
     }
 
+    /// A write that found the state it was decided on changed by a concurrent one (its
+    /// transaction is rolled back): the caller decides again. Said as a conflict to retry
+    /// should it reach the client.
+    pub fn raced(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict-retry", "Conflit").with_detail(detail)
+    }
+
+    pub fn is_raced(&self) -> bool {
+        self.slug == "conflict-retry"
+    }
+
     /// A response for a bare HTTP status produced outside our handlers (404 from routing,
     /// 405 from a resource, …).
     pub fn from_status(status: StatusCode) -> Self {

@@ -120,17 +120,22 @@ fn grade_saved(
 /// An attempt shown at its start, and whether the start created it.
 pub type Opened = (AttemptView, bool);
 
-/// Starts an attempt, or returns the open one: `Some((view, created))`, or `None` when a
-/// concurrent start or grading changed the attempts after they were read (ask again). Reads
-/// what [`decide::start`] needs with the enrolment locked ([`facts::for_start`]), and
-/// returns the decision as a plan, which [`Writer::run`](crate::db::Writer::run) carries out
-/// in the same transaction (on SQLite, a savepoint of the writer's group).
+/// A start decided on attempts that changed meanwhile (see `quiz::facts`): decided again.
+fn raced() -> AppError {
+    AppError::raced("Une autre ouverture de ce quiz est en cours : réessayez dans un instant.")
+}
+
+/// Starts an attempt, or returns the open one: (view, created); [`raced`] when a concurrent
+/// start or grading changed the attempts after they were read (ask again). Reads what
+/// [`decide::start`] needs with the enrolment locked ([`facts::for_start`]), and returns the
+/// decision as a plan, which [`Writer::run`](crate::db::Writer::run) carries out in the
+/// same transaction (on SQLite, a savepoint of the writer's group).
 pub fn start(
     conn: &mut DbConn,
     courses: &CourseCache,
     user: &CurrentUser,
     at_quiz: QuizAt<'_>,
-) -> Result<Plan<Option<Opened>, Option<Started>>, AppError> {
+) -> Result<Plan<Opened, Started>, AppError> {
     let QuizAt {
         enrolment_id,
         quiz_id,
@@ -161,14 +166,11 @@ pub fn start(
         Start::Resume { attempt_id } => {
             let open = store::attempt(conn, attempt_id)?.ok_or_else(attempt_not_found)?;
             if open.submitted_at.is_some() {
-                // Submitted since it was read: the start is decided again.
-                return Ok(Plan::Answer(None));
+                // Submitted since it was read.
+                return Err(raced());
             }
             // Open: no result to show, whatever the policy.
-            return Ok(Plan::Answer(Some((
-                view(&open, &course, seen(false))?,
-                false,
-            ))));
+            return Ok(Plan::Answer((view(&open, &course, seen(false))?, false)));
         }
         Start::New {
             quiz,
@@ -191,22 +193,26 @@ pub fn start(
             if let Some(mut overdue) = overdue {
                 if !grade_saved(c, &written, &mut overdue, at)? {
                     // Graded meanwhile: the attempts read are out of date.
-                    return Ok(None);
+                    return Err(raced());
                 }
             }
-            // Not inserted: the number, or the one open attempt, was taken meanwhile.
-            Ok(store::insert_new(c, &started.attempt)?.then_some(started))
+            store::insert(c, &started.attempt).map_err(|e| match e {
+                // The number, or the one open attempt, was taken meanwhile.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => raced(),
+                other => other.into(),
+            })?;
+            Ok(started)
         }),
-        then: Box::new(move |started| {
-            let Some(Started { attempt, paper }) = started else {
-                return Ok(None);
-            };
+        then: Box::new(move |Started { attempt, paper }| {
             let seen = Seen {
                 session: &session,
                 at,
                 settled: false,
             };
-            Ok(Some((view_of(&attempt, &paper, &course, seen)?, true)))
+            Ok((view_of(&attempt, &paper, &course, seen)?, true))
         }),
     })
 }
@@ -221,7 +227,8 @@ pub async fn start_attempt(
     quiz_id: String,
 ) -> Result<Opened, AppError> {
     let user = Arc::new(user);
-    for _ in 0..3 {
+    let mut tries = 0;
+    loop {
         let (courses, user, enrolment_id, quiz_id) = (
             state.courses.clone(),
             user.clone(),
@@ -237,14 +244,13 @@ pub async fn start_attempt(
                 };
                 start(conn, &courses, &user, at)
             })
-            .await?;
-        if let Some(started) = started {
-            return Ok(started);
+            .await;
+        tries += 1;
+        match started {
+            Err(e) if e.is_raced() && tries < 3 => continue,
+            other => return other,
         }
     }
-    Err(AppError::conflict(
-        "Une autre ouverture de ce quiz est en cours : réessayez dans un instant.",
-    ))
 }
 
 /// A new attempt, and its paper as drawn: the view is built from it after the commit,
