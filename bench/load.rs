@@ -141,17 +141,17 @@ fn start_server(dir: &Path, courses: &Path, database_url: &str, instances: usize
         proxy: None,
         url: String::new(),
     };
-    let mut ports = Vec::new();
-    for _ in 0..instances {
-        let (child, port) = start_instance(dir, courses, database_url);
+    // Several instances answer at the balancer's address, which they all give as theirs
+    // (the tokens' issuer, the links in mails).
+    let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
+    let public_port = if instances > 1 { free_port() } else { ports[0] };
+    server.url = format!("http://127.0.0.1:{public_port}");
+    for &port in &ports {
+        let child = start_instance(dir, courses, database_url, port, &server.url);
         server.instances.push(child);
-        ports.push(port);
     }
-    server.url = format!("http://127.0.0.1:{}", ports[0]);
     if instances > 1 {
-        let (proxy, port) = start_balancer(dir, &ports);
-        server.proxy = Some(proxy);
-        server.url = format!("http://127.0.0.1:{port}");
+        server.proxy = Some(start_balancer(dir, &ports, public_port));
     }
     for _ in 0..600 {
         if reqwest::blocking_get(&format!("{}/readyz", server.url)) {
@@ -163,8 +163,13 @@ fn start_server(dir: &Path, courses: &Path, database_url: &str, instances: usize
 }
 
 /// One release server on a free port; the instances share `dir` (their signing keys).
-fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16) {
-    let port = free_port();
+fn start_instance(
+    dir: &Path,
+    courses: &Path,
+    database_url: &str,
+    port: u16,
+    public_url: &str,
+) -> Child {
     // Another build of the server, to compare two (see bench/compare).
     let binary = std::env::var_os("QVT_BENCH_SERVER")
         .map(PathBuf::from)
@@ -174,6 +179,7 @@ fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16
         .env("QVT_DATA_DIR", dir)
         .env("QVT_COURSES_DIR", courses)
         .env("QVT_BIND", format!("127.0.0.1:{port}"))
+        .env("QVT_PUBLIC_URL", public_url)
         .env("DATABASE_URL", database_url)
         .env("QVT_MAIL_TRANSPORT", "log")
         .env("QVT_VERIFY_PER_MINUTE", "100000000")
@@ -184,7 +190,7 @@ fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16
         .expect("the release server starts (bench/run builds it)");
     for _ in 0..600 {
         if reqwest::blocking_get(&format!("http://127.0.0.1:{port}/readyz")) {
-            return (child, port);
+            return child;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -195,8 +201,7 @@ fn start_instance(dir: &Path, courses: &Path, database_url: &str) -> (Child, u16
 
 /// HAProxy (Debian's `haproxy`) in front of the instances, as `scripts/cluster` sets it up:
 /// round robin, `/readyz` checks, keep-alive to the instances.
-fn start_balancer(dir: &Path, ports: &[u16]) -> (Child, u16) {
-    let port = free_port();
+fn start_balancer(dir: &Path, ports: &[u16], port: u16) -> Child {
     let servers: String = ports
         .iter()
         .enumerate()
@@ -213,15 +218,14 @@ fn start_balancer(dir: &Path, ports: &[u16]) -> (Child, u16) {
     );
     let file = dir.join("haproxy.cfg");
     std::fs::write(&file, config).unwrap();
-    let child = Command::new("haproxy")
+    Command::new("haproxy")
         .arg("-db")
         .arg("-f")
         .arg(&file)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("--instances needs HAProxy (Debian's haproxy)");
-    (child, port)
+        .expect("--instances needs HAProxy (Debian's haproxy)")
 }
 
 mod reqwest {

@@ -230,8 +230,11 @@ struct Ledger {
     /// The longest a 503 took to come: an outage must be answered at once, not after the
     /// pool's checkout timeout.
     slowest_unavailable: Duration,
-    /// Answers no fault excuses: a 5xx other than 503 with `Retry-After`.
+    /// Answers no fault excuses: a 5xx other than 503 with `Retry-After` or a 502.
     broken: Vec<String>,
+    /// 502s from the balancer: requests an instance died answering that it would not
+    /// replay (what each was).
+    dropped: Vec<String>,
     /// When the last request of each kind succeeded.
     last_success: Option<Instant>,
 }
@@ -246,6 +249,8 @@ impl Ledger {
             if !response.headers().contains_key("retry-after") {
                 self.broken.push(format!("{what}: 503 without Retry-After"));
             }
+        } else if status.as_u16() == 502 {
+            self.dropped.push(what.to_owned());
         } else if status.is_server_error() {
             self.broken.push(format!("{what}: {status}"));
         }
