@@ -172,8 +172,10 @@ pub(crate) async fn three_instances(
     );
     audit(verdict, pool, client, first, seeded, &ledger).await;
 
-    // One of the two left dies mid-exam (kill -9): HAProxy sends what it was answering to
-    // the last one when that is harmless to replay; nothing acknowledged is lost.
+    // One of the two left dies mid-exam (kill -9): the exam goes on through the last one
+    // and nothing acknowledged is lost. (What the dead one was answering, HAProxy replays
+    // when harmless; requests here last about a millisecond, so few are caught in flight:
+    // a run without the replay rule saw no error either.)
     let ledger = Shared::default();
     let load = Load::start(client, &lb.url(""), seeded, &ledger);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -196,8 +198,8 @@ pub(crate) async fn three_instances(
     );
     verdict.check(
         down.is_some() && submitted > before && broken.is_empty() && dropped_writes.is_empty(),
-        "an instance killed mid-exam: starts and submissions replayed on the last one, \
-         no error but heartbeats in flight",
+        "an instance killed mid-exam: the exam went on through the last one, no error \
+         (but heartbeats in flight)",
     );
     audit(verdict, pool, client, first, seeded, &ledger).await;
 }
