@@ -25,6 +25,8 @@ struct Options {
     database_url: Option<String>,
     /// `--instances N`: N servers on the one PostgreSQL database, behind HAProxy.
     instances: usize,
+    /// `--grow`: a national database around the measured learners (see [`grow`]).
+    grow: bool,
     /// `--only quiz,verify`: just these scenarios (by name prefix), and no results file.
     only: Option<Vec<String>>,
 }
@@ -42,12 +44,14 @@ fn options() -> Options {
         quick: false,
         database_url: None,
         instances: 1,
+        grow: false,
         only: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => o.quick = true,
+            "--grow" => o.grow = true,
             "--database-url" => o.database_url = args.next(),
             "--instances" => {
                 o.instances = args
@@ -262,6 +266,62 @@ fn seed_export(pool: &Pool, seeded: &Seeded, n: usize) -> anyhow::Result<String>
     conn.write(|c| qvt_campus::enrolment::store::insert_session(c, &copy))?;
     enrol_students(conn, &copy, "export", 0..n, "x")?;
     Ok(copy.id)
+}
+
+/// Accounts `--grow` adds; each is enrolled twice.
+const GROWN_ACCOUNTS: usize = 1_000_000;
+/// The sessions the grown enrolments are spread over (10,000 each).
+const GROWN_SESSIONS: usize = 200;
+
+/// A national database around the measured learners: 1,000,000 more accounts and
+/// 2,000,000 more enrolments in 200 more sessions of the same course, written by SQL in
+/// bulk (through the API it would take hours), then the planner's statistics refreshed.
+fn grow(pool: &Pool, seeded: &Seeded) -> anyhow::Result<()> {
+    use diesel::connection::SimpleConnection;
+    let mut conn = pool.get()?;
+    let conn: &mut DbConn = &mut conn;
+    let session = qvt_campus::enrolment::store::session(conn, &seeded.session)?.expect("seeded");
+    let sessions: Vec<String> = (0..GROWN_SESSIONS)
+        .map(|_| {
+            let mut copy = session.clone();
+            copy.id = identity::new_id();
+            copy.title = "Session nationale".into();
+            conn.write(|c| qvt_campus::enrolment::store::insert_session(c, &copy))?;
+            Ok(copy.id)
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let numbered: Vec<String> = sessions
+        .iter()
+        .enumerate()
+        .map(|(n, id)| format!("({n}, '{id}')"))
+        .collect();
+    // Numbers 1..=N from a recursive CTE (both backends; PostgreSQL's generate_series
+    // would do too).
+    let numbers = format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {GROWN_ACCOUNTS})"
+    );
+    let at = "'2026-09-01 08:00:00'";
+    let mut sql = format!(
+        "CREATE TEMPORARY TABLE grown_sessions (n INTEGER PRIMARY KEY, id TEXT NOT NULL);\n\
+         INSERT INTO grown_sessions (n, id) VALUES {};\n\
+         {numbers} INSERT INTO accounts (id, email, full_name, password_hash, profession, \
+         email_verified_at, created_at, updated_at) SELECT 'grown-' || i, \
+         'apprenant' || i || '@croissance.test', 'Apprenant ' || i, '', 'infirmier', {at}, \
+         {at}, {at} FROM n;\n",
+        numbered.join(", ")
+    );
+    for k in 0..2 {
+        sql.push_str(&format!(
+            "{numbers} INSERT INTO enrolments (id, session_id, account_id, course_version_id, \
+             status, enrolled_at) SELECT 'grown-' || i || '-{k}', s.id, 'grown-' || i, \
+             '{cv}', 'active', {at} FROM n JOIN grown_sessions s \
+             ON s.n = (i * 2 + {k}) % {GROWN_SESSIONS};\n",
+            cv = session.course_version_id
+        ));
+    }
+    sql.push_str("DROP TABLE grown_sessions;\nANALYZE;\n");
+    conn.write(|c| c.batch_execute(&sql))?;
+    Ok(())
 }
 
 /// What one step of a scenario did; `latency` when it is not the whole step's time.
@@ -567,6 +627,12 @@ async fn main() -> anyhow::Result<()> {
     let pool = db::connect(&settings.database)?;
     eprintln!("seeding {learners} learners…");
     let seeded = Arc::new(seed(&pool, &settings, learners)?);
+    if o.grow {
+        let started = Instant::now();
+        eprintln!("growing: {GROWN_ACCOUNTS} accounts, {} enrolments…", 2 * GROWN_ACCOUNTS);
+        grow(&pool, &seeded)?;
+        eprintln!("grown in {:.0} s", started.elapsed().as_secs_f64());
+    }
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
@@ -928,8 +994,8 @@ async fn main() -> anyhow::Result<()> {
         "at": Utc::now().to_rfc3339(),
         "scenarios": rows.iter().map(Row::json).collect::<Vec<_>>(),
     });
-    if o.only.is_some() {
-        eprintln!("--only: the results file is left as it was");
+    if o.only.is_some() || o.grow {
+        eprintln!("--only or --grow: the results file is left as it was");
         return Ok(());
     }
     let file = match (&o.database_url, o.instances) {
