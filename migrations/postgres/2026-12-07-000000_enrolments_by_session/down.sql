@@ -1,1 +1,2 @@
 DROP INDEX enrolments_session;
+DROP INDEX certificates_enrolment;
