@@ -203,23 +203,9 @@ fn start_instance(
     panic!("an instance did not become ready");
 }
 
-/// HAProxy (Debian's `haproxy`) in front of the instances, as `scripts/cluster` sets it up:
-/// round robin, `/readyz` checks, keep-alive to the instances.
+/// HAProxy (Debian's `haproxy`) in front of the instances, as `scripts/cluster` sets it up.
 fn start_balancer(dir: &Path, ports: &[u16], port: u16) -> Child {
-    let servers: String = ports
-        .iter()
-        .enumerate()
-        .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
-        .collect();
-    let config = format!(
-        "global\n    maxconn 8192\n\
-         defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
-         \x20   timeout server 65s\n    option http-keep-alive\n\
-         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
-         backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
-         \x20   http-check expect status 200\n\
-         \x20   default-server inter 1s fall 2 rise 2\n{servers}"
-    );
+    let config = support::haproxy_config(port, ports, free_port());
     let file = dir.join("haproxy.cfg");
     std::fs::write(&file, config).unwrap();
     Command::new("haproxy")
@@ -629,7 +615,10 @@ async fn main() -> anyhow::Result<()> {
     let seeded = Arc::new(seed(&pool, &settings, learners)?);
     if o.grow {
         let started = Instant::now();
-        eprintln!("growing: {GROWN_ACCOUNTS} accounts, {} enrolments…", 2 * GROWN_ACCOUNTS);
+        eprintln!(
+            "growing: {GROWN_ACCOUNTS} accounts, {} enrolments…",
+            2 * GROWN_ACCOUNTS
+        );
         grow(&pool, &seeded)?;
         eprintln!("grown in {:.0} s", started.elapsed().as_secs_f64());
     }

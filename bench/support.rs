@@ -1,6 +1,7 @@
-//! What the benchmark (`bench/load.rs`) and the fault suite (`scripts/faults.rs`) share:
+//! What the benchmark (`bench/load.rs`) and the fault suite (`scripts/fault-suite/`) share:
 //! the bench's course, learners seeded through the library with access tokens signed by the
-//! server's keys, and answers to whatever paper the server sends.
+//! server's keys, answers to whatever paper the server sends, and HAProxy's configuration
+//! in front of several instances.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -283,4 +284,32 @@ pub(crate) fn answers_for(items: &[Item<'_>]) -> Value {
         }
     }
     Value::Object(answers)
+}
+
+/// HAProxy's configuration with `instances` (ports) behind `port`, as `scripts/cluster`
+/// writes it: round robin, `/readyz` checked every 300 ms, a refused connection sent to
+/// another instance, and a request an instance died answering too when replaying it is
+/// harmless (reads, submissions with their `Idempotency-Key`, quiz starts); its statistics
+/// on `stats_port`.
+pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
+    let servers: String = instances
+        .iter()
+        .enumerate()
+        .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
+        .collect();
+    format!(
+        "global\n    maxconn 8192\n\
+         defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
+         \x20   timeout server 65s\n    retries 3\n    option redispatch\n\
+         \x20   retry-on conn-failure empty-response junk-response\n\
+         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
+         backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
+         \x20   http-check expect status 200\n\
+         \x20   http-request disable-l7-retry if !METH_GET \
+         !{{ req.hdr(idempotency-key) -m found }} \
+         !{{ path_reg ^/api/v1/enrolments/[^/]+/quizzes/[^/]+/attempts$ }}\n\
+         \x20   default-server inter 300ms fall 2 rise 2\n{servers}\
+         listen stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n\
+         \x20   stats uri /stats\n"
+    )
 }

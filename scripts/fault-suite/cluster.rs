@@ -11,13 +11,6 @@ use serde_json::{json, Value};
 
 use super::{audit, free_port, support, Load, Server, Shared, Verdict};
 
-/// Which requests HAProxy may send again to another instance after one died answering
-/// them: reads, submissions with their `Idempotency-Key`, quiz starts (which return the
-/// open attempt); not a heartbeat (its time is credited once, by the instance that took it)
-/// nor any other write. The same line is in `scripts/cluster`.
-const REPLAY_ONLY_HARMLESS: &str = "http-request disable-l7-retry if !METH_GET \
-     !{ req.hdr(idempotency-key) -m found } !{ path_reg ^/api/v1/enrolments/[^/]+/quizzes/[^/]+/attempts$ }";
-
 /// HAProxy in front of the instances, on free ports, with its statistics as CSV.
 struct Balancer {
     child: Child,
@@ -28,26 +21,7 @@ struct Balancer {
 impl Balancer {
     fn start(dir: &Path, instances: &[u16]) -> Option<Self> {
         let (port, stats_port) = (free_port(), free_port());
-        let servers: String = instances
-            .iter()
-            .enumerate()
-            .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
-            .collect();
-        // As `scripts/cluster` sets it up: a connection refused goes to another instance,
-        // and so does a request an instance died answering, when replaying it is harmless.
-        let config = format!(
-            "global\n    maxconn 4096\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
-             \x20   timeout server 65s\n    retries 3\n    option redispatch\n\
-             \x20   retry-on conn-failure empty-response junk-response\n\
-             frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
-             backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
-             \x20   http-check expect status 200\n\
-             \x20   {REPLAY_ONLY_HARMLESS}\n\
-             \x20   default-server inter 300ms fall 2 rise 2\n{servers}\
-             listen stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n\
-             \x20   stats uri /stats\n"
-        );
+        let config = support::haproxy_config(port, instances, stats_port);
         let file = dir.join("haproxy.cfg");
         std::fs::write(&file, config).unwrap();
         let child = Command::new("haproxy")
