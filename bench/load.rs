@@ -121,11 +121,13 @@ fn cpu_seconds_of(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// The process's own memory (`RssAnon`): not the database pages SQLite maps, which are the
+/// file's, shared and given back under pressure.
 fn rss_kib_of(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with("RssAnon:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse().ok())
         .unwrap_or(0)
