@@ -18,7 +18,7 @@ use qvt_campus::db::{self, DbConn, Plan, Pool};
 use qvt_campus::identity::store as identity;
 use qvt_campus::identity::tokens::KeyRing;
 use serde_json::{json, Value};
-use support::{answers_for, bench_courses, enrol_students, seed, Paper, Seeded};
+use support::{answers_for, bench_courses, enrol_students, free_port, seed, Paper, Seeded};
 
 struct Options {
     quick: bool,
@@ -131,14 +131,6 @@ fn rss_kib_of(pid: u32) -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse().ok())
         .unwrap_or(0)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_server(dir: &Path, courses: &Path, database_url: &str, instances: usize) -> Server {

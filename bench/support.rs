@@ -313,3 +313,12 @@ pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
          \x20   stats uri /stats\n"
     )
 }
+
+/// A loopback port nobody listens on now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use super::{audit, free_port, support, Load, Server, Shared, Verdict};
+use super::support::{self, free_port};
+use super::{audit, Load, Server, Shared, Verdict};
 
 /// HAProxy in front of the instances, on free ports, with its statistics as CSV.
 struct Balancer {

@@ -75,15 +75,6 @@ fn options() -> Options {
     o
 }
 
-/// A loopback port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// How long after `since` the load had a submission acknowledged beyond the first `before`
 /// (within 30 s): when it went on after a fault.
 async fn next_submission(ledger: &Shared, before: usize, since: Instant) -> Option<Duration> {
@@ -114,7 +105,7 @@ struct Server {
 
 impl Server {
     fn new(dir: &Path, courses: &Path, database_url: &str) -> Self {
-        let port = free_port();
+        let port = support::free_port();
         Self {
             child: None,
             port,
