@@ -156,9 +156,9 @@ impl<T, V, W, C> diesel::RunQueryDsl<C> for CachedUpdate<T, V, W> {}
 
 /// Hand-written PostgreSQL SQL whose prepared statement the connection keeps, like a
 /// query's: `pieces` with a text parameter between each two. diesel's `sql_query` is never
-/// cached, so PostgreSQL parses and plans it on every run: for the exam path's one-statement
-/// reads (`quiz::facts`) that cost more than the round trips they saved (PostgreSQL, 16
-/// learners: 1,090 → 810 pairs/s until cached).
+/// cached, so PostgreSQL parses and plans it on every run: the exam path's one-statement
+/// reads (`quiz::facts`) made that way, with `ON CONFLICT` on the insert besides, gave 810
+/// pairs/s at 16 learners where the statements they replaced gave 1,090 (bench/README).
 #[derive(Debug, Clone, Copy)]
 pub struct CachedSql<'a, const N: usize> {
     pub pieces: &'static [&'static str],
