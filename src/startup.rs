@@ -257,6 +257,7 @@ fn spawn_workers(
         move || {
             let mut conn = throttle_pool.get()?;
             crate::throttle::prune(&mut conn)?;
+            crate::http::quota::prune(&mut conn)?;
             Ok(())
         },
     ));
@@ -294,8 +295,12 @@ fn http_server(
         .build()
         .map_err(|e| anyhow::anyhow!("cannot set up metrics: {e}"))?;
     let body_limit = settings.body_limit;
-    // One limiter for every verification route, shared by all workers.
-    let verify_limiter = web::Data::new(certificates::routes::limiter(settings.verify_per_minute));
+    // One limiter for every verification route, shared by all workers (and instances).
+    let verify_limiter = web::Data::new(certificates::routes::limiter(
+        settings.verify_per_minute,
+        settings.database.kind(),
+        &state.pool,
+    ));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let max_connections = settings.max_connections_per_worker;
     let body_deadline = web::Data::new(http::deadline::BodyDeadline(settings.body_deadline));

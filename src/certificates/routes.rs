@@ -14,6 +14,7 @@ use super::service::{self, CertificateView, CredentialCheck, Verification};
 use super::store::Certificate;
 use crate::app::AppState;
 use crate::certificates::model::Validity;
+use crate::config::DatabaseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::fr;
@@ -22,9 +23,12 @@ use crate::http::{limit, Json};
 use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 
 /// Every public verification route shares one limiter (`startup` registers it): a code
-/// can be tried only so often from one address.
-pub fn limiter(per_minute: u32) -> limit::PerAddress {
-    limit::PerAddress::per_minute(per_minute)
+/// can be tried only so often from one address, whichever instance it reaches.
+pub fn limiter(per_minute: u32, kind: DatabaseKind, pool: &db::Pool) -> limit::PerAddress {
+    match kind {
+        DatabaseKind::Sqlite => limit::PerAddress::per_minute(per_minute),
+        DatabaseKind::Postgres => limit::PerAddress::shared("verify", per_minute, pool.clone()),
+    }
 }
 
 /// Under `/api/v1`.

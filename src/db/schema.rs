@@ -411,3 +411,13 @@ diesel::table! {
         probed_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    address_quotas (action, address, minute) {
+        action -> Text,
+        address -> Text,
+        minute -> BigInt,
+        used -> Integer,
+        granted -> Integer,
+    }
+}

@@ -9,6 +9,7 @@ pub mod headers;
 mod json;
 pub mod limit;
 mod middleware;
+pub mod quota;
 pub mod stream;
 pub mod timestamps;
 

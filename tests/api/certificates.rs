@@ -524,6 +524,37 @@ async fn anyone_verifies_a_code_without_logging_in_and_guessing_is_rate_limited(
 }
 
 #[tokio::test]
+async fn an_addresss_verification_quota_holds_across_instances() {
+    // Arrange: three instances on PostgreSQL (one on SQLite), 10 verifications a minute.
+    let app = spawn_app_with(|s| s.verify_per_minute = 10).await;
+    let instances = app.instances().await;
+    // The shared count is per clock minute: not across its end.
+    let second = chrono::Utc::now().timestamp() % 60;
+    if second >= 55 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+
+    // Act: 30 verifications from one address, spread over the instances.
+    let mut answers = Vec::new();
+    for i in 0..30 {
+        answers.push(instances.nth(i).get("/api/v1/verify/ABCDEFGH").await);
+    }
+
+    // Assert: 10 answered in all, the rest told how long to wait.
+    let allowed = answers.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(allowed, 10);
+    for refused in answers.into_iter().filter(|r| r.status() != 200) {
+        let wait: u64 = refused.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        problem(refused, 429).await;
+    }
+}
+
+#[tokio::test]
 async fn a_correction_reissues_a_new_certificate_and_revokes_the_old_one_linked() {
     let w = world().await;
     let (learner, old) = w.certified("etudiante@univ-exemple.fr").await;
