@@ -291,6 +291,14 @@ pub(crate) fn answers_for(items: &[Item<'_>]) -> Value {
 /// another instance, and a request an instance died answering too when replaying it is
 /// harmless (reads, submissions with their `Idempotency-Key`, quiz starts); its statistics
 /// on `stats_port`.
+/// HAProxy's answer when no instance is ready (all of them lost the database, say): the
+/// server's own 503 problem, with the `Retry-After` clients wait on. `scripts/cluster` has
+/// the same line.
+pub const NO_INSTANCE: &str = "http-error status 503 content-type application/problem+json \
+    string '{\"type\":\"/problems/unavailable\",\"title\":\"Service momentanément \
+    indisponible\",\"status\":503,\"detail\":\"Réessayez dans quelques instants.\"}' \
+    hdr Retry-After 5";
+
 pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
     let servers: String = instances
         .iter()
@@ -302,6 +310,7 @@ pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
          defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
          \x20   timeout server 65s\n    retries 3\n    option redispatch\n\
          \x20   retry-on conn-failure empty-response junk-response\n\
+         \x20   {NO_INSTANCE}\n\
          frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
          backend app\n    balance roundrobin\n    option httpchk GET /readyz\n\
          \x20   http-check expect status 200\n\

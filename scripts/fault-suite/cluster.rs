@@ -13,14 +13,14 @@ use super::support::{self, free_port};
 use super::{audit, Load, Server, Shared, Verdict};
 
 /// HAProxy in front of the instances, on free ports, with its statistics as CSV.
-struct Balancer {
+pub(crate) struct Balancer {
     child: Child,
     port: u16,
     stats_port: u16,
 }
 
 impl Balancer {
-    fn start(dir: &Path, instances: &[u16]) -> Option<Self> {
+    pub(crate) fn start(dir: &Path, instances: &[u16]) -> Option<Self> {
         let (port, stats_port) = (free_port(), free_port());
         let config = support::haproxy_config(port, instances, stats_port);
         let file = dir.join("haproxy.cfg");
@@ -40,7 +40,7 @@ impl Balancer {
         })
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
@@ -61,7 +61,7 @@ impl Balancer {
     }
 
     /// Waits (with a deadline) until exactly `n` instances are up.
-    async fn until_up(&self, client: &reqwest::Client, n: usize) -> Option<Duration> {
+    pub(crate) async fn until_up(&self, client: &reqwest::Client, n: usize) -> Option<Duration> {
         let asked = Instant::now();
         while asked.elapsed() < Duration::from_secs(20) {
             if self.up(client).await == n {
@@ -80,6 +80,17 @@ impl Drop for Balancer {
     }
 }
 
+/// Whether Debian's `haproxy` is there: its absence fails the suite in CI only.
+pub(crate) fn haproxy_installed(verdict: &mut Verdict) -> bool {
+    if Command::new("haproxy").arg("-v").output().is_ok() {
+        return true;
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    verdict.check(!ci, "HAProxy installed (Debian's haproxy)");
+    println!("  skipped: no haproxy");
+    false
+}
+
 pub(crate) async fn three_instances(
     verdict: &mut Verdict,
     first: &Server,
@@ -88,21 +99,10 @@ pub(crate) async fn three_instances(
     pool: &qvt_campus::db::Pool,
 ) {
     println!("== three instances behind HAProxy");
-    if Command::new("haproxy").arg("-v").output().is_err() {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-        verdict.check(!ci, "HAProxy installed (Debian's haproxy)");
-        println!("  skipped: no haproxy");
+    if !haproxy_installed(verdict) {
         return;
     }
-    let mut others: Vec<Server> = (0..2)
-        .map(|_| {
-            let mut s = Server::new(&first.dir, &first.courses, &first.database_url);
-            s.log = first.dir.join("server-others.log");
-            s.drain = 2;
-            s.public_url = first.public_url.clone();
-            s
-        })
-        .collect();
+    let mut others: Vec<Server> = (0..2).map(|_| first.sibling()).collect();
     for server in &mut others {
         server.start(client).await;
     }

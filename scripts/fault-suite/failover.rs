@@ -1,10 +1,13 @@
-//! Losing the PostgreSQL primary under exam load: it is stopped hard and its synchronous
-//! standby promoted (`scripts/lib/pg.sh` sets them up); the server, on a two-host URL with
-//! `target_session_attrs=read-write`, finds the new primary by itself. Clients may see 503s
-//! with `Retry-After` meanwhile, never another error, and nothing acknowledged is lost.
+//! Losing the PostgreSQL primary under exam load through HAProxy, two instances behind it:
+//! the primary is stopped hard and its synchronous standby promoted (`scripts/lib/pg.sh`
+//! sets them up); each instance, on a two-host URL with `target_session_attrs=read-write`,
+//! finds the new primary by itself. Clients may see 503s with `Retry-After` meanwhile (the
+//! instances', or HAProxy's own while neither is ready), never another error, and nothing
+//! acknowledged is lost.
 
 use std::time::{Duration, Instant};
 
+use super::cluster::{haproxy_installed, Balancer};
 use super::{audit, next_submission, sh, support, Load, Server, Shared, Verdict};
 
 pub(crate) async fn lose_the_primary(
@@ -17,8 +20,21 @@ pub(crate) async fn lose_the_primary(
     promote: &str,
 ) {
     println!("== the primary stopped hard, its synchronous standby promoted, under load");
+    if !haproxy_installed(verdict) {
+        return;
+    }
+    let mut second = server.sibling();
+    second.start(client).await;
+    let Some(lb) = Balancer::start(&server.dir, &[server.port, second.port]) else {
+        verdict.check(false, "HAProxy started");
+        return;
+    };
+    verdict.check(
+        lb.until_up(client, 2).await.is_some(),
+        "HAProxy sees the two instances up",
+    );
     let ledger = Shared::default();
-    let load = Load::start(client, &server.url(""), seeded, &ledger);
+    let load = Load::start(client, &lb.url(""), seeded, &ledger);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = ledger.lock().unwrap().submitted.len();
     let lost_at = Instant::now();
@@ -26,6 +42,7 @@ pub(crate) async fn lose_the_primary(
     verdict.check(sh(promote), "standby promoted");
     let promoted_in = lost_at.elapsed();
     let back = next_submission(&ledger, before, lost_at).await;
+    let both_back = lb.until_up(client, 2).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     load.stop().await;
     let (unavailable, slowest, submitted) = {
@@ -41,7 +58,11 @@ pub(crate) async fn lose_the_primary(
     );
     verdict.check(
         back.is_some_and(|d| d < Duration::from_secs(15)),
-        "the server found the new primary by itself within 15 s",
+        "the instances found the new primary by themselves within 15 s",
+    );
+    verdict.check(
+        both_back.is_some(),
+        format!("both instances ready again in HAProxy ({both_back:?} after the first submission)"),
     );
     audit(verdict, pool, client, server, seeded, &ledger).await;
 }

@@ -122,6 +122,15 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Another instance on the same database and courses, for the same balancer.
+    fn sibling(&self) -> Self {
+        let mut s = Server::new(&self.dir, &self.courses, &self.database_url);
+        s.log = self.dir.join("server-others.log");
+        s.drain = 2;
+        s.public_url = self.public_url.clone();
+        s
+    }
+
     fn spawn(&mut self) {
         // Built by `scripts/faults` beside this example: target/<profile>/qvt-campus.
         let exe = std::env::current_exe().unwrap();
