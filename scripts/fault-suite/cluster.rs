@@ -120,13 +120,10 @@ pub(crate) async fn three_instances(
     race(verdict, client, &[first, &others[0], &others[1]], seeded).await;
 
     let ledger = Shared::default();
-    let load = Load::start(client, &lb.url(""), seeded, &ledger);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = ledger.lock().unwrap().submitted.len();
+    let (load, before) = Load::warmed(client, &lb.url(""), seeded, &ledger).await;
     let (status, took) = tokio::task::block_in_place(|| others[0].terminate());
     let down = lb.until_up(client, 2).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    load.stop().await;
+    load.stop_after_more().await;
     let (submitted, broken) = {
         let l = ledger.lock().unwrap();
         (l.submitted.len(), l.broken.len())
@@ -152,13 +149,10 @@ pub(crate) async fn three_instances(
     // when harmless; requests here last about a millisecond, so few are caught in flight:
     // a run without the replay rule saw no error either.)
     let ledger = Shared::default();
-    let load = Load::start(client, &lb.url(""), seeded, &ledger);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = ledger.lock().unwrap().submitted.len();
+    let (load, before) = Load::warmed(client, &lb.url(""), seeded, &ledger).await;
     others[1].kill9();
     let down = lb.until_up(client, 1).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    load.stop().await;
+    load.stop_after_more().await;
     let (submitted, broken, dropped) = {
         let l = ledger.lock().unwrap();
         (l.submitted.len(), l.broken.clone(), l.dropped.clone())

@@ -34,17 +34,14 @@ pub(crate) async fn lose_the_primary(
         "HAProxy sees the two instances up",
     );
     let ledger = Shared::default();
-    let load = Load::start(client, &lb.url(""), seeded, &ledger);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let before = ledger.lock().unwrap().submitted.len();
+    let (load, before) = Load::warmed(client, &lb.url(""), seeded, &ledger).await;
     let lost_at = Instant::now();
     verdict.check(sh(stop_primary), "primary stopped (immediate)");
     verdict.check(sh(promote), "standby promoted");
     let promoted_in = lost_at.elapsed();
     let back = next_submission(&ledger, before, lost_at).await;
     let both_back = lb.until_up(client, 2).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    load.stop().await;
+    load.stop_after_more().await;
     let (unavailable, slowest, submitted) = {
         let l = ledger.lock().unwrap();
         (l.unavailable, l.slowest_unavailable, l.submitted.len())

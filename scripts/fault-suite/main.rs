@@ -541,6 +541,26 @@ impl Load {
         Self { stop, tasks }
     }
 
+    /// A load run 3 s, so a fault falls on an exam in full swing, and the submissions
+    /// acknowledged so far (what came after the fault is counted against them).
+    async fn warmed(
+        client: &reqwest::Client,
+        base: &str,
+        seeded: &support::Seeded,
+        ledger: &Shared,
+    ) -> (Self, usize) {
+        let load = Self::start(client, base, seeded, ledger);
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let before = ledger.lock().unwrap().submitted.len();
+        (load, before)
+    }
+
+    /// Stops the load after 2 s more of it: what follows the fault's recovery.
+    async fn stop_after_more(self) {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        self.stop().await;
+    }
+
     async fn stop(self) {
         self.stop.store(true, Ordering::Relaxed);
         for task in self.tasks {
@@ -773,8 +793,7 @@ async fn database_restart(
 ) {
     println!("== PostgreSQL stopped and started under load");
     let ledger = Shared::default();
-    let load = Load::start(client, &server.url(""), seeded, &ledger);
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (load, _) = Load::warmed(client, &server.url(""), seeded, &ledger).await;
     let stopped = sh(&format!("{pg_ctl} -m fast -w stop"));
     verdict.check(stopped, "PostgreSQL stopped");
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -799,8 +818,7 @@ async fn database_restart(
     let started = sh(&format!("{pg_ctl} -w start"));
     verdict.check(started, "PostgreSQL started again");
     let recovered = next_submission(&ledger, before, Instant::now()).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    load.stop().await;
+    load.stop_after_more().await;
     let (unavailable, slowest) = {
         let l = ledger.lock().unwrap();
         (l.unavailable, l.slowest_unavailable)
