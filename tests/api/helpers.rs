@@ -6,6 +6,7 @@ mod browse;
 mod courses;
 mod python;
 mod setup;
+mod statements;
 mod world;
 
 pub use browse::{unescape, Browsing, HTML};
@@ -14,6 +15,7 @@ pub use courses::{
 };
 pub use python::python_with;
 pub use setup::{day, setup, setup_in, Setup};
+pub use statements::{reset_statements, statements_run, whole_table_reads, Statement};
 pub use world::{world, world_of, Learner, World, NAME};
 
 use std::net::TcpListener;

@@ -24,6 +24,7 @@ mod openapi;
 mod outbox;
 mod pages;
 mod pdf_tables;
+mod plans;
 mod problems;
 mod quiz;
 mod quiz_proof;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{
     copy_course, eventually, field_names, lesson_ids, problem, real_courses, replace_last_section,
-    setup_in, Setup,
+    reset_statements, setup_in, statements_run, whole_table_reads, Setup, Statement,
 };
 use crate::journeys::User;
 
@@ -1253,64 +1253,26 @@ async fn statistics_over_all_sessions_keep_to_the_course_version() {
     assert_eq!((facility(&old), facility(&new)), (9.0, 0.0));
 }
 
-#[derive(QueryableByName)]
-struct Statement {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    calls: i64,
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    query: String,
-}
-
-/// The statements PostgreSQL ran in this test's database since the last reset, as its
-/// `pg_stat_statements` counts them (transaction control included), most called first;
-/// without this test's own and the background jobs' single statements (the reset links'
-/// look, the deadlines' look, the other instances' channel), which may run meanwhile.
-fn statements_run(e: &Exam) -> Vec<Statement> {
-    diesel::sql_query(
-        "SELECT calls, query FROM pg_stat_statements \
-         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         AND query NOT LIKE '%pg_stat_statements%' \
-         AND query NOT LIKE '%password_reset_requests%' \
-         AND query NOT LIKE '%\"quiz_attempts\".\"deadline\" <%' \
-         AND query NOT IN ('SELECT 1', 'LISTEN qvt_stale') ORDER BY calls DESC",
-    )
-    .load(&mut e.s.app.conn())
-    .unwrap()
-}
-
-fn reset_statements(e: &Exam) {
-    diesel::sql_query(
-        "SELECT pg_stat_statements_reset(0, \
-         (SELECT oid FROM pg_database WHERE datname = current_database()), 0)",
-    )
-    .execute(&mut e.s.app.conn())
-    .unwrap();
-}
-
 #[tokio::test]
 async fn a_start_and_submit_pair_runs_at_most_eight_statements_on_postgresql() {
-    use diesel::connection::SimpleConnection;
     if crate::helpers::postgres_base_url().is_none() {
         return;
     }
     let e = exam(&[("examen", quiz("graded", "max_attempts = 50"))], None).await;
-    e.s.app
-        .conn()
-        .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        .expect("scripts/test starts PostgreSQL with shared_preload_libraries=pg_stat_statements");
+    reset_statements(&e.s.app);
     // One pair first: the course is then in memory, as it is all day long.
     let attempt = e.start("examen").await;
     let body = json!({ "answers": e.answers(&attempt, 4) });
     assert_eq!(e.submit(&attempt, None, body).await.status().as_u16(), 200);
 
     const PAIRS: usize = 20;
-    reset_statements(&e);
+    reset_statements(&e.s.app);
     for _ in 0..PAIRS {
         let attempt = e.start("examen").await;
         let body = json!({ "answers": e.answers(&attempt, 4) });
         assert_eq!(e.submit(&attempt, None, body).await.status().as_u16(), 200);
     }
-    let run = statements_run(&e);
+    let run = statements_run(&e.s.app);
 
     // The mail worker polls meanwhile: one transaction (BEGIN, claim, COMMIT) per look.
     let mail_polls: i64 = run
@@ -1334,4 +1296,7 @@ async fn a_start_and_submit_pair_runs_at_most_eight_statements_on_postgresql() {
         "{per_pair:.2} statements per pair:\n{}",
         listing.join("\n")
     );
+    // And none of them reads a table whole.
+    let scans = whole_table_reads(&e.s.app);
+    assert!(scans.is_empty(), "{}", scans.join("\n\n"));
 }
