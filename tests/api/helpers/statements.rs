@@ -54,10 +54,11 @@ struct PlanLine {
 
 /// The statements run since the last reset whose plan reads a table whole, each with its
 /// plan. Each is prepared and planned as a generic plan (whatever the values) with
-/// sequential scans disabled: a `Seq Scan` left is a table the statement can reach only
-/// by reading all of it — fine on a test's few rows, a scan of a million accounts in a
-/// national database — and an index scan without an `Index Cond` walks a whole index (in
-/// its order) instead.
+/// sequential scans disabled: a `Seq Scan` left is a table no index can serve for that
+/// statement — fine on a test's few rows, a scan of a million accounts in a national
+/// database. That much holds whatever the statistics. An index walked whole (in its
+/// order, or to count it) is not caught: on a test's few rows the planner's choice
+/// between walking an index and looking up another is chance.
 pub fn whole_table_reads(app: &TestApp) -> Vec<String> {
     let mut conn = app.conn();
     let mut found = Vec::new();
@@ -90,28 +91,11 @@ pub fn whole_table_reads(app: &TestApp) -> Vec<String> {
             .load(&mut *conn)
             .unwrap_or_else(|e| panic!("{e}: cannot plan {}", s.query));
         let plan: Vec<String> = plan.into_iter().map(|l| l.line).collect();
-        if reads_whole(&plan) {
+        if plan.iter().any(|l| l.contains("Seq Scan on ")) {
             found.push(format!("{}\n{}", s.query, plan.join("\n")));
         }
     }
     conn.batch_execute("DEALLOCATE ALL; RESET plan_cache_mode; RESET enable_seqscan")
         .unwrap();
     found
-}
-
-/// Whether a plan (EXPLAIN's lines) reads a table or an index whole.
-fn reads_whole(plan: &[String]) -> bool {
-    plan.iter().enumerate().any(|(i, line)| {
-        if line.contains("Seq Scan on ") {
-            return true;
-        }
-        if !line.contains("Index Scan using ") && !line.contains("Index Only Scan using ") {
-            return false;
-        }
-        // The node's details, up to the next node.
-        !plan[i + 1..]
-            .iter()
-            .take_while(|l| !l.contains("->"))
-            .any(|l| l.contains("Index Cond:"))
-    })
 }
