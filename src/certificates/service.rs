@@ -132,7 +132,7 @@ pub(crate) fn write(
     };
     // A random free bit of the lists (nothing to learn from its position). Each try is a
     // savepoint: two issuers drawing the same bit at once cost one more draw, not an error.
-    let lists = store::lists_in_use(conn, status::LIST_SIZE)?;
+    let lists = store::take_status_bit(conn, status::LIST_SIZE)?;
     let mut tries = 0;
     loop {
         certificate.status_index = status::random_index(lists);

@@ -150,9 +150,52 @@ pub fn revoked_in_list(conn: &mut DbConn, list: i64, size: i64) -> QueryResult<V
 /// How many status lists are in use: a new one opens when those in use are half full, so a
 /// random free bit is found in a draw or two.
 pub fn lists_in_use(conn: &mut DbConn, size: i64) -> QueryResult<i64> {
+    let handed_out = match conn {
+        // The sequence each issue advances ([`take_status_bit`]), read without advancing.
+        DbConn::Pg(c) => {
+            diesel::sql_query(
+                "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END AS n \
+                 FROM status_bits_handed_out",
+            )
+            .get_result::<Number>(c)?
+            .n
+        }
+        DbConn::Sqlite(_) => counted(conn)?,
+    };
+    Ok(in_use(handed_out, size))
+}
+
+/// Takes a status bit for a certificate about to be issued: the lists in use to draw it
+/// from. On PostgreSQL one `nextval`, where counting every certificate at each issue walked
+/// a million index entries per certificate at national size (`bench/README.md`); SQLite,
+/// one school's database, counts.
+pub fn take_status_bit(conn: &mut DbConn, size: i64) -> QueryResult<i64> {
+    let before = match conn {
+        DbConn::Pg(c) => {
+            diesel::sql_query("SELECT nextval('status_bits_handed_out') - 1 AS n")
+                .get_result::<Number>(c)?
+                .n
+        }
+        DbConn::Sqlite(_) => counted(conn)?,
+    };
+    Ok(in_use(before, size))
+}
+
+#[derive(QueryableByName)]
+struct Number {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The certificates issued, those of purged holders included.
+fn counted(conn: &mut DbConn) -> QueryResult<i64> {
     let issued: i64 = certificates::table.count().get_result(conn)?;
     let buried: i64 = certificate_tombstones::table.count().get_result(conn)?;
-    Ok((issued + buried) / (size / 2) + 1)
+    Ok(issued + buried)
+}
+
+fn in_use(handed_out: i64, size: i64) -> i64 {
+    handed_out.max(0) / (size / 2) + 1
 }
 
 /// Before their holders' accounts are purged, their certificates leave a revoked bit
@@ -207,4 +250,22 @@ pub fn move_du_record(conn: &mut DbConn, from: &str, to: &str) -> QueryResult<us
     diesel::update(du_records::table.filter(du_records::certificate_id.eq(from)))
         .set(du_records::certificate_id.eq(to))
         .execute(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_opens_when_those_in_use_are_half_full() {
+        assert_eq!(in_use(0, 8), 1);
+        assert_eq!(in_use(3, 8), 1);
+        assert_eq!(in_use(4, 8), 2);
+        assert_eq!(in_use(8, 8), 3);
+        assert_eq!(
+            in_use(-1, 8),
+            1,
+            "an unused sequence reads one below its start"
+        );
+    }
 }

@@ -12,7 +12,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    eventually, pdf_text, problem, spawn_app_with, world, world_of, Learner, World, NAME,
+    eventually, pdf_text, postgres_base_url, problem, spawn_app_with, world, world_of, Learner,
+    World, NAME,
 };
 use crate::journeys::adeli_of;
 
@@ -521,6 +522,29 @@ async fn anyone_verifies_a_code_without_logging_in_and_guessing_is_rate_limited(
     assert_eq!(statuses, [200, 200, 200, 429, 429]);
     let limited = app.get("/verifier/ABCDEFGH").await;
     problem(limited, 429).await;
+}
+
+#[tokio::test]
+async fn each_certificate_takes_its_status_bit_from_a_sequence_on_postgresql() {
+    if postgres_base_url().is_none() {
+        return; // SQLite counts its certificates.
+    }
+    #[derive(QueryableByName)]
+    struct HandedOut {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let w = world().await;
+    w.certified("premiere@univ-exemple.fr").await;
+    w.certified("seconde@univ-exemple.fr").await;
+
+    let mut conn = w.s.app.conn();
+    let handed_out = diesel::sql_query("SELECT last_value AS n FROM status_bits_handed_out")
+        .get_result::<HandedOut>(&mut *conn)
+        .unwrap()
+        .n;
+    let issued: i64 = certificates::table.count().get_result(&mut *conn).unwrap();
+    assert_eq!((handed_out, issued), (2, 2));
 }
 
 #[tokio::test]

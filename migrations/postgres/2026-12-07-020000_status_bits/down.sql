@@ -1,0 +1,1 @@
+DROP SEQUENCE status_bits_handed_out;
