@@ -219,7 +219,7 @@ fn start_balancer(dir: &Path, ports: &[u16], port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("--instances needs HAProxy (Debian's haproxy)")
+        .expect("--instances and --balancer need HAProxy (Debian's haproxy)")
 }
 
 mod reqwest {

@@ -286,19 +286,19 @@ pub(crate) fn answers_for(items: &[Item<'_>]) -> Value {
     Value::Object(answers)
 }
 
+/// HAProxy's answer when no instance is ready (all of them lost the database, say): the
+/// server's own 503 problem, with the `Retry-After` clients wait on. `scripts/cluster` has
+/// the same line.
+const NO_INSTANCE: &str = "http-error status 503 content-type application/problem+json \
+    string '{\"type\":\"/problems/unavailable\",\"title\":\"Service momentanément \
+    indisponible\",\"status\":503,\"detail\":\"Réessayez dans quelques instants.\"}' \
+    hdr Retry-After 5";
+
 /// HAProxy's configuration with `instances` (ports) behind `port`, as `scripts/cluster`
 /// writes it: round robin, `/readyz` checked every 300 ms, a refused connection sent to
 /// another instance, and a request an instance died answering too when replaying it is
 /// harmless (reads, submissions with their `Idempotency-Key`, quiz starts); its statistics
 /// on `stats_port`.
-/// HAProxy's answer when no instance is ready (all of them lost the database, say): the
-/// server's own 503 problem, with the `Retry-After` clients wait on. `scripts/cluster` has
-/// the same line.
-pub const NO_INSTANCE: &str = "http-error status 503 content-type application/problem+json \
-    string '{\"type\":\"/problems/unavailable\",\"title\":\"Service momentanément \
-    indisponible\",\"status\":503,\"detail\":\"Réessayez dans quelques instants.\"}' \
-    hdr Retry-After 5";
-
 pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
     let servers: String = instances
         .iter()

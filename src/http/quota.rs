@@ -46,9 +46,14 @@ fn step(held: Option<&mut Held>, minute: i64, second: i64) -> Step {
             h.left -= 1;
             Step::Allow
         }
-        Some(h) if h.minute == minute && h.spent => Step::Refuse((60 - second).max(1) as u64),
+        Some(h) if h.minute == minute && h.spent => Step::Refuse(until_next_minute(second)),
         _ => Step::Lease,
     }
+}
+
+/// Seconds until the minute ends, at `second` of it (at least one, for `Retry-After`).
+fn until_next_minute(second: i64) -> u64 {
+    (60 - second).max(1) as u64
 }
 
 /// A shared quota of `per_minute` requests per client address for one `action`.
@@ -83,17 +88,14 @@ impl Leases {
         if held.len() > FORGET_ABOVE {
             held.retain(|_, h| h.minute == minute);
         }
-        let h = held.entry(ip).or_insert(Held {
+        let fresh = Held {
             minute,
             left: 0,
             spent: false,
-        });
+        };
+        let h = held.entry(ip).or_insert(fresh);
         if h.minute != minute {
-            *h = Held {
-                minute,
-                left: 0,
-                spent: false,
-            };
+            *h = fresh;
         }
         match granted {
             // One of the lease is this request; two leases taken at once add up.
@@ -103,7 +105,7 @@ impl Leases {
             }
             None => {
                 h.spent = true;
-                Err(AppError::too_many_requests((60 - second).max(1) as u64))
+                Err(AppError::too_many_requests(until_next_minute(second)))
             }
         }
     }
