@@ -21,6 +21,12 @@ pub struct AppState {
     pub keys: KeyRing,
     /// Signs certificates' credentials and status lists (RS256), not access tokens.
     pub issuer: IssuerKey,
+    /// The LTI tool key (RS256): our client assertions and deep linking responses.
+    pub lti_key: IssuerKey,
+    /// LTI platforms' keysets and access tokens, and the HTTP client that fetches them.
+    pub lti: crate::lti::client::Platforms,
+    /// The origins of platforms that may frame our pages (see `lti::frame`).
+    pub lti_frames: crate::lti::frame::FrameOrigins,
     pub status_lists: status::Cache,
     /// Parsed course versions, for every capability that needs a course.
     pub courses: Arc<CourseCache>,

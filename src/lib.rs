@@ -19,6 +19,7 @@ pub mod fr;
 pub mod http;
 pub mod identity;
 pub mod learning;
+pub mod lti;
 pub mod mail;
 pub mod ops;
 pub mod pages;

@@ -25,6 +25,7 @@ use crate::enrolment;
 use crate::http;
 use crate::identity::{self, auth::AccountCache, tokens::KeyRing};
 use crate::learning::{self, Learning};
+use crate::lti;
 use crate::mail;
 use crate::ops::{self, health, openapi};
 use crate::pages;
@@ -57,10 +58,10 @@ impl Application {
     ) -> anyhow::Result<Self> {
         let (pool, broken_courses) = open_database(&settings).await?;
         let templates = Arc::new(Templates::load(settings.templates_dir.as_deref())?);
-        let (keys, issuer) = load_keys(&settings).await?;
+        let (keys, issuer, lti_key) = load_keys(&settings).await?;
         let courses = Arc::new(CourseCache::default());
         let learning = Arc::new(Learning::default());
-        let workers = spawn_workers(&settings, &pool, &templates, &courses, &learning)?;
+        let mut workers = spawn_workers(&settings, &pool, &templates, &courses, &learning)?;
         let flush_time: Arc<dyn Fn() -> anyhow::Result<()> + Send + Sync> = {
             let (pool, courses, learning) = (pool.clone(), courses.clone(), learning.clone());
             Arc::new(move || learning::service::flush(&pool, &courses, &learning).map(drop))
@@ -84,6 +85,9 @@ impl Application {
             templates,
             keys,
             issuer,
+            lti_key,
+            lti: Default::default(),
+            lti_frames: Default::default(),
             status_lists: Default::default(),
             courses,
             learning,
@@ -92,6 +96,7 @@ impl Application {
             draining: draining.clone(),
             broken_courses,
         });
+        workers.push(grades_worker(state.clone()));
         let (server, port) = http_server(state, extra_routes)?;
         Ok(Self {
             port,
@@ -193,14 +198,30 @@ async fn open_database(settings: &Settings) -> anyhow::Result<(Pool, Vec<(String
     Ok((pool, broken))
 }
 
-/// The access-token keys and the certificate issuer's key (created the first time).
-async fn load_keys(settings: &Settings) -> anyhow::Result<(KeyRing, IssuerKey)> {
+/// The access-token keys, the certificate issuer's key and the LTI tool key (created the
+/// first time).
+async fn load_keys(settings: &Settings) -> anyhow::Result<(KeyRing, IssuerKey, IssuerKey)> {
     let keys = KeyRing::load_or_create(&settings.identity.keys_dir, &settings.public_url)?;
     let keys_dir = settings.identity.keys_dir.clone();
     // RSA key generation takes a moment the first time: off the async runtime.
-    let issuer =
-        tokio::task::spawn_blocking(move || IssuerKey::load_or_create(&keys_dir)).await??;
-    Ok((keys, issuer))
+    let (issuer, lti_key) = tokio::task::spawn_blocking(move || {
+        anyhow::Ok((
+            IssuerKey::load_or_create(&keys_dir)?,
+            IssuerKey::load_or_create_in(&keys_dir.join("lti"))?,
+        ))
+    })
+    .await??;
+    Ok((keys, issuer, lti_key))
+}
+
+/// Grades owed to learning platforms, sent every few seconds (retries wait their turn).
+fn grades_worker(state: web::Data<AppState>) -> Periodic {
+    Periodic::spawn("lti grades", Duration::from_secs(5), false, move || {
+        let state = state.clone();
+        tokio::runtime::Handle::current()
+            .block_on(lti::grades::send_due(&state))
+            .map(drop)
+    })
 }
 
 /// The background jobs: mail delivery, time on task, quiz deadlines, certificates owed.
@@ -258,6 +279,7 @@ fn spawn_workers(
             let mut conn = throttle_pool.get()?;
             crate::throttle::prune(&mut conn)?;
             crate::http::quota::prune(&mut conn)?;
+            lti::launch::prune(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(())
         },
     ));
@@ -323,6 +345,8 @@ fn http_server(
                 https,
                 &[certificates::render::STYLE],
             ))
+            // Outside the hardening headers, which it relaxes for an LTI platform's frame.
+            .wrap(from_fn(lti::frame::allow_platform_frames))
             .app_data(state.clone())
             .app_data(verify_limiter.clone())
             .app_data(trusted_proxies.clone())
@@ -334,6 +358,7 @@ fn http_server(
             .service(web::resource("/api/openapi.json").get(openapi::openapi_json))
             .configure(identity::routes::configure_well_known)
             .configure(certificates::routes::configure_public)
+            .configure(lti::routes::configure_public)
             // One scope for the whole API: a second scope with the same prefix would
             // never be reached.
             .service(
@@ -347,7 +372,8 @@ fn http_server(
                     .configure(reports::routes::configure)
                     .configure(resources::routes::configure)
                     .configure(completion::routes::configure)
-                    .configure(certificates::routes::configure),
+                    .configure(certificates::routes::configure)
+                    .configure(lti::routes::configure),
             )
             .configure(pages::configure)
             .configure(extra_routes.clone())

@@ -77,7 +77,13 @@ impl IssuerKey {
     /// together may each create one: all are kept and published, and all agree on the
     /// newest (by file name) to sign.
     pub fn load_or_create(keys_dir: &Path) -> anyhow::Result<Self> {
-        let dir = issuer_dir(keys_dir);
+        Self::load_or_create_in(&issuer_dir(keys_dir))
+    }
+
+    /// The same for another purpose's keys, in their own folder (`QVT_KEYS_DIR/lti`: the
+    /// LTI tool key, which signs our messages to learning platforms).
+    pub fn load_or_create_in(dir: &Path) -> anyhow::Result<Self> {
+        let dir = dir.to_path_buf();
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)

@@ -72,6 +72,19 @@ pub fn evaluate(
         tracing::info!(enrolment_id, "enrolment completed");
         // Same transaction: no completion without its certificate, and never two.
         issue_certificate(conn, course, enrolment_id, completed_at, seconds)?;
+        // And what the learning platforms it came from are owed (nothing for most).
+        let scored: Vec<(String, f64)> = store::scored_until(conn, enrolment_id, completed_at)?
+            .into_iter()
+            .filter_map(|s| Some((s.quiz_id, s.percent?)))
+            .collect();
+        crate::lti::grades::owe_at_completion(
+            conn,
+            course,
+            &enrolment.session_id,
+            &enrolment.account_id,
+            &scored,
+            completed_at,
+        )?;
     }
     Ok((true, now_completed))
 }

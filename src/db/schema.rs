@@ -421,3 +421,95 @@ diesel::table! {
         granted -> Integer,
     }
 }
+
+diesel::table! {
+    lti_platforms (id) {
+        id -> Text,
+        organisation_id -> Text,
+        name -> Text,
+        issuer -> Text,
+        client_id -> Text,
+        auth_url -> Text,
+        token_url -> Text,
+        jwks_url -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lti_deployments (platform_id, deployment_id) {
+        platform_id -> Text,
+        deployment_id -> Text,
+    }
+}
+
+diesel::table! {
+    lti_logins (state) {
+        state -> Text,
+        nonce -> Text,
+        platform_id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lti_users (platform_id, sub) {
+        platform_id -> Text,
+        sub -> Text,
+        account_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lti_contexts (id) {
+        id -> Text,
+        platform_id -> Text,
+        context_id -> Text,
+        course_slug -> Text,
+        session_id -> Text,
+        title -> Text,
+        lineitems_url -> Nullable<Text>,
+        lineitem_url -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    lti_line_items (context_id, tag) {
+        context_id -> Text,
+        tag -> Text,
+        url -> Text,
+    }
+}
+
+diesel::table! {
+    lti_grades (id) {
+        id -> Text,
+        context_id -> Text,
+        user_sub -> Text,
+        tag -> Text,
+        label -> Text,
+        score_given -> Double,
+        score_maximum -> Double,
+        activity_progress -> Text,
+        grading_progress -> Text,
+        occurred_at -> Timestamp,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+diesel::joinable!(lti_deployments -> lti_platforms (platform_id));
+diesel::joinable!(lti_contexts -> lti_platforms (platform_id));
+diesel::joinable!(lti_grades -> lti_contexts (context_id));
+diesel::joinable!(lti_users -> lti_platforms (platform_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    lti_platforms,
+    lti_deployments,
+    lti_contexts,
+    lti_grades,
+    lti_users
+);

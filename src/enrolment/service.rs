@@ -265,7 +265,7 @@ pub fn enrol(
         let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
         let account = identity::account(conn, &account_id).optional()?;
         let account = admit(today(), &session, account, by_admin)?;
-        record_enrolment(conn, user, &session, &account, by_admin)
+        record_enrolment(conn, by_admin.then_some(user.id.as_str()), &session, &account)
     })
 }
 
@@ -345,10 +345,9 @@ fn admit(
 /// full; records the enrolment, queues its confirmation and audits an admin's enrolment.
 fn record_enrolment(
     conn: &mut DbConn,
-    user: &CurrentUser,
+    admin: Option<&str>,
     session: &Session,
     account: &Account,
-    by_admin: bool,
 ) -> Result<Enrolment, AppError> {
     if store::active_enrolment(conn, &session.id, &account.id)?.is_some() {
         return Err(AppError::conflict("Déjà inscrit à cette session."));
@@ -364,17 +363,17 @@ fn record_enrolment(
         account_id: account.id.clone(),
         course_version_id: session.course_version_id.clone(),
         status: EnrolmentStatus::Active,
-        enrolled_by: by_admin.then(|| user.id.clone()),
+        enrolled_by: admin.map(str::to_owned),
         enrolled_at: Utc::now().naive_utc(),
         withdrawn_by: None,
         withdrawn_at: None,
     };
     store::insert_enrolment(conn, &enrolment)?;
     queue_mail(conn, account, "inscription_confirmee", session)?;
-    if by_admin {
+    if let Some(admin) = admin {
         identity::audit(
             conn,
-            Some(&user.id),
+            Some(admin),
             "enrolment.created",
             Some(&session.organisation_id),
             Some(&account.id),
@@ -382,6 +381,82 @@ fn record_enrolment(
         )?;
     }
     Ok(enrolment)
+}
+
+/// Enrols a learner its organisation's learning platform (LTI) sent, in the caller's
+/// transaction: the platform enrolled them in the LMS course the session is placed in, so
+/// the session's mode and key do not apply; its dates, capacity and DPC rules do.
+pub fn enrol_from_platform(
+    conn: &mut DbConn,
+    session_id: &str,
+    account_id: &str,
+) -> Result<Enrolment, AppError> {
+    let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
+    if let Some(active) = store::active_enrolment(conn, session_id, account_id)? {
+        return Ok(active);
+    }
+    let account = identity::account(conn, account_id).optional()?;
+    let account = admit(today(), &session, account, false)?;
+    record_enrolment(conn, None, &session, &account)
+}
+
+/// Opens the session an LMS course places `course` in, at the first launch of one of the
+/// LMS's teachers (in the caller's transaction): for a year from today, enrolments made by
+/// the platform only. A DPC session needs its ANDPC identifiers, which an LMS does not
+/// know: it is opened on this site first.
+pub fn open_for_platform(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    course: &str,
+    title: &str,
+    by: &str,
+) -> Result<Session, AppError> {
+    let organisation = identity::organisation(conn, organisation_id)?;
+    let version = catalog::current_version(conn, course)
+        .optional()?
+        .ok_or_else(|| AppError::invalid("course", format!("aucune formation « {course} »")))?;
+    super::model::may_run(organisation.kind, version.kind)
+        .map_err(|why| AppError::invalid("course", why))?;
+    if version.kind == CourseKind::Dpc {
+        return Err(AppError::conflict(
+            "Une session DPC se crée sur la plateforme (référence de l'action ANDPC, \
+             numéro de session) : créez-la, puis placez-la dans le cours.",
+        ));
+    }
+    let now = Utc::now().naive_utc();
+    let opens_on = today();
+    let session = Session {
+        id: identity::new_id(),
+        organisation_id: organisation.id.clone(),
+        course_slug: course.to_owned(),
+        course_version_id: version.id,
+        title: super::model::parse_title(title).unwrap_or_else(|_| version.title.clone()),
+        opens_on,
+        closes_on: opens_on + chrono::Duration::days(365),
+        capacity: None,
+        active_count: 0,
+        enrolment_mode: EnrolmentMode::AdminOnly,
+        enrolment_key_hash: None,
+        dpc_action_ref: None,
+        dpc_session_no: None,
+        dpc_orientation: None,
+        odpc_number: None,
+        academic_year: None,
+        curriculum: None,
+        closed_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store::insert_session(conn, &session)?;
+    identity::audit(
+        conn,
+        Some(by),
+        "session.created",
+        Some(&organisation.id),
+        Some(&session.id),
+        json!({ "course": session.course_slug, "title": session.title, "from": "lti" }),
+    )?;
+    Ok(session)
 }
 
 fn queue_mail(

@@ -94,9 +94,23 @@ impl PendingRow {
     }
 }
 
-/// Inserts a pending message; call it inside the caller's transaction.
+/// Whether the address can receive mail: one under `.invalid` (RFC 2606, the addresses
+/// given to accounts a learning platform created without one) never can.
+fn deliverable(mail: &NewMail) -> bool {
+    !mail
+        .recipient
+        .domain()
+        .to_ascii_lowercase()
+        .ends_with(".invalid")
+}
+
+/// Inserts a pending message; call it inside the caller's transaction. A message to an
+/// undeliverable address is dropped (its id is still returned, for the caller's log).
 pub fn enqueue(conn: &mut DbConn, mail: &NewMail) -> QueryResult<String> {
     let row = PendingRow::of(mail, now());
+    if !deliverable(mail) {
+        return Ok(row.id);
+    }
     diesel::insert_into(mail_outbox::table)
         .values(&row)
         .execute(conn)?;
@@ -118,7 +132,11 @@ pub fn drop_queued_to(conn: &mut DbConn, recipient: &str) -> QueryResult<usize> 
 /// Inserts many pending messages at once (bulk imports); inside the caller's transaction.
 pub fn enqueue_many(conn: &mut DbConn, mails: &[NewMail]) -> QueryResult<usize> {
     let at = now();
-    let rows: Vec<PendingRow> = mails.iter().map(|m| PendingRow::of(m, at)).collect();
+    let rows: Vec<PendingRow> = mails
+        .iter()
+        .filter(|m| deliverable(m))
+        .map(|m| PendingRow::of(m, at))
+        .collect();
     Ok(crate::db::batch_insert!(conn, mail_outbox::table, &rows))
 }
 

@@ -1,4 +1,4 @@
-//! The pages' static files — the stylesheets and the two scripts — each served under a
+//! The pages' static files — the stylesheets and the scripts — each served under a
 //! content hash (`/static/app-<hash>.css`): a new version gets a new address, so browsers
 //! may keep one for a year. Scripts live in files, never inline, so the Content Security
 //! Policy can refuse every inline script (see [`crate::http::headers`]).
@@ -67,8 +67,18 @@ pub static QUIZ_JS: LazyLock<Asset> = LazyLock::new(|| {
     )
 });
 
+/// Sends a deep linking response back to the learning platform.
+pub static LTI_JS: LazyLock<Asset> = LazyLock::new(|| {
+    Asset::new(
+        "lti",
+        "js",
+        include_str!("../../templates/static/lti.js"),
+        JS,
+    )
+});
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    for asset in [&APP_CSS, &VERIFIER_CSS, &LESSON_JS, &QUIZ_JS] {
+    for asset in [&APP_CSS, &VERIFIER_CSS, &LESSON_JS, &QUIZ_JS, &LTI_JS] {
         let asset: &'static Asset = asset;
         cfg.service(web::resource(asset.path.as_str()).get(move || async move { serve(asset) }));
     }
@@ -83,5 +93,5 @@ fn serve(asset: &Asset) -> HttpResponse {
 
 /// What a page template needs to link them.
 pub fn links() -> serde_json::Value {
-    serde_json::json!({ "lecon": LESSON_JS.path, "quiz": QUIZ_JS.path })
+    serde_json::json!({ "lecon": LESSON_JS.path, "quiz": QUIZ_JS.path, "lti": LTI_JS.path })
 }

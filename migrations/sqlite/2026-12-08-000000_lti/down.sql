@@ -1,0 +1,7 @@
+DROP TABLE lti_grades;
+DROP TABLE lti_line_items;
+DROP TABLE lti_contexts;
+DROP TABLE lti_users;
+DROP TABLE lti_logins;
+DROP TABLE lti_deployments;
+DROP TABLE lti_platforms;

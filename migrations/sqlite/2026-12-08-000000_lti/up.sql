@@ -1,0 +1,85 @@
+-- LTI 1.3: the learning platforms (Moodle…) an organisation registered, the logins in
+-- flight, the LMS users and courses linked to ours, and the grades owed to the platforms.
+CREATE TABLE lti_platforms (
+    id TEXT PRIMARY KEY,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    name TEXT NOT NULL,
+    issuer TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    auth_url TEXT NOT NULL,
+    token_url TEXT NOT NULL,
+    jwks_url TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (issuer, client_id)
+);
+CREATE INDEX lti_platforms_organisation ON lti_platforms (organisation_id);
+
+CREATE TABLE lti_deployments (
+    platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
+    deployment_id TEXT NOT NULL,
+    PRIMARY KEY (platform_id, deployment_id)
+);
+
+-- One row per login initiated and not yet launched: state and nonce are used once (the
+-- launch deletes the row) and expire.
+CREATE TABLE lti_logins (
+    state TEXT PRIMARY KEY,
+    nonce TEXT NOT NULL,
+    platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
+    expires_at TIMESTAMP NOT NULL
+);
+CREATE INDEX lti_logins_expiry ON lti_logins (expires_at);
+
+-- An LMS user (issuer's `sub`) is one of our accounts, never matched by e-mail.
+CREATE TABLE lti_users (
+    platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
+    sub TEXT NOT NULL,
+    account_id TEXT NOT NULL REFERENCES accounts (id),
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (platform_id, sub)
+);
+CREATE INDEX lti_users_account ON lti_users (account_id);
+
+-- An LMS course (context) placing one of our courses: its session, and its grade book.
+CREATE TABLE lti_contexts (
+    id TEXT PRIMARY KEY,
+    platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
+    context_id TEXT NOT NULL,
+    course_slug TEXT NOT NULL,
+    session_id TEXT NOT NULL REFERENCES training_sessions (id),
+    title TEXT NOT NULL,
+    lineitems_url TEXT,
+    lineitem_url TEXT,
+    created_at TIMESTAMP NOT NULL,
+    UNIQUE (platform_id, context_id, course_slug)
+);
+CREATE INDEX lti_contexts_session ON lti_contexts (session_id);
+
+-- The platform's line items we created (or were given), by our tag (`completion`, `quiz:<id>`).
+CREATE TABLE lti_line_items (
+    context_id TEXT NOT NULL REFERENCES lti_contexts (id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    url TEXT NOT NULL,
+    PRIMARY KEY (context_id, tag)
+);
+
+-- Grades owed to platforms (the outbox): written in the transaction that grades or
+-- completes, sent by a worker, retried until the platform takes them.
+CREATE TABLE lti_grades (
+    id TEXT PRIMARY KEY,
+    context_id TEXT NOT NULL REFERENCES lti_contexts (id) ON DELETE CASCADE,
+    user_sub TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score_given REAL NOT NULL,
+    score_maximum REAL NOT NULL,
+    activity_progress TEXT NOT NULL,
+    grading_progress TEXT NOT NULL,
+    occurred_at TIMESTAMP NOT NULL,
+    attempts INTEGER NOT NULL,
+    next_attempt_at TIMESTAMP NOT NULL,
+    locked_until TIMESTAMP,
+    sent_at TIMESTAMP,
+    last_error TEXT
+);
+CREATE INDEX lti_grades_due ON lti_grades (next_attempt_at) WHERE sent_at IS NULL;

@@ -1,0 +1,200 @@
+//! Deep Linking 2.0: a teacher, from their LMS course, picks which of our courses to
+//! place there; we answer the platform with a signed `LtiDeepLinkingResponse` whose link
+//! names the course (custom parameter `course`) and asks for a completion line item.
+//!
+//! Between the picker page and the choice, the request travels as a token signed by our
+//! tool key (15 minutes): no session is needed, and nothing in it can be altered.
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+
+use super::launch::{launch_url, Verified};
+use super::model::{self, parse_url, DEEP_LINKING_RESPONSE, LTI_VERSION};
+use super::store;
+use crate::app::AppState;
+use crate::catalog::store as catalog;
+use crate::db;
+use crate::enrolment::model::may_run;
+use crate::error::AppError;
+use crate::identity::model::Role;
+use crate::identity::store as accounts;
+use crate::identity::tokens::random_token;
+use crate::pages::{self, session::Visitor};
+
+/// The audience of the picker's token: ours, and for this use only.
+const AUDIENCE: &str = "qvt-campus lti deep-link";
+const PENDING_SECONDS: i64 = 15 * 60;
+/// Markers the handlers leave for [`super::frame`] (removed before the answer leaves).
+pub const FRAME_MARKER: &str = "x-qvt-lti-platform";
+pub const FORM_TO_MARKER: &str = "x-qvt-lti-form-to";
+
+/// A deep linking request waiting for the teacher's choice.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    aud: String,
+    exp: i64,
+    platform_id: String,
+    deployment_id: String,
+    return_url: String,
+    data: Option<String>,
+}
+
+fn visitor() -> Visitor {
+    Visitor {
+        user: None,
+        name: String::new(),
+        csrf: String::new(),
+        staff: false,
+        path: "/lti/launch".into(),
+        back: None,
+    }
+}
+
+/// The page where a teacher picks a course (after a verified deep linking request).
+pub async fn picker(state: &AppState, verified: Verified) -> Result<HttpResponse, AppError> {
+    if verified.claims.role() == Role::Learner {
+        return Err(AppError::forbidden(
+            "Seuls les enseignants du cours peuvent y placer une formation.",
+        ));
+    }
+    let settings = verified
+        .claims
+        .deep_linking
+        .as_ref()
+        .ok_or_else(|| model::refused("réglages de Deep Linking absents"))?;
+    if !settings.accept_types.is_empty()
+        && !settings.accept_types.iter().any(|t| t == "ltiResourceLink")
+    {
+        return Err(AppError::invalid(
+            "accept_types",
+            "la plateforme n'accepte pas de lien d'activité (ltiResourceLink)",
+        ));
+    }
+    let return_url = parse_url(&settings.deep_link_return_url, !state.settings.https())
+        .map_err(|why| AppError::invalid("deep_link_return_url", why))?;
+    let platform = verified.platform;
+    let pending = Pending {
+        aud: AUDIENCE.into(),
+        exp: Utc::now().timestamp() + PENDING_SECONDS,
+        platform_id: platform.id.clone(),
+        deployment_id: verified.claims.deployment_id.clone().unwrap_or_default(),
+        return_url,
+        data: settings.data.clone(),
+    };
+    let request = state
+        .lti_key
+        .sign(&pending, &state.settings.public_url)
+        .map_err(AppError::internal)?;
+    let organisation_id = platform.organisation_id.clone();
+    let courses = db::run(&state.pool, move |conn| {
+        let kind = accounts::organisation(conn, &organisation_id)?.kind;
+        Ok(catalog::catalogue(conn)?
+            .into_iter()
+            .filter(|v| may_run(kind, v.kind).is_ok())
+            .map(|v| serde_json::json!({ "slug": v.course_slug, "title": v.title }))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    let mut page = pages::render(
+        state,
+        &visitor(),
+        "lti-choisir",
+        "Placer une formation",
+        serde_json::json!({ "platform": platform.name, "courses": courses, "request": request }),
+    )?;
+    mark(&mut page, FRAME_MARKER, &platform.id);
+    Ok(page)
+}
+
+fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(value) {
+        page.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(name),
+            value,
+        );
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Choice {
+    pub request: Option<String>,
+    pub course: Option<String>,
+}
+
+/// The teacher's choice: the signed deep linking response, posted back to the platform
+/// by the page (a script submits it; the button does without).
+pub async fn respond(
+    state: web::Data<AppState>,
+    form: web::Form<Choice>,
+) -> Result<HttpResponse, AppError> {
+    let expired = || {
+        AppError::unauthorized("Demande expirée : rouvrez le choix de formation depuis votre cours.")
+    };
+    let form = form.into_inner();
+    let pending: Pending = form
+        .request
+        .as_deref()
+        .and_then(|r| state.lti_key.verify(r))
+        .filter(|p: &Pending| p.aud == AUDIENCE && p.exp > Utc::now().timestamp())
+        .ok_or_else(expired)?;
+    let slug = form
+        .course
+        .filter(|c| !c.trim().is_empty())
+        .ok_or_else(|| AppError::invalid("course", "obligatoire"))?;
+    let platform_id = pending.platform_id.clone();
+    let (platform, course) = db::run(&state.pool, move |conn| {
+        let platform = store::platform(conn, &platform_id)?.ok_or_else(expired)?;
+        let kind = accounts::organisation(conn, &platform.organisation_id)?.kind;
+        let version = catalog::current_version(conn, &slug)
+            .map_err(|_| AppError::invalid("course", format!("aucune formation « {slug} »")))?;
+        may_run(kind, version.kind).map_err(|why| AppError::invalid("course", why))?;
+        Ok((platform, version))
+    })
+    .await?;
+    let now = Utc::now().timestamp();
+    let mut claims = serde_json::json!({
+        "iss": platform.client_id,
+        "aud": platform.issuer,
+        "iat": now,
+        "exp": now + 300,
+        "nonce": random_token(),
+        model::claim("message_type"): DEEP_LINKING_RESPONSE,
+        model::claim("version"): LTI_VERSION,
+        model::claim("deployment_id"): pending.deployment_id,
+        "https://purl.imsglobal.org/spec/lti-dl/claim/content_items": [{
+            "type": "ltiResourceLink",
+            "title": course.title,
+            "url": launch_url(&state.settings.public_url),
+            "custom": { "course": course.course_slug },
+            "lineItem": {
+                "scoreMaximum": 1,
+                "label": format!("{} — formation terminée", course.title),
+                "resourceId": course.course_slug,
+                "tag": model::COMPLETION_TAG,
+            },
+        }],
+    });
+    if let Some(data) = &pending.data {
+        claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] = data.clone().into();
+    }
+    let jwt = state
+        .lti_key
+        .sign(&claims, &state.settings.public_url)
+        .map_err(AppError::internal)?;
+    let mut page = pages::render(
+        &state,
+        &visitor(),
+        "lti-retour",
+        "Retour vers la plateforme",
+        serde_json::json!({
+            "platform": platform.name, "course": course.title,
+            "return_url": pending.return_url, "jwt": jwt,
+        }),
+    )?;
+    mark(&mut page, FRAME_MARKER, &platform.id);
+    if let Some(origin) = super::frame::origin(&pending.return_url) {
+        mark(&mut page, FORM_TO_MARKER, &origin);
+    }
+    Ok(page)
+}

@@ -1,0 +1,264 @@
+//! Grades to learning platforms (LTI Assignment and Grade Services 2.0), through an
+//! outbox: a completion writes what each LMS course's grade book is owed in its own
+//! transaction, and a worker sends it — finding or creating the line item, then posting
+//! the score — retrying with back-off, so an LMS outage loses no grade.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, Utc};
+
+use super::client::CallError;
+use super::model::{quiz_tag, COMPLETION_TAG, SCOPE_LINEITEM, SCOPE_SCORE};
+use super::store::{self, Context, Grade};
+use crate::app::AppState;
+use crate::catalog::model::{Course, QuizRole};
+use crate::db::{self, DbConn};
+use crate::error::AppError;
+
+const LINEITEM: &str = "application/vnd.ims.lis.v2.lineitem+json";
+const LINEITEMS: &str = "application/vnd.ims.lis.v2.lineitemcontainer+json";
+const SCORE: &str = "application/vnd.ims.lis.v1.score+json";
+/// How many grades one run sends.
+const BATCH: i64 = 50;
+/// How long a claimed grade is this instance's to send.
+const LEASE: chrono::Duration = chrono::Duration::minutes(2);
+
+/// When to try again after `attempts` failures: 30 s, doubling, at most 6 hours (a
+/// platform down for a weekend gets its grades within 6 hours of coming back).
+pub fn retry_delay(attempts: i32) -> chrono::Duration {
+    let seconds = 30_i64.saturating_mul(1 << attempts.clamp(0, 20).min(10));
+    chrono::Duration::seconds(seconds.min(6 * 3600))
+}
+
+/// The best score of each scored quiz (pre-tests aside: a pre-test measures where one
+/// started, not a result), as (quiz id, title, percent).
+/// `attempts` are (quiz id, percent) of the graded attempts.
+pub fn best_scores(course: &Course, attempts: &[(String, f64)]) -> Vec<(String, String, f64)> {
+    let mut best: BTreeMap<&str, f64> = BTreeMap::new();
+    for (quiz, p) in attempts {
+        let e = best.entry(quiz.as_str()).or_insert(*p);
+        *e = e.max(*p);
+    }
+    course
+        .quizzes
+        .iter()
+        .filter(|q| matches!(q.role, QuizRole::Graded | QuizRole::PostTest))
+        .filter_map(|q| Some((q.id.clone(), q.title.clone(), *best.get(q.id.as_str())?)))
+        .collect()
+}
+
+/// Writes the grades a completion owes to the LMS courses the session is placed in, where
+/// the learner came from (in the completion's transaction): the completion itself (1 of
+/// 1, completed) and each scored quiz's best percentage.
+pub fn owe_at_completion(
+    conn: &mut DbConn,
+    course: &Course,
+    session_id: &str,
+    account_id: &str,
+    attempts: &[(String, f64)],
+    at: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let books = store::grade_books_of(conn, session_id, account_id)?;
+    let mut owed = 0;
+    for (context, sub) in &books {
+        let grade = |tag: String, label: String, given: f64, maximum: f64| Grade {
+            id: uuid::Uuid::new_v4().to_string(),
+            context_id: context.id.clone(),
+            user_sub: sub.clone(),
+            tag,
+            label,
+            score_given: given,
+            score_maximum: maximum,
+            activity_progress: "Completed".into(),
+            grading_progress: "FullyGraded".into(),
+            occurred_at: at,
+            attempts: 0,
+            next_attempt_at: at,
+            locked_until: None,
+            sent_at: None,
+            last_error: None,
+        };
+        for (id, title, percent) in best_scores(course, attempts) {
+            store::insert_grade(conn, &grade(quiz_tag(&id), title, percent, 100.0))?;
+            owed += 1;
+        }
+        let label = format!("{} — formation terminée", course.title);
+        store::insert_grade(conn, &grade(COMPLETION_TAG.into(), label, 1.0, 1.0))?;
+        owed += 1;
+    }
+    Ok(owed)
+}
+
+/// The scores URL of a line item: `/scores` appended to its path, before any query.
+fn scores_url(line_item: &str) -> String {
+    match line_item.split_once('?') {
+        Some((path, query)) => format!("{}/scores?{query}", path.trim_end_matches('/')),
+        None => format!("{}/scores", line_item.trim_end_matches('/')),
+    }
+}
+
+/// `tag` and `resource_id` filters on a line items URL that may have a query already.
+fn filtered(lineitems: &str, tag: &str, resource_id: &str) -> String {
+    let query = serde_urlencoded::to_string([("tag", tag), ("resource_id", resource_id)])
+        .unwrap_or_default();
+    let separator = if lineitems.contains('?') { '&' } else { '?' };
+    format!("{lineitems}{separator}{query}")
+}
+
+/// The line item for `grade`: the one the platform gave with the launch (completion), the
+/// one found or created before, one of the platform's with our tag, or a new one.
+async fn line_item(
+    state: &AppState,
+    context: &Context,
+    grade: &Grade,
+    token: &str,
+) -> Result<String, CallError> {
+    if grade.tag == COMPLETION_TAG {
+        if let Some(url) = &context.lineitem_url {
+            return Ok(url.clone());
+        }
+    }
+    let (id, tag) = (context.id.clone(), grade.tag.clone());
+    let known = db::run(&state.pool, move |c| Ok(store::line_item(c, &id, &tag)?))
+        .await
+        .map_err(|e| CallError::Unreachable(e.to_string()))?;
+    if let Some(url) = known {
+        return Ok(url);
+    }
+    let Some(lineitems) = &context.lineitems_url else {
+        return Err(CallError::Refused(0, "no line items service for this course".into()));
+    };
+    let listed = state
+        .lti
+        .call(&filtered(lineitems, &grade.tag, &context.course_slug), token, LINEITEMS, None)
+        .await?;
+    let found = listed.as_array().and_then(|items| {
+        items
+            .iter()
+            .find(|i| i["tag"] == grade.tag.as_str())
+            .and_then(|i| i["id"].as_str())
+            .map(str::to_owned)
+    });
+    let url = match found {
+        Some(url) => url,
+        None => {
+            let body = serde_json::json!({
+                "scoreMaximum": grade.score_maximum, "label": grade.label,
+                "tag": grade.tag, "resourceId": context.course_slug,
+            });
+            let created = state
+                .lti
+                .call(lineitems, token, LINEITEM, Some((LINEITEM, &body)))
+                .await?;
+            created["id"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| CallError::Unreachable("line item created without id".into()))?
+        }
+    };
+    let (id, tag, stored) = (context.id.clone(), grade.tag.clone(), url.clone());
+    db::run(&state.pool, move |c| {
+        Ok(c.write(|c| store::insert_line_item(c, &id, &tag, &stored))?)
+    })
+    .await
+    .map_err(|e| CallError::Unreachable(e.to_string()))?;
+    Ok(url)
+}
+
+async fn send(state: &AppState, grade: &Grade) -> Result<(), CallError> {
+    let context_id = grade.context_id.clone();
+    let (context, platform) = db::run(&state.pool, move |c| {
+        let context = store::context_by_id(c, &context_id)?;
+        let platform = store::platform(c, &context.platform_id)?;
+        Ok((context, platform))
+    })
+    .await
+    .map_err(|e| CallError::Unreachable(e.to_string()))?;
+    let platform = platform.ok_or_else(|| CallError::Refused(0, "platform deleted".into()))?;
+    let scopes = format!("{SCOPE_LINEITEM} {SCOPE_SCORE}");
+    let public_url = &state.settings.public_url;
+    let token = state
+        .lti
+        .access_token(&state.lti_key, public_url, &platform.client_id, &platform.token_url, &scopes)
+        .await?;
+    let result = async {
+        let item = line_item(state, &context, grade, &token).await?;
+        let score = serde_json::json!({
+            "userId": grade.user_sub,
+            "scoreGiven": grade.score_given,
+            "scoreMaximum": grade.score_maximum,
+            "activityProgress": grade.activity_progress,
+            "gradingProgress": grade.grading_progress,
+            "timestamp": grade.occurred_at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        state
+            .lti
+            .call(&scores_url(&item), &token, "application/json", Some((SCORE, &score)))
+            .await
+            .map(drop)
+    }
+    .await;
+    if let Err(CallError::Refused(401, _)) = &result {
+        // A token the platform no longer takes: the next try asks for a new one.
+        state
+            .lti
+            .forget_token(&platform.token_url, &platform.client_id, &scopes);
+    }
+    result
+}
+
+/// Sends the grades due (one run of the worker); returns how many the platforms took.
+pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
+    let at = Utc::now().naive_utc();
+    let due = db::run(&state.pool, move |c| {
+        Ok(store::claim_due(c, at, at + LEASE, BATCH)?)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut sent = 0;
+    for grade in due {
+        let outcome = send(state, &grade).await;
+        let id = grade.id.clone();
+        let attempts = grade.attempts + 1;
+        match &outcome {
+            Ok(()) => sent += 1,
+            Err(e) => tracing::warn!(grade = %grade.id, attempts, error = %e, "grade not taken by its platform"),
+        }
+        db::run(&state.pool, move |c| {
+            let now = Utc::now().naive_utc();
+            Ok(c.write(|c| match outcome {
+                Ok(()) => store::mark_sent(c, &id, now),
+                Err(e) => store::mark_failed(c, &id, &e.to_string(), now + retry_delay(attempts)),
+            })?)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_go_to_the_line_items_scores_path_before_its_query() {
+        assert_eq!(scores_url("https://lms/li/7"), "https://lms/li/7/scores");
+        assert_eq!(
+            scores_url("https://lms/li/7/?type_id=2"),
+            "https://lms/li/7/scores?type_id=2"
+        );
+        assert_eq!(
+            filtered("https://lms/c/1/lineitems?x=1", "completion", "qvt"),
+            "https://lms/c/1/lineitems?x=1&tag=completion&resource_id=qvt"
+        );
+    }
+
+    #[test]
+    fn retries_back_off_to_six_hours() {
+        assert_eq!(retry_delay(1).num_seconds(), 60);
+        assert_eq!(retry_delay(2).num_seconds(), 120);
+        assert_eq!(retry_delay(30).num_seconds(), 6 * 3600);
+        assert!(retry_delay(0).num_seconds() >= 30);
+    }
+}

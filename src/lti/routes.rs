@@ -1,0 +1,299 @@
+//! LTI's HTTP side: the tool's endpoints the platforms call (`/lti/login`, `/lti/launch`,
+//! `/lti/jwks.json`, `/lti/configuration`) and the registration API of an organisation's
+//! admins (`/api/v1/organisations/{id}/lti/platforms`).
+
+use actix_web::cookie::{time, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::launch::{self, Landing, LaunchForm, LoginRequest};
+use super::model::{Message, NewPlatform, RegisterPlatform};
+use super::store::{self, Platform};
+use crate::app::AppState;
+use crate::db;
+use crate::error::{AppError, Problem};
+use crate::http::Json;
+use crate::identity::auth::{require_org_admin, CurrentUser};
+use crate::identity::store as accounts;
+
+/// The cookie that ties a launch to the browser that started its login.
+const STATE_COOKIE: &str = "qvt_lti_state";
+
+/// The tool's endpoints, at the root.
+pub fn configure_public(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/lti/login")
+            .get(login_get)
+            .post(login_post),
+    )
+    .service(web::resource("/lti/launch").post(launch))
+    .service(web::resource("/lti/deep-link").post(super::deep_linking::respond))
+    .service(web::resource("/lti/jwks.json").get(jwks))
+    .service(web::resource("/lti/configuration").get(configuration));
+}
+
+/// The registration API, under `/api/v1`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/organisations/{id}/lti/platforms")
+            .get(list)
+            .post(register),
+    )
+    .service(web::resource("/organisations/{id}/lti/platforms/{platform}").delete(remove));
+}
+
+/// A cookie the platform's cross-site navigation and frame still carry under https
+/// (`SameSite=None` needs `Secure`); on plain http (a developer's machine) the browser
+/// would refuse that, so it is `Lax` there.
+fn cross_site_cookie(name: &str, value: String, https: bool, max_age: time::Duration) -> Cookie<'static> {
+    Cookie::build(name.to_owned(), value)
+        .path("/")
+        .http_only(true)
+        .secure(https)
+        .same_site(if https { SameSite::None } else { SameSite::Lax })
+        .max_age(max_age)
+        .finish()
+}
+
+async fn begin(state: web::Data<AppState>, request: LoginRequest) -> Result<HttpResponse, AppError> {
+    let public_url = state.settings.public_url.clone();
+    let https = state.settings.https();
+    let (to, login_state) = db::run(&state.pool, move |conn| {
+        launch::begin_login(conn, &public_url, &request)
+    })
+    .await?;
+    let age = time::Duration::seconds(launch::LOGIN_TTL.num_seconds());
+    Ok(HttpResponse::Found()
+        .insert_header((header::LOCATION, to))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(cross_site_cookie(STATE_COOKIE, login_state, https, age))
+        .finish())
+}
+
+/// Third-party initiated login, as a GET.
+pub async fn login_get(
+    state: web::Data<AppState>,
+    query: web::Query<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    begin(state, query.into_inner()).await
+}
+
+/// Third-party initiated login, as a form POST.
+pub async fn login_post(
+    state: web::Data<AppState>,
+    form: web::Form<LoginRequest>,
+) -> Result<HttpResponse, AppError> {
+    begin(state, form.into_inner()).await
+}
+
+/// The launch: the platform's id_token verified, the user and course linked, the user
+/// signed in and sent to their course (a learner) or the session's page (a teacher).
+pub async fn launch(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: web::Form<LaunchForm>,
+) -> Result<HttpResponse, AppError> {
+    let cookie_state = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
+    let verified = launch::verify(&state, form.into_inner(), cookie_state).await?;
+    if verified.message == Message::DeepLinking {
+        return super::deep_linking::picker(&state, verified).await;
+    }
+    let platform_id = verified.platform.id.clone();
+    let linked = db::run(&state.pool, move |conn| launch::link(conn, &verified)).await?;
+    let to = match &linked.landing {
+        Landing::Learn { enrolment_id } => format!("/apprendre/{enrolment_id}"),
+        Landing::Manage { session_id } => format!("/gestion/sessions/{session_id}"),
+    };
+    let mut response = crate::pages::session::sign_in_from_platform(
+        &state,
+        &linked.account_id,
+        linked.epoch,
+        &to,
+    )?;
+    let https = state.settings.https();
+    let session_age = time::Duration::seconds(crate::pages::session::PAGE_SESSION.as_secs() as i64);
+    let cookies = [
+        cross_site_cookie(STATE_COOKIE, String::new(), https, time::Duration::ZERO),
+        // Which platform may frame our pages for this browser (see `lti::frame`).
+        cross_site_cookie(super::frame::COOKIE, platform_id, https, session_age),
+    ];
+    for cookie in cookies {
+        response
+            .add_cookie(&cookie)
+            .map_err(|e| AppError::internal(anyhow::anyhow!("cookie: {e}")))?;
+    }
+    Ok(response)
+}
+
+/// The tool's public keys (RS256), which platforms use to check our client assertions
+/// and deep linking responses.
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(serde_json::json!({ "keys": state.lti_key.jwks(&state.settings.public_url) }))
+}
+
+/// What to paste in the LMS's tool configuration.
+#[derive(Serialize, ToSchema)]
+pub struct ToolConfiguration {
+    /// « Public keyset URL ».
+    pub jwks_url: String,
+    /// « Initiate login URL ».
+    pub login_url: String,
+    /// « Tool URL » and « Redirection URI(s) ».
+    pub launch_url: String,
+    /// « Deep linking URL » (Moodle: « Supports Deep Linking »).
+    pub deep_linking_url: String,
+}
+
+impl ToolConfiguration {
+    pub fn of(public_url: &str) -> Self {
+        Self {
+            jwks_url: format!("{public_url}/lti/jwks.json"),
+            login_url: format!("{public_url}/lti/login"),
+            launch_url: launch::launch_url(public_url),
+            deep_linking_url: launch::launch_url(public_url),
+        }
+    }
+}
+
+/// The addresses to register the tool with in an LMS.
+#[utoipa::path(get, path = "/lti/configuration", tag = "lti", responses((status = 200, body = ToolConfiguration)))]
+pub async fn configuration(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(ToolConfiguration::of(&state.settings.public_url))
+}
+
+/// A registered platform, with its deployments.
+#[derive(Serialize, ToSchema)]
+pub struct PlatformView {
+    pub id: String,
+    pub name: String,
+    pub issuer: String,
+    pub client_id: String,
+    pub deployment_ids: Vec<String>,
+    pub auth_url: String,
+    pub token_url: String,
+    pub jwks_url: String,
+    /// Grades the platform has not taken yet (retried), with the last error.
+    pub grades_waiting: usize,
+    pub last_error: Option<String>,
+}
+
+fn view(conn: &mut crate::db::DbConn, p: Platform) -> Result<PlatformView, AppError> {
+    let deployment_ids = store::deployments(conn, &p.id)?;
+    let waiting = store::pending_grades(conn, &p.id)?;
+    Ok(PlatformView {
+        deployment_ids,
+        grades_waiting: waiting.len(),
+        last_error: waiting.iter().rev().find_map(|g| g.last_error.clone()),
+        id: p.id,
+        name: p.name,
+        issuer: p.issuer,
+        client_id: p.client_id,
+        auth_url: p.auth_url,
+        token_url: p.token_url,
+        jwks_url: p.jwks_url,
+    })
+}
+
+/// The learning platforms the organisation registered (its admins only).
+#[utoipa::path(get, path = "/api/v1/organisations/{id}/lti/platforms", tag = "lti", security(("bearer" = [])), responses(
+    (status = 200, body = [PlatformView]), (status = 403, body = Problem), (status = 404, body = Problem),
+))]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let organisation_id = path.into_inner();
+    let views = db::run(&state.pool, move |conn| {
+        require_org_admin(conn, &user, &organisation_id)?;
+        store::platforms_of(conn, &organisation_id)?
+            .into_iter()
+            .map(|p| view(conn, p))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// Registers a learning platform (LMS) for the organisation.
+#[utoipa::path(post, path = "/api/v1/organisations/{id}/lti/platforms", tag = "lti", security(("bearer" = [])), request_body = RegisterPlatform, responses(
+    (status = 201, body = PlatformView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem),
+))]
+pub async fn register(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    body: Json<RegisterPlatform>,
+) -> Result<HttpResponse, AppError> {
+    let organisation_id = path.into_inner();
+    let new = NewPlatform::parse(body.0, !state.settings.https())?;
+    let view = db::run(&state.pool, move |conn| {
+        conn.write(|conn| {
+            require_org_admin(conn, &user, &organisation_id)?;
+            if !store::platforms_by_issuer(conn, &new.issuer, Some(&new.client_id))?.is_empty() {
+                return Err(AppError::conflict(
+                    "Cette plateforme (émetteur et client_id) est déjà enregistrée.",
+                ));
+            }
+            let platform = Platform {
+                id: accounts::new_id(),
+                organisation_id: organisation_id.clone(),
+                name: new.name.clone(),
+                issuer: new.issuer.clone(),
+                client_id: new.client_id.clone(),
+                auth_url: new.auth_url.clone(),
+                token_url: new.token_url.clone(),
+                jwks_url: new.jwks_url.clone(),
+                created_at: accounts::now(),
+            };
+            store::insert_platform(conn, &platform, &new.deployment_ids)?;
+            accounts::audit(
+                conn,
+                Some(&user.id),
+                "lti.platform_registered",
+                Some(&organisation_id),
+                Some(&platform.id),
+                serde_json::json!({ "issuer": platform.issuer, "client_id": platform.client_id }),
+            )?;
+            view(conn, platform)
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Removes a registration: its launches stop; accounts and records stay.
+#[utoipa::path(delete, path = "/api/v1/organisations/{id}/lti/platforms/{platform}", tag = "lti", security(("bearer" = [])), responses(
+    (status = 204), (status = 403, body = Problem), (status = 404, body = Problem),
+))]
+pub async fn remove(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (organisation_id, platform_id) = path.into_inner();
+    let removed = platform_id.clone();
+    db::run(&state.pool, move |conn| {
+        conn.write(|conn| {
+            require_org_admin(conn, &user, &organisation_id)?;
+            launch::platform_of(conn, &organisation_id, &platform_id)?;
+            store::delete_platform(conn, &platform_id)?;
+            accounts::audit(
+                conn,
+                Some(&user.id),
+                "lti.platform_removed",
+                Some(&organisation_id),
+                Some(&platform_id),
+                serde_json::json!({}),
+            )?;
+            Ok::<_, AppError>(())
+        })
+    })
+    .await?;
+    super::frame::forget(&state, &removed);
+    Ok(HttpResponse::NoContent().finish())
+}
