@@ -56,6 +56,9 @@ pub struct Settings {
     pub trusted_proxies: crate::http::TrustedProxies,
     /// `/metrics` is served only with this bearer token (`QVT_METRICS_TOKEN`); unset, not at all.
     pub metrics_token: Option<Secret>,
+    /// The first wait before a grade an LMS did not take is sent again
+    /// (`QVT_LTI_RETRY_SECONDS`, default 30); it doubles with each failure, up to 6 hours.
+    pub lti_retry: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -215,6 +218,7 @@ impl Settings {
             drain: Duration::from_secs(number(&get, "QVT_DRAIN_SECONDS", 0)?),
             max_connections_per_worker: number(&get, "QVT_MAX_CONNECTIONS_PER_WORKER", 1024)?,
             body_deadline: Duration::from_secs(number(&get, "QVT_BODY_DEADLINE_SECONDS", 60)?),
+            lti_retry: Duration::from_secs(number(&get, "QVT_LTI_RETRY_SECONDS", 30)?),
             log_format: match get("QVT_LOG_FORMAT").as_deref().unwrap_or("text") {
                 "text" => LogFormat::Text,
                 "json" => LogFormat::Json,

@@ -214,9 +214,10 @@ async fn load_keys(settings: &Settings) -> anyhow::Result<(KeyRing, IssuerKey, I
     Ok((keys, issuer, lti_key))
 }
 
-/// Grades owed to learning platforms, sent every few seconds (retries wait their turn).
+/// Grades owed to learning platforms, looked for every 2 seconds (one indexed read when
+/// none is due; retries wait their turn).
 fn grades_worker(state: web::Data<AppState>) -> Periodic {
-    Periodic::spawn("lti grades", Duration::from_secs(5), false, move || {
+    Periodic::spawn("lti grades", Duration::from_secs(2), false, move || {
         let state = state.clone();
         tokio::runtime::Handle::current()
             .block_on(lti::grades::send_due(&state))

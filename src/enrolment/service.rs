@@ -265,7 +265,12 @@ pub fn enrol(
         let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
         let account = identity::account(conn, &account_id).optional()?;
         let account = admit(today(), &session, account, by_admin)?;
-        record_enrolment(conn, by_admin.then_some(user.id.as_str()), &session, &account)
+        record_enrolment(
+            conn,
+            by_admin.then_some(user.id.as_str()),
+            &session,
+            &account,
+        )
     })
 }
 

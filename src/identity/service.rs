@@ -654,6 +654,52 @@ pub fn create_platform_admin(
     })
 }
 
+/// Creates the account of someone an organisation's learning platform vouches for (an
+/// LTI launch), in the caller's transaction: confirmed (the platform signed them in), with
+/// no password (one can be chosen by the reset link), and with the platform's e-mail only
+/// if it parses and no account holds it yet. Never linked to an existing account by that
+/// e-mail: anyone may type anyone's address in an LMS profile. Without a usable address
+/// it gets one under `.invalid` (RFC 2606), to which nothing is ever sent.
+pub fn create_vouched_account(
+    conn: &mut DbConn,
+    email: Option<&str>,
+    full_name: Option<&str>,
+    profession: Profession,
+) -> Result<Account, AppError> {
+    let at = now();
+    let id = store::new_id();
+    let email = match email.and_then(|e| Email::parse(e).ok()) {
+        Some(e) if !store::email_taken(conn, e.as_str())? => e.as_str().to_owned(),
+        _ => format!("lms-{id}@comptes.invalid"),
+    };
+    let full_name = full_name.and_then(|n| FullName::parse(n).ok()).map_or_else(
+        || "Utilisateur de la plateforme".to_owned(),
+        |n| n.as_str().to_owned(),
+    );
+    let account = Account {
+        id,
+        email,
+        full_name,
+        password_hash: String::new(),
+        profession: profession.code().to_owned(),
+        rpps: None,
+        adeli: None,
+        student_number: None,
+        mode_exercice: None,
+        is_platform_admin: false,
+        email_verified_at: Some(at),
+        disabled_at: None,
+        erased_at: None,
+        created_at: at,
+        updated_at: at,
+        page_session_epoch: 0,
+        first_name: None,
+        last_name: None,
+    };
+    store::insert_account(conn, &account)?;
+    Ok(account)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -703,49 +749,4 @@ mod tests {
         assert!(throttle(&s, at, &failures(0, 0, 50, at)).is_some());
         assert!(throttle(&s, at, &failures(0, 0, 49, at)).is_none());
     }
-}
-
-/// Creates the account of someone an organisation's learning platform vouches for (an
-/// LTI launch), in the caller's transaction: confirmed (the platform signed them in), with
-/// no password (one can be chosen by the reset link), and with the platform's e-mail only
-/// if it parses and no account holds it yet. Never linked to an existing account by that
-/// e-mail: anyone may type anyone's address in an LMS profile. Without a usable address
-/// it gets one under `.invalid` (RFC 2606), to which nothing is ever sent.
-pub fn create_vouched_account(
-    conn: &mut DbConn,
-    email: Option<&str>,
-    full_name: Option<&str>,
-    profession: Profession,
-) -> Result<Account, AppError> {
-    let at = now();
-    let id = store::new_id();
-    let email = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(e) if !store::email_taken(conn, e.as_str())? => e.as_str().to_owned(),
-        _ => format!("lms-{id}@comptes.invalid"),
-    };
-    let full_name = full_name
-        .and_then(|n| FullName::parse(n).ok())
-        .map_or_else(|| "Utilisateur de la plateforme".to_owned(), |n| n.as_str().to_owned());
-    let account = Account {
-        id,
-        email,
-        full_name,
-        password_hash: String::new(),
-        profession: profession.code().to_owned(),
-        rpps: None,
-        adeli: None,
-        student_number: None,
-        mode_exercice: None,
-        is_platform_admin: false,
-        email_verified_at: Some(at),
-        disabled_at: None,
-        erased_at: None,
-        created_at: at,
-        updated_at: at,
-        page_session_epoch: 0,
-        first_name: None,
-        last_name: None,
-    };
-    store::insert_account(conn, &account)?;
-    Ok(account)
 }

@@ -99,7 +99,11 @@ impl Platforms {
         let http = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("qvt-campus/", env!("CARGO_PKG_VERSION"), " (LTI 1.3 tool)"))
+            .user_agent(concat!(
+                "qvt-campus/",
+                env!("CARGO_PKG_VERSION"),
+                " (LTI 1.3 tool)"
+            ))
             .build()
             .expect("the HTTP client builds with its defaults");
         Self {
@@ -162,7 +166,8 @@ impl Platforms {
                 Some(set) => {
                     let fresh = set.fetched.elapsed() < set.ttl;
                     let key = set.keys.get(kid).cloned();
-                    let refetch = !fresh || (key.is_none() && set.fetched.elapsed() > REFETCH_AFTER);
+                    let refetch =
+                        !fresh || (key.is_none() && set.fetched.elapsed() > REFETCH_AFTER);
                     (key.filter(|_| fresh), refetch)
                 }
                 None => (None, true),

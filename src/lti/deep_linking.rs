@@ -37,7 +37,7 @@ struct Pending {
     platform_id: String,
     deployment_id: String,
     return_url: String,
-    data: Option<String>,
+    data: Option<serde_json::Value>,
 }
 
 fn visitor() -> Visitor {
@@ -92,7 +92,11 @@ pub async fn picker(state: &AppState, verified: Verified) -> Result<HttpResponse
         Ok(catalog::catalogue(conn)?
             .into_iter()
             .filter(|v| may_run(kind, v.kind).is_ok())
-            .map(|v| serde_json::json!({ "slug": v.course_slug, "title": v.title }))
+            .map(|v| {
+                let (h, m) = (v.duration_minutes / 60, v.duration_minutes % 60);
+                let summary = format!("{} leçons · environ {h} h {m:02}", v.lesson_count);
+                serde_json::json!({ "slug": v.course_slug, "title": v.title, "summary": summary })
+            })
             .collect::<Vec<_>>())
     })
     .await?;
@@ -129,7 +133,9 @@ pub async fn respond(
     form: web::Form<Choice>,
 ) -> Result<HttpResponse, AppError> {
     let expired = || {
-        AppError::unauthorized("Demande expirée : rouvrez le choix de formation depuis votre cours.")
+        AppError::unauthorized(
+            "Demande expirée : rouvrez le choix de formation depuis votre cours.",
+        )
     };
     let form = form.into_inner();
     let pending: Pending = form
@@ -176,7 +182,7 @@ pub async fn respond(
         }],
     });
     if let Some(data) = &pending.data {
-        claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] = data.clone().into();
+        claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] = data.clone();
     }
     let jwt = state
         .lti_key

@@ -121,7 +121,10 @@ mod tests {
 
     #[test]
     fn an_origin_is_scheme_and_host_and_nothing_else() {
-        assert_eq!(origin("https://moodle.univ.fr/").as_deref(), Some("https://moodle.univ.fr"));
+        assert_eq!(
+            origin("https://moodle.univ.fr/").as_deref(),
+            Some("https://moodle.univ.fr")
+        );
         assert_eq!(
             origin("http://127.0.0.1:8081/lms?x").as_deref(),
             Some("http://127.0.0.1:8081")

@@ -23,10 +23,11 @@ const BATCH: i64 = 50;
 /// How long a claimed grade is this instance's to send.
 const LEASE: chrono::Duration = chrono::Duration::minutes(2);
 
-/// When to try again after `attempts` failures: 30 s, doubling, at most 6 hours (a
+/// When to try again after `attempts` failures: `first`, doubling, at most 6 hours (a
 /// platform down for a weekend gets its grades within 6 hours of coming back).
-pub fn retry_delay(attempts: i32) -> chrono::Duration {
-    let seconds = 30_i64.saturating_mul(1 << attempts.clamp(0, 20).min(10));
+pub fn retry_delay(first: std::time::Duration, attempts: i32) -> chrono::Duration {
+    let first = first.as_secs().max(1) as i64;
+    let seconds = first.saturating_mul(1 << (attempts - 1).clamp(0, 10));
     chrono::Duration::seconds(seconds.min(6 * 3600))
 }
 
@@ -126,11 +127,19 @@ async fn line_item(
         return Ok(url);
     }
     let Some(lineitems) = &context.lineitems_url else {
-        return Err(CallError::Refused(0, "no line items service for this course".into()));
+        return Err(CallError::Refused(
+            0,
+            "no line items service for this course".into(),
+        ));
     };
     let listed = state
         .lti
-        .call(&filtered(lineitems, &grade.tag, &context.course_slug), token, LINEITEMS, None)
+        .call(
+            &filtered(lineitems, &grade.tag, &context.course_slug),
+            token,
+            LINEITEMS,
+            None,
+        )
         .await?;
     let found = listed.as_array().and_then(|items| {
         items
@@ -179,7 +188,13 @@ async fn send(state: &AppState, grade: &Grade) -> Result<(), CallError> {
     let public_url = &state.settings.public_url;
     let token = state
         .lti
-        .access_token(&state.lti_key, public_url, &platform.client_id, &platform.token_url, &scopes)
+        .access_token(
+            &state.lti_key,
+            public_url,
+            &platform.client_id,
+            &platform.token_url,
+            &scopes,
+        )
         .await?;
     let result = async {
         let item = line_item(state, &context, grade, &token).await?;
@@ -211,24 +226,35 @@ async fn send(state: &AppState, grade: &Grade) -> Result<(), CallError> {
 pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let at = Utc::now().naive_utc();
     let due = db::run(&state.pool, move |c| {
+        if !store::any_due(c, at)? {
+            return Ok(Vec::new());
+        }
         Ok(store::claim_due(c, at, at + LEASE, BATCH)?)
     })
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut sent = 0;
+    let first_retry = state.settings.lti_retry;
     for grade in due {
         let outcome = send(state, &grade).await;
         let id = grade.id.clone();
         let attempts = grade.attempts + 1;
         match &outcome {
             Ok(()) => sent += 1,
-            Err(e) => tracing::warn!(grade = %grade.id, attempts, error = %e, "grade not taken by its platform"),
+            Err(e) => {
+                tracing::warn!(grade = %grade.id, attempts, error = %e, "grade not taken by its platform")
+            }
         }
         db::run(&state.pool, move |c| {
             let now = Utc::now().naive_utc();
             Ok(c.write(|c| match outcome {
                 Ok(()) => store::mark_sent(c, &id, now),
-                Err(e) => store::mark_failed(c, &id, &e.to_string(), now + retry_delay(attempts)),
+                Err(e) => store::mark_failed(
+                    c,
+                    &id,
+                    &e.to_string(),
+                    now + retry_delay(first_retry, attempts),
+                ),
             })?)
         })
         .await
@@ -256,9 +282,10 @@ mod tests {
 
     #[test]
     fn retries_back_off_to_six_hours() {
-        assert_eq!(retry_delay(1).num_seconds(), 60);
-        assert_eq!(retry_delay(2).num_seconds(), 120);
-        assert_eq!(retry_delay(30).num_seconds(), 6 * 3600);
-        assert!(retry_delay(0).num_seconds() >= 30);
+        let first = std::time::Duration::from_secs(30);
+        assert_eq!(retry_delay(first, 1).num_seconds(), 30);
+        assert_eq!(retry_delay(first, 2).num_seconds(), 60);
+        assert_eq!(retry_delay(first, 3).num_seconds(), 120);
+        assert_eq!(retry_delay(first, 30).num_seconds(), 6 * 3600);
     }
 }

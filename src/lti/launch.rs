@@ -111,7 +111,11 @@ pub fn begin_login(
     }
     let query = serde_urlencoded::to_string(&params)
         .map_err(|e| AppError::internal(anyhow::anyhow!("login query: {e}")))?;
-    let separator = if platform.auth_url.contains('?') { '&' } else { '?' };
+    let separator = if platform.auth_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     Ok((
         format!("{}{separator}{query}", platform.auth_url),
         login.state,
@@ -126,6 +130,7 @@ pub struct Verified {
 }
 
 fn token_error(kind: &ErrorKind) -> AppError {
+    tracing::info!(error = ?kind, "LTI launch token refused");
     refused(match kind {
         ErrorKind::ExpiredSignature => "jeton expiré",
         ErrorKind::ImmatureSignature => "jeton pas encore valable",
@@ -133,6 +138,7 @@ fn token_error(kind: &ErrorKind) -> AppError {
         ErrorKind::InvalidIssuer => "émetteur (iss) différent de la plateforme enregistrée",
         ErrorKind::InvalidSignature => "signature invalide",
         ErrorKind::MissingRequiredClaim(_) => "revendication obligatoire absente",
+        ErrorKind::Json(_) => "revendications mal formées",
         _ => "id_token invalide",
     })
 }
@@ -321,13 +327,8 @@ fn context_for(
         .clone()
         .or_else(|| lms_course.label.clone())
         .unwrap_or_else(|| course.to_owned());
-    let session = enrolment::open_for_platform(
-        conn,
-        &platform.organisation_id,
-        course,
-        &title,
-        account_id,
-    )?;
+    let session =
+        enrolment::open_for_platform(conn, &platform.organisation_id, course, &title, account_id)?;
     let context = Context {
         id: accounts::new_id(),
         platform_id: platform.id.clone(),
@@ -360,9 +361,11 @@ pub fn link(conn: &mut DbConn, verified: &Verified) -> Result<Linked, AppError> 
         let account = account_for(conn, platform, claims, role, at)?;
         grant_role(conn, platform, &account.id, role, at)?;
         let context = context_for(conn, platform, claims, &course, role, &account.id, at)?;
-        if let Some(ags) = claims.ags.as_ref().filter(|a| {
-            a.scope.iter().any(|s| s == model::SCOPE_SCORE)
-        }) {
+        if let Some(ags) = claims
+            .ags
+            .as_ref()
+            .filter(|a| a.scope.iter().any(|s| s == model::SCOPE_SCORE))
+        {
             if ags.lineitems != context.lineitems_url || ags.lineitem != context.lineitem_url {
                 store::set_grade_book(
                     conn,

@@ -102,7 +102,9 @@ fn text(raw: &str, max: usize) -> Result<String, String> {
         return Err("obligatoire".into());
     }
     if t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(format!("au plus {max} caractères, sans caractère de contrôle"));
+        return Err(format!(
+            "au plus {max} caractères, sans caractère de contrôle"
+        ));
     }
     Ok(t.to_owned())
 }
@@ -168,7 +170,8 @@ pub struct DeepLinkingSettings {
     pub deep_link_return_url: String,
     #[serde(default)]
     pub accept_types: Vec<String>,
-    pub data: Option<String>,
+    /// Opaque to the tool, returned as sent (a string by the spec; any JSON is kept).
+    pub data: Option<serde_json::Value>,
 }
 
 /// The claims of a launch's id_token this tool reads (signature, `iss`, `aud` and `exp`
@@ -232,14 +235,15 @@ impl LaunchClaims {
         now: i64,
     ) -> Result<Message, AppError> {
         if self.nonce.as_deref() != Some(nonce) {
-            return Err(refused("nonce absent, déjà utilisé ou d'une autre connexion"));
+            return Err(refused(
+                "nonce absent, déjà utilisé ou d'une autre connexion",
+            ));
         }
         let audiences = self.aud.all();
         if !audiences.contains(&client_id) {
             return Err(refused("audience (aud) différente de notre client_id"));
         }
-        if (audiences.len() > 1 || self.azp.is_some()) && self.azp.as_deref() != Some(client_id)
-        {
+        if (audiences.len() > 1 || self.azp.is_some()) && self.azp.as_deref() != Some(client_id) {
             return Err(refused("azp différent de notre client_id"));
         }
         if self.iat > now + 60 {
@@ -367,16 +371,25 @@ mod tests {
 
     #[test]
     fn a_well_formed_launch_passes_and_each_broken_claim_is_named() {
-        assert_eq!(check(&claims(serde_json::json!({}))), Ok(Message::ResourceLink));
+        assert_eq!(
+            check(&claims(serde_json::json!({}))),
+            Ok(Message::ResourceLink)
+        );
         let cases = [
             (serde_json::json!({"nonce": "other"}), "nonce"),
             (serde_json::json!({"aud": "someone-else"}), "audience"),
             (serde_json::json!({"aud": ["tool", "x"]}), "azp"),
             (serde_json::json!({"iat": 5000}), "iat"),
             (serde_json::json!({claim("version"): "1.1"}), "version"),
-            (serde_json::json!({claim("deployment_id"): "d2"}), "déploiement"),
+            (
+                serde_json::json!({claim("deployment_id"): "d2"}),
+                "déploiement",
+            ),
             (serde_json::json!({"sub": ""}), "sub"),
-            (serde_json::json!({claim("message_type"): "Other"}), "type de message"),
+            (
+                serde_json::json!({claim("message_type"): "Other"}),
+                "type de message",
+            ),
         ];
         for (extra, word) in cases {
             let err = check(&claims(extra.clone())).unwrap_err();
@@ -412,7 +425,10 @@ mod tests {
         assert_eq!(r(&["Instructor"]), Role::Tutor);
         assert_eq!(r(&[]), Role::Learner);
         // A made-up role naming an administrator elsewhere in its path is not one.
-        assert_eq!(r(&["http://evil.test/Administrator/x#Learner"]), Role::Learner);
+        assert_eq!(
+            r(&["http://evil.test/Administrator/x#Learner"]),
+            Role::Learner
+        );
     }
 
     #[test]
@@ -439,6 +455,9 @@ mod tests {
         none.deployment_ids = Some(vec![" ".into()]);
         none.issuer = Some("https://user@moodle.test".into());
         let err = format!("{:?}", NewPlatform::parse(none, false).unwrap_err());
-        assert!(err.contains("deployment_ids") && err.contains("issuer"), "{err}");
+        assert!(
+            err.contains("deployment_ids") && err.contains("issuer"),
+            "{err}"
+        );
     }
 }

@@ -23,15 +23,11 @@ const STATE_COOKIE: &str = "qvt_lti_state";
 
 /// The tool's endpoints, at the root.
 pub fn configure_public(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/lti/login")
-            .get(login_get)
-            .post(login_post),
-    )
-    .service(web::resource("/lti/launch").post(launch))
-    .service(web::resource("/lti/deep-link").post(super::deep_linking::respond))
-    .service(web::resource("/lti/jwks.json").get(jwks))
-    .service(web::resource("/lti/configuration").get(configuration));
+    cfg.service(web::resource("/lti/login").get(login_get).post(login_post))
+        .service(web::resource("/lti/launch").post(launch))
+        .service(web::resource("/lti/deep-link").post(super::deep_linking::respond))
+        .service(web::resource("/lti/jwks.json").get(jwks))
+        .service(web::resource("/lti/configuration").get(configuration));
 }
 
 /// The registration API, under `/api/v1`.
@@ -47,7 +43,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// A cookie the platform's cross-site navigation and frame still carry under https
 /// (`SameSite=None` needs `Secure`); on plain http (a developer's machine) the browser
 /// would refuse that, so it is `Lax` there.
-fn cross_site_cookie(name: &str, value: String, https: bool, max_age: time::Duration) -> Cookie<'static> {
+fn cross_site_cookie(
+    name: &str,
+    value: String,
+    https: bool,
+    max_age: time::Duration,
+) -> Cookie<'static> {
     Cookie::build(name.to_owned(), value)
         .path("/")
         .http_only(true)
@@ -57,7 +58,10 @@ fn cross_site_cookie(name: &str, value: String, https: bool, max_age: time::Dura
         .finish()
 }
 
-async fn begin(state: web::Data<AppState>, request: LoginRequest) -> Result<HttpResponse, AppError> {
+async fn begin(
+    state: web::Data<AppState>,
+    request: LoginRequest,
+) -> Result<HttpResponse, AppError> {
     let public_url = state.settings.public_url.clone();
     let https = state.settings.https();
     let (to, login_state) = db::run(&state.pool, move |conn| {

@@ -6,8 +6,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{
-    lti_contexts, lti_deployments, lti_grades, lti_line_items, lti_logins, lti_platforms,
-    lti_users,
+    lti_contexts, lti_deployments, lti_grades, lti_line_items, lti_logins, lti_platforms, lti_users,
 };
 use crate::db::{native, DbConn};
 
@@ -245,7 +244,12 @@ pub fn line_item(conn: &mut DbConn, context_id: &str, tag: &str) -> QueryResult<
 }
 
 /// Remembers a line item; of two workers creating the same one, the first stays.
-pub fn insert_line_item(conn: &mut DbConn, context_id: &str, tag: &str, url: &str) -> QueryResult<()> {
+pub fn insert_line_item(
+    conn: &mut DbConn,
+    context_id: &str,
+    tag: &str,
+    url: &str,
+) -> QueryResult<()> {
     native!(conn, |c| diesel::insert_into(lti_line_items::table)
         .values((
             lti_line_items::context_id.eq(context_id),
@@ -282,6 +286,17 @@ pub fn insert_grade(conn: &mut DbConn, grade: &Grade) -> QueryResult<()> {
         .values(grade)
         .execute(conn)
         .map(drop)
+}
+
+/// Whether any grade is due (a plain read: most runs of the worker find none, and must
+/// not take SQLite's write lock to learn it).
+pub fn any_due(conn: &mut DbConn, at: NaiveDateTime) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        lti_grades::table
+            .filter(lti_grades::sent_at.is_null())
+            .filter(lti_grades::next_attempt_at.le(at)),
+    ))
+    .get_result(conn)
 }
 
 /// Reserves up to `limit` due grades until `until` (as the mail outbox does: `SKIP

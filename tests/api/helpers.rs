@@ -4,6 +4,7 @@
 
 mod browse;
 mod courses;
+pub mod lms;
 mod python;
 mod setup;
 mod statements;
@@ -114,6 +115,11 @@ pub fn test_settings(dir: &Path, db: &TestDb) -> Settings {
     let issuer_dir = s.identity.keys_dir.join("issuer");
     std::fs::create_dir_all(&issuer_dir).unwrap();
     std::fs::write(issuer_dir.join("test.pem"), &*ISSUER_PEM).unwrap();
+    // ... and as the LTI tool key.
+    let lti_dir = s.identity.keys_dir.join("lti");
+    std::fs::create_dir_all(&lti_dir).unwrap();
+    std::fs::write(lti_dir.join("test.pem"), &*ISSUER_PEM).unwrap();
+    s.lti_retry = Duration::from_secs(1);
     // No catalogue unless a test asks for one (see `real_courses`).
     s.courses_dir = dir.join("courses");
     s.mail.poll_interval = Duration::from_millis(100);

@@ -19,6 +19,7 @@ mod identity_signup;
 mod identity_tokens;
 mod journeys;
 mod learning;
+mod lti;
 mod migrations;
 mod openapi;
 mod outbox;

@@ -43,10 +43,10 @@ fn quiz(role: &str, extra: &str) -> String {
 }
 
 /// The right answers, read from the course's own bank.
-struct AnswerKey(HashMap<String, toml::Value>);
+pub(crate) struct AnswerKey(HashMap<String, toml::Value>);
 
 impl AnswerKey {
-    fn load() -> Self {
+    pub(crate) fn load() -> Self {
         let path = real_courses().join(COURSE).join("quizzes/banque.toml");
         let bank: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let mut all = HashMap::new();
@@ -63,7 +63,7 @@ impl AnswerKey {
     }
 
     /// The right answer to a question as shown (labels looked up by text).
-    fn right(&self, shown: &Value) -> Value {
+    pub(crate) fn right(&self, shown: &Value) -> Value {
         let q = &self.0[shown["id"].as_str().unwrap()];
         let label_of = |list: &str, text: &str| {
             shown[list]
@@ -151,7 +151,7 @@ impl AnswerKey {
     }
 }
 
-fn questions(attempt: &Value) -> Vec<Value> {
+pub(crate) fn questions(attempt: &Value) -> Vec<Value> {
     attempt["items"]
         .as_array()
         .unwrap()

@@ -1,0 +1,566 @@
+//! LTI 1.3 Advantage against an independent platform implementation (`lti1p3platform`,
+//! see `helpers::lms`): registration, launches and their refusals (1EdTech security
+//! framework), deep linking, and grades reaching the platform's grade book.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::lms::{browser, form_action, input, location, post_launch, session_token, Lms};
+use crate::helpers::{
+    course_with_completion, field_names, free_port, lesson_ids, problem, spawn_app_with, TestApp,
+};
+use crate::journeys::User;
+use crate::quiz::{questions, AnswerKey};
+
+const COURSE: &str = "qvt-formation-initiale";
+
+/// A university whose Moodle is registered with us, and that Moodle.
+struct Campus {
+    app: TestApp,
+    dean: User,
+    university: String,
+    lms: Lms,
+    lessons: Vec<String>,
+    _courses: tempfile::TempDir,
+}
+
+/// The app, served at the address it calls itself by (the platform redirects browsers
+/// there), a university and its dean; `None` when the platform package is not installed.
+async fn campus() -> Option<Campus> {
+    // The module completed by its lessons and its final quiz, no minimum time.
+    let courses = course_with_completion(
+        COURSE,
+        "min_lesson_seconds = 0\nrequired_quizzes = [\"quiz-final\"]",
+    );
+    let port = free_port();
+    let dir = courses.path().to_path_buf();
+    let app = spawn_app_with(move |s| {
+        s.courses_dir = dir;
+        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        s.public_url = format!("http://127.0.0.1:{port}");
+    })
+    .await;
+    let lms = Lms::start(&app)?;
+    let admin = app.platform_admin().await;
+    let dean = app.learner("doyen@univ-exemple.fr").await;
+    let university = app.organisation(&admin, "Université Exemple", &dean).await;
+    lms.register(&app, &dean.token, &university).await;
+    let lessons = lesson_ids(&app, COURSE).await;
+    Some(Campus {
+        app,
+        dean,
+        university,
+        lms,
+        lessons,
+        _courses: courses,
+    })
+}
+
+const TEACHER: &[(&str, &str)] = &[
+    ("user", "teacher-1"),
+    ("roles", "instructor"),
+    ("name", "Claire Enseignante"),
+    ("email", "claire@univ-exemple.fr"),
+    ("course", COURSE),
+    ("context", "moodle-course-7"),
+    ("context_title", "Promotion DFGSM2"),
+];
+
+fn student(sub: &str, email: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("user", sub.to_owned()),
+        ("roles", "learner".into()),
+        ("name", "Zoé Étudiante".into()),
+        ("email", email.to_owned()),
+        ("course", COURSE.into()),
+        ("context", "moodle-course-7".into()),
+    ]
+}
+
+fn params<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+impl Campus {
+    /// The teacher opens the activity once: the session is created.
+    async fn opened_by_teacher(&self) -> String {
+        let launched = self.lms.launch(&browser(), TEACHER).await;
+        assert_eq!(launched.status().as_u16(), 303);
+        let to = location(&launched);
+        to.strip_prefix("/gestion/sessions/")
+            .expect("the teacher lands on the session's page")
+            .to_owned()
+    }
+
+    /// A student launched from the LMS: (their access token, enrolment).
+    async fn student_in(&self, sub: &str, email: &str) -> (String, String) {
+        let launched = self
+            .lms
+            .launch(&browser(), &params(&student(sub, email)))
+            .await;
+        assert_eq!(
+            launched.status().as_u16(),
+            303,
+            "{:?}",
+            launched.text().await
+        );
+        let token = session_token(&launched);
+        let enrolment = location(&launched)
+            .strip_prefix("/apprendre/")
+            .expect("the student lands on their course")
+            .to_owned();
+        (token, enrolment)
+    }
+
+    /// Does every lesson (the final quiz opens then).
+    async fn lessons_done(&self, token: &str, enrolment: &str) {
+        for lesson in &self.lessons {
+            self.app.work_through(token, enrolment, lesson).await;
+            let done = self
+                .app
+                .post_as(
+                    token,
+                    &format!("/api/v1/enrolments/{enrolment}/lessons/{lesson}/complete"),
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(done.status().as_u16(), 200);
+        }
+    }
+
+    /// Sits the final quiz once, every answer right; its percentage.
+    async fn sit_final_quiz(&self, token: &str, enrolment: &str) -> f64 {
+        let started = self
+            .app
+            .post_as(
+                token,
+                &format!("/api/v1/enrolments/{enrolment}/quizzes/quiz-final/attempts"),
+                &json!({}),
+            )
+            .await;
+        assert!(started.status().is_success(), "{:?}", started.text().await);
+        let attempt: Value = started.json().await.unwrap();
+        let id = attempt["id"].as_str().unwrap();
+        let key = AnswerKey::load();
+        let answers: serde_json::Map<String, Value> = questions(&attempt)
+            .iter()
+            .map(|q| (q["id"].as_str().unwrap().to_owned(), key.right(q)))
+            .collect();
+        let submitted = self
+            .app
+            .post_as(
+                token,
+                &format!("/api/v1/attempts/{id}/submit"),
+                &json!({ "answers": answers }),
+            )
+            .await;
+        assert_eq!(submitted.status().as_u16(), 200);
+        submitted.json::<Value>().await.unwrap()["result"]["percent"]
+            .as_f64()
+            .unwrap()
+    }
+
+    async fn scores_for(&self, sub: &str, expected: usize) -> Vec<Value> {
+        let mut found = Vec::new();
+        for _ in 0..300 {
+            let received = self.lms.received().await;
+            found = received["scores"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["score"]["userId"] == sub)
+                .cloned()
+                .collect();
+            if found.len() >= expected {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the platform received {found:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_student_launched_from_moodle_completes_the_module_and_moodle_gets_the_grades() {
+    let Some(c) = campus().await else { return };
+    // The teacher's first launch opens the session, linked to the LMS course.
+    let session = c.opened_by_teacher().await;
+
+    let (token, enrolment) = c.student_in("student-42", "zoe@etu.univ-exemple.fr").await;
+    c.lessons_done(&token, &enrolment).await;
+    // The final quiz completes the module.
+    let percent = c.sit_final_quiz(&token, &enrolment).await;
+
+    // The platform's grade book gets the quiz's score and the completion.
+    let scores = c.scores_for("student-42", 2).await;
+    let received = c.lms.received().await;
+    let items = received["lineitems"]["moodle-course-7"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let item = |tag: &str| {
+        items
+            .iter()
+            .find(|i| i["tag"] == tag)
+            .unwrap_or_else(|| panic!("no line item {tag}: {items:?}"))
+            .clone()
+    };
+    let score_on = |tag: &str| {
+        let id = item(tag)["id"].clone();
+        scores
+            .iter()
+            .find(|s| s["lineitem"] == id)
+            .unwrap_or_else(|| panic!("no score on {tag}: {scores:?}"))["score"]
+            .clone()
+    };
+    let quiz = score_on("quiz:quiz-final");
+    assert_eq!(quiz["scoreGiven"].as_f64().unwrap(), percent);
+    assert_eq!(quiz["scoreMaximum"], 100.0);
+    let completion = score_on("completion");
+    assert_eq!(completion["scoreGiven"], 1.0);
+    assert_eq!(completion["scoreMaximum"], 1.0);
+    assert_eq!(completion["activityProgress"], "Completed");
+    assert_eq!(completion["gradingProgress"], "FullyGraded");
+    assert_eq!(item("completion")["resourceId"], COURSE);
+
+    // The student's certificate is in the session the teacher's launch opened.
+    let certificates: Value = c
+        .app
+        .get_as(&token, "/api/v1/me/certificates")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(certificates.as_array().unwrap().len(), 1);
+    let roster = c
+        .app
+        .get_as(
+            &c.dean.token,
+            &format!("/api/v1/sessions/{session}/enrolments"),
+        )
+        .await;
+    assert_eq!(roster.status().as_u16(), 200);
+
+    // Launching again finds the same account and enrolment.
+    let (_, again) = c.student_in("student-42", "zoe@etu.univ-exemple.fr").await;
+    assert_eq!(again, enrolment);
+}
+
+#[tokio::test]
+async fn an_lms_user_is_linked_by_sub_never_by_e_mail() {
+    let Some(c) = campus().await else { return };
+    c.opened_by_teacher().await;
+    // Someone in the LMS gives the dean's address: they get an account of their own.
+    let (token, _) = c.student_in("intruder", "doyen@univ-exemple.fr").await;
+    let me: Value = c
+        .app
+        .get_as(&token, "/api/v1/me")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(me["email"], "doyen@univ-exemple.fr");
+    assert_ne!(me["id"], c.dean.id);
+    // A learner's launch before any teacher's: a clear refusal, nothing created.
+    let early = c
+        .lms
+        .launch(
+            &browser(),
+            &[
+                ("user", "s2"),
+                ("roles", "learner"),
+                ("course", COURSE),
+                ("context", "other-course"),
+            ],
+        )
+        .await;
+    let refused = problem(early, 409).await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("enseignant"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+async fn launches_the_security_framework_forbids_are_refused_with_a_reason() {
+    let Some(c) = campus().await else { return };
+    c.opened_by_teacher().await;
+    for (mode, words) in [
+        ("wrong_aud", "audience"),
+        ("expired", "expiré"),
+        ("unknown_kid", "clé de signature inconnue"),
+        ("bad_signature", "signature invalide"),
+        ("bad_deployment", "déploiement"),
+    ] {
+        let mut p = student("s-mode", "mode@etu.test");
+        p.push(("mode", mode.into()));
+        let launched = c.lms.launch(&browser(), &params(&p)).await;
+        let refused = problem(launched, 401).await;
+        let detail = refused["detail"].as_str().unwrap();
+        assert!(detail.contains(words), "{mode}: {detail}");
+    }
+
+    // A launch replayed: its state (and nonce) served once.
+    let b = browser();
+    let (action, id_token, state) = c
+        .lms
+        .launch_form(&b, &params(&student("s-r", "r@etu.test")))
+        .await;
+    assert_eq!(
+        post_launch(&b, &action, &id_token, &state)
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let replayed = problem(post_launch(&b, &action, &id_token, &state).await, 401).await;
+    assert!(
+        replayed["detail"].as_str().unwrap().contains("state"),
+        "{replayed}"
+    );
+    // Its id_token with another login's state: the nonce is not that login's.
+    let other = browser();
+    let (_, _, fresh_state) = c
+        .lms
+        .launch_form(&other, &params(&student("s-r", "r@etu.test")))
+        .await;
+    let mixed = problem(
+        post_launch(&other, &action, &id_token, &fresh_state).await,
+        401,
+    )
+    .await;
+    assert!(
+        mixed["detail"].as_str().unwrap().contains("nonce"),
+        "{mixed}"
+    );
+    // A state from another browser (its cookie says otherwise).
+    let (action, id_token, state) = c
+        .lms
+        .launch_form(&browser(), &params(&student("s-x", "x@etu.test")))
+        .await;
+    let (_, _, mine) = c
+        .lms
+        .launch_form(&b, &params(&student("s-y", "y@etu.test")))
+        .await;
+    assert_ne!(mine, state);
+    let crossed = problem(post_launch(&b, &action, &id_token, &state).await, 401).await;
+    assert!(
+        crossed["detail"].as_str().unwrap().contains("navigateur"),
+        "{crossed}"
+    );
+    // Garbage: a field-named problem, never a 500.
+    let garbage = problem(
+        post_launch(&browser(), &action, "not.a.jwt", "no-such-state").await,
+        401,
+    )
+    .await;
+    assert!(
+        garbage["detail"].as_str().unwrap().contains("state"),
+        "{garbage}"
+    );
+    let empty = browser()
+        .post(&action)
+        .form(&[("state", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(field_names(&problem(empty, 422).await), ["id_token"]);
+}
+
+#[tokio::test]
+async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it() {
+    let Some(c) = campus().await else { return };
+    let b = browser();
+    let mut teacher: Vec<(&str, &str)> = TEACHER.to_vec();
+    teacher.push(("message", "dl"));
+    let picker = c.lms.launch(&b, &teacher).await;
+    assert_eq!(picker.status().as_u16(), 200, "{:?}", picker.text().await);
+    // Framed by this platform only, for this page.
+    let policy = picker.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains(&format!("frame-ancestors 'self' {}", c.lms.url)),
+        "{policy}"
+    );
+    assert!(picker.headers().get("x-frame-options").is_none());
+    let page = picker.text().await.unwrap();
+    assert!(page.contains("Placer une formation"), "{page}");
+    let request = input(&page, "request").unwrap();
+
+    let chosen = b
+        .post(c.app.url("/lti/deep-link"))
+        .form(&[("request", request.as_str()), ("course", COURSE)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status().as_u16(), 200);
+    let policy = chosen.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains(&format!("form-action 'self' {}", c.lms.url)),
+        "{policy}"
+    );
+    let page = chosen.text().await.unwrap();
+    let (to, jwt) = (form_action(&page).unwrap(), input(&page, "JWT").unwrap());
+    assert_eq!(to, format!("{}/dl/return", c.lms.url));
+    let accepted = c.lms.post_form(&to, &[("JWT", jwt.as_str())]).await;
+    assert_eq!(
+        accepted.status().as_u16(),
+        200,
+        "{}",
+        accepted.text().await.unwrap()
+    );
+    let links = c.lms.received().await["deep_links"].clone();
+    assert_eq!(links[0]["type"], "ltiResourceLink");
+    assert_eq!(links[0]["custom"]["course"], COURSE);
+    assert_eq!(links[0]["url"], c.app.url("/lti/launch"));
+
+    // A course the university may not run, and a forged request, are refused.
+    let dpc = b
+        .post(c.app.url("/lti/deep-link"))
+        .form(&[
+            ("request", request.as_str()),
+            ("course", "dpc-securite-exercice"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(field_names(&problem(dpc, 422).await), ["course"]);
+    let forged = b
+        .post(c.app.url("/lti/deep-link"))
+        .form(&[("request", "eyJhbGciOiJub25lIn0.e30."), ("course", COURSE)])
+        .send()
+        .await
+        .unwrap();
+    problem(forged, 401).await;
+    // A learner cannot place anything.
+    let mut learner = student("s-dl", "dl@etu.test");
+    learner.push(("message", "dl".into()));
+    problem(c.lms.launch(&browser(), &params(&learner)).await, 403).await;
+}
+
+#[tokio::test]
+async fn grades_wait_out_an_lms_outage_and_arrive_once() {
+    let Some(c) = campus().await else { return };
+    c.opened_by_teacher().await;
+    let (token, enrolment) = c.student_in("student-7", "sept@etu.univ-exemple.fr").await;
+    c.lms.grades_down(true).await;
+    c.lessons_done(&token, &enrolment).await;
+    c.sit_final_quiz(&token, &enrolment).await;
+
+    // The registration shows the grade waiting, and why.
+    let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
+    let mut listed = Value::Null;
+    for _ in 0..150 {
+        listed = c
+            .app
+            .get_as(&c.dean.token, &path)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if listed[0]["last_error"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(listed[0]["grades_waiting"], 2, "{listed}");
+    assert!(
+        listed[0]["last_error"].as_str().unwrap().contains("503"),
+        "{listed}"
+    );
+    assert!(c.lms.received().await["scores"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Back up: the quiz's score and the completion arrive, once each.
+    c.lms.grades_down(false).await;
+    c.scores_for("student-7", 2).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(c.scores_for("student-7", 2).await.len(), 2);
+    let listed: Value = c
+        .app
+        .get_as(&c.dean.token, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["grades_waiting"], 0, "{listed}");
+}
+
+#[tokio::test]
+async fn only_the_organisations_admins_register_platforms_and_bad_fields_are_named() {
+    let Some(c) = campus().await else { return };
+    let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
+    // Each bad field is named.
+    let bad = c
+        .app
+        .post_as(
+            &c.dean.token,
+            &path,
+            &json!({ "name": "", "issuer": "ftp://x", "client_id": "a", "deployment_ids": [],
+                     "auth_url": "https://a.test/auth", "token_url": "https://a.test/token", "jwks_url": "javascript:alert(1)" }),
+        )
+        .await;
+    let mut named = field_names(&problem(bad, 422).await);
+    named.sort();
+    assert_eq!(named, ["deployment_ids", "issuer", "jwks_url", "name"]);
+    // The same platform twice: a conflict.
+    let again = c
+        .app
+        .post_as(&c.dean.token, &path, &c.lms.registration())
+        .await;
+    problem(again, 409).await;
+    // A student of the university may not; a stranger does not see it.
+    let student = c.app.learner("etudiant@univ-exemple.fr").await;
+    c.app
+        .post_as(
+            &c.dean.token,
+            &format!("/api/v1/organisations/{}/members", c.university),
+            &json!({ "email": student.email, "role": "learner" }),
+        )
+        .await;
+    problem(c.app.get_as(&student.token, &path).await, 403).await;
+    let stranger = c.app.learner("autre@ailleurs.fr").await;
+    problem(c.app.get_as(&stranger.token, &path).await, 404).await;
+    // The dean sees it, with the addresses to paste in Moodle alongside.
+    let listed: Value = c
+        .app
+        .get_as(&c.dean.token, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["deployment_ids"], json!(["deployment-1"]));
+    let config: Value = c.app.get("/lti/configuration").await.json().await.unwrap();
+    assert_eq!(config["login_url"], c.app.url("/lti/login"));
+    let keys: Value = c.app.get("/lti/jwks.json").await.json().await.unwrap();
+    assert_eq!(keys["keys"][0]["kty"], "RSA");
+
+    // Removed: launches from it stop, with a clear answer.
+    let id = listed[0]["id"].as_str().unwrap();
+    let removed = c
+        .app
+        .call(
+            reqwest::Method::DELETE,
+            &format!("{path}/{id}"),
+            &c.dean.token,
+            None,
+        )
+        .await;
+    assert_eq!(removed.status().as_u16(), 204);
+    let start = browser()
+        .get(format!("{}/start", c.lms.url))
+        .query(TEACHER)
+        .send()
+        .await
+        .unwrap();
+    let login = browser().get(location(&start)).send().await.unwrap();
+    problem(login, 404).await;
+}
