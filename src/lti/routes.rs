@@ -10,13 +10,12 @@ use utoipa::ToSchema;
 
 use super::launch::{self, Landing, LaunchForm, LoginRequest};
 use super::model::{Message, NewPlatform, RegisterPlatform};
-use super::store::{self, Platform};
+use super::platforms::{self, PlatformView};
 use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, Problem};
 use crate::http::Json;
-use crate::identity::auth::{require_org_admin, CurrentUser};
-use crate::identity::store as accounts;
+use crate::identity::auth::CurrentUser;
 
 /// The cookie that ties a launch to the browser that started its login.
 const STATE_COOKIE: &str = "qvt_lti_state";
@@ -169,39 +168,6 @@ pub async fn configuration(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(ToolConfiguration::of(&state.settings.public_url))
 }
 
-/// A registered platform, with its deployments.
-#[derive(Serialize, ToSchema)]
-pub struct PlatformView {
-    pub id: String,
-    pub name: String,
-    pub issuer: String,
-    pub client_id: String,
-    pub deployment_ids: Vec<String>,
-    pub auth_url: String,
-    pub token_url: String,
-    pub jwks_url: String,
-    /// Grades the platform has not taken yet (retried), with the last error.
-    pub grades_waiting: usize,
-    pub last_error: Option<String>,
-}
-
-fn view(conn: &mut crate::db::DbConn, p: Platform) -> Result<PlatformView, AppError> {
-    let deployment_ids = store::deployments(conn, &p.id)?;
-    let waiting = store::pending_grades(conn, &p.id)?;
-    Ok(PlatformView {
-        deployment_ids,
-        grades_waiting: waiting.len(),
-        last_error: waiting.iter().rev().find_map(|g| g.last_error.clone()),
-        id: p.id,
-        name: p.name,
-        issuer: p.issuer,
-        client_id: p.client_id,
-        auth_url: p.auth_url,
-        token_url: p.token_url,
-        jwks_url: p.jwks_url,
-    })
-}
-
 /// The learning platforms the organisation registered (its admins only).
 #[utoipa::path(get, path = "/api/v1/organisations/{id}/lti/platforms", tag = "lti", security(("bearer" = [])), responses(
     (status = 200, body = [PlatformView]), (status = 403, body = Problem), (status = 404, body = Problem),
@@ -213,11 +179,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let organisation_id = path.into_inner();
     let views = db::run(&state.pool, move |conn| {
-        require_org_admin(conn, &user, &organisation_id)?;
-        store::platforms_of(conn, &organisation_id)?
-            .into_iter()
-            .map(|p| view(conn, p))
-            .collect::<Result<Vec<_>, _>>()
+        platforms::list(conn, &user, &organisation_id)
     })
     .await?;
     Ok(HttpResponse::Ok().json(views))
@@ -236,35 +198,7 @@ pub async fn register(
     let organisation_id = path.into_inner();
     let new = NewPlatform::parse(body.0, !state.settings.https())?;
     let view = db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            require_org_admin(conn, &user, &organisation_id)?;
-            if !store::platforms_by_issuer(conn, &new.issuer, Some(&new.client_id))?.is_empty() {
-                return Err(AppError::conflict(
-                    "Cette plateforme (émetteur et client_id) est déjà enregistrée.",
-                ));
-            }
-            let platform = Platform {
-                id: accounts::new_id(),
-                organisation_id: organisation_id.clone(),
-                name: new.name.clone(),
-                issuer: new.issuer.clone(),
-                client_id: new.client_id.clone(),
-                auth_url: new.auth_url.clone(),
-                token_url: new.token_url.clone(),
-                jwks_url: new.jwks_url.clone(),
-                created_at: accounts::now(),
-            };
-            store::insert_platform(conn, &platform, &new.deployment_ids)?;
-            accounts::audit(
-                conn,
-                Some(&user.id),
-                "lti.platform_registered",
-                Some(&organisation_id),
-                Some(&platform.id),
-                serde_json::json!({ "issuer": platform.issuer, "client_id": platform.client_id }),
-            )?;
-            view(conn, platform)
-        })
+        platforms::register(conn, &user, &organisation_id, new)
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
@@ -282,20 +216,7 @@ pub async fn remove(
     let (organisation_id, platform_id) = path.into_inner();
     let removed = platform_id.clone();
     db::run(&state.pool, move |conn| {
-        conn.write(|conn| {
-            require_org_admin(conn, &user, &organisation_id)?;
-            launch::platform_of(conn, &organisation_id, &platform_id)?;
-            store::delete_platform(conn, &platform_id)?;
-            accounts::audit(
-                conn,
-                Some(&user.id),
-                "lti.platform_removed",
-                Some(&organisation_id),
-                Some(&platform_id),
-                serde_json::json!({}),
-            )?;
-            Ok::<_, AppError>(())
-        })
+        platforms::remove(conn, &user, &organisation_id, &platform_id)
     })
     .await?;
     super::frame::forget(&state, &removed);

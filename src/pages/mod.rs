@@ -15,6 +15,7 @@ pub mod errors;
 mod import;
 mod learner;
 mod learners;
+mod lms;
 mod organisation;
 mod public;
 mod quiz;
@@ -39,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     account::configure(cfg);
     admin::configure(cfg);
     organisation::configure(cfg);
+    lms::configure(cfg);
     statistics::configure(cfg);
     du_cohort::configure(cfg);
     resources::configure(cfg);
@@ -150,6 +152,12 @@ pub fn label_of(field: &str) -> String {
         "name" => "Nom",
         "siret" => "SIRET",
         "uai" => "UAI",
+        "issuer" => "ID de la plateforme",
+        "client_id" => "ID du client",
+        "deployment_ids" => "ID de déploiement",
+        "auth_url" => "URL de demande d'authentification",
+        "token_url" => "URL du jeton d'accès",
+        "jwks_url" => "URL du jeu de clés",
         "token" | "jeton" => "Lien reçu par courriel",
         "body" => "Contenu envoyé",
         "content-type" => "Type de contenu",

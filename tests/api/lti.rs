@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::lms::{browser, form_action, input, location, post_launch, session_token, Lms};
 use crate::helpers::{
-    course_with_completion, field_names, free_port, lesson_ids, problem, spawn_app_with, TestApp,
+    course_with_completion, field_names, free_port, lesson_ids, problem, spawn_app_with, Browsing,
+    TestApp,
 };
 use crate::journeys::User;
 use crate::quiz::{questions, AnswerKey};
@@ -28,6 +29,11 @@ struct Campus {
 /// The app, served at the address it calls itself by (the platform redirects browsers
 /// there), a university and its dean; `None` when the platform package is not installed.
 async fn campus() -> Option<Campus> {
+    campus_with(true).await
+}
+
+/// [`campus`], the platform registered (by the API) or not yet.
+async fn campus_with(registered: bool) -> Option<Campus> {
     // The module completed by its lessons and its final quiz, no minimum time.
     let courses = course_with_completion(
         COURSE,
@@ -45,7 +51,9 @@ async fn campus() -> Option<Campus> {
     let admin = app.platform_admin().await;
     let dean = app.learner("doyen@univ-exemple.fr").await;
     let university = app.organisation(&admin, "Université Exemple", &dean).await;
-    lms.register(&app, &dean.token, &university).await;
+    if registered {
+        lms.register(&app, &dean.token, &university).await;
+    }
     let lessons = lesson_ids(&app, COURSE).await;
     Some(Campus {
         app,
@@ -563,4 +571,76 @@ async fn only_the_organisations_admins_register_platforms_and_bad_fields_are_nam
         .unwrap();
     let login = browser().get(location(&start)).send().await.unwrap();
     problem(login, 404).await;
+}
+
+#[tokio::test]
+async fn the_dean_registers_moodle_from_the_organisations_page_and_removes_it() {
+    let Some(c) = campus_with(false).await else {
+        return;
+    };
+    let dean = Browsing::signed_in(&c.app, &c.dean.email).await;
+    let page = format!("/gestion/organisations/{}/lms", c.university);
+    // The addresses to paste into Moodle are on the page.
+    let (status, html) = dean.page(&page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&c.app.url("/lti/login")), "{html}");
+    assert!(html.contains(&c.app.url("/lti/jwks.json")));
+    let (_, org) = dean
+        .page(&format!("/gestion/organisations/{}", c.university))
+        .await;
+    assert!(org.contains(&page), "the organisation's page links to it");
+
+    let registration = c.lms.registration();
+    let field = |name: &str| registration[name].as_str().unwrap().to_owned();
+    let mut fields = vec![
+        ("name", field("name")),
+        ("issuer", field("issuer")),
+        ("client_id", field("client_id")),
+        ("deployment_ids", "deployment-1\n".to_owned()),
+        ("auth_url", field("auth_url")),
+        ("token_url", field("token_url")),
+        ("jwks_url", "ftp://nope".to_owned()),
+    ];
+    let send = |f: &[(&'static str, String)]| {
+        let pairs: Vec<(&'static str, String)> = f.to_vec();
+        let (dean, page) = (&dean, page.clone());
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            dean.post(&page, &pairs).await
+        }
+    };
+    // A wrong address: the form again, the field named, what was typed kept.
+    let refused = send(&fields).await;
+    assert_eq!(refused.status().as_u16(), 422);
+    let html = crate::helpers::unescape(&refused.text().await.unwrap());
+    assert!(
+        html.contains("aria-invalid=\"true\" aria-describedby=\"jwks_url-error\""),
+        "{html}"
+    );
+    assert!(html.contains(&field("token_url")));
+    fields[6].1 = field("jwks_url");
+    let registered = send(&fields).await;
+    assert_eq!(Browsing::location(&registered), page);
+    let (_, html) = dean.page(&page).await;
+    assert!(html.contains("Moodle de l'université"), "{html}");
+
+    // It works: the teacher's launch opens the session.
+    c.opened_by_teacher().await;
+
+    // Removed from the page: gone.
+    let listed: Value = c
+        .app
+        .get_as(
+            &c.dean.token,
+            &format!("/api/v1/organisations/{}/lti/platforms", c.university),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = listed[0]["id"].as_str().unwrap();
+    let removed = dean.post(&format!("{page}/{id}/retirer"), &[]).await;
+    assert_eq!(Browsing::location(&removed), page);
+    let (_, html) = dean.page(&page).await;
+    assert!(html.contains("Aucune plateforme"), "{html}");
 }

@@ -1282,7 +1282,8 @@ async fn a_start_and_submit_pair_runs_at_most_eight_statements_on_postgresql() {
         .sum();
     let run: Vec<Statement> = run
         .into_iter()
-        .filter(|s| !s.query.contains("mail_outbox"))
+        // Nor the LTI grade worker's look for grades due (one read, no transaction).
+        .filter(|s| !s.query.contains("mail_outbox") && !s.query.contains("lti_grades"))
         .collect();
     let total = run.iter().map(|s| s.calls).sum::<i64>() - 2 * mail_polls;
     let listing: Vec<String> = run

@@ -1,0 +1,155 @@
+//! The organisation's learning platforms (LTI 1.3), for its admins: the addresses to
+//! paste into the LMS, the registered platforms with the grades they have not taken yet,
+//! and the forms to register or remove one (the same use cases as the API, `lti::platforms`).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::learner::page;
+use super::session::Visitor;
+use super::{error_page, field_errors, form_again, message, redirect, render, CsrfForm};
+use crate::app::AppState;
+use crate::db;
+use crate::error::AppError;
+use crate::identity::auth::{require_org_admin, CurrentUser};
+use crate::lti::model::{NewPlatform, RegisterPlatform};
+use crate::lti::platforms;
+use crate::lti::routes::ToolConfiguration;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/gestion/organisations/{id}/lms")
+            .get(platforms_page)
+            .post(register),
+    )
+    .service(web::resource("/gestion/organisations/{id}/lms/{platform}/retirer").post(remove));
+}
+
+async fn platforms_page(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    page(state, visitor, |state, user, visitor| async move {
+        let empty = json!({ "name": "", "issuer": "", "client_id": "", "deployment_ids": "",
+                            "auth_url": "", "token_url": "", "jwks_url": "" });
+        show(&state, &visitor, user, id, None, empty).await
+    })
+    .await
+}
+
+/// The page; after a refused registration, with the refusal and what was typed.
+async fn show(
+    state: &AppState,
+    visitor: &Visitor,
+    user: CurrentUser,
+    id: String,
+    refusal: Option<&AppError>,
+    typed: serde_json::Value,
+) -> Result<HttpResponse, AppError> {
+    let (org, listed) = db::run(&state.pool, move |conn| {
+        let org = require_org_admin(conn, &user, &id)?;
+        let listed = platforms::list(conn, &user, &id)?;
+        Ok((org, listed))
+    })
+    .await?;
+    render(
+        state,
+        visitor,
+        "gestion-lms",
+        "Plateformes d'apprentissage (LTI)",
+        json!({
+            "org": { "id": org.id, "name": org.name },
+            "tool": ToolConfiguration::of(&state.settings.public_url),
+            "platforms": listed,
+            "problem": refusal.map(message),
+            "errors": refusal.map_or_else(|| json!({}), field_errors),
+            "typed": typed,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    csrf: String,
+    name: String,
+    issuer: String,
+    client_id: String,
+    /// One per line.
+    deployment_ids: String,
+    auth_url: String,
+    token_url: String,
+    jwks_url: String,
+}
+
+async fn register(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<RegisterForm>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let form = form.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let typed = json!({
+        "name": form.name, "issuer": form.issuer, "client_id": form.client_id,
+        "deployment_ids": form.deployment_ids, "auth_url": form.auth_url,
+        "token_url": form.token_url, "jwks_url": form.jwks_url,
+    });
+    let body = RegisterPlatform {
+        name: Some(form.name),
+        issuer: Some(form.issuer),
+        client_id: Some(form.client_id),
+        deployment_ids: Some(vec![form.deployment_ids]),
+        auth_url: Some(form.auth_url),
+        token_url: Some(form.token_url),
+        jwks_url: Some(form.jwks_url),
+    };
+    let (org, by) = (id.clone(), user.clone());
+    let allow_http = !state.settings.https();
+    let done = async {
+        let new = NewPlatform::parse(body, allow_http)?;
+        db::run(&state.pool, move |conn| {
+            platforms::register(conn, &by, &org, new)
+        })
+        .await
+    }
+    .await;
+    match done {
+        Ok(_) => redirect(&format!("/gestion/organisations/{id}/lms")),
+        Err(e) => {
+            let again = show(&state, &visitor, user, id, Some(&e), typed).await;
+            form_again(&state, &visitor, &e, again)
+        }
+    }
+}
+
+async fn remove(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let (id, platform) = path.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let (org, gone) = (id.clone(), platform.clone());
+    let done = db::run(&state.pool, move |conn| {
+        platforms::remove(conn, &user, &org, &gone)
+    })
+    .await;
+    match done {
+        Ok(()) => {
+            crate::lti::frame::forget(&state, &platform);
+            redirect(&format!("/gestion/organisations/{id}/lms"))
+        }
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
