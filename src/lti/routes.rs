@@ -132,6 +132,7 @@ pub async fn launch(
 
 /// The tool's public keys (RS256), which platforms use to check our client assertions
 /// and deep linking responses.
+#[utoipa::path(get, path = "/lti/jwks.json", tag = "lti", responses((status = 200, description = "JSON Web Key Set")))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

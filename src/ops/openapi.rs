@@ -21,6 +21,7 @@ use crate::error::{FieldError, Problem};
 use crate::identity::routes::{self as identity, auth, me, organisations};
 use crate::identity::service::TokenPair;
 use crate::learning::routes as learning;
+use crate::lti::routes as lti;
 use crate::ops::health;
 use crate::quiz::routes as quiz;
 use crate::reports::routes as reports;
@@ -56,6 +57,7 @@ use crate::resources::routes as resources;
         reports::roster_csv, reports::roster_xlsx, reports::dashboard, reports::dpc_declarations,
         reports::promotion, reports::my_dpc, reports::my_dpc_pdf,
         resources::list, resources::update,
+        lti::configuration, lti::jwks, lti::list, lti::register, lti::remove,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),
@@ -70,6 +72,7 @@ use crate::resources::routes as resources;
         (name = "reports", description = "Rosters, dashboards, DPC declarations, promotion exports, the practitioner's DPC record"),
         (name = "du", description = "The university diploma: attendance, grades, thesis, jury, completion records"),
         (name = "certificates", description = "Certificates: documents, signed credentials, revocation and public verification"),
+        (name = "lti", description = "LTI 1.3: the learning platforms (Moodle…) an organisation registered, and the tool's own addresses and keys"),
     ),
 )]
 pub struct ApiDoc;

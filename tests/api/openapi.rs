@@ -63,6 +63,7 @@ async fn every_route_outside_the_pages_is_documented() {
         ("src/resources/routes.rs", "configure"),
         ("src/completion/routes.rs", "configure"),
         ("src/certificates/routes.rs", "configure"),
+        ("src/lti/routes.rs", "configure"),
     ] {
         served.extend(
             mounted(file, function)
@@ -79,6 +80,13 @@ async fn every_route_outside_the_pages_is_documented() {
         mounted("src/certificates/routes.rs", "configure_public")
             .into_iter()
             .filter(|p| !p.starts_with("/verifier/")),
+    );
+    // LTI's login, launch and deep linking answer browsers (redirects and pages), in the
+    // protocol's steps; its configuration and keys are documented.
+    served.extend(
+        mounted("src/lti/routes.rs", "configure_public")
+            .into_iter()
+            .filter(|p| p == "/lti/configuration" || p == "/lti/jwks.json"),
     );
     served.extend(["/healthz", "/readyz", "/api/openapi.json", "/metrics"].map(String::from));
 
