@@ -97,6 +97,7 @@ impl Application {
             broken_courses,
         });
         workers.push(grades_worker(state.clone()));
+        workers.push(rosters_worker(state.clone()));
         let (server, port) = http_server(state, extra_routes)?;
         Ok(Self {
             port,
@@ -212,6 +213,16 @@ async fn load_keys(settings: &Settings) -> anyhow::Result<(KeyRing, IssuerKey, I
     })
     .await??;
     Ok((keys, issuer, lti_key))
+}
+
+/// The LMS courses' rosters, read again every hour (looked for every 5 minutes).
+fn rosters_worker(state: web::Data<AppState>) -> Periodic {
+    Periodic::spawn("lti rosters", Duration::from_secs(300), false, move || {
+        let state = state.clone();
+        tokio::runtime::Handle::current()
+            .block_on(lti::roster::sync_due(&state))
+            .map(drop)
+    })
 }
 
 /// Grades owed to learning platforms, looked for every 2 seconds (one indexed read when

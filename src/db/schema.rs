@@ -471,6 +471,8 @@ diesel::table! {
         title -> Text,
         lineitems_url -> Nullable<Text>,
         lineitem_url -> Nullable<Text>,
+        memberships_url -> Nullable<Text>,
+        roster_synced_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
     }
 }

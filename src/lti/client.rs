@@ -245,6 +245,36 @@ impl Platforms {
             .remove(&(format!("{token_url} {client_id}"), scopes.to_owned()));
     }
 
+    /// A page of a paged GET (NRPS): its JSON, and the next page's address from the
+    /// `Link: <…>; rel="next"` header the spec gives, or a `next` member some platforms use.
+    pub async fn page(
+        &self,
+        url: &str,
+        token: &str,
+        accept: &str,
+    ) -> Result<(serde_json::Value, Option<String>), CallError> {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let link_next = response
+            .headers()
+            .get_all(reqwest::header::LINK)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .find(|l| l.contains("rel=\"next\"") || l.contains("rel=next"))
+            .and_then(|l| Some(l.split_once('<')?.1.split_once('>')?.0.to_owned()));
+        let (_, body) = Self::body(response).await?;
+        let json: serde_json::Value = serde_json::from_slice(&body).map_err(unreachable)?;
+        let next = link_next.or_else(|| json["next"].as_str().map(str::to_owned));
+        Ok((json, next))
+    }
+
     /// A JSON call with a bearer token: GET when `body` is `None`, else POST of `body`
     /// as `content_type`. Returns the answer's JSON (`Null` when empty).
     pub async fn call(

@@ -224,16 +224,23 @@ pub struct Linked {
     pub landing: Landing,
 }
 
-/// The account of the launch's user: the one linked to (platform, `sub`), or a new one
-/// linked now. Never found by e-mail (see `identity::service::create_vouched_account`).
-fn account_for(
+/// Who the platform says a user is (a launch's claims, a roster's member).
+pub struct LmsUser<'a> {
+    pub sub: &'a str,
+    pub email: Option<&'a str>,
+    pub name: Option<String>,
+    pub role: Role,
+}
+
+/// The account of an LMS user: the one linked to (platform, `sub`), or a new one linked
+/// now. Never found by e-mail (see `identity::service::create_vouched_account`).
+pub(super) fn account_for(
     conn: &mut DbConn,
     platform: &Platform,
-    claims: &LaunchClaims,
-    role: Role,
+    user: &LmsUser<'_>,
     at: NaiveDateTime,
 ) -> Result<accounts::Account, AppError> {
-    let sub = claims.sub.as_deref().unwrap_or_default();
+    let (sub, role) = (user.sub, user.role);
     if let Some(id) = store::account_of(conn, &platform.id, sub)? {
         let account = accounts::account(conn, &id)?;
         if !account.is_active() {
@@ -248,13 +255,8 @@ fn account_for(
     } else {
         Profession::Autre
     };
-    let full_name = claims.full_name();
-    let account = identity::create_vouched_account(
-        conn,
-        claims.email.as_deref(),
-        full_name.as_deref(),
-        profession,
-    )?;
+    let account =
+        identity::create_vouched_account(conn, user.email, user.name.as_deref(), profession)?;
     store::insert_user(conn, &platform.id, sub, &account.id, at)?;
     accounts::audit(
         conn,
@@ -269,7 +271,7 @@ fn account_for(
 
 /// Gives the account the launch's role in the registering organisation, or raises the one
 /// it has (a role given on this site is never lowered by a launch).
-fn grant_role(
+pub(super) fn grant_role(
     conn: &mut DbConn,
     platform: &Platform,
     account_id: &str,
@@ -338,6 +340,8 @@ fn context_for(
         title,
         lineitems_url: None,
         lineitem_url: None,
+        memberships_url: None,
+        roster_synced_at: None,
         created_at: at,
     };
     store::insert_context(conn, &context)?;
@@ -358,22 +362,39 @@ pub fn link(conn: &mut DbConn, verified: &Verified) -> Result<Linked, AppError> 
     let role = claims.role();
     conn.write(|conn| {
         let at = Utc::now().naive_utc();
-        let account = account_for(conn, platform, claims, role, at)?;
+        let user = LmsUser {
+            sub: claims.sub.as_deref().unwrap_or_default(),
+            email: claims.email.as_deref(),
+            name: claims.full_name(),
+            role,
+        };
+        let account = account_for(conn, platform, &user, at)?;
         grant_role(conn, platform, &account.id, role, at)?;
         let context = context_for(conn, platform, claims, &course, role, &account.id, at)?;
-        if let Some(ags) = claims
+        let ags = claims
             .ags
             .as_ref()
-            .filter(|a| a.scope.iter().any(|s| s == model::SCOPE_SCORE))
+            .filter(|a| a.scope.iter().any(|s| s == model::SCOPE_SCORE));
+        let lineitems = ags.and_then(|a| a.lineitems.clone());
+        let lineitem = ags.and_then(|a| a.lineitem.clone());
+        let memberships = claims
+            .nrps
+            .as_ref()
+            .map(|n| n.context_memberships_url.clone());
+        if (&lineitems, &lineitem, &memberships)
+            != (
+                &context.lineitems_url,
+                &context.lineitem_url,
+                &context.memberships_url,
+            )
         {
-            if ags.lineitems != context.lineitems_url || ags.lineitem != context.lineitem_url {
-                store::set_grade_book(
-                    conn,
-                    &context.id,
-                    ags.lineitems.as_deref(),
-                    ags.lineitem.as_deref(),
-                )?;
-            }
+            store::set_services(
+                conn,
+                &context.id,
+                lineitems.as_deref(),
+                lineitem.as_deref(),
+                memberships.as_deref(),
+            )?;
         }
         let landing = if role == Role::Learner {
             let enrolment = enrolment::enrol_from_platform(conn, &context.session_id, &account.id)?;

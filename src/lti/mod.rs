@@ -3,7 +3,7 @@
 //! and grades sent back. An organisation's admins register their platform ([`platforms`], by the API in
 //! [`routes`] or their page);
 //! launches are verified and linked in [`launch`]; deep linking lets a teacher place a
-//! course ([`deep_linking`]); grades go through an outbox ([`grades`]); what we ask of
+//! course ([`deep_linking`]); grades go through an outbox ([`grades`]); rosters come in by NRPS ([`roster`]); what we ask of
 //! platforms over HTTP is in [`client`]; framing by the launching platform in [`frame`].
 
 pub mod client;
@@ -13,5 +13,6 @@ pub mod grades;
 pub mod launch;
 pub mod model;
 pub mod platforms;
+pub mod roster;
 pub mod routes;
 pub mod store;

@@ -16,6 +16,8 @@ pub const DEEP_LINKING_RESPONSE: &str = "LtiDeepLinkingResponse";
 const CLAIM: &str = "https://purl.imsglobal.org/spec/lti/claim/";
 pub const SCOPE_LINEITEM: &str = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem";
 pub const SCOPE_SCORE: &str = "https://purl.imsglobal.org/spec/lti-ags/scope/score";
+pub const SCOPE_MEMBERSHIPS: &str =
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly";
 
 /// A platform registration as sent, to the API as JSON or from the admin page's form.
 #[derive(Deserialize, ToSchema)]
@@ -165,6 +167,12 @@ pub struct AgsClaim {
     pub lineitem: Option<String>,
 }
 
+/// Names and Role Provisioning Services' claim.
+#[derive(Debug, Deserialize)]
+pub struct NrpsClaim {
+    pub context_memberships_url: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DeepLinkingSettings {
     pub deep_link_return_url: String,
@@ -208,6 +216,8 @@ pub struct LaunchClaims {
     pub ags: Option<AgsClaim>,
     #[serde(rename = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings")]
     pub deep_linking: Option<DeepLinkingSettings>,
+    #[serde(rename = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice")]
+    pub nrps: Option<NrpsClaim>,
 }
 
 /// What kind of launch a checked token asks for.

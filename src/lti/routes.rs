@@ -5,7 +5,9 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use super::roster::RosterReport;
 use utoipa::ToSchema;
 
 use super::launch::{self, Landing, LaunchForm, LoginRequest};
@@ -36,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(list)
             .post(register),
     )
-    .service(web::resource("/organisations/{id}/lti/platforms/{platform}").delete(remove));
+    .service(web::resource("/organisations/{id}/lti/platforms/{platform}").delete(remove))
+    .service(web::resource("/sessions/{id}/lti/roster").post(roster));
 }
 
 /// A cookie the platform's cross-site navigation and frame still carry under https
@@ -203,6 +206,30 @@ pub async fn register(
     })
     .await?;
     Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RosterQuery {
+    /// Report what would be done, without writing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// Brings the LMS course's members into the session (NRPS): students enrolled, teachers
+/// made tutors; one report per LMS course placing the session (its organisation's admins).
+#[utoipa::path(post, path = "/api/v1/sessions/{id}/lti/roster", tag = "lti", security(("bearer" = [])), params(RosterQuery), responses(
+    (status = 200, body = [RosterReport]), (status = 403, body = Problem), (status = 404, body = Problem),
+    (status = 409, body = Problem), (status = 503, body = Problem),
+))]
+pub async fn roster(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<RosterQuery>,
+) -> Result<HttpResponse, AppError> {
+    let reports =
+        super::roster::sync_session(&state, user, path.into_inner(), query.dry_run).await?;
+    Ok(HttpResponse::Ok().json(reports))
 }
 
 /// Removes a registration: its launches stop; accounts and records stay.

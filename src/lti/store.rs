@@ -167,6 +167,8 @@ pub struct Context {
     pub title: String,
     pub lineitems_url: Option<String>,
     pub lineitem_url: Option<String>,
+    pub memberships_url: Option<String>,
+    pub roster_synced_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
 }
 
@@ -199,18 +201,80 @@ pub fn insert_context(conn: &mut DbConn, context: &Context) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Keeps the grade book's addresses the platform sent with the latest launch.
-pub fn set_grade_book(
+/// Keeps the services' addresses the platform sent with the latest launch (grade book,
+/// roster).
+pub fn set_services(
     conn: &mut DbConn,
     id: &str,
     lineitems_url: Option<&str>,
     lineitem_url: Option<&str>,
+    memberships_url: Option<&str>,
 ) -> QueryResult<()> {
     diesel::update(lti_contexts::table.find(id))
         .set((
             lti_contexts::lineitems_url.eq(lineitems_url),
             lti_contexts::lineitem_url.eq(lineitem_url),
+            lti_contexts::memberships_url.eq(memberships_url),
         ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The contexts of a session whose roster the platform offers.
+pub fn rosters_of_session(conn: &mut DbConn, session_id: &str) -> QueryResult<Vec<Context>> {
+    lti_contexts::table
+        .filter(lti_contexts::session_id.eq(session_id))
+        .filter(lti_contexts::memberships_url.is_not_null())
+        .select(Context::as_select())
+        .load(conn)
+}
+
+/// Claims the rosters not read since `before` (the periodic sync): each is this
+/// instance's for this round (another instance's claim makes the update miss).
+pub fn claim_stale_rosters(
+    conn: &mut DbConn,
+    before: NaiveDateTime,
+    at: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Context>> {
+    conn.write(|conn| {
+        let stale: Vec<Context> = lti_contexts::table
+            .filter(lti_contexts::memberships_url.is_not_null())
+            .filter(
+                lti_contexts::roster_synced_at
+                    .is_null()
+                    .or(lti_contexts::roster_synced_at.lt(before)),
+            )
+            .limit(limit)
+            .select(Context::as_select())
+            .load(conn)?;
+        let mut claimed = Vec::new();
+        for context in stale {
+            // Claimed only if nobody synced it since it was read.
+            let target = lti_contexts::table.filter(lti_contexts::id.eq(&context.id));
+            let set = lti_contexts::roster_synced_at.eq(Some(at));
+            let won = match context.roster_synced_at {
+                Some(seen) => {
+                    diesel::update(target.filter(lti_contexts::roster_synced_at.eq(seen)))
+                        .set(set)
+                        .execute(conn)?
+                }
+                None => diesel::update(target.filter(lti_contexts::roster_synced_at.is_null()))
+                    .set(set)
+                    .execute(conn)?,
+            };
+            if won == 1 {
+                claimed.push(context);
+            }
+        }
+        Ok(claimed)
+    })
+}
+
+/// Records that a roster was read now (a sync asked for by hand).
+pub fn roster_synced(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(lti_contexts::table.find(id))
+        .set(lti_contexts::roster_synced_at.eq(Some(at)))
         .execute(conn)
         .map(drop)
 }

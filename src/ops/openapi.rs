@@ -57,7 +57,7 @@ use crate::resources::routes as resources;
         reports::roster_csv, reports::roster_xlsx, reports::dashboard, reports::dpc_declarations,
         reports::promotion, reports::my_dpc, reports::my_dpc_pdf,
         resources::list, resources::update,
-        lti::configuration, lti::jwks, lti::list, lti::register, lti::remove,
+        lti::configuration, lti::jwks, lti::list, lti::register, lti::remove, lti::roster,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),

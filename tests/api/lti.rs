@@ -644,3 +644,83 @@ async fn the_dean_registers_moodle_from_the_organisations_page_and_removes_it() 
     let (_, html) = dean.page(&page).await;
     assert!(html.contains("Aucune plateforme"), "{html}");
 }
+
+#[tokio::test]
+async fn the_lms_courses_roster_is_brought_in_after_a_dry_run() {
+    let Some(c) = campus().await else { return };
+    let session = c.opened_by_teacher().await;
+    c.student_in("s-1", "un@etu.test").await;
+    let learner = "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner";
+    let teacher = "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor";
+    c.lms
+        .set_members(
+            "moodle-course-7",
+            json!([
+                { "user_id": "s-1", "roles": [learner], "name": "Déjà Là" },
+                { "user_id": "s-2", "roles": [learner], "given_name": "Inès", "family_name": "Nouvelle", "email": "ines@etu.test" },
+                { "user_id": "s-3", "roles": [learner], "name": "Paul Nouveau" },
+                { "user_id": "s-4", "roles": [learner], "status": "Inactive", "name": "Parti" },
+                { "user_id": "t-2", "roles": [teacher], "name": "Autre Enseignant" },
+            ]),
+        )
+        .await;
+    let path = format!("/api/v1/sessions/{session}/lti/roster");
+    let enrolled = || async {
+        let roster: Value = c
+            .app
+            .get_as(
+                &c.dean.token,
+                &format!("/api/v1/sessions/{session}/enrolments"),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        roster.as_array().map_or(0, Vec::len)
+    };
+
+    // The dry run says what would happen, and changes nothing.
+    let dry: Value = c
+        .app
+        .post_as(&c.dean.token, &format!("{path}?dry_run=true"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let report = &dry[0];
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["members"], 5, "every page read: {report}");
+    assert_eq!(report["enrolled"], 2);
+    assert_eq!(report["already_enrolled"], 1);
+    assert_eq!(report["teachers"], 1);
+    assert_eq!(report["left_aside"], 1);
+    assert_eq!(enrolled().await, 1);
+
+    // The real run enrols them; run again, nothing more.
+    let done: Value = c
+        .app
+        .post_as(&c.dean.token, &path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(done[0]["enrolled"], 2, "{done}");
+    assert_eq!(enrolled().await, 3);
+    let again: Value = c
+        .app
+        .post_as(&c.dean.token, &path, &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again[0]["enrolled"], 0);
+    assert_eq!(again[0]["already_enrolled"], 3);
+    // The student brought in by the roster launches into the same enrolment.
+    let (_, enrolment) = c.student_in("s-3", "paul@etu.test").await;
+    assert!(!enrolment.is_empty());
+    assert_eq!(enrolled().await, 3);
+
+    // Only the organisation's admins may.
+    let outsider = c.app.learner("curieux@ailleurs.fr").await;
+    problem(c.app.post_as(&outsider.token, &path, &json!({})).await, 404).await;
+}

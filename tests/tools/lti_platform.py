@@ -38,7 +38,8 @@ from lti1p3platform.message_launch import LTIAdvantageMessageLaunchAbstract
 from lti1p3platform.oidc_login import OIDCLoginAbstract
 from lti1p3platform.registration import Registration
 from lti1p3platform.request import Request
-from lti1p3platform.service_connector import AssignmentsGradesService
+from lti1p3platform.service_connector import AssignmentsGradesService, NamesRoleProvisioningService
+from lti1p3platform.membership import Context
 from lti1p3platform.score import UpdateScoreStatus
 from lti1p3platform.exceptions import LineItemNotFoundException
 
@@ -74,6 +75,7 @@ STATE = {
     "deep_links": [],  # content items received
     "assertions": [],  # jti of client assertions seen (replays refused)
     "ags_down": False,
+    "members": {},  # context -> NRPS members
     "token_requests": 0,
 }
 
@@ -141,6 +143,7 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
             if params.get("course"):
                 self.set_custom_parameters_claim({"course": params["course"]})
             lineitem = params.get("lineitem")
+            self.set_nrps(f"{BASE}/nrps/{context}/memberships")
             self.set_ags(
                 f"{BASE}/ags/{context}/lineitems",
                 lineitem_url=(f"{BASE}/ags/{context}/lineitems/{lineitem}" if lineitem else None),
@@ -240,6 +243,23 @@ class Grades(AssignmentsGradesService):
         return {"content": [], "has_next": False, "next": None}
 
 
+class Members(NamesRoleProvisioningService):
+    """The course's members, two per page (the tool must follow the pages)."""
+
+    def __init__(self, request, context):
+        super().__init__(request, Conf(), f"{BASE}/nrps/{context}/memberships")
+        self.context = context
+
+    def get_context_by_id(self):
+        return Context(id=self.context, label=self.context, title="Cours LMS")
+
+    def get_member_data_page(self, page=1, limit=None, role=None, since=None, **kwargs):
+        members = STATE["members"].get(self.context, [])
+        page, size = int(page), 2
+        chunk = members[(page - 1) * size : page * size]
+        return {"content": [dict(m) for m in chunk], "has_next": page * size < len(members)}
+
+
 def check_assertion(form):
     """What the library leaves to the platform: the client assertion's own claims."""
     assertion = jwt.decode(form["client_assertion"], options={"verify_signature": False})
@@ -322,6 +342,19 @@ class Handler(BaseHTTPRequestHandler):
                 return self.answer(200, {k: v for k, v in STATE.items() if k != "hints"})
         if path.startswith("/ags/"):
             return self.ags("GET", path, query)
+        if path.startswith("/nrps/"):
+            context = path.strip("/").split("/")[1]
+            # Paged: `limit` asks for pages; the next one is named in the answer.
+            query.setdefault("limit", "2")
+            if "page" in query:
+                query["page"] = int(query["page"])
+            service = Members(self.request_for("GET", query), context)
+            with LOCK:
+                resp = service.handle_resp(service.handle_get_members)
+            headers = []
+            if resp.code == 200 and resp.result.get("next"):
+                headers.append(("Link", f'<{resp.result["next"]}>; rel="next"'))
+            return self.answer(resp.code, resp.result, resp.media_type, headers)
         return self.answer(404, {"error": path})
 
     def do_POST(self):
@@ -351,6 +384,10 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["deep_links"].extend(items)
             return self.answer(200, b"<p>ok</p>", "text/html")
+        if path == "/control/members":
+            with LOCK:
+                STATE["members"][query["context"]] = json.loads(body)
+            return self.answer(204)
         if path == "/control/ags":
             with LOCK:
                 STATE["ags_down"] = query.get("down") == "1"

@@ -1,7 +1,7 @@
 -- LTI 1.3: the learning platforms (Moodle…) an organisation registered, the logins in
 -- flight, the LMS users and courses linked to ours, and the grades owed to the platforms.
 CREATE TABLE lti_platforms (
-    id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY NOT NULL,
     organisation_id TEXT NOT NULL REFERENCES organisations (id),
     name TEXT NOT NULL,
     issuer TEXT NOT NULL,
@@ -23,7 +23,7 @@ CREATE TABLE lti_deployments (
 -- One row per login initiated and not yet launched: state and nonce are used once (the
 -- launch deletes the row) and expire.
 CREATE TABLE lti_logins (
-    state TEXT PRIMARY KEY,
+    state TEXT PRIMARY KEY NOT NULL,
     nonce TEXT NOT NULL,
     platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
     expires_at TIMESTAMP NOT NULL
@@ -42,7 +42,7 @@ CREATE INDEX lti_users_account ON lti_users (account_id);
 
 -- An LMS course (context) placing one of our courses: its session, and its grade book.
 CREATE TABLE lti_contexts (
-    id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY NOT NULL,
     platform_id TEXT NOT NULL REFERENCES lti_platforms (id) ON DELETE CASCADE,
     context_id TEXT NOT NULL,
     course_slug TEXT NOT NULL,
@@ -50,6 +50,9 @@ CREATE TABLE lti_contexts (
     title TEXT NOT NULL,
     lineitems_url TEXT,
     lineitem_url TEXT,
+    -- Names and Role Provisioning: the LMS course's members, and when they were last read.
+    memberships_url TEXT,
+    roster_synced_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     UNIQUE (platform_id, context_id, course_slug)
 );
@@ -66,7 +69,7 @@ CREATE TABLE lti_line_items (
 -- Grades owed to platforms (the outbox): written in the transaction that grades or
 -- completes, sent by a worker, retried until the platform takes them.
 CREATE TABLE lti_grades (
-    id TEXT PRIMARY KEY,
+    id TEXT PRIMARY KEY NOT NULL,
     context_id TEXT NOT NULL REFERENCES lti_contexts (id) ON DELETE CASCADE,
     user_sub TEXT NOT NULL,
     tag TEXT NOT NULL,

@@ -158,6 +158,18 @@ impl Lms {
             .unwrap()
     }
 
+    /// The members the platform's roster service (NRPS) lists for `context`.
+    pub async fn set_members(&self, context: &str, members: Value) {
+        let set = self
+            .http
+            .post(format!("{}/control/members?context={context}", self.url))
+            .json(&members)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(set.status().as_u16(), 204);
+    }
+
     /// Takes the grade service down (503) or back up.
     pub async fn grades_down(&self, down: bool) {
         let flag = if down { "1" } else { "0" };
