@@ -73,16 +73,11 @@ pub fn evaluate(
         // Same transaction: no completion without its certificate, and never two.
         issue_certificate(conn, course, enrolment_id, completed_at, seconds)?;
         // And what the learning platforms it came from are owed (nothing for most).
-        let scored: Vec<(String, f64)> = store::scored_until(conn, enrolment_id, completed_at)?
-            .into_iter()
-            .filter_map(|s| Some((s.quiz_id, s.percent?)))
-            .collect();
         crate::lti::grades::owe_at_completion(
             conn,
             course,
             &enrolment.session_id,
             &enrolment.account_id,
-            &scored,
             completed_at,
         )?;
     }

@@ -165,6 +165,7 @@ diesel::table! {
         closed_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        lms_placed -> Bool,
     }
 }
 

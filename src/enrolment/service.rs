@@ -104,6 +104,7 @@ pub fn create_session(
             closed_at: None,
             created_at: now,
             updated_at: now,
+            lms_placed: false,
         };
         store::insert_session(conn, &session)?;
         identity::audit(
@@ -451,6 +452,7 @@ pub fn open_for_platform(
         closed_at: None,
         created_at: now,
         updated_at: now,
+        lms_placed: true,
     };
     store::insert_session(conn, &session)?;
     identity::audit(
@@ -610,6 +612,7 @@ mod tests {
             closed_at: closed.then_some(at),
             created_at: at,
             updated_at: at,
+            lms_placed: false,
         }
     }
 

@@ -35,6 +35,9 @@ pub struct Session {
     pub closed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Placed in an LMS course (LTI): its quizzes' scores are owed to the grade book.
+    #[serde(default)]
+    pub lms_placed: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]

@@ -3,8 +3,6 @@
 //! transaction, and a worker sends it — finding or creating the line item, then posting
 //! the score — retrying with back-off, so an LMS outage loses no grade.
 
-use std::collections::BTreeMap;
-
 use chrono::{NaiveDateTime, Utc};
 
 use super::client::CallError;
@@ -31,63 +29,104 @@ pub fn retry_delay(first: std::time::Duration, attempts: i32) -> chrono::Duratio
     chrono::Duration::seconds(seconds.min(6 * 3600))
 }
 
-/// The best score of each scored quiz (pre-tests aside: a pre-test measures where one
-/// started, not a result), as (quiz id, title, percent).
-/// `attempts` are (quiz id, percent) of the graded attempts.
-pub fn best_scores(course: &Course, attempts: &[(String, f64)]) -> Vec<(String, String, f64)> {
-    let mut best: BTreeMap<&str, f64> = BTreeMap::new();
-    for (quiz, p) in attempts {
-        let e = best.entry(quiz.as_str()).or_insert(*p);
-        *e = e.max(*p);
+/// A score owed to a grade book, completed and fully graded.
+fn owed(
+    context: &Context,
+    sub: &str,
+    tag: String,
+    label: String,
+    given: f64,
+    maximum: f64,
+    at: NaiveDateTime,
+) -> Grade {
+    Grade {
+        id: uuid::Uuid::new_v4().to_string(),
+        context_id: context.id.clone(),
+        user_sub: sub.to_owned(),
+        tag,
+        label,
+        score_given: given,
+        score_maximum: maximum,
+        activity_progress: "Completed".into(),
+        grading_progress: "FullyGraded".into(),
+        occurred_at: at,
+        attempts: 0,
+        next_attempt_at: at,
+        locked_until: None,
+        sent_at: None,
+        last_error: None,
     }
+}
+
+/// Whether a quiz's score goes to grade books: graded quizzes and post-tests (a pre-test
+/// measures where one started, a practice quiz is practice).
+fn scored(course: &Course, quiz_id: &str) -> Option<String> {
     course
         .quizzes
         .iter()
-        .filter(|q| matches!(q.role, QuizRole::Graded | QuizRole::PostTest))
-        .filter_map(|q| Some((q.id.clone(), q.title.clone(), *best.get(q.id.as_str())?)))
-        .collect()
+        .find(|q| q.id == quiz_id && matches!(q.role, QuizRole::Graded | QuizRole::PostTest))
+        .map(|q| q.title.clone())
 }
 
-/// Writes the grades a completion owes to the LMS courses the session is placed in, where
-/// the learner came from (in the completion's transaction): the completion itself (1 of
-/// 1, completed) and each scored quiz's best percentage.
+/// Writes what a graded attempt owes to the LMS courses its session is placed in, where
+/// the learner came from (in the grading's transaction): the quiz's best percentage so far
+/// (the LMS keeps the latest score it is sent; ours is the best attempt).
+pub fn owe_attempt(
+    conn: &mut DbConn,
+    course: &Course,
+    enrolment_id: &str,
+    quiz_id: &str,
+    at: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let Some(title) = scored(course, quiz_id) else {
+        return Ok(0);
+    };
+    let books = store::grade_books_of_enrolment(conn, enrolment_id)?;
+    if books.is_empty() {
+        return Ok(0);
+    }
+    let Some(best) = store::best_percent(conn, enrolment_id, quiz_id)? else {
+        return Ok(0);
+    };
+    for (context, sub) in &books {
+        let grade = owed(
+            context,
+            sub,
+            quiz_tag(quiz_id),
+            title.clone(),
+            best,
+            100.0,
+            at,
+        );
+        store::insert_grade(conn, &grade)?;
+    }
+    Ok(books.len())
+}
+
+/// Writes what a completion owes to the LMS courses the session is placed in, where the
+/// learner came from (in the completion's transaction): 1 of 1, completed.
 pub fn owe_at_completion(
     conn: &mut DbConn,
     course: &Course,
     session_id: &str,
     account_id: &str,
-    attempts: &[(String, f64)],
     at: NaiveDateTime,
 ) -> Result<usize, AppError> {
     let books = store::grade_books_of(conn, session_id, account_id)?;
-    let mut owed = 0;
+    let label = format!("{} — formation terminée", course.title);
     for (context, sub) in &books {
-        let grade = |tag: String, label: String, given: f64, maximum: f64| Grade {
-            id: uuid::Uuid::new_v4().to_string(),
-            context_id: context.id.clone(),
-            user_sub: sub.clone(),
-            tag,
-            label,
-            score_given: given,
-            score_maximum: maximum,
-            activity_progress: "Completed".into(),
-            grading_progress: "FullyGraded".into(),
-            occurred_at: at,
-            attempts: 0,
-            next_attempt_at: at,
-            locked_until: None,
-            sent_at: None,
-            last_error: None,
-        };
-        for (id, title, percent) in best_scores(course, attempts) {
-            store::insert_grade(conn, &grade(quiz_tag(&id), title, percent, 100.0))?;
-            owed += 1;
-        }
-        let label = format!("{} — formation terminée", course.title);
-        store::insert_grade(conn, &grade(COMPLETION_TAG.into(), label, 1.0, 1.0))?;
-        owed += 1;
+        let grade = owed(
+            context,
+            sub,
+            COMPLETION_TAG.into(),
+            label.clone(),
+            1.0,
+            1.0,
+            at,
+        );
+        store::insert_grade(conn, &grade)?;
     }
-    Ok(owed)
+    Ok(books.len())
 }
 
 /// The scores URL of a line item: `/scores` appended to its path, before any query.

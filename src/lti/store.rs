@@ -299,6 +299,38 @@ pub fn grade_books_of(
         .load(conn)
 }
 
+/// [`grade_books_of`] an enrolment's session and account.
+pub fn grade_books_of_enrolment(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+) -> QueryResult<Vec<(Context, String)>> {
+    use crate::db::schema::enrolments;
+    let Some((session_id, account_id)) = enrolments::table
+        .find(enrolment_id)
+        .select((enrolments::session_id, enrolments::account_id))
+        .first::<(String, String)>(conn)
+        .optional()?
+    else {
+        return Ok(Vec::new());
+    };
+    grade_books_of(conn, &session_id, &account_id)
+}
+
+/// The best percentage of an enrolment's graded attempts at a quiz.
+pub fn best_percent(
+    conn: &mut DbConn,
+    enrolment_id: &str,
+    quiz_id: &str,
+) -> QueryResult<Option<f64>> {
+    use crate::db::schema::quiz_attempts;
+    quiz_attempts::table
+        .filter(quiz_attempts::enrolment_id.eq(enrolment_id))
+        .filter(quiz_attempts::quiz_id.eq(quiz_id))
+        .filter(quiz_attempts::submitted_at.is_not_null())
+        .select(diesel::dsl::max(quiz_attempts::percent))
+        .first::<Option<f64>>(conn)
+}
+
 pub fn line_item(conn: &mut DbConn, context_id: &str, tag: &str) -> QueryResult<Option<String>> {
     lti_line_items::table
         .find((context_id, tag))

@@ -60,6 +60,9 @@ pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz,
 /// when this pass satisfies the last rule. The caller holds the enrolment's lock (see
 /// [`store::attempt_for_update`]). False, with nothing changed, when the attempt was
 /// graded in the meantime (by a concurrent submit, view or the deadline job).
+/// `placed`: whether the session is placed in an LMS course (its grade book is then owed the
+/// score), `None` when the caller did not read the session (it is looked up).
+#[allow(clippy::too_many_arguments)]
 fn record(
     conn: &mut DbConn,
     course: &Course,
@@ -68,6 +71,7 @@ fn record(
     auto: bool,
     idempotency: Option<(&str, &str)>,
     at: NaiveDateTime,
+    placed: Option<bool>,
 ) -> Result<bool, AppError> {
     let recorded = store::record_grading(
         conn,
@@ -98,6 +102,9 @@ fn record(
     attempt.grading = Some(grade.grading);
     attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
     attempt.request_hash = idempotency.map(|i| i.1.to_owned());
+    if placed != Some(false) {
+        crate::lti::grades::owe_attempt(conn, course, &attempt.enrolment_id, &attempt.quiz_id, at)?;
+    }
     if grade.may_complete {
         completion::evaluate(conn, course, &attempt.enrolment_id)?;
     }
@@ -114,7 +121,7 @@ fn grade_saved(
 ) -> Result<bool, AppError> {
     let saved = parse_answers(&attempt.answers);
     let grade = grade_attempt(course, attempt, &parse_paper(attempt)?, &saved)?;
-    record(conn, course, attempt, grade, true, None, at)
+    record(conn, course, attempt, grade, true, None, at, None)
 }
 
 /// An attempt shown at its start, and whether the start created it.
@@ -406,10 +413,20 @@ pub fn submit(
     let settled = decide::settled(quiz, &states);
     let Submission { key, body_hash, .. } = submission;
     let written = course.clone();
+    let placed = session.lms_placed;
     Ok(Plan::Write {
         write: Box::new(move |c| {
             let idempotency = key.as_deref().map(|k| (k, body_hash.as_str()));
-            if !record(c, &written, &mut attempt, grade, late, idempotency, at)? {
+            if !record(
+                c,
+                &written,
+                &mut attempt,
+                grade,
+                late,
+                idempotency,
+                at,
+                Some(placed),
+            )? {
                 // Cannot happen under the attempt's lock; said plainly if it ever does.
                 return Err(decide::already_submitted());
             }

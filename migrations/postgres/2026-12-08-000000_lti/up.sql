@@ -86,3 +86,7 @@ CREATE TABLE lti_grades (
     last_error TEXT
 );
 CREATE INDEX lti_grades_due ON lti_grades (next_attempt_at) WHERE sent_at IS NULL;
+
+-- A session placed in an LMS course: only then does grading a quiz look for grade books
+-- to send the score to (the exam's path stays as it was for every other session).
+ALTER TABLE training_sessions ADD COLUMN lms_placed BOOLEAN NOT NULL DEFAULT FALSE;

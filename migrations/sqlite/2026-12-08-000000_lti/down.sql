@@ -1,3 +1,4 @@
+ALTER TABLE training_sessions DROP COLUMN lms_placed;
 DROP TABLE lti_grades;
 DROP TABLE lti_line_items;
 DROP TABLE lti_contexts;

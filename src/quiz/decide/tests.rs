@@ -70,6 +70,7 @@ fn session(closed: bool) -> Session {
         closed_at: closed.then(at),
         created_at: at(),
         updated_at: at(),
+        lms_placed: false,
     }
 }
 
