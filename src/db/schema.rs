@@ -471,7 +471,6 @@ diesel::table! {
         session_id -> Text,
         title -> Text,
         lineitems_url -> Nullable<Text>,
-        lineitem_url -> Nullable<Text>,
         memberships_url -> Nullable<Text>,
         roster_synced_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
@@ -509,10 +508,12 @@ diesel::joinable!(lti_deployments -> lti_platforms (platform_id));
 diesel::joinable!(lti_contexts -> lti_platforms (platform_id));
 diesel::joinable!(lti_grades -> lti_contexts (context_id));
 diesel::joinable!(lti_users -> lti_platforms (platform_id));
+diesel::joinable!(lti_line_items -> lti_contexts (context_id));
 diesel::allow_tables_to_appear_in_same_query!(
     lti_platforms,
     lti_deployments,
     lti_contexts,
     lti_grades,
-    lti_users
+    lti_users,
+    lti_line_items
 );

@@ -13,6 +13,7 @@ use super::launch::{launch_url, Verified};
 use super::model::{self, parse_url, DEEP_LINKING_RESPONSE, LTI_VERSION};
 use super::store;
 use crate::app::AppState;
+use crate::catalog::model::{Course, Quiz, QuizRole};
 use crate::catalog::store as catalog;
 use crate::db;
 use crate::enrolment::model::may_run;
@@ -87,17 +88,28 @@ pub async fn picker(state: &AppState, verified: Verified) -> Result<HttpResponse
         .sign(&pending, &state.settings.public_url)
         .map_err(AppError::internal)?;
     let organisation_id = platform.organisation_id.clone();
+    let cache = state.courses.clone();
     let courses = db::run(&state.pool, move |conn| {
         let kind = accounts::organisation(conn, &organisation_id)?.kind;
-        Ok(catalog::catalogue(conn)?
-            .into_iter()
-            .filter(|v| may_run(kind, v.kind).is_ok())
-            .map(|v| {
-                let (h, m) = (v.duration_minutes / 60, v.duration_minutes % 60);
-                let summary = format!("{} leçons · environ {h} h {m:02}", v.lesson_count);
-                serde_json::json!({ "slug": v.course_slug, "title": v.title, "summary": summary })
-            })
-            .collect::<Vec<_>>())
+        let mut shown = Vec::new();
+        for v in catalog::catalogue(conn)? {
+            if may_run(kind, v.kind).is_err() {
+                continue;
+            }
+            let (h, m) = (v.duration_minutes / 60, v.duration_minutes % 60);
+            let summary = format!("{} leçons · environ {h} h {m:02}", v.lesson_count);
+            let course = cache.get(conn, &v.id).map_err(AppError::internal)?;
+            let quizzes: Vec<_> = course
+                .quizzes
+                .iter()
+                .filter(|q| scored(q.role))
+                .map(|q| serde_json::json!({ "id": q.id, "title": q.title }))
+                .collect();
+            shown.push(serde_json::json!({
+                "slug": v.course_slug, "title": v.title, "summary": summary, "quizzes": quizzes,
+            }));
+        }
+        Ok(shown)
     })
     .await?;
     let mut page = pages::render(
@@ -120,10 +132,46 @@ fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
     }
 }
 
+/// The quizzes a link may point to alone: those whose score is a result.
+fn scored(role: QuizRole) -> bool {
+    matches!(role, QuizRole::Graded | QuizRole::PostTest)
+}
+
 #[derive(Deserialize)]
 pub struct Choice {
     pub request: Option<String>,
     pub course: Option<String>,
+    /// One quiz of the course, placed alone.
+    pub quiz: Option<String>,
+}
+
+/// The content item placing `course` (or one of its quizzes), with its grade book column.
+fn content_item(public_url: &str, course: &Course, quiz: Option<&Quiz>) -> serde_json::Value {
+    let (title, custom, line_item) = match quiz {
+        None => (
+            course.title.clone(),
+            serde_json::json!({ "course": course.slug }),
+            serde_json::json!({
+                "scoreMaximum": 1, "label": format!("{} — formation terminée", course.title),
+                "resourceId": course.slug, "tag": model::COMPLETION_TAG,
+            }),
+        ),
+        Some(q) => (
+            q.title.clone(),
+            serde_json::json!({ "course": course.slug, "quiz": q.id }),
+            serde_json::json!({
+                "scoreMaximum": 100, "label": q.title,
+                "resourceId": course.slug, "tag": model::quiz_tag(&q.id),
+            }),
+        ),
+    };
+    serde_json::json!({
+        "type": "ltiResourceLink",
+        "title": title,
+        "url": launch_url(public_url),
+        "custom": custom,
+        "lineItem": line_item,
+    })
 }
 
 /// The teacher's choice: the signed deep linking response, posted back to the platform
@@ -149,15 +197,31 @@ pub async fn respond(
         .filter(|c| !c.trim().is_empty())
         .ok_or_else(|| AppError::invalid("course", "obligatoire"))?;
     let platform_id = pending.platform_id.clone();
+    let cache = state.courses.clone();
     let (platform, course) = db::run(&state.pool, move |conn| {
         let platform = store::platform(conn, &platform_id)?.ok_or_else(expired)?;
         let kind = accounts::organisation(conn, &platform.organisation_id)?.kind;
         let version = catalog::current_version(conn, &slug)
             .map_err(|_| AppError::invalid("course", format!("aucune formation « {slug} »")))?;
         may_run(kind, version.kind).map_err(|why| AppError::invalid("course", why))?;
-        Ok((platform, version))
+        let course = cache.get(conn, &version.id).map_err(AppError::internal)?;
+        Ok((platform, course))
     })
     .await?;
+    let quiz = match form.quiz.as_deref().filter(|q| !q.trim().is_empty()) {
+        None => None,
+        Some(id) => Some(
+            course
+                .quizzes
+                .iter()
+                .find(|q| q.id == id && scored(q.role))
+                .ok_or_else(|| {
+                    AppError::invalid("quiz", "aucun quiz noté de ce nom dans la formation")
+                })?,
+        ),
+    };
+    let item = content_item(&state.settings.public_url, &course, quiz);
+    let placed = item["title"].as_str().unwrap_or_default().to_owned();
     let now = Utc::now().timestamp();
     let mut claims = serde_json::json!({
         "iss": platform.client_id,
@@ -168,18 +232,7 @@ pub async fn respond(
         model::claim("message_type"): DEEP_LINKING_RESPONSE,
         model::claim("version"): LTI_VERSION,
         model::claim("deployment_id"): pending.deployment_id,
-        "https://purl.imsglobal.org/spec/lti-dl/claim/content_items": [{
-            "type": "ltiResourceLink",
-            "title": course.title,
-            "url": launch_url(&state.settings.public_url),
-            "custom": { "course": course.course_slug },
-            "lineItem": {
-                "scoreMaximum": 1,
-                "label": format!("{} — formation terminée", course.title),
-                "resourceId": course.course_slug,
-                "tag": model::COMPLETION_TAG,
-            },
-        }],
+        "https://purl.imsglobal.org/spec/lti-dl/claim/content_items": [item],
     });
     if let Some(data) = &pending.data {
         claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] = data.clone();
@@ -194,7 +247,7 @@ pub async fn respond(
         "lti-retour",
         "Retour vers la plateforme",
         serde_json::json!({
-            "platform": platform.name, "course": course.title,
+            "platform": platform.name, "course": placed,
             "return_url": pending.return_url, "jwt": jwt,
         }),
     )?;

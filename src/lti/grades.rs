@@ -145,19 +145,14 @@ fn filtered(lineitems: &str, tag: &str, resource_id: &str) -> String {
     format!("{lineitems}{separator}{query}")
 }
 
-/// The line item for `grade`: the one the platform gave with the launch (completion), the
-/// one found or created before, one of the platform's with our tag, or a new one.
+/// The line item for `grade`: the one a link came with or one found or created before,
+/// one of the platform's with our tag, or a new one.
 async fn line_item(
     state: &AppState,
     context: &Context,
     grade: &Grade,
     token: &str,
 ) -> Result<String, CallError> {
-    if grade.tag == COMPLETION_TAG {
-        if let Some(url) = &context.lineitem_url {
-            return Ok(url.clone());
-        }
-    }
     let (id, tag) = (context.id.clone(), grade.tag.clone());
     let known = db::run(&state.pool, move |c| Ok(store::line_item(c, &id, &tag)?))
         .await

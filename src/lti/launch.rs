@@ -211,8 +211,11 @@ pub async fn verify(
 /// Where a launch leads once linked.
 #[derive(Debug)]
 pub enum Landing {
-    /// A learner, to their enrolment.
-    Learn { enrolment_id: String },
+    /// A learner, to their enrolment (to one of its quizzes, for a quiz link).
+    Learn {
+        enrolment_id: String,
+        quiz: Option<String>,
+    },
     /// A teacher or administrator, to the session's page.
     Manage { session_id: String },
 }
@@ -339,7 +342,6 @@ fn context_for(
         session_id: session.id,
         title,
         lineitems_url: None,
-        lineitem_url: None,
         memberships_url: None,
         roster_synced_at: None,
         created_at: at,
@@ -360,6 +362,7 @@ pub fn link(conn: &mut DbConn, verified: &Verified) -> Result<Linked, AppError> 
         )
     })?;
     let role = claims.role();
+    let quiz = claims.custom_text("quiz");
     conn.write(|conn| {
         let at = Utc::now().naive_utc();
         let user = LmsUser {
@@ -376,30 +379,31 @@ pub fn link(conn: &mut DbConn, verified: &Verified) -> Result<Linked, AppError> 
             .as_ref()
             .filter(|a| a.scope.iter().any(|s| s == model::SCOPE_SCORE));
         let lineitems = ags.and_then(|a| a.lineitems.clone());
-        let lineitem = ags.and_then(|a| a.lineitem.clone());
         let memberships = claims
             .nrps
             .as_ref()
             .map(|n| n.context_memberships_url.clone());
-        if (&lineitems, &lineitem, &memberships)
-            != (
-                &context.lineitems_url,
-                &context.lineitem_url,
-                &context.memberships_url,
-            )
-        {
+        if (&lineitems, &memberships) != (&context.lineitems_url, &context.memberships_url) {
             store::set_services(
                 conn,
                 &context.id,
                 lineitems.as_deref(),
-                lineitem.as_deref(),
                 memberships.as_deref(),
             )?;
+        }
+        // The link's own column in the grade book (deep linking asked for one): a quiz
+        // link's is the quiz's, a course link's the completion's.
+        if let Some(url) = ags.and_then(|a| a.lineitem.as_deref()) {
+            let tag = quiz
+                .as_deref()
+                .map_or_else(|| model::COMPLETION_TAG.to_owned(), model::quiz_tag);
+            store::set_line_item(conn, &context.id, &tag, url)?;
         }
         let landing = if role == Role::Learner {
             let enrolment = enrolment::enrol_from_platform(conn, &context.session_id, &account.id)?;
             Landing::Learn {
                 enrolment_id: enrolment.id,
+                quiz: quiz.clone(),
             }
         } else {
             Landing::Manage {

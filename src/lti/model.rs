@@ -289,9 +289,14 @@ impl LaunchClaims {
     /// The course the link places: its `course` custom parameter (set by our deep
     /// linking response, or by hand in the LMS).
     pub fn course(&self) -> Option<String> {
-        let custom = self.custom.as_ref()?;
-        custom
-            .get("course")
+        self.custom_text("course")
+    }
+
+    /// A custom parameter's text (`course`, and `quiz` for a link to one quiz).
+    pub fn custom_text(&self, name: &str) -> Option<String> {
+        self.custom
+            .as_ref()?
+            .get(name)
             .and_then(|v| v.as_str())
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())

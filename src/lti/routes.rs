@@ -109,7 +109,14 @@ pub async fn launch(
     let platform_id = verified.platform.id.clone();
     let linked = db::run(&state.pool, move |conn| launch::link(conn, &verified)).await?;
     let to = match &linked.landing {
-        Landing::Learn { enrolment_id } => format!("/apprendre/{enrolment_id}"),
+        Landing::Learn {
+            enrolment_id,
+            quiz: None,
+        } => format!("/apprendre/{enrolment_id}"),
+        Landing::Learn {
+            enrolment_id,
+            quiz: Some(quiz),
+        } => format!("/apprendre/{enrolment_id}/quiz/{quiz}"),
         Landing::Manage { session_id } => format!("/gestion/sessions/{session_id}"),
     };
     let mut response = crate::pages::session::sign_in_from_platform(

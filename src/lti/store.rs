@@ -166,7 +166,6 @@ pub struct Context {
     pub session_id: String,
     pub title: String,
     pub lineitems_url: Option<String>,
-    pub lineitem_url: Option<String>,
     pub memberships_url: Option<String>,
     pub roster_synced_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
@@ -207,13 +206,11 @@ pub fn set_services(
     conn: &mut DbConn,
     id: &str,
     lineitems_url: Option<&str>,
-    lineitem_url: Option<&str>,
     memberships_url: Option<&str>,
 ) -> QueryResult<()> {
     diesel::update(lti_contexts::table.find(id))
         .set((
             lti_contexts::lineitems_url.eq(lineitems_url),
-            lti_contexts::lineitem_url.eq(lineitem_url),
             lti_contexts::memberships_url.eq(memberships_url),
         ))
         .execute(conn)
@@ -293,7 +290,8 @@ pub fn grade_books_of(
         .filter(
             lti_contexts::lineitems_url
                 .is_not_null()
-                .or(lti_contexts::lineitem_url.is_not_null()),
+                .or(lti_contexts::id
+                    .eq_any(lti_line_items::table.select(lti_line_items::context_id))),
         )
         .select((Context::as_select(), lti_users::sub))
         .load(conn)
@@ -337,6 +335,21 @@ pub fn line_item(conn: &mut DbConn, context_id: &str, tag: &str) -> QueryResult<
         .select(lti_line_items::url)
         .first(conn)
         .optional()
+}
+
+/// Remembers the line item a link came with (the platform's word is the latest).
+pub fn set_line_item(conn: &mut DbConn, context_id: &str, tag: &str, url: &str) -> QueryResult<()> {
+    native!(conn, |c| diesel::insert_into(lti_line_items::table)
+        .values((
+            lti_line_items::context_id.eq(context_id),
+            lti_line_items::tag.eq(tag),
+            lti_line_items::url.eq(url),
+        ))
+        .on_conflict((lti_line_items::context_id, lti_line_items::tag))
+        .do_update()
+        .set(lti_line_items::url.eq(url))
+        .execute(c)
+        .map(drop))
 }
 
 /// Remembers a line item; of two workers creating the same one, the first stays.

@@ -428,6 +428,79 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     assert_eq!(links[0]["custom"]["course"], COURSE);
     assert_eq!(links[0]["url"], c.app.url("/lti/launch"));
 
+    // One quiz alone, with its own column; a practice quiz cannot be placed.
+    let chosen = b
+        .post(c.app.url("/lti/deep-link"))
+        .form(&[
+            ("request", request.as_str()),
+            ("course", COURSE),
+            ("quiz", "quiz-final"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = chosen.text().await.unwrap();
+    let jwt = input(&page, "JWT").unwrap();
+    let accepted = c.lms.post_form(&to, &[("JWT", jwt.as_str())]).await;
+    assert_eq!(accepted.status().as_u16(), 200);
+    let quiz_link = c.lms.received().await["deep_links"][1].clone();
+    assert_eq!(
+        quiz_link["custom"],
+        json!({ "course": COURSE, "quiz": "quiz-final" })
+    );
+    assert_eq!(quiz_link["lineItem"]["tag"], "quiz:quiz-final");
+    assert_eq!(quiz_link["lineItem"]["scoreMaximum"], 100);
+    let practice = b
+        .post(c.app.url("/lti/deep-link"))
+        .form(&[
+            ("request", request.as_str()),
+            ("course", COURSE),
+            ("quiz", "quiz-formatif"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(field_names(&problem(practice, 422).await), ["quiz"]);
+
+    // A student follows the quiz link: to the quiz, and its score to that column.
+    c.opened_by_teacher().await;
+    let column = quiz_link["lineitem_id"].as_str().unwrap().to_owned();
+    let short = column.rsplit('/').next().unwrap().to_owned();
+    let launched = c
+        .lms
+        .launch(
+            &browser(),
+            &[
+                ("user", "s-q"),
+                ("roles", "learner"),
+                ("course", COURSE),
+                ("quiz", "quiz-final"),
+                ("context", "moodle-course-7"),
+                ("lineitem", &short),
+            ],
+        )
+        .await;
+    assert_eq!(launched.status().as_u16(), 303);
+    let to_quiz = location(&launched);
+    let token = session_token(&launched);
+    let enrolment = to_quiz
+        .strip_prefix("/apprendre/")
+        .and_then(|r| r.strip_suffix("/quiz/quiz-final"))
+        .unwrap_or_else(|| panic!("{to_quiz}"))
+        .to_owned();
+    c.lessons_done(&token, &enrolment).await;
+    let percent = c.sit_final_quiz(&token, &enrolment).await;
+    let scores = c.scores_for("s-q", 1).await;
+    let on_column: Vec<&Value> = scores
+        .iter()
+        .filter(|s| s["lineitem"] == column.as_str())
+        .collect();
+    assert!(!on_column.is_empty(), "{scores:?}");
+    assert_eq!(
+        on_column[0]["score"]["scoreGiven"].as_f64().unwrap(),
+        percent
+    );
+
     // A course the university may not run, and a forged request, are refused.
     let dpc = b
         .post(c.app.url("/lti/deep-link"))

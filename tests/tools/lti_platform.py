@@ -132,6 +132,7 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
             context, context_title=params.get("context_title", "Cours LMS")
         )
         if params.get("message") == "dl":
+            STATE["dl_context"] = context
             self.set_dl(
                 f"{BASE}/dl/return",
                 title="Choisir",
@@ -140,8 +141,9 @@ class Launch(LTIAdvantageMessageLaunchAbstract):
             )
         else:
             self.set_resource_link_claim(params.get("resource_link", "link-1"))
-            if params.get("course"):
-                self.set_custom_parameters_claim({"course": params["course"]})
+            custom = {k: params[k] for k in ("course", "quiz") if params.get(k)}
+            if custom:
+                self.set_custom_parameters_claim(custom)
             lineitem = params.get("lineitem")
             self.set_nrps(f"{BASE}/nrps/{context}/memberships")
             self.set_ags(
@@ -382,6 +384,14 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as e:
                 return self.answer(400, {"error": repr(e)})
             with LOCK:
+                # As Moodle does: a link asking for a grade book column gets one.
+                context = STATE.get("dl_context", "course-1")
+                for item in items:
+                    if "lineItem" in item:
+                        line = dict(item["lineItem"])
+                        line["id"] = f"{BASE}/ags/{context}/lineitems/{secrets.token_hex(4)}"
+                        STATE["lineitems"].setdefault(context, []).append(line)
+                        item["lineitem_id"] = line["id"]
                 STATE["deep_links"].extend(items)
             return self.answer(200, b"<p>ok</p>", "text/html")
         if path == "/control/members":

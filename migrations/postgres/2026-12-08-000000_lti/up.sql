@@ -49,7 +49,6 @@ CREATE TABLE lti_contexts (
     session_id TEXT NOT NULL REFERENCES training_sessions (id),
     title TEXT NOT NULL,
     lineitems_url TEXT,
-    lineitem_url TEXT,
     -- Names and Role Provisioning: the LMS course's members, and when they were last read.
     memberships_url TEXT,
     roster_synced_at TIMESTAMP,
@@ -58,7 +57,8 @@ CREATE TABLE lti_contexts (
 );
 CREATE INDEX lti_contexts_session ON lti_contexts (session_id);
 
--- The platform's line items we created (or were given), by our tag (`completion`, `quiz:<id>`).
+-- The platform's line items we created, or a link came with, by our tag (`completion`,
+-- `quiz:<id>`).
 CREATE TABLE lti_line_items (
     context_id TEXT NOT NULL REFERENCES lti_contexts (id) ON DELETE CASCADE,
     tag TEXT NOT NULL,
