@@ -23,7 +23,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(platforms_page)
             .post(register),
     )
-    .service(web::resource("/gestion/organisations/{id}/lms/{platform}/retirer").post(remove));
+    .service(web::resource("/gestion/organisations/{id}/lms/{platform}/retirer").post(remove))
+    .service(web::resource("/gestion/sessions/{id}/liste-plateforme").post(roster));
+}
+
+#[derive(Deserialize)]
+struct RosterForm {
+    csrf: String,
+    /// `verifier` (dry run) or `inscrire`.
+    mode: String,
+}
+
+/// The LMS course's roster read now: checked first, then brought in (`lti::roster`).
+async fn roster(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<RosterForm>,
+) -> HttpResponse {
+    let session = path.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let dry_run = form.mode != "inscrire";
+    let done = crate::lti::roster::sync_session(&state, user, session.clone(), dry_run).await;
+    let page = done.and_then(|reports| {
+        render(
+            &state,
+            &visitor,
+            "gestion-liste-plateforme",
+            "Liste du cours de la plateforme",
+            json!({ "session": session, "reports": reports, "dry_run": dry_run }),
+        )
+    });
+    page.unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
 
 async fn platforms_page(

@@ -793,6 +793,23 @@ async fn the_lms_courses_roster_is_brought_in_after_a_dry_run() {
     assert!(!enrolment.is_empty());
     assert_eq!(enrolled().await, 3);
 
+    // From the session's page too: checked, then brought in.
+    let dean = Browsing::signed_in(&c.app, &c.dean.email).await;
+    let (_, page) = dean.page(&format!("/gestion/sessions/{session}")).await;
+    assert!(page.contains("Vérifier la liste du cours"), "{page}");
+    let form = format!("/gestion/sessions/{session}/liste-plateforme");
+    let checked = dean.post(&form, &[("mode", "verifier")]).await;
+    assert_eq!(checked.status().as_u16(), 200);
+    let html = crate::helpers::unescape(&checked.text().await.unwrap());
+    assert!(
+        html.contains("5 participant(s)") && html.contains("3 déjà inscrit(s)"),
+        "{html}"
+    );
+    assert!(html.contains("Inscrire la liste du cours"));
+    let brought = dean.post(&form, &[("mode", "inscrire")]).await;
+    let html = crate::helpers::unescape(&brought.text().await.unwrap());
+    assert!(html.contains("Liste du cours inscrite"), "{html}");
+
     // Only the organisation's admins may.
     let outsider = c.app.learner("curieux@ailleurs.fr").await;
     problem(c.app.post_as(&outsider.token, &path, &json!({})).await, 404).await;
