@@ -335,6 +335,10 @@ fn http_server(
         settings.database.kind(),
         &state.pool,
     ));
+    let lti_logins = web::Data::new(lti::routes::LoginLimiter::new(
+        settings.database.kind(),
+        &state.pool,
+    ));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let max_connections = settings.max_connections_per_worker;
     let body_deadline = web::Data::new(http::deadline::BodyDeadline(settings.body_deadline));
@@ -361,6 +365,7 @@ fn http_server(
             .wrap(from_fn(lti::frame::allow_platform_frames))
             .app_data(state.clone())
             .app_data(verify_limiter.clone())
+            .app_data(lti_logins.clone())
             .app_data(trusted_proxies.clone())
             .app_data(body_deadline.clone())
             .configure(|cfg| http::configure_extractors(cfg, body_limit))

@@ -14,13 +14,32 @@ use super::launch::{self, Landing, LaunchForm, LoginRequest};
 use super::model::{Message, NewPlatform, RegisterPlatform};
 use super::platforms::{self, PlatformView};
 use crate::app::AppState;
+use crate::config::DatabaseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
-use crate::http::Json;
+use crate::http::{limit, Json};
 use crate::identity::auth::CurrentUser;
 
 /// The cookie that ties a launch to the browser that started its login.
 const STATE_COOKIE: &str = "qvt_lti_state";
+/// Logins started per minute from one address: a lecture hall behind one address opening
+/// the activity together stays far below it; a script filling the logins table does not.
+pub const LOGINS_PER_MINUTE: u32 = 600;
+
+/// The limiter of login initiations (`startup` registers it), shared by every instance on
+/// PostgreSQL.
+pub struct LoginLimiter(pub limit::PerAddress);
+
+impl LoginLimiter {
+    pub fn new(kind: DatabaseKind, pool: &crate::db::Pool) -> Self {
+        Self(match kind {
+            DatabaseKind::Sqlite => limit::PerAddress::per_minute(LOGINS_PER_MINUTE),
+            DatabaseKind::Postgres => {
+                limit::PerAddress::shared("lti_login", LOGINS_PER_MINUTE, pool.clone())
+            }
+        })
+    }
+}
 
 /// The tool's endpoints, at the root.
 pub fn configure_public(cfg: &mut web::ServiceConfig) {
@@ -62,8 +81,12 @@ fn cross_site_cookie(
 
 async fn begin(
     state: web::Data<AppState>,
+    req: HttpRequest,
     request: LoginRequest,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(limiter) = req.app_data::<web::Data<LoginLimiter>>() {
+        limiter.0.check(crate::http::client_ip(&req)).await?;
+    }
     let public_url = state.settings.public_url.clone();
     let https = state.settings.https();
     let (to, login_state) = db::run(&state.pool, move |conn| {
@@ -81,17 +104,19 @@ async fn begin(
 /// Third-party initiated login, as a GET.
 pub async fn login_get(
     state: web::Data<AppState>,
+    req: HttpRequest,
     query: web::Query<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    begin(state, query.into_inner()).await
+    begin(state, req, query.into_inner()).await
 }
 
 /// Third-party initiated login, as a form POST.
 pub async fn login_post(
     state: web::Data<AppState>,
+    req: HttpRequest,
     form: web::Form<LoginRequest>,
 ) -> Result<HttpResponse, AppError> {
-    begin(state, form.into_inner()).await
+    begin(state, req, form.into_inner()).await
 }
 
 /// The launch: the platform's id_token verified, the user and course linked, the user

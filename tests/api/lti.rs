@@ -814,3 +814,27 @@ async fn the_lms_courses_roster_is_brought_in_after_a_dry_run() {
     let outsider = c.app.learner("curieux@ailleurs.fr").await;
     problem(c.app.post_as(&outsider.token, &path, &json!({})).await, 404).await;
 }
+
+#[tokio::test]
+async fn login_initiations_from_one_address_are_limited() {
+    let Some(c) = campus().await else { return };
+    let client = browser();
+    let url = c
+        .app
+        .url("/lti/login?iss=https://inconnu.test&login_hint=x");
+    let mut refused = None;
+    let quota = qvt_campus::lti::routes::LOGINS_PER_MINUTE;
+    // The quota refills as time passes (SQLite) or starts again at the next minute
+    // (PostgreSQL): a flood is refused once it is spent, at most a little later.
+    for n in 0..3 * quota {
+        let answer = client.get(&url).send().await.unwrap();
+        if answer.status().as_u16() == 429 {
+            refused = Some((n, answer));
+            break;
+        }
+        assert_eq!(answer.status().as_u16(), 404, "an unknown platform");
+    }
+    let (n, answer) = refused.expect("a flood is refused");
+    assert!(n >= quota, "refused after {n}");
+    assert!(answer.headers().contains_key("retry-after"));
+}
