@@ -18,8 +18,10 @@ const KEYSET_TTL: Duration = Duration::from_secs(3600);
 /// The longest a keyset is kept, whatever the platform says.
 const KEYSET_TTL_MAX: Duration = Duration::from_secs(24 * 3600);
 /// A token naming an unknown key fetches the keyset again, at most this often per platform:
-/// a stream of forged tokens with made-up `kid`s must not turn into a stream of fetches.
-const REFETCH_AFTER: Duration = Duration::from_secs(10);
+/// a stream of forged tokens with made-up `kid`s must not turn into a stream of fetches
+/// (one every 2 s is nothing to a platform), and a platform that just rotated its key is
+/// believed within 2 s.
+const REFETCH_AFTER: Duration = Duration::from_secs(2);
 /// Platforms answer within this, or the call fails (and a grade is retried later).
 const TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read from a platform.

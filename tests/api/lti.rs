@@ -838,3 +838,20 @@ async fn login_initiations_from_one_address_are_limited() {
     assert!(n >= quota, "refused after {n}");
     assert!(answer.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_platform_that_rotates_its_key_is_believed_within_seconds() {
+    let Some(c) = campus().await else { return };
+    c.opened_by_teacher().await;
+    c.lms.rotate_key().await;
+    // The keyset was read moments ago: a launch with the new key waits for the refetch
+    // window (2 s), then the new key is fetched and the launch goes through.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, enrolment) = c.student_in("s-rot", "rot@etu.test").await;
+    assert!(!enrolment.is_empty());
+    // A key the new keyset does not publish is still refused (the refetch found none).
+    let mut p = student("s-old", "old@etu.test");
+    p.push(("mode", "unknown_kid".into()));
+    let old = c.lms.launch(&browser(), &params(&p)).await;
+    problem(old, 401).await;
+}

@@ -398,6 +398,13 @@ class Handler(BaseHTTPRequestHandler):
             with LOCK:
                 STATE["members"][query["context"]] = json.loads(body)
             return self.answer(204)
+        if path == "/control/rotate":
+            # A new signing key; the keyset publishes only it from now on.
+            global PRIVATE, PUBLIC
+            with LOCK:
+                PRIVATE, PUBLIC = new_pem()
+                REGISTRATION.set_platform_private_key(PRIVATE).set_platform_public_key(PUBLIC)
+            return self.answer(204)
         if path == "/control/ags":
             with LOCK:
                 STATE["ags_down"] = query.get("down") == "1"

@@ -170,6 +170,17 @@ impl Lms {
         assert_eq!(set.status().as_u16(), 204);
     }
 
+    /// The platform signs with a new key from now on (and publishes only that one).
+    pub async fn rotate_key(&self) {
+        let rotated = self
+            .http
+            .post(format!("{}/control/rotate", self.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rotated.status().as_u16(), 204);
+    }
+
     /// Takes the grade service down (503) or back up.
     pub async fn grades_down(&self, down: bool) {
         let flag = if down { "1" } else { "0" };
