@@ -517,3 +517,12 @@ diesel::allow_tables_to_appear_in_same_query!(
     lti_users,
     lti_line_items
 );
+
+diesel::table! {
+    lti_registration_invites (token_hash) {
+        token_hash -> Text,
+        organisation_id -> Text,
+        created_by -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -247,6 +247,40 @@ impl Platforms {
             .remove(&(format!("{token_url} {client_id}"), scopes.to_owned()));
     }
 
+    /// A public JSON document (a platform's OpenID configuration).
+    pub async fn public_json(&self, url: &str) -> Result<serde_json::Value, CallError> {
+        let response = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let (_, body) = Self::body(response).await?;
+        serde_json::from_slice(&body).map_err(unreachable)
+    }
+
+    /// Posts JSON with an optional bearer token (dynamic registration) and reads the answer.
+    pub async fn post_json(
+        &self,
+        url: &str,
+        token: Option<&str>,
+        json: &serde_json::Value,
+    ) -> Result<serde_json::Value, CallError> {
+        let mut request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            .body(json.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.map_err(unreachable)?;
+        let (_, body) = Self::body(response).await?;
+        serde_json::from_slice(&body).map_err(unreachable)
+    }
+
     /// A page of a paged GET (NRPS): its JSON, and the next page's address from the
     /// `Link: <…>; rel="next"` header the spec gives, or a `next` member some platforms use.
     pub async fn page(

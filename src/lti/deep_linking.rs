@@ -41,7 +41,8 @@ struct Pending {
     data: Option<serde_json::Value>,
 }
 
-fn visitor() -> Visitor {
+/// A visitor without a session (the LMS's frame has none yet).
+pub(super) fn visitor() -> Visitor {
     Visitor {
         user: None,
         name: String::new(),
@@ -123,7 +124,8 @@ pub async fn picker(state: &AppState, verified: Verified) -> Result<HttpResponse
     Ok(page)
 }
 
-fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
+/// Leaves a marker for `lti::frame`.
+pub(super) fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
     if let Ok(value) = actix_web::http::header::HeaderValue::from_str(value) {
         page.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static(name),

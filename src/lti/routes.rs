@@ -46,6 +46,7 @@ pub fn configure_public(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/lti/login").get(login_get).post(login_post))
         .service(web::resource("/lti/launch").post(launch))
         .service(web::resource("/lti/deep-link").post(super::deep_linking::respond))
+        .service(web::resource("/lti/inscription/{token}").get(dynamic_registration))
         .service(web::resource("/lti/jwks.json").get(jwks))
         .service(web::resource("/lti/configuration").get(configuration));
 }
@@ -58,7 +59,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(register),
     )
     .service(web::resource("/organisations/{id}/lti/platforms/{platform}").delete(remove))
-    .service(web::resource("/sessions/{id}/lti/roster").post(roster));
+    .service(web::resource("/sessions/{id}/lti/roster").post(roster))
+    .service(web::resource("/organisations/{id}/lti/registration-urls").post(registration_url));
+}
+
+/// LTI Dynamic Registration: the LMS opens the address with its configuration; we
+/// register with it and record it (see `lti::registration`), then tell the LMS we are done.
+pub async fn dynamic_registration(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<super::registration::Initiation>,
+) -> Result<HttpResponse, AppError> {
+    let view =
+        super::registration::register(&state, &path.into_inner(), query.into_inner()).await?;
+    let visitor = super::deep_linking::visitor();
+    let mut page = crate::pages::render(
+        &state,
+        &visitor,
+        "lti-inscrit",
+        "Outil enregistré",
+        serde_json::json!({ "platform": view.name, "client_id": view.client_id }),
+    )?;
+    super::deep_linking::mark(&mut page, super::deep_linking::FRAME_MARKER, &view.id);
+    Ok(page)
+}
+
+/// A registration address for the LMS (LTI Dynamic Registration): one use, 7 days.
+#[utoipa::path(post, path = "/api/v1/organisations/{id}/lti/registration-urls", tag = "lti", security(("bearer" = [])), responses(
+    (status = 201, body = super::registration::RegistrationUrl), (status = 403, body = Problem), (status = 404, body = Problem),
+))]
+pub async fn registration_url(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (organisation_id, public_url) = (path.into_inner(), state.settings.public_url.clone());
+    let url = db::run(&state.pool, move |conn| {
+        super::registration::invite(conn, &user, &organisation_id, &public_url)
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(url))
 }
 
 /// A cookie the platform's cross-site navigation and frame still carry under https

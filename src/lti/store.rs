@@ -1,12 +1,14 @@
 //! The LTI tables: registered platforms and their deployments, logins in flight, LMS
-//! users and contexts linked to ours, line items, and the grades owed (an outbox).
+//! users and contexts linked to ours, line items, the grades owed (an outbox), and the
+//! addresses given to platforms to register us by themselves.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{
-    lti_contexts, lti_deployments, lti_grades, lti_line_items, lti_logins, lti_platforms, lti_users,
+    lti_contexts, lti_deployments, lti_grades, lti_line_items, lti_logins, lti_platforms,
+    lti_registration_invites, lti_users,
 };
 use crate::db::{native, DbConn};
 
@@ -488,4 +490,46 @@ pub fn pending_grades(conn: &mut DbConn, platform_id: &str) -> QueryResult<Vec<G
         .limit(100)
         .select(Grade::as_select())
         .load(conn)
+}
+
+pub fn insert_invite(
+    conn: &mut DbConn,
+    token_hash: &str,
+    organisation_id: &str,
+    created_by: &str,
+    expires_at: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(lti_registration_invites::table)
+        .values((
+            lti_registration_invites::token_hash.eq(token_hash),
+            lti_registration_invites::organisation_id.eq(organisation_id),
+            lti_registration_invites::created_by.eq(created_by),
+            lti_registration_invites::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The organisation and inviting admin of a registration address still good at `at`.
+pub fn invite(
+    conn: &mut DbConn,
+    token_hash: &str,
+    at: NaiveDateTime,
+) -> QueryResult<Option<(String, String)>> {
+    lti_registration_invites::table
+        .find(token_hash)
+        .filter(lti_registration_invites::expires_at.gt(at))
+        .select((
+            lti_registration_invites::organisation_id,
+            lti_registration_invites::created_by,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Uses a registration address up; false if another registration used it first.
+pub fn consume_invite(conn: &mut DbConn, token_hash: &str) -> QueryResult<bool> {
+    diesel::delete(lti_registration_invites::table.find(token_hash))
+        .execute(conn)
+        .map(|n| n == 1)
 }

@@ -58,6 +58,7 @@ use crate::resources::routes as resources;
         reports::promotion, reports::my_dpc, reports::my_dpc_pdf,
         resources::list, resources::update,
         lti::configuration, lti::jwks, lti::list, lti::register, lti::remove, lti::roster,
+        lti::registration_url,
     ),
     components(schemas(Problem, FieldError, health::Health, health::Readiness, TokenPair)),
     modifiers(&BearerAuth),

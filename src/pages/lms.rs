@@ -15,6 +15,7 @@ use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, CurrentUser};
 use crate::lti::model::{NewPlatform, RegisterPlatform};
 use crate::lti::platforms;
+use crate::lti::registration::RegistrationUrl;
 use crate::lti::routes::ToolConfiguration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,7 +25,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .post(register),
     )
     .service(web::resource("/gestion/organisations/{id}/lms/{platform}/retirer").post(remove))
-    .service(web::resource("/gestion/sessions/{id}/liste-plateforme").post(roster));
+    .service(web::resource("/gestion/sessions/{id}/liste-plateforme").post(roster))
+    .service(web::resource("/gestion/organisations/{id}/lms/adresse").post(registration_address));
+}
+
+/// A dynamic registration address, shown on the page (once: only its hash is kept).
+async fn registration_address(
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let id = path.into_inner();
+    let user = match visitor.for_form(&form.csrf) {
+        Ok(user) => user.clone(),
+        Err(e) => return error_page(&state, &visitor, &e),
+    };
+    let (org, by, public_url) = (id.clone(), user.clone(), state.settings.public_url.clone());
+    let done = async {
+        let url = db::run(&state.pool, move |conn| {
+            crate::lti::registration::invite(conn, &by, &org, &public_url)
+        })
+        .await?;
+        let empty = json!({ "name": "", "issuer": "", "client_id": "", "deployment_ids": "",
+                            "auth_url": "", "token_url": "", "jwks_url": "" });
+        show(&state, &visitor, user, id, None, empty, Some(url)).await
+    };
+    done.await
+        .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
 
 #[derive(Deserialize)]
@@ -69,7 +97,7 @@ async fn platforms_page(
     page(state, visitor, |state, user, visitor| async move {
         let empty = json!({ "name": "", "issuer": "", "client_id": "", "deployment_ids": "",
                             "auth_url": "", "token_url": "", "jwks_url": "" });
-        show(&state, &visitor, user, id, None, empty).await
+        show(&state, &visitor, user, id, None, empty, None).await
     })
     .await
 }
@@ -82,6 +110,7 @@ async fn show(
     id: String,
     refusal: Option<&AppError>,
     typed: serde_json::Value,
+    registration: Option<RegistrationUrl>,
 ) -> Result<HttpResponse, AppError> {
     let (org, listed) = db::run(&state.pool, move |conn| {
         let org = require_org_admin(conn, &user, &id)?;
@@ -101,6 +130,10 @@ async fn show(
             "problem": refusal.map(message),
             "errors": refusal.map_or_else(|| json!({}), field_errors),
             "typed": typed,
+            "registration": registration.map(|r| json!({
+                "url": r.url,
+                "until": crate::fr::short_date(crate::fr::paris_day(r.expires_at)),
+            })),
         }),
     )
 }
@@ -157,7 +190,7 @@ async fn register(
     match done {
         Ok(_) => redirect(&format!("/gestion/organisations/{id}/lms")),
         Err(e) => {
-            let again = show(&state, &visitor, user, id, Some(&e), typed).await;
+            let again = show(&state, &visitor, user, id, Some(&e), typed, None).await;
             form_again(&state, &visitor, &e, again)
         }
     }

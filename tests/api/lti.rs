@@ -662,6 +662,11 @@ async fn the_dean_registers_moodle_from_the_organisations_page_and_removes_it() 
         .page(&format!("/gestion/organisations/{}", c.university))
         .await;
     assert!(org.contains(&page), "the organisation's page links to it");
+    // The dynamic registration address, created from the page.
+    let created = dean.post(&format!("{page}/adresse"), &[]).await;
+    assert_eq!(created.status().as_u16(), 200);
+    let html = crate::helpers::unescape(&created.text().await.unwrap());
+    assert!(html.contains(&c.app.url("/lti/inscription/")), "{html}");
 
     let registration = c.lms.registration();
     let field = |name: &str| registration[name].as_str().unwrap().to_owned();
@@ -854,4 +859,92 @@ async fn a_platform_that_rotates_its_key_is_believed_within_seconds() {
     p.push(("mode", "unknown_kid".into()));
     let old = c.lms.launch(&browser(), &params(&p)).await;
     problem(old, 401).await;
+}
+
+#[tokio::test]
+async fn moodle_registers_the_tool_by_itself_from_an_address_the_dean_created() {
+    let Some(c) = campus_with(false).await else {
+        return;
+    };
+    let created = c
+        .app
+        .post_as(
+            &c.dean.token,
+            &format!(
+                "/api/v1/organisations/{}/lti/registration-urls",
+                c.university
+            ),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(created.status().as_u16(), 201);
+    let address = created.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        address.starts_with(&c.app.url("/lti/inscription/")),
+        "{address}"
+    );
+    let configuration = format!("{}/.well-known/openid-configuration", c.lms.url);
+    let open = |token: &'static str| {
+        let (address, configuration) = (address.clone(), configuration.clone());
+        async move {
+            browser()
+                .get(&address)
+                .query(&[
+                    ("openid_configuration", configuration.as_str()),
+                    ("registration_token", token),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // The platform refuses a wrong registration token: nothing is recorded, the address
+    // still works.
+    let refused = open("wrong").await;
+    assert_eq!(refused.status().as_u16(), 503);
+    let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
+    let listed: Value = c
+        .app
+        .get_as(&c.dean.token, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.as_array().unwrap().is_empty());
+
+    let registered = open("registration-token-1").await;
+    assert_eq!(registered.status().as_u16(), 200);
+    let policy = registered.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains(&format!("frame-ancestors 'self' {}", c.lms.url)),
+        "{policy}"
+    );
+    let page = registered.text().await.unwrap();
+    assert!(page.contains("data-lti-close"), "{page}");
+    let listed: Value = c
+        .app
+        .get_as(&c.dean.token, &path)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed[0]["issuer"], c.lms.url.as_str());
+    assert_eq!(listed[0]["client_id"], "qvt-tool");
+    assert_eq!(listed[0]["deployment_ids"], json!(["deployment-1"]));
+    assert_eq!(listed[0]["token_url"], format!("{}/token", c.lms.url));
+    // What the platform received is what it needs (it checked it too).
+    let sent = c.lms.received().await["registered"].clone();
+    assert_eq!(sent["jwks_uri"], c.app.url("/lti/jwks.json"));
+
+    // Launches work at once; the address is used up.
+    c.opened_by_teacher().await;
+    let again = open("registration-token-1").await;
+    problem(again, 404).await;
 }

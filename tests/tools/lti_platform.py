@@ -339,6 +339,22 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as e:  # a preflight the library refuses
                 return self.answer(400, {"error": repr(e)})
             return self.answer(200, page.encode(), "text/html; charset=utf-8")
+        if path == "/.well-known/openid-configuration":
+            # LTI Dynamic Registration (not in lti1p3platform): the platform's side, as Moodle
+            # publishes it.
+            return self.answer(200, {
+                "issuer": BASE,
+                "authorization_endpoint": f"{BASE}/auth",
+                "token_endpoint": f"{BASE}/token",
+                "jwks_uri": f"{BASE}/jwks",
+                "registration_endpoint": f"{BASE}/register",
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                    "product_family_code": "moodle", "version": "4.4",
+                    "messages_supported": [{"type": "LtiResourceLinkRequest"},
+                                           {"type": "LtiDeepLinkingRequest"}],
+                },
+            })
         if path == "/control/state":
             with LOCK:
                 return self.answer(200, {k: v for k, v in STATE.items() if k != "hints"})
@@ -394,6 +410,34 @@ class Handler(BaseHTTPRequestHandler):
                         item["lineitem_id"] = line["id"]
                 STATE["deep_links"].extend(items)
             return self.answer(200, b"<p>ok</p>", "text/html")
+        if path == "/register":
+            if self.headers.get("Authorization") != "Bearer registration-token-1":
+                return self.answer(401, {"error": "invalid registration token"})
+            request = json.loads(body)
+            tool = request.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
+            expected = {
+                "initiate_login_uri": REGISTRATION.get_oidc_login_url(),
+                "jwks_uri": REGISTRATION.get_tool_key_set_url(),
+                "token_endpoint_auth_method": "private_key_jwt",
+                "application_type": "web",
+            }
+            wrong = [k for k, v in expected.items() if request.get(k) != v]
+            if REGISTRATION.get_launch_url() not in request.get("redirect_uris", []):
+                wrong.append("redirect_uris")
+            if set(request.get("grant_types", [])) != {"implicit", "client_credentials"}:
+                wrong.append("grant_types")
+            if request.get("response_types") != ["id_token"] or not tool.get("target_link_uri"):
+                wrong.append("response_types/tool configuration")
+            if wrong:
+                return self.answer(400, {"error": "invalid_client_metadata", "fields": wrong})
+            with LOCK:
+                STATE["registered"] = request
+            answer = dict(request)
+            answer["client_id"] = CLIENT_ID
+            answer["https://purl.imsglobal.org/spec/lti-tool-configuration"] = dict(
+                tool, deployment_id=DEPLOYMENT_ID
+            )
+            return self.answer(200, answer)
         if path == "/control/members":
             with LOCK:
                 STATE["members"][query["context"]] = json.loads(body)

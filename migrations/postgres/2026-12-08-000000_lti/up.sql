@@ -90,3 +90,12 @@ CREATE INDEX lti_grades_due ON lti_grades (next_attempt_at) WHERE sent_at IS NUL
 -- A session placed in an LMS course: only then does grading a quiz look for grade books
 -- to send the score to (the exam's path stays as it was for every other session).
 ALTER TABLE training_sessions ADD COLUMN lms_placed BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- LTI Dynamic Registration: addresses an organisation's admin gives a platform to register
+-- us by itself (a token, kept hashed, used once, expiring).
+CREATE TABLE lti_registration_invites (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    organisation_id TEXT NOT NULL REFERENCES organisations (id),
+    created_by TEXT NOT NULL REFERENCES accounts (id),
+    expires_at TIMESTAMP NOT NULL
+);

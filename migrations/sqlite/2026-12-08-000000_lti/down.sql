@@ -1,3 +1,4 @@
+DROP TABLE lti_registration_invites;
 ALTER TABLE training_sessions DROP COLUMN lms_placed;
 DROP TABLE lti_grades;
 DROP TABLE lti_line_items;
