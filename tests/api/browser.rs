@@ -1064,3 +1064,42 @@ async fn a_liberal_nurse_earns_a_dpc_attestation_and_the_training_body_declares_
     inspect.check(&client, "odpc-session").await;
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_student_opens_the_module_inside_the_lms_frame() {
+    let Some(c) = crate::lti::campus().await else {
+        return;
+    };
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    c.opened_by_teacher().await;
+    // The LMS's course page frames the activity: the launch runs inside the frame, and our
+    // page must be allowed there (frame-ancestors names the launching platform).
+    let course = format!(
+        "{}/course?user=s-frame&roles=learner&name=Zo%C3%A9+Cadre&course={COURSE}&context=moodle-course-7",
+        c.lms.url
+    );
+    client.goto(&course).await.unwrap();
+    client.enter_frame(0).await.unwrap();
+    let mut text = String::new();
+    for _ in 0..100 {
+        if let Ok(main) = client.find(Locator::Css("main")).await {
+            text = main.text().await.unwrap_or_default();
+            if text.contains("Leçon") || text.contains("leçon") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The frame's own address (WebDriver's current URL is the top page's).
+    let url = client
+        .execute("return location.href", vec![])
+        .await
+        .unwrap();
+    let url = url.as_str().unwrap_or_default().to_owned();
+    assert!(url.starts_with(&c.app.url("/apprendre/")), "{url}: {text}");
+    assert!(text.to_lowercase().contains("leçon"), "{text}");
+    client.enter_parent_frame().await.unwrap();
+    client.close().await.unwrap();
+}

@@ -17,18 +17,18 @@ use crate::quiz::{questions, AnswerKey};
 const COURSE: &str = "qvt-formation-initiale";
 
 /// A university whose Moodle is registered with us, and that Moodle.
-struct Campus {
-    app: TestApp,
+pub(crate) struct Campus {
+    pub(crate) app: TestApp,
     dean: User,
     university: String,
-    lms: Lms,
+    pub(crate) lms: Lms,
     lessons: Vec<String>,
     _courses: tempfile::TempDir,
 }
 
 /// The app, served at the address it calls itself by (the platform redirects browsers
 /// there), a university and its dean; `None` when the platform package is not installed.
-async fn campus() -> Option<Campus> {
+pub(crate) async fn campus() -> Option<Campus> {
     campus_with(true).await
 }
 
@@ -92,7 +92,7 @@ fn params<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
 
 impl Campus {
     /// The teacher opens the activity once: the session is created.
-    async fn opened_by_teacher(&self) -> String {
+    pub(crate) async fn opened_by_teacher(&self) -> String {
         let launched = self.lms.launch(&browser(), TEACHER).await;
         assert_eq!(launched.status().as_u16(), 303);
         let to = location(&launched);

@@ -339,6 +339,12 @@ class Handler(BaseHTTPRequestHandler):
             except Exception as e:  # a preflight the library refuses
                 return self.answer(400, {"error": repr(e)})
             return self.answer(200, page.encode(), "text/html; charset=utf-8")
+        if path == "/course":
+            # A course page of the LMS, the activity opened in a frame as Moodle does.
+            start = html.escape(f"/start?{urllib.parse.urlencode(query)}")
+            page = (f'<!doctype html><html lang="fr"><title>Cours</title><h1>Cours LMS</h1>'
+                    f'<iframe title="Activité" src="{start}" width="1200" height="800"></iframe></html>')
+            return self.answer(200, page.encode(), "text/html; charset=utf-8")
         if path == "/.well-known/openid-configuration":
             # LTI Dynamic Registration (not in lti1p3platform): the platform's side, as Moodle
             # publishes it.
