@@ -621,26 +621,15 @@ pub fn create_platform_admin(
             ));
         }
         let at = now();
-        let account = Account {
-            id: store::new_id(),
-            email: email.as_str().to_owned(),
-            full_name: full_name.as_str().to_owned(),
+        let mut account = Account::fresh(
+            email.as_str().to_owned(),
+            full_name.as_str().to_owned(),
             password_hash,
-            profession: Profession::Autre.code().to_owned(),
-            rpps: None,
-            adeli: None,
-            student_number: None,
-            mode_exercice: None,
-            is_platform_admin: true,
-            email_verified_at: Some(at),
-            disabled_at: None,
-            erased_at: None,
-            created_at: at,
-            updated_at: at,
-            page_session_epoch: 0,
-            first_name: None,
-            last_name: None,
-        };
+            Profession::Autre.code(),
+            at,
+        );
+        account.is_platform_admin = true;
+        account.email_verified_at = Some(at);
         store::insert_account(conn, &account)?;
         store::audit(
             conn,
@@ -667,35 +656,22 @@ pub fn create_vouched_account(
     profession: Profession,
 ) -> Result<Account, AppError> {
     let at = now();
-    let id = store::new_id();
-    let email = match email.and_then(|e| Email::parse(e).ok()) {
-        Some(e) if !store::email_taken(conn, e.as_str())? => e.as_str().to_owned(),
-        _ => format!("lms-{id}@comptes.invalid"),
-    };
     let full_name = full_name.and_then(|n| FullName::parse(n).ok()).map_or_else(
         || "Utilisateur de la plateforme".to_owned(),
         |n| n.as_str().to_owned(),
     );
-    let account = Account {
-        id,
-        email,
+    let mut account = Account::fresh(
+        String::new(),
         full_name,
-        password_hash: String::new(),
-        profession: profession.code().to_owned(),
-        rpps: None,
-        adeli: None,
-        student_number: None,
-        mode_exercice: None,
-        is_platform_admin: false,
-        email_verified_at: Some(at),
-        disabled_at: None,
-        erased_at: None,
-        created_at: at,
-        updated_at: at,
-        page_session_epoch: 0,
-        first_name: None,
-        last_name: None,
+        String::new(),
+        profession.code(),
+        at,
+    );
+    account.email = match email.and_then(|e| Email::parse(e).ok()) {
+        Some(e) if !store::email_taken(conn, e.as_str())? => e.as_str().to_owned(),
+        _ => format!("lms-{}@comptes.invalid", account.id),
     };
+    account.email_verified_at = Some(at);
     store::insert_account(conn, &account)?;
     Ok(account)
 }

@@ -47,6 +47,37 @@ pub struct Account {
 }
 
 impl Account {
+    /// A new account with nothing but its address, name, credential and profession (the
+    /// address not yet confirmed, no numbers): each way of creating one sets the rest.
+    pub fn fresh(
+        email: String,
+        full_name: String,
+        password_hash: String,
+        profession: &str,
+        at: NaiveDateTime,
+    ) -> Self {
+        Self {
+            id: new_id(),
+            email,
+            full_name,
+            password_hash,
+            profession: profession.to_owned(),
+            rpps: None,
+            adeli: None,
+            student_number: None,
+            mode_exercice: None,
+            is_platform_admin: false,
+            email_verified_at: None,
+            disabled_at: None,
+            erased_at: None,
+            created_at: at,
+            updated_at: at,
+            page_session_epoch: 0,
+            first_name: None,
+            last_name: None,
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.disabled_at.is_none() && self.erased_at.is_none()
     }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::helpers::lms::{browser, form_action, input, location, post_launch, session_token, Lms};
+use crate::helpers::lms::{
+    browser, csp, form_action, input, location, post_launch, session_token, Lms,
+};
 use crate::helpers::{
     course_with_completion, field_names, free_port, lesson_ids, problem, spawn_app_with, Browsing,
     TestApp,
@@ -385,10 +387,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     let picker = c.lms.launch(&b, &teacher).await;
     assert_eq!(picker.status().as_u16(), 200, "{:?}", picker.text().await);
     // Framed by this platform only, for this page.
-    let policy = picker.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let policy = csp(&picker);
     assert!(
         policy.contains(&format!("frame-ancestors 'self' {}", c.lms.url)),
         "{policy}"
@@ -405,10 +404,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
         .await
         .unwrap();
     assert_eq!(chosen.status().as_u16(), 200);
-    let policy = chosen.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let policy = csp(&chosen);
     assert!(
         policy.contains(&format!("form-action 'self' {}", c.lms.url)),
         "{policy}"
@@ -918,10 +914,7 @@ async fn moodle_registers_the_tool_by_itself_from_an_address_the_dean_created() 
 
     let registered = open("registration-token-1").await;
     assert_eq!(registered.status().as_u16(), 200);
-    let policy = registered.headers()["content-security-policy"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let policy = csp(&registered);
     assert!(
         policy.contains(&format!("frame-ancestors 'self' {}", c.lms.url)),
         "{policy}"

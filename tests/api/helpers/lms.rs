@@ -227,3 +227,11 @@ pub fn location(response: &reqwest::Response) -> String {
 pub fn session_token(response: &reqwest::Response) -> String {
     super::access_cookie(response)
 }
+
+/// A response's Content Security Policy.
+pub fn csp(response: &reqwest::Response) -> String {
+    response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
