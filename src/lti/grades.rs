@@ -68,6 +68,32 @@ fn scored(course: &Course, quiz_id: &str) -> Option<String> {
         .map(|q| q.title.clone())
 }
 
+/// Asks for the grade book's columns of a course placed in an LMS course, as soon as the
+/// platform offers its line items service: one per scored quiz and one for completion, so
+/// teachers see them before any student has a score. A row without a user (`user_sub`
+/// empty) only finds or creates its line item.
+pub fn declare_columns(
+    conn: &mut DbConn,
+    course: &Course,
+    context: &Context,
+    at: NaiveDateTime,
+) -> Result<(), AppError> {
+    let quizzes = course
+        .quizzes
+        .iter()
+        .filter(|q| scored(course, &q.id).is_some())
+        .map(|q| (quiz_tag(&q.id), q.title.clone(), 100.0));
+    let completion = (
+        COMPLETION_TAG.to_owned(),
+        format!("{} — formation terminée", course.title),
+        1.0,
+    );
+    for (tag, label, maximum) in quizzes.chain(std::iter::once(completion)) {
+        store::insert_grade(conn, &owed(context, "", tag, label, 0.0, maximum, at))?;
+    }
+    Ok(())
+}
+
 /// Writes what a graded attempt owes to the LMS courses its session is placed in, where
 /// the learner came from (in the grading's transaction): the quiz's best percentage so far
 /// (the LMS keeps the latest score it is sent; ours is the best attempt).
@@ -232,6 +258,10 @@ async fn send(state: &AppState, grade: &Grade) -> Result<(), CallError> {
         .await?;
     let result = async {
         let item = line_item(state, &context, grade, &token).await?;
+        if grade.user_sub.is_empty() {
+            // A column asked for ahead of any score: it exists now.
+            return Ok(());
+        }
         let score = serde_json::json!({
             "userId": grade.user_sub,
             "scoreGiven": grade.score_given,

@@ -390,6 +390,13 @@ pub fn link(conn: &mut DbConn, verified: &Verified) -> Result<Linked, AppError> 
                 lineitems.as_deref(),
                 memberships.as_deref(),
             )?;
+            // The grade book's columns, asked for once the platform offers the service.
+            if context.lineitems_url.is_none() && lineitems.is_some() {
+                let course = crate::catalog::store::current_version(conn, &course)?
+                    .course()
+                    .map_err(AppError::internal)?;
+                super::grades::declare_columns(conn, &course, &context, at)?;
+            }
         }
         // The link's own column in the grade book (deep linking asked for one): a quiz
         // link's is the quiz's, a course link's the completion's.

@@ -171,6 +171,22 @@ impl Campus {
             .unwrap()
     }
 
+    /// The LMS course's grade book columns once there are `expected` of them.
+    async fn columns(&self, expected: usize) -> Vec<Value> {
+        let mut found = Vec::new();
+        for _ in 0..300 {
+            found = self.lms.received().await["lineitems"]["moodle-course-7"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if found.len() >= expected {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the grade book has {found:?}");
+    }
+
     async fn scores_for(&self, sub: &str, expected: usize) -> Vec<Value> {
         let mut found = Vec::new();
         for _ in 0..300 {
@@ -196,6 +212,15 @@ async fn a_student_launched_from_moodle_completes_the_module_and_moodle_gets_the
     let Some(c) = campus().await else { return };
     // The teacher's first launch opens the session, linked to the LMS course.
     let session = c.opened_by_teacher().await;
+    // The grade book gets its columns before any student: the graded quiz and completion.
+    let mut tags: Vec<String> = c
+        .columns(2)
+        .await
+        .iter()
+        .map(|i| i["tag"].as_str().unwrap().to_owned())
+        .collect();
+    tags.sort();
+    assert_eq!(tags, ["completion", "quiz:quiz-final"]);
 
     let (token, enrolment) = c.student_in("student-42", "zoe@etu.univ-exemple.fr").await;
     c.lessons_done(&token, &enrolment).await;
@@ -525,6 +550,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
 async fn grades_wait_out_an_lms_outage_and_arrive_once() {
     let Some(c) = campus().await else { return };
     c.opened_by_teacher().await;
+    c.columns(2).await;
     let (token, enrolment) = c.student_in("student-7", "sept@etu.univ-exemple.fr").await;
     c.lms.grades_down(true).await;
     c.lessons_done(&token, &enrolment).await;
