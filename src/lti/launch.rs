@@ -144,12 +144,13 @@ fn token_error(kind: &ErrorKind) -> AppError {
 }
 
 /// Verifies a launch: the login of its state (taken, so it serves once), the browser's
-/// state cookie when it sent one, the id_token's signature by a key of the platform's
+/// login cookies when it sent some (`started`: one of them must be this login's, or the
+/// launch was started elsewhere — a login CSRF), the id_token's signature by a key of the platform's
 /// keyset, its issuer, audience, expiry, and the claims [`LaunchClaims::check`] reads.
 pub async fn verify(
     state: &AppState,
     form: LaunchForm,
-    cookie_state: Option<String>,
+    started: &[String],
 ) -> Result<Verified, AppError> {
     let token = form
         .id_token
@@ -159,8 +160,10 @@ pub async fn verify(
         .state
         .filter(|s| !s.is_empty())
         .ok_or_else(|| AppError::invalid("state", "obligatoire"))?;
-    if cookie_state.is_some_and(|c| c != login_state) {
-        return Err(refused("état (state) différent de celui de ce navigateur"));
+    if !started.is_empty() && !started.contains(&login_state) {
+        return Err(refused(
+            "connexion (state) commencée dans un autre navigateur",
+        ));
     }
     let taken = login_state.clone();
     let (login, platform, deployments) = db::run(&state.pool, move |conn| {

@@ -20,8 +20,14 @@ use crate::error::{AppError, Problem};
 use crate::http::{limit, Json};
 use crate::identity::auth::CurrentUser;
 
-/// The cookie that ties a launch to the browser that started its login.
-const STATE_COOKIE: &str = "qvt_lti_state";
+/// The cookies that tie a launch to the browser that started its login: one per login in
+/// flight (`qvt_lti_login_<state>`), so two activities of one LMS page, launched together,
+/// do not overwrite each other's.
+const STATE_COOKIE_PREFIX: &str = "qvt_lti_login_";
+
+fn state_cookie(login_state: &str) -> String {
+    format!("{STATE_COOKIE_PREFIX}{login_state}")
+}
 /// Logins started per minute from one address: a lecture hall behind one address opening
 /// the activity together stays far below it; a script filling the logins table does not.
 pub const LOGINS_PER_MINUTE: u32 = 600;
@@ -137,7 +143,12 @@ async fn begin(
     Ok(HttpResponse::Found()
         .insert_header((header::LOCATION, to))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .cookie(cross_site_cookie(STATE_COOKIE, login_state, https, age))
+        .cookie(cross_site_cookie(
+            &state_cookie(&login_state),
+            "1".into(),
+            https,
+            age,
+        ))
         .finish())
 }
 
@@ -166,8 +177,22 @@ pub async fn launch(
     req: HttpRequest,
     form: web::Form<LaunchForm>,
 ) -> Result<HttpResponse, AppError> {
-    let cookie_state = req.cookie(STATE_COOKIE).map(|c| c.value().to_owned());
-    let verified = launch::verify(&state, form.into_inner(), cookie_state).await?;
+    // The logins this browser started (none where the frame's cookies are blocked).
+    let started: Vec<String> = req
+        .cookies()
+        .map(|all| {
+            all.iter()
+                .filter_map(|c| {
+                    c.name()
+                        .strip_prefix(STATE_COOKIE_PREFIX)
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let form = form.into_inner();
+    let done_cookie = form.state.as_deref().map(state_cookie);
+    let verified = launch::verify(&state, form, &started).await?;
     if verified.message == Message::DeepLinking {
         return super::deep_linking::picker(&state, verified).await;
     }
@@ -192,11 +217,18 @@ pub async fn launch(
     )?;
     let https = state.settings.https();
     let session_age = time::Duration::seconds(crate::pages::session::PAGE_SESSION.as_secs() as i64);
-    let cookies = [
-        cross_site_cookie(STATE_COOKIE, String::new(), https, time::Duration::ZERO),
+    let mut cookies = vec![
         // Which platform may frame our pages for this browser (see `lti::frame`).
         cross_site_cookie(super::frame::COOKIE, platform_id, https, session_age),
     ];
+    if let Some(name) = done_cookie {
+        cookies.push(cross_site_cookie(
+            &name,
+            String::new(),
+            https,
+            time::Duration::ZERO,
+        ));
+    }
     for cookie in cookies {
         response
             .add_cookie(&cookie)

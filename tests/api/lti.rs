@@ -384,6 +384,20 @@ async fn launches_the_security_framework_forbids_are_refused_with_a_reason() {
         crossed["detail"].as_str().unwrap().contains("navigateur"),
         "{crossed}"
     );
+    // Two activities launched together in one browser: both go through.
+    let both = browser();
+    let a = c
+        .lms
+        .launch_form(&both, &params(&student("s-a", "a@etu.test")))
+        .await;
+    let z = c
+        .lms
+        .launch_form(&both, &params(&student("s-a", "a@etu.test")))
+        .await;
+    for (to, token, state) in [a, z] {
+        let launched = post_launch(&both, &to, &token, &state).await;
+        assert_eq!(launched.status().as_u16(), 303);
+    }
     // Garbage: a field-named problem, never a 500.
     let garbage = problem(
         post_launch(&browser(), &action, "not.a.jwt", "no-such-state").await,
