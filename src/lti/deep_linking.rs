@@ -9,8 +9,9 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::launch::{launch_url, Verified};
-use super::model::{self, parse_url, DEEP_LINKING_RESPONSE, LTI_VERSION};
+use super::frame;
+use super::launch::Verified;
+use super::model::{self, launch_url, parse_url, DEEP_LINKING_RESPONSE, LTI_VERSION};
 use super::store;
 use crate::app::AppState;
 use crate::catalog::model::{Course, Quiz, QuizRole};
@@ -26,9 +27,6 @@ use crate::pages::{self, session::Visitor};
 /// The audience of the picker's token: ours, and for this use only.
 const AUDIENCE: &str = "qvt-campus lti deep-link";
 const PENDING_SECONDS: i64 = 15 * 60;
-/// Markers the handlers leave for [`super::frame`] (removed before the answer leaves).
-pub const FRAME_MARKER: &str = "x-qvt-lti-platform";
-pub const FORM_TO_MARKER: &str = "x-qvt-lti-form-to";
 
 /// A deep linking request waiting for the teacher's choice.
 #[derive(Serialize, Deserialize)]
@@ -120,18 +118,8 @@ pub async fn picker(state: &AppState, verified: Verified) -> Result<HttpResponse
         "Placer une formation",
         serde_json::json!({ "platform": platform.name, "courses": courses, "request": request }),
     )?;
-    mark(&mut page, FRAME_MARKER, &platform.id);
+    frame::mark(&mut page, frame::FRAME_MARKER, &platform.id);
     Ok(page)
-}
-
-/// Leaves a marker for `lti::frame`.
-pub(super) fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
-    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(value) {
-        page.headers_mut().insert(
-            actix_web::http::header::HeaderName::from_static(name),
-            value,
-        );
-    }
 }
 
 /// The quizzes a link may point to alone: those whose score is a result.
@@ -253,9 +241,9 @@ pub async fn respond(
             "return_url": pending.return_url, "jwt": jwt,
         }),
     )?;
-    mark(&mut page, FRAME_MARKER, &platform.id);
-    if let Some(origin) = super::frame::origin(&pending.return_url) {
-        mark(&mut page, FORM_TO_MARKER, &origin);
+    frame::mark(&mut page, frame::FRAME_MARKER, &platform.id);
+    if let Some(origin) = frame::origin(&pending.return_url) {
+        frame::mark(&mut page, frame::FORM_TO_MARKER, &origin);
     }
     Ok(page)
 }

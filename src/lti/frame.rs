@@ -10,7 +10,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::web;
+use actix_web::{web, HttpResponse};
 use parking_lot::Mutex;
 
 use super::store;
@@ -19,6 +19,12 @@ use crate::db;
 
 /// The cookie naming the platform that launched this browser.
 pub const COOKIE: &str = "qvt_lti_frame";
+/// Markers the handlers leave for this middleware (removed before the answer leaves): the
+/// platform a page may be framed by before any cookie names it (deep linking, dynamic
+/// registration), and the origin a page's form may post to.
+pub const FRAME_MARKER: &str = "x-qvt-lti-platform";
+pub const FORM_TO_MARKER: &str = "x-qvt-lti-form-to";
+
 /// How long an origin is remembered (a removed registration stops framing within this,
 /// at once on the instance that removed it).
 const TTL: Duration = Duration::from_secs(60);
@@ -62,6 +68,16 @@ pub fn forget(state: &AppState, platform_id: &str) {
     state.lti_frames.0.lock().remove(platform_id);
 }
 
+/// Leaves a marker on a page for this middleware.
+pub fn mark(page: &mut HttpResponse, name: &'static str, value: &str) {
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(value) {
+        page.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static(name),
+            value,
+        );
+    }
+}
+
 /// The middleware: lets the launching platform frame the response — the platform of the
 /// browser's cookie, or the one a deep linking page names (before any cookie is set) — and
 /// lets a deep linking page post its answer to the platform.
@@ -81,8 +97,8 @@ pub async fn allow_platform_frames(
         headers.remove(name);
         value
     };
-    let marked = marker(headers, super::deep_linking::FRAME_MARKER);
-    let form_to = marker(headers, super::deep_linking::FORM_TO_MARKER);
+    let marked = marker(headers, FRAME_MARKER);
+    let form_to = marker(headers, FORM_TO_MARKER);
     let (Some(id), Some(state)) = (marked.or(cookie), state) else {
         return Ok(response);
     };

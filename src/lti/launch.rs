@@ -9,7 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
-use super::model::{self, refused, LaunchClaims, Message};
+use super::model::{self, launch_url, refused, LaunchClaims, Message};
 use super::store::{self, Context, Login, Platform};
 use crate::app::AppState;
 use crate::db::{self, DbConn};
@@ -41,11 +41,6 @@ pub struct LoginRequest {
 pub struct LaunchForm {
     pub id_token: Option<String>,
     pub state: Option<String>,
-}
-
-/// Where our tool receives launches (the redirect URI registered with platforms).
-pub fn launch_url(public_url: &str) -> String {
-    format!("{public_url}/lti/launch")
 }
 
 /// Starts a login: the platform named by `iss` (and `client_id`), a state and a nonce

@@ -1,7 +1,7 @@
 //! LTI 1.3's rules as pure functions: a platform registration parsed, the launch's
 //! claims (1EdTech LTI Core 1.3 § 5) read and checked, the LMS roles mapped to ours.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::AppError;
@@ -126,6 +126,36 @@ pub fn parse_url(raw: &str, allow_http: bool) -> Result<String, String> {
         return Err("adresse invalide".into());
     }
     Ok(t.to_owned())
+}
+
+/// Where our tool receives launches (the redirect URI registered with platforms, and the
+/// target of the links it places).
+pub fn launch_url(public_url: &str) -> String {
+    format!("{public_url}/lti/launch")
+}
+
+/// What to paste in the LMS's tool configuration.
+#[derive(Serialize, ToSchema)]
+pub struct ToolConfiguration {
+    /// « Public keyset URL ».
+    pub jwks_url: String,
+    /// « Initiate login URL ».
+    pub login_url: String,
+    /// « Tool URL » and « Redirection URI(s) ».
+    pub launch_url: String,
+    /// « Deep linking URL » (Moodle: « Supports Deep Linking »).
+    pub deep_linking_url: String,
+}
+
+impl ToolConfiguration {
+    pub fn of(public_url: &str) -> Self {
+        Self {
+            jwks_url: format!("{public_url}/lti/jwks.json"),
+            login_url: format!("{public_url}/lti/login"),
+            launch_url: launch_url(public_url),
+            deep_linking_url: launch_url(public_url),
+        }
+    }
 }
 
 /// `aud`: one audience or several.

@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::frame::origin;
-use super::model::{parse_url, NewPlatform, SCOPE_LINEITEM, SCOPE_MEMBERSHIPS, SCOPE_SCORE};
+use super::model::{
+    parse_url, NewPlatform, ToolConfiguration, SCOPE_LINEITEM, SCOPE_MEMBERSHIPS, SCOPE_SCORE,
+};
 use super::platforms::{self, PlatformView};
-use super::routes::ToolConfiguration;
 use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::AppError;

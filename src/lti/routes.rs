@@ -5,13 +5,12 @@
 use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::roster::RosterReport;
-use utoipa::ToSchema;
 
 use super::launch::{self, Landing, LaunchForm, LoginRequest};
-use super::model::{Message, NewPlatform, RegisterPlatform};
+use super::model::{Message, NewPlatform, RegisterPlatform, ToolConfiguration};
 use super::platforms::{self, PlatformView};
 use crate::app::AppState;
 use crate::config::DatabaseKind;
@@ -86,7 +85,7 @@ pub async fn dynamic_registration(
         "Outil enregistré",
         serde_json::json!({ "platform": view.name, "client_id": view.client_id }),
     )?;
-    super::deep_linking::mark(&mut page, super::deep_linking::FRAME_MARKER, &view.id);
+    super::frame::mark(&mut page, super::frame::FRAME_MARKER, &view.id);
     Ok(page)
 }
 
@@ -244,30 +243,6 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(serde_json::json!({ "keys": state.lti_key.jwks(&state.settings.public_url) }))
-}
-
-/// What to paste in the LMS's tool configuration.
-#[derive(Serialize, ToSchema)]
-pub struct ToolConfiguration {
-    /// « Public keyset URL ».
-    pub jwks_url: String,
-    /// « Initiate login URL ».
-    pub login_url: String,
-    /// « Tool URL » and « Redirection URI(s) ».
-    pub launch_url: String,
-    /// « Deep linking URL » (Moodle: « Supports Deep Linking »).
-    pub deep_linking_url: String,
-}
-
-impl ToolConfiguration {
-    pub fn of(public_url: &str) -> Self {
-        Self {
-            jwks_url: format!("{public_url}/lti/jwks.json"),
-            login_url: format!("{public_url}/lti/login"),
-            launch_url: launch::launch_url(public_url),
-            deep_linking_url: launch::launch_url(public_url),
-        }
-    }
 }
 
 /// The addresses to register the tool with in an LMS.

@@ -13,10 +13,10 @@ use crate::app::AppState;
 use crate::db;
 use crate::error::AppError;
 use crate::identity::auth::{require_org_admin, CurrentUser};
+use crate::lti::model::ToolConfiguration;
 use crate::lti::model::{NewPlatform, RegisterPlatform};
 use crate::lti::platforms;
 use crate::lti::registration::RegistrationUrl;
-use crate::lti::routes::ToolConfiguration;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
