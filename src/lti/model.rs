@@ -332,23 +332,36 @@ impl LaunchClaims {
             .filter(|s| !s.is_empty())
     }
 
-    /// The name to give a new account: `name`, else given and family names.
+    /// The name to give a new account.
     pub fn full_name(&self) -> Option<String> {
-        let joined = [self.given_name.as_deref(), self.family_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        self.name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| (!joined.trim().is_empty()).then_some(joined))
+        display_name(
+            self.name.as_deref(),
+            self.given_name.as_deref(),
+            self.family_name.as_deref(),
+        )
     }
 
     /// Our role for the LMS roles.
     pub fn role(&self) -> Role {
         role_of(&self.roles)
     }
+}
+
+/// A person's name as OpenID Connect claims give it (launches, rosters): `name`, else
+/// given and family names.
+pub fn display_name(
+    name: Option<&str>,
+    given_name: Option<&str>,
+    family_name: Option<&str>,
+) -> Option<String> {
+    let joined = [given_name, family_name]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    name.filter(|n| !n.trim().is_empty())
+        .map(str::to_owned)
+        .or_else(|| (!joined.trim().is_empty()).then_some(joined))
 }
 
 /// The highest of our roles among the LMS's: an administrator (system, institution or

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::client::CallError;
 use super::launch::{account_for, grant_role, LmsUser};
-use super::model::{role_of, SCOPE_MEMBERSHIPS};
+use super::model::{display_name, role_of, SCOPE_MEMBERSHIPS};
 use super::store::{self, Context, Platform};
 use crate::app::AppState;
 use crate::db::{self, DbConn};
@@ -44,15 +44,11 @@ impl Member {
     }
 
     fn full_name(&self) -> Option<String> {
-        let joined = [self.given_name.as_deref(), self.family_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        self.name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| (!joined.trim().is_empty()).then_some(joined))
+        display_name(
+            self.name.as_deref(),
+            self.given_name.as_deref(),
+            self.family_name.as_deref(),
+        )
     }
 }
 

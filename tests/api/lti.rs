@@ -417,6 +417,23 @@ async fn launches_the_security_framework_forbids_are_refused_with_a_reason() {
     assert_eq!(field_names(&problem(empty, 422).await), ["id_token"]);
 }
 
+/// The teacher's choice on the deep linking page: a course, or one of its quizzes.
+async fn place(
+    b: &reqwest::Client,
+    app: &TestApp,
+    request: &str,
+    course: &str,
+    quiz: Option<&str>,
+) -> reqwest::Response {
+    let mut form = vec![("request", request), ("course", course)];
+    form.extend(quiz.map(|q| ("quiz", q)));
+    b.post(app.url("/lti/deep-link"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it() {
     let Some(c) = campus().await else { return };
@@ -436,12 +453,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     assert!(page.contains("Placer une formation"), "{page}");
     let request = input(&page, "request").unwrap();
 
-    let chosen = b
-        .post(c.app.url("/lti/deep-link"))
-        .form(&[("request", request.as_str()), ("course", COURSE)])
-        .send()
-        .await
-        .unwrap();
+    let chosen = place(&b, &c.app, request.as_str(), COURSE, None).await;
     assert_eq!(chosen.status().as_u16(), 200);
     let policy = csp(&chosen);
     assert!(
@@ -464,16 +476,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     assert_eq!(links[0]["url"], c.app.url("/lti/launch"));
 
     // One quiz alone, with its own column; a practice quiz cannot be placed.
-    let chosen = b
-        .post(c.app.url("/lti/deep-link"))
-        .form(&[
-            ("request", request.as_str()),
-            ("course", COURSE),
-            ("quiz", "quiz-final"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let chosen = place(&b, &c.app, request.as_str(), COURSE, Some("quiz-final")).await;
     let page = chosen.text().await.unwrap();
     let jwt = input(&page, "JWT").unwrap();
     let accepted = c.lms.post_form(&to, &[("JWT", jwt.as_str())]).await;
@@ -485,16 +488,7 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     );
     assert_eq!(quiz_link["lineItem"]["tag"], "quiz:quiz-final");
     assert_eq!(quiz_link["lineItem"]["scoreMaximum"], 100);
-    let practice = b
-        .post(c.app.url("/lti/deep-link"))
-        .form(&[
-            ("request", request.as_str()),
-            ("course", COURSE),
-            ("quiz", "quiz-formatif"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let practice = place(&b, &c.app, request.as_str(), COURSE, Some("quiz-formatif")).await;
     assert_eq!(field_names(&problem(practice, 422).await), ["quiz"]);
 
     // A student follows the quiz link: to the quiz, and its score to that column.
@@ -537,22 +531,9 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
     );
 
     // A course the university may not run, and a forged request, are refused.
-    let dpc = b
-        .post(c.app.url("/lti/deep-link"))
-        .form(&[
-            ("request", request.as_str()),
-            ("course", "dpc-securite-exercice"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let dpc = place(&b, &c.app, request.as_str(), "dpc-securite-exercice", None).await;
     assert_eq!(field_names(&problem(dpc, 422).await), ["course"]);
-    let forged = b
-        .post(c.app.url("/lti/deep-link"))
-        .form(&[("request", "eyJhbGciOiJub25lIn0.e30."), ("course", COURSE)])
-        .send()
-        .await
-        .unwrap();
+    let forged = place(&b, &c.app, "eyJhbGciOiJub25lIn0.e30.", COURSE, None).await;
     problem(forged, 401).await;
     // A learner cannot place anything.
     let mut learner = student("s-dl", "dl@etu.test");
