@@ -44,6 +44,7 @@ pub struct Application {
     /// Set at the stop signal (see `AppState::draining`), for `drain` before the stop.
     draining: Arc<AtomicBool>,
     drain: Duration,
+    signals: StopSignals,
 }
 
 impl Application {
@@ -98,6 +99,7 @@ impl Application {
         });
         workers.push(grades_worker(state.clone()));
         workers.push(rosters_worker(state.clone()));
+        let signals = StopSignals::listen();
         let (server, port) = http_server(state, extra_routes)?;
         Ok(Self {
             port,
@@ -106,6 +108,7 @@ impl Application {
             flush_time,
             draining,
             drain,
+            signals,
         })
     }
 
@@ -127,8 +130,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let flush = self.flush_time.clone();
         let (handle, draining, drain) = (self.server.handle(), self.draining, self.drain);
+        let signals = self.signals;
         let on_signal = tokio::spawn(async move {
-            stop_signal().await;
+            signals.recv().await;
             draining.store(true, Ordering::Relaxed);
             let drained = tokio::time::sleep(drain);
             let flushed = tokio::task::spawn_blocking(move || flush()).await;
@@ -147,20 +151,32 @@ impl Application {
     }
 }
 
-/// SIGTERM or SIGINT, whichever comes first (the signals actix stops on).
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+/// The stop signals, listened to from before the server accepts its first connection: a
+/// SIGTERM that comes as soon as `/readyz` first answers (a test, an orchestrator) must find
+/// our handler, not the default action, which kills the process with no drain.
+struct StopSignals(Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>);
+
+impl StopSignals {
+    fn listen() -> Self {
+        use tokio::signal::unix::{signal, SignalKind};
+        Self(
+            signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .ok(),
+        )
+    }
+
+    /// SIGTERM or SIGINT, whichever comes first (the signals actix stops on).
+    async fn recv(self) {
+        match self.0 {
+            Some((mut term, mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
+            None => std::future::pending().await,
         }
-        _ => std::future::pending().await,
     }
 }
 
