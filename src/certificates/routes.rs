@@ -25,10 +25,7 @@ use crate::identity::auth::{require_org_admin, require_staff, CurrentUser};
 /// Every public verification route shares one limiter (`startup` registers it): a code
 /// can be tried only so often from one address, whichever instance it reaches.
 pub fn limiter(per_minute: u32, kind: DatabaseKind, pool: &db::Pool) -> limit::PerAddress {
-    match kind {
-        DatabaseKind::Sqlite => limit::PerAddress::per_minute(per_minute),
-        DatabaseKind::Postgres => limit::PerAddress::shared("verify", per_minute, pool.clone()),
-    }
+    limit::PerAddress::for_database("verify", per_minute, kind, pool)
 }
 
 /// Under `/api/v1`.

@@ -48,6 +48,20 @@ impl PerAddress {
         ))))
     }
 
+    /// The limiter `kind` of database calls for: in this process on SQLite (one instance),
+    /// shared by every instance under `action` on PostgreSQL.
+    pub fn for_database(
+        action: &'static str,
+        per_minute: u32,
+        kind: crate::config::DatabaseKind,
+        pool: &Pool,
+    ) -> Self {
+        match kind {
+            crate::config::DatabaseKind::Sqlite => Self::per_minute(per_minute),
+            crate::config::DatabaseKind::Postgres => Self::shared(action, per_minute, pool.clone()),
+        }
+    }
+
     /// Counts one request from `ip`; over quota, a 429 saying how long to wait.
     pub async fn check(&self, ip: IpAddr) -> Result<(), AppError> {
         match &*self.0 {

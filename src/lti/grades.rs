@@ -6,7 +6,7 @@
 use chrono::{NaiveDateTime, Utc};
 
 use super::client::CallError;
-use super::model::{quiz_tag, COMPLETION_TAG, SCOPE_LINEITEM, SCOPE_SCORE};
+use super::model::{quiz_tag, with_query, COMPLETION_TAG, SCOPE_LINEITEM, SCOPE_SCORE};
 use super::store::{self, Context, Grade};
 use crate::app::AppState;
 use crate::catalog::model::{Course, QuizRole};
@@ -167,8 +167,7 @@ fn scores_url(line_item: &str) -> String {
 fn filtered(lineitems: &str, tag: &str, resource_id: &str) -> String {
     let query = serde_urlencoded::to_string([("tag", tag), ("resource_id", resource_id)])
         .unwrap_or_default();
-    let separator = if lineitems.contains('?') { '&' } else { '?' };
-    format!("{lineitems}{separator}{query}")
+    with_query(lineitems, &query)
 }
 
 /// The line item for `grade`: the one a link came with or one found or created before,

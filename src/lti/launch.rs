@@ -9,7 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 
-use super::model::{self, launch_url, refused, LaunchClaims, Message};
+use super::model::{self, launch_url, refused, with_query, LaunchClaims, Message};
 use super::store::{self, Context, Login, Platform};
 use crate::app::AppState;
 use crate::db::{self, DbConn};
@@ -106,15 +106,7 @@ pub fn begin_login(
     }
     let query = serde_urlencoded::to_string(&params)
         .map_err(|e| AppError::internal(anyhow::anyhow!("login query: {e}")))?;
-    let separator = if platform.auth_url.contains('?') {
-        '&'
-    } else {
-        '?'
-    };
-    Ok((
-        format!("{}{separator}{query}", platform.auth_url),
-        login.state,
-    ))
+    Ok((with_query(&platform.auth_url, &query), login.state))
 }
 
 /// A launch whose token holds.

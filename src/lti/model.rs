@@ -111,6 +111,13 @@ fn text(raw: &str, max: usize) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
+/// `url` with `query` added, whether it has a query already (a platform's registered
+/// address may: Moodle's `auth.php?…`) or not.
+pub fn with_query(url: &str, query: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{query}")
+}
+
 /// An absolute https URL (or http when allowed), without credentials or fragment.
 pub fn parse_url(raw: &str, allow_http: bool) -> Result<String, String> {
     let t = raw.trim();

@@ -37,12 +37,12 @@ pub struct LoginLimiter(pub limit::PerAddress);
 
 impl LoginLimiter {
     pub fn new(kind: DatabaseKind, pool: &crate::db::Pool) -> Self {
-        Self(match kind {
-            DatabaseKind::Sqlite => limit::PerAddress::per_minute(LOGINS_PER_MINUTE),
-            DatabaseKind::Postgres => {
-                limit::PerAddress::shared("lti_login", LOGINS_PER_MINUTE, pool.clone())
-            }
-        })
+        Self(limit::PerAddress::for_database(
+            "lti_login",
+            LOGINS_PER_MINUTE,
+            kind,
+            pool,
+        ))
     }
 }
 
