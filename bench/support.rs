@@ -191,6 +191,7 @@ pub(crate) fn seed(pool: &Pool, settings: &Settings, n: usize) -> anyhow::Result
             dpc_orientation: None,
             academic_year: Some("2026-2027".into()),
             curriculum: None,
+            requires_verified_rpps: false,
         },
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;

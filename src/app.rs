@@ -27,6 +27,8 @@ pub struct AppState {
     pub lti: crate::lti::client::Platforms,
     /// The origins of platforms that may frame our pages (see `lti::frame`).
     pub lti_frames: crate::lti::frame::FrameOrigins,
+    /// OpenID Connect providers' discovery documents and keysets (see `oidc::provider`).
+    pub oidc: crate::oidc::provider::Providers,
     pub status_lists: status::Cache,
     /// Parsed course versions, for every capability that needs a course.
     pub courses: Arc<CourseCache>,

@@ -59,6 +59,8 @@ pub struct Settings {
     /// The first wait before a grade an LMS did not take is sent again
     /// (`QVT_LTI_RETRY_SECONDS`, default 30); it doubles with each failure, up to 6 hours.
     pub lti_retry: Duration,
+    /// The OpenID Connect providers people may sign in with (Pro Santé Connect…).
+    pub oidc: Vec<crate::oidc::settings::ProviderSettings>,
 }
 
 #[derive(Clone, Debug)]
@@ -279,6 +281,7 @@ impl Settings {
             )
             .map_err(|e| anyhow!("QVT_TRUSTED_PROXIES: {e}"))?,
             metrics_token: get("QVT_METRICS_TOKEN").map(Secret::new),
+            oidc: crate::oidc::settings::from_lookup(&get)?,
             data_dir,
         })
     }

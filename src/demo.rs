@@ -161,6 +161,7 @@ fn session(
         dpc_orientation: dpc.then(|| "1".into()),
         academic_year: (!dpc).then(|| format!("{year}-{}", year + 1)),
         curriculum: None,
+        requires_verified_rpps: false,
     };
     let admin = user(conn, by)?;
     let created = enrolment::create_session(conn, &admin, organisation, new)

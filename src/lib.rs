@@ -21,6 +21,7 @@ pub mod identity;
 pub mod learning;
 pub mod lti;
 pub mod mail;
+pub mod oidc;
 pub mod ops;
 pub mod pages;
 pub mod pdf;

@@ -89,6 +89,7 @@ impl Application {
             lti_key,
             lti: Default::default(),
             lti_frames: Default::default(),
+            oidc: Default::default(),
             status_lists: Default::default(),
             courses,
             learning,
@@ -308,6 +309,7 @@ fn spawn_workers(
             crate::throttle::prune(&mut conn)?;
             crate::http::quota::prune(&mut conn)?;
             lti::launch::prune(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::oidc::service::prune(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
             Ok(())
         },
     ));
@@ -392,6 +394,7 @@ fn http_server(
             .configure(identity::routes::configure_well_known)
             .configure(certificates::routes::configure_public)
             .configure(lti::routes::configure_public)
+            .configure(crate::oidc::routes::configure)
             // One scope for the whole API: a second scope with the same prefix would
             // never be reached.
             .service(

@@ -97,6 +97,9 @@ pub struct Holder {
     pub name: String,
     pub profession: String,
     pub rpps: Option<String>,
+    /// The RPPS was verified by Pro Santé Connect (absent from older snapshots: false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rpps_verified: bool,
     pub adeli: Option<String>,
     pub student_number: Option<String>,
 }

@@ -350,6 +350,7 @@ mod tests {
                 name: "Zoé <b>Lefèvre</b>\ntitle: Faux".into(),
                 profession: "Infirmier".into(),
                 rpps: None,
+                rpps_verified: false,
                 adeli: Some("691234567".into()),
                 student_number: None,
             },

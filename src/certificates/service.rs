@@ -42,6 +42,7 @@ pub(crate) fn snapshot(
     achievement: Achievement,
 ) -> Result<Snapshot, AppError> {
     let account = identity::account(conn, &enrolment.account_id)?;
+    let rpps_verified = identity::rpps_vouched(conn, &account.id, account.rpps.as_deref())?;
     let organisation = identity::organisation(conn, &session.organisation_id)?;
     let started_on = achievement
         .started_at
@@ -56,6 +57,7 @@ pub(crate) fn snapshot(
             name: account.full_name,
             profession: Profession::label_of(&account.profession).to_owned(),
             rpps: account.rpps,
+            rpps_verified,
             adeli: account.adeli,
             student_number: account.student_number,
         },

@@ -166,6 +166,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         lms_placed -> Bool,
+        requires_verified_rpps -> Bool,
     }
 }
 
@@ -526,3 +527,39 @@ diesel::table! {
         expires_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    oidc_logins (state) {
+        state -> Text,
+        provider -> Text,
+        nonce -> Text,
+        link_account_id -> Nullable<Text>,
+        return_to -> Nullable<Text>,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        account_id -> Text,
+        rpps -> Nullable<Text>,
+        profession_code -> Nullable<Text>,
+        linked_at -> Timestamp,
+        last_sign_in_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    oidc_pending_links (token_hash) {
+        token_hash -> Text,
+        provider -> Text,
+        subject -> Text,
+        identity -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(oidc_identities -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(oidc_identities, accounts);

@@ -185,6 +185,8 @@ pub struct CreateSession {
     pub academic_year: Option<String>,
     /// DFGSM, DFASM, IFSI…
     pub curriculum: Option<String>,
+    /// Only practitioners whose RPPS Pro Santé Connect verified may enrol (default false).
+    pub requires_verified_rpps: Option<bool>,
 }
 
 impl TryFrom<CreateSession> for NewSession {
@@ -262,6 +264,7 @@ impl TryFrom<CreateSession> for NewSession {
             dpc_orientation,
             academic_year,
             curriculum,
+            requires_verified_rpps: body.requires_verified_rpps.unwrap_or(false),
         })
     }
 }
@@ -280,6 +283,7 @@ pub struct NewSession {
     pub dpc_orientation: Option<String>,
     pub academic_year: Option<String>,
     pub curriculum: Option<String>,
+    pub requires_verified_rpps: bool,
 }
 
 #[cfg(test)]
@@ -332,6 +336,7 @@ mod tests {
     #[test]
     fn a_new_session_names_every_invalid_field_at_once() {
         let raw = CreateSession {
+            requires_verified_rpps: None,
             course: Some("qvt".into()),
             title: Some("  Promotion   2026 ".into()),
             opens_on: Some("2026-09-01".into()),
@@ -349,6 +354,7 @@ mod tests {
         let fields: Vec<&str> = e.errors().iter().map(|f| f.field.as_str()).collect();
         assert_eq!(fields, ["capacity", "closes_on", "enrolment_key"]);
         let ok = NewSession::try_from(CreateSession {
+            requires_verified_rpps: None,
             closes_on: Some("2026-12-31".into()),
             capacity: Some(30),
             enrolment_mode: Some("open".into()),

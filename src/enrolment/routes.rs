@@ -55,6 +55,8 @@ pub struct SessionView {
     pub academic_year: Option<String>,
     pub curriculum: Option<String>,
     pub closed: bool,
+    /// Only practitioners whose RPPS Pro Santé Connect verified may enrol.
+    pub requires_verified_rpps: bool,
 }
 
 impl From<Session> for SessionView {
@@ -78,6 +80,7 @@ impl From<Session> for SessionView {
             academic_year: s.academic_year,
             curriculum: s.curriculum,
             closed: s.closed_at.is_some(),
+            requires_verified_rpps: s.requires_verified_rpps,
         }
     }
 }
@@ -186,6 +189,8 @@ pub struct UpdateSession {
     enrolment_key: Option<String>,
     /// `true` closes the session to new enrolments; `false` reopens it.
     closed: Option<bool>,
+    /// Only practitioners whose RPPS Pro Santé Connect verified may enrol from now on.
+    requires_verified_rpps: Option<bool>,
 }
 
 /// Edits, closes or reopens a session (org admins).
@@ -221,6 +226,7 @@ pub async fn update(
             model::parse_enrolment_key,
         ),
         closed: body.closed,
+        requires_verified_rpps: body.requires_verified_rpps,
     };
     f.finish()?;
     let (session, stale) = db::run(&state.pool, move |conn| {

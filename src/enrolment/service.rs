@@ -105,6 +105,7 @@ pub fn create_session(
             created_at: now,
             updated_at: now,
             lms_placed: false,
+            requires_verified_rpps: new.requires_verified_rpps,
         };
         store::insert_session(conn, &session)?;
         identity::audit(
@@ -146,6 +147,7 @@ pub struct SessionPatch {
     pub mode: Option<EnrolmentMode>,
     pub key: Option<String>,
     pub closed: Option<bool>,
+    pub requires_verified_rpps: Option<bool>,
 }
 
 /// Edits, closes or reopens a session. The caller applies the returned [`Stale`] once
@@ -194,6 +196,9 @@ pub fn update_session(
                 "enrolment_key",
                 "obligatoire avec le mode « key »",
             ));
+        }
+        if let Some(required) = patch.requires_verified_rpps {
+            session.requires_verified_rpps = required;
         }
         match patch.closed {
             Some(true) if session.closed_at.is_none() => {
@@ -266,6 +271,7 @@ pub fn enrol(
         let session = store::session(conn, session_id)?.ok_or_else(session_not_found)?;
         let account = identity::account(conn, &account_id).optional()?;
         let account = admit(today(), &session, account, by_admin)?;
+        require_verified_rpps(conn, &session, &account, by_admin)?;
         record_enrolment(
             conn,
             by_admin.then_some(user.id.as_str()),
@@ -345,6 +351,25 @@ fn admit(
         ));
     }
     Ok(account)
+}
+
+/// A session that requires it admits only an account whose RPPS a provider verified.
+fn require_verified_rpps(
+    conn: &mut DbConn,
+    session: &Session,
+    account: &Account,
+    by_admin: bool,
+) -> Result<(), AppError> {
+    if !session.requires_verified_rpps
+        || identity::rpps_vouched(conn, &account.id, account.rpps.as_deref())?
+    {
+        return Ok(());
+    }
+    Err(AppError::invalid(
+        if by_admin { "user_id" } else { "rpps" },
+        "cette session exige un numéro RPPS vérifié : connectez-vous avec Pro Santé Connect \
+         (ou liez-le depuis « Mon compte »)",
+    ))
 }
 
 /// Takes a seat for an admitted account, unless it is already enrolled or the session is
@@ -453,6 +478,7 @@ pub fn open_for_platform(
         created_at: now,
         updated_at: now,
         lms_placed: true,
+        requires_verified_rpps: false,
     };
     store::insert_session(conn, &session)?;
     identity::audit(
@@ -613,6 +639,7 @@ mod tests {
             created_at: at,
             updated_at: at,
             lms_placed: false,
+            requires_verified_rpps: false,
         }
     }
 

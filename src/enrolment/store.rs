@@ -38,6 +38,9 @@ pub struct Session {
     /// Placed in an LMS course (LTI): its quizzes' scores are owed to the grade book.
     #[serde(default)]
     pub lms_placed: bool,
+    /// Only practitioners whose RPPS a provider verified (Pro Santé Connect) may enrol.
+    #[serde(default)]
+    pub requires_verified_rpps: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]

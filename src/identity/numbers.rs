@@ -95,6 +95,12 @@ pub fn ensure_self_service(
     after: &Account,
 ) -> Result<(), AppError> {
     let changed = changed(before, after);
+    if changed.contains(&"rpps") && store::rpps_vouched(conn, &before.id, before.rpps.as_deref())? {
+        return Err(AppError::conflict(
+            "Votre numéro RPPS a été vérifié par Pro Santé Connect : il ne se modifie pas à la main.",
+        )
+        .with_field("rpps", "numéro vérifié par Pro Santé Connect"));
+    }
     if let Some(field) = changed.first() {
         if store::holds_dpc_certificate(conn, &before.id)? {
             return Err(AppError::conflict(format!(

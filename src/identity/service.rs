@@ -589,6 +589,8 @@ pub fn erase(conn: &mut DbConn, account_id: &str, candidate: &str) -> Result<Sta
         store::revoke_all_refresh(conn, account_id)?;
         store::delete_one_time_of(conn, account_id)?;
         store::delete_memberships_of(conn, account_id)?;
+        // The provider identities go too: nobody signs in to an erased account.
+        store::delete_provider_identities_of(conn, account_id)?;
         // What the person wrote in activities is theirs, not proof of training (the time,
         // the scores and the completion are): it goes with the identity.
         store::delete_activity_answers_of(conn, account_id)?;

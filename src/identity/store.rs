@@ -311,6 +311,25 @@ pub fn count_role(conn: &mut DbConn, organisation_id: &str, role: Role) -> Query
         .get_result(conn)
 }
 
+/// Whether `rpps` is the number a provider linked to the account vouched for (see `oidc`).
+pub fn rpps_vouched(conn: &mut DbConn, account_id: &str, rpps: Option<&str>) -> QueryResult<bool> {
+    use crate::db::schema::oidc_identities;
+    let Some(rpps) = rpps else { return Ok(false) };
+    diesel::select(diesel::dsl::exists(
+        oidc_identities::table
+            .filter(oidc_identities::account_id.eq(account_id))
+            .filter(oidc_identities::rpps.eq(rpps)),
+    ))
+    .get_result(conn)
+}
+
+/// The OpenID Connect identities linked to the account (see `oidc`).
+pub fn delete_provider_identities_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
+    use crate::db::schema::oidc_identities;
+    diesel::delete(oidc_identities::table.filter(oidc_identities::account_id.eq(account_id)))
+        .execute(conn)
+}
+
 pub fn delete_memberships_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
     diesel::delete(memberships::table.filter(memberships::account_id.eq(account_id))).execute(conn)
 }

@@ -281,6 +281,50 @@ impl Platforms {
         serde_json::from_slice(&body).map_err(unreachable)
     }
 
+    /// Posts a form to an OAuth 2 token endpoint with HTTP Basic client authentication
+    /// (RFC 6749 § 2.3.1: both parts form-encoded first) and reads the JSON answer.
+    pub async fn post_form(
+        &self,
+        url: &str,
+        (client_id, secret): (&str, &str),
+        form: &[(&str, &str)],
+    ) -> Result<serde_json::Value, CallError> {
+        let encode =
+            |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_owned();
+        let response = self
+            .http
+            .post(url)
+            .basic_auth(encode(client_id), Some(encode(secret)))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let (_, body) = Self::body(response).await?;
+        serde_json::from_slice(&body).map_err(unreachable)
+    }
+
+    /// A GET with a bearer token whose answer may be JSON or a JWT (OpenID Connect
+    /// userinfo): its content type and body.
+    pub async fn get_bearer(&self, url: &str, token: &str) -> Result<(String, Vec<u8>), CallError> {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token)
+            .header(reqwest::header::ACCEPT, "application/json, application/jwt")
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let (_, body) = Self::body(response).await?;
+        Ok((content_type, body))
+    }
+
     /// A page of a paged GET (NRPS): its JSON, and the next page's address from the
     /// `Link: <…>; rel="next"` header the spec gives, or a `next` member some platforms use.
     pub async fn page(

@@ -174,7 +174,7 @@ pub enum Audience {
 }
 
 impl Audience {
-    fn all(&self) -> Vec<&str> {
+    pub(crate) fn all(&self) -> Vec<&str> {
         match self {
             Audience::One(a) => vec![a],
             Audience::Many(v) => v.iter().map(String::as_str).collect(),

@@ -57,22 +57,52 @@ impl Refusal {
 }
 
 /// What the account page shows, with a form's refusal above that form when there is one.
+/// The deployment's providers, each linked to the account or not; unlinking is offered
+/// while something else remains to sign in with.
+fn identities(
+    state: &AppState,
+    account: &identity_store::Account,
+    linked: &[crate::oidc::store::LinkedIdentity],
+) -> Value {
+    let others = |name: &str| linked.iter().filter(|l| l.provider != name).count();
+    state
+        .settings
+        .oidc
+        .iter()
+        .map(|p| {
+            let link = linked.iter().find(|l| l.provider == p.name);
+            json!({
+                "name": p.name, "label": p.label, "psc": p.is_psc(),
+                "linked": link.is_some(),
+                "linked_on": link.map(|l| fr::date(l.linked_at.date())),
+                "rpps": link.and_then(|l| l.rpps.clone()),
+                "may_unlink": link.is_some() && (!account.password_hash.is_empty() || others(&p.name) > 0),
+            })
+        })
+        .collect()
+}
+
 async fn account_data(
     state: &AppState,
     user: CurrentUser,
     refusal: Option<Refusal>,
 ) -> Result<Value, AppError> {
     let day = fr::paris_day(chrono::Utc::now().naive_utc());
-    let (dpc, account) = db::run(&state.pool, move |conn| {
+    let (dpc, account, linked) = db::run(&state.pool, move |conn| {
         let account = identity_store::account(conn, &user.id)?;
+        let linked = crate::oidc::store::identities_of(conn, &user.id)?;
         let dpc = if has_dpc_obligation(&account.profession) {
             crate::reports::service::my_dpc(conn, &user, day).ok()
         } else {
             None
         };
-        Ok((dpc, account))
+        Ok((dpc, account, linked))
     })
     .await?;
+    let identities = identities(state, &account, &linked);
+    let rpps_verified = linked
+        .iter()
+        .any(|l| l.rpps.is_some() && l.rpps == account.rpps);
     let dpc = dpc.map(|d| {
         let period = crate::reports::dpc::period_of(day);
         let extended = period.filter(|p| p.extended_to.is_some()).map(|p| fr::date(p.last_day()));
@@ -107,7 +137,8 @@ async fn account_data(
         },
         "email": typed("email").unwrap_or_else(|| account.email.clone().into()),
         "unconfirmed": account.email_verified_at.is_none(),
-        "numbers": { "rpps": account.rpps, "adeli": account.adeli },
+        "numbers": { "rpps": account.rpps, "adeli": account.adeli, "rpps_verified": rpps_verified },
+        "identities": identities,
     }))
 }
 

@@ -64,6 +64,10 @@ pub fn render(
     );
     data["csrf"] = visitor.csrf.clone().into();
     data["staff"] = visitor.staff.into();
+    if matches!(name, "connexion" | "inscription") {
+        let back = data["retour"].as_str().map(str::to_owned);
+        data["oidc_buttons"] = crate::oidc::routes::buttons(state, back.as_deref());
+    }
     let html = state.templates.render(&format!("pages/{name}"), &data)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -226,7 +226,8 @@ pub async fn cross_site_forms(
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // A learning platform starts logins and posts launches from its own site: those are
     // checked by their state, nonce and signature instead (see `lti::launch`).
-    let platform_post = matches!(req.path(), "/lti/login" | "/lti/launch");
+    let platform_post = matches!(req.path(), "/lti/login" | "/lti/launch")
+        || (req.path().starts_with("/connexion/oidc/") && req.path().ends_with("/deconnexion"));
     if !safe && !req.path().starts_with("/api/") && !platform_post {
         same_site(req.request())?;
     }

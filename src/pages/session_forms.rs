@@ -103,6 +103,8 @@ struct NewSessionForm {
     dpc_session_no: String,
     #[serde(default)]
     dpc_orientation: String,
+    /// A checkbox: present when ticked.
+    requires_verified_rpps: Option<String>,
 }
 
 async fn create_session(
@@ -135,6 +137,7 @@ async fn create_session(
             dpc_orientation: filled(&form.dpc_orientation),
             academic_year: filled(&form.academic_year),
             curriculum: None,
+            requires_verified_rpps: Some(form.requires_verified_rpps.is_some()),
         })?;
         let org = organisation.clone();
         db::run(&state.pool, move |conn| {

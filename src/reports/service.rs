@@ -180,6 +180,7 @@ pub fn dpc_declarations(
         "Durée de l'action (h)",
         "Achevé le",
         "Temps de connexion (min)",
+        "RPPS vérifié (Pro Santé Connect)",
     ])?;
     csv.flush()?;
     let end = to
@@ -190,9 +191,11 @@ pub fn dpc_declarations(
     for (session, course) in sessions {
         let mut after = String::new();
         loop {
-            let (page, attested) = {
+            let (page, attested, verified) = {
                 let mut conn = pool.get()?;
                 let page = store::completed_page(&mut conn, &session.id, from, to, &after)?;
+                let accounts: Vec<String> = page.iter().map(|(_, a, ..)| a.id.clone()).collect();
+                let verified = crate::oidc::store::rpps_verified_among(&mut conn, &accounts)?;
                 let ids: Vec<String> = page.iter().map(|(e, ..)| e.id.clone()).collect();
                 // Only actions whose certificate stands: a revoked one is not declared.
                 let attested: std::collections::HashSet<String> =
@@ -203,7 +206,7 @@ pub fn dpc_declarations(
                         })
                         .map(|(id, ..)| id)
                         .collect();
-                (page, attested)
+                (page, attested, verified)
             };
             let Some((last, ..)) = page.last() else { break };
             after = last.id.clone();
@@ -234,6 +237,12 @@ pub fn dpc_declarations(
                     fr::number_upto(f64::from(course.duration_minutes) / 60.0, 2),
                     fr::paris_day(completed_at).to_string(),
                     (seconds / 60).to_string(),
+                    if verified.contains(&account.id) {
+                        "oui"
+                    } else {
+                        "non"
+                    }
+                    .into(),
                 ])?;
             }
             if !full {

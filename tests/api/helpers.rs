@@ -5,6 +5,7 @@
 mod browse;
 mod courses;
 pub mod lms;
+pub mod psc;
 mod python;
 mod setup;
 mod statements;

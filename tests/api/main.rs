@@ -27,6 +27,7 @@ mod pages;
 mod pdf_tables;
 mod plans;
 mod problems;
+mod psc;
 mod quiz;
 mod quiz_proof;
 mod reports;

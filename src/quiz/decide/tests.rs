@@ -71,6 +71,7 @@ fn session(closed: bool) -> Session {
         created_at: at(),
         updated_at: at(),
         lms_placed: false,
+        requires_verified_rpps: false,
     }
 }
 

@@ -40,6 +40,15 @@ impl Browsing {
         }
     }
 
+    /// With a page session opened elsewhere (a provider's sign-in).
+    pub fn with_session(app: &TestApp, token: String) -> Self {
+        Self {
+            base: app.address.clone(),
+            token: Some(token),
+            client: no_redirects(),
+        }
+    }
+
     pub fn signed_out(app: &TestApp) -> Self {
         Self {
             base: app.address.clone(),

@@ -1,0 +1,310 @@
+//! Signing in with Pro Santé Connect, against a real OpenID Connect provider
+//! (`oidc-provider`, see `helpers::psc`): sign-up, sign-in again, linking to a password
+//! account only after its password, the provider's answers that must be refused, the
+//! back-channel logout, and an RPPS typed on another account.
+
+use serde_json::{json, Value};
+
+use crate::helpers::lms::browser;
+use crate::helpers::psc::{app_with_psc, session_of};
+use crate::helpers::{unescape, Browsing, TestApp};
+use crate::journeys::PASSWORD;
+
+async fn me(app: &TestApp, token: &str) -> Value {
+    let response = app.get_as(token, "/api/v1/me").await;
+    assert_eq!(response.status().as_u16(), 200);
+    response.json().await.unwrap()
+}
+
+fn accounts_count(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use qvt_campus::db::schema::accounts;
+    let mut conn = app.conn();
+    accounts::table.count().get_result(&mut *conn).unwrap()
+}
+
+#[tokio::test]
+async fn a_practitioner_signs_up_with_psc_and_comes_back_to_the_same_verified_account() {
+    // Arrange
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let doctor = &psc.practitioners().await[0];
+
+    // Act: the first sign-in creates the account.
+    let first = psc.sign_in(&app, &doctor.sub).await;
+
+    // Assert
+    assert_eq!(
+        first.status().as_u16(),
+        303,
+        "{}",
+        first.text().await.unwrap()
+    );
+    assert_eq!(first.headers()["location"], "/tableau-de-bord");
+    let token = session_of(&first).expect("signed in");
+    let account = me(&app, &token).await;
+    assert_eq!(account["rpps"], doctor.rpps.as_str());
+    assert_eq!(account["profession"], "medecin");
+    assert_eq!(account["mode_exercice"], "liberal");
+    assert_eq!(account["email"], doctor.email.as_deref().unwrap());
+    assert_eq!(account["first_name"], "Jean");
+    let (status, page) = Browsing::with_session(&app, token)
+        .page("/mon-compte")
+        .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("RPPS vérifié"), "{page}");
+    assert!(page.contains("id=\"identite-psc\""));
+    assert!(page.contains("readonly"));
+
+    // Act: signing in again, from another browser, with a rotated provider key.
+    psc.rotate_key().await;
+    // A keyset is fetched again for an unknown key at most every 2 s (forged tokens must
+    // not become a stream of fetches): the new key is believed from then on.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let again = psc.sign_in(&app, &doctor.sub).await;
+
+    // Assert: the same account, no second one.
+    assert_eq!(again.status().as_u16(), 303);
+    let again = me(&app, &session_of(&again).unwrap()).await;
+    assert_eq!(again["id"], account["id"]);
+    assert_eq!(accounts_count(&app), 1);
+}
+
+#[tokio::test]
+async fn a_signed_userinfo_is_verified_and_read() {
+    let Some((app, psc)) = app_with_psc(true).await else {
+        return;
+    };
+    let pharmacist = &psc.practitioners().await[2];
+
+    let signed_in = psc.sign_in(&app, &pharmacist.sub).await;
+
+    assert_eq!(signed_in.status().as_u16(), 303);
+    let account = me(&app, &session_of(&signed_in).unwrap()).await;
+    assert_eq!(account["rpps"], pharmacist.rpps.as_str());
+    assert_eq!(account["profession"], "pharmacien");
+    // No e-mail from the provider: an address nothing is ever sent to.
+    assert!(account["email"].as_str().unwrap().ends_with(".invalid"));
+}
+
+#[tokio::test]
+async fn an_existing_password_account_is_linked_only_once_its_password_is_given() {
+    // Arrange: the doctor already has a password account under the address PSC gives.
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let doctor = &psc.practitioners().await[0];
+    let email = doctor.email.clone().unwrap();
+    let existing = app.learner(&email).await;
+
+    // Act: signing in with PSC does not sign in to it…
+    let returned = psc.sign_in(&app, &doctor.sub).await;
+
+    // Assert
+    assert_eq!(returned.status().as_u16(), 200);
+    assert!(session_of(&returned).is_none());
+    let page = unescape(&returned.text().await.unwrap());
+    assert!(page.contains("Un compte existe déjà pour vous"), "{page}");
+    let token = crate::helpers::lms::input(&page, "token").unwrap();
+
+    // …a wrong password does not link it…
+    let wrong = browser()
+        .post(app.url("/connexion/oidc/lier"))
+        .form(&[
+            ("token", token.as_str()),
+            ("email", &email),
+            ("password", "pas le bon"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert!(session_of(&wrong).is_none());
+
+    // …the right one does.
+    let proved = browser()
+        .post(app.url("/connexion/oidc/lier"))
+        .form(&[
+            ("token", token.as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proved.status().as_u16(), 303);
+    let account = me(&app, &session_of(&proved).unwrap()).await;
+    assert_eq!(account["id"], existing.id.as_str());
+    assert_eq!(account["rpps"], doctor.rpps.as_str());
+    assert_eq!(accounts_count(&app), 1);
+
+    // The next PSC sign-in goes straight in; the token served once.
+    let next = psc.sign_in(&app, &doctor.sub).await;
+    assert_eq!(
+        me(&app, &session_of(&next).unwrap()).await["id"],
+        existing.id.as_str()
+    );
+    let replayed = browser()
+        .post(app.url("/connexion/oidc/lier"))
+        .form(&[
+            ("token", token.as_str()),
+            ("email", &email),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status().as_u16(), 422);
+
+    // Act: the link can go while the password remains.
+    let browsing = Browsing::with_session(&app, session_of(&next).unwrap());
+    let unlinked = browsing.post("/mon-compte/identites/psc/delier", &[]).await;
+    assert_eq!(unlinked.status().as_u16(), 303);
+    let (_, page) = browsing.page("/mon-compte").await;
+    assert!(!page.contains("RPPS vérifié"), "{page}");
+}
+
+#[tokio::test]
+async fn an_account_made_by_psc_keeps_its_only_way_in() {
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let nurse = &psc.practitioners().await[1];
+    let signed_in = psc.sign_in(&app, &nurse.sub).await;
+    let browsing = Browsing::with_session(&app, session_of(&signed_in).unwrap());
+
+    let refused = browsing.post("/mon-compte/identites/psc/delier", &[]).await;
+
+    assert_eq!(refused.status().as_u16(), 409);
+    let page = unescape(&refused.text().await.unwrap());
+    assert!(page.contains("mot de passe"), "{page}");
+    // Nor may the verified number be typed over.
+    let typed = browsing
+        .post(
+            "/mon-compte/numeros",
+            &[("rpps", "10000000009"), ("adeli", "")],
+        )
+        .await;
+    assert_eq!(typed.status().as_u16(), 409);
+    assert_eq!(
+        me(&app, &session_of(&signed_in).unwrap()).await["rpps"],
+        nurse.rpps.as_str()
+    );
+}
+
+#[tokio::test]
+async fn answers_that_do_not_hold_are_refused_and_sign_no_one_in() {
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let doctor = &psc.practitioners().await[0];
+    // A first sign-in, so that "replay" has an earlier id_token to give back.
+    assert_eq!(psc.sign_in(&app, &doctor.sub).await.status().as_u16(), 303);
+
+    for (fault, says) in [
+        ("unknown-key", "clé de signature inconnue"),
+        ("wrong-audience", "audience"),
+        ("expired", "expiré"),
+        ("replay", "nonce"),
+        ("wrong-issuer", "émetteur"),
+    ] {
+        psc.spoil_next_token(fault).await;
+        let refused = psc.sign_in(&app, &doctor.sub).await;
+        assert_eq!(refused.status().as_u16(), 401, "{fault}");
+        assert!(session_of(&refused).is_none(), "{fault}");
+        let page = unescape(&refused.text().await.unwrap());
+        assert!(page.contains(says), "{fault}: {page}");
+    }
+
+    // A return whose state is not this browser's login (a login CSRF, or a replay).
+    let browser = browser();
+    let start = browser
+        .get(app.url("/connexion/oidc/psc"))
+        .send()
+        .await
+        .unwrap();
+    let to = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.contains("code_challenge_method=S256") && to.contains("acr_values=eidas1"));
+    let forged = browser
+        .get(app.url("/connexion/oidc/psc/retour?code=abc&state=not-ours"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    let stranger = crate::helpers::lms::browser();
+    let elsewhere = psc
+        .through_provider(&app, &stranger, start, &doctor.sub)
+        .await;
+    assert_eq!(elsewhere.status().as_u16(), 401, "another browser's return");
+    assert!(session_of(&elsewhere).is_none());
+    assert_eq!(accounts_count(&app), 1);
+}
+
+#[tokio::test]
+async fn the_providers_back_channel_logout_ends_the_page_sessions() {
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let nurse = &psc.practitioners().await[1];
+    let signed_in = psc.sign_in(&app, &nurse.sub).await;
+    let browsing = Browsing::with_session(&app, session_of(&signed_in).unwrap());
+    assert_eq!(browsing.get("/mon-compte").await.status().as_u16(), 200);
+
+    assert_eq!(psc.back_channel_logout(&nurse.sub).await, 204);
+
+    let after = browsing.get("/mon-compte").await;
+    assert_eq!(after.status().as_u16(), 303, "signed out");
+    // A forged logout token is refused.
+    let forged = browser()
+        .post(app.url("/connexion/oidc/psc/deconnexion"))
+        .form(&[("logout_token", "eyJhbGciOiJub25lIn0.e30.")])
+        .send()
+        .await
+        .unwrap();
+    let problem = crate::helpers::problem(forged, 422).await;
+    assert_eq!(crate::helpers::field_names(&problem), ["logout_token"]);
+}
+
+#[tokio::test]
+async fn an_rpps_typed_on_another_account_goes_to_the_verified_practitioner() {
+    // Arrange: someone typed the nurse's RPPS on their own account (another address).
+    let Some((app, psc)) = app_with_psc(false).await else {
+        return;
+    };
+    let nurse = &psc.practitioners().await[1];
+    let claimant = app.learner("usurpation@example.fr").await;
+    let typed = app
+        .call(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            &claimant.token,
+            Some(&json!({ "rpps": nurse.rpps, "adeli": null })),
+        )
+        .await;
+    assert_eq!(
+        typed.status().as_u16(),
+        200,
+        "{}",
+        typed.text().await.unwrap()
+    );
+
+    // Act: the nurse signs in with PSC, and says the account is not hers.
+    let returned = psc.sign_in(&app, &nurse.sub).await;
+    assert_eq!(returned.status().as_u16(), 200);
+    let page = unescape(&returned.text().await.unwrap());
+    let token = crate::helpers::lms::input(&page, "token").unwrap();
+    let created = browser()
+        .post(app.url("/connexion/oidc/nouveau"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: her new account holds the verified number; the claimant's lost it.
+    assert_eq!(created.status().as_u16(), 303);
+    let account = me(&app, &session_of(&created).unwrap()).await;
+    assert_eq!(account["rpps"], nurse.rpps.as_str());
+    assert_ne!(account["id"], claimant.id.as_str());
+    assert_eq!(me(&app, &claimant.token).await["rpps"], Value::Null);
+}
