@@ -1103,3 +1103,54 @@ async fn a_student_opens_the_module_inside_the_lms_frame() {
     client.enter_parent_frame().await.unwrap();
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_practitioner_signs_in_with_the_pro_sante_connect_button() {
+    let Some(psc) = crate::helpers::psc::Psc::start() else {
+        return;
+    };
+    let Some((client, _driver)) = browser().await else {
+        return;
+    };
+    // The provider sends the browser back to our public address: here, our real one.
+    let port = free_port();
+    let settings = psc.settings();
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.bind = format!("127.0.0.1:{port}").parse().unwrap();
+        s.public_url = format!("http://127.0.0.1:{port}");
+        s.oidc = vec![settings];
+    })
+    .await;
+    psc.register(&app, false).await;
+    let doctor = &psc.practitioners().await[0];
+    let mut inspect = Inspector::new();
+
+    client.goto(&app.url("/connexion")).await.unwrap();
+    inspect.check(&client, "connexion-psc").await;
+    click(&client, "#oidc-psc").await;
+    // The provider's own page: the practitioner's national identifier, then validation.
+    fill(&client, "login", &doctor.sub).await;
+    client
+        .find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut url = String::new();
+    for _ in 0..100 {
+        url = client.current_url().await.unwrap().to_string();
+        if url.starts_with(&app.url("/tableau-de-bord")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(url.starts_with(&app.url("/tableau-de-bord")), "{url}");
+
+    client.goto(&app.url("/mon-compte")).await.unwrap();
+    let text = text_of(&client).await;
+    assert!(text.contains("RPPS vérifié"), "{text}");
+    assert!(text.contains(&doctor.rpps), "{text}");
+    inspect.check(&client, "mon-compte-psc").await;
+    client.close().await.unwrap();
+}

@@ -16,7 +16,7 @@ pub use courses::{
     copy_course, copy_courses, course_with_completion, lesson_ids, replace_last_section,
 };
 pub use python::python_with;
-pub use setup::{day, setup, setup_in, Setup};
+pub use setup::{day, setup, setup_in, setup_with, Setup};
 pub use statements::{reset_statements, statements_run, whole_table_reads, Statement};
 pub use world::{world, world_of, Learner, World, NAME};
 

@@ -6,8 +6,9 @@
 use serde_json::{json, Value};
 
 use crate::helpers::lms::browser;
-use crate::helpers::psc::{app_with_psc, session_of};
-use crate::helpers::{unescape, Browsing, TestApp};
+use crate::helpers::psc::{app_with_psc, session_of, Psc};
+use crate::helpers::{day, setup_with, unescape, Browsing, TestApp};
+use crate::journeys::User;
 use crate::journeys::PASSWORD;
 
 async fn me(app: &TestApp, token: &str) -> Value {
@@ -307,4 +308,57 @@ async fn an_rpps_typed_on_another_account_goes_to_the_verified_practitioner() {
     assert_eq!(account["rpps"], nurse.rpps.as_str());
     assert_ne!(account["id"], claimant.id.as_str());
     assert_eq!(me(&app, &claimant.token).await["rpps"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
+    // Arrange: a DPC session open only to verified RPPS numbers.
+    let Some(psc) = Psc::start() else { return };
+    let settings = psc.settings();
+    let s = setup_with(|s| s.oidc = vec![settings]).await;
+    psc.register(&s.app, false).await;
+    let session = s
+        .session(
+            &s.odpc_admin,
+            &s.training_body,
+            json!({ "course": "dpc-securite-exercice", "title": "Session sécurité", "opens_on": day(0),
+                    "closes_on": day(10), "enrolment_mode": "open", "dpc_action_ref": "12345678901",
+                    "dpc_session_no": "1", "dpc_orientation": "12", "requires_verified_rpps": true }),
+        )
+        .await;
+    assert_eq!(session["requires_verified_rpps"], true);
+    let id = session["id"].as_str().unwrap();
+
+    // Act: a practitioner with a typed number, then one signed in with PSC.
+    let typed = s.app.learner("ide.liberale@example.fr").await;
+    let refused = s.enrol(&typed, id, json!({})).await;
+    let nurse = &psc.practitioners().await[1];
+    let signed_in = psc.sign_in(&s.app, &nurse.sub).await;
+    let token = session_of(&signed_in).unwrap();
+    let verified = User {
+        id: me(&s.app, &token).await["id"].as_str().unwrap().to_owned(),
+        email: String::new(),
+        token,
+        refresh_token: String::new(),
+    };
+    let admitted = s.enrol(&verified, id, json!({})).await;
+
+    // Assert
+    let problem = crate::helpers::problem(refused, 422).await;
+    assert_eq!(crate::helpers::field_names(&problem), ["rpps"]);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Pro Santé Connect")
+            || problem.to_string().contains("Pro Santé Connect"),
+        "{problem}"
+    );
+    assert_eq!(
+        admitted.status().as_u16(),
+        201,
+        "{}",
+        admitted.text().await.unwrap()
+    );
+    assert_eq!(me(&s.app, &verified.token).await["rpps_verified"], true);
 }

@@ -34,6 +34,8 @@ pub struct AccountView {
     /// French label of the profession, for display.
     pub profession_label: String,
     pub rpps: Option<String>,
+    /// The RPPS is the one Pro Santé Connect vouched for.
+    pub rpps_verified: bool,
     pub adeli: Option<String>,
     pub student_number: Option<String>,
     pub mode_exercice: Option<String>,
@@ -53,7 +55,9 @@ impl AccountView {
                 role,
             })
             .collect();
+        let rpps_verified = store::rpps_vouched(conn, &account.id, account.rpps.as_deref())?;
         Ok(Self {
+            rpps_verified,
             profession_label: Profession::parse(&account.profession)
                 .map(|p| p.label())
                 .unwrap_or_default()

@@ -28,7 +28,16 @@ pub async fn setup() -> Setup {
 
 /// Like [`setup`], serving the courses found in `courses`.
 pub async fn setup_in(courses: std::path::PathBuf) -> Setup {
-    let app = spawn_app_with(|s| s.courses_dir = courses).await;
+    setup_with(|s| s.courses_dir = courses).await
+}
+
+/// Like [`setup`], the settings adjusted by `customize`.
+pub async fn setup_with(customize: impl FnOnce(&mut qvt_campus::config::Settings)) -> Setup {
+    let app = spawn_app_with(|s| {
+        s.courses_dir = super::real_courses();
+        customize(s);
+    })
+    .await;
     let admin = app.platform_admin().await;
     let dean = app.learner("doyen@univ-exemple.fr").await;
     let odpc_admin = app.learner("direction@odpc-exemple.fr").await;
