@@ -18,7 +18,7 @@ pub use courses::{
 pub use python::python_with;
 pub use setup::{day, setup, setup_in, setup_with, Setup};
 pub use statements::{reset_statements, statements_run, whole_table_reads, Statement};
-pub use world::{world, world_of, Learner, World, NAME};
+pub use world::{world, world_of, world_with, Learner, World, NAME};
 
 use std::net::TcpListener;
 use std::path::Path;

@@ -362,3 +362,79 @@ async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
     );
     assert_eq!(me(&s.app, &verified.token).await["rpps_verified"], true);
 }
+
+#[tokio::test]
+async fn the_attestation_and_the_declaration_say_the_rpps_was_verified() {
+    // Arrange: a DPC session; a nurse signed in with PSC, another practitioner who typed.
+    let Some(psc) = Psc::start() else { return };
+    let settings = psc.settings();
+    let w = crate::helpers::world_with("dpc-securite-exercice", |s| s.oidc = vec![settings]).await;
+    psc.register(&w.s.app, false).await;
+    let nurse = &psc.practitioners().await[1];
+    let token = session_of(&psc.sign_in(&w.s.app, &nurse.sub).await).unwrap();
+    let user = User {
+        id: me(&w.s.app, &token).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        email: String::new(),
+        token,
+        refresh_token: String::new(),
+    };
+
+    // Act: both complete the course.
+    let learner = w.nearly_done_as(user).await;
+    let (learner, certificate) = w.finish(learner).await;
+    w.certified("kine@cabinet-exemple.fr").await;
+
+    // Assert: the PDF, read by pdftotext, says so…
+    let id = certificate["id"].as_str().unwrap();
+    let pdf =
+        w.s.app
+            .get_as(
+                &learner.user.token,
+                &format!("/api/v1/certificates/{id}.pdf"),
+            )
+            .await;
+    assert_eq!(pdf.status().as_u16(), 200);
+    let text = crate::helpers::pdf_text(&pdf.bytes().await.unwrap());
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains(&nurse.rpps), "{text}");
+    assert!(flat.contains("(vérifié par Pro Santé Connect)"), "{text}");
+    // …and so does the training body's declaration, only for her.
+    let path = format!(
+        "/api/v1/organisations/{}/dpc-declarations.csv",
+        w.s.training_body
+    );
+    let csv =
+        w.s.app
+            .get_as(&w.s.odpc_admin.token, &path)
+            .await
+            .text()
+            .await
+            .unwrap();
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(b';')
+        .from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let verified = header
+        .iter()
+        .position(|h| h == "RPPS vérifié (Pro Santé Connect)")
+        .unwrap();
+    let rpps = header.iter().position(|h| h == "RPPS").unwrap();
+    let mut said: Vec<(String, String)> = reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[rpps].to_owned(), r[verified].to_owned())
+        })
+        .collect();
+    said.sort();
+    assert_eq!(
+        said,
+        [
+            (String::new(), "non".into()),
+            (nurse.rpps.clone(), "oui".into())
+        ]
+    );
+}

@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::{course_with_completion, day, lesson_ids, setup_in, Setup};
+use super::{course_with_completion, day, lesson_ids, setup_with, Setup};
 use crate::journeys::User;
 
 const COURSE: &str = "qvt-formation-initiale";
@@ -31,9 +31,22 @@ pub async fn world() -> World {
 
 /// A session of `course`: the university's, or the training body's for a DPC course.
 pub async fn world_of(course: &'static str) -> World {
+    world_with(course, |_| {}).await
+}
+
+/// Like [`world_of`], the settings adjusted by `customize`.
+pub async fn world_with(
+    course: &'static str,
+    customize: impl FnOnce(&mut qvt_campus::config::Settings),
+) -> World {
     // Completed by reading every lesson (no minimum time, no quiz).
     let courses = course_with_completion(course, "min_lesson_seconds = 0");
-    let s = setup_in(courses.path().to_path_buf()).await;
+    let dir = courses.path().to_path_buf();
+    let s = setup_with(|s| {
+        s.courses_dir = dir;
+        customize(s);
+    })
+    .await;
     let session = if course.starts_with("dpc-") {
         let body = json!({ "course": course, "title": "Session de printemps", "opens_on": day(-1), "closes_on": day(10),
                            "enrolment_mode": "open", "dpc_action_ref": "1234 5678 901", "dpc_session_no": "3", "dpc_orientation": "12" });
@@ -69,6 +82,11 @@ impl World {
             )
             .await;
         assert_eq!(renamed.status().as_u16(), 200);
+        self.nearly_done_as(user).await
+    }
+
+    /// `user` enrolled in the session, every lesson but the last done.
+    pub async fn nearly_done_as(&self, user: User) -> Learner {
         let enrolment: Value = self
             .s
             .enrol(&user, &self.session, json!({}))
@@ -108,6 +126,11 @@ impl World {
     /// Completes the course and returns the learner's certificate.
     pub async fn certified(&self, email: &str) -> (Learner, Value) {
         let learner = self.nearly_done(email).await;
+        self.finish(learner).await
+    }
+
+    /// The last lesson done: the learner and their certificate.
+    pub async fn finish(&self, learner: Learner) -> (Learner, Value) {
         let done = self.complete(&learner, self.lessons.last().unwrap()).await;
         assert_eq!(done.json::<Value>().await.unwrap()["completed_now"], true);
         let certificate = self.my_certificates(&learner).await[0].clone();
