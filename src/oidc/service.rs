@@ -408,6 +408,27 @@ fn vouch(
     Ok(account)
 }
 
+/// Takes the identity waiting for an account's proof (it serves once), with its provider;
+/// refused when the identity got linked meanwhile.
+fn take_pending<'a>(
+    conn: &mut DbConn,
+    providers: &'a [ProviderSettings],
+    token: &str,
+) -> Result<(&'a ProviderSettings, Identity), AppError> {
+    let (pending, identity) = pending_identity(conn, token)?;
+    let provider = providers
+        .iter()
+        .find(|p| p.name == pending.provider)
+        .ok_or_else(|| AppError::not_found("Fournisseur d'identité inconnu."))?;
+    store::delete_pending(conn, &pending.token_hash)?;
+    if store::identity(conn, &provider.name, &identity.subject)?.is_some() {
+        return Err(AppError::conflict(
+            "Cette identité est déjà liée à un compte de la plateforme.",
+        ));
+    }
+    Ok((provider, identity))
+}
+
 /// The identity waiting for an account's proof, by its token.
 fn pending_identity(conn: &mut DbConn, token: &str) -> Result<(PendingLink, Identity), AppError> {
     let pending = store::pending(conn, &hash_token(token))?
@@ -432,18 +453,8 @@ pub fn link_after_proof(
     to: String,
 ) -> Result<Outcome, AppError> {
     conn.write(|conn| {
-        let (pending, identity) = pending_identity(conn, token)?;
-        let provider = providers
-            .iter()
-            .find(|p| p.name == pending.provider)
-            .ok_or_else(|| AppError::not_found("Fournisseur d'identité inconnu."))?;
-        store::delete_pending(conn, &pending.token_hash)?;
+        let (provider, identity) = take_pending(conn, providers, token)?;
         let at = Utc::now().naive_utc();
-        if store::identity(conn, &provider.name, &identity.subject)?.is_some() {
-            return Err(AppError::conflict(
-                "Cette identité est déjà liée à un compte de la plateforme.",
-            ));
-        }
         link(conn, provider, &identity, &account, at)?;
         signed_in(conn, provider, &identity, account, to, at)
     })
@@ -458,18 +469,8 @@ pub fn create_instead(
     to: String,
 ) -> Result<Outcome, AppError> {
     conn.write(|conn| {
-        let (pending, identity) = pending_identity(conn, token)?;
-        let provider = providers
-            .iter()
-            .find(|p| p.name == pending.provider)
-            .ok_or_else(|| AppError::not_found("Fournisseur d'identité inconnu."))?;
-        store::delete_pending(conn, &pending.token_hash)?;
+        let (provider, identity) = take_pending(conn, providers, token)?;
         let at = Utc::now().naive_utc();
-        if store::identity(conn, &provider.name, &identity.subject)?.is_some() {
-            return Err(AppError::conflict(
-                "Cette identité est déjà liée à un compte de la plateforme.",
-            ));
-        }
         let account = create(conn, provider, &identity, at)?;
         signed_in(conn, provider, &identity, account, to, at)
     })

@@ -416,6 +416,11 @@ pub async fn page_session(app: &TestApp, email: &str) -> String {
 
 /// The page-session token a sign-in response sets (`qvt_access`).
 pub fn access_cookie(response: &reqwest::Response) -> String {
+    session_of(response).expect("a session cookie")
+}
+
+/// The page-session token a response set, if it set one (not a sign-out's empty one).
+pub fn session_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get_all("set-cookie")
@@ -423,7 +428,7 @@ pub fn access_cookie(response: &reqwest::Response) -> String {
         .filter_map(|v| v.to_str().ok())
         .find_map(|c| c.strip_prefix("qvt_access="))
         .map(|c| c.split(';').next().unwrap().to_owned())
-        .expect("a session cookie")
+        .filter(|t| !t.is_empty())
 }
 
 /// An app and the other instances serving its database (see [`TestApp::instances`]).

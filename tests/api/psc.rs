@@ -6,9 +6,9 @@
 use serde_json::{json, Value};
 
 use crate::helpers::lms::browser;
-use crate::helpers::psc::{app_with_psc, session_of, Psc};
+use crate::helpers::psc::{app_with_psc, prove, user_of, Psc};
+use crate::helpers::session_of;
 use crate::helpers::{day, setup_with, unescape, Browsing, TestApp};
-use crate::journeys::User;
 use crate::journeys::PASSWORD;
 
 async fn me(app: &TestApp, token: &str) -> Value {
@@ -110,30 +110,12 @@ async fn an_existing_password_account_is_linked_only_once_its_password_is_given(
     let token = crate::helpers::lms::input(&page, "token").unwrap();
 
     // …a wrong password does not link it…
-    let wrong = browser()
-        .post(app.url("/connexion/oidc/lier"))
-        .form(&[
-            ("token", token.as_str()),
-            ("email", &email),
-            ("password", "pas le bon"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let wrong = prove(&app, &token, &email, "pas le bon").await;
     assert_eq!(wrong.status().as_u16(), 401);
     assert!(session_of(&wrong).is_none());
 
     // …the right one does.
-    let proved = browser()
-        .post(app.url("/connexion/oidc/lier"))
-        .form(&[
-            ("token", token.as_str()),
-            ("email", &email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let proved = prove(&app, &token, &email, PASSWORD).await;
     assert_eq!(proved.status().as_u16(), 303);
     let account = me(&app, &session_of(&proved).unwrap()).await;
     assert_eq!(account["id"], existing.id.as_str());
@@ -146,16 +128,7 @@ async fn an_existing_password_account_is_linked_only_once_its_password_is_given(
         me(&app, &session_of(&next).unwrap()).await["id"],
         existing.id.as_str()
     );
-    let replayed = browser()
-        .post(app.url("/connexion/oidc/lier"))
-        .form(&[
-            ("token", token.as_str()),
-            ("email", &email),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let replayed = prove(&app, &token, &email, PASSWORD).await;
     assert_eq!(replayed.status().as_u16(), 422);
 
     // Act: the link can go while the password remains.
@@ -333,14 +306,7 @@ async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
     let typed = s.app.learner("ide.liberale@example.fr").await;
     let refused = s.enrol(&typed, id, json!({})).await;
     let nurse = &psc.practitioners().await[1];
-    let signed_in = psc.sign_in(&s.app, &nurse.sub).await;
-    let token = session_of(&signed_in).unwrap();
-    let verified = User {
-        id: me(&s.app, &token).await["id"].as_str().unwrap().to_owned(),
-        email: String::new(),
-        token,
-        refresh_token: String::new(),
-    };
+    let verified = user_of(&s.app, &psc.sign_in(&s.app, &nurse.sub).await).await;
     let admitted = s.enrol(&verified, id, json!({})).await;
 
     // Assert
@@ -371,16 +337,7 @@ async fn the_attestation_and_the_declaration_say_the_rpps_was_verified() {
     let w = crate::helpers::world_with("dpc-securite-exercice", |s| s.oidc = vec![settings]).await;
     psc.register(&w.s.app, false).await;
     let nurse = &psc.practitioners().await[1];
-    let token = session_of(&psc.sign_in(&w.s.app, &nurse.sub).await).unwrap();
-    let user = User {
-        id: me(&w.s.app, &token).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        email: String::new(),
-        token,
-        refresh_token: String::new(),
-    };
+    let user = user_of(&w.s.app, &psc.sign_in(&w.s.app, &nurse.sub).await).await;
 
     // Act: both complete the course.
     let learner = w.nearly_done_as(user).await;

@@ -13,7 +13,8 @@ use qvt_campus::oidc::settings::{Profile, ProviderSettings};
 use serde_json::{json, Value};
 
 use super::lms::browser;
-use super::{spawn_app_with, TestApp};
+use super::{session_of, spawn_app_with, TestApp};
+use crate::journeys::User;
 
 pub const CLIENT_ID: &str = "qvt-campus";
 /// With characters RFC 6749 § 2.3.1 makes us form-encode before HTTP Basic.
@@ -224,14 +225,24 @@ pub async fn app_with_psc(signed_userinfo: bool) -> Option<(TestApp, Psc)> {
     Some((app, psc))
 }
 
-/// The page-session token a sign-in answer set, if any.
-pub fn session_of(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| c.strip_prefix("qvt_access="))
-        .map(|c| c.split(';').next().unwrap().to_owned())
-        .filter(|t| !t.is_empty())
+/// The account a PSC sign-in answer signed in to, as the API knows it.
+pub async fn user_of(app: &TestApp, signed_in: &reqwest::Response) -> User {
+    let token = session_of(signed_in).expect("signed in");
+    let me: Value = app.get_as(&token, "/api/v1/me").await.json().await.unwrap();
+    User {
+        id: me["id"].as_str().unwrap().to_owned(),
+        email: me["email"].as_str().unwrap().to_owned(),
+        token,
+        refresh_token: String::new(),
+    }
+}
+
+/// « Lier mon identité à ce compte »: the waiting link's token and the account's credentials.
+pub async fn prove(app: &TestApp, token: &str, email: &str, password: &str) -> reqwest::Response {
+    browser()
+        .post(app.url("/connexion/oidc/lier"))
+        .form(&[("token", token), ("email", email), ("password", password)])
+        .send()
+        .await
+        .unwrap()
 }
