@@ -357,6 +357,10 @@ fn http_server(
         settings.database.kind(),
         &state.pool,
     ));
+    let oidc_sign_ins = web::Data::new(crate::oidc::routes::SignInLimiter::new(
+        settings.database.kind(),
+        &state.pool,
+    ));
     let shutdown_timeout = settings.shutdown_timeout.as_secs();
     let max_connections = settings.max_connections_per_worker;
     let body_deadline = web::Data::new(http::deadline::BodyDeadline(settings.body_deadline));
@@ -384,6 +388,7 @@ fn http_server(
             .app_data(state.clone())
             .app_data(verify_limiter.clone())
             .app_data(lti_logins.clone())
+            .app_data(oidc_sign_ins.clone())
             .app_data(trusted_proxies.clone())
             .app_data(body_deadline.clone())
             .configure(|cfg| http::configure_extractors(cfg, body_limit))

@@ -323,6 +323,20 @@ pub fn rpps_vouched(conn: &mut DbConn, account_id: &str, rpps: Option<&str>) -> 
     .get_result(conn)
 }
 
+/// The OpenID Connect identities linked to the account (see `oidc`): provider, subject,
+/// the RPPS vouched for, when linked.
+pub fn provider_identities_of(
+    conn: &mut DbConn,
+    account_id: &str,
+) -> QueryResult<Vec<(String, String, Option<String>, NaiveDateTime)>> {
+    use crate::db::schema::oidc_identities as i;
+    i::table
+        .filter(i::account_id.eq(account_id))
+        .order(i::linked_at.asc())
+        .select((i::provider, i::subject, i::rpps, i::linked_at))
+        .load(conn)
+}
+
 /// The OpenID Connect identities linked to the account (see `oidc`).
 pub fn delete_provider_identities_of(conn: &mut DbConn, account_id: &str) -> QueryResult<usize> {
     use crate::db::schema::oidc_identities;

@@ -23,6 +23,25 @@ use crate::pages::{error_page, render};
 /// to the browser that started the sign-in.
 const COOKIE_PREFIX: &str = "qvt_oidc_";
 
+/// Sign-ins started per minute from one address: a lecture hall behind one address signing
+/// in together stays far below it; a script filling the logins table does not.
+pub const SIGN_INS_PER_MINUTE: u32 = 600;
+
+/// The limiter of sign-ins started (`startup` registers it), shared by every instance on
+/// PostgreSQL.
+pub struct SignInLimiter(pub crate::http::limit::PerAddress);
+
+impl SignInLimiter {
+    pub fn new(kind: crate::config::DatabaseKind, pool: &crate::db::Pool) -> Self {
+        Self(crate::http::limit::PerAddress::for_database(
+            "oidc_sign_in",
+            SIGN_INS_PER_MINUTE,
+            kind,
+            pool,
+        ))
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/connexion/oidc/lier").post(prove))
         .service(web::resource("/connexion/oidc/nouveau").post(create_instead))
@@ -72,11 +91,15 @@ fn verifier_cookie(
 
 async fn redirect_to_provider(
     state: &AppState,
+    req: &HttpRequest,
     provider: &str,
     link_account: Option<String>,
     return_to: Option<&str>,
 ) -> Result<HttpResponse, AppError> {
     let provider = service::provider(state, provider)?;
+    if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>() {
+        limiter.0.check(crate::http::client_ip(req)).await?;
+    }
     let started = service::begin(state, provider, link_account, return_to).await?;
     let cookie = verifier_cookie(
         state,
@@ -100,10 +123,11 @@ struct Start {
 async fn start(
     state: web::Data<AppState>,
     visitor: Visitor,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<Start>,
 ) -> HttpResponse {
-    redirect_to_provider(&state, &path, None, query.retour.as_deref())
+    redirect_to_provider(&state, &req, &path, None, query.retour.as_deref())
         .await
         .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
@@ -308,12 +332,13 @@ struct AccountForm {
 async fn link(
     state: web::Data<AppState>,
     visitor: Visitor,
+    req: HttpRequest,
     path: web::Path<String>,
     form: web::Form<AccountForm>,
 ) -> HttpResponse {
     let outcome = async {
         let user = visitor.for_form(&form.csrf)?.clone();
-        redirect_to_provider(&state, &path, Some(user.id), Some("/mon-compte")).await
+        redirect_to_provider(&state, &req, &path, Some(user.id), Some("/mon-compte")).await
     }
     .await;
     outcome.unwrap_or_else(|e| error_page(&state, &visitor, &e))

@@ -50,13 +50,24 @@ async fn a_practitioner_signs_up_with_psc_and_comes_back_to_the_same_verified_ac
     assert_eq!(account["mode_exercice"], "liberal");
     assert_eq!(account["email"], doctor.email.as_deref().unwrap());
     assert_eq!(account["first_name"], "Jean");
-    let (status, page) = Browsing::with_session(&app, token)
+    let (status, page) = Browsing::with_session(&app, token.clone())
         .page("/mon-compte")
         .await;
     assert_eq!(status, 200);
     assert!(page.contains("RPPS vérifié"), "{page}");
     assert!(page.contains("id=\"identite-psc\""));
     assert!(page.contains("readonly"));
+    let export: Value = app
+        .get_as(&token, "/api/v1/me/export")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(export["provider_identities"][0]["provider"], "psc");
+    assert_eq!(
+        export["provider_identities"][0]["rpps"],
+        doctor.rpps.as_str()
+    );
 
     // Act: signing in again, from another browser, with a rotated provider key.
     psc.rotate_key().await;
