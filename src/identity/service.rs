@@ -546,12 +546,7 @@ pub fn export(conn: &mut DbConn, account_id: &str) -> Result<serde_json::Value, 
                     "answer": answer, "updated_at": at })
         })
         .collect();
-    let identities: Vec<serde_json::Value> = store::provider_identities_of(conn, account_id)?
-        .into_iter()
-        .map(|(provider, subject, rpps, linked_at)| {
-            json!({ "provider": provider, "subject": subject, "rpps": rpps, "linked_at": linked_at })
-        })
-        .collect();
+    let identities = store::provider_identities_of(conn, account_id)?;
     Ok(json!({
         "exported_at": now(),
         "account": account,

@@ -323,12 +323,21 @@ pub fn rpps_vouched(conn: &mut DbConn, account_id: &str, rpps: Option<&str>) -> 
     .get_result(conn)
 }
 
-/// The OpenID Connect identities linked to the account (see `oidc`): provider, subject,
-/// the RPPS vouched for, when linked.
+/// An OpenID Connect identity linked to an account, as its owner's data export shows it.
+#[derive(Debug, Queryable, Serialize)]
+pub struct ProviderIdentity {
+    pub provider: String,
+    pub subject: String,
+    /// The RPPS the provider vouched for.
+    pub rpps: Option<String>,
+    pub linked_at: NaiveDateTime,
+}
+
+/// The OpenID Connect identities linked to the account (see `oidc`).
 pub fn provider_identities_of(
     conn: &mut DbConn,
     account_id: &str,
-) -> QueryResult<Vec<(String, String, Option<String>, NaiveDateTime)>> {
+) -> QueryResult<Vec<ProviderIdentity>> {
     use crate::db::schema::oidc_identities as i;
     i::table
         .filter(i::account_id.eq(account_id))
