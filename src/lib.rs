@@ -29,6 +29,7 @@ pub mod private;
 pub mod quiz;
 pub mod reports;
 pub mod resources;
+pub mod secret;
 pub mod stale;
 pub mod startup;
 pub mod telemetry;

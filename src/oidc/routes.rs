@@ -8,7 +8,7 @@ use actix_web::cookie::{time, Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::service::{self, Outcome};
 use crate::app::AppState;
@@ -52,25 +52,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/mon-compte/identites/{provider}/delier").post(unlink));
 }
 
-/// The sign-in buttons of the deployment's providers, for the sign-in and sign-up pages.
-pub fn buttons(state: &AppState, return_to: Option<&str>) -> Value {
-    let query = return_to
-        .map(|r| {
-            format!(
-                "?{}",
-                serde_urlencoded::to_string([("retour", r)]).unwrap_or_default()
-            )
-        })
-        .unwrap_or_default();
-    state
-        .settings
-        .oidc
-        .iter()
-        .map(|p| {
-            json!({ "href": format!("/connexion/oidc/{}{query}", p.name), "label": p.label,
-                    "psc": p.is_psc(), "name": p.name })
-        })
-        .collect()
+/// Where a sign-in may lead afterwards: a path of this site (`/…`, not `//host`), else
+/// the dashboard.
+fn return_path(asked: Option<&str>) -> String {
+    asked
+        .and_then(crate::pages::errors::safe_return)
+        .unwrap_or(super::model::DEFAULT_RETURN)
+        .to_owned()
 }
 
 fn verifier_cookie(
@@ -94,7 +82,7 @@ async fn redirect_to_provider(
     req: &HttpRequest,
     provider: &str,
     link_account: Option<String>,
-    return_to: Option<&str>,
+    return_to: String,
 ) -> Result<HttpResponse, AppError> {
     let provider = service::provider(state, provider)?;
     if let Some(limiter) = req.app_data::<web::Data<SignInLimiter>>() {
@@ -127,9 +115,15 @@ async fn start(
     path: web::Path<String>,
     query: web::Query<Start>,
 ) -> HttpResponse {
-    redirect_to_provider(&state, &req, &path, None, query.retour.as_deref())
-        .await
-        .unwrap_or_else(|e| error_page(&state, &visitor, &e))
+    redirect_to_provider(
+        &state,
+        &req,
+        &path,
+        None,
+        return_path(query.retour.as_deref()),
+    )
+    .await
+    .unwrap_or_else(|e| error_page(&state, &visitor, &e))
 }
 
 #[derive(Deserialize)]
@@ -243,7 +237,7 @@ async fn prove(
         password,
         retour,
     } = form.into_inner();
-    let to = crate::oidc::model::return_path(Some(&retour));
+    let to = return_path(Some(&retour));
     let ip = crate::http::client_ip(&req).to_string();
     let typed = email.clone();
     let (again_token, again_to) = (token.clone(), to.clone());
@@ -290,7 +284,7 @@ async fn create_instead(
     form: web::Form<Instead>,
 ) -> HttpResponse {
     let Instead { token, retour } = form.into_inner();
-    let to = crate::oidc::model::return_path(Some(&retour));
+    let to = return_path(Some(&retour));
     let s = state.clone();
     let outcome = db::run(&state.pool, move |conn| {
         service::create_instead(conn, &s.settings.oidc, &token, to)
@@ -338,7 +332,7 @@ async fn link(
 ) -> HttpResponse {
     let outcome = async {
         let user = visitor.for_form(&form.csrf)?.clone();
-        redirect_to_provider(&state, &req, &path, Some(user.id), Some("/mon-compte")).await
+        redirect_to_provider(&state, &req, &path, Some(user.id), "/mon-compte".into()).await
     }
     .await;
     outcome.unwrap_or_else(|e| error_page(&state, &visitor, &e))
@@ -364,4 +358,20 @@ async fn unlink(
     }
     .await;
     outcome.unwrap_or_else(|e| error_page(&state, &visitor, &e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn a_return_leads_only_to_this_site() {
+        assert_eq!(return_path(Some("/apprendre/1")), "/apprendre/1");
+        assert_eq!(return_path(Some("//evil.example/")), "/tableau-de-bord");
+        assert_eq!(
+            return_path(Some("https://evil.example/")),
+            "/tableau-de-bord"
+        );
+        assert_eq!(return_path(None), "/tableau-de-bord");
+    }
 }

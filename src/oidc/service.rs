@@ -9,7 +9,7 @@ use chrono::{Duration, NaiveDateTime, Utc};
 use serde_json::json;
 
 use super::claims::{self, Identity};
-use super::model::{refused, return_path, Authorize, IdClaims, LogoutClaims};
+use super::model::{refused, Authorize, IdClaims, LogoutClaims, DEFAULT_RETURN};
 use super::settings::ProviderSettings;
 use super::store::{self, LinkedIdentity, Login, PendingLink};
 use crate::app::AppState;
@@ -54,7 +54,7 @@ pub async fn begin(
     state: &AppState,
     provider: &ProviderSettings,
     link_account: Option<String>,
-    return_to: Option<&str>,
+    return_to: String,
 ) -> Result<Started, AppError> {
     let discovery = state.oidc.discovery(provider).await?;
     let login = Login {
@@ -62,7 +62,7 @@ pub async fn begin(
         provider: provider.name.clone(),
         nonce: random_token(),
         link_account_id: link_account,
-        return_to: Some(return_path(return_to)),
+        return_to: Some(return_to),
         expires_at: Utc::now().naive_utc() + LOGIN_TTL,
     };
     let verifier = random_token();
@@ -174,7 +174,10 @@ pub enum Outcome {
 /// Settles a verified return on an account, in one transaction.
 pub fn settle(conn: &mut DbConn, returned: &Returned) -> Result<Outcome, AppError> {
     let (provider, login, identity) = (&returned.provider, &returned.login, &returned.identity);
-    let to = login.return_to.clone().unwrap_or_else(|| return_path(None));
+    let to = login
+        .return_to
+        .clone()
+        .unwrap_or_else(|| DEFAULT_RETURN.to_owned());
     conn.write(|conn| {
         let at = Utc::now().naive_utc();
         let linked = store::identity(conn, &provider.name, &identity.subject)?;

@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, bail};
 
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// How a provider's claims become our account's fields.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

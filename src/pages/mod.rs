@@ -66,13 +66,35 @@ pub fn render(
     data["staff"] = visitor.staff.into();
     if matches!(name, "connexion" | "inscription") {
         let back = data["retour"].as_str().map(str::to_owned);
-        data["oidc_buttons"] = crate::oidc::routes::buttons(state, back.as_deref());
+        data["oidc_buttons"] = oidc_buttons(state, back.as_deref());
     }
     let html = state.templates.render(&format!("pages/{name}"), &data)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(html))
+}
+
+/// The sign-in buttons of the deployment's OpenID Connect providers (sign-in and sign-up
+/// pages), each starting at `/connexion/oidc/<name>`.
+fn oidc_buttons(state: &AppState, return_to: Option<&str>) -> Value {
+    let query = return_to
+        .map(|r| {
+            format!(
+                "?{}",
+                serde_urlencoded::to_string([("retour", r)]).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    state
+        .settings
+        .oidc
+        .iter()
+        .map(|p| {
+            json!({ "href": format!("/connexion/oidc/{}{query}", p.name), "label": p.label,
+                    "psc": p.is_psc(), "name": p.name })
+        })
+        .collect()
 }
 
 /// A page's answer to an error: the same layout, the problem's words.
