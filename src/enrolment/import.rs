@@ -99,6 +99,14 @@ pub fn run(
 ) -> Result<(ImportReport, Vec<Stale>), AppError> {
     conn.write(|conn| {
         let session = open_session(conn, user, session_id)?;
+        if session.requires_verified_rpps {
+            // A file's numbers are typed: here each practitioner enrols after signing in
+            // with Pro Santé Connect.
+            return Err(AppError::conflict(
+                "Cette session n'accepte que des RPPS vérifiés par Pro Santé Connect : \
+                 chaque participant s'inscrit lui-même après s'être connecté avec Pro Santé Connect.",
+            ));
+        }
         let version = catalog::version(conn, &session.course_version_id)?;
         let needs = Requirements {
             dpc_session: session.dpc_action_ref.is_some(),

@@ -428,6 +428,7 @@ pub fn enrol_from_platform(
     }
     let account = identity::account(conn, account_id).optional()?;
     let account = admit(today(), &session, account, false)?;
+    require_verified_rpps(conn, &session, &account, false)?;
     record_enrolment(conn, None, &session, &account)
 }
 

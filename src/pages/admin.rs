@@ -173,7 +173,8 @@ async fn session_page_with(
         json!({
             "session": { "id": session.id, "title": session.title, "course": course.title,
                          "closes_on": session.closes_on.to_string(), "closes_on_text": fr::date(session.closes_on), "closed": session.closed_at.is_some(),
-                         "dpc": session.dpc_action_ref.is_some(), "lms": session.lms_placed },
+                         "dpc": session.dpc_action_ref.is_some(), "lms": session.lms_placed,
+                         "requires_verified_rpps": session.requires_verified_rpps },
             "figures": figures_view(&figures), "learners": learners, "du": du,
             "gains": gains, "gain_learners": gain_learners,
             "du_grid": du.then(|| format!("/gestion/sessions/{}/diplome", session.id)),

@@ -78,7 +78,8 @@ async fn new_session_page(
             "courses": courses, "errors": errors, "problem": problem,
             "form": { "title": field("title"), "opens_on": field("opens_on"), "closes_on": field("closes_on"),
                       "academic_year": field("academic_year"), "dpc_action_ref": field("dpc_action_ref"),
-                      "dpc_session_no": field("dpc_session_no"), "dpc_orientation": field("dpc_orientation") },
+                      "dpc_session_no": field("dpc_session_no"), "dpc_orientation": field("dpc_orientation"),
+                      "requires_verified_rpps": form.get("requires_verified_rpps").and_then(Value::as_bool).unwrap_or(false) },
         }),
     )
 }
@@ -151,7 +152,8 @@ async fn create_session(
         Err(e) if e.status().is_client_error() => {
             let values = json!({ "course": form.course, "title": form.title, "opens_on": form.opens_on, "closes_on": form.closes_on,
                                  "academic_year": form.academic_year, "dpc_action_ref": form.dpc_action_ref,
-                                 "dpc_session_no": form.dpc_session_no, "dpc_orientation": form.dpc_orientation });
+                                 "dpc_session_no": form.dpc_session_no, "dpc_orientation": form.dpc_orientation,
+                                 "requires_verified_rpps": form.requires_verified_rpps.is_some() });
             let problem = e.problem().detail;
             form_again(
                 &state,
@@ -182,6 +184,9 @@ struct UpdateForm {
     /// `fermer`, `rouvrir`, or empty to keep.
     #[serde(default)]
     state: String,
+    /// `exiger` (only RPPS verified by Pro Santé Connect), `accepter`, or empty to keep.
+    #[serde(default)]
+    verified_rpps: String,
 }
 
 async fn update_session(
@@ -210,6 +215,11 @@ async fn update_session(
         patch.closed = match form.state.as_str() {
             "fermer" => Some(true),
             "rouvrir" => Some(false),
+            _ => None,
+        };
+        patch.requires_verified_rpps = match form.verified_rpps.as_str() {
+            "exiger" => Some(true),
+            "accepter" => Some(false),
             _ => None,
         };
         let session = id.clone();

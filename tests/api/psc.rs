@@ -338,6 +338,45 @@ async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
         admitted.text().await.unwrap()
     );
     assert_eq!(me(&s.app, &verified.token).await["rpps_verified"], true);
+    // A file of typed numbers cannot enrol anyone in it.
+    let imported = s
+        .app
+        .client
+        .post(
+            s.app
+                .url(&format!("/api/v1/sessions/{id}/enrolments/import")),
+        )
+        .bearer_auth(&s.odpc_admin.token)
+        .header("content-type", "text/csv; charset=utf-8")
+        .body("email;nom;prenom;profession;rpps\nide@example.fr;Martin;Léa;infirmier;10000000009\n")
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::problem(imported, 409).await;
+
+    // The training body's page shows the rule and lifts it.
+    let admin = Browsing::signed_in(&s.app, &s.odpc_admin.email).await;
+    let (_, page) = admin.page(&format!("/gestion/sessions/{id}")).await;
+    assert!(
+        page.contains("Seuls les professionnels au RPPS vérifié"),
+        "{page}"
+    );
+    let lifted = admin
+        .post(
+            &format!("/gestion/sessions/{id}/modifier"),
+            &[("verified_rpps", "accepter")],
+        )
+        .await;
+    assert_eq!(lifted.status().as_u16(), 303);
+    let session: Value = s
+        .app
+        .get_as(&s.odpc_admin.token, &format!("/api/v1/sessions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["requires_verified_rpps"], false);
+    assert_eq!(s.enrol(&typed, id, json!({})).await.status().as_u16(), 201);
 }
 
 #[tokio::test]
