@@ -323,27 +323,52 @@ pub fn rpps_vouched(conn: &mut DbConn, account_id: &str, rpps: Option<&str>) -> 
     .get_result(conn)
 }
 
-/// An OpenID Connect identity linked to an account, as its owner's data export shows it.
-#[derive(Debug, Queryable, Serialize)]
-pub struct ProviderIdentity {
+/// An OpenID Connect identity linked to an account (see `oidc`): the provider's subject,
+/// and what it vouched for at the last sign-in.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
+#[diesel(table_name = crate::db::schema::oidc_identities)]
+pub struct LinkedIdentity {
     pub provider: String,
     pub subject: String,
+    pub account_id: String,
     /// The RPPS the provider vouched for.
     pub rpps: Option<String>,
+    pub profession_code: Option<String>,
     pub linked_at: NaiveDateTime,
+    pub last_sign_in_at: NaiveDateTime,
 }
 
-/// The OpenID Connect identities linked to the account (see `oidc`).
+/// The OpenID Connect identities linked to the account, oldest first.
 pub fn provider_identities_of(
     conn: &mut DbConn,
     account_id: &str,
-) -> QueryResult<Vec<ProviderIdentity>> {
+) -> QueryResult<Vec<LinkedIdentity>> {
     use crate::db::schema::oidc_identities as i;
     i::table
         .filter(i::account_id.eq(account_id))
         .order(i::linked_at.asc())
-        .select((i::provider, i::subject, i::rpps, i::linked_at))
+        .select(LinkedIdentity::as_select())
         .load(conn)
+}
+
+/// Among `account_ids`, those whose RPPS is the one a linked provider vouched for (what
+/// [`rpps_vouched`] says of one account, for a page of them).
+pub fn rpps_vouched_among(
+    conn: &mut DbConn,
+    account_ids: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    use crate::db::schema::oidc_identities as i;
+    let mut vouched = std::collections::HashSet::new();
+    for chunk in account_ids.chunks(500) {
+        let found: Vec<String> = i::table
+            .inner_join(accounts::table)
+            .filter(i::account_id.eq_any(chunk))
+            .filter(accounts::rpps.nullable().eq(i::rpps.nullable()))
+            .select(i::account_id)
+            .load(conn)?;
+        vouched.extend(found);
+    }
+    Ok(vouched)
 }
 
 /// The OpenID Connect identities linked to the account (see `oidc`).

@@ -193,26 +193,30 @@ fn finish(state: &AppState, visitor: &Visitor, outcome: Outcome) -> Result<HttpR
             to,
             stale,
         } => {
-            if let Some(stale) = stale {
-                state.forget(stale);
-            }
+            state.forget(stale);
             sign_in(state, &account_id, epoch, &to)
         }
-        Outcome::NeedsProof { token, to } => {
-            let mut page = render(
-                state,
-                visitor,
-                "oidc-lier",
-                "Lier votre identité",
-                json!({ "token": token, "retour": to, "problem": null, "email": "" }),
-            )?;
-            page.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-store"),
-            );
-            Ok(page)
-        }
+        Outcome::NeedsProof { token, to } => proof_page(state, visitor, &token, &to, None, ""),
     }
+}
+
+/// « Un compte existe déjà pour vous »: the password form of the link waiting for `token`
+/// (`render` marks it `no-store`), again with `problem` after a refusal.
+fn proof_page(
+    state: &AppState,
+    visitor: &Visitor,
+    token: &str,
+    to: &str,
+    problem: Option<String>,
+    email: &str,
+) -> Result<HttpResponse, AppError> {
+    render(
+        state,
+        visitor,
+        "oidc-lier",
+        "Lier votre identité",
+        json!({ "token": token, "retour": to, "problem": problem, "email": email }),
+    )
 }
 
 #[derive(Deserialize)]
@@ -256,14 +260,8 @@ async fn prove(
     match outcome {
         Ok(page) => page,
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            let page = render(
-                &state,
-                &visitor,
-                "oidc-lier",
-                "Lier votre identité",
-                json!({ "token": again_token, "retour": again_to,
-                        "problem": crate::pages::message(&e), "email": email }),
-            );
+            let problem = Some(crate::pages::message(&e));
+            let page = proof_page(&state, &visitor, &again_token, &again_to, problem, &email);
             crate::pages::form_again(&state, &visitor, &e, page)
         }
         Err(e) => error_page(&state, &visitor, &e),

@@ -11,14 +11,14 @@ use serde_json::json;
 use super::claims::{self, Identity};
 use super::model::{refused, Authorize, IdClaims, LogoutClaims, DEFAULT_RETURN};
 use super::settings::ProviderSettings;
-use super::store::{self, LinkedIdentity, Login, PendingLink};
+use super::store::{self, Login, PendingLink};
 use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 use crate::identity::model::Profession;
 use crate::identity::numbers;
 use crate::identity::service as identity;
-use crate::identity::store::{self as accounts, Account};
+use crate::identity::store::{self as accounts, Account, LinkedIdentity};
 use crate::identity::tokens::{hash_token, random_token};
 use crate::stale::Stale;
 
@@ -27,9 +27,14 @@ pub const LOGIN_TTL: Duration = Duration::minutes(10);
 
 /// A provider of the deployment's settings, by its name in addresses.
 pub fn provider<'a>(state: &'a AppState, name: &str) -> Result<&'a ProviderSettings, AppError> {
-    state
-        .settings
-        .oidc
+    named(&state.settings.oidc, name)
+}
+
+fn named<'a>(
+    providers: &'a [ProviderSettings],
+    name: &str,
+) -> Result<&'a ProviderSettings, AppError> {
+    providers
         .iter()
         .find(|p| p.name == name)
         .ok_or_else(|| AppError::not_found("Fournisseur d'identité inconnu."))
@@ -164,7 +169,8 @@ pub enum Outcome {
         account_id: String,
         epoch: i32,
         to: String,
-        stale: Option<Stale>,
+        /// What the caches knew of the account before its verified data was written.
+        stale: Stale,
     },
     /// The identity's e-mail or RPPS is an existing account's: that account must prove
     /// itself (`token` names the link waiting for it).
@@ -282,7 +288,7 @@ fn link(
             "Ce compte est désactivé sur la plateforme de formation.",
         ));
     }
-    if store::identities_of(conn, &account.id)?
+    if accounts::provider_identities_of(conn, &account.id)?
         .iter()
         .any(|i| i.provider == provider.name)
     {
@@ -333,7 +339,7 @@ fn signed_in(
         account_id: changed.id.clone(),
         epoch: changed.page_session_epoch,
         to,
-        stale: Some(Stale::Account(changed.id)),
+        stale: Stale::Account(changed.id),
     })
 }
 
@@ -419,10 +425,7 @@ fn take_pending<'a>(
     token: &str,
 ) -> Result<(&'a ProviderSettings, Identity), AppError> {
     let (pending, identity) = pending_identity(conn, token)?;
-    let provider = providers
-        .iter()
-        .find(|p| p.name == pending.provider)
-        .ok_or_else(|| AppError::not_found("Fournisseur d'identité inconnu."))?;
+    let provider = named(providers, &pending.provider)?;
     store::delete_pending(conn, &pending.token_hash)?;
     if store::identity(conn, &provider.name, &identity.subject)?.is_some() {
         return Err(AppError::conflict(
@@ -484,7 +487,7 @@ pub fn create_instead(
 pub fn unlink(conn: &mut DbConn, account_id: &str, provider: &str) -> Result<(), AppError> {
     conn.write(|conn| {
         let account = accounts::account_for_update(conn, account_id)?;
-        let identities = store::identities_of(conn, account_id)?;
+        let identities = accounts::provider_identities_of(conn, account_id)?;
         if !identities.iter().any(|i| i.provider == provider) {
             return Err(AppError::not_found("Aucune identité de ce fournisseur n'est liée."));
         }

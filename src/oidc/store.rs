@@ -1,13 +1,13 @@
-//! The OpenID Connect tables: sign-ins in flight, identities linked to accounts, links
-//! waiting for the account's proof.
-
-use std::collections::HashSet;
+//! The OpenID Connect tables: sign-ins in flight, identities linked to accounts (listed by
+//! `identity::store`, whose export and erasure read them too), links waiting for the
+//! account's proof.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{accounts, oidc_identities, oidc_logins, oidc_pending_links};
+use crate::db::schema::{oidc_identities, oidc_logins, oidc_pending_links};
 use crate::db::{native, DbConn};
+use crate::identity::store::LinkedIdentity;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = oidc_logins)]
@@ -18,18 +18,6 @@ pub struct Login {
     pub link_account_id: Option<String>,
     pub return_to: Option<String>,
     pub expires_at: NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = oidc_identities)]
-pub struct LinkedIdentity {
-    pub provider: String,
-    pub subject: String,
-    pub account_id: String,
-    pub rpps: Option<String>,
-    pub profession_code: Option<String>,
-    pub linked_at: NaiveDateTime,
-    pub last_sign_in_at: NaiveDateTime,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -80,14 +68,6 @@ pub fn identity(
         .optional()
 }
 
-pub fn identities_of(conn: &mut DbConn, account_id: &str) -> QueryResult<Vec<LinkedIdentity>> {
-    oidc_identities::table
-        .filter(oidc_identities::account_id.eq(account_id))
-        .order(oidc_identities::linked_at.asc())
-        .select(LinkedIdentity::as_select())
-        .load(conn)
-}
-
 pub fn insert_identity(conn: &mut DbConn, identity: &LinkedIdentity) -> QueryResult<()> {
     diesel::insert_into(oidc_identities::table)
         .values(identity)
@@ -121,33 +101,6 @@ pub fn delete_identity(conn: &mut DbConn, account_id: &str, provider: &str) -> Q
             .filter(oidc_identities::provider.eq(provider)),
     )
     .execute(conn)
-}
-
-/// Among `account_ids`, those whose RPPS is the one a linked provider vouched for.
-pub fn rpps_verified_among(
-    conn: &mut DbConn,
-    account_ids: &[String],
-) -> QueryResult<HashSet<String>> {
-    let mut verified = HashSet::new();
-    for chunk in account_ids.chunks(500) {
-        let found: Vec<String> = oidc_identities::table
-            .inner_join(accounts::table)
-            .filter(oidc_identities::account_id.eq_any(chunk))
-            .filter(
-                accounts::rpps
-                    .nullable()
-                    .eq(oidc_identities::rpps.nullable()),
-            )
-            .select(oidc_identities::account_id)
-            .load(conn)?;
-        verified.extend(found);
-    }
-    Ok(verified)
-}
-
-/// Whether the account's RPPS is the one a linked provider vouched for.
-pub fn rpps_verified(conn: &mut DbConn, account_id: &str) -> QueryResult<bool> {
-    Ok(!rpps_verified_among(conn, &[account_id.to_owned()])?.is_empty())
 }
 
 pub fn insert_pending(conn: &mut DbConn, pending: &PendingLink) -> QueryResult<()> {

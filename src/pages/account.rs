@@ -62,7 +62,7 @@ impl Refusal {
 fn identities(
     state: &AppState,
     account: &identity_store::Account,
-    linked: &[crate::oidc::store::LinkedIdentity],
+    linked: &[identity_store::LinkedIdentity],
 ) -> Value {
     let others = |name: &str| linked.iter().filter(|l| l.provider != name).count();
     state
@@ -90,7 +90,7 @@ async fn account_data(
     let day = fr::paris_day(chrono::Utc::now().naive_utc());
     let (dpc, account, linked) = db::run(&state.pool, move |conn| {
         let account = identity_store::account(conn, &user.id)?;
-        let linked = crate::oidc::store::identities_of(conn, &user.id)?;
+        let linked = identity_store::provider_identities_of(conn, &user.id)?;
         let dpc = if has_dpc_obligation(&account.profession) {
             crate::reports::service::my_dpc(conn, &user, day).ok()
         } else {

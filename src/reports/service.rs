@@ -195,7 +195,7 @@ pub fn dpc_declarations(
                 let mut conn = pool.get()?;
                 let page = store::completed_page(&mut conn, &session.id, from, to, &after)?;
                 let accounts: Vec<String> = page.iter().map(|(_, a, ..)| a.id.clone()).collect();
-                let verified = crate::oidc::store::rpps_verified_among(&mut conn, &accounts)?;
+                let verified = crate::identity::store::rpps_vouched_among(&mut conn, &accounts)?;
                 let ids: Vec<String> = page.iter().map(|(e, ..)| e.id.clone()).collect();
                 // Only actions whose certificate stands: a revoked one is not declared.
                 let attested: std::collections::HashSet<String> =
