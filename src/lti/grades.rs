@@ -300,21 +300,21 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     let first_retry = state.settings.lti_retry;
     for grade in due {
         let outcome = send(state, &grade).await;
-        let id = grade.id.clone();
-        let attempts = grade.attempts + 1;
+        // The claim counted this attempt already.
+        let attempts = grade.attempts;
         match &outcome {
             Ok(()) => sent += 1,
             Err(e) => {
                 tracing::warn!(grade = %grade.id, attempts, error = %e, "grade not taken by its platform")
             }
         }
-        db::run(&state.pool, move |c| {
+        let held = db::run(&state.pool, move |c| {
             let now = Utc::now().naive_utc();
             Ok(c.write(|c| match outcome {
-                Ok(()) => store::mark_sent(c, &id, now),
+                Ok(()) => store::mark_sent(c, &grade, now),
                 Err(e) => store::mark_failed(
                     c,
-                    &id,
+                    &grade,
                     &e.to_string(),
                     now + retry_delay(first_retry, attempts),
                 ),
@@ -322,6 +322,11 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if !held {
+            tracing::warn!(
+                "a grade's lease ran out while it was sent: another instance had claimed it again"
+            );
+        }
     }
     Ok(sent)
 }

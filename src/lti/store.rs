@@ -452,32 +452,47 @@ pub fn claim_due(
     })
 }
 
-pub fn mark_sent(conn: &mut DbConn, id: &str, at: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(lti_grades::table.find(id))
+/// Records a grade taken by its platform, under the claim that sent it. False when the
+/// claim was lost (its lease ran out and another instance claimed the grade again: each
+/// claim counts one more attempt, so the count names the claim); that one's record stands.
+pub fn mark_sent(conn: &mut DbConn, claim: &Grade, at: NaiveDateTime) -> QueryResult<bool> {
+    // The claimed grade, unsent, while no later claim has taken it over.
+    let target = lti_grades::table
+        .find(&claim.id)
+        .filter(lti_grades::sent_at.is_null())
+        .filter(lti_grades::attempts.eq(claim.attempts));
+    diesel::update(target)
         .set((
             lti_grades::sent_at.eq(Some(at)),
             lti_grades::locked_until.eq(None::<NaiveDateTime>),
             lti_grades::last_error.eq(None::<String>),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
+/// Records a failed send under its claim, to be tried again at `retry_at`; false when the
+/// claim was lost (see [`mark_sent`]).
 pub fn mark_failed(
     conn: &mut DbConn,
-    id: &str,
+    claim: &Grade,
     error: &str,
     retry_at: NaiveDateTime,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     let error: String = error.chars().take(2000).collect();
-    diesel::update(lti_grades::table.find(id))
+    // The claimed grade, unsent, while no later claim has taken it over.
+    let target = lti_grades::table
+        .find(&claim.id)
+        .filter(lti_grades::sent_at.is_null())
+        .filter(lti_grades::attempts.eq(claim.attempts));
+    diesel::update(target)
         .set((
             lti_grades::next_attempt_at.eq(retry_at),
             lti_grades::locked_until.eq(None::<NaiveDateTime>),
             lti_grades::last_error.eq(Some(error)),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
 /// Grades not yet taken by their platform, with the last error (for the admin page).

@@ -9,7 +9,8 @@ mod transport;
 mod worker;
 
 pub use outbox::{
-    backoff, claim_due, enqueue, enqueue_many, find, now as outbox_now, NewMail, OutboxRow, Status,
+    backoff, claim_due, enqueue, enqueue_many, find, mark_failed, mark_sent, now as outbox_now,
+    NewMail, OutboxRow, Status,
 };
 pub use sender::{DeliveryReport, Sender};
 pub use worker::spawn_worker;

@@ -193,10 +193,17 @@ pub fn claim_due(
     })
 }
 
-/// Records delivery. The context is blanked: it may hold one-time links, which must not
-/// outlive their message in the database.
-pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
-    diesel::update(mail_outbox::table.find(id))
+/// Records delivery under `claim`. The context is blanked: it may hold one-time links,
+/// which must not outlive their message in the database. False when the claim was lost:
+/// its lease ran out and another instance claimed the message again (each claim counts
+/// one more attempt, so the count names the claim); that one's record stands.
+pub fn mark_sent(conn: &mut DbConn, claim: &OutboxRow) -> QueryResult<bool> {
+    // The claimed row, while no later claim has taken it over.
+    let target = mail_outbox::table
+        .find(&claim.id)
+        .filter(mail_outbox::status.eq(Status::Sending))
+        .filter(mail_outbox::attempts.eq(claim.attempts));
+    diesel::update(target)
         .set((
             mail_outbox::context.eq("{}"),
             mail_outbox::status.eq(Status::Sent),
@@ -205,18 +212,23 @@ pub fn mark_sent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
             mail_outbox::last_error.eq(None::<String>),
         ))
         .execute(conn)
-        .map(drop)
+        .map(|n| n == 1)
 }
 
-/// Records a failed attempt: back to pending at `retry_at`, or failed for good when `None`.
+/// Records a failed attempt under `claim`: back to pending at `retry_at`, or failed for
+/// good when `None`. False when the claim was lost (see [`mark_sent`]): a late failure
+/// must not make a message another instance has since sent due again.
 pub fn mark_failed(
     conn: &mut DbConn,
-    id: &str,
+    claim: &OutboxRow,
     error: &str,
     retry_at: Option<NaiveDateTime>,
-) -> QueryResult<()> {
+) -> QueryResult<bool> {
     let error: String = error.chars().take(2000).collect();
-    let target = mail_outbox::table.find(id);
+    let target = mail_outbox::table
+        .find(&claim.id)
+        .filter(mail_outbox::status.eq(Status::Sending))
+        .filter(mail_outbox::attempts.eq(claim.attempts));
     match retry_at {
         Some(at) => diesel::update(target)
             .set((
@@ -236,7 +248,7 @@ pub fn mark_failed(
             ))
             .execute(conn),
     }
-    .map(drop)
+    .map(|n| n == 1)
 }
 
 /// Delay before the next try after `attempts` failed ones: `base`, doubling each time,

@@ -83,12 +83,21 @@ impl Sender {
                 // The server has the message: record it, retrying the write rather than
                 // ever letting the row become due again.
                 let mut tries = 0;
-                while let Err(e) = outbox::mark_sent(conn, &row.id) {
-                    tries += 1;
-                    if tries >= 5 {
-                        return Err(e).context("message sent but not recorded as sent");
+                loop {
+                    match outbox::mark_sent(conn, row) {
+                        Ok(true) => break,
+                        Ok(false) => {
+                            tracing::warn!(mail_id = %row.id, "mail sent after its lease ran out: another instance had claimed it again");
+                            break;
+                        }
+                        Err(e) => {
+                            tries += 1;
+                            if tries >= 5 {
+                                return Err(e).context("message sent but not recorded as sent");
+                            }
+                            std::thread::sleep(std::time::Duration::from_millis(200 * tries));
+                        }
                     }
-                    std::thread::sleep(std::time::Duration::from_millis(200 * tries));
                 }
                 report.sent += 1;
                 tracing::info!(mail_id = %row.id, template = %row.template, "mail sent");
@@ -103,8 +112,9 @@ impl Sender {
                             ))
                             .unwrap_or(chrono::Duration::hours(6))
                     });
-                outbox::mark_failed(conn, &row.id, &error, retry_at)?;
-                if retry_at.is_some() {
+                if !outbox::mark_failed(conn, row, &error, retry_at)? {
+                    tracing::warn!(mail_id = %row.id, %error, "mail not sent, and its lease ran out: another instance had claimed it again");
+                } else if retry_at.is_some() {
                     report.retry += 1;
                     tracing::warn!(mail_id = %row.id, attempts = row.attempts, %error, "mail not sent, will retry");
                 } else {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use mail_parser::MessageParser;
 use qvt_campus::db::DbConn;
-use qvt_campus::mail::{self, claim_due, enqueue, find, NewMail, Sender, Status};
+use qvt_campus::mail::{
+    self, claim_due, enqueue, find, mark_failed, mark_sent, NewMail, Sender, Status,
+};
 use qvt_campus::templates::Templates;
 use serde_json::json;
 
@@ -159,6 +161,38 @@ async fn a_crash_between_queueing_and_sending_loses_nothing() {
     assert!(files
         .iter()
         .any(|f| f.contains(&format!("<{claimed}@qvt-campus.localhost>"))));
+}
+
+#[tokio::test]
+async fn a_sender_whose_lease_ran_out_cannot_undo_the_instance_that_took_over() {
+    // Arrange: instance A claimed a message and hung (a slow SMTP server) past its lease;
+    // instance B claimed it again and sent it.
+    let app = spawn_app_with(|s| s.mail.worker = false).await;
+    let id = queue(&mut app.conn(), "infirmier@chu-exemple.fr", "essai");
+    let at = mail::outbox_now();
+    let by_a = claim_due(&mut app.conn(), at, 10, Duration::from_secs(1)).unwrap();
+    let later = at + chrono::Duration::seconds(2);
+    let by_b = claim_due(&mut app.conn(), later, 10, Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        (by_a.len(), by_b.len()),
+        (1, 1),
+        "the lapsed lease is taken over"
+    );
+    assert!(mark_sent(&mut app.conn(), &by_b[0]).unwrap());
+
+    // Act: A's SMTP conversation ends at last, in a failure (or a success).
+    let failed = mark_failed(&mut app.conn(), &by_a[0], "smtp: timed out", Some(later)).unwrap();
+    let sent = mark_sent(&mut app.conn(), &by_a[0]).unwrap();
+
+    // Assert: neither late record counts; the message stays sent, due to nobody again.
+    assert!(!failed && !sent);
+    let row = status_of(&mut app.conn(), &id);
+    assert_eq!((row.status, row.attempts), (Status::Sent, 2));
+    assert_eq!(row.last_error, None);
+    let hour = later + chrono::Duration::hours(1);
+    assert!(claim_due(&mut app.conn(), hour, 10, Duration::ZERO)
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
