@@ -174,6 +174,8 @@ pub(crate) async fn three_instances(
     // What the dead instance's periodic jobs had claimed is done by the others: a mail it
     // was sending is taken over when its 30 s lease ends.
     certificates_once(verdict, pool, Duration::from_secs(45)).await;
+    // Whether it held one or not there, it does here.
+    super::mail::claimed_mail_outlives_its_sender(verdict, first, client, pool).await;
 }
 
 /// The same start, then the same submission (one `Idempotency-Key`), sent at once to each

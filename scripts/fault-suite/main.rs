@@ -13,6 +13,7 @@ mod support;
 
 mod cluster;
 mod failover;
+mod mail;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -101,6 +102,8 @@ struct Server {
     /// `QVT_PUBLIC_URL`, the tokens' issuer: its own address, or the first instance's for
     /// the others of a cluster (as the balancer's would be for all).
     public_url: String,
+    /// More settings, over the suite's own.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Server {
@@ -115,6 +118,7 @@ impl Server {
             database_url: database_url.to_owned(),
             drain: 0,
             public_url: format!("http://127.0.0.1:{port}"),
+            env: Vec::new(),
         }
     }
 
@@ -151,6 +155,7 @@ impl Server {
             .env("QVT_DRAIN_SECONDS", self.drain.to_string())
             .env("QVT_PUBLIC_URL", &self.public_url)
             .env("RUST_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
