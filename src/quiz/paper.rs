@@ -23,13 +23,52 @@ pub struct PaperQuestion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", try_from = "StoredItem")]
 pub enum PaperItem {
     Question(PaperQuestion),
     Vignette {
         id: String,
         questions: Vec<PaperQuestion>,
     },
+}
+
+/// A paper item as stored, read in one pass. Serde reads an internally tagged enum by
+/// first copying each object into a buffer of its own to find the tag: for a paper,
+/// parsed on every start (the earlier papers, for the draw) and every submit, that was
+/// most of the JSON work and of its allocations.
+#[derive(Deserialize)]
+struct StoredItem {
+    #[serde(rename = "type")]
+    kind: StoredKind,
+    id: String,
+    #[serde(default)]
+    order: Vec<usize>,
+    #[serde(default)]
+    questions: Vec<PaperQuestion>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum StoredKind {
+    Question,
+    Vignette,
+}
+
+impl TryFrom<StoredItem> for PaperItem {
+    type Error = std::convert::Infallible;
+
+    fn try_from(item: StoredItem) -> Result<Self, Self::Error> {
+        Ok(match item.kind {
+            StoredKind::Question => PaperItem::Question(PaperQuestion {
+                id: item.id,
+                order: item.order,
+            }),
+            StoredKind::Vignette => PaperItem::Vignette {
+                id: item.id,
+                questions: item.questions,
+            },
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +422,43 @@ mod tests {
             max_repeat_percent: 50,
             shares_items_with: vec![],
         }
+    }
+
+    #[test]
+    fn a_paper_reads_back_as_it_was_stored() {
+        let paper = Paper {
+            items: vec![
+                PaperItem::Question(PaperQuestion {
+                    id: "q1".into(),
+                    order: vec![2, 0, 1],
+                }),
+                PaperItem::Question(PaperQuestion {
+                    id: "vf".into(),
+                    order: vec![],
+                }),
+                PaperItem::Vignette {
+                    id: "v1".into(),
+                    questions: vec![PaperQuestion {
+                        id: "v1a".into(),
+                        order: vec![1, 0],
+                    }],
+                },
+            ],
+        };
+        let stored = serde_json::to_string(&paper).unwrap();
+        // The stored form, as earlier papers in the database have it.
+        assert_eq!(
+            stored,
+            r#"{"items":[{"type":"question","id":"q1","order":[2,0,1]},{"type":"question","id":"vf","order":[]},{"type":"vignette","id":"v1","questions":[{"id":"v1a","order":[1,0]}]}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Paper>(&stored).unwrap(), paper);
+        // The tag may come anywhere in the object; an unknown one is refused.
+        let moved = r#"{"items":[{"id":"q1","order":[2,0,1],"type":"question"}]}"#;
+        assert_eq!(
+            serde_json::from_str::<Paper>(moved).unwrap().items[0],
+            paper.items[0]
+        );
+        assert!(serde_json::from_str::<Paper>(r#"{"items":[{"type":"essay","id":"e"}]}"#).is_err());
     }
 
     #[test]
