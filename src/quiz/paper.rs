@@ -23,7 +23,7 @@ pub struct PaperQuestion {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", try_from = "StoredItem")]
+#[serde(tag = "type", rename_all = "snake_case", from = "StoredItem")]
 pub enum PaperItem {
     Question(PaperQuestion),
     Vignette {
@@ -54,11 +54,9 @@ enum StoredKind {
     Vignette,
 }
 
-impl TryFrom<StoredItem> for PaperItem {
-    type Error = std::convert::Infallible;
-
-    fn try_from(item: StoredItem) -> Result<Self, Self::Error> {
-        Ok(match item.kind {
+impl From<StoredItem> for PaperItem {
+    fn from(item: StoredItem) -> Self {
+        match item.kind {
             StoredKind::Question => PaperItem::Question(PaperQuestion {
                 id: item.id,
                 order: item.order,
@@ -67,7 +65,7 @@ impl TryFrom<StoredItem> for PaperItem {
                 id: item.id,
                 questions: item.questions,
             },
-        })
+        }
     }
 }
 
