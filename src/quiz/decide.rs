@@ -11,13 +11,31 @@ use serde_json::Value;
 
 use super::grade;
 use super::paper::Paper;
-use super::service::{quiz_of, Submission, GRACE_SECONDS};
 use super::store::{Attempt, AttemptState};
-use super::view::{parse_answers, parse_paper};
 use crate::catalog::model::{Course, Quiz, QuizRole};
 use crate::enrolment::access::ensure_recording;
 use crate::enrolment::store::{Enrolment, Session};
 use crate::error::{AppError, FieldError};
+
+/// Answers reaching the server up to this long after the deadline still count (network).
+pub const GRACE_SECONDS: i64 = 30;
+
+/// A submit request: its `Idempotency-Key`, the hash of its body (see
+/// [`request_hash`](super::service::request_hash)), and the last answers sent with it.
+pub struct Submission {
+    pub key: Option<String>,
+    pub body_hash: String,
+    pub answers: Option<BTreeMap<String, Value>>,
+}
+
+/// The quiz `quiz_id` of `course`.
+pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> {
+    course
+        .quizzes
+        .iter()
+        .find(|q| q.id == quiz_id)
+        .ok_or_else(|| AppError::not_found("Quiz introuvable dans cette formation."))
+}
 
 /// Whether `at` is past an attempt's deadline and its grace.
 pub(super) fn past_deadline(deadline: Option<NaiveDateTime>, at: NaiveDateTime) -> bool {
@@ -212,11 +230,11 @@ pub(super) fn submit(facts: &SubmitFacts<'_>) -> Result<Submit, AppError> {
     ensure_recording(facts.enrolment, facts.session)?;
     let late = past_deadline(attempt.deadline, *at);
     // Parsed once for the checks, the grading and the view.
-    let paper = parse_paper(attempt)?;
+    let paper = attempt.drawn_paper()?;
     let answers = match (&submission.answers, late) {
         (Some(new), false) => merge_answers(attempt, &paper, course, new)?,
         // After the deadline only what was saved in time counts.
-        _ => parse_answers(&attempt.answers),
+        _ => attempt.saved_answers(),
     };
     let grade = grade_attempt(course, attempt, &paper, &answers)?;
     Ok(Submit::Record { grade, late, paper })
@@ -250,7 +268,7 @@ pub(super) fn merge_answers(
     course: &Course,
     new: &BTreeMap<String, Value>,
 ) -> Result<BTreeMap<String, Value>, AppError> {
-    let mut merged = parse_answers(&attempt.answers);
+    let mut merged = attempt.saved_answers();
     let mut errors = Vec::new();
     for (id, value) in new {
         let field = format!("answers.{id}");

@@ -8,9 +8,8 @@ use chrono::NaiveDateTime;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::decide::{self, Start, StartFacts};
-use super::service::quiz_of;
-use super::store;
+use super::decide::{self, quiz_of, Start, StartFacts};
+use super::store::{self, AttemptLine};
 use super::QuizAt;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{FeedbackPolicy, QuizRole};
@@ -19,15 +18,6 @@ use crate::db::DbConn;
 use crate::enrolment::access::own_enrolment;
 use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AttemptLine {
-    pub id: String,
-    pub number: i32,
-    pub submitted: bool,
-    pub percent: Option<f64>,
-    pub passed: Option<bool>,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuizOverview {

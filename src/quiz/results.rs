@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::decide::quiz_of;
 use super::grade::{percent_of, Grading};
-use super::service::quiz_of;
 use super::store::{self, Attempt};
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, QuizRole};

@@ -14,14 +14,15 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+pub use super::decide::Submission;
 use super::decide::{
-    self, grade_attempt, merge_answers, past_deadline, Grade, Start, StartFacts, Submit,
-    SubmitFacts,
+    self, grade_attempt, merge_answers, past_deadline, quiz_of, Grade, Start, StartFacts, Submit,
+    SubmitFacts, GRACE_SECONDS,
 };
 use super::facts;
 use super::paper::{self, Paper};
 use super::store::{self, Attempt, Graded};
-use super::view::{parse_answers, parse_paper, view, view_of, AttemptView, Seen};
+use super::view::{view, view_of, AttemptView, Seen};
 use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, Quiz};
@@ -35,8 +36,6 @@ use crate::error::AppError;
 use crate::identity::auth::CurrentUser;
 use crate::quiz::QuizAt;
 
-/// Answers reaching the server up to this long after the deadline still count (network).
-pub const GRACE_SECONDS: i64 = 30;
 /// The most extra time an accommodation may grant, in percent of the time limit.
 pub const MAX_EXTRA_TIME_PERCENT: i32 = 200;
 
@@ -46,14 +45,6 @@ fn now() -> NaiveDateTime {
 
 fn attempt_not_found() -> AppError {
     AppError::not_found("Tentative introuvable.")
-}
-
-pub(super) fn quiz_of<'a>(course: &'a Course, quiz_id: &str) -> Result<&'a Quiz, AppError> {
-    course
-        .quizzes
-        .iter()
-        .find(|q| q.id == quiz_id)
-        .ok_or_else(|| AppError::not_found("Quiz introuvable dans cette formation."))
 }
 
 /// Records a grading of an open attempt; completes the enrolment in the same transaction
@@ -119,8 +110,8 @@ fn grade_saved(
     attempt: &mut Attempt,
     at: NaiveDateTime,
 ) -> Result<bool, AppError> {
-    let saved = parse_answers(&attempt.answers);
-    let grade = grade_attempt(course, attempt, &parse_paper(attempt)?, &saved)?;
+    let saved = attempt.saved_answers();
+    let grade = grade_attempt(course, attempt, &attempt.drawn_paper()?, &saved)?;
     record(conn, course, attempt, grade, true, None, at, None)
 }
 
@@ -346,7 +337,7 @@ pub fn save(
         }
         ensure_recording(&enrolment, &session)?;
         let course = courses.get(c, &enrolment.course_version_id)?;
-        let merged = merge_answers(&attempt, &parse_paper(&attempt)?, &course, answers)?;
+        let merged = merge_answers(&attempt, &attempt.drawn_paper()?, &course, answers)?;
         let json = serde_json::to_string(&merged).map_err(anyhow::Error::from)?;
         store::save_answers(c, attempt_id, &json, at)?;
         Ok(SavedView {
@@ -441,14 +432,6 @@ pub fn submit(
             view_of(&graded, &paper, &course, seen)
         }),
     })
-}
-
-/// A submit request: its `Idempotency-Key`, the hash of its body (see [`request_hash`]),
-/// and the last answers sent with it.
-pub struct Submission {
-    pub key: Option<String>,
-    pub body_hash: String,
-    pub answers: Option<BTreeMap<String, Value>>,
 }
 
 /// The attempt, for its learner or the staff of the session's organisation. An open attempt

@@ -1,11 +1,15 @@
 //! Persistence of attempts and extra-time accommodations. Each exam-path call (start,
 //! save, submit) is a handful of indexed single-row statements.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
+use super::paper::Paper;
 use crate::db::schema::{enrolments, quiz_accommodations, quiz_attempts};
 use crate::db::{cached_update, locked, native, DbConn};
 use crate::enrolment::store::Enrolment;
@@ -43,6 +47,16 @@ impl Attempt {
             enrolment_id: &self.enrolment_id,
             quiz_id: &self.quiz_id,
         }
+    }
+
+    /// The paper drawn at start, as stored.
+    pub fn drawn_paper(&self) -> anyhow::Result<Paper> {
+        Ok(serde_json::from_str(&self.paper)?)
+    }
+
+    /// The answers saved so far, by question id (none when unreadable).
+    pub fn saved_answers(&self) -> BTreeMap<String, Value> {
+        serde_json::from_str(&self.answers).unwrap_or_default()
     }
 }
 
@@ -97,11 +111,18 @@ pub fn attempt_states(conn: &mut DbConn, quiz: QuizAt<'_>) -> QueryResult<Vec<At
         .load(c))
 }
 
+/// One attempt as listed to its learner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptLine {
+    pub id: String,
+    pub number: i32,
+    pub submitted: bool,
+    pub percent: Option<f64>,
+    pub passed: Option<bool>,
+}
+
 /// The attempts of one quiz of an enrolment, oldest first, as listed to their learner.
-pub fn scores(
-    conn: &mut DbConn,
-    quiz: QuizAt<'_>,
-) -> QueryResult<Vec<super::overview::AttemptLine>> {
+pub fn scores(conn: &mut DbConn, quiz: QuizAt<'_>) -> QueryResult<Vec<AttemptLine>> {
     type Row = (
         String,
         i32,
@@ -123,15 +144,13 @@ pub fn scores(
         .load(c))?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, number, submitted_at, percent, passed)| super::overview::AttemptLine {
-                id,
-                number,
-                submitted: submitted_at.is_some(),
-                percent,
-                passed,
-            },
-        )
+        .map(|(id, number, submitted_at, percent, passed)| AttemptLine {
+            id,
+            number,
+            submitted: submitted_at.is_some(),
+            percent,
+            passed,
+        })
         .collect())
 }
 

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::decide::quiz_of;
 use super::grade::{correct_answer, percent_of, Grading};
 use super::paper::{self, ItemView, Paper};
-use super::service::quiz_of;
 use super::store::Attempt;
 use crate::catalog::model::{Course, FeedbackPolicy, QuizRole};
 use crate::codes::code_list;
@@ -92,14 +92,6 @@ pub struct AttemptView {
     pub result: Option<ResultView>,
 }
 
-pub(super) fn parse_paper(attempt: &Attempt) -> anyhow::Result<Paper> {
-    Ok(serde_json::from_str(&attempt.paper)?)
-}
-
-pub(super) fn parse_answers(raw: &str) -> BTreeMap<String, Value> {
-    serde_json::from_str(raw).unwrap_or_default()
-}
-
 /// Where an attempt is viewed from: its session, the moment, and whether the learner's
 /// result on the quiz is settled (see [`FeedbackPolicy::AfterPass`]).
 #[derive(Clone, Copy)]
@@ -114,7 +106,7 @@ pub(super) fn view(
     course: &Course,
     seen: Seen<'_>,
 ) -> Result<AttemptView, AppError> {
-    view_of(attempt, &parse_paper(attempt)?, course, seen)
+    view_of(attempt, &attempt.drawn_paper()?, course, seen)
 }
 
 /// The score per objective of a grading, in the course's order of objectives.
@@ -149,7 +141,7 @@ pub(super) fn view_of(
         settled,
     } = seen;
     let quiz = quiz_of(course, &attempt.quiz_id)?;
-    let answers = parse_answers(&attempt.answers);
+    let answers = attempt.saved_answers();
     let result = match (&attempt.submitted_at, &attempt.grading) {
         (Some(submitted_at), Some(grading)) => {
             let grading: Grading = serde_json::from_str(grading).map_err(anyhow::Error::from)?;
