@@ -56,7 +56,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// the dashboard.
 fn return_path(asked: Option<&str>) -> String {
     asked
-        .and_then(crate::pages::errors::safe_return)
+        .and_then(crate::pages::session::safe_return)
         .unwrap_or(super::model::DEFAULT_RETURN)
         .to_owned()
 }

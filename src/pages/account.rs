@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::learner::page;
+use super::page;
 use super::session::{sign_in_after, Visitor};
 use super::{error_page, form_again, message, redirect, render};
 use crate::app::AppState;

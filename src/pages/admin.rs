@@ -28,7 +28,6 @@ use crate::reports::store as report_store;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/gestion").get(home))
         .service(web::resource("/gestion/sessions/{id}").get(session))
-        .service(web::resource("/gestion/sessions/{id}/import").post(super::import::import_csv))
         .configure(super::session_forms::configure)
         .service(web::resource("/gestion/attestations/{id}/revoquer").post(revoke))
         .service(web::resource("/gestion/attestations/{id}/redelivrer").post(reissue))

@@ -7,7 +7,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::learner::page;
+use super::page;
 use super::session::Visitor;
 use super::{error_page, field, form_again, message, redirect, render, CsrfForm};
 use crate::app::AppState;

@@ -10,7 +10,7 @@ use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web;
 
-use super::session::Visitor;
+use super::session::{sign_in_then, Visitor};
 use crate::app::AppState;
 use crate::error::{AppError, Problem};
 use crate::identity::auth::access_cookie;
@@ -21,28 +21,6 @@ fn wants_html(req: &ServiceRequest) -> bool {
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"))
-}
-
-/// A path the sign-in page may send the visitor back to: on this site only (an address
-/// like `//evil.example` or `/\evil.example` would leave it).
-pub fn safe_return(raw: &str) -> Option<&str> {
-    let ok = raw.starts_with('/')
-        && !raw.starts_with("//")
-        && !raw.starts_with("/\\")
-        && !raw.chars().any(|c| c.is_control())
-        && raw.len() <= 2000;
-    ok.then_some(raw)
-}
-
-/// The sign-in page, set to come back to `to` afterwards.
-pub fn sign_in_then(to: &str) -> String {
-    match safe_return(to) {
-        Some(to) if to != "/" => format!(
-            "/connexion?{}",
-            serde_urlencoded::to_string([("retour", to)]).unwrap_or_default()
-        ),
-        _ => "/connexion".into(),
-    }
 }
 
 pub async fn html_errors(
@@ -87,28 +65,4 @@ pub async fn html_errors(
         page.headers_mut().insert(header::RETRY_AFTER, retry);
     }
     Ok(ServiceResponse::new(req, page))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_paths_of_this_site_are_returned_to() {
-        assert_eq!(safe_return("/formations/qvt"), Some("/formations/qvt"));
-        for bad in [
-            "//evil.example",
-            "/\\evil.example",
-            "https://evil.example",
-            "",
-            "/a\nb",
-        ] {
-            assert_eq!(safe_return(bad), None, "{bad:?}");
-        }
-        assert_eq!(
-            sign_in_then("/api/v1/certificates/x.pdf?a=1&b=2"),
-            "/connexion?retour=%2Fapi%2Fv1%2Fcertificates%2Fx.pdf%3Fa%3D1%26b%3D2"
-        );
-        assert_eq!(sign_in_then("//evil.example"), "/connexion");
-    }
 }

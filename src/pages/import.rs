@@ -15,11 +15,15 @@ use crate::error::AppError;
 /// The largest file the import form takes: a promotion of 10,000 learners is about 1 MB.
 const IMPORT_FILE_LIMIT: usize = 2 * 1024 * 1024;
 
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/gestion/sessions/{id}/import").post(import_csv));
+}
+
 /// The import form (`multipart/form-data`): « Vérifier » checks the file chosen (or the
 /// text pasted) and, when no row is wrong, sends back its decoded text in a hidden field;
 /// « Importer » imports that text, so exactly what was checked, as the browser cannot
 /// send the file again.
-pub(super) async fn import_csv(
+async fn import_csv(
     state: web::Data<AppState>,
     visitor: Visitor,
     path: web::Path<String>,

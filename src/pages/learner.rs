@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::session::Visitor;
-use super::{error_page, form_again, message, redirect, render};
+use super::{error_page, form_again, message, page, redirect, render};
 use crate::app::AppState;
 use crate::catalog::model::QuizRole;
 use crate::certificates::model::Validity;
@@ -43,27 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/tentatives/{id}").get(super::attempt::attempt))
         .service(web::resource("/tentatives/{id}/enregistrer").post(super::attempt::save))
         .service(web::resource("/tentatives/{id}/rendre").post(super::attempt::submit));
-}
-
-/// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
-/// an error page.
-pub(super) async fn page<F, Fut>(
-    state: web::Data<AppState>,
-    visitor: Visitor,
-    work: F,
-) -> HttpResponse
-where
-    F: FnOnce(web::Data<AppState>, crate::identity::auth::CurrentUser, Visitor) -> Fut,
-    Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
-{
-    let Some(user) = visitor.user.clone() else {
-        return visitor.sign_in_first();
-    };
-    let s = state.clone();
-    match work(s, user, visitor.clone()).await {
-        Ok(response) => response,
-        Err(e) => error_page(&state, &visitor, &e),
-    }
 }
 
 async fn dashboard(

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::learner::page;
+use super::page;
 use super::session::Visitor;
 use super::{error_page, field_errors, form_again, message, redirect, render, CsrfForm};
 use crate::app::AppState;

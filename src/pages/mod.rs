@@ -39,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     learner::configure(cfg);
     account::configure(cfg);
     admin::configure(cfg);
+    import::configure(cfg);
     organisation::configure(cfg);
     lms::configure(cfg);
     statistics::configure(cfg);
@@ -97,6 +98,23 @@ fn oidc_buttons(state: &AppState, return_to: Option<&str>) -> Value {
         .collect()
 }
 
+/// Runs a page's work, turning a missing sign-in into the sign-in page and any error into
+/// an error page.
+pub async fn page<F, Fut>(state: web::Data<AppState>, visitor: Visitor, work: F) -> HttpResponse
+where
+    F: FnOnce(web::Data<AppState>, crate::identity::auth::CurrentUser, Visitor) -> Fut,
+    Fut: std::future::Future<Output = Result<HttpResponse, AppError>>,
+{
+    let Some(user) = visitor.user.clone() else {
+        return visitor.sign_in_first();
+    };
+    let s = state.clone();
+    match work(s, user, visitor.clone()).await {
+        Ok(response) => response,
+        Err(e) => error_page(&state, &visitor, &e),
+    }
+}
+
 /// A page's answer to an error: the same layout, the problem's words.
 pub fn error_page(state: &AppState, visitor: &Visitor, error: &AppError) -> HttpResponse {
     // The API's answer logs the cause and carries Retry-After: the page keeps both.
@@ -137,7 +155,7 @@ pub fn problem_page(
         &problem.title,
         json!({ "title": problem.title, "detail": problem.detail, "errors": errors,
                 "resend": resend, "back": back,
-                "sign_in": visitor.user.is_none().then(|| errors::sign_in_then(&visitor.path)) }),
+                "sign_in": visitor.user.is_none().then(|| session::sign_in_then(&visitor.path)) }),
     )
     .unwrap_or_else(|_| HttpResponse::InternalServerError().finish())
 }

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::learner::page;
+use super::page;
 use super::session::Visitor;
 use super::{error_page, filled, form_again, message, redirect, render};
 use crate::app::AppState;

@@ -333,7 +333,7 @@ async fn resend_verification(
 fn return_of(query: &HashMap<String, String>) -> Option<String> {
     query
         .get("retour")
-        .and_then(|to| super::errors::safe_return(to))
+        .and_then(|to| super::session::safe_return(to))
         .map(str::to_owned)
 }
 
@@ -371,7 +371,7 @@ async fn sign_in_post(
         password,
         retour,
     } = form.into_inner();
-    let to = super::errors::safe_return(&retour)
+    let to = super::session::safe_return(&retour)
         .unwrap_or("/tableau-de-bord")
         .to_owned();
     let ip = crate::http::client_ip(&req).to_string();
@@ -401,7 +401,7 @@ async fn sign_in_post(
                 &visitor,
                 "connexion",
                 "Se connecter",
-                json!({ "email": email, "problem": message(&e), "retour": super::errors::safe_return(&to) }),
+                json!({ "email": email, "problem": message(&e), "retour": super::session::safe_return(&to) }),
             ),
         ),
         Err(e) => error_page(&state, &visitor, &e),

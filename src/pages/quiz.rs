@@ -4,7 +4,7 @@
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::learner::page;
+use super::page;
 use super::render;
 use super::session::Visitor;
 use crate::app::AppState;

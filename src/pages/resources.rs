@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use actix_web::{web, HttpResponse};
 use serde_json::{json, Value};
 
-use super::learner::page;
+use super::page;
 use super::session::Visitor;
 use super::{error_page, form_again, redirect, render};
 use crate::app::AppState;

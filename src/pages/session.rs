@@ -41,7 +41,7 @@ impl Visitor {
     /// A signed-out visitor on a page that needs an account: the sign-in page, which
     /// brings them back here.
     pub fn sign_in_first(&self) -> HttpResponse {
-        super::redirect(&super::errors::sign_in_then(&self.path))
+        super::redirect(&sign_in_then(&self.path))
     }
 
     /// The visitor behind an access token (the page-session cookie), if it is still good.
@@ -114,6 +114,28 @@ impl FromRequest for Visitor {
     }
 }
 
+/// A path the sign-in page may send the visitor back to: on this site only (an address
+/// like `//evil.example` or `/\evil.example` would leave it).
+pub fn safe_return(raw: &str) -> Option<&str> {
+    let ok = raw.starts_with('/')
+        && !raw.starts_with("//")
+        && !raw.starts_with("/\\")
+        && !raw.chars().any(|c| c.is_control())
+        && raw.len() <= 2000;
+    ok.then_some(raw)
+}
+
+/// The sign-in page, set to come back to `to` afterwards.
+pub fn sign_in_then(to: &str) -> String {
+    match safe_return(to) {
+        Some(to) if to != "/" => format!(
+            "/connexion?{}",
+            serde_urlencoded::to_string([("retour", to)]).unwrap_or_default()
+        ),
+        _ => "/connexion".into(),
+    }
+}
+
 /// The page of this site named by `Referer`, if any (another site's address is not a way
 /// back this site offers).
 fn came_from(req: &HttpRequest) -> Option<String> {
@@ -121,7 +143,7 @@ fn came_from(req: &HttpRequest) -> Option<String> {
     let host = req.headers().get(header::HOST)?.to_str().ok()?;
     let rest = referer.split_once("://")?.1;
     let path = rest.strip_prefix(host)?;
-    super::errors::safe_return(path).map(str::to_owned)
+    safe_return(path).map(str::to_owned)
 }
 
 /// The page-session cookie: `Secure` and `__Host-`-prefixed when the site is https.
@@ -256,4 +278,28 @@ pub fn sign_out(state: &AppState) -> Result<HttpResponse, AppError> {
         cookie(String::new(), state.settings.https(), time::Duration::ZERO),
     )?;
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_of_this_site_are_returned_to() {
+        assert_eq!(safe_return("/formations/qvt"), Some("/formations/qvt"));
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example",
+            "",
+            "/a\nb",
+        ] {
+            assert_eq!(safe_return(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            sign_in_then("/api/v1/certificates/x.pdf?a=1&b=2"),
+            "/connexion?retour=%2Fapi%2Fv1%2Fcertificates%2Fx.pdf%3Fa%3D1%26b%3D2"
+        );
+        assert_eq!(sign_in_then("//evil.example"), "/connexion");
+    }
 }

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::learner::page;
+use super::page;
 use super::render;
 use super::session::Visitor;
 use crate::app::AppState;
