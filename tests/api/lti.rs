@@ -593,6 +593,41 @@ async fn grades_wait_out_an_lms_outage_and_arrive_once() {
 }
 
 #[tokio::test]
+async fn a_grade_sender_whose_lease_ran_out_cannot_undo_the_instance_that_took_over() {
+    use qvt_campus::lti::store::{claim_due, mark_failed, mark_sent};
+    let Some(c) = campus().await else { return };
+    c.opened_by_teacher().await;
+    c.columns(2).await;
+    let (token, enrolment) = c.student_in("student-8", "huit@etu.univ-exemple.fr").await;
+    c.lms.grades_down(true).await;
+    c.lessons_done(&token, &enrolment).await;
+    c.sit_final_quiz(&token, &enrolment).await;
+
+    // Instance A claims the grades with a lease that runs out; instance B claims them again.
+    // (Ahead of the clock: the worker's own claims, if any, have run out by then too.)
+    let now = chrono::Utc::now().naive_utc();
+    let hours = |h| now + chrono::Duration::hours(h);
+    let by_a = claim_due(&mut c.app.conn(), hours(1), hours(2), 10).unwrap();
+    let by_b = claim_due(&mut c.app.conn(), hours(3), hours(4), 10).unwrap();
+    assert_eq!((by_a.len(), by_b.len()), (2, 2), "both grades taken over");
+
+    // A's platform call fails at last while B is sending: it must not free the grades for
+    // a third sender. Then B's succeeds, and A's late success does not count either.
+    for grade in &by_a {
+        assert!(!mark_failed(&mut c.app.conn(), grade, "503", hours(3)).unwrap());
+    }
+    for grade in &by_b {
+        assert!(mark_sent(&mut c.app.conn(), grade, hours(3)).unwrap());
+    }
+    for grade in &by_a {
+        assert!(!mark_sent(&mut c.app.conn(), grade, hours(5)).unwrap());
+    }
+    assert!(claim_due(&mut c.app.conn(), hours(24), hours(25), 10)
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
 async fn only_the_organisations_admins_register_platforms_and_bad_fields_are_named() {
     let Some(c) = campus().await else { return };
     let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);

@@ -166,7 +166,7 @@ async fn a_crash_between_queueing_and_sending_loses_nothing() {
 #[tokio::test]
 async fn a_sender_whose_lease_ran_out_cannot_undo_the_instance_that_took_over() {
     // Arrange: instance A claimed a message and hung (a slow SMTP server) past its lease;
-    // instance B claimed it again and sent it.
+    // instance B claimed it again.
     let app = spawn_app_with(|s| s.mail.worker = false).await;
     let id = queue(&mut app.conn(), "infirmier@chu-exemple.fr", "essai");
     let at = mail::outbox_now();
@@ -178,10 +178,11 @@ async fn a_sender_whose_lease_ran_out_cannot_undo_the_instance_that_took_over() 
         (1, 1),
         "the lapsed lease is taken over"
     );
-    assert!(mark_sent(&mut app.conn(), &by_b[0]).unwrap());
 
-    // Act: A's SMTP conversation ends at last, in a failure (or a success).
+    // Act: A's SMTP conversation fails at last while B is sending (it must not make the
+    // message due for a third sender); B's succeeds; then A's late success arrives.
     let failed = mark_failed(&mut app.conn(), &by_a[0], "smtp: timed out", Some(later)).unwrap();
+    assert!(mark_sent(&mut app.conn(), &by_b[0]).unwrap());
     let sent = mark_sent(&mut app.conn(), &by_a[0]).unwrap();
 
     // Assert: neither late record counts; the message stays sent, due to nobody again.
