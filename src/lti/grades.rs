@@ -301,7 +301,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
     for grade in due {
         let outcome = send(state, &grade).await;
         // The claim counted this attempt already.
-        let attempts = grade.attempts;
+        let (id, attempts) = (grade.id.clone(), grade.attempts);
         match &outcome {
             Ok(()) => sent += 1,
             Err(e) => {
@@ -323,9 +323,7 @@ pub async fn send_due(state: &AppState) -> anyhow::Result<usize> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
         if !held {
-            tracing::warn!(
-                "a grade's lease ran out while it was sent: another instance had claimed it again"
-            );
+            tracing::warn!(grade = %id, "a grade's lease ran out while it was sent: another instance had claimed it again");
         }
     }
     Ok(sent)

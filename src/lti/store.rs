@@ -453,15 +453,10 @@ pub fn claim_due(
 }
 
 /// Records a grade taken by its platform, under the claim that sent it. False when the
-/// claim was lost (its lease ran out and another instance claimed the grade again: each
-/// claim counts one more attempt, so the count names the claim); that one's record stands.
+/// claim was lost: its lease ran out and another instance claimed the grade again (see
+/// [`still_held`]); that one's record stands.
 pub fn mark_sent(conn: &mut DbConn, claim: &Grade, at: NaiveDateTime) -> QueryResult<bool> {
-    // The claimed grade, unsent, while no later claim has taken it over.
-    let target = lti_grades::table
-        .find(&claim.id)
-        .filter(lti_grades::sent_at.is_null())
-        .filter(lti_grades::attempts.eq(claim.attempts));
-    diesel::update(target)
+    diesel::update(still_held(&claim.id, claim.attempts))
         .set((
             lti_grades::sent_at.eq(Some(at)),
             lti_grades::locked_until.eq(None::<NaiveDateTime>),
@@ -480,12 +475,7 @@ pub fn mark_failed(
     retry_at: NaiveDateTime,
 ) -> QueryResult<bool> {
     let error: String = error.chars().take(2000).collect();
-    // The claimed grade, unsent, while no later claim has taken it over.
-    let target = lti_grades::table
-        .find(&claim.id)
-        .filter(lti_grades::sent_at.is_null())
-        .filter(lti_grades::attempts.eq(claim.attempts));
-    diesel::update(target)
+    diesel::update(still_held(&claim.id, claim.attempts))
         .set((
             lti_grades::next_attempt_at.eq(retry_at),
             lti_grades::locked_until.eq(None::<NaiveDateTime>),
@@ -493,6 +483,16 @@ pub fn mark_failed(
         ))
         .execute(conn)
         .map(|n| n == 1)
+}
+
+/// The claimed grade `id`, unsent, while no later claim has taken it over: each claim
+/// counts one more attempt, so `attempts` names the claim.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn still_held<'a>(id: &'a str, attempts: i32) -> _ {
+    lti_grades::table
+        .find(id)
+        .filter(lti_grades::sent_at.is_null())
+        .filter(lti_grades::attempts.eq(attempts))
 }
 
 /// Grades not yet taken by their platform, with the last error (for the admin page).

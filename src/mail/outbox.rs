@@ -195,15 +195,10 @@ pub fn claim_due(
 
 /// Records delivery under `claim`. The context is blanked: it may hold one-time links,
 /// which must not outlive their message in the database. False when the claim was lost:
-/// its lease ran out and another instance claimed the message again (each claim counts
-/// one more attempt, so the count names the claim); that one's record stands.
+/// its lease ran out and another instance claimed the message again (see [`still_held`]);
+/// that one's record stands.
 pub fn mark_sent(conn: &mut DbConn, claim: &OutboxRow) -> QueryResult<bool> {
-    // The claimed row, while no later claim has taken it over.
-    let target = mail_outbox::table
-        .find(&claim.id)
-        .filter(mail_outbox::status.eq(Status::Sending))
-        .filter(mail_outbox::attempts.eq(claim.attempts));
-    diesel::update(target)
+    diesel::update(still_held(&claim.id, claim.attempts))
         .set((
             mail_outbox::context.eq("{}"),
             mail_outbox::status.eq(Status::Sent),
@@ -225,10 +220,7 @@ pub fn mark_failed(
     retry_at: Option<NaiveDateTime>,
 ) -> QueryResult<bool> {
     let error: String = error.chars().take(2000).collect();
-    let target = mail_outbox::table
-        .find(&claim.id)
-        .filter(mail_outbox::status.eq(Status::Sending))
-        .filter(mail_outbox::attempts.eq(claim.attempts));
+    let target = still_held(&claim.id, claim.attempts);
     match retry_at {
         Some(at) => diesel::update(target)
             .set((
@@ -249,6 +241,17 @@ pub fn mark_failed(
             .execute(conn),
     }
     .map(|n| n == 1)
+}
+
+/// The claimed message `id`, while no later claim has taken it over: each claim counts one
+/// more attempt, so `attempts` names the claim.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn still_held<'a>(id: &'a str, attempts: i32) -> _ {
+    let sending: Status = Status::Sending;
+    mail_outbox::table
+        .find(id)
+        .filter(mail_outbox::status.eq(sending))
+        .filter(mail_outbox::attempts.eq(attempts))
 }
 
 /// Delay before the next try after `attempts` failed ones: `base`, doubling each time,

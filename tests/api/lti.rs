@@ -171,6 +171,18 @@ impl Campus {
             .unwrap()
     }
 
+    /// A student placed by the teacher completes the module (lessons, final quiz) while
+    /// the LMS's grade book is down: the quiz's score and the completion are owed to its
+    /// two columns. The student's `sub` on the platform names them.
+    async fn grades_owed_while_the_book_is_down(&self, sub: &str, email: &str) {
+        self.opened_by_teacher().await;
+        self.columns(2).await;
+        let (token, enrolment) = self.student_in(sub, email).await;
+        self.lms.grades_down(true).await;
+        self.lessons_done(&token, &enrolment).await;
+        self.sit_final_quiz(&token, &enrolment).await;
+    }
+
     /// The LMS course's grade book columns once there are `expected` of them.
     async fn columns(&self, expected: usize) -> Vec<Value> {
         let mut found = Vec::new();
@@ -544,12 +556,8 @@ async fn a_teacher_places_the_module_by_deep_linking_and_the_platform_accepts_it
 #[tokio::test]
 async fn grades_wait_out_an_lms_outage_and_arrive_once() {
     let Some(c) = campus().await else { return };
-    c.opened_by_teacher().await;
-    c.columns(2).await;
-    let (token, enrolment) = c.student_in("student-7", "sept@etu.univ-exemple.fr").await;
-    c.lms.grades_down(true).await;
-    c.lessons_done(&token, &enrolment).await;
-    c.sit_final_quiz(&token, &enrolment).await;
+    c.grades_owed_while_the_book_is_down("student-7", "sept@etu.univ-exemple.fr")
+        .await;
 
     // The registration shows the grade waiting, and why.
     let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
@@ -596,12 +604,8 @@ async fn grades_wait_out_an_lms_outage_and_arrive_once() {
 async fn a_grade_sender_whose_lease_ran_out_cannot_undo_the_instance_that_took_over() {
     use qvt_campus::lti::store::{claim_due, mark_failed, mark_sent};
     let Some(c) = campus().await else { return };
-    c.opened_by_teacher().await;
-    c.columns(2).await;
-    let (token, enrolment) = c.student_in("student-8", "huit@etu.univ-exemple.fr").await;
-    c.lms.grades_down(true).await;
-    c.lessons_done(&token, &enrolment).await;
-    c.sit_final_quiz(&token, &enrolment).await;
+    c.grades_owed_while_the_book_is_down("student-8", "huit@etu.univ-exemple.fr")
+        .await;
 
     // Instance A claims the grades with a lease that runs out; instance B claims them again.
     // (Ahead of the clock: the worker's own claims, if any, have run out by then too.)
