@@ -7,9 +7,10 @@ use crate::catalog::cache::CourseCache;
 use crate::certificates::{keys::IssuerKey, status};
 use crate::config::Settings;
 use crate::db::{self, Pool};
-use crate::identity::{auth::AccountCache, tokens::KeyRing};
+use crate::identity::{current::AccountCache, tokens::KeyRing};
 use crate::learning::Learning;
-use crate::stale::{peers::Peers, Stale};
+use crate::stale::peers::{forget_here, Peers};
+use crate::stale::Stale;
 use crate::templates::Templates;
 
 pub struct AppState {
@@ -25,8 +26,8 @@ pub struct AppState {
     pub lti_key: IssuerKey,
     /// LTI platforms' keysets and access tokens, and the HTTP client that fetches them.
     pub lti: crate::lti::client::Platforms,
-    /// The origins of platforms that may frame our pages (see `lti::frame`).
-    pub lti_frames: crate::lti::frame::FrameOrigins,
+    /// The origins of platforms that may frame our pages (see `lti::origins`).
+    pub lti_frames: crate::lti::origins::FrameOrigins,
     /// OpenID Connect providers' discovery documents and keysets (see `oidc::provider`).
     pub oidc: crate::oidc::provider::Providers,
     pub status_lists: status::Cache,
@@ -34,7 +35,7 @@ pub struct AppState {
     pub courses: Arc<CourseCache>,
     /// Time on task and the heartbeats' recent checks.
     pub learning: Arc<Learning>,
-    /// Accounts checked in the last seconds (see `identity::auth::AccountCache`).
+    /// Accounts checked in the last seconds (see `identity::current::AccountCache`).
     pub accounts: Arc<AccountCache>,
     /// The other instances, told of what a change made stale (PostgreSQL).
     pub peers: Peers,
@@ -45,23 +46,11 @@ pub struct AppState {
     pub broken_courses: Vec<(String, Vec<String>)>,
 }
 
-/// Forgets what `caches` remember of a [`Stale`] item.
-pub(crate) fn forget_in(stale: Stale, accounts: &AccountCache, learning: &Learning) {
-    match stale {
-        Stale::Account(id) => {
-            accounts.forget(&id);
-            learning.forget_recording_of(&id);
-        }
-        Stale::Enrolment(id) => learning.forget_recording(Some(&id), None),
-        Stale::Session(id) => learning.forget_recording(None, Some(&id)),
-    }
-}
-
 impl AppState {
     /// Forgets what a committed change made stale (see [`Stale`]), here and, within a
     /// fraction of a second, on the other instances.
     pub fn forget(&self, stale: Stale) {
         self.peers.tell(&stale);
-        forget_in(stale, &self.accounts, &self.learning);
+        forget_here(stale, &self.accounts, &self.learning);
     }
 }

@@ -23,7 +23,7 @@ use crate::db::{self, Pool};
 use crate::du;
 use crate::enrolment;
 use crate::http;
-use crate::identity::{self, auth::AccountCache, tokens::KeyRing};
+use crate::identity::{self, current::AccountCache, tokens::KeyRing};
 use crate::learning::{self, Learning};
 use crate::lti;
 use crate::mail;

@@ -18,6 +18,8 @@ use crate::app::AppState;
 use crate::db::{self, DbConn};
 use crate::error::AppError;
 
+pub use super::current::CurrentUser;
+
 /// The page session's cookie. Under https it takes the `__Host-` prefix: the browser then
 /// accepts it only if Secure, for the whole site and from this host alone (a sibling
 /// sub-domain cannot plant one).
@@ -37,39 +39,6 @@ pub fn access_cookie(req: &HttpRequest) -> Option<actix_web::cookie::Cookie<'sta
     req.cookie(access_cookie_name(https))
 }
 pub const CSRF_HEADER: &str = "x-csrf-token";
-
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub id: String,
-    pub email: String,
-    pub is_platform_admin: bool,
-    /// Whether the address was confirmed (as of the account check, at most
-    /// [`ACCOUNT_CHECK_TTL`] old; confirming it forgets the cached check).
-    pub email_verified: bool,
-}
-
-impl CurrentUser {
-    /// An account stays inactive until its address is confirmed, as the confirmation mail
-    /// says: anyone can register any address, and enrolling or sitting a quiz is acting as
-    /// the professional it names.
-    pub fn require_confirmed(&self) -> Result<(), AppError> {
-        if self.email_verified {
-            Ok(())
-        } else {
-            Err(AppError::unconfirmed())
-        }
-    }
-
-    pub fn require_platform_admin(&self) -> Result<(), AppError> {
-        if self.is_platform_admin {
-            Ok(())
-        } else {
-            Err(AppError::forbidden(
-                "Réservé aux administrateurs de la plateforme.",
-            ))
-        }
-    }
-}
 
 /// The CSRF token of a cookie session: derived from its access token, which scripts cannot
 /// read (HttpOnly) and other sites cannot set, so a token planted in a cookie by a
@@ -108,49 +77,6 @@ pub fn token_of(req: &HttpRequest) -> Result<String, AppError> {
         return Ok(cookie.value().to_owned());
     }
     Err(AppError::unauthorized("Connexion requise."))
-}
-
-/// Recently checked accounts. Looking the account up on every request costs a database
-/// round trip through the blocking pool, the largest share of a small request; an account
-/// disabled, erased or demoted is refused at the latest [`ACCOUNT_CHECK_TTL`] later.
-#[derive(Default)]
-pub struct AccountCache {
-    entries:
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, CurrentUser, i32)>>,
-}
-
-pub const ACCOUNT_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(5);
-
-impl AccountCache {
-    fn get(&self, id: &str) -> Option<(CurrentUser, i32)> {
-        let entries = self.entries.lock().expect("not poisoned");
-        entries
-            .get(id)
-            .filter(|(at, ..)| at.elapsed() < ACCOUNT_CHECK_TTL)
-            .map(|(_, user, epoch)| (user.clone(), *epoch))
-    }
-
-    fn put(&self, user: &CurrentUser, epoch: i32) {
-        let mut entries = self.entries.lock().expect("not poisoned");
-        if entries.len() > 100_000 {
-            entries.retain(|_, (at, ..)| at.elapsed() < ACCOUNT_CHECK_TTL);
-        }
-        entries.insert(
-            user.id.clone(),
-            (std::time::Instant::now(), user.clone(), epoch),
-        );
-    }
-
-    /// Forgets an account at once (disabled, erased, signed out everywhere): see
-    /// [`crate::stale::Stale`].
-    pub(crate) fn forget(&self, id: &str) {
-        self.entries.lock().expect("not poisoned").remove(id);
-    }
-
-    /// Forgets every account (what other instances said may have been missed).
-    pub(crate) fn forget_all(&self) {
-        self.entries.lock().expect("not poisoned").clear();
-    }
 }
 
 /// The account a valid access token was issued to, without checking that it is still active

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod credentials;
+pub mod current;
 pub mod members;
 pub mod model;
 pub mod numbers;

@@ -622,9 +622,8 @@ pub fn progress(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::forget_in;
-    use crate::identity::auth::AccountCache;
-    use crate::stale::Stale;
+    use crate::identity::current::AccountCache;
+    use crate::stale::{peers::forget_here, Stale};
 
     /// (account, enrolment, session) of each recording check remembered.
     fn remembered(learning: &Learning) -> Vec<(String, String, String)> {
@@ -663,11 +662,11 @@ mod tests {
             remembered(l).into_iter().map(|(_, e, _)| e).collect()
         };
 
-        forget_in(Stale::Account("a1".into()), &accounts, &learning);
+        forget_here(Stale::Account("a1".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e3", "e4", "e5"]);
-        forget_in(Stale::Session("s1".into()), &accounts, &learning);
+        forget_here(Stale::Session("s1".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e4", "e5"]);
-        forget_in(Stale::Enrolment("e4".into()), &accounts, &learning);
+        forget_here(Stale::Enrolment("e4".into()), &accounts, &learning);
         assert_eq!(left(&learning), ["e5"]);
     }
 }

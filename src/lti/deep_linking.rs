@@ -9,10 +9,10 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use super::frame;
 use super::launch::Verified;
 use super::model::{self, launch_url, parse_url, DEEP_LINKING_RESPONSE, LTI_VERSION};
 use super::store;
+use super::{frame, origins};
 use crate::app::AppState;
 use crate::catalog::model::{Course, Quiz, QuizRole};
 use crate::catalog::store as catalog;
@@ -242,7 +242,7 @@ pub async fn respond(
         }),
     )?;
     frame::mark(&mut page, frame::FRAME_MARKER, &platform.id);
-    if let Some(origin) = frame::origin(&pending.return_url) {
+    if let Some(origin) = origins::origin(&pending.return_url) {
         frame::mark(&mut page, frame::FORM_TO_MARKER, &origin);
     }
     Ok(page)

@@ -4,7 +4,8 @@
 //! [`routes`] or their page, or let it register us by itself: [`registration`]);
 //! launches are verified and linked in [`launch`]; deep linking lets a teacher place a
 //! course ([`deep_linking`]); grades go through an outbox ([`grades`]); rosters come in by NRPS ([`roster`]); what we ask of
-//! platforms over HTTP is in [`client`]; framing by the launching platform in [`frame`].
+//! platforms over HTTP is in [`client`]; framing by the launching platform in [`frame`], from
+//! the origins of [`origins`].
 
 pub mod client;
 pub mod deep_linking;
@@ -12,6 +13,7 @@ pub mod frame;
 pub mod grades;
 pub mod launch;
 pub mod model;
+pub mod origins;
 pub mod platforms;
 pub mod registration;
 pub mod roster;

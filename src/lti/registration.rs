@@ -8,10 +8,10 @@ use chrono::{Duration, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::frame::origin;
 use super::model::{
     parse_url, NewPlatform, ToolConfiguration, SCOPE_LINEITEM, SCOPE_MEMBERSHIPS, SCOPE_SCORE,
 };
+use super::origins::origin;
 use super::platforms::{self, PlatformView};
 use crate::app::AppState;
 use crate::db::{self, DbConn};

@@ -326,6 +326,6 @@ pub async fn remove(
         platforms::remove(conn, &user, &organisation_id, &platform_id)
     })
     .await?;
-    super::frame::forget(&state, &removed);
+    state.lti_frames.forget(&removed);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -214,7 +214,7 @@ async fn remove(
     .await;
     match done {
         Ok(()) => {
-            crate::lti::frame::forget(&state, &platform);
+            state.lti_frames.forget(&platform);
             redirect(&format!("/gestion/organisations/{id}/lms"))
         }
         Err(e) => error_page(&state, &visitor, &e),

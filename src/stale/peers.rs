@@ -19,8 +19,7 @@ use diesel::sql_types::Text;
 use diesel::RunQueryDsl;
 
 use super::Stale;
-use crate::app::forget_in;
-use crate::identity::auth::AccountCache;
+use crate::identity::current::AccountCache;
 use crate::learning::Learning;
 
 const CHANNEL: &str = "qvt_stale";
@@ -63,6 +62,19 @@ impl Peers {
         if let Some(outbox) = &self.outbox {
             let _ = outbox.send(stale.clone());
         }
+    }
+}
+
+/// Forgets what this instance's caches remember of a [`Stale`] item: told by another
+/// instance, or by this one (`AppState::forget`).
+pub(crate) fn forget_here(stale: Stale, accounts: &AccountCache, learning: &Learning) {
+    match stale {
+        Stale::Account(id) => {
+            accounts.forget(&id);
+            learning.forget_recording_of(&id);
+        }
+        Stale::Enrolment(id) => learning.forget_recording(Some(&id), None),
+        Stale::Session(id) => learning.forget_recording(None, Some(&id)),
     }
 }
 
@@ -141,7 +153,7 @@ fn exchange(
     }
     for arrived in conn.notifications_iter() {
         if let Some(stale) = Stale::decode(&arrived?.payload) {
-            forget_in(stale, accounts, learning);
+            forget_here(stale, accounts, learning);
         }
     }
     Ok(())
