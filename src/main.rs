@@ -10,11 +10,6 @@ use qvt_campus::{
     catalog, certificates, db, mail, startup::Application, telemetry, templates::Templates,
 };
 
-/// glibc's allocator spent about a tenth of the server's CPU on the quiz path (`malloc`,
-/// `free`, `malloc_consolidate` across the worker and blocking threads); see bench/README.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "qvt-campus",
