@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::du::service::UnitAt;
 use crate::error::{AppError, Problem};
-use crate::http::{attachment, Fields, Json};
+use crate::http::{attachment, csv, Fields, Json};
 use crate::identity::auth::CurrentUser;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -371,12 +371,11 @@ pub async fn transcript_csv(
     path: web::Path<String>,
     query: web::Query<std::collections::HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
-    // `?bom=true` (what the pages link to): a byte-order mark first, for French Excel.
-    let bom = match query.get("bom").map(String::as_str) {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(AppError::malformed("bom", "true ou false attendu")),
-    };
+    let mut f = Fields::new();
+    let bom = f
+        .optional("bom", query.get("bom").map(String::as_str), csv::bom)
+        .unwrap_or(false);
+    f.finish()?;
     let mut body = rendered(state, user, path.into_inner(), transcript::csv).await?;
     if bom {
         body.splice(0..0, *b"\xEF\xBB\xBF");

@@ -14,6 +14,16 @@ pub fn cell(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// The `?bom=` parameter of every CSV download: a byte-order mark first, for French Excel
+/// (what the pages link to).
+pub fn bom(raw: &str) -> Result<bool, String> {
+    match raw {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err("true ou false".into()),
+    }
+}
+
 pub struct Csv<W: Write> {
     writer: csv::Writer<W>,
 }

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::catalog::model::CourseKind;
 use crate::db;
 use crate::error::{AppError, Problem};
+use crate::http::csv;
 use crate::http::stream::stream_blocking;
 use crate::http::{attachment, download, Fields};
 use crate::identity::auth::CurrentUser;
@@ -32,16 +33,8 @@ type Query = web::Query<HashMap<String, String>>;
 
 /// `?bom=true` puts a byte-order mark first, for spreadsheets that want one.
 fn bom(query: &Query, f: &mut Fields) -> bool {
-    f.optional(
-        "bom",
-        query.get("bom").map(String::as_str),
-        |raw| match raw {
-            "true" | "1" => Ok(true),
-            "false" | "0" => Ok(false),
-            _ => Err("true ou false".into()),
-        },
-    )
-    .unwrap_or(false)
+    f.optional("bom", query.get("bom").map(String::as_str), csv::bom)
+        .unwrap_or(false)
 }
 
 fn date(raw: &str) -> Result<NaiveDate, String> {

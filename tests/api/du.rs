@@ -287,14 +287,11 @@ async fn a_cohort_of_thirty_goes_through_grades_jury_and_numbered_records() {
     }
     let shown: Value =
         c.s.app
-            .get_as(
+            .get_json(
                 &learner.token,
                 &format!("/api/v1/certificates/{certificate}"),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     let code = shown["code"].as_str().unwrap();
     let verified: Value =
         c.s.app
@@ -333,14 +330,11 @@ async fn a_cohort_of_thirty_goes_through_grades_jury_and_numbered_records() {
     let record_certificate = last_record["certificate_id"].as_str().unwrap();
     let shown: Value =
         c.s.app
-            .get_as(
+            .get_json(
                 &c.s.dean.token,
                 &format!("/api/v1/certificates/{record_certificate}"),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     assert_eq!(shown["status"], "revoked");
     // The jury comes back to it: a new record, with the next number, in the same chain.
     let back = c
@@ -479,14 +473,11 @@ async fn only_the_universitys_staff_grade_only_its_admins_decide_and_every_chang
     // The grade's history: who, old value, new value, when.
     let audit: Vec<Value> =
         c.s.app
-            .get_as(
+            .get_json(
                 &c.s.dean.token,
                 &format!("/api/v1/organisations/{}/audit-log", c.s.university),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     let grades: Vec<&Value> = audit.iter().filter(|e| e["action"] == "du.grade").collect();
     assert_eq!(grades.len(), 2);
     let details: Value = serde_json::from_str(grades[1]["details"].as_str().unwrap_or("null"))
@@ -674,4 +665,16 @@ async fn the_coordinator_grades_the_cohort_in_one_grid_closes_the_minutes_and_is
         .await;
     assert_eq!(csv.status().as_u16(), 200);
     assert!(csv.bytes().await.unwrap().starts_with(b"\xEF\xBB\xBF"));
+    // The same parameter as every other CSV download: a bad value is named, not ignored.
+    let refused =
+        c.s.app
+            .get_as(
+                &c.s.dean.token,
+                &format!(
+                    "/api/v1/sessions/{}/du/transcript.csv?bom=peut-etre",
+                    c.session
+                ),
+            )
+            .await;
+    assert_eq!(field_names(&problem(refused, 422).await), ["bom"]);
 }
