@@ -586,14 +586,11 @@ async fn an_org_admin_imports_and_exports_and_a_du_tutor_grades_before_the_jury_
     assert!(text_of(&client).await.contains("Ressources enregistrées"));
     let listed: Value = s
         .app
-        .get_as(
+        .get_json(
             &s.dean.token,
             &format!("/api/v1/organisations/{}/resources", s.university),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert!(
         listed.to_string().contains("Cellule d'écoute étudiante"),
         "{listed}"

@@ -437,11 +437,8 @@ async fn a_broken_course_file_keeps_its_last_good_version_online_and_tells_the_p
     assert_eq!(outline.status().as_u16(), 200);
     let admin = restarted.platform_admin().await;
     let broken: Vec<Value> = restarted
-        .get_as(&admin.token, "/api/v1/courses/problems")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&admin.token, "/api/v1/courses/problems")
+        .await;
     assert_eq!(broken.len(), 1, "{broken:?}");
     assert_eq!(broken[0]["slug"], SAMPLE);
     let first = broken[0]["problems"][0].as_str().unwrap();

@@ -239,17 +239,14 @@ async fn the_credential_verifies_with_the_published_jwks_and_a_changed_byte_fail
     let jwt = response.text().await.unwrap();
     let json: Value =
         w.s.app
-            .get_as(
+            .get_json(
                 &learner.user.token,
                 &format!(
                     "/api/v1/certificates/{}/credential?format=json",
                     id_of(&certificate)
                 ),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     assert_eq!(json, part(&jwt, 1), "the JSON is what the JWT signs");
     let jwks: Value =
         w.s.app
@@ -474,14 +471,11 @@ async fn revocation_flips_the_status_list_bit_and_every_verifier_says_revoked() 
 
     let audit: Vec<Value> =
         w.s.app
-            .get_as(
+            .get_json(
                 &w.s.dean.token,
                 &format!("/api/v1/organisations/{}/audit-log", w.s.university),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     assert!(audit
         .iter()
         .any(|e| e["action"] == "certificate.revoke" && e["target_id"] == id));
@@ -668,14 +662,11 @@ async fn an_org_admin_downloads_a_sessions_certificates_as_one_zip_of_pdfs() {
 
     let listed: Vec<Value> =
         w.s.app
-            .get_as(
+            .get_json(
                 &w.s.dean.token,
                 &format!("/api/v1/sessions/{}/certificates", w.session),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     assert_eq!(listed.len(), 2);
     let (status, _) = w.bytes(&w.s.odpc_admin.token, &path).await;
     assert_eq!(status, 404);

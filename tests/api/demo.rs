@@ -36,12 +36,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
         ("infirmier@demo-cabinet.fr", "dpc-securite-exercice"),
     ] {
         let user = app.logged_in(email, PASSWORD).await;
-        let enrolments: Value = app
-            .get_as(&user.token, "/api/v1/me/enrolments")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let enrolments: Value = app.get_json(&user.token, "/api/v1/me/enrolments").await;
         let text = enrolments.to_string();
         assert!(text.contains(course), "{email}: {text}");
     }
@@ -52,12 +47,7 @@ async fn the_demo_seeds_once_and_its_learners_and_admins_can_work_at_once() {
         "direction@demo-odpc.fr",
     ] {
         let admin = app.logged_in(email, PASSWORD).await;
-        let orgs: Value = app
-            .get_as(&admin.token, "/api/v1/organisations")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let orgs: Value = app.get_json(&admin.token, "/api/v1/organisations").await;
         assert_eq!(orgs[0]["my_role"], "org_admin", "{email}: {orgs}");
     }
 }
@@ -77,12 +67,7 @@ async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mai
         ("infirmiere@demo-cabinet.fr", "dpc"),
     ] {
         let user = app.logged_in(email, PASSWORD).await;
-        let mine: Value = app
-            .get_as(&user.token, "/api/v1/me/certificates")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let mine: Value = app.get_json(&user.token, "/api/v1/me/certificates").await;
         assert_eq!(mine[0]["kind"], kind, "{email}: {mine}");
         let code = mine[0]["code"].as_str().unwrap();
         let page = app
@@ -95,12 +80,7 @@ async fn the_demo_has_certificates_to_verify_a_du_file_to_grade_and_no_stray_mai
     }
     // The nurse's declarations carry a mode d'exercice and an RPPS.
     let odpc = app.logged_in("direction@demo-odpc.fr", PASSWORD).await;
-    let orgs: Value = app
-        .get_as(&odpc.token, "/api/v1/organisations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let orgs: Value = app.get_json(&odpc.token, "/api/v1/organisations").await;
     let csv = app
         .get_as(
             &odpc.token,

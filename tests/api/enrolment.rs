@@ -105,11 +105,8 @@ async fn learners_enrol_themselves_in_open_and_key_sessions_but_not_admin_only_o
 
     let mine: Vec<Value> = s
         .app
-        .get_as(&learner.token, "/api/v1/me/enrolments")
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&learner.token, "/api/v1/me/enrolments")
+        .await;
     assert_eq!(mine.len(), 2);
     let subject = s
         .app
@@ -272,14 +269,11 @@ async fn withdrawal_keeps_history_and_frees_the_seat() {
 
     let learners: Vec<Value> = s
         .app
-        .get_as(
+        .get_json(
             &s.dean.token,
             &format!("/api/v1/sessions/{session}/enrolments"),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let statuses: Vec<(&str, &str)> = learners
         .iter()
         .map(|l| {
@@ -375,11 +369,8 @@ async fn a_hundred_simultaneous_requests_fill_ten_seats_exactly() {
         .all(|r| r.headers()["content-type"] == "application/problem+json"));
     let view: Value = s
         .app
-        .get_as(&s.dean.token, &format!("/api/v1/sessions/{session}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.dean.token, &format!("/api/v1/sessions/{session}"))
+        .await;
     assert_eq!(
         (view["enrolled"].as_i64(), view["seats_left"].as_i64()),
         (Some(10), Some(0))
@@ -490,11 +481,8 @@ async fn another_organisation_can_touch_none_of_these_sessions() {
     // Nothing changed.
     let view: Value = s
         .app
-        .get_as(&s.dean.token, &format!("/api/v1/sessions/{session}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.dean.token, &format!("/api/v1/sessions/{session}"))
+        .await;
     assert_eq!(
         (view["closed"].as_bool(), view["enrolled"].as_i64()),
         (Some(false), Some(1))

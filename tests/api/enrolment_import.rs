@@ -137,11 +137,8 @@ async fn ten_thousand_learners_are_enrolled_and_invited_in_one_request() {
     assert_eq!(mails_after - mails_before, 10_000);
     let view: Value = s
         .app
-        .get_as(&s.dean.token, &format!("/api/v1/sessions/{session}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.dean.token, &format!("/api/v1/sessions/{session}"))
+        .await;
     assert_eq!(view["enrolled"], 10_000);
 }
 
@@ -172,21 +169,9 @@ async fn an_invited_learner_sets_a_password_from_the_mail_and_logs_in() {
         .app
         .logged_in("ines.bernard@univ-exemple.fr", "mon premier mot de passe")
         .await;
-    let mine: Vec<Value> = s
-        .app
-        .get_as(&user.token, "/api/v1/me/enrolments")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Vec<Value> = s.app.get_json(&user.token, "/api/v1/me/enrolments").await;
     assert_eq!(mine[0]["session"]["id"], session.as_str());
-    let me: Value = s
-        .app
-        .get_as(&user.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = s.app.get_json(&user.token, "/api/v1/me").await;
     assert_eq!(me["email_verified"], true);
     assert_eq!(me["memberships"][0]["role"], "learner");
 }
@@ -475,13 +460,7 @@ async fn the_session_page_checks_an_uploaded_file_then_imports_what_it_checked()
         .app
         .logged_in("helene.dupre@ifsi-exemple.fr", "mon mot de passe à moi")
         .await;
-    let mine: Vec<Value> = s
-        .app
-        .get_as(&helene.token, "/api/v1/me/enrolments")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Vec<Value> = s.app.get_json(&helene.token, "/api/v1/me/enrolments").await;
     assert_eq!(mine[0]["session"]["id"], session.as_str());
 }
 

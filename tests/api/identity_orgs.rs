@@ -94,12 +94,7 @@ async fn an_org_admin_manages_members_and_every_change_is_audited() {
     assert_eq!(promoted.status().as_u16(), 204);
     problem(last_admin, 409).await;
 
-    let list: Vec<Value> = app
-        .get_as(&dean.token, &members)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = app.get_json(&dean.token, &members).await;
     let roles: Vec<(&str, &str)> = list
         .iter()
         .map(|m| (m["email"].as_str().unwrap(), m["role"].as_str().unwrap()))
@@ -109,12 +104,7 @@ async fn an_org_admin_manages_members_and_every_change_is_audited() {
         "{roles:?}"
     );
 
-    let me: Value = app
-        .get_as(&student.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&student.token, "/api/v1/me").await;
     assert_eq!(me["memberships"][0]["role"], "tutor");
 
     let removed = app
@@ -128,14 +118,11 @@ async fn an_org_admin_manages_members_and_every_change_is_audited() {
     assert_eq!(removed.status().as_u16(), 204);
 
     let audit: Vec<Value> = app
-        .get_as(
+        .get_json(
             &dean.token,
             &format!("/api/v1/organisations/{org}/audit-log"),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let actions: Vec<(&str, &str)> = audit
         .iter()
         .map(|e| {
@@ -230,12 +217,7 @@ async fn people_of_one_organisation_can_neither_read_nor_change_another() {
     )
     .await;
     // A's admin sees only A.
-    let visible: Vec<Value> = app
-        .get_as(&admin_a.token, "/api/v1/organisations")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let visible: Vec<Value> = app.get_json(&admin_a.token, "/api/v1/organisations").await;
     assert_eq!(visible.len(), 1);
     assert_eq!(visible[0]["id"], org_a.as_str());
     // A learner of B sees B but not its members.
@@ -250,12 +232,7 @@ async fn people_of_one_organisation_can_neither_read_nor_change_another() {
     .await;
 
     // Nothing of B changed.
-    let members: Vec<Value> = app
-        .get_as(&admin_b.token, &format!("{b}/members"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = app.get_json(&admin_b.token, &format!("{b}/members")).await;
     let mut roles: Vec<String> = members
         .iter()
         .map(|m| {

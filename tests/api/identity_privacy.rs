@@ -185,12 +185,7 @@ async fn the_cli_creates_a_platform_admin_who_can_log_in() {
             "un mot de passe d'administration",
         )
         .await;
-    let me: Value = app
-        .get_as(&admin.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&admin.token, "/api/v1/me").await;
     assert_eq!(me["is_platform_admin"], true);
     let password = generated
         .lines()

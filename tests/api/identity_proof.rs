@@ -84,12 +84,7 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
             .await;
         refused_as_taken(patched, field).await;
     }
-    let me: Value = app
-        .get_as(&other.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&other.token, "/api/v1/me").await;
     assert_eq!(me["adeli"], adeli_of(&other.email));
     assert_eq!(me["rpps"], Value::Null);
     // Its own number, sent again, is no conflict.
@@ -303,12 +298,7 @@ async fn a_number_on_a_dpc_certificate_is_changed_by_the_training_body_and_audit
         )
         .await;
     assert_eq!(changed.status().as_u16(), 200);
-    let me: Value = app
-        .get_as(&learner.user.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&learner.user.token, "/api/v1/me").await;
     assert_eq!(me["adeli"], "123456789");
 
     // And through the session page.
@@ -328,12 +318,7 @@ async fn a_number_on_a_dpc_certificate_is_changed_by_the_training_body_and_audit
         .await
         .unwrap();
     assert_eq!(posted.status().as_u16(), 303);
-    let me: Value = app
-        .get_as(&learner.user.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&learner.user.token, "/api/v1/me").await;
     assert_eq!(me["rpps"], RPPS);
     let page = app
         .client
@@ -349,14 +334,11 @@ async fn a_number_on_a_dpc_certificate_is_changed_by_the_training_body_and_audit
 
     // Both changes are in the training body's audit log: who, when, old and new value.
     let audit: Vec<Value> = app
-        .get_as(
+        .get_json(
             &w.s.odpc_admin.token,
             &format!("/api/v1/organisations/{}/audit-log", w.s.training_body),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let changes: Vec<Value> = audit
         .iter()
         .filter(|e| e["action"] == "account.professional_number_changed")
@@ -638,12 +620,7 @@ async fn importing_a_pre_claimed_unconfirmed_address_gives_the_account_to_its_ow
     assert!(text.contains("Vraie Etudiante"), "signed in as herself");
     assert!(text.contains("Votre mot de passe est enregistré"), "{text}");
     let owner = app.logged_in(victim, "mon vrai mot de passe").await;
-    let me: Value = app
-        .get_as(&owner.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&owner.token, "/api/v1/me").await;
     assert_eq!(me["email_verified"], true);
     assert_eq!(me["full_name"], "Vraie Etudiante");
     assert_eq!(me["rpps"], Value::Null, "the pre-claimer's number is gone");
@@ -651,11 +628,6 @@ async fn importing_a_pre_claimed_unconfirmed_address_gives_the_account_to_its_ow
         me["memberships"][0]["organisation_id"],
         s.university.as_str()
     );
-    let mine: Vec<Value> = app
-        .get_as(&owner.token, "/api/v1/me/enrolments")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let mine: Vec<Value> = app.get_json(&owner.token, "/api/v1/me/enrolments").await;
     assert_eq!(mine.len(), 1);
 }

@@ -35,12 +35,7 @@ async fn a_learner_registers_and_confirms_the_address_from_the_mail() {
     let user = app
         .logged_in("camille.soignant@cabinet-exemple.fr", PASSWORD)
         .await;
-    let me: Value = app
-        .get_as(&user.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&user.token, "/api/v1/me").await;
     assert_eq!(me["email_verified"], true);
 
     // The link works once.
@@ -188,12 +183,7 @@ async fn a_profile_update_sets_clears_and_checks_fields() {
         )
         .await;
     assert_eq!(updated.status().as_u16(), 200);
-    let me: Value = app
-        .get_as(&user.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&user.token, "/api/v1/me").await;
     assert_eq!(me["adeli"], Value::Null);
     assert_eq!(me["rpps"], "10000000009");
     assert_eq!(me["profession"], "medecin");

@@ -58,6 +58,14 @@ impl TestApp {
         self.call(reqwest::Method::GET, path, token, None).await
     }
 
+    /// What a GET with a token reads, which must succeed: the JSON body as `T` (most often
+    /// a `Value`).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, token: &str, path: &str) -> T {
+        let response = self.get_as(token, path).await;
+        assert_eq!(response.status().as_u16(), 200, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
         self.call(reqwest::Method::POST, path, token, Some(body))
             .await
@@ -139,12 +147,7 @@ impl TestApp {
         assert_eq!(response.status().as_u16(), 200);
         let pair: Value = response.json().await.unwrap();
         let token = pair["access_token"].as_str().unwrap().to_owned();
-        let me: Value = self
-            .get_as(&token, "/api/v1/me")
-            .await
-            .json()
-            .await
-            .unwrap();
+        let me: Value = self.get_json(&token, "/api/v1/me").await;
         User {
             id: me["id"].as_str().unwrap().to_owned(),
             email: email.to_owned(),

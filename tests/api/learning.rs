@@ -80,11 +80,8 @@ impl Learner {
     async fn progress(&self) -> Value {
         self.s
             .app
-            .get_as(&self.user.token, &self.path("/progress"))
+            .get_json(&self.user.token, &self.path("/progress"))
             .await
-            .json()
-            .await
-            .unwrap()
     }
     async fn complete(&self, lesson: &str) -> reqwest::Response {
         self.s
@@ -241,17 +238,14 @@ async fn the_real_courses_require_their_quizzes_before_completion() {
         .unwrap();
     let progress: Value = s
         .app
-        .get_as(
+        .get_json(
             &user.token,
             &format!(
                 "/api/v1/enrolments/{}/progress",
                 enrolment["id"].as_str().unwrap()
             ),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let missing: Vec<&str> = progress["missing"]
         .as_array()
         .unwrap()

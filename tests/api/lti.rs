@@ -272,13 +272,7 @@ async fn a_student_launched_from_moodle_completes_the_module_and_moodle_gets_the
     assert_eq!(item("completion")["resourceId"], COURSE);
 
     // The student's certificate is in the session the teacher's launch opened.
-    let certificates: Value = c
-        .app
-        .get_as(&token, "/api/v1/me/certificates")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let certificates: Value = c.app.get_json(&token, "/api/v1/me/certificates").await;
     assert_eq!(certificates.as_array().unwrap().len(), 1);
     let roster = c
         .app
@@ -300,13 +294,7 @@ async fn an_lms_user_is_linked_by_sub_never_by_e_mail() {
     c.opened_by_teacher().await;
     // Someone in the LMS gives the dean's address: they get an account of their own.
     let (token, _) = c.student_in("intruder", "doyen@univ-exemple.fr").await;
-    let me: Value = c
-        .app
-        .get_as(&token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = c.app.get_json(&token, "/api/v1/me").await;
     assert_ne!(me["email"], "doyen@univ-exemple.fr");
     assert_ne!(me["id"], c.dean.id);
     // A learner's launch before any teacher's: a clear refusal, nothing created.
@@ -563,13 +551,7 @@ async fn grades_wait_out_an_lms_outage_and_arrive_once() {
     let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
     let mut listed = Value::Null;
     for _ in 0..150 {
-        listed = c
-            .app
-            .get_as(&c.dean.token, &path)
-            .await
-            .json()
-            .await
-            .unwrap();
+        listed = c.app.get_json(&c.dean.token, &path).await;
         if listed[0]["last_error"].is_string() {
             break;
         }
@@ -590,13 +572,7 @@ async fn grades_wait_out_an_lms_outage_and_arrive_once() {
     c.scores_for("student-7", 2).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(c.scores_for("student-7", 2).await.len(), 2);
-    let listed: Value = c
-        .app
-        .get_as(&c.dean.token, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = c.app.get_json(&c.dean.token, &path).await;
     assert_eq!(listed[0]["grades_waiting"], 0, "{listed}");
 }
 
@@ -667,13 +643,7 @@ async fn only_the_organisations_admins_register_platforms_and_bad_fields_are_nam
     let stranger = c.app.learner("autre@ailleurs.fr").await;
     problem(c.app.get_as(&stranger.token, &path).await, 404).await;
     // The dean sees it, with the addresses to paste in Moodle alongside.
-    let listed: Value = c
-        .app
-        .get_as(&c.dean.token, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = c.app.get_json(&c.dean.token, &path).await;
     assert_eq!(listed[0]["deployment_ids"], json!(["deployment-1"]));
     let config: Value = c.app.get("/lti/configuration").await.json().await.unwrap();
     assert_eq!(config["login_url"], c.app.url("/lti/login"));
@@ -764,14 +734,11 @@ async fn the_dean_registers_moodle_from_the_organisations_page_and_removes_it() 
     // Removed from the page: gone.
     let listed: Value = c
         .app
-        .get_as(
+        .get_json(
             &c.dean.token,
             &format!("/api/v1/organisations/{}/lti/platforms", c.university),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let id = listed[0]["id"].as_str().unwrap();
     let removed = dean.post(&format!("{page}/{id}/retirer"), &[]).await;
     assert_eq!(Browsing::location(&removed), page);
@@ -802,14 +769,11 @@ async fn the_lms_courses_roster_is_brought_in_after_a_dry_run() {
     let enrolled = || async {
         let roster: Value = c
             .app
-            .get_as(
+            .get_json(
                 &c.dean.token,
                 &format!("/api/v1/sessions/{session}/enrolments"),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         roster.as_array().map_or(0, Vec::len)
     };
 
@@ -963,13 +927,7 @@ async fn moodle_registers_the_tool_by_itself_from_an_address_the_dean_created() 
     let refused = open("wrong").await;
     assert_eq!(refused.status().as_u16(), 503);
     let path = format!("/api/v1/organisations/{}/lti/platforms", c.university);
-    let listed: Value = c
-        .app
-        .get_as(&c.dean.token, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = c.app.get_json(&c.dean.token, &path).await;
     assert!(listed.as_array().unwrap().is_empty());
 
     let registered = open("registration-token-1").await;
@@ -981,13 +939,7 @@ async fn moodle_registers_the_tool_by_itself_from_an_address_the_dean_created() 
     );
     let page = registered.text().await.unwrap();
     assert!(page.contains("data-lti-close"), "{page}");
-    let listed: Value = c
-        .app
-        .get_as(&c.dean.token, &path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = c.app.get_json(&c.dean.token, &path).await;
     assert_eq!(listed[0]["issuer"], c.lms.url.as_str());
     assert_eq!(listed[0]["client_id"], "qvt-tool");
     assert_eq!(listed[0]["deployment_ids"], json!(["deployment-1"]));

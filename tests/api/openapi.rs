@@ -112,11 +112,8 @@ async fn timestamps_are_sent_in_utc_with_their_offset_as_the_document_says() {
     let dean = app.learner("doyenne@faculte-exemple.fr").await;
     let org = app.organisation(&admin, "Faculté", &dean).await;
     let members: Vec<serde_json::Value> = app
-        .get_as(&dean.token, &format!("/api/v1/organisations/{org}/members"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&dean.token, &format!("/api/v1/organisations/{org}/members"))
+        .await;
     let since = members[0]["member_since"].as_str().unwrap();
     assert!(since.ends_with('Z'), "{since}");
     assert!(

@@ -107,11 +107,8 @@ async fn the_dpc_record_prints_every_value_whole_and_apart_from_its_label() {
     assert_eq!(renamed.status().as_u16(), 200);
     let record: Value =
         w.s.app
-            .get_as(&learner.user.token, "/api/v1/me/dpc")
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&learner.user.token, "/api/v1/me/dpc")
+            .await;
     let action = &record["actions"][0];
 
     // Act

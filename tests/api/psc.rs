@@ -57,12 +57,7 @@ async fn a_practitioner_signs_up_with_psc_and_comes_back_to_the_same_verified_ac
     assert!(page.contains("RPPS vérifié"), "{page}");
     assert!(page.contains("id=\"identite-psc\""));
     assert!(page.contains("readonly"));
-    let export: Value = app
-        .get_as(&token, "/api/v1/me/export")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let export: Value = app.get_json(&token, "/api/v1/me/export").await;
     assert_eq!(export["provider_identities"][0]["provider"], "psc");
     assert_eq!(
         export["provider_identities"][0]["rpps"],
@@ -370,11 +365,8 @@ async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
     assert_eq!(lifted.status().as_u16(), 303);
     let session: Value = s
         .app
-        .get_as(&s.odpc_admin.token, &format!("/api/v1/sessions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.odpc_admin.token, &format!("/api/v1/sessions/{id}"))
+        .await;
     assert_eq!(session["requires_verified_rpps"], false);
     assert_eq!(s.enrol(&typed, id, json!({})).await.status().as_u16(), 201);
 }

@@ -87,11 +87,8 @@ async fn the_roster_and_dashboard_match_what_happened_and_formulas_stay_text() {
     };
     let mine: Vec<Value> =
         w.s.app
-            .get_as(&done[0].user.token, "/api/v1/me/certificates")
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&done[0].user.token, "/api/v1/me/certificates")
+            .await;
     let first = line_of(&done[0].user.email);
     assert_eq!(first[col("Progression (%)")], "100");
     assert_eq!(first[col("Statut de l'attestation")], "valide");
@@ -153,14 +150,11 @@ async fn the_roster_and_dashboard_match_what_happened_and_formulas_stay_text() {
 
     let dashboard: Value =
         w.s.app
-            .get_as(
+            .get_json(
                 &w.s.dean.token,
                 &format!("/api/v1/sessions/{}/dashboard", w.session),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     assert_eq!(dashboard["enrolled"], 4);
     assert_eq!(dashboard["withdrawn"], 1);
     assert_eq!(dashboard["completed"], 3);
@@ -235,11 +229,8 @@ async fn a_training_body_declares_its_participants_and_a_practitioner_sees_their
 
     let record: Value =
         w.s.app
-            .get_as(&learner.user.token, "/api/v1/me/dpc")
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&learner.user.token, "/api/v1/me/dpc")
+            .await;
     assert_eq!(record["period"], "2023-2025");
     assert_eq!(record["actions"].as_array().unwrap().len(), 1);
     assert_eq!(record["actions"][0]["action_reference"], "12345678901");
@@ -294,11 +285,8 @@ async fn a_hundred_thousand_enrolments_stream_out() {
     let version: String = {
         let session: Value =
             w.s.app
-                .get_as(&w.s.dean.token, &format!("/api/v1/sessions/{}", w.session))
-                .await
-                .json()
-                .await
-                .unwrap();
+                .get_json(&w.s.dean.token, &format!("/api/v1/sessions/{}", w.session))
+                .await;
         session["course_version_id"].as_str().unwrap().to_owned()
     };
     let mut conn = w.s.app.conn();

@@ -158,13 +158,7 @@ async fn each_organisations_learners_read_its_own_helpline_and_the_national_defa
         .put_resources(&t.school_admin, &t.school, json!({ "ecoute": null }))
         .await;
     assert_eq!(cleared.status().as_u16(), 200);
-    let again: Value =
-        t.s.app
-            .get_as(&at_school.token, &at_school.path)
-            .await
-            .json()
-            .await
-            .unwrap();
+    let again: Value = t.s.app.get_json(&at_school.token, &at_school.path).await;
     let html = again["html"].as_str().unwrap();
     assert!(
         html.contains("repère national") && html.contains("24 h/24"),
@@ -203,14 +197,11 @@ async fn only_an_organisations_admins_change_its_resources_and_bad_fields_are_na
     assert_eq!(field_names(&body), ["values.inconnu", "values.urgence"]);
     let listed: Value =
         t.s.app
-            .get_as(
+            .get_json(
                 &t.school_admin.token,
                 &format!("/api/v1/organisations/{}/resources", t.school),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     let ecoute = listed
         .as_array()
         .unwrap()
@@ -282,7 +273,7 @@ async fn a_lesson_is_done_once_its_activities_are_answered_and_answers_unlock_th
             .work_through(token, &reading.enrolment, "01-ce-que-recouvre-la-qvt")
             .await;
     assert_eq!(done["lesson_id"], "01-ce-que-recouvre-la-qvt");
-    let reread: Value = t.s.app.get_as(token, path).await.json().await.unwrap();
+    let reread: Value = t.s.app.get_json(token, path).await;
     for a in reread["activities"].as_array().unwrap() {
         assert!(
             a["answer"].is_object() && a["answered_at"].is_string(),
@@ -331,13 +322,7 @@ async fn a_learners_answers_are_in_their_export_and_go_with_their_erasure() {
         .work_through(token, enrolment, "01-ce-que-recouvre-la-qvt")
         .await;
 
-    let export: Value =
-        t.s.app
-            .get_as(token, "/api/v1/me/export")
-            .await
-            .json()
-            .await
-            .unwrap();
+    let export: Value = t.s.app.get_json(token, "/api/v1/me/export").await;
     let answers = export["activity_answers"].as_array().unwrap();
     assert_eq!(answers.len(), view["activities"].as_array().unwrap().len());
     assert_eq!(answers[0]["enrolment_id"], enrolment.as_str());
@@ -415,14 +400,11 @@ async fn the_resources_page_saves_long_values_and_the_audit_names_what_changed()
     assert_eq!(again.status().as_u16(), 303);
     let audit: Vec<Value> =
         t.s.app
-            .get_as(
+            .get_json(
                 &t.school_admin.token,
                 &format!("/api/v1/organisations/{}/audit-log", t.school),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
     let updates: Vec<&Value> = audit
         .iter()
         .filter(|e| e["action"] == "organisation.resources_updated")

@@ -171,14 +171,11 @@ async fn a_training_body_is_offered_its_own_courses_and_manages_its_members_from
     assert!(page.contains("formatrice@odpc-exemple.fr"));
     let members: Vec<Value> = s
         .app
-        .get_as(
+        .get_json(
             &s.odpc_admin.token,
             &format!("/api/v1/organisations/{}/members", s.training_body),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     let tutor_id = members
         .iter()
         .find(|m| m["email"] == tutor.email.as_str())
@@ -198,13 +195,7 @@ async fn a_training_body_is_offered_its_own_courses_and_manages_its_members_from
         .await;
     assert_eq!(removed.status().as_u16(), 303);
     // The last admin cannot leave the body without one.
-    let me: Value = s
-        .app
-        .get_as(&s.odpc_admin.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = s.app.get_json(&s.odpc_admin.token, "/api/v1/me").await;
     let alone = admin
         .post(
             &format!("{org}/membres/{}/role", me["id"].as_str().unwrap()),
@@ -451,13 +442,7 @@ async fn a_learner_edits_her_profile_address_and_password_from_her_account_page(
         )
         .await;
     assert_eq!(Browsing::location(&saved), "/mon-compte?enregistre=profil");
-    let account: Value = s
-        .app
-        .get_as(&nurse.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let account: Value = s.app.get_json(&nurse.token, "/api/v1/me").await;
     assert_eq!(
         (
             account["full_name"].as_str(),
@@ -647,12 +632,7 @@ async fn the_sign_up_page_asks_the_mode_of_practice_and_says_what_is_kept_and_wh
     let kine = app
         .logged_in("kine@exemple.fr", crate::journeys::PASSWORD)
         .await;
-    let me: Value = app
-        .get_as(&kine.token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json(&kine.token, "/api/v1/me").await;
     assert_eq!(me["mode_exercice"], "liberal");
     assert_eq!(
         (

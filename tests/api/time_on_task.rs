@@ -75,14 +75,11 @@ impl TwoCourses {
     async fn credited(&self, app: &TestApp, enrolment: usize) -> i64 {
         let e = &self.enrolments[enrolment];
         let progress: Value = app
-            .get_as(
+            .get_json(
                 &self.user.token,
                 &format!("/api/v1/enrolments/{e}/progress"),
             )
-            .await
-            .json()
-            .await
-            .unwrap();
+            .await;
         progress["active_seconds"].as_i64().unwrap()
     }
 

@@ -228,7 +228,7 @@ pub async fn app_with_psc(signed_userinfo: bool) -> Option<(TestApp, Psc)> {
 /// The account a PSC sign-in answer signed in to, as the API knows it.
 pub async fn user_of(app: &TestApp, signed_in: &reqwest::Response) -> User {
     let token = session_of(signed_in).expect("signed in");
-    let me: Value = app.get_as(&token, "/api/v1/me").await.json().await.unwrap();
+    let me: Value = app.get_json(&token, "/api/v1/me").await;
     User {
         id: me["id"].as_str().unwrap().to_owned(),
         email: me["email"].as_str().unwrap().to_owned(),

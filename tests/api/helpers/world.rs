@@ -140,10 +140,7 @@ impl World {
     pub async fn my_certificates(&self, l: &Learner) -> Vec<Value> {
         self.s
             .app
-            .get_as(&l.user.token, "/api/v1/me/certificates")
+            .get_json(&l.user.token, "/api/v1/me/certificates")
             .await
-            .json()
-            .await
-            .unwrap()
     }
 }
