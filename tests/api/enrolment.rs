@@ -443,17 +443,13 @@ async fn another_organisation_can_touch_none_of_these_sessions() {
     }
     let import = s
         .app
-        .client
-        .post(
-            s.app
-                .url(&format!("/api/v1/sessions/{session}/enrolments/import")),
+        .import_csv(
+            &outsider.token,
+            &session,
+            "email;nom;prenom\na@b.fr;A;B\n",
+            false,
         )
-        .bearer_auth(&outsider.token)
-        .header("content-type", "text/csv")
-        .body("email;nom;prenom\na@b.fr;A;B\n")
-        .send()
-        .await
-        .unwrap();
+        .await;
     problem(import, 404).await;
     // A learner of the university sees the session but neither its learners nor its settings.
     problem(

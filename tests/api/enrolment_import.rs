@@ -9,17 +9,7 @@ use serde_json::{json, Value};
 use crate::helpers::{no_redirects, page_session, problem, setup, Setup, TestApp};
 
 async fn import(s: &Setup, session: &str, csv: String, dry_run: bool) -> reqwest::Response {
-    s.app
-        .client
-        .post(s.app.url(&format!(
-            "/api/v1/sessions/{session}/enrolments/import?dry_run={dry_run}"
-        )))
-        .bearer_auth(&s.dean.token)
-        .header("content-type", "text/csv; charset=utf-8")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
+    s.app.import_csv(&s.dean.token, session, csv, dry_run).await
 }
 
 fn count(app: &TestApp) -> (i64, i64) {
@@ -207,18 +197,7 @@ async fn a_file_that_is_not_a_csv_export_is_refused_clearly() {
 }
 
 async fn import_bytes(s: &Setup, session: &str, body: Vec<u8>) -> reqwest::Response {
-    s.app
-        .client
-        .post(
-            s.app
-                .url(&format!("/api/v1/sessions/{session}/enrolments/import")),
-        )
-        .bearer_auth(&s.dean.token)
-        .header("content-type", "text/csv")
-        .body(body)
-        .send()
-        .await
-        .unwrap()
+    s.app.import_csv(&s.dean.token, session, body, false).await
 }
 
 /// Two nurses as French Excel saves them (« CSV (séparateur : point-virgule) »):
@@ -533,17 +512,8 @@ async fn who_may_import_is_checked_before_the_file_is_read() {
     let session = s.qvt_session(json!({})).await;
     let learner = s.app.learner("curieux@univ-exemple.fr").await;
     let send = |token: String, body: Vec<u8>| {
-        let request = s
-            .app
-            .client
-            .post(
-                s.app
-                    .url(&format!("/api/v1/sessions/{session}/enrolments/import")),
-            )
-            .bearer_auth(token)
-            .header("content-type", "text/csv")
-            .body(body);
-        async move { request.send().await.unwrap() }
+        let (app, session) = (&s.app, &session);
+        async move { app.import_csv(&token, session, body, false).await }
     };
 
     // A file nobody could read, and one past the size limit: to someone who does not

@@ -118,18 +118,13 @@ async fn an_rpps_or_adeli_number_already_held_is_refused_at_registration_and_in_
     // And a CSV import that would give the number to a new account reports the row.
     let session = s.qvt_session(json!({})).await;
     let report: Value = app
-        .client
-        .post(app.url(&format!(
-            "/api/v1/sessions/{session}/enrolments/import?dry_run=true"
-        )))
-        .bearer_auth(&s.dean.token)
-        .header("content-type", "text/csv")
-        .body(format!(
-            "email;nom;prenom;rpps\nnouveau@univ-exemple.fr;Nouveau;Léo;{RPPS}\n"
-        ))
-        .send()
+        .import_csv(
+            &s.dean.token,
+            &session,
+            format!("email;nom;prenom;rpps\nnouveau@univ-exemple.fr;Nouveau;Léo;{RPPS}\n"),
+            true,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -534,16 +529,13 @@ async fn importing_a_pre_claimed_unconfirmed_address_gives_the_account_to_its_ow
     .unwrap();
 
     let imported = app
-        .client
-        .post(app.url(&format!("/api/v1/sessions/{session}/enrolments/import")))
-        .bearer_auth(&s.dean.token)
-        .header("content-type", "text/csv")
-        .body(format!(
-            "email;nom;prenom\n{victim};Etudiante;Vraie\n{earlier};Inscrite;Déjà\n"
-        ))
-        .send()
-        .await
-        .unwrap();
+        .import_csv(
+            &s.dean.token,
+            &session,
+            format!("email;nom;prenom\n{victim};Etudiante;Vraie\n{earlier};Inscrite;Déjà\n"),
+            false,
+        )
+        .await;
     assert_eq!(imported.status().as_u16(), 200);
     let report: Value = imported.json().await.unwrap();
     // The report does not tell who had an account: both rows are just « to enrol ».

@@ -66,6 +66,26 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
+    /// Posts a file of learners to a session's CSV import (`dry_run`: the report only).
+    pub async fn import_csv(
+        &self,
+        token: &str,
+        session: &str,
+        csv: impl Into<reqwest::Body>,
+        dry_run: bool,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!(
+                "/api/v1/sessions/{session}/enrolments/import?dry_run={dry_run}"
+            )))
+            .bearer_auth(token)
+            .header("content-type", "text/csv; charset=utf-8")
+            .body(csv)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
         self.call(reqwest::Method::POST, path, token, Some(body))
             .await

@@ -336,17 +336,13 @@ async fn a_training_body_may_accept_only_rpps_verified_by_psc() {
     // A file of typed numbers cannot enrol anyone in it.
     let imported = s
         .app
-        .client
-        .post(
-            s.app
-                .url(&format!("/api/v1/sessions/{id}/enrolments/import")),
+        .import_csv(
+            &s.odpc_admin.token,
+            id,
+            "email;nom;prenom;profession;rpps\nide@example.fr;Martin;Léa;infirmier;10000000009\n",
+            false,
         )
-        .bearer_auth(&s.odpc_admin.token)
-        .header("content-type", "text/csv; charset=utf-8")
-        .body("email;nom;prenom;profession;rpps\nide@example.fr;Martin;Léa;infirmier;10000000009\n")
-        .send()
-        .await
-        .unwrap();
+        .await;
     crate::helpers::problem(imported, 409).await;
 
     // The training body's page shows the rule and lifts it.
