@@ -26,6 +26,7 @@ pub const INVITE_TTL: Duration = Duration::days(7);
 #[derive(Serialize, ToSchema)]
 pub struct RegistrationUrl {
     pub url: String,
+    #[serde(with = "crate::http::timestamps::utc")]
     pub expires_at: NaiveDateTime,
 }
 

@@ -898,10 +898,16 @@ async fn moodle_registers_the_tool_by_itself_from_an_address_the_dean_created() 
         )
         .await;
     assert_eq!(created.status().as_u16(), 201);
-    let address = created.json::<Value>().await.unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let created: Value = created.json().await.unwrap();
+    let address = created["url"].as_str().unwrap().to_owned();
+    // A date-time as the OpenAPI document says (RFC 3339, with its offset), a week ahead.
+    let expires = created["expires_at"].as_str().unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).expect(expires);
+    let ahead = expires.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(
+        (ahead - chrono::Duration::days(7)).num_minutes().abs() < 5,
+        "{created}"
+    );
     assert!(
         address.starts_with(&c.app.url("/lti/inscription/")),
         "{address}"
