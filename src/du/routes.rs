@@ -372,9 +372,7 @@ pub async fn transcript_csv(
     query: web::Query<std::collections::HashMap<String, String>>,
 ) -> Result<HttpResponse, AppError> {
     let mut f = Fields::new();
-    let bom = f
-        .optional("bom", query.get("bom").map(String::as_str), csv::bom)
-        .unwrap_or(false);
+    let bom = csv::bom(&query, &mut f);
     f.finish()?;
     let mut body = rendered(state, user, path.into_inner(), transcript::csv).await?;
     if bom {

@@ -2,7 +2,10 @@
 //! byte-order mark, and no cell that a spreadsheet would run as a formula.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::io::Write;
+
+use super::Fields;
 
 /// A cell that starts like a formula (`= + - @`, tab, carriage return) gets a leading
 /// apostrophe, so a name typed as `=HYPERLINK(…)` stays text.
@@ -14,14 +17,16 @@ pub fn cell(value: &str) -> Cow<'_, str> {
     }
 }
 
-/// The `?bom=` parameter of every CSV download: a byte-order mark first, for French Excel
-/// (what the pages link to).
-pub fn bom(raw: &str) -> Result<bool, String> {
-    match raw {
+/// The `?bom=` parameter of every CSV download (`true`: a byte-order mark first, for French
+/// Excel, what the pages link to); a bad value goes into `f`.
+pub fn bom(query: &HashMap<String, String>, f: &mut Fields) -> bool {
+    let parse = |raw: &str| match raw {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
         _ => Err("true ou false".into()),
-    }
+    };
+    f.optional("bom", query.get("bom").map(String::as_str), parse)
+        .unwrap_or(false)
 }
 
 pub struct Csv<W: Write> {

@@ -31,12 +31,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 type Query = web::Query<HashMap<String, String>>;
 
-/// `?bom=true` puts a byte-order mark first, for spreadsheets that want one.
-fn bom(query: &Query, f: &mut Fields) -> bool {
-    f.optional("bom", query.get("bom").map(String::as_str), csv::bom)
-        .unwrap_or(false)
-}
-
 fn date(raw: &str) -> Result<NaiveDate, String> {
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
@@ -55,7 +49,7 @@ pub async fn roster_csv(
     query: Query,
 ) -> Result<HttpResponse, AppError> {
     let mut f = Fields::new();
-    let bom = bom(&query, &mut f);
+    let bom = csv::bom(&query, &mut f);
     f.finish()?;
     let (id, s) = (path.into_inner(), state.clone());
     let (session, course) = db::run(&state.pool, move |conn| {
@@ -138,7 +132,7 @@ pub async fn dpc_declarations(
     if to < from {
         f.error("to", "la fin précède le début");
     }
-    let bom = bom(&query, &mut f);
+    let bom = csv::bom(&query, &mut f);
     f.finish()?;
     let (id, s) = (path.into_inner(), state.clone());
     let sessions = db::run(&state.pool, move |conn| {
@@ -164,7 +158,7 @@ pub async fn promotion(
     query: Query,
 ) -> Result<HttpResponse, AppError> {
     let mut f = Fields::new();
-    let bom = bom(&query, &mut f);
+    let bom = csv::bom(&query, &mut f);
     f.finish()?;
     let year = query.get("academic_year").cloned();
     let (id, s) = (path.into_inner(), state.clone());
