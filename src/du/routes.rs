@@ -374,10 +374,10 @@ pub async fn transcript_csv(
     let mut f = Fields::new();
     let bom = csv::bom(&query, &mut f);
     f.finish()?;
-    let mut body = rendered(state, user, path.into_inner(), transcript::csv).await?;
-    if bom {
-        body.splice(0..0, *b"\xEF\xBB\xBF");
-    }
+    let body = rendered(state, user, path.into_inner(), move |t| {
+        transcript::csv(t, bom)
+    })
+    .await?;
     Ok(attachment(
         body,
         "text/csv; charset=utf-8",
@@ -402,7 +402,7 @@ async fn rendered(
     state: web::Data<AppState>,
     user: CurrentUser,
     id: String,
-    render: fn(&service::Transcript) -> anyhow::Result<Vec<u8>>,
+    render: impl FnOnce(&service::Transcript) -> anyhow::Result<Vec<u8>> + Send + 'static,
 ) -> Result<Vec<u8>, AppError> {
     let s = state.clone();
     db::run(&state.pool, move |conn| {

@@ -75,8 +75,9 @@ fn grade(value: Option<f64>) -> String {
         .map_or(String::new(), |g| crate::fr::grade_value(g.value()))
 }
 
-pub fn csv(t: &Transcript) -> anyhow::Result<Vec<u8>> {
-    let mut csv = Csv::new(Vec::new(), false)?;
+/// The transcript as a `;` table, opened by French Excel; `bom` marks it UTF-8 for Excel.
+pub fn csv(t: &Transcript, bom: bool) -> anyhow::Result<Vec<u8>> {
+    let mut csv = Csv::new(Vec::new(), bom)?;
     let mut header = vec!["Nom".to_owned(), "Courriel".into(), "N° étudiant".into()];
     header.extend(t.unit_titles.iter().map(|u| format!("{u} (/20)")));
     header.extend(

@@ -118,8 +118,9 @@ impl Inspector {
         self.count += 1;
         // A phone, then a laptop: no page wider than the screen at either width.
         for width in [390u32, 1280] {
+            settled(client).await;
             client.set_window_size(width, 900).await.unwrap();
-            let png = client.screenshot().await.unwrap();
+            let png = screenshot(client).await;
             std::fs::write(
                 self.dir
                     .join(format!("{:02}-{name}-{width}.png", self.count)),
@@ -180,6 +181,35 @@ fn course() -> tempfile::TempDir {
     let draws = text.find("[[draw]]").unwrap();
     std::fs::write(&quiz, format!("{}items = [\"q11\"]\n", &text[..draws])).unwrap();
     dir
+}
+
+/// Waits until the browser has finished loading the current document: a form sent by a
+/// step may still be navigating when the next step starts.
+async fn settled(client: &Client) {
+    for _ in 0..200 {
+        let ready = client
+            .execute("return document.readyState === 'complete';", vec![])
+            .await;
+        if ready.is_ok_and(|v| v == json!(true)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page never finished loading");
+}
+
+/// A screenshot of a settled page. A navigation that starts just after the page looked
+/// settled aborts the capture ("Not attached to an active page"): wait and take it again.
+async fn screenshot(client: &Client) -> Vec<u8> {
+    let mut last = None;
+    for _ in 0..3 {
+        match client.screenshot().await {
+            Ok(png) => return png,
+            Err(e) => last = Some(e),
+        }
+        settled(client).await;
+    }
+    panic!("no screenshot: {last:?}");
 }
 
 /// The page's source once the browser has a whole document (under load, a navigation may

@@ -8,7 +8,12 @@ use serde_json::{json, Value};
 
 use crate::helpers::{no_redirects, page_session, problem, setup, Setup, TestApp};
 
-async fn import(s: &Setup, session: &str, csv: String, dry_run: bool) -> reqwest::Response {
+async fn import(
+    s: &Setup,
+    session: &str,
+    csv: impl Into<reqwest::Body>,
+    dry_run: bool,
+) -> reqwest::Response {
     s.app.import_csv(&s.dean.token, session, csv, dry_run).await
 }
 
@@ -179,12 +184,12 @@ async fn a_file_that_is_not_a_csv_export_is_refused_clearly() {
         )
         .await;
     problem(json_body, 415).await;
-    let no_email_column = import(&s, &session, "nom;prenom\nA;B\n".into(), false).await;
+    let no_email_column = import(&s, &session, "nom;prenom\nA;B\n", false).await;
     assert_eq!(
         crate::helpers::field_names(&problem(no_email_column, 422).await),
         vec!["csv"]
     );
-    let workbook = import_bytes(&s, &session, b"PK\x03\x04\x14\x00\x06\x00".to_vec()).await;
+    let workbook = import(&s, &session, b"PK\x03\x04\x14\x00\x06\x00".to_vec(), false).await;
     let body = problem(workbook, 422).await;
     assert_eq!(crate::helpers::field_names(&body), vec!["csv"]);
     assert!(
@@ -194,10 +199,6 @@ async fn a_file_that_is_not_a_csv_export_is_refused_clearly() {
             .contains("« CSV (séparateur : point-virgule) »"),
         "{body}"
     );
-}
-
-async fn import_bytes(s: &Setup, session: &str, body: Vec<u8>) -> reqwest::Response {
-    s.app.import_csv(&s.dean.token, session, body, false).await
 }
 
 /// Two nurses as French Excel saves them (« CSV (séparateur : point-virgule) »):
@@ -226,7 +227,7 @@ async fn a_windows_1252_file_from_french_excel_keeps_its_accents_and_professions
     let session = s.qvt_session(json!({})).await;
 
     // Act
-    let response = import_bytes(&s, &session, EXCEL_CP1252.to_vec()).await;
+    let response = import(&s, &session, EXCEL_CP1252.to_vec(), false).await;
 
     // Assert
     assert_eq!(response.status().as_u16(), 200);

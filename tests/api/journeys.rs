@@ -66,7 +66,8 @@ impl TestApp {
         response.json().await.expect("a JSON body")
     }
 
-    /// Posts a file of learners to a session's CSV import (`dry_run`: the report only).
+    /// Posts a file of learners to a session's CSV import (`dry_run`: the report only), as
+    /// plain `text/csv` like most clients: the import detects the encoding itself.
     pub async fn import_csv(
         &self,
         token: &str,
@@ -79,7 +80,7 @@ impl TestApp {
                 "/api/v1/sessions/{session}/enrolments/import?dry_run={dry_run}"
             )))
             .bearer_auth(token)
-            .header("content-type", "text/csv; charset=utf-8")
+            .header("content-type", "text/csv")
             .body(csv)
             .send()
             .await
