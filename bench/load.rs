@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use diesel::prelude::*;
 use qvt_campus::config::Settings;
-use qvt_campus::db::{self, DbConn, Plan, Pool};
+use qvt_campus::db::{self, DbConn, Hold, Plan, Pool};
 use qvt_campus::identity::store as identity;
 use qvt_campus::identity::tokens::KeyRing;
 use serde_json::{json, Value};
@@ -820,19 +820,22 @@ async fn main() -> anyhow::Result<()> {
                     };
                     let (id, courses) = (enrolment.clone(), courses.clone());
                     let certificate = writer
-                        .run(&p, move |c| {
+                        .run(&p, Hold::ByTheWrite, move |c| {
                             let e =
                                 qvt_campus::enrolment::store::enrolment(c, &id)?.expect("seeded");
                             let course = courses.get(c, &e.course_version_id)?;
                             let at = Utc::now().naive_utc();
                             Ok(Plan::Write {
+                                // Two statements: one transaction of their own.
                                 write: Box::new(move |c| {
-                                    qvt_campus::completion::store::insert_completion(
-                                        c, &id, at, 0,
-                                    )?;
-                                    qvt_campus::completion::service::issue_certificate(
-                                        c, &course, &id, at, 0,
-                                    )
+                                    c.write(|c| {
+                                        qvt_campus::completion::store::insert_completion(
+                                            c, &id, at, 0,
+                                        )?;
+                                        qvt_campus::completion::service::issue_certificate(
+                                            c, &course, &id, at, 0,
+                                        )
+                                    })
                                 }),
                                 then: Box::new(Ok),
                             })

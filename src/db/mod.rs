@@ -23,7 +23,7 @@ use diesel::{Connection, QueryResult};
 
 use circuit::Circuit;
 pub use migrations::{has_pending_migrations, migrate};
-pub use writer::{Plan, Writer};
+pub use writer::{Hold, Plan, Writer};
 
 use crate::config::{DatabaseKind, DatabaseSettings, Secret, SqliteSynchronous};
 use crate::error::AppError;

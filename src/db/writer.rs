@@ -12,9 +12,15 @@
 //! The answer (the view, its JSON) is still built on the async side, off this thread.
 //!
 //! On PostgreSQL, which has many writers and its own group commit, a request runs on a
-//! pooled connection, its reads and its write in one transaction. On both backends a
-//! request therefore reads once, in the transaction of its write: what its decision rests
-//! on is locked (`locked!`, on PostgreSQL) or serial (SQLite) until the write is durable.
+//! pooled connection: its reads without a transaction, then its write, which is atomic by
+//! itself (one statement, or a transaction it opens) and guarded by what it writes (a
+//! conditional `UPDATE`, a unique index), so that a write decided on reads a concurrent
+//! request changed fails and the request is decided again (`AppError::raced`), then under
+//! locks ([`Hold`]), where concurrent requests wait rather than fail it once more. Each
+//! `BEGIN` and `COMMIT` is a round trip to PostgreSQL: without them a quiz pair makes 4
+//! instead of 8, and PostgreSQL's own work for it nearly halves (see `quiz::facts`). On
+//! both backends a request reads once; on SQLite its reads and write are serial, in the
+//! writer's transaction.
 
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 
@@ -57,20 +63,23 @@ impl Writer {
     }
 
     /// Runs a request: `prepare` reads and plans; then its write, if any, and its answer.
-    /// Reads, plan and write run in one transaction: on SQLite in the writer's group, in
-    /// one savepoint (a failed request leaves the rest of the group untouched); on
-    /// PostgreSQL on a pooled connection. The answer to a write is made once it is durable,
-    /// on the async side.
-    pub async fn run<T, W, F>(&self, pool: &Pool, prepare: F) -> Result<T, AppError>
+    /// On SQLite, reads, plan and write run in the writer's group, in one savepoint (a
+    /// failed request leaves the rest of the group untouched); on PostgreSQL on a pooled
+    /// connection, as `hold` says. The answer to a write is made once it is durable, on the
+    /// async side.
+    pub async fn run<T, W, F>(&self, pool: &Pool, hold: Hold, prepare: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<Plan<T, W>, AppError> + Send + 'static,
         T: Send + 'static,
         W: Send + 'static,
     {
         let Some(jobs) = &self.jobs else {
-            return super::run(pool, move |conn| conn.write(|c| reach(c, prepare)))
-                .await?
-                .answer();
+            return super::run(pool, move |conn| match hold {
+                Hold::ByTheWrite => reach(conn, prepare),
+                Hold::ByLocks => conn.write(|c| reach(c, prepare)),
+            })
+            .await?
+            .answer();
         };
         let (tell, told) = oneshot::channel();
         jobs.send(job(
@@ -86,6 +95,19 @@ impl Writer {
             .unwrap_or_else(|_| Err(not_committed()))?
             .answer()
     }
+}
+
+/// What holds a request's reads true until its write, on PostgreSQL (on SQLite the writer
+/// is serial: both are the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// The write: no transaction around reads and write, and the write fails if what it
+    /// was decided on has changed (see the module's header). Half the round trips.
+    ByTheWrite,
+    /// Locks: reads and write in one transaction, the reads locking the rows they read
+    /// (`quiz::facts`). For a request decided again after its write failed:
+    /// under locks, concurrent requests wait instead of failing it again.
+    ByLocks,
 }
 
 /// How far a request got in its transaction: answered by its reads, or written with its
@@ -146,7 +168,8 @@ pub enum Plan<T, W> {
     },
 }
 
-/// The write of a [`Plan`].
+/// The write of a [`Plan`]: atomic by itself (one statement, or `DbConn::write` around
+/// several), since on PostgreSQL no transaction encloses it.
 pub type PlannedWrite<W> = Box<dyn FnOnce(&mut DbConn) -> Result<W, AppError> + Send>;
 /// The answer of a [`Plan`], from its write's result once durable.
 pub type Then<W, T> = Box<dyn FnOnce(W) -> Result<T, AppError> + Send>;
@@ -226,15 +249,19 @@ mod tests {
                 let (pool, writer) = (pool.clone(), writer.clone());
                 tokio::spawn(async move {
                     writer
-                        .run(&pool, move |c| -> Result<Plan<i32, ()>, AppError> {
-                            // Every fifth request repeats its first row: the constraint
-                            // fails it after a first write and a read.
-                            c.batch_execute(&format!("INSERT INTO t VALUES ({})", 1000 + i))?;
-                            assert!(count(c) >= 1, "a request reads its own writes");
-                            let second = if i % 5 == 0 { 1000 + i } else { 2000 + i };
-                            c.batch_execute(&format!("INSERT INTO t VALUES ({second})"))?;
-                            Ok(Plan::Answer(i))
-                        })
+                        .run(
+                            &pool,
+                            Hold::ByTheWrite,
+                            move |c| -> Result<Plan<i32, ()>, AppError> {
+                                // Every fifth request repeats its first row: the constraint
+                                // fails it after a first write and a read.
+                                c.batch_execute(&format!("INSERT INTO t VALUES ({})", 1000 + i))?;
+                                assert!(count(c) >= 1, "a request reads its own writes");
+                                let second = if i % 5 == 0 { 1000 + i } else { 2000 + i };
+                                c.batch_execute(&format!("INSERT INTO t VALUES ({second})"))?;
+                                Ok(Plan::Answer(i))
+                            },
+                        )
                         .await
                 })
             })
@@ -275,7 +302,7 @@ mod tests {
                         }),
                         then: Box::new(|x| Ok(format!("row {x}"))),
                     };
-                    writer.run(&pool, move |_| Ok(plan)).await
+                    writer.run(&pool, Hold::ByTheWrite, move |_| Ok(plan)).await
                 })
             })
             .collect();
@@ -290,7 +317,7 @@ mod tests {
             assert_eq!(answer.as_deref().unwrap(), format!("row {i}"));
         }
         assert_eq!(count(&mut pool.get().unwrap()), 16);
-        let answered = writer.run(&pool, |_| Ok(Plan::<_, ()>::Answer("lu")));
+        let answered = writer.run(&pool, Hold::ByTheWrite, |_| Ok(Plan::<_, ()>::Answer("lu")));
         assert_eq!(answered.await.unwrap(), "lu");
     }
 
@@ -299,10 +326,14 @@ mod tests {
         let (_dir, pool, writer) = table_t();
 
         let panicked = writer
-            .run(&pool, |c| -> Result<Plan<(), ()>, AppError> {
-                c.batch_execute("INSERT INTO t VALUES (7)")?;
-                panic!("a bug after a write")
-            })
+            .run(
+                &pool,
+                Hold::ByTheWrite,
+                |c| -> Result<Plan<(), ()>, AppError> {
+                    c.batch_execute("INSERT INTO t VALUES (7)")?;
+                    panic!("a bug after a write")
+                },
+            )
             .await;
 
         assert_eq!(panicked.unwrap_err().status().as_u16(), 500);
@@ -313,7 +344,13 @@ mod tests {
             }),
             then: Box::new(Ok),
         };
-        assert_eq!(writer.run(&pool, move |_| Ok(plan)).await.unwrap(), 1);
+        assert_eq!(
+            writer
+                .run(&pool, Hold::ByTheWrite, move |_| Ok(plan))
+                .await
+                .unwrap(),
+            1
+        );
         assert_eq!(count(&mut pool.get().unwrap()), 1, "row 7 was rolled back");
     }
 }

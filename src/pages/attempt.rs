@@ -297,18 +297,18 @@ pub(super) async fn submit(
         Ok(user) => user.clone(),
         Err(e) => return error_page(&state, &visitor, &e),
     };
-    let (id, s) = (path.into_inner(), state.clone());
+    let (id, courses) = (path.into_inner(), state.courses.clone());
     let form = form.into_inner();
     let target = format!("/tentatives/{id}");
-    let done = state
-        .writer
-        .run(&state.pool, move |conn| {
-            let view = quiz::show(conn, &s.courses, &user, &id)?;
+    let done = quiz::decided(
+        &state,
+        std::sync::Arc::new(move |conn: &mut db::DbConn| {
+            let view = quiz::show(conn, &courses, &user, &id)?;
             let answers = answers_of(&form, &questions_of(&view.items));
             let body = serde_json::to_vec(&answers).map_err(anyhow::Error::from)?;
             quiz::submit(
                 conn,
-                &s.courses,
+                &courses,
                 &user,
                 &id,
                 quiz::Submission {
@@ -317,8 +317,9 @@ pub(super) async fn submit(
                     answers: Some(answers),
                 },
             )
-        })
-        .await;
+        }),
+    )
+    .await;
     match done {
         Ok(_) => redirect(&target),
         Err(e) => error_page(&state, &visitor, &e),

@@ -1,6 +1,6 @@
-//! What a quiz start and a submit do, decided by pure functions from the facts read in
-//! their transaction (under the enrolment's lock): answer with what is there, refuse, or
-//! write. `service` reads the facts, asks here, and carries the decision out; the rules
+//! What a quiz start and a submit do, decided by pure functions from the facts read once
+//! (`quiz::facts`, which says what guards a decision taken on them): answer with what is
+//! there, refuse, or write. `service` reads the facts, asks here, and carries the decision out; the rules
 //! (attempt limit, deadline and grace, idempotent replay, merging the last answers into the
 //! saved ones) live here only, and are tested without a database.
 
@@ -22,6 +22,7 @@ pub const GRACE_SECONDS: i64 = 30;
 
 /// A submit request: its `Idempotency-Key`, the hash of its body (see
 /// [`request_hash`](super::service::request_hash)), and the last answers sent with it.
+#[derive(Clone)]
 pub struct Submission {
     pub key: Option<String>,
     pub body_hash: String,
@@ -190,7 +191,7 @@ fn deadline(quiz: &Quiz, extra_time_percent: i32, at: NaiveDateTime) -> Option<N
     })
 }
 
-/// What a submit reads: the attempt (locked with its enrolment), the session, the course.
+/// What a submit reads: the attempt with its enrolment, the session, the course.
 pub(super) struct SubmitFacts<'a> {
     pub attempt: &'a Attempt,
     pub enrolment: &'a Enrolment,

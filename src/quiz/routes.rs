@@ -155,25 +155,12 @@ pub async fn submit(
     } else {
         parse_json::<Submission>(&body)?.answers
     };
-    let hash = service::request_hash(&body);
-    let id = path.into_inner();
-    let s = state.clone();
-    let view = state
-        .writer
-        .run(&state.pool, move |conn| {
-            service::submit(
-                conn,
-                &s.courses,
-                &user,
-                &id,
-                service::Submission {
-                    key,
-                    body_hash: hash,
-                    answers,
-                },
-            )
-        })
-        .await?;
+    let submission = service::Submission {
+        key,
+        body_hash: service::request_hash(&body),
+        answers,
+    };
+    let view = service::submit_attempt(&state, user, path.into_inner(), submission).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

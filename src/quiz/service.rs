@@ -1,7 +1,8 @@
 //! The exam paths: start an attempt, save answers, submit (idempotently), grade what the
-//! deadline left, show results as the feedback policy allows. Each is one short write
-//! transaction; grading works on the course held in memory. A start and a submit read
-//! their facts once, under lock, and the quiz's `decide` module says what to do with them.
+//! deadline left, show results as the feedback policy allows. Each writes in one statement
+//! or one short transaction; grading works on the course held in memory. A start and a
+//! submit read their facts once (`quiz::facts`), the quiz's `decide` module says what to
+//! do with them, and a write that finds them changed is decided again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use crate::app::AppState;
 use crate::catalog::cache::CourseCache;
 use crate::catalog::model::{Course, Quiz};
 use crate::completion;
-use crate::db::{DbConn, Plan, Pool};
+use crate::db::{DbConn, Hold, Plan, Pool};
 use crate::enrolment::access::{
     ensure_recording, not_found as enrolment_not_found, readable_enrolment,
 };
@@ -48,11 +49,16 @@ fn attempt_not_found() -> AppError {
 }
 
 /// Records a grading of an open attempt; completes the enrolment in the same transaction
-/// when this pass satisfies the last rule. The caller holds the enrolment's lock (see
-/// [`store::attempt_for_update`]). False, with nothing changed, when the attempt was
-/// graded in the meantime (by a concurrent submit, view or the deadline job).
+/// when this pass satisfies the last rule. False, with nothing changed, when the attempt was
+/// graded or its answers saved in the meantime (by a concurrent submit, autosave, view or
+/// the deadline job; see [`store::Graded`]).
 /// `placed`: whether the session is placed in an LMS course (its grade book is then owed the
 /// score), `None` when the caller did not read the session (it is looked up).
+///
+/// Alone, the grading is one statement, atomic by itself: the submit of an exam on
+/// PostgreSQL runs outside any transaction (see `quiz::facts`). With a grade owed or a
+/// completion to evaluate (which locks the enrolment), it is one transaction, or a
+/// savepoint of the caller's.
 #[allow(clippy::too_many_arguments)]
 fn record(
     conn: &mut DbConn,
@@ -64,42 +70,57 @@ fn record(
     at: NaiveDateTime,
     placed: Option<bool>,
 ) -> Result<bool, AppError> {
-    let recorded = store::record_grading(
-        conn,
-        &attempt.id,
-        &Graded {
-            answers: &grade.answers,
-            submitted_at: at,
-            auto_submitted: auto,
-            score_points: grade.points,
-            max_points: grade.max_points,
-            percent: grade.percent,
-            passed: grade.passed,
-            grading: &grade.grading,
-            idempotency_key: idempotency.map(|i| i.0),
-            request_hash: idempotency.map(|i| i.1),
-        },
-    )?;
-    if !recorded {
-        return Ok(false);
+    let alone = placed == Some(false) && !grade.may_complete;
+    let write = |conn: &mut DbConn| -> Result<bool, AppError> {
+        let recorded = store::record_grading(
+            conn,
+            &attempt.id,
+            &Graded {
+                answers: &grade.answers,
+                submitted_at: at,
+                auto_submitted: auto,
+                score_points: grade.points,
+                max_points: grade.max_points,
+                percent: grade.percent,
+                passed: grade.passed,
+                grading: &grade.grading,
+                idempotency_key: idempotency.map(|i| i.0),
+                request_hash: idempotency.map(|i| i.1),
+                saved_at: attempt.answers_saved_at,
+            },
+        )?;
+        if !recorded {
+            return Ok(false);
+        }
+        attempt.answers = grade.answers;
+        attempt.submitted_at = Some(at);
+        attempt.auto_submitted = auto;
+        attempt.score_points = Some(grade.points);
+        attempt.max_points = Some(grade.max_points);
+        attempt.percent = Some(grade.percent);
+        attempt.passed = Some(grade.passed);
+        attempt.grading = Some(grade.grading);
+        attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
+        attempt.request_hash = idempotency.map(|i| i.1.to_owned());
+        if placed != Some(false) {
+            crate::lti::grades::owe_attempt(
+                conn,
+                course,
+                &attempt.enrolment_id,
+                &attempt.quiz_id,
+                at,
+            )?;
+        }
+        if grade.may_complete {
+            completion::evaluate(conn, course, &attempt.enrolment_id)?;
+        }
+        Ok(true)
+    };
+    if alone {
+        write(conn)
+    } else {
+        conn.write(write)
     }
-    attempt.answers = grade.answers;
-    attempt.submitted_at = Some(at);
-    attempt.auto_submitted = auto;
-    attempt.score_points = Some(grade.points);
-    attempt.max_points = Some(grade.max_points);
-    attempt.percent = Some(grade.percent);
-    attempt.passed = Some(grade.passed);
-    attempt.grading = Some(grade.grading);
-    attempt.idempotency_key = idempotency.map(|i| i.0.to_owned());
-    attempt.request_hash = idempotency.map(|i| i.1.to_owned());
-    if placed != Some(false) {
-        crate::lti::grades::owe_attempt(conn, course, &attempt.enrolment_id, &attempt.quiz_id, at)?;
-    }
-    if grade.may_complete {
-        completion::evaluate(conn, course, &attempt.enrolment_id)?;
-    }
-    Ok(true)
 }
 
 /// Grades an open attempt out of time with the answers saved in time, as auto-submitted,
@@ -123,11 +144,16 @@ fn raced() -> AppError {
     AppError::raced("Une autre ouverture de ce quiz est en cours : réessayez dans un instant.")
 }
 
+/// A submit whose attempt was graded or saved after it was read: decided again.
+fn submit_raced() -> AppError {
+    AppError::raced("Cette tentative vient de changer : réessayez dans un instant.")
+}
+
 /// Starts an attempt, or returns the open one: (view, created); [`raced`] when a concurrent
 /// start or grading changed the attempts after they were read (ask again). Reads what
-/// [`decide::start`] needs with the enrolment locked ([`facts::for_start`]), and returns the
-/// decision as a plan, which [`Writer::run`](crate::db::Writer::run) carries out in the
-/// same transaction (on SQLite, a savepoint of the writer's group).
+/// [`decide::start`] needs ([`facts::for_start`]), and returns the decision as a plan,
+/// which [`Writer::run`](crate::db::Writer::run) carries out (on SQLite in the same
+/// savepoint of the writer's group; on PostgreSQL guarded by the write, see `quiz::facts`).
 pub fn start(
     conn: &mut DbConn,
     courses: &CourseCache,
@@ -188,21 +214,18 @@ pub fn start(
     let written = course.clone();
     Ok(Plan::Write {
         write: Box::new(move |c| {
-            if let Some(mut overdue) = overdue {
+            // The new attempt alone is one statement; after grading the overdue one, one
+            // transaction.
+            let Some(mut overdue) = overdue else {
+                return insert(c, started);
+            };
+            c.write(|c| {
                 if !grade_saved(c, &written, &mut overdue, at)? {
                     // Graded meanwhile: the attempts read are out of date.
                     return Err(raced());
                 }
-            }
-            store::insert(c, &started.attempt).map_err(|e| match e {
-                // The number, or the one open attempt, was taken meanwhile.
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ) => raced(),
-                other => other.into(),
-            })?;
-            Ok(started)
+                insert(c, started)
+            })
         }),
         then: Box::new(move |Started { attempt, paper }| {
             let seen = Seen {
@@ -215,37 +238,80 @@ pub fn start(
     })
 }
 
-/// Runs [`start`] through the writer: `(view, created)`. A start that read the attempts
-/// just before a concurrent one changed them is decided again (see `quiz::facts`); three
-/// times in a row means a storm of double clicks.
+/// Inserts a new attempt; [`raced`] when its number, or the one open attempt of the quiz,
+/// was taken since the attempts were read (the unique indexes are what guards a start).
+fn insert(c: &mut DbConn, started: Started) -> Result<Started, AppError> {
+    store::insert(c, &started.attempt).map_err(|e| match e {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        ) => raced(),
+        other => other.into(),
+    })?;
+    Ok(started)
+}
+
+/// Runs [`start`] through the writer: `(view, created)`.
 pub async fn start_attempt(
     state: &AppState,
     user: CurrentUser,
     enrolment_id: String,
     quiz_id: String,
 ) -> Result<Opened, AppError> {
-    let user = Arc::new(user);
+    let courses = state.courses.clone();
+    decided(
+        state,
+        Arc::new(move |conn: &mut DbConn| {
+            let at = QuizAt {
+                enrolment_id: &enrolment_id,
+                quiz_id: &quiz_id,
+            };
+            start(conn, &courses, &user, at)
+        }),
+    )
+    .await
+}
+
+/// Runs [`submit`] through the writer.
+pub async fn submit_attempt(
+    state: &AppState,
+    user: CurrentUser,
+    attempt_id: String,
+    submission: Submission,
+) -> Result<AttemptView, AppError> {
+    let courses = state.courses.clone();
+    decided(
+        state,
+        Arc::new(move |conn: &mut DbConn| {
+            submit(conn, &courses, &user, &attempt_id, submission.clone())
+        }),
+    )
+    .await
+}
+
+/// A quiz request as the writer runs it: reads, then the plan decided on them.
+pub type Request<T, W> = Arc<dyn Fn(&mut DbConn) -> Result<Plan<T, W>, AppError> + Send + Sync>;
+
+/// Runs a quiz request through the writer, and again when its write found that what it
+/// read had changed meanwhile ([`raced`], [`submit_raced`]): then under locks, where the
+/// requests racing it wait instead (see `quiz::facts`). Four times in a row means a storm
+/// of double clicks: the conflict is answered.
+pub async fn decided<T, W>(state: &AppState, request: Request<T, W>) -> Result<T, AppError>
+where
+    T: Send + 'static,
+    W: Send + 'static,
+{
+    let mut hold = Hold::ByTheWrite;
     let mut tries = 0;
     loop {
-        let (courses, user, enrolment_id, quiz_id) = (
-            state.courses.clone(),
-            user.clone(),
-            enrolment_id.clone(),
-            quiz_id.clone(),
-        );
-        let started = state
+        let request = request.clone();
+        let outcome = state
             .writer
-            .run(&state.pool, move |conn| {
-                let at = QuizAt {
-                    enrolment_id: &enrolment_id,
-                    quiz_id: &quiz_id,
-                };
-                start(conn, &courses, &user, at)
-            })
+            .run(&state.pool, hold, move |conn| request(conn))
             .await;
         tries += 1;
-        match started {
-            Err(e) if e.is_raced() && tries < 3 => continue,
+        match outcome {
+            Err(e) if e.is_raced() && tries < 4 => hold = Hold::ByLocks,
             other => return other,
         }
     }
@@ -356,8 +422,9 @@ pub fn request_hash(body: &[u8]) -> String {
 
 /// Grades the attempt with its saved answers plus the ones sent (if still in time). With an
 /// `Idempotency-Key`, a replay (same key, same `body_hash`) returns the same result and
-/// another body is refused (422). Reads what [`decide::submit`] needs under the locks of
-/// the attempt and its enrolment, and returns the decision as a plan, as [`start`] does.
+/// another body is refused (422); [`submit_raced`] when the attempt was graded or saved
+/// after it was read. Reads what [`decide::submit`] needs ([`facts::for_submit`]), and
+/// returns the decision as a plan, as [`start`] does.
 pub fn submit(
     conn: &mut DbConn,
     courses: &CourseCache,
@@ -418,8 +485,8 @@ pub fn submit(
                 at,
                 Some(placed),
             )? {
-                // Cannot happen under the attempt's lock; said plainly if it ever does.
-                return Err(decide::already_submitted());
+                // Graded or saved since it was read: decided again (see `submit_attempt`).
+                return Err(submit_raced());
             }
             Ok(attempt)
         }),

@@ -195,7 +195,8 @@ pub fn save_answers(
     .map(drop)
 }
 
-/// What grading writes; the update only applies to an attempt still open.
+/// What grading writes; the update only applies to an attempt still open, whose answers
+/// were last saved when the grading read them (`saved_at`).
 pub struct Graded<'a> {
     pub answers: &'a str,
     pub submitted_at: NaiveDateTime,
@@ -207,12 +208,18 @@ pub struct Graded<'a> {
     pub grading: &'a str,
     pub idempotency_key: Option<&'a str>,
     pub request_hash: Option<&'a str>,
+    /// The attempt's `answers_saved_at` as read before grading. On PostgreSQL a submit reads
+    /// without a lock (see `quiz::facts`): an autosave acknowledged in between would be
+    /// graded over and lost, so the grading then changes nothing and is decided again.
+    pub saved_at: Option<NaiveDateTime>,
 }
 
+/// Records a grading: false, with nothing changed, when the attempt was graded or its
+/// answers saved since they were read (see [`Graded`]).
 pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded<'_>) -> QueryResult<bool> {
-    // Every column is set, whatever the grading: the statement is always the same.
-    let update = cached_update(
-        quiz_attempts::table,
+    // Every column is set, whatever the grading: the statement is always the same (one
+    // per form of the guard on `answers_saved_at`).
+    let set = || {
         (
             quiz_attempts::answers.eq(g.answers),
             quiz_attempts::submitted_at.eq(Some(g.submitted_at)),
@@ -224,12 +231,29 @@ pub fn record_grading(conn: &mut DbConn, id: &str, g: &Graded<'_>) -> QueryResul
             quiz_attempts::grading.eq(Some(g.grading)),
             quiz_attempts::idempotency_key.eq(g.idempotency_key),
             quiz_attempts::request_hash.eq(g.request_hash),
-        ),
-        quiz_attempts::id
-            .eq(id)
-            .and(quiz_attempts::submitted_at.is_null()),
-    );
-    let updated = native!(conn, |c| update.execute(c))?;
+        )
+    };
+    let open = quiz_attempts::id
+        .eq(id)
+        .and(quiz_attempts::submitted_at.is_null());
+    let updated = match g.saved_at {
+        Some(saved) => {
+            let update = cached_update(
+                quiz_attempts::table,
+                set(),
+                open.and(quiz_attempts::answers_saved_at.eq(saved)),
+            );
+            native!(conn, |c| update.execute(c))?
+        }
+        None => {
+            let update = cached_update(
+                quiz_attempts::table,
+                set(),
+                open.and(quiz_attempts::answers_saved_at.is_null()),
+            );
+            native!(conn, |c| update.execute(c))?
+        }
+    };
     Ok(updated == 1)
 }
 
