@@ -106,7 +106,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo } => serve(settings, demo),
         Command::Migrate => {
-            let pool = db::connect(&settings.database)?;
+            let pool = one_connection(&settings)?;
             let applied = db::migrate(&mut *pool.get()?)?;
             println!(
                 "{applied} migration(s) applied to the {} database",
@@ -163,7 +163,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Courses(CoursesCommand::Import { dir }) => {
             let dir = dir.unwrap_or_else(|| settings.courses_dir.clone());
-            let pool = db::connect(&settings.database)?;
+            let pool = one_connection(&settings)?;
             db::migrate(&mut *pool.get()?)?;
             for (slug, outcome) in catalog::import_dir(&pool, &dir)? {
                 println!("{slug}: {outcome:?}");
@@ -171,7 +171,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Purge => {
-            let pool = db::connect(&settings.database)?;
+            let pool = one_connection(&settings)?;
             let mut conn = pool.get()?;
             db::migrate(&mut conn)?;
             let years = i64::from(settings.identity.retention_years);
@@ -186,7 +186,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Mail(MailCommand::Test { to }) => {
-            let pool = db::connect(&settings.database)?;
+            let pool = one_connection(&settings)?;
             db::migrate(&mut *pool.get()?)?;
             let templates = Templates::load(settings.templates_dir.as_deref())?;
             let sender = mail::Sender::new(
@@ -221,7 +221,7 @@ fn admin_create(
         (tokens::random_token(), true)
     };
     let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("password: {e}"))?;
-    let pool = db::connect(&settings.database)?;
+    let pool = one_connection(settings)?;
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
     let id = service::create_platform_admin(&mut conn, &email, &name, &password)
@@ -234,6 +234,16 @@ fn admin_create(
         println!("password (shown only now): {}", password.expose());
     }
     Ok(())
+}
+
+/// The database for a command that runs and exits: a pool of one connection. r2d2 opens
+/// the rest of a pool in background threads, and a process that exits while one of them is
+/// inside libpq can abort in its Kerberos library (`k5_mutex_lock` assertion: diesel#3226,
+/// rust-lang/rust#75527), as the CLI's test once did on PostgreSQL.
+fn one_connection(settings: &Settings) -> anyhow::Result<db::Pool> {
+    let mut database = settings.database.clone();
+    database.pool_size = 1;
+    db::connect(&database)
 }
 
 fn pool_kind(settings: &Settings) -> &'static str {
