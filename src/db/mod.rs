@@ -492,11 +492,7 @@ impl DbConn {
     {
         // Nested writes (on either backend) become savepoints of the outer transaction.
         let outermost_sqlite = match self {
-            DbConn::Sqlite(inner) => <AnsiTransactionManager as TransactionManager<
-                SqliteConnection,
-            >>::transaction_manager_status_mut(inner)
-            .transaction_depth()?
-            .is_none(),
+            DbConn::Sqlite(inner) => !in_transaction(inner)?,
             DbConn::Pg(_) => false,
         };
         if !outermost_sqlite {
@@ -536,6 +532,16 @@ impl DbConn {
             }
         }
     }
+}
+
+/// Whether a transaction (or a savepoint in one) is open on `c`, by diesel's own count.
+pub fn in_transaction<C>(c: &mut C) -> QueryResult<bool>
+where
+    C: Connection<TransactionManager = AnsiTransactionManager>,
+{
+    let status =
+        <AnsiTransactionManager as TransactionManager<C>>::transaction_manager_status_mut(c);
+    Ok(status.transaction_depth()?.is_some())
 }
 
 /// Inserts many rows of one table in chunks (one multi-row INSERT per chunk), on either

@@ -37,7 +37,6 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDateTime;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamp};
@@ -46,7 +45,7 @@ use serde::de::DeserializeOwned;
 use super::store::{self, Attempt, AttemptState};
 use super::QuizAt;
 use crate::completion;
-use crate::db::{CachedSql, DbConn};
+use crate::db::{in_transaction, CachedSql, DbConn};
 use crate::enrolment::store::{self as enrolment_store, Enrolment, Session};
 
 /// What [`decide::start`](super::decide::start) rests on.
@@ -194,20 +193,13 @@ const START: &str = concat!(
     attempt_columns!("COALESCE(array_agg(q.paper ORDER BY q.number), '{}')")
 );
 
-/// Whether the read runs in a transaction (`db::Hold::ByLocks`): it then locks the rows its
-/// decision rests on until the commit, the enrolment first (see
-/// [`store::attempt_for_update`]).
-fn locking(c: &mut PgConnection) -> QueryResult<bool> {
-    let status =
-        <AnsiTransactionManager as TransactionManager<PgConnection>>::transaction_manager_status_mut(c);
-    Ok(status.transaction_depth()?.is_some())
-}
-
 fn pg_start(c: &mut PgConnection, at: QuizAt<'_>) -> QueryResult<Option<StartRead>> {
+    // In a transaction (`db::Hold::ByLocks`), the read locks what the decision rests on
+    // until the commit, the enrolment first (see [`store::attempt_for_update`]).
     const GUARDED: &[&str] = &[START, ") o WHERE e.id = ", ""];
     const LOCKED: &[&str] = &[START, ") o WHERE e.id = ", " FOR UPDATE OF e"];
     let row: Option<StartRow> = CachedSql {
-        pieces: if locking(c)? { LOCKED } else { GUARDED },
+        pieces: if in_transaction(c)? { LOCKED } else { GUARDED },
         texts: [at.quiz_id, at.enrolment_id],
     }
     .get_result(c)
@@ -275,10 +267,11 @@ const SUBMIT: &str = concat!(
 );
 
 fn pg_submit(c: &mut PgConnection, attempt_id: &str) -> QueryResult<Option<SubmitRead>> {
+    // As for a start.
     const GUARDED: &[&str] = &[SUBMIT, ""];
     const LOCKED: &[&str] = &[SUBMIT, " FOR UPDATE OF e, a"];
     let row: Option<SubmitRow> = CachedSql {
-        pieces: if locking(c)? { LOCKED } else { GUARDED },
+        pieces: if in_transaction(c)? { LOCKED } else { GUARDED },
         texts: [attempt_id],
     }
     .get_result(c)
