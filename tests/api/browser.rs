@@ -186,16 +186,24 @@ fn course() -> tempfile::TempDir {
 /// Waits until the browser has finished loading the current document: a form sent by a
 /// step may still be navigating when the next step starts.
 async fn settled(client: &Client) {
+    let ready = "return document.readyState === 'complete';";
+    assert!(
+        until(client, ready).await,
+        "the page never finished loading"
+    );
+}
+
+/// Polls `script` in the page every 50 ms, for up to 10 s: whether it came to return true
+/// (a navigation in progress makes it fail meanwhile, which is not an answer).
+async fn until(client: &Client, script: &str) -> bool {
     for _ in 0..200 {
-        let ready = client
-            .execute("return document.readyState === 'complete';", vec![])
-            .await;
-        if ready.is_ok_and(|v| v == json!(true)) {
-            return;
+        let done = client.execute(script, vec![]).await;
+        if done.is_ok_and(|v| v == json!(true)) {
+            return true;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the page never finished loading");
+    false
 }
 
 /// A screenshot of a settled page. A navigation that starts just after the page looked
@@ -318,19 +326,11 @@ async fn click(client: &Client, css: &str) {
         .click()
         .await
         .unwrap();
-    for _ in 0..200 {
-        let loaded = client
-            .execute(
-                "return window.__leaving === undefined && document.readyState === 'complete';",
-                vec![],
-            )
-            .await;
-        if loaded.is_ok_and(|v| v == json!(true)) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no new page after clicking {css}");
+    let loaded = "return window.__leaving === undefined && document.readyState === 'complete';";
+    assert!(
+        until(client, loaded).await,
+        "no new page after clicking {css}"
+    );
 }
 
 #[tokio::test]
