@@ -287,56 +287,18 @@ pub(crate) fn answers_for(items: &[Item<'_>]) -> Value {
     Value::Object(answers)
 }
 
-/// HAProxy's answer when no instance is ready (all of them lost the database, say): the
-/// server's own 503 problem, with the `Retry-After` clients wait on. `scripts/cluster` has
-/// the same line.
-const NO_INSTANCE: &str = "http-error status 503 content-type application/problem+json \
-    string '{\"type\":\"/problems/unavailable\",\"title\":\"Service momentanément \
-    indisponible\",\"status\":503,\"detail\":\"Réessayez dans quelques instants.\"}' \
-    hdr Retry-After 5";
-
-/// Who a request is for, hashed onto the instances (consistently: an instance lost or
-/// added moves only its own share): the API's `Authorization` header, else the pages'
-/// access cookie (`__Host-` prefixed over HTTPS); anonymous requests are spread. Each instance keeps the accounts and
-/// tokens it checked in the last seconds, so a learner's requests spread round robin over
-/// N instances miss those caches up to N times as often. Correctness does not rest on it:
-/// any instance serves any request, and a request to a lost instance goes to another.
-/// `hash-balance-factor` keeps any instance under 150 % of the mean load; a weight of 100
-/// (the same for all) puts more points on the ring, for a more even share (2,000 tokens
-/// over two instances: 52 / 48 %, against 57 / 43 % at the default weight).
-/// `scripts/cluster` has the same lines.
-const AFFINITY: &str = "http-request set-var(txn.who) req.cook(qvt_access)\n    \
-    http-request set-var(txn.who) req.cook(__Host-qvt_access) if { req.cook(__Host-qvt_access) -m found }\n    \
-    http-request set-var(txn.who) req.hdr(authorization) if { req.hdr(authorization) -m found }\n    \
-    balance hash var(txn.who)\n    hash-type consistent\n    hash-balance-factor 150";
-
-/// HAProxy's configuration with `instances` (ports) behind `port`, as `scripts/cluster`
-/// writes it: each learner's requests to one instance ([`AFFINITY`]), `/readyz` checked
-/// every 300 ms, a refused connection sent to another instance, and a request an instance
-/// died answering too when replaying it is harmless (reads, submissions with their
-/// `Idempotency-Key`, quiz starts); its statistics on `stats_port`.
+/// HAProxy's configuration with `instances` (ports) behind `port` and its statistics on
+/// `stats_port`: `scripts/haproxy.cfg`, the one `scripts/cluster` runs.
 pub fn haproxy_config(port: u16, instances: &[u16], stats_port: u16) -> String {
     let servers: String = instances
         .iter()
         .enumerate()
         .map(|(i, p)| format!("    server i{i} 127.0.0.1:{p} check\n"))
         .collect();
-    format!(
-        "global\n    maxconn 8192\n\
-         defaults\n    mode http\n    timeout connect 2s\n    timeout client 65s\n\
-         \x20   timeout server 65s\n    retries 3\n    option redispatch\n\
-         \x20   retry-on conn-failure empty-response junk-response\n\
-         \x20   {NO_INSTANCE}\n\
-         frontend web\n    bind 127.0.0.1:{port}\n    default_backend app\n\
-         backend app\n    {AFFINITY}\n    option httpchk GET /readyz\n\
-         \x20   http-check expect status 200\n\
-         \x20   http-request disable-l7-retry if !METH_GET \
-         !{{ req.hdr(idempotency-key) -m found }} \
-         !{{ path_reg ^/api/v1/enrolments/[^/]+/quizzes/[^/]+/attempts$ }}\n\
-         \x20   default-server inter 300ms fall 2 rise 2 weight 100\n{servers}\
-         listen stats\n    bind 127.0.0.1:{stats_port}\n    stats enable\n\
-         \x20   stats uri /stats\n"
-    )
+    include_str!("../scripts/haproxy.cfg")
+        .replace("@PORT@", &port.to_string())
+        .replace("@STATS_PORT@", &stats_port.to_string())
+        .replace("@SERVERS@\n", &servers)
 }
 
 /// A loopback port nobody listens on now.
