@@ -409,6 +409,12 @@ fn quiz_failures() -> String {
     }
 }
 
+/// A failed answer as a failure's kind: its status and the start of its body (the
+/// problem's type and title).
+fn answer(status: reqwest::StatusCode, body: &str) -> String {
+    format!("{status} {}", body.chars().take(120).collect::<String>())
+}
+
 /// The exam's pair: start an attempt, answer it (see [`answers_for`]) and submit it.
 async fn start_and_submit(c: &reqwest::Client, b: &str, enrolment: &str, token: &str) -> bool {
     let started = match c
@@ -427,11 +433,7 @@ async fn start_and_submit(c: &reqwest::Client, b: &str, enrolment: &str, token: 
         return failed("start", format!("{status}, body cut"));
     };
     let Ok(paper) = serde_json::from_slice::<Paper<'_>>(&bytes) else {
-        let text = String::from_utf8_lossy(&bytes);
-        return failed(
-            "start",
-            format!("{status} {}", text.chars().take(120).collect::<String>()),
-        );
+        return failed("start", answer(status, &String::from_utf8_lossy(&bytes)));
     };
     let id = &paper.id;
     let body = json!({ "answers": answers_for(&paper.items) });
@@ -445,10 +447,9 @@ async fn start_and_submit(c: &reqwest::Client, b: &str, enrolment: &str, token: 
         Ok(r) if r.status().is_success() => true,
         Ok(r) => {
             let status = r.status();
-            let text = r.text().await.unwrap_or_default();
             failed(
                 "submit",
-                format!("{status} {}", text.chars().take(120).collect::<String>()),
+                answer(status, &r.text().await.unwrap_or_default()),
             )
         }
         Err(e) => failed("submit", e.to_string()),
