@@ -126,6 +126,40 @@ fn cpu_seconds_of(pid: u32) -> f64 {
     ticks / 100.0
 }
 
+/// CPU seconds used so far by the bench's PostgreSQL cluster (`bench/postgres` names its
+/// data directory in `QVT_BENCH_PG_DATA`): the postmaster and its live processes, and the
+/// ones that exited (the postmaster's children's times). `None` without it (SQLite, or a
+/// database the bench did not start).
+fn database_cpu_seconds() -> Option<f64> {
+    let data = std::env::var_os("QVT_BENCH_PG_DATA")?;
+    let pid = std::fs::read_to_string(Path::new(&data).join("postmaster.pid")).ok()?;
+    let postmaster: u32 = pid.lines().next()?.trim().parse().ok()?;
+    let ticks = |pid: &str, from: usize| -> Option<(u32, f64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+        let parent = fields.get(1)?.parse().ok()?;
+        let sum = (from..from + 2)
+            .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
+            .sum::<f64>();
+        Some((parent, sum))
+    };
+    // The postmaster: its own times (utime, stime) and its exited children's.
+    let mut total = ticks(&postmaster.to_string(), 11)?.1 + ticks(&postmaster.to_string(), 13)?.1;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        if let Some((parent, own)) = ticks(&name, 11) {
+            if parent == postmaster {
+                total += own;
+            }
+        }
+    }
+    Some(total / 100.0)
+}
+
 /// The process's own memory (`RssAnon`): not the database pages SQLite maps, which are the
 /// file's, shared and given back under pressure.
 fn rss_kib_of(pid: u32) -> u64 {
@@ -481,6 +515,8 @@ struct Row {
     rss: f64,
     /// With several instances: each one's CPU, in cores.
     per_instance: Vec<f64>,
+    /// The bench's PostgreSQL cluster's CPU, in cores (see [`database_cpu_seconds`]).
+    database_cpu: Option<f64>,
     note: String,
 }
 
@@ -494,7 +530,8 @@ impl Row {
             "throughput_per_s": self.throughput(), "errors": self.errors,
             "p50_ms": self.p50, "p95_ms": self.p95, "p99_ms": self.p99,
             "server_cpu_cores": self.cpu, "server_cpu_cores_per_instance": self.per_instance,
-            "server_peak_rss_mib": self.rss, "note": self.note,
+            "server_peak_rss_mib": self.rss, "database_cpu_cores": self.database_cpu,
+            "note": self.note,
         })
     }
 }
@@ -558,6 +595,7 @@ where
         })
     };
     let cpu_before = server.cpu_each();
+    let database_before = database_cpu_seconds();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
@@ -593,6 +631,9 @@ where
         .zip(&cpu_before)
         .map(|(after, before)| (after - before) / seconds)
         .collect();
+    let database_cpu = database_before
+        .zip(database_cpu_seconds())
+        .map(|(before, after)| (after - before) / seconds);
     sampler.await.unwrap();
     if let Some(dir) = std::env::var_os("QVT_BENCH_TRACE") {
         write_trace(Path::new(&dir), name, &mut all.ends);
@@ -610,6 +651,7 @@ where
         cpu: per_instance.iter().sum(),
         rss: peak.load(Ordering::Relaxed) as f64 / 1024.0,
         per_instance,
+        database_cpu,
         note: String::new(),
     }
 }
@@ -644,6 +686,7 @@ fn raw_commits(dir: &Path, duration: Duration) -> Row {
         cpu: 0.0,
         rss: 0.0,
         per_instance: Vec::new(),
+        database_cpu: None,
         note: "raw durable single-row SQLite commits, no server".into(),
     }
 }
@@ -956,6 +999,7 @@ async fn main() -> anyhow::Result<()> {
             cpu: (server.cpu_seconds() - cpu_before) / total,
             rss: server.rss_mib(),
             per_instance: Vec::new(),
+            database_cpu: None,
             note: format!(
                 "{count} certificates: issued in {issue_seconds:.2} s (in-process, 16 at once through db::Writer), PDF + credential served in {:.2} s (16 connections)",
                 fetch_started.elapsed().as_secs_f64()
@@ -1048,6 +1092,7 @@ async fn main() -> anyhow::Result<()> {
             cpu: (server.cpu_seconds() - cpu_before) / seconds,
             rss: peak,
             per_instance: Vec::new(),
+            database_cpu: None,
             note: format!(
                 "{lines} lines, {:.1} MiB streamed; server RSS {rss_before:.0} → peak {peak:.0} MiB",
                 bytes as f64 / 1048576.0
@@ -1136,6 +1181,13 @@ fn print_table(rows: &[Row]) {
                 r.name,
                 each.join(" / "),
                 r.cpu * 1000.0 / r.throughput().max(f64::MIN_POSITIVE)
+            );
+        }
+        if let Some(cores) = r.database_cpu.filter(|_| r.name.starts_with("quiz")) {
+            println!(
+                "  {}: PostgreSQL {cores:.2} cores, {:.3} ms of its CPU per request",
+                r.name,
+                cores * 1000.0 / r.throughput().max(f64::MIN_POSITIVE)
             );
         }
     }
