@@ -113,17 +113,26 @@ impl Server {
     }
 }
 
-fn cpu_seconds_of(pid: u32) -> f64 {
+/// The fields of `/proc/PID/stat` after the command's name, as numbers (the state, at
+/// 0, reads 0): 1 is the parent, 11 to 14 the user and system ticks, then those of the
+/// children waited for. Empty for a process gone.
+fn stat_fields(pid: &str) -> Vec<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
+    stat.rsplit(')')
         .next()
         .unwrap_or("")
         .split_whitespace()
-        .collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
-        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    ticks / 100.0
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect()
+}
+
+/// The sum of `fields[range]`, 0 where they are missing.
+fn ticks(fields: &[f64], range: std::ops::Range<usize>) -> f64 {
+    fields.get(range).map_or(0.0, |f| f.iter().sum())
+}
+
+fn cpu_seconds_of(pid: u32) -> f64 {
+    ticks(&stat_fields(&pid.to_string()), 11..13) / 100.0
 }
 
 /// CPU seconds used so far by the bench's PostgreSQL cluster (`bench/postgres` names its
@@ -133,28 +142,19 @@ fn cpu_seconds_of(pid: u32) -> f64 {
 fn database_cpu_seconds() -> Option<f64> {
     let data = std::env::var_os("QVT_BENCH_PG_DATA")?;
     let pid = std::fs::read_to_string(Path::new(&data).join("postmaster.pid")).ok()?;
-    let postmaster: u32 = pid.lines().next()?.trim().parse().ok()?;
-    let ticks = |pid: &str, from: usize| -> Option<(u32, f64)> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-        let parent = fields.get(1)?.parse().ok()?;
-        let sum = (from..from + 2)
-            .filter_map(|i| fields.get(i)?.parse::<f64>().ok())
-            .sum::<f64>();
-        Some((parent, sum))
-    };
-    // The postmaster: its own times (utime, stime) and its exited children's.
-    let mut total = ticks(&postmaster.to_string(), 11)?.1 + ticks(&postmaster.to_string(), 13)?.1;
+    let postmaster = pid.lines().next()?.trim().to_owned();
+    let parent: f64 = postmaster.parse().ok()?;
+    // Its own times and its exited children's.
+    let mut total = ticks(&stat_fields(&postmaster), 11..15);
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if let Some((parent, own)) = ticks(&name, 11) {
-            if parent == postmaster {
-                total += own;
-            }
+        let fields = stat_fields(&name);
+        if fields.get(1) == Some(&parent) {
+            total += ticks(&fields, 11..13);
         }
     }
     Some(total / 100.0)
@@ -523,6 +523,10 @@ struct Row {
 impl Row {
     fn throughput(&self) -> f64 {
         self.requests as f64 / self.seconds.max(1e-9)
+    }
+    /// Milliseconds of CPU per request, for `cores` busy through the scenario.
+    fn ms_per_request(&self, cores: f64) -> f64 {
+        cores * 1000.0 / self.throughput().max(f64::MIN_POSITIVE)
     }
     fn json(&self) -> Value {
         json!({
@@ -1180,14 +1184,14 @@ fn print_table(rows: &[Row]) {
                 "  {}: cores per instance {}; server CPU per request {:.3} ms",
                 r.name,
                 each.join(" / "),
-                r.cpu * 1000.0 / r.throughput().max(f64::MIN_POSITIVE)
+                r.ms_per_request(r.cpu)
             );
         }
         if let Some(cores) = r.database_cpu.filter(|_| r.name.starts_with("quiz")) {
             println!(
                 "  {}: PostgreSQL {cores:.2} cores, {:.3} ms of its CPU per request",
                 r.name,
-                cores * 1000.0 / r.throughput().max(f64::MIN_POSITIVE)
+                r.ms_per_request(cores)
             );
         }
     }
